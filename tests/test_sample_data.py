@@ -1,0 +1,195 @@
+"""Consistency checks for the committed demo datasets in sample_data/."""
+
+from __future__ import annotations
+
+import csv
+import wave
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
+SPEECH = SAMPLE_DATA / "speech"
+DIGITS = SAMPLE_DATA / "digits"
+
+WORDS = {"yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"}
+NOISES = {"clean", "car", "people", "low_bandwidth"}
+SPEECH_COLUMNS = [
+    "id",
+    "label",
+    "prediction",
+    "confidence",
+    "human_label",
+    "audio",
+    "noise",
+    "snr_db",
+    "bandwidth_khz",
+    "device",
+    "speaker",
+]
+MAX_SPEECH_BYTES = 10_000_000
+
+
+def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames or []), list(reader)
+
+
+@pytest.fixture(scope="module")
+def speech() -> list[dict[str, str]]:
+    columns, rows = read_csv(SPEECH / "speech_dev.csv")
+    assert columns == SPEECH_COLUMNS
+    return rows
+
+
+@pytest.fixture(scope="module")
+def reviews() -> list[dict[str, str]]:
+    columns, rows = read_csv(SPEECH / "reviews.csv")
+    assert columns == ["id", "reviewer", "tags"]
+    return rows
+
+
+@pytest.fixture(scope="module")
+def tags() -> list[dict[str, str]]:
+    columns, rows = read_csv(SPEECH / "tags.csv")
+    assert columns == ["tag", "hlp", "effort", "description"]
+    return rows
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[list[str], list[dict[str, str]]]:
+    return read_csv(DIGITS / "digits_dev.csv")
+
+
+def accuracy(rows: list[dict[str, str]], column: str = "prediction") -> float:
+    return sum(r[column] == r["label"] for r in rows) / len(rows)
+
+
+def by_noise(rows: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
+    groups = defaultdict(list)
+    for r in rows:
+        groups[r["noise"]].append(r)
+    return groups
+
+
+def media_path(folder: Path, relative: str) -> Path:
+    path = (folder / relative).resolve()
+    assert path.is_relative_to(folder), f"{relative} points outside {folder}"
+    assert path.is_file(), f"missing {relative}"
+    return path
+
+
+# --------------------------------------------------------------------------- speech
+
+
+def test_speech_rows_are_well_formed(speech):
+    assert 300 <= len(speech) <= 400
+    assert len({r["id"] for r in speech}) == len(speech)
+    for r in speech:
+        assert {r["label"], r["prediction"], r["human_label"]} <= WORDS
+        assert r["noise"] in NOISES
+        assert 0.0 < float(r["confidence"]) <= 1.0
+        float(r["snr_db"])
+        assert float(r["bandwidth_khz"]) == (3.4 if r["noise"] == "low_bandwidth" else 8.0)
+        assert r["device"] in {"laptop", "phone", "headset"}
+        assert r["speaker"]
+
+
+def test_speech_clips_exist_and_are_valid_wavs(speech):
+    clips = SPEECH / "clips"
+    referenced = {media_path(SPEECH, r["audio"]) for r in speech}
+    assert referenced == set(clips.glob("*.wav")), "clips/ and speech_dev.csv disagree"
+    for path in referenced:
+        with wave.open(str(path)) as wav:
+            assert wav.getnchannels() == 1
+            assert wav.getsampwidth() == 2
+            assert wav.getframerate() == 16_000
+            assert 0.25 < wav.getnframes() / 16_000 < 1.5
+            frames = wav.readframes(wav.getnframes())
+        assert any(frames[1::2]), f"{path.name} is silent"
+    assert sum(p.stat().st_size for p in referenced) <= MAX_SPEECH_BYTES
+
+
+def test_speech_accuracy_tells_the_story(speech):
+    groups = by_noise(speech)
+    model = {noise: accuracy(rows) for noise, rows in groups.items()}
+    human = {noise: accuracy(rows, "human_label") for noise, rows in groups.items()}
+    assert set(model) == NOISES
+    assert model["clean"] > 0.9
+    assert model["clean"] == max(model.values())
+    assert max(model["people"], model["low_bandwidth"]) < model["car"]
+    assert model["low_bandwidth"] < 0.75 and model["people"] < 0.8
+    for noise in ("people", "low_bandwidth"):
+        assert human[noise] > model[noise] + 0.1
+    # Shares roughly as in the README: mostly clean, then people noise.
+    shares = {noise: len(rows) / len(speech) for noise, rows in groups.items()}
+    assert shares["clean"] > shares["people"] > max(shares["car"], shares["low_bandwidth"])
+
+
+def test_reviews_cover_all_errors_and_some_correct_examples(speech, reviews, tags):
+    by_id = {r["id"]: r for r in speech}
+    reviewed = [r["id"] for r in reviews]
+    assert len(set(reviewed)) == len(reviewed)
+    assert set(reviewed) <= set(by_id)
+    errors = {r["id"] for r in speech if r["prediction"] != r["label"]}
+    assert errors <= set(reviewed)
+    correct_reviewed = len(set(reviewed) - errors)
+    assert 0.1 <= correct_reviewed / (len(speech) - len(errors)) <= 0.3
+    known_tags = {t["tag"] for t in tags}
+    for r in reviews:
+        assert r["reviewer"] in {"ana", "ben"}
+        assert {t for t in r["tags"].split(";") if t} <= known_tags
+
+
+def test_review_tags_match_the_recording_condition(speech, reviews):
+    by_id = {r["id"]: r for r in speech}
+    condition_tag = {
+        "clean": "clean speech",
+        "car": "car noise",
+        "people": "people noise",
+        "low_bandwidth": "low bandwidth",
+    }
+    for r in reviews:
+        row_tags = set(r["tags"].split(";")) - {""}
+        noise_tags = row_tags & set(condition_tag.values())
+        assert noise_tags <= {condition_tag[by_id[r["id"]]["noise"]]}
+
+
+def test_tags_table(tags):
+    names = [t["tag"] for t in tags]
+    assert len(set(names)) == len(names)
+    assert {"clean speech", "car noise", "people noise", "low bandwidth"} <= set(names)
+    for t in tags:
+        if t["hlp"]:
+            assert 0.5 < float(t["hlp"]) <= 1.0
+        assert float(t["effort"]) > 0
+        assert t["description"]
+
+
+# --------------------------------------------------------------------------- digits
+
+
+def test_digits_rows_and_images(digits):
+    columns, rows = digits
+    for column in ("id", "label", "prediction", "confidence", "image", "ink", "stroke_width"):
+        assert column in columns
+    tag_columns = [c for c in columns if c.startswith("tag:")]
+    assert tag_columns
+    assert len({r["id"] for r in rows}) == len(rows) >= 500
+    paths = {media_path(DIGITS, r["image"]) for r in rows}
+    assert paths == set((DIGITS / "images").glob("*.png"))
+    for r in rows:
+        assert r["label"] in set("0123456789") and r["prediction"] in set("0123456789")
+        assert 0.0 < float(r["confidence"]) <= 1.0
+        assert all(r[c] in {"0", "1"} for c in tag_columns)
+    with Image.open(next(iter(paths))) as image:
+        assert image.size == (64, 64) and image.mode == "L"
+    assert sum(p.stat().st_size for p in paths) < 1_000_000
+
+
+def test_digits_error_rate(digits):
+    _, rows = digits
+    assert 0.03 <= 1 - accuracy(rows) <= 0.08
