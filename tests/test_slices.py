@@ -1,0 +1,391 @@
+"""Slice metrics: equal to scikit-learn on the same subsets, flags, corrections, warnings."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import fisher_exact
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+from erroranalysis.slices import (
+    BASELINE_COLUMNS,
+    SLICE_COLUMNS,
+    baselines,
+    bonferroni_adjust,
+    confusion,
+    holm_adjust,
+    metric_warnings,
+    slice_metrics,
+)
+
+
+def random_examples(
+    n: int = 600, seed: int = 0, classes=("cat", "dog", "fox", "owl")
+) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    classes = np.array(classes)
+    label = classes[rng.integers(0, len(classes), n)]
+    noise = classes[rng.integers(0, len(classes), n)]
+    prediction = np.where(rng.random(n) < 0.7, label, noise)
+    return pd.DataFrame(
+        {
+            "label": label,
+            "prediction": prediction,
+            "correct": label == prediction,
+            "region": np.array(["north", "south", "east", "west", "centre"])[rng.integers(0, 5, n)],
+            "duration": rng.exponential(3.0, n),
+        },
+        index=pd.Index([f"ex{i}" for i in range(n)]),
+    )
+
+
+def random_tags(examples: pd.DataFrame, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = len(examples)
+    return pd.DataFrame(
+        {
+            "car noise": rng.random(n) < 0.2,
+            "people noise": rng.random(n) < 0.5,
+            "=odd": rng.random(n) < 0.05,
+            "nobody": np.zeros(n, bool),
+        },
+        index=examples.index,
+    )
+
+
+def subsets(examples: pd.DataFrame, by) -> dict[str, np.ndarray]:
+    if isinstance(by, pd.DataFrame):
+        return {column: by[column].to_numpy() for column in by.columns}
+    return {value: (examples[by] == value).to_numpy() for value in examples[by].unique()}
+
+
+@pytest.mark.parametrize("positive", [None, "dog", "owl"])
+@pytest.mark.parametrize("by", ["region", "tags"])
+def test_metrics_equal_scikit_learn_on_each_subset(by, positive):
+    examples = random_examples()
+    by_value = random_tags(examples) if by == "tags" else by
+    table = slice_metrics(examples, by=by_value, positive=positive).set_index("slice")
+    assert list(table.reset_index().columns) == SLICE_COLUMNS
+    for name, mask in subsets(examples, by_value).items():
+        row = table.loc[name]
+        y_true = examples["label"].to_numpy()[mask]
+        y_pred = examples["prediction"].to_numpy()[mask]
+        assert row["examples"] == mask.sum()
+        if not mask.any():
+            assert np.isnan(row["accuracy"]) and np.isnan(row["precision"])
+            continue
+        assert row["accuracy"] == pytest.approx(accuracy_score(y_true, y_pred), abs=1e-12)
+        if positive is None:
+            expected = precision_recall_fscore_support(
+                y_true, y_pred, average="macro", zero_division=0
+            )
+        else:
+            expected = precision_recall_fscore_support(
+                y_true == positive, y_pred == positive, average="binary", zero_division=0
+            )
+        assert (row["precision"], row["recall"], row["f1"]) == pytest.approx(
+            expected[:3], abs=1e-12
+        )
+
+
+def test_binary_positive_class_matches_pos_label():
+    examples = random_examples(classes=("no", "yes"))
+    table = slice_metrics(examples, by="region", positive="yes").set_index("slice")
+    for name, mask in subsets(examples, "region").items():
+        expected = precision_recall_fscore_support(
+            examples["label"][mask],
+            examples["prediction"][mask],
+            pos_label="yes",
+            average="binary",
+            zero_division=0,
+        )
+        assert tuple(table.loc[name, ["precision", "recall", "f1"]]) == pytest.approx(expected[:3])
+
+
+def test_p_values_are_one_sided_fisher_tests_and_holm_adjusted():
+    examples = random_examples()
+    table = slice_metrics(examples, by="region")
+    correct = examples["correct"].to_numpy()
+    for name, p_value in zip(table["slice"], table["p_value"], strict=True):
+        mask = (examples["region"] == name).to_numpy()
+        contingency = [
+            [np.sum(correct & mask), np.sum(~correct & mask)],
+            [np.sum(correct & ~mask), np.sum(~correct & ~mask)],
+        ]
+        expected = fisher_exact(contingency, alternative="less").pvalue
+        assert p_value == pytest.approx(expected, rel=1e-9)
+    np.testing.assert_allclose(table["p_adjusted"], holm_adjust(table["p_value"]))
+
+
+def flagged_dataset() -> pd.DataFrame:
+    # North: 60% accuracy over 200 examples; the four other regions: 90%.
+    regions = ["north", "south", "east", "west", "centre"]
+    rows = []
+    for region in regions:
+        right = 120 if region == "north" else 180
+        rows += [(region, "a", "a")] * right + [(region, "a", "b")] * (200 - right)
+    frame = pd.DataFrame(rows, columns=["region", "label", "prediction"])
+    return frame.assign(correct=frame["label"] == frame["prediction"])
+
+
+@pytest.mark.parametrize("correction", ["holm", "bonferroni"])
+def test_slice_much_worse_than_the_rest_is_flagged(correction):
+    table = slice_metrics(flagged_dataset(), by="region", correction=correction).set_index("slice")
+    assert table.index[table["flagged"]].tolist() == ["north"]
+    assert table.loc["north", "accuracy"] == pytest.approx(0.6)
+    assert table.loc["north", "accuracy_rest"] == pytest.approx(0.9)
+    assert table.loc["north", "p_adjusted"] < 1e-10
+
+
+def test_slice_better_than_the_rest_is_never_flagged():
+    # Invert: north is now right 40% of the time, the other regions 10%.
+    examples = flagged_dataset()
+    examples["correct"] = ~examples["correct"]
+    table = slice_metrics(examples, by="region").set_index("slice")
+    assert not table.loc["north", "flagged"]
+    assert table.loc["north", "p_value"] == pytest.approx(1.0)
+    assert table["flagged"].sum() == 4
+
+
+@pytest.mark.parametrize(
+    ("p_values", "holm", "bonferroni"),
+    [
+        ([0.01, 0.04, 0.03, 0.005], [0.03, 0.06, 0.06, 0.02], [0.04, 0.16, 0.12, 0.02]),
+        ([0.5, np.nan, 0.01], [0.5, np.nan, 0.02], [1.0, np.nan, 0.02]),
+        ([0.2, 0.2], [0.4, 0.4], [0.4, 0.4]),
+        ([0.9, 0.8, 0.7], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]),
+        ([0.9, 0.3, 0.2], [0.9, 0.6, 0.6], [1.0, 0.9, 0.6]),
+        ([], [], []),
+    ],
+)
+def test_multiple_comparison_corrections(p_values, holm, bonferroni):
+    np.testing.assert_allclose(holm_adjust(p_values), holm)
+    np.testing.assert_allclose(bonferroni_adjust(p_values), bonferroni)
+
+
+def test_holm_flags_what_a_single_test_would_not_after_correction():
+    # Holm: the smallest p-value is compared with alpha / m.
+    assert holm_adjust([0.02, 0.5, 0.5])[0] == pytest.approx(0.06)
+
+
+@pytest.mark.parametrize(
+    ("bins", "labels"),
+    [
+        (4, ["0 to 24.8", "24.8 to 49.5", "49.5 to 74.2", "74.2 to 99"]),
+        (2, ["0 to 49.5", "49.5 to 99"]),
+    ],
+)
+def test_numeric_columns_are_cut_into_quantile_bins(bins, labels):
+    examples = pd.DataFrame(
+        {"label": "a", "prediction": "a", "correct": True, "x": np.arange(100.0)}
+    )
+    table = slice_metrics(examples, by="x", bins=bins)
+    assert table["slice"].tolist() == labels
+    assert table["examples"].sum() == 100
+
+
+def test_missing_values_form_their_own_slice():
+    examples = pd.DataFrame(
+        {
+            "label": ["a"] * 4,
+            "prediction": ["a", "b", "a", "a"],
+            "correct": [True, False, True, True],
+            "speaker": ["ann", None, "bob", None],
+        }
+    )
+    table = slice_metrics(examples, by="speaker").set_index("slice")
+    assert table.index.tolist() == ["ann", "bob", "(missing)"]
+    assert table.loc["(missing)", "examples"] == 2
+    assert table.loc["(missing)", "accuracy"] == 0.5
+
+
+def test_column_with_few_numbers_is_categorical():
+    examples = pd.DataFrame(
+        {"label": "a", "prediction": "a", "correct": True, "rating": [1, 2, 2, 3, 3, 3]}
+    )
+    table = slice_metrics(examples, by="rating", bins=5)
+    assert table["slice"].tolist() == ["1", "2", "3"]
+    assert table["examples"].tolist() == [1, 2, 3]
+
+
+def test_date_columns_are_binned_with_readable_labels():
+    examples = pd.DataFrame(
+        {
+            "label": "a",
+            "prediction": "a",
+            "correct": True,
+            "recorded": pd.date_range("2024-01-01", periods=40, freq="D"),
+        }
+    )
+    table = slice_metrics(examples, by="recorded", bins=2)
+    assert table["slice"].tolist() == [
+        "2024-01-01 00:00:00 to 2024-01-20 12:00:00",
+        "2024-01-20 12:00:00 to 2024-02-09 00:00:00",
+    ]
+    assert table["examples"].tolist() == [20, 20]
+
+
+def test_column_with_too_many_values_is_refused():
+    examples = random_examples(n=300)
+    with pytest.raises(ValueError, match="has 300 values, more than max_slices=100"):
+        slice_metrics(examples.assign(clip=examples.index), by="clip")
+    assert (
+        len(slice_metrics(examples.assign(clip=examples.index), by="clip", max_slices=300)) == 300
+    )
+
+
+def test_many_classes_match_scikit_learn():
+    # 3,000 classes: 9 million (label, prediction) pairs, counted sparsely.
+    rng = np.random.default_rng(4)
+    n = 5000
+    label = rng.integers(0, 3000, n).astype(str)
+    prediction = np.where(rng.random(n) < 0.5, label, rng.integers(0, 3000, n).astype(str))
+    examples = pd.DataFrame(
+        {"label": label, "prediction": prediction, "group": rng.integers(0, 3, n)}
+    ).assign(correct=lambda f: f["label"] == f["prediction"])
+    tags = pd.DataFrame({"odd": examples["group"] == 1}, index=examples.index)
+    for by in ("group", tags):
+        table = slice_metrics(examples, by=by)
+        first = (examples["group"] == 0) if isinstance(by, str) else tags["odd"]
+        expected = precision_recall_fscore_support(
+            label[first], prediction[first], average="macro", zero_division=0
+        )
+        assert tuple(table.loc[0, ["precision", "recall", "f1"]]) == pytest.approx(expected[:3])
+
+
+def test_baseline_and_hlp_columns():
+    examples = pd.DataFrame(
+        {
+            "label": ["a", "a", "a", "b", "b", "a"],
+            "prediction": ["a", "b", "a", "b", "a", "a"],
+            "human_label": pd.array(["a", "a", None, "a", None, None], dtype=object),
+            "group": ["x", "x", "x", "y", "y", "y"],
+        }
+    ).assign(correct=lambda f: f["label"] == f["prediction"])
+    table = slice_metrics(examples, by="group", hlp={"y": 0.9}).set_index("slice")
+    # The most frequent label overall is "a": 3 of 3 in x, 1 of 3 in y.
+    assert table.loc["x", "baseline_accuracy"] == 1.0
+    assert table.loc["y", "baseline_accuracy"] == pytest.approx(1 / 3)
+    assert (table.loc["x", "hlp"], table.loc["x", "hlp_source"]) == (1.0, "measured")
+    assert (table.loc["y", "hlp"], table.loc["y", "hlp_source"]) == (0.9, "set")
+
+
+def test_baselines():
+    examples = pd.DataFrame(
+        {
+            "label": ["a", "a", "a", "b"],
+            "prediction": ["a", "a", "b", "b"],
+            "human_label": pd.array(["a", "b", None, "b"], dtype=object),
+        }
+    ).assign(correct=lambda f: f["label"] == f["prediction"])
+    table = baselines(examples)
+    assert list(table.columns) == BASELINE_COLUMNS
+    assert table["baseline"].tolist() == ["model", "most frequent class", "HLP"]
+    assert table["accuracy"].tolist() == pytest.approx([0.75, 0.75, 2 / 3])
+    assert table["note"].iloc[1] == "always predicting 'a'"
+    assert baselines(examples, hlp=0.97)["accuracy"].iloc[2] == 0.97
+
+
+@pytest.mark.parametrize("use_mask", [False, True])
+def test_confusion_equals_scikit_learn(use_mask):
+    examples = random_examples()
+    mask = (examples["region"] == "north") if use_mask else None
+    result = confusion(examples, mask=mask)
+    subset = examples[mask] if use_mask else examples
+    classes = ["cat", "dog", "fox", "owl"]
+    expected = confusion_matrix(subset["label"], subset["prediction"], labels=classes)
+    np.testing.assert_array_equal(result.to_numpy(), expected)
+    assert result.index.tolist() == classes and result.columns.tolist() == classes
+    assert (result.index.name, result.columns.name) == ("label", "prediction")
+
+
+def test_confusion_with_chosen_labels():
+    examples = random_examples()
+    result = confusion(examples, labels=["owl", "cat", "zebra"])
+    expected = confusion_matrix(
+        examples["label"], examples["prediction"], labels=["owl", "cat", "zebra"]
+    )
+    np.testing.assert_array_equal(result.to_numpy(), expected)
+
+
+@pytest.mark.parametrize(
+    ("labels", "expected"),
+    [
+        (["a"] * 90 + ["b"] * 10, ["makes up 90.0%", "Label 'b' is rare (10 examples, 10.0%)"]),
+        (["a"] * 50 + ["b"] * 50, []),
+        (["a"] * 500 + ["b"] * 480 + ["c"] * 20, ["Label 'c' is rare (20 examples, 2.0%)"]),
+        (["a"] * 10, []),
+    ],
+)
+def test_metric_warnings(labels, expected):
+    examples = pd.DataFrame({"label": labels, "prediction": labels, "correct": True})
+    messages = metric_warnings(examples)
+    assert len(messages) == len(expected)
+    for message, fragment in zip(messages, expected, strict=True):
+        assert fragment in message
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"by": "weather"}, "no column 'weather'"),
+        ({"by": 3}, "by must be a column name or a bool DataFrame"),
+        ({"by": "region", "bins": 1}, "bins must be an integer of at least 2"),
+        ({"by": "region", "alpha": 1.5}, "alpha must be between 0 and 1"),
+        ({"by": "region", "positive": "zebra"}, "positive class 'zebra'"),
+        ({"by": "region", "correction": "sidak"}, "correction must be one of"),
+        ({"by": "region", "max_slices": 0}, "max_slices must be a positive integer"),
+        ({"by": pd.DataFrame({"t": [True]})}, "same index as examples"),
+        ({"by": pd.DataFrame({"t": [1]})}, "must have a bool dtype"),
+    ],
+)
+def test_invalid_slice_inputs(kwargs, message):
+    examples = random_examples(n=20)
+    with pytest.raises(ValueError, match=message):
+        slice_metrics(examples, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda f: f.drop(columns="prediction"), "no 'prediction' column"),
+        (lambda f: f.assign(correct=1), "bool dtype"),
+        (lambda f: f.assign(label=None), "'label'] has missing values"),
+    ],
+)
+def test_invalid_examples(change, message):
+    with pytest.raises(ValueError, match=message):
+        slice_metrics(change(random_examples(n=20)), by="region")
+
+
+def test_input_is_not_modified():
+    examples = random_examples()
+    tags = random_tags(examples)
+    copies = examples.copy(), tags.copy()
+    slice_metrics(examples, by=tags)
+    slice_metrics(examples, by="duration")
+    pd.testing.assert_frame_equal(examples, copies[0])
+    pd.testing.assert_frame_equal(tags, copies[1])
+
+
+@pytest.mark.slow
+def test_speed_twenty_value_column_one_million_rows():
+    rng = np.random.default_rng(0)
+    n = 1_000_000
+    classes = np.array([f"class {i}" for i in range(10)])
+    label = classes[rng.integers(0, 10, n)]
+    prediction = np.where(rng.random(n) < 0.8, label, classes[rng.integers(0, 10, n)])
+    regions = np.array([f"region {i}" for i in range(20)])[rng.integers(0, 20, n)]
+    examples = pd.DataFrame({"label": label, "prediction": prediction, "region": regions})
+    examples["correct"] = examples["label"] == examples["prediction"]
+    timings = []
+    for _ in range(3):
+        start = time.perf_counter()
+        table = slice_metrics(examples, by="region")
+        timings.append(time.perf_counter() - start)
+    print(f"slice_metrics by a 20-value column, 1M rows: {min(timings) * 1000:.0f} ms")
+    assert len(table) == 20
+    assert min(timings) <= 0.5
