@@ -1,0 +1,1307 @@
+"""Read a file of model predictions into one validated, canonical frame.
+
+A user's file is hostile until validated. :func:`read_dataset` reads CSV, Parquet or JSON
+Lines, collects *every* problem it finds (each naming the line or row, the column and the
+value), and raises one :class:`ImportValidationError` listing them; nothing is returned
+from a file with problems. On success it returns an :class:`ImportResult` whose ``frame``
+is the contract with the store and the engine:
+
+* a ``RangeIndex`` and, in this order, the columns
+* ``id``, ``label``, ``prediction`` -- text (pandas' ``str`` dtype), exactly as written in
+  the file: ``007`` stays ``007``; numbers from JSON or Parquet become their decimal text;
+* ``correct`` -- bool, from the file's ``correct`` column or else ``label == prediction``;
+* ``confidence`` -- float64 in [0, 1], NaN where empty (only if the file has the column);
+* ``human_label`` -- text, missing as NaN (only if present);
+* ``text``, ``audio``, ``image`` -- text (only if present); audio and image hold paths
+  relative to the media root or http(s) URLs, missing as NaN;
+* every other column of the file as metadata, under its own name, typed as pandas would
+  infer it (numbers numeric);
+* one bool column ``tag:NAME`` per dataset tag, from the ``tags`` column (``;``-separated
+  names) and from boolean ``tag:NAME`` columns of the file.
+
+Column roles can be mapped to other file columns with :class:`ColumnMapping`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import difflib
+import io
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
+import pyarrow.parquet as pq
+
+from .media import URL_PATTERN, scan_media_paths
+
+__all__ = [
+    "ROLES",
+    "ColumnMapping",
+    "ImportResult",
+    "ImportValidationError",
+    "Problem",
+    "read_dataset",
+]
+
+FORMATS = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+TAG_PREFIX = "tag:"
+TAG_SEPARATOR = ";"
+MAX_TAG_NAME = 100
+# Each tag is a bool column of the frame: a million rows x 500 tags is already 500 MB.
+MAX_DATASET_TAGS = 500
+MAX_LISTED_PROBLEMS = 50
+# Past this many rows with the same problem, one summary problem stands for the rest.
+MAX_PROBLEMS_PER_CHECK = 1000
+# Lines nested deeper than this are parsed by Python's json module (which limits depth).
+MAX_JSON_DEPTH = 1000
+REQUIRED_ROLES = ("id", "label", "prediction")
+TEXT_ROLES = ("id", "label", "prediction", "human_label", "text", "audio", "image", "tags")
+MEDIA_ROLES = ("audio", "image")
+TRUE_WORDS = frozenset({"true", "1", "yes", "t"})
+FALSE_WORDS = frozenset({"false", "0", "no", "f"})
+BOOLEAN_HINT = "expected true or false (also 1/0, yes/no, t/f)"
+# pandas' default missing-value markers: metadata reads as pandas would read it.
+NA_MARKERS = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)  # fmt: skip
+# What a file is when it starts with these bytes, to say so instead of a parse error.
+MAGIC = (
+    (b"PAR1", "a Parquet file"),
+    (b"PK\x03\x04", "a ZIP archive (an Excel workbook?)"),
+    (b"\x1f\x8b", "gzip-compressed"),
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NOT_SPACE = re.compile(r"\S")
+
+
+# ---------------------------------------------------------------------- public types
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Which column of the file plays which role (defaults: the role's own name)."""
+
+    id: str = "id"
+    label: str = "label"
+    prediction: str = "prediction"
+    correct: str = "correct"
+    confidence: str = "confidence"
+    human_label: str = "human_label"
+    text: str = "text"
+    audio: str = "audio"
+    image: str = "image"
+    tags: str = "tags"
+
+    def roles(self) -> dict[str, str]:
+        """``{role: file column}`` for every role."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+ROLES = tuple(f.name for f in fields(ColumnMapping))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input.
+
+    ``row`` is the 1-based line number in a CSV or JSON Lines file (the header is line 1),
+    or the 1-based row of a Parquet file; ``unit`` says which ("line" or "row").
+    """
+
+    message: str
+    column: str | None = None
+    row: int | None = None
+    value: str | None = None
+    unit: str = "line"
+
+    def __str__(self) -> str:
+        where = []
+        if self.row is not None:
+            where.append(f"{self.unit} {self.row}")
+        if self.column is not None:
+            where.append(f"column {_show(self.column)}")
+        text = self.message if self.value is None else f"value {_show(self.value)} {self.message}"
+        return f"{', '.join(where)}: {text}" if where else text
+
+
+class ImportValidationError(ValueError):
+    """The input has problems; ``problems`` lists every one, ``str()`` shows them one per line."""
+
+    def __init__(self, problems: Sequence[Problem], *, source: str | None = None):
+        self.problems = list(problems)
+        self.source = source
+        super().__init__(self._listing())
+
+    def _listing(self) -> str:
+        n = len(self.problems)
+        head = f"{n} problem{'' if n == 1 else 's'}"
+        if self.source:
+            head += f" in {self.source}"
+        lines = [head + ":"]
+        lines += [f"  {p}" for p in self.problems[:MAX_LISTED_PROBLEMS]]
+        if n > MAX_LISTED_PROBLEMS:
+            lines.append(f"  ... and {n - MAX_LISTED_PROBLEMS} more")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """A validated dataset: the canonical ``frame`` (see the module docstring) and its context."""
+
+    frame: pd.DataFrame
+    metadata_columns: list[str]
+    dataset_tags: list[str]
+    media_root: Path | None
+    source: str
+    format: str
+    warnings: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------- entry point
+def read_dataset(
+    source: str | os.PathLike[str] | BinaryIO,
+    *,
+    filename: str | None = None,
+    columns: ColumnMapping = ColumnMapping(),  # noqa: B008 -- frozen, so sharing is safe
+    media_root: str | Path | None = None,
+    encoding: str = "utf-8",
+) -> ImportResult:
+    """Read and validate a CSV, Parquet or JSON Lines file of predictions.
+
+    ``source`` is a path or a binary file object (then ``filename`` gives the name, and so
+    the format, unless the object has a ``name``). The format follows the extension:
+    ``.csv``, ``.parquet``/``.pq``, ``.jsonl``/``.ndjson``. Media paths are resolved against
+    ``media_root``, by default the data file's folder; a file object has none.
+
+    Raises :class:`ImportValidationError` listing every problem found; returns only a fully
+    valid result.
+    """
+    name, raw, folder = _load(source, filename)
+    report = _Report()
+    fmt = FORMATS.get(Path(name).suffix.lower()) if name else None
+    if fmt is None:
+        what = f"{Path(name).suffix!r}" if name and Path(name).suffix else "no extension"
+        report.add(
+            f"cannot tell the format of {name or 'the upload'!r} ({what}); "
+            "use a .csv, .parquet (.pq) or .jsonl (.ndjson) file"
+            + ("" if name else ", and pass filename= with a file object")
+        )
+        raise report.error(name)
+
+    root: Path | None = None
+    if media_root is not None:
+        root = Path(media_root).expanduser().resolve()
+        if not root.is_dir():
+            report.add(f"the media root {str(root)!r} is not a folder")
+    elif folder is not None:
+        root = folder
+
+    reader = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}[fmt]
+    # Each reader returns the file's own columns (text roles already as text), or None
+    # when the file cannot be read at all.
+    parsed = reader(raw, encoding=encoding, mapping=columns, report=report)
+    if parsed is None:
+        raise report.error(name)
+    frame, metadata, tags = _canonical(parsed, columns, root, report)
+    if report.problems:
+        raise report.error(name)
+    return ImportResult(
+        frame=frame,
+        metadata_columns=metadata,
+        dataset_tags=tags,
+        media_root=root,
+        source=name,
+        format=fmt,
+        warnings=report.warnings,
+    )
+
+
+def _load(source: object, filename: str | None) -> tuple[str, bytes, Path | None]:
+    """(file name, content, folder of the file or None for a file object)."""
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise ImportValidationError([Problem(f"file not found: {path}")]) from None
+        except OSError as err:
+            raise ImportValidationError([Problem(f"cannot read {path}: {err.strerror}")]) from None
+        return filename or path.name, raw, path.resolve().parent
+    read = getattr(source, "read", None)
+    if read is None:
+        raise TypeError(f"source must be a path or a binary file object, not {type(source)}")
+    raw = read()
+    if isinstance(raw, str):
+        raise TypeError("source must be opened in binary mode ('rb')")
+    name = filename or Path(str(getattr(source, "name", "") or "")).name
+    return name, bytes(raw), None
+
+
+# ---------------------------------------------------------------------- problem collection
+class _Report:
+    """Problems and warnings found so far; turns frame positions into line or row numbers."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.warnings: list[str] = []
+        self.unit = "line"
+        self.locate: Callable[[np.ndarray], np.ndarray] = lambda positions: positions + 2
+
+    def add(
+        self, message: str, *, column: str | None = None, row: int | None = None,
+        value: str | None = None,
+    ) -> None:  # fmt: skip
+        self.problems.append(Problem(message, column=column, row=row, value=value, unit=self.unit))
+
+    def at_rows(
+        self,
+        positions: Sequence[int] | np.ndarray,
+        message: str | Callable[[int], str],
+        *,
+        column: str | None,
+        values: Callable[[int], str | None] | None = None,
+    ) -> None:
+        """One problem per frame position (0-based), capped at MAX_PROBLEMS_PER_CHECK."""
+        positions = np.asarray(positions, dtype=np.int64)
+        shown = positions[:MAX_PROBLEMS_PER_CHECK]
+        rows = self.locate(shown) if len(shown) else shown
+        for position, row in zip(shown.tolist(), np.asarray(rows).tolist(), strict=True):
+            self.add(
+                message(position) if callable(message) else message,
+                column=column,
+                row=int(row),
+                value=None if values is None else values(position),
+            )
+        self.more(len(positions) - len(shown), column=column)
+
+    def more(self, hidden: int, *, column: str | None = None) -> None:
+        if hidden > 0:
+            self.add(f"... and {hidden} more {self.unit}s with the same problem", column=column)
+
+    def error(self, source: str | None) -> ImportValidationError:
+        return ImportValidationError(self.problems, source=source)
+
+
+# ---------------------------------------------------------------------- bytes -> text
+def _decode(raw: bytes, encoding: str, report: _Report) -> tuple[str, bytes] | None:
+    """(text, the same text as UTF-8 bytes), reporting every line that does not decode.
+
+    Undecodable bytes become U+FFFD so that the rest of the file can still be checked.
+    """
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        report.add(f"unknown text encoding {encoding!r}")
+        return None
+    utf8 = codec == "utf-8"
+    if utf8 and raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    try:
+        text = raw.decode(codec)
+    except UnicodeDecodeError:
+        pass
+    else:
+        return text, raw if utf8 else text.encode("utf-8")
+    text = raw.decode(codec, errors="surrogateescape")
+    undecodable = re.compile("[\udc80-\udcff]+")
+    line, last, bad = 1, 0, 0
+    reported_line = 0
+    for match in undecodable.finditer(text):
+        line += text.count("\n", last, match.start())
+        last = match.start()
+        if line == reported_line:
+            continue
+        reported_line = line
+        bad += 1
+        if bad > MAX_PROBLEMS_PER_CHECK:
+            continue
+        octets = " ".join(f"0x{ord(c) - 0xDC00:02x}" for c in match.group()[:4])
+        report.add(
+            f"this line is not valid {codec} text (bytes {octets}); "
+            "if the file uses another encoding, "
+            "pass it: --encoding latin-1 on the command line, encoding='latin-1' in Python",
+            row=line,
+        )
+    report.more(bad - MAX_PROBLEMS_PER_CHECK)
+    text = undecodable.sub("\ufffd", text)
+    return text, text.encode("utf-8")
+
+
+def _magic(raw: bytes) -> str | None:
+    for prefix, what in MAGIC:
+        if raw.startswith(prefix):
+            return what
+    return None
+
+
+def _binary(text: str) -> str | None:
+    at = text.find("\x00")
+    if at < 0:
+        return None
+    return f"contains binary data (a NUL byte on line {text.count(chr(10), 0, at) + 1})"
+
+
+def _first_line(text: str) -> tuple[int, str]:
+    """(line number, stripped content) of the first line that is not blank; (0, "") if none."""
+    found = _NOT_SPACE.search(text)
+    if found is None:
+        return 0, ""
+    start = text.rfind("\n", 0, found.start()) + 1
+    end = text.find("\n", start)
+    line = text[start:] if end < 0 else text[start:end]
+    return text.count("\n", 0, start) + 1, line.strip()
+
+
+def _is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+# ---------------------------------------------------------------------- CSV
+@dataclass
+class _CsvScan:
+    records: list[int]  # first line of every well-formed data record
+    ragged: list[tuple[int, int]]  # (line, fields) of records with the wrong field count
+    fields: int  # fields in the header
+    last_start: int  # first line of the last record
+
+
+def _scan_csv(text: str) -> _CsvScan:
+    """Walk the file with the csv module to find where each record starts.
+
+    Only called when something is wrong (or line numbers cannot be derived directly):
+    it takes about a second per million rows.
+    """
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records: list[int] = []
+    ragged: list[tuple[int, int]] = []
+    expected: int | None = None
+    previous = 0
+    start = 1
+    for values in reader:
+        start, previous = previous + 1, reader.line_num
+        if not values:
+            continue
+        if expected is None:
+            expected = len(values)
+        elif len(values) == expected:
+            records.append(start)
+        else:
+            ragged.append((start, len(values)))
+    return _CsvScan(records, ragged, expected or 0, start)
+
+
+def _csv_locator(text: str, rows: int, scan: _CsvScan | None) -> Callable[[np.ndarray], np.ndarray]:
+    """Map frame positions to file lines; scans the file only if it must, and only once."""
+    cache: dict[str, np.ndarray | None] = {}
+
+    def locate(positions: np.ndarray) -> np.ndarray:
+        if "lines" not in cache:
+            simple = (
+                scan is None
+                and '"' not in text
+                and text.count("\r") == text.count("\r\n")
+                and "\n\n" not in text
+                and "\r\n\r\n" not in text
+                and not text.startswith(("\n", "\r"))
+            )
+            records = None if simple else (scan or _scan_csv(text)).records
+            # If the csv module and the parser disagree, fall back to the plain count.
+            cache["lines"] = np.asarray(records) if records and len(records) == rows else None
+        lines = cache["lines"]
+        return positions + 2 if lines is None else lines[positions]
+
+    return locate
+
+
+def _read_csv(
+    raw: bytes, *, encoding: str, mapping: ColumnMapping, report: _Report
+) -> pd.DataFrame | None:
+    what = _magic(raw)
+    if what:
+        report.add(f"the file is {what}, not a CSV text file")
+        return None
+    decoded = _decode(raw, encoding, report)
+    if decoded is None:
+        return None
+    text, data = decoded
+    line, first = _first_line(text)
+    if not line:
+        report.add("the file is empty")
+        return None
+    binary = _binary(text)
+    if binary:
+        report.add(f"the file {binary}; it is not a CSV text file")
+        return None
+    if first.startswith("{") and _is_json_object(first):
+        report.add(
+            "the file looks like JSON Lines, not CSV (a JSON object on line "
+            f"{line}); give it a .jsonl extension"
+        )
+        return None
+
+    text_columns = [c for role, c in mapping.roles().items() if role in TEXT_ROLES]
+    ragged_count = 0
+
+    def on_ragged(row: pa_csv.InvalidRow) -> str:
+        nonlocal ragged_count
+        ragged_count += 1  # the parser may call this from several threads; only a count
+        return "skip"
+
+    block_size = 1 << 20
+    quotes = data.count(b'"')  # without quotes no value can span lines: parse faster
+
+    def read(convert: pa_csv.ConvertOptions) -> pa.Table:
+        return pa_csv.read_csv(
+            io.BytesIO(data),
+            read_options=pa_csv.ReadOptions(block_size=block_size),
+            parse_options=pa_csv.ParseOptions(
+                newlines_in_values=quotes > 0, invalid_row_handler=on_ragged
+            ),
+            convert_options=convert,
+        )
+
+    convert = pa_csv.ConvertOptions(
+        column_types={c: pa.string() for c in text_columns},
+        null_values=list(NA_MARKERS),
+        strings_can_be_null=False,
+    )
+    try:
+        try:
+            table = read(convert)
+        except pa.ArrowInvalid as err:
+            if "straddling" not in str(err):
+                raise
+            # A value longer than a parser block: read the file as a single block.
+            ragged_count = 0
+            block_size = len(data) + 1
+            table = read(convert)
+    except pa.ArrowInvalid as err:
+        report.add(f"the file cannot be read as CSV: {err}")
+        return None
+
+    original = table.column_names
+    names = _header_names(original, report)
+    if names is None:
+        return None
+    table = table.rename_columns(names)
+    odd_quotes = quotes % 2 == 1
+    scan = _scan_csv(text) if ragged_count or odd_quotes else None
+    if scan is not None:
+        for line, count in scan.ragged[:MAX_PROBLEMS_PER_CHECK]:
+            report.add(f"this row has {count} fields, but the header has {scan.fields}", row=line)
+        report.more(len(scan.ragged) - MAX_PROBLEMS_PER_CHECK)
+        if odd_quotes:
+            report.add(
+                "a quoted field that starts in this record is never closed (a '\"' is missing)",
+                row=scan.last_start,
+            )
+    if table.num_rows == 0:
+        if not report.problems:
+            report.add("the file has a header but no rows")
+        return None
+    report.locate = _csv_locator(text, table.num_rows, scan)
+
+    # pyarrow infers dates and times where pandas would keep the text: re-read those as text.
+    temporal = [
+        i
+        for i, kind in enumerate(table.schema.types)
+        if original[i] not in text_columns and pa.types.is_temporal(kind)
+    ]
+    if temporal:
+        again = read(
+            pa_csv.ConvertOptions(
+                include_columns=[original[i] for i in temporal],
+                column_types={original[i]: pa.string() for i in temporal},
+                strings_can_be_null=False,
+            )
+        )
+        for i in temporal:
+            table = table.set_column(i, names[i], again.column(original[i]))
+    table = _pandas_like_missing(table, exclude=set(text_columns))
+    return table.to_pandas()
+
+
+def _header_names(names: list[str], report: _Report) -> list[str] | None:
+    """Header names with blanks named as pandas names them; None if a name repeats."""
+    seen: set[str] = set()
+    clean = []
+    for i, name in enumerate(names):
+        if name == "":
+            name = f"Unnamed: {i}"
+            report.warnings.append(f"column {i + 1} has no name; it was read as {name!r}")
+        if name in seen:
+            report.add("appears more than once in the header; rename one of them", column=name)
+        seen.add(name)
+        clean.append(name)
+    return None if len(seen) < len(clean) else clean
+
+
+def _pandas_like_missing(table: pa.Table, *, exclude: set[str]) -> pa.Table:
+    """Missing markers ('', 'NA', ...) in inferred text columns become null, as in pandas;
+    all-empty columns become float NaN."""
+    markers = pa.array(NA_MARKERS)
+    for i, (name, kind) in enumerate(zip(table.column_names, table.schema.types, strict=True)):
+        if name in exclude:
+            continue
+        column = table.column(i)
+        if pa.types.is_string(kind):
+            missing = pc.is_in(column, value_set=markers)
+            if pc.any(missing).as_py():
+                column = pc.if_else(missing, pa.scalar(None, pa.string()), column)
+                table = table.set_column(i, name, column)
+        elif pa.types.is_null(kind):
+            table = table.set_column(i, name, pa.nulls(len(column), pa.float64()))
+    return table
+
+
+# ---------------------------------------------------------------------- JSON Lines
+def _read_jsonl(
+    raw: bytes, *, encoding: str, mapping: ColumnMapping, report: _Report
+) -> pd.DataFrame | None:
+    what = _magic(raw)
+    if what:
+        report.add(f"the file is {what}, not a JSON Lines text file")
+        return None
+    decoded = _decode(raw, encoding, report)
+    if decoded is None:
+        return None
+    text, data = decoded
+    line, first = _first_line(text)
+    if not line:
+        report.add("the file is empty")
+        return None
+    binary = _binary(text)
+    if binary:
+        report.add(f"the file {binary}; it is not a JSON Lines text file")
+        return None
+    if first.startswith("["):
+        report.add(
+            "the file looks like one JSON array; JSON Lines needs one JSON object per line",
+            row=line,
+        )
+        return None
+    if not first.startswith("{") and not _is_json_object(first):
+        hint = " (it looks like CSV; give it a .csv extension)" if "," in first else ""
+        report.add(
+            f"the file does not look like JSON Lines: the line is not a JSON object{hint}", row=line
+        )
+        return None
+
+    text_columns = [c for role, c in mapping.roles().items() if role in TEXT_ROLES]
+    if not report.problems:
+        parsed = _jsonl_fast(data, text_columns, report)
+        if parsed is not None:
+            return parsed
+    return _jsonl_checked(text, text_columns, report)
+
+
+def _json_lines(data: bytes) -> tuple[np.ndarray, bool]:
+    """(1-based numbers of the lines that are not blank, whether no line nests too deeply).
+
+    pyarrow's JSON parser recurses once per nesting level and crashes the process on very
+    deep input; a line cannot nest deeper than it has ``[`` and ``{`` characters.
+    """
+    octets = np.frombuffer(data, dtype=np.uint8)
+    ends = np.append(np.flatnonzero(octets == ord("\n")), len(data))
+    starts = np.append(0, ends[:-1] + 1)
+    lengths = ends - starts
+    shallow = True
+    for i in np.flatnonzero(lengths > MAX_JSON_DEPTH).tolist():
+        line = data[starts[i] : ends[i]]
+        if line.count(b"[") + line.count(b"{") > MAX_JSON_DEPTH:
+            shallow = False
+            break
+    blank = lengths == 0
+    first = octets[np.minimum(starts, max(len(data) - 1, 0))] if len(data) else octets[:0]
+    maybe_blank = ~blank & np.isin(first, np.frombuffer(b" \t\r\x0b\x0c", dtype=np.uint8))
+    for i in np.flatnonzero(maybe_blank).tolist():
+        blank[i] = not data[starts[i] : ends[i]].strip()
+    return np.flatnonzero(~blank) + 1, shallow
+
+
+def _jsonl_fast(data: bytes, text_columns: list[str], report: _Report) -> pd.DataFrame | None:
+    """Read with pyarrow; None when the file needs the line-by-line reader instead
+    (malformed lines, mixed types, fractional or nested values in text columns)."""
+    numbers, shallow = _json_lines(data)
+    if not shallow:
+        return None
+    try:
+        table = pa_json.read_json(
+            io.BytesIO(data), read_options=pa_json.ReadOptions(block_size=1 << 24)
+        )
+    except (pa.ArrowException, ValueError):
+        return None
+    if len(numbers) != table.num_rows:
+        return None  # several objects on one line: the line-by-line reader reports it
+    report.locate = lambda positions: numbers[positions]
+    if table.num_rows == 0:
+        return None
+    for name in text_columns:
+        if name not in table.column_names:
+            continue
+        kind = table.schema.field(name).type
+        if not (
+            pa.types.is_string(kind) or pa.types.is_integer(kind)
+            or pa.types.is_boolean(kind) or pa.types.is_null(kind)
+        ):  # fmt: skip
+            return None
+        table = table.set_column(
+            table.column_names.index(name), name, _arrow_text(table.column(name))
+        )
+    temporal = [
+        name
+        for name, kind in zip(table.column_names, table.schema.types, strict=True)
+        if name not in text_columns and pa.types.is_temporal(kind)
+    ]
+    if temporal:
+        # pyarrow turns ISO date strings into timestamps; keep them as the text they were.
+        again = pa_json.read_json(
+            io.BytesIO(data),
+            read_options=pa_json.ReadOptions(block_size=1 << 24),
+            parse_options=pa_json.ParseOptions(
+                explicit_schema=pa.schema([(c, pa.string()) for c in temporal]),
+                unexpected_field_behavior="ignore",
+            ),
+        )
+        for name in temporal:
+            table = table.set_column(table.column_names.index(name), name, again.column(name))
+    table = _drop_nested(table, exclude=set(text_columns), report=report)
+    return table.to_pandas()
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    result = dict(pairs)
+    if len(result) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return result
+
+
+def _jsonl_checked(text: str, text_columns: list[str], report: _Report) -> pd.DataFrame | None:
+    """Parse line by line, reporting every malformed or non-object line."""
+    decode = json.JSONDecoder(object_pairs_hook=_unique_keys).decode
+    records: list[dict[str, object]] = []
+    numbers: list[int] = []
+    bad = 0
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            value = decode(line)
+        except _DuplicateKey as err:
+            problem = ("the key appears more than once in this object", str(err))
+        except json.JSONDecodeError as err:
+            problem = (f"this line is not valid JSON: {err.msg} (at character {err.colno})", None)
+        except RecursionError:
+            problem = ("this line is nested too deeply", None)
+        else:
+            if isinstance(value, dict):
+                records.append(value)
+                numbers.append(number)
+                continue
+            problem = (f"this line is a JSON {_json_kind(value)}, not an object", None)
+        bad += 1
+        if bad <= MAX_PROBLEMS_PER_CHECK:
+            report.add(problem[0], row=number, column=problem[1])
+    report.more(bad - MAX_PROBLEMS_PER_CHECK)
+    if not records:
+        if not report.problems:
+            report.add("the file has no rows")
+        return None
+    line_numbers = np.asarray(numbers, dtype=np.int64)
+    report.locate = lambda positions: line_numbers[positions]
+    frame = pd.DataFrame.from_records(records)
+    for name in text_columns:
+        if name in frame.columns:
+            frame[name] = _object_text(frame[name], name, report)
+    for name in list(frame.columns):
+        if name in text_columns or frame[name].dtype != object:
+            continue
+        frame = _settle_object_column(frame, name, report)
+    return frame
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return "number"
+
+
+def _object_text(values: pd.Series, column: str, report: _Report) -> pd.Series:
+    """Text of JSON scalars: strings as they are, numbers in decimal, true/false; missing NaN."""
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        return values.astype("str")
+    out: list[str | None] = []
+    bad: list[int] = []
+    for position, value in enumerate(values.tolist()):
+        if isinstance(value, str):
+            out.append(value)
+        elif value is None or (isinstance(value, float) and math.isnan(value)):
+            out.append(None)
+        elif isinstance(value, bool):
+            out.append("true" if value else "false")
+        elif isinstance(value, int | float):
+            out.append(repr(value))
+        else:  # reported here; kept as JSON text so it is not also reported as empty
+            out.append(json.dumps(value))
+            bad.append(position)
+    if bad:
+        report.at_rows(
+            bad,
+            lambda p: f"is a JSON {_json_kind(values.iloc[p])}; expected text or a number",
+            column=column,
+        )
+    return pd.Series(out, dtype="str")
+
+
+def _settle_object_column(frame: pd.DataFrame, name: str, report: _Report) -> pd.DataFrame:
+    """Metadata the store can keep: nested values are dropped, mixed scalars become text."""
+    column = frame[name]
+    if column.map(lambda v: isinstance(v, dict | list)).any():
+        report.warnings.append(
+            f"column {name!r} holds JSON objects or arrays; it was left out "
+            "(flatten it to import it)"
+        )
+        return frame.drop(columns=[name])
+    try:
+        pa.array(column, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        report.warnings.append(f"column {name!r} mixes numbers and text; it was read as text")
+        frame[name] = column.map(lambda v: v if v is None or v != v else _scalar_text(v)).astype(
+            "str"
+        )
+    return frame
+
+
+def _scalar_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else repr(value)
+
+
+# ---------------------------------------------------------------------- Parquet
+def _read_parquet(
+    raw: bytes, *, encoding: str, mapping: ColumnMapping, report: _Report
+) -> pd.DataFrame | None:
+    report.unit = "row"
+    report.locate = lambda positions: positions + 1
+    if len(raw) < 12 or not (raw.startswith(b"PAR1") and raw.endswith(b"PAR1")):
+        what = _magic(raw)
+        if not raw:
+            looks = "; the file is empty"
+        elif what:
+            looks = f"; it is {what}"
+        elif b"\x00" not in raw[:4096]:
+            looks = "; it looks like a text file (CSV or JSON Lines?)"
+        else:
+            looks = ""
+        report.add(f"the file is not a Parquet file (no 'PAR1' marker){looks}")
+        return None
+    try:
+        table = pq.read_table(io.BytesIO(raw))
+    except (pa.ArrowException, OSError, ValueError) as err:
+        report.add(f"the file cannot be read as Parquet: {err}")
+        return None
+    # pandas writes a non-default index as extra columns; it is not data.
+    index = re.compile(r"__index_level_\d+__")
+    table = table.select([i for i, n in enumerate(table.column_names) if not index.fullmatch(n)])
+    names = _header_names(table.column_names, report)
+    if names is None:
+        return None
+    table = table.rename_columns(names)
+    if table.num_rows == 0:
+        report.add("the file has no rows")
+        return None
+    text_columns = [c for role, c in mapping.roles().items() if role in TEXT_ROLES]
+    for name in text_columns:
+        if name not in table.column_names:
+            continue
+        converted = _parquet_text(table.column(name), name, report)
+        table = table.set_column(table.column_names.index(name), name, converted)
+    table = _drop_nested(table, exclude=set(text_columns), report=report)
+    return table.to_pandas(ignore_metadata=True)
+
+
+def _arrow_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Text of a string, integer, boolean or null column (nulls stay null)."""
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        column = column.cast(kind.value_type)
+        kind = kind.value_type
+    if pa.types.is_boolean(kind):
+        return pc.if_else(column, "true", "false")
+    if pa.types.is_null(kind):
+        return pa.chunked_array([pa.nulls(len(column), pa.string())])
+    return column.cast(pa.string())
+
+
+def _parquet_text(column: pa.ChunkedArray, name: str, report: _Report) -> pa.ChunkedArray:
+    """Text of a Parquet column for a text role; a column of the wrong type is reported and
+    turned into text anyway, so that the other checks can still run."""
+    kind = column.type
+    value_kind = kind.value_type if pa.types.is_dictionary(kind) else kind
+    if (
+        pa.types.is_string(value_kind) or pa.types.is_large_string(value_kind)
+        or pa.types.is_string_view(value_kind) or pa.types.is_integer(value_kind)
+        or pa.types.is_boolean(value_kind) or pa.types.is_null(value_kind)
+    ):  # fmt: skip
+        return _arrow_text(column)
+    if pa.types.is_binary(value_kind) or pa.types.is_large_binary(value_kind):
+        try:
+            return _arrow_text(column)  # the cast checks that every value is UTF-8
+        except pa.ArrowInvalid:
+            pass
+    values = column.to_pylist()
+    if pa.types.is_floating(value_kind):
+        # Python's shortest round-trip text, as for numbers read from JSON.
+        text = [None if v is None or v != v else repr(v) for v in values]
+    elif pa.types.is_binary(value_kind) or pa.types.is_large_binary(value_kind):
+        text, bad = [], []
+        for position, value in enumerate(values):
+            try:
+                text.append(None if value is None else value.decode("utf-8"))
+            except UnicodeDecodeError:
+                text.append(value.decode("utf-8", errors="replace"))
+                bad.append(position)
+        report.at_rows(bad, "is not UTF-8 text", column=name)
+    else:
+        report.add(f"has type {kind}; expected text or whole numbers", column=name)
+        text = [None if v is None else str(v) for v in values]
+    return pa.chunked_array([pa.array(text, pa.string())])
+
+
+def _drop_nested(table: pa.Table, *, exclude: set[str], report: _Report) -> pa.Table:
+    nested = [
+        name
+        for name, kind in zip(table.column_names, table.schema.types, strict=True)
+        if name not in exclude and pa.types.is_nested(kind) and not name.startswith(TAG_PREFIX)
+    ]
+    for name in nested:
+        report.warnings.append(
+            f"column {name!r} holds nested values ({table.schema.field(name).type}); "
+            "it was left out (flatten it to import it)"
+        )
+    return table.drop_columns(nested) if nested else table
+
+
+# ---------------------------------------------------------------------- roles
+_CANONICAL = frozenset(ROLES)
+
+
+def _canonical(
+    frame: pd.DataFrame, mapping: ColumnMapping, root: Path | None, report: _Report
+) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Check every role and build the canonical frame (meaningful only if no problems)."""
+    names = list(frame.columns)
+    roles = mapping.roles()
+    owner: dict[str, str] = {}
+    for role, name in roles.items():
+        if name in owner:
+            report.add(
+                f"is mapped to both {owner[name]} and {role}; map each role to its own column",
+                column=name,
+            )
+        owner.setdefault(name, role)
+    present = {role: name for role, name in roles.items() if name in frame.columns}
+    for role in REQUIRED_ROLES:
+        if role not in present:
+            report.add(_missing_message(role, roles[role], names), column=roles[role])
+    used = set(present.values())
+    for name in names:
+        if name not in used and name in _CANONICAL:
+            report.add(
+                f"has the name of the {name} role, but that role is mapped to column "
+                f"{roles[name]!r}; rename or remove this column, or map the role to it "
+                f"(--{name.replace('_', '-')}-column {name!r})",
+                column=name,
+            )
+    tag_columns = [n for n in names if n not in used and n.startswith(TAG_PREFIX)]
+    metadata = [n for n in names if n not in used and n not in _CANONICAL and n not in tag_columns]
+    n = len(frame)
+
+    def text(role: str) -> pd.Series:
+        return frame[present[role]].astype("str").reset_index(drop=True)
+
+    out: dict[str, object] = {}
+    if "id" in present:
+        out["id"] = _check_ids(text("id"), present["id"], report)
+    for role in ("label", "prediction"):
+        if role in present:
+            values = text(role).fillna("")
+            out[role] = values
+            _warn_blanks(values, role, report)
+    if "correct" in present:
+        correct, bad = _to_bool(frame[present["correct"]], empty_ok=False)
+        _report_booleans(frame[present["correct"]], bad, present["correct"], report)
+        out["correct"] = correct
+    elif "label" in out and "prediction" in out:
+        out["correct"] = (out["label"] == out["prediction"]).to_numpy(dtype=bool)
+    if "confidence" in present:
+        out["confidence"] = _check_confidence(
+            frame[present["confidence"]], present["confidence"], report
+        )
+    if "human_label" in present:
+        values = text("human_label")
+        out["human_label"] = values.mask(values == "")
+    if "text" in present:
+        out["text"] = text("text")
+    for role in MEDIA_ROLES:
+        if role in present:
+            values = text(role)
+            values = values.mask(values == "")
+            _check_media(values, present[role], root, report)
+            out[role] = values
+    for name in metadata:
+        out[name] = frame[name].reset_index(drop=True)
+    tags = _collect_tags(frame, tag_columns, present.get("tags"), n, report)
+    for tag, flags in tags.items():
+        out[TAG_PREFIX + tag] = flags
+    if report.problems:
+        return pd.DataFrame(), metadata, list(tags)
+    return pd.DataFrame(out, index=pd.RangeIndex(n)), metadata, list(tags)
+
+
+def _missing_message(role: str, name: str, names: list[str]) -> str:
+    listing = ", ".join(repr(n) for n in names[:30]) + (", ..." if len(names) > 30 else "")
+    message = f"the required {role.replace('_', ' ')} column is missing (the file has: {listing})"
+    if len(names) == 1 and (";" in names[0] or "\t" in names[0]):
+        separator = "';'" if ";" in names[0] else "a tab"
+        return message + f"; the file seems to separate values with {separator}, use commas"
+    close = [n for n in names if n.strip().lower() == name.strip().lower()]
+    close = close or difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+    if close:
+        message += f"; did you mean {close[0]!r}?"
+    flag = f"--{role.replace('_', '-')}-column"
+    return message + f"; map another column to it with {flag} NAME, or ColumnMapping({role}=...)"
+
+
+def _rows(count: int) -> str:
+    return "1 row has" if count == 1 else f"{count} rows have"
+
+
+def _check_ids(ids: pd.Series, column: str, report: _Report) -> pd.Series:
+    empty = (ids.isna() | (ids == "")).to_numpy()
+    if empty.any():
+        report.at_rows(np.flatnonzero(empty), "id is empty", column=column)
+    if len(pc.unique(pa.array(ids, from_pandas=True))) == len(ids):
+        return ids.fillna("")
+    duplicate = ids.duplicated(keep="first").to_numpy() & ~empty
+    if duplicate.any():
+        repeated = ids[duplicate]
+        originals = ids.isin(repeated.unique()).to_numpy() & ~duplicate & ~empty
+        first_positions = np.flatnonzero(originals)
+        first_rows = report.locate(first_positions)
+        first_row = dict(
+            zip(ids.iloc[first_positions].tolist(), np.asarray(first_rows).tolist(), strict=True)
+        )
+        report.at_rows(
+            np.flatnonzero(duplicate),
+            lambda p: f"is a duplicate id (first on {report.unit} {first_row[ids.iloc[p]]})",
+            column=column,
+            values=lambda p: ids.iloc[p],
+        )
+    return ids.fillna("")
+
+
+def _warn_blanks(values: pd.Series, role: str, report: _Report) -> None:
+    empty = int((values == "").sum())
+    if empty:
+        report.warnings.append(f"{_rows(empty)} an empty {role}")
+    padded = int((values.str.strip() != values).sum())
+    if padded:
+        report.warnings.append(
+            f"{_rows(padded)} a {role} that starts or ends with spaces; it is kept, and "
+            "compared, as it is"
+        )
+
+
+def _to_bool(values: pd.Series, *, empty_ok: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(booleans, bad): true/false, 1/0, yes/no, t/f in any case, or real booleans.
+
+    Empty values are False, and bad unless ``empty_ok``.
+    """
+    n = len(values)
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "b":
+        return values.to_numpy(dtype=bool), np.zeros(n, dtype=bool)
+    if isinstance(dtype, pd.BooleanDtype):
+        missing = values.isna().to_numpy()
+        return values.fillna(False).to_numpy(dtype=bool), missing & (not empty_ok)
+    if pd.api.types.is_numeric_dtype(dtype):
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        missing = np.isnan(numbers)
+        valid = (numbers == 0) | (numbers == 1)
+        return numbers == 1, ~valid & ~(missing & empty_ok)
+    if isinstance(dtype, pd.StringDtype):
+        words = values.str.strip().str.lower()
+        missing = (words.isna() | (words == "")).to_numpy()
+        truth = words.isin(TRUE_WORDS).to_numpy()
+        valid = truth | words.isin(FALSE_WORDS).to_numpy()
+        return truth, ~valid & ~(missing & empty_ok)
+    truth = np.zeros(n, dtype=bool)
+    bad = np.zeros(n, dtype=bool)
+    for position, value in enumerate(values.tolist()):
+        flag = _one_bool(value)
+        if flag is None:
+            bad[position] = not empty_ok
+        elif flag is _NOT_BOOL:
+            bad[position] = True
+        else:
+            truth[position] = flag
+    return truth, bad
+
+
+_NOT_BOOL = object()
+
+
+def _one_bool(value: object) -> object:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | float | np.integer | np.floating):
+        return bool(value) if value in (0, 1) else _NOT_BOOL
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if not word:
+            return None
+        if word in TRUE_WORDS:
+            return True
+        return False if word in FALSE_WORDS else _NOT_BOOL
+    return _NOT_BOOL
+
+
+def _report_booleans(values: pd.Series, bad: np.ndarray, column: str, report: _Report) -> None:
+    if not bad.any():
+        return
+    positions = np.flatnonzero(bad)
+    shown = values.iloc[positions[:MAX_PROBLEMS_PER_CHECK]]
+    empty = {
+        p for p, v in zip(positions.tolist(), shown.tolist(), strict=False) if _one_bool(v) is None
+    }
+    report.at_rows(
+        positions,
+        lambda p: (
+            f"is empty; {BOOLEAN_HINT}" if p in empty else f"is not a boolean; {BOOLEAN_HINT}"
+        ),
+        column=column,
+        values=lambda p: None if p in empty else _value_text(values.iloc[p]),
+    )
+
+
+def _value_text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def _check_confidence(values: pd.Series, column: str, report: _Report) -> np.ndarray:
+    """float64 confidences; types are checked first, then the [0, 1] range of the numbers."""
+    numbers, not_number = _to_float(values)
+    if not_number.any():
+        report.at_rows(
+            np.flatnonzero(not_number),
+            "is not a number (confidence must be a number in [0, 1])",
+            column=column,
+            values=lambda p: _value_text(values.iloc[p]),
+        )
+    with np.errstate(invalid="ignore"):
+        outside = ~not_number & ~np.isnan(numbers) & ((numbers < 0) | (numbers > 1))
+    if outside.any():
+        report.at_rows(
+            np.flatnonzero(outside),
+            "is not a number in [0, 1]",
+            column=column,
+            values=lambda p: _value_text(values.iloc[p]),
+        )
+    return numbers
+
+
+def _to_float(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(float64 numbers with NaN for empty, bad) where bad marks values that are not numbers."""
+    n = len(values)
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return np.full(n, np.nan), values.notna().to_numpy()
+    if pd.api.types.is_numeric_dtype(dtype):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan), np.zeros(n, dtype=bool)
+    if isinstance(dtype, pd.StringDtype):
+        array = pa.array(values, from_pandas=True)
+        array = pc.if_else(
+            pc.equal(pc.utf8_trim_whitespace(array), ""), pa.scalar(None, pa.string()), array
+        )
+        try:
+            numbers = pc.cast(array, pa.float64()).to_numpy()
+            return np.asarray(numbers, dtype=np.float64), np.zeros(n, dtype=bool)
+        except pa.ArrowInvalid:
+            pass  # some value is not a number: find which, one by one
+    numbers = np.full(n, np.nan)
+    bad = np.zeros(n, dtype=bool)
+    for position, value in enumerate(values.tolist()):
+        if value is None or value is pd.NA:
+            continue
+        if isinstance(value, bool | np.bool_):
+            bad[position] = True
+            continue
+        if isinstance(value, str):
+            if not value.strip():
+                continue
+            try:
+                numbers[position] = float(value)
+            except ValueError:
+                bad[position] = True
+            continue
+        try:
+            numbers[position] = float(value)  # ints, floats, decimals
+        except (TypeError, ValueError):
+            bad[position] = True
+    return numbers, bad
+
+
+def _check_media(values: pd.Series, column: str, root: Path | None, report: _Report) -> None:
+    given = values.dropna()
+    if given.empty:
+        return
+    local = given[~given.str.fullmatch(URL_PATTERN).to_numpy(dtype=bool)]
+    if local.empty:
+        return
+    if root is None:
+        report.add(
+            f"{len(local)} values are local file paths, but there is no media root to find them "
+            "in (pass media_root= with an uploaded file, or use http(s) URLs)",
+            column=column,
+            row=int(report.locate(np.asarray([local.index[0]]))[0]),
+            value=local.iloc[0],
+        )
+        return
+    scan = scan_media_paths(root, local)
+    if scan.unsafe:
+        where = local.index.to_numpy()
+        reasons = {int(where[p]): reason for p, _, reason in scan.unsafe}
+        report.at_rows(
+            sorted(reasons),
+            lambda p: reasons[p],
+            column=column,
+            values=lambda p: values.iloc[p],
+        )
+    if scan.missing:
+        first = ", ".join(repr(local.iloc[p]) for p in scan.missing[:3])
+        report.warnings.append(
+            f"{len(scan.missing)} of {len(local)} files in column {column!r} do not exist "
+            f"under {str(root)!r} (first: {first})"
+        )
+
+
+# ---------------------------------------------------------------------- tags
+def _tag_problem(name: str) -> str | None:
+    if not name:
+        return "tag name is empty"
+    if len(name) > MAX_TAG_NAME:
+        return f"tag name is longer than {MAX_TAG_NAME} characters"
+    if _CONTROL.search(name):
+        return "tag name contains control characters"
+    return None
+
+
+def _collect_tags(
+    frame: pd.DataFrame, tag_columns: list[str], tags_column: str | None, n: int, report: _Report
+) -> dict[str, np.ndarray]:
+    """One boolean array per tag name, from ``tag:NAME`` columns and the tags column."""
+    tags: dict[str, np.ndarray] = {}
+    for column in tag_columns:
+        name = column[len(TAG_PREFIX) :].strip()
+        problem = _tag_problem(name)
+        if problem:
+            report.add(f"{problem} (columns named tag:NAME hold one tag each)", column=column)
+            continue
+        flags, bad = _to_bool(frame[column], empty_ok=True)
+        if bad.any():
+            _report_booleans(frame[column], bad, column, report)
+            continue
+        tags[name] = tags[name] | flags if name in tags else flags
+    if tags_column is None:
+        return tags
+    # Arrow keeps this compact: a hostile cell of a million ';' is a million empty names.
+    cells = pa.array(frame[tags_column].astype("str"), from_pandas=True)
+    if isinstance(cells, pa.ChunkedArray):
+        cells = cells.combine_chunks()
+    lists = pc.split_pattern(cells, TAG_SEPARATOR)
+    names = pc.utf8_trim_whitespace(pc.list_flatten(lists))
+    rows = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
+    given = pc.not_equal(names, "").to_numpy(zero_copy_only=False)
+    if not given.any():
+        return tags
+    encoded = pc.dictionary_encode(pc.filter(names, given))  # codes by first appearance
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    rows = rows[given]
+    distinct = encoded.dictionary.to_pylist()
+    _, first = np.unique(codes, return_index=True)
+    bad = [(int(rows[first[c]]), _tag_problem(name), name) for c, name in enumerate(distinct)]
+    bad = [b for b in bad if b[1] is not None]
+    for row, problem, name in bad[:MAX_PROBLEMS_PER_CHECK]:
+        at = int(report.locate(np.asarray([row]))[0])
+        report.add(problem or "", column=tags_column, row=at, value=name)
+    report.more(len(bad) - MAX_PROBLEMS_PER_CHECK, column=tags_column)
+    if bad:
+        return tags
+    if len(set(distinct) | set(tags)) > MAX_DATASET_TAGS:
+        report.add(
+            f"holds {len(set(distinct) | set(tags))} different tags; "
+            f"at most {MAX_DATASET_TAGS} are supported",
+            column=tags_column,
+        )
+        return tags
+    matrix = np.zeros((len(distinct), n), dtype=bool)
+    matrix[codes, rows] = True
+    for code, name in enumerate(distinct):
+        tags[name] = tags[name] | matrix[code] if name in tags else matrix[code]
+    return tags
+
+
+# ---------------------------------------------------------------------- display
+def _show(value: str, limit: int = 80) -> str:
+    """A value quoted for a one-line message: control characters escaped, long text cut."""
+    if len(value) > limit:
+        value = value[: limit - 1] + "…"
+    return "'" + _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value) + "'"
