@@ -1,0 +1,53 @@
+"""The demo project: a speech-command dev set with a team's review, and scikit-learn's digits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .importing import read_dataset
+from .store import open_project
+from .tables import read_reviews, read_tag_definitions
+
+SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
+SPEECH = "speech-commands"
+DIGITS = "digits"
+
+
+def build_demo(
+    path: str | Path, *, sample_data: str | Path | None = None, force: bool = False
+) -> str:
+    """Build the demo project at ``path`` and return a one-line summary.
+
+    An existing file is left alone unless ``force``; then it is rebuilt from scratch.
+    """
+    path = Path(path)
+    root = Path(sample_data) if sample_data else SAMPLE_DATA
+    if path.exists():
+        if not force:
+            return f"{path} exists already; pass --force to rebuild it"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    speech = root / "speech"
+    digits = root / "digits"
+    with open_project(path) as project:
+        for name, file in (
+            (SPEECH, speech / "speech_dev.csv"),
+            (DIGITS, digits / "digits_dev.csv"),
+        ):
+            result = read_dataset(file)
+            project.import_run(
+                name, result.frame, source=result.source, format=result.format,
+                media_root=result.media_root, metadata_columns=result.metadata_columns,
+                dataset_tags=result.dataset_tags, actor="demo",
+            )  # fmt: skip
+        for row in read_tag_definitions(speech / "tags.csv").itertuples(index=False):
+            project.define_tag(
+                row.tag, actor="demo", description=row.description or None,
+                hlp=None if row.hlp != row.hlp else float(row.hlp),
+                effort=None if row.effort != row.effort else float(row.effort),
+            )  # fmt: skip
+        reviews = read_reviews(speech / "reviews.csv", known_ids=project.example_ids(SPEECH))
+        project.record_reviews(SPEECH, reviews.reviews, tags=reviews.tags, actor="demo")
+        runs = project.runs()
+    sizes = ", ".join(f"{r.dataset} ({r.n_examples} examples, {r.n_errors} errors)" for r in runs)
+    return f"built the demo project {path}: {sizes}; {len(reviews.reviews)} reviews"

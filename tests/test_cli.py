@@ -1,0 +1,201 @@
+"""The command line, as a user runs it: exit codes, messages, and what lands in the project."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from erroranalysis.cli import main
+from erroranalysis.store import open_project
+
+GOOD = "id,label,prediction,confidence,noise,snr_db\n007,yes,yes,0.9,car,5\n7,no,yes,0.6,clean,30\n8,no,no,0.8,people,12\n"
+
+
+def dump(path: Path) -> str:
+    """Everything the project file holds, as SQL text (WAL content included)."""
+    if not path.exists():
+        return ""
+    with sqlite3.connect(path) as conn:
+        return "\n".join(conn.iterdump())
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "erroranalysis", *args], capture_output=True, text=True, timeout=120
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.fixture
+def project(tmp_path):
+    data = tmp_path / "dev.csv"
+    data.write_text(GOOD)
+    db = tmp_path / "p.db"
+    assert main(["import", str(data), "--db", str(db), "--dataset", "dev"]) == 0
+    return db
+
+
+def test_import_keeps_ids_and_labels_as_text(project):
+    with open_project(project) as p:
+        frame = p.examples("dev")
+        assert frame["id"].tolist() == ["007", "7", "8"]
+        assert frame["correct"].tolist() == [True, False, True]
+        assert p.run("dev").metadata_columns == ("noise", "snr_db")
+
+
+def test_every_subcommand_has_help():
+    for command in (
+        ["import"], ["reviews", "import"], ["tags", "import"], ["tags", "list"], ["datasets"],
+        ["priorities"], ["slices"], ["undo"], ["demo"], ["serve"],
+    ):  # fmt: skip
+        code, out, _ = run_cli(*command, "--help")
+        assert code == 0 and "--db" in out and "--dataset" in out, command
+
+
+BAD_FILES = [
+    ("empty.csv", "", "empty"),
+    ("header_only.csv", "id,label,prediction\n", "no rows"),
+    ("no_prediction.csv", "id,label\n1,a\n", "prediction"),
+    ("dup.csv", "id,label,prediction\n1,a,a\n1,b,b\n", "duplicate"),
+    ("empty_id.csv", "id,label,prediction\n,a,a\n", "id"),
+    ("ragged.csv", "id,label,prediction\n1,a,a,extra\n2,b\n", "line 2"),
+    ("conf.csv", "id,label,prediction,confidence\n1,a,a,1.7\n2,a,a,high\n", "1.7"),
+    ("bool.csv", "id,label,prediction,correct\n1,a,a,maybe\n", "maybe"),
+    ("escape.csv", "id,label,prediction,audio\n1,a,a,../../etc/passwd\n", "../../etc/passwd"),
+    ("absolute.csv", "id,label,prediction,image\n1,a,a,/etc/passwd\n", "/etc/passwd"),
+    ("bad.jsonl", '{"id": "1", "label": "a", "prediction": "a"}\n{"id": 2,\n', "line 2"),
+    ("notparquet.parquet", "id,label,prediction\n1,a,a\n", "Parquet"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "expected"), BAD_FILES)
+def test_bad_input_fails_clearly_and_changes_nothing(project, tmp_path, name, content, expected):
+    bad = tmp_path / name
+    bad.write_text(content)
+    before = dump(project)
+    code, out, err = run_cli("import", str(bad), "--db", str(project), "--dataset", "other")
+    assert code == 1
+    assert expected.lower() in err.lower()
+    assert "Traceback" not in err
+    assert dump(project) == before
+
+
+def test_not_utf8_says_how_to_pass_the_encoding(project, tmp_path):
+    bad = tmp_path / "latin.csv"
+    bad.write_bytes("id,label,prediction\n1,café,café\n".encode("latin-1"))
+    before = dump(project)
+    code, _, err = run_cli("import", str(bad), "--db", str(project), "--dataset", "other")
+    assert code == 1 and "--encoding" in err and dump(project) == before
+    code, _, _ = run_cli(
+        "import", str(bad), "--db", str(project), "--dataset", "other", "--encoding", "latin-1"
+    )
+    assert code == 0
+
+
+def test_reimport_needs_replace(project, tmp_path):
+    data = tmp_path / "dev.csv"
+    before = dump(project)
+    code, _, err = run_cli("import", str(data), "--db", str(project), "--dataset", "dev")
+    assert code == 1 and "--replace" in err and dump(project) == before
+    code, _, _ = run_cli("import", str(data), "--db", str(project), "--dataset", "dev", "--replace")
+    assert code == 0
+
+
+def test_column_mapping_flags(tmp_path):
+    data = tmp_path / "mapped.csv"
+    data.write_text("key,gold,guess\na,x,x\nb,x,y\n")
+    db = tmp_path / "m.db"
+    args = ["import", str(data), "--db", str(db), "--dataset", "m", "--id-column", "key"]
+    assert main([*args, "--label-column", "gold", "--prediction-column", "guess"]) == 0
+    with open_project(db) as p:
+        assert p.examples("m")[["id", "label", "prediction"]].values.tolist() == [
+            ["a", "x", "x"],
+            ["b", "x", "y"],
+        ]
+
+
+def test_reviews_and_tags_import(project, tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("id,reviewer,tags\n7,ana,car noise;low bandwidth\n007,ben,\n")
+    tags = tmp_path / "tags.csv"
+    tags.write_text(
+        "tag,hlp,effort,description\ncar noise,0.93,2,engine hum\nlow bandwidth,0.7,,\n"
+    )
+    assert main(["reviews", "import", str(reviews), "--db", str(project), "--dataset", "dev"]) == 0
+    assert main(["tags", "import", str(tags), "--db", str(project)]) == 0
+    with open_project(project) as p:
+        assert p.example_tags("dev", "7") == ["car noise", "low bandwidth"]
+        assert p.example_tags("dev", "007") == []
+        assert p.reviews("dev")[["example_id", "reviewer"]].values.tolist() == [
+            ["7", "ana"],
+            ["007", "ben"],
+        ]
+        definitions = p.tag_definitions().set_index("tag")
+        assert definitions.loc["car noise", "hlp"] == 0.93
+        assert definitions.loc["car noise", "effort"] == 2
+        assert pd.isna(definitions.loc["low bandwidth", "effort"])
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("id,reviewer,tags\n404,ana,x\n", "line 2, column 'id'"),
+        ("id,reviewer,tags\n7,,x\n", "reviewer"),
+        ("id,reviewer\n7,ana\n", "tags"),
+        ("id,reviewer,tags\n7,ana,a\x01b\n", "control"),
+    ],
+)
+def test_bad_reviews_change_nothing(project, tmp_path, content, expected):
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text(content)
+    before = dump(project)
+    code, _, err = run_cli(
+        "reviews", "import", str(reviews), "--db", str(project), "--dataset", "dev"
+    )
+    assert code == 1 and expected in err and dump(project) == before
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("tag,hlp\nx,1.5\n", "hlp"),
+        ("tag,hlp,effort\nx,0.9,-1\n", "effort"),
+        ("tag,hlp\nx,0.9\nx,0.8\n", "listed twice"),
+        ("tag\nx\n", "hlp"),
+    ],
+)
+def test_bad_tag_definitions_change_nothing(project, tmp_path, content, expected):
+    tags = tmp_path / "tags.csv"
+    tags.write_text(content)
+    before = dump(project)
+    code, _, err = run_cli("tags", "import", str(tags), "--db", str(project))
+    assert code == 1 and expected in err and dump(project) == before
+
+
+def test_undo_from_the_command_line(project):
+    with open_project(project) as p:
+        p.set_tag("dev", "7", "x", actor="ana")
+    code, out, _ = run_cli("undo", "--db", str(project), "--dataset", "dev", "--reviewer", "ana")
+    assert code == 0 and "undid" in out
+    with open_project(project) as p:
+        assert p.example_tags("dev", "7") == []
+
+
+def test_unknown_dataset_is_a_clear_error(project):
+    code, _, err = run_cli("priorities", "--db", str(project), "--dataset", "nope")
+    assert code == 1 and "no dataset named 'nope'" in err and "Traceback" not in err
+
+
+def test_datasets_lists_runs(project):
+    code, out, _ = run_cli("datasets", "--db", str(project))
+    assert code == 0
+    table = pd.read_csv(io.StringIO(out))
+    assert table[["dataset", "run", "examples", "errors"]].values.tolist() == [
+        ["dev", "main", 3, 1]
+    ]
