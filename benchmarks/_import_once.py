@@ -1,0 +1,38 @@
+"""One import (or one bare read) in a fresh process, so its peak memory is its own.
+
+Prints a JSON line: {"seconds": ..., "peak_mb": ...}.
+"""
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+from erroranalysis.importing import read_dataset
+
+from erroranalysis.store import open_project
+
+
+def main(kind: str, path: str, db: str) -> None:
+    start = time.perf_counter()
+    if kind == "bare-csv":
+        pd.read_csv(path)
+    elif kind == "bare-parquet":
+        pd.read_parquet(path)
+    else:
+        result = read_dataset(path)
+        with open_project(db) as project:
+            project.import_run(
+                Path(path).stem, result.frame, source=result.source, format=result.format,
+                media_root=result.media_root, metadata_columns=result.metadata_columns,
+                dataset_tags=result.dataset_tags, replace=True, actor="bench",
+            )  # fmt: skip
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])

@@ -1,0 +1,163 @@
+"""`make bench`: every speed target at 1,000,000 examples, beside the bare pandas/SQLite
+figure of the same work measured in the same run. Prints a table and writes
+benchmarks/out/results.json. Not a test: the figures go in the release notes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import synthetic  # noqa: E402
+
+OUT = HERE / "out"
+RESULTS: list[dict] = []
+
+
+def record(name: str, value: float, unit: str, target: str, ok: bool, reference: str) -> None:
+    RESULTS.append(
+        {"benchmark": name, "value": round(value, 4), "unit": unit, "target": target,
+         "met": ok, "reference": reference}
+    )  # fmt: skip
+    mark = "ok  " if ok else "MISS"
+    print(f"{mark} {name:<44} {value:>10.3f} {unit:<3} target {target:<22} | {reference}", flush=True)
+
+
+def best_of(fn: Callable[[], object], repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def child(kind: str, path: Path, db: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, str(HERE / "_import_once.py"), kind, str(path), str(db)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_import(data: dict[str, Path], work: Path) -> Path:
+    db = work / "bench.db"
+    for fmt, limit in (("csv", 4.0), ("parquet", 3.0)):
+        bare = child(f"bare-{fmt}", data[fmt], db)
+        ours = child("import", data[fmt], db)
+        reference = f"bare pandas read_{fmt} {bare['seconds']:.2f} s, {bare['peak_mb']:.0f} MB"
+        record(f"import {fmt} (1M rows, 10 metadata columns)", ours["seconds"], "s",
+               f"<= {limit:g} s", ours["seconds"] <= limit, reference)  # fmt: skip
+        record(f"import {fmt} peak memory", ours["peak_mb"], "MB", "<= 1536 MB",
+               ours["peak_mb"] <= 1536, reference)  # fmt: skip
+    return db
+
+
+def bench_tag_writes(db: Path, work: Path, n: int = 2000) -> None:
+    from erroranalysis.store import open_project
+
+    rng = random.Random(0)
+    with open_project(db) as project:
+        dataset = project.dataset_names()[0]
+        ids = project.example_ids(dataset)
+        project.set_tag(dataset, ids[0], "warm-up", actor="bench")
+        times = []
+        for i in range(n):
+            example = ids[rng.randrange(len(ids))]
+            start = time.perf_counter()
+            project.set_tag(dataset, example, f"tag {i % 7}", i % 3 != 2, actor="bench")
+            times.append(time.perf_counter() - start)
+    bare_db = work / "bare.db"
+    conn = sqlite3.connect(bare_db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("CREATE TABLE IF NOT EXISTS events (example TEXT, tag TEXT, op TEXT, at TEXT)")
+    bare = []
+    for i in range(n):
+        start = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO events VALUES (?, ?, 'add', 'now')", (str(i), "t"))
+        conn.execute("COMMIT")
+        bare.append(time.perf_counter() - start)
+    conn.close()
+    p99 = float(np.percentile(times, 99)) * 1000
+    reference = (
+        f"bare SQLite insert+commit p99 {np.percentile(bare, 99) * 1000:.2f} ms; "
+        f"ours p50 {np.percentile(times, 50) * 1000:.2f} ms"
+    )
+    record("one tag write, committed (p99)", p99, "ms", "<= 5 ms", p99 <= 5, reference)
+
+
+def bench_engine() -> None:
+    from erroranalysis.slices import slice_metrics
+
+    from erroranalysis.priorities import priority_table
+
+    frame = synthetic.examples()
+    frame["correct"] = frame["label"] == frame["prediction"]
+    tags = synthetic.tag_matrix(frame)
+    kinds = dict.fromkeys(tags.columns, "dataset")
+    hlp = dict.fromkeys(tags.columns, 0.95)
+    reviewed = pd.Series(True, index=frame.index)
+
+    def ours():
+        return priority_table(frame, tags, kinds=kinds, reviewed=reviewed, hlp=hlp)
+
+    def bare():
+        # The same counts: examples and correct examples per tag.
+        return tags.groupby(frame["correct"]).sum()
+
+    ours()
+    t_ours, t_bare = best_of(ours), best_of(bare)
+    record("priority table, 1M examples x 50 tags", t_ours * 1000, "ms", "<= 300 ms, <= 3x bare",
+           t_ours <= 0.3 and t_ours <= 3 * t_bare,
+           f"bare pandas groupby {t_bare * 1000:.0f} ms ({t_ours / t_bare:.1f}x)")  # fmt: skip
+
+    def slices():
+        return slice_metrics(frame, by="site")
+
+    def bare_slices():
+        return frame.groupby("site")["correct"].agg(["size", "mean"])
+
+    slices()
+    t_ours, t_bare = best_of(slices), best_of(bare_slices)
+    record("slices by a 20-value column, 1M examples", t_ours * 1000, "ms", "<= 500 ms",
+           t_ours <= 0.5, f"bare pandas groupby {t_bare * 1000:.0f} ms")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--skip-ui", action="store_true", help="skip the browser latency run")
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    print("generating the synthetic 1,000,000-row dataset (cached in benchmarks/data)", flush=True)
+    data = synthetic.write(HERE / "data")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        db = bench_import(data, work)
+        bench_tag_writes(db, work)
+    bench_engine()
+    ui = HERE / "ui_latency.py"
+    if not args.skip_ui and ui.exists():
+        subprocess.run([sys.executable, str(ui), "--results", str(OUT / "ui.json")], check=True)
+        RESULTS.extend(json.loads((OUT / "ui.json").read_text()))
+    (OUT / "results.json").write_text(json.dumps(RESULTS, indent=2))
+    print(f"wrote {OUT / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
