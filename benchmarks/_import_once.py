@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from erroranalysis.importing import read_dataset
 
+from erroranalysis.importing import read_dataset
 from erroranalysis.store import open_project
 
 
@@ -25,7 +25,7 @@ def main(kind: str, path: str, db: str) -> None:
         result = read_dataset(path)
         with open_project(db) as project:
             project.import_run(
-                Path(path).stem, result.frame, source=result.source, format=result.format,
+                f"{Path(path).stem}-{result.format}", result.frame, source=result.source, format=result.format,
                 media_root=result.media_root, metadata_columns=result.metadata_columns,
                 dataset_tags=result.dataset_tags, replace=True, actor="bench",
             )  # fmt: skip

@@ -34,7 +34,9 @@ def record(name: str, value: float, unit: str, target: str, ok: bool, reference:
          "met": ok, "reference": reference}
     )  # fmt: skip
     mark = "ok  " if ok else "MISS"
-    print(f"{mark} {name:<44} {value:>10.3f} {unit:<3} target {target:<22} | {reference}", flush=True)
+    print(
+        f"{mark} {name:<44} {value:>10.3f} {unit:<3} target {target:<22} | {reference}", flush=True
+    )
 
 
 def best_of(fn: Callable[[], object], repeat: int = 5) -> float:
@@ -103,9 +105,8 @@ def bench_tag_writes(db: Path, work: Path, n: int = 2000) -> None:
 
 
 def bench_engine() -> None:
-    from erroranalysis.slices import slice_metrics
-
     from erroranalysis.priorities import priority_table
+    from erroranalysis.slices import slice_metrics
 
     frame = synthetic.examples()
     frame["correct"] = frame["label"] == frame["prediction"]

@@ -412,33 +412,45 @@ class Project:
     ) -> None:
         # Called after the replaced run was rewritten: an id loses its tags and reviews only
         # when no run of the dataset has it any more.
-        keep: set[str] = set()
-        for (blob,) in conn.execute("SELECT frame FROM runs WHERE dataset_id = ?", (dataset_id,)):
-            keep.update(_blob_to_frame(blob, ["id"])["id"].astype(str))
-        gone = [
-            (example_id, tag_id)
-            for example_id, tag_id in conn.execute(
+        tagged = pd.DataFrame(
+            conn.execute(
                 "SELECT example_id, tag_id FROM tag_assignments WHERE dataset_id = ?",
                 (dataset_id,),
+            ).fetchall(),
+            columns=["example_id", "tag_id"],
+        )
+        reviewed = pd.DataFrame(
+            conn.execute(
+                "SELECT id, example_id FROM reviews WHERE dataset_id = ? AND retracted_by IS NULL",
+                (dataset_id,),
+            ).fetchall(),
+            columns=["id", "example_id"],
+        )
+        if tagged.empty and reviewed.empty:
+            return
+        keep = pd.concat(
+            _blob_to_frame(blob, ["id"])["id"].astype(str)
+            for (blob,) in conn.execute(
+                "SELECT frame FROM runs WHERE dataset_id = ?", (dataset_id,)
             )
-            if example_id not in keep
-        ]
+        )
+        gone = tagged[~tagged["example_id"].isin(keep)]
         conn.executemany(
             "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
             " VALUES (?, ?, ?, ?, 'remove', ?, ?)",
-            [(action_id, dataset_id, e, t, actor, stamp) for e, t in gone],
+            [
+                (action_id, dataset_id, e, int(t), actor, stamp)
+                for e, t in gone.itertuples(index=False)
+            ],
         )
         conn.executemany(
             "DELETE FROM tag_assignments WHERE dataset_id = ? AND example_id = ? AND tag_id = ?",
-            [(dataset_id, e, t) for e, t in gone],
+            [(dataset_id, e, int(t)) for e, t in gone.itertuples(index=False)],
         )
-        reviewed = conn.execute(
-            "SELECT id, example_id FROM reviews WHERE dataset_id = ? AND retracted_by IS NULL",
-            (dataset_id,),
-        ).fetchall()
+        retract = reviewed.loc[~reviewed["example_id"].isin(keep), "id"]
         conn.executemany(
             "UPDATE reviews SET retracted_by = ? WHERE id = ?",
-            [(action_id, rid) for rid, example_id in reviewed if example_id not in keep],
+            [(action_id, int(rid)) for rid in retract],
         )
 
     def examples(self, dataset: str, run: str | None = None) -> pd.DataFrame:
