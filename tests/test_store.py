@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import random
 import sqlite3
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -212,27 +213,17 @@ def test_a_project_stays_on_its_thread(project):
 
 
 # ---------------------------------------------------------------- concurrency
-def _worker(path: str, seed: int, n: int) -> None:
-    rng = random.Random(seed)
-    with open_project(path, timeout=60) as p:
-        for _ in range(n):
-            example = str(rng.randrange(10))
-            tag = rng.choice(["a", "b", "c"])
-            p.set_tag("dev", example, tag, rng.random() < 0.6, actor=f"r{seed}")
-
-
 @pytest.mark.slow
 def test_concurrent_processes_lose_no_event(tmp_path):
     path = tmp_path / "shared.db"
     with open_project(path) as p:
         add_dataset(p)
-    ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=_worker, args=(str(path), seed, 150)) for seed in range(4)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(120)
-        assert w.exitcode == 0
+    worker = Path(__file__).with_name("tag_worker.py")
+    workers = [
+        subprocess.Popen([sys.executable, str(worker), str(path), str(seed), "150"])
+        for seed in range(4)
+    ]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0, 0, 0]
     with open_project(path) as p:
         events = p.tag_events("dev")
         state = p.tag_assignments("dev")[["example_id", "tag"]].reset_index(drop=True)
