@@ -439,12 +439,11 @@ def _csv_locator(text: str, rows: int, scan: _CsvScan | None) -> Callable[[np.nd
     return locate
 
 
-def _read_csv(
-    raw: bytes, *, encoding: str, mapping: ColumnMapping, report: _Report
-) -> pd.DataFrame | None:
+def _text_file(raw: bytes, *, encoding: str, kind: str, report: _Report) -> _Text | None:
+    """Decode a text data file, or report why it is not one (binary, wrong encoding, empty)."""
     what = _magic(raw)
     if what:
-        report.add(f"the file is {what}, not a CSV text file")
+        report.add(f"the file is {what}, not a {kind} text file")
         return None
     decoded = _decode(raw, encoding, report)
     if decoded is None:
@@ -456,8 +455,26 @@ def _read_csv(
         return None
     binary = _binary(text)
     if binary:
-        report.add(f"the file {binary}; it is not a CSV text file")
+        report.add(f"the file {binary}; it is not a {kind} text file")
         return None
+    return _Text(text, data, line, first)
+
+
+@dataclass(frozen=True)
+class _Text:
+    text: str
+    data: bytes
+    line: int
+    first: str
+
+
+def _read_csv(
+    raw: bytes, *, encoding: str, mapping: ColumnMapping, report: _Report
+) -> pd.DataFrame | None:
+    decoded = _text_file(raw, encoding=encoding, kind="CSV", report=report)
+    if decoded is None:
+        return None
+    text, data, line, first = decoded.text, decoded.data, decoded.line, decoded.first
     if first.startswith("{") and _is_json_object(first):
         report.add(
             "the file looks like JSON Lines, not CSV (a JSON object on line "
@@ -584,22 +601,10 @@ def _pandas_like_missing(table: pa.Table, *, exclude: set[str]) -> pa.Table:
 def _read_jsonl(
     raw: bytes, *, encoding: str, mapping: ColumnMapping, report: _Report
 ) -> pd.DataFrame | None:
-    what = _magic(raw)
-    if what:
-        report.add(f"the file is {what}, not a JSON Lines text file")
-        return None
-    decoded = _decode(raw, encoding, report)
+    decoded = _text_file(raw, encoding=encoding, kind="JSON Lines", report=report)
     if decoded is None:
         return None
-    text, data = decoded
-    line, first = _first_line(text)
-    if not line:
-        report.add("the file is empty")
-        return None
-    binary = _binary(text)
-    if binary:
-        report.add(f"the file {binary}; it is not a JSON Lines text file")
-        return None
+    text, data, line, first = decoded.text, decoded.data, decoded.line, decoded.first
     if first.startswith("["):
         report.add(
             "the file looks like one JSON array; JSON Lines needs one JSON object per line",
