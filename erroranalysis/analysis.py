@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import priorities, slices
+from .review import DIRECT as DIRECT_QUEUE
 from .rules import evaluate_rule
 from .store import TAG_PREFIX, Project
 
@@ -91,11 +92,23 @@ def load_evidence(
         columns[name] = column
         kinds[name] = "reviewed"
 
+    # The estimates treat the reviewed correct examples as a random sample of the correct
+    # ones. A correct example opened directly (a link, a search by id) was chosen, not
+    # sampled, so it counts only if it was also reviewed from a queue; errors all count.
+    reviews = project.reviews(dataset)
+    sampled = reviews.loc[reviews["queue"] != DIRECT_QUEUE, "example_id"]
+    direct = reviews.loc[reviews["queue"] == DIRECT_QUEUE, "example_id"]
     reviewed = np.zeros(n, dtype=bool)
-    review_ids = project.reviews(dataset)["example_id"]
-    for ids in (review_ids, assignments["example_id"]):
+    for ids in (reviews["example_id"], assignments["example_id"]):
         found = positions.get_indexer(ids)
         reviewed[found[found >= 0]] = True
+    correct = frame["correct"].to_numpy(dtype=bool)
+    chosen = np.zeros(n, dtype=bool)
+    found = positions.get_indexer(direct)
+    chosen[found[found >= 0]] = True
+    found = positions.get_indexer(sampled)
+    chosen[found[found >= 0]] = False
+    reviewed &= ~(chosen & correct)
 
     tags = pd.DataFrame(columns, index=frame.index) if columns else pd.DataFrame(index=frame.index)
     known = [t for t in tags.columns]
@@ -235,9 +248,17 @@ def slice_table(
     return pd.concat(parts, ignore_index=True)
 
 
-def tag_mask(evidence: Evidence, tag: str) -> pd.Series:
-    """The examples carrying ``tag`` (for a confusion matrix of one slice)."""
-    return evidence.tags[tag]
+def confusion(evidence: Evidence, *, tag: str | None = None) -> pd.DataFrame:
+    """Confusion matrix of the run, or of the examples carrying ``tag`` (for a reviewed
+    tag: the reviewed ones), with the run's classes on both axes."""
+    frame = evidence.examples
+    labels = sorted(set(frame["label"].astype(str)) | set(frame["prediction"].astype(str)))
+    mask = None
+    if tag is not None:
+        mask = evidence.tags[tag].to_numpy()
+        if evidence.kinds.get(tag) == "reviewed":
+            mask = mask & evidence.reviewed.to_numpy()
+    return slices.confusion(frame, mask=mask, labels=labels)
 
 
 def dataset_summary(examples: pd.DataFrame, *, hlp: Mapping[str, float] | None = None) -> dict:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -137,6 +138,13 @@ _MIGRATIONS: dict[int, str] = {
 }
 
 
+# The ids and correctness of each run, shared by every Project of the process: a run is
+# immutable once imported, and rebuilding a 1M-id hash table on each tag write would cost
+# half a second. Keyed on (file, run id, import stamp), so a re-import is never served stale.
+_RUN_INDEX: dict[tuple[str, int, str], tuple[pd.Index, np.ndarray]] = {}
+_RUN_INDEX_LOCK = threading.Lock()
+
+
 class StoreError(ValueError):
     """A request the project cannot carry out (unknown dataset, bad tag name, ...)."""
 
@@ -217,7 +225,6 @@ class Project:
         # event well under a millisecond; only the last commits before a power loss may go.
         self._conn.execute("PRAGMA synchronous = NORMAL")
         self._conn.execute("PRAGMA foreign_keys = ON")
-        self._id_cache: dict[int, tuple[str, pd.Index]] = {}
         if migrate:
             self.migrate()
 
@@ -404,7 +411,6 @@ class Project:
             for tag in tags:
                 self._tag_id(conn, tag, actor, stamp, create=True)
             self._bump()
-        self._id_cache.pop(dataset_id, None)
         return self.run(dataset, run)
 
     def _forget_missing_ids(
@@ -459,24 +465,28 @@ class Project:
         blob = self._conn.execute("SELECT frame FROM runs WHERE id = ?", (info.id,)).fetchone()
         return _blob_to_frame(blob[0])
 
+    def run_index(self, info: RunInfo) -> tuple[pd.Index, np.ndarray]:
+        """The run's example ids (an Index, position = row of :meth:`examples`) and its
+        ``correct`` column, cached process-wide per import."""
+        key = (str(self.path.resolve()), info.id, info.imported_at)
+        with _RUN_INDEX_LOCK:
+            cached = _RUN_INDEX.get(key)
+        if cached is None:
+            blob = self._conn.execute("SELECT frame FROM runs WHERE id = ?", (info.id,)).fetchone()
+            frame = _blob_to_frame(blob[0], ["id", "correct"])
+            cached = (pd.Index(frame["id"].astype(str)), frame["correct"].to_numpy(dtype=bool))
+            with _RUN_INDEX_LOCK:
+                for old in [k for k in _RUN_INDEX if k[:2] == key[:2]]:
+                    del _RUN_INDEX[old]
+                _RUN_INDEX[key] = cached
+        return cached
+
     def example_ids(self, dataset: str) -> pd.Index:
-        """Every example id of the dataset, across its runs (cached per import)."""
-        dataset_id = self._dataset_id(dataset)
-        stamp = self._conn.execute(
-            "SELECT group_concat(imported_at) FROM runs WHERE dataset_id = ?", (dataset_id,)
-        ).fetchone()[0]
-        cached = self._id_cache.get(dataset_id)
-        if cached is None or cached[0] != stamp:
-            ids = [
-                _blob_to_frame(blob, ["id"])["id"].astype(str)
-                for (blob,) in self._conn.execute(
-                    "SELECT frame FROM runs WHERE dataset_id = ?", (dataset_id,)
-                )
-            ]
-            index = pd.Index(pd.concat(ids).unique() if ids else [], dtype=object)
-            cached = (stamp, index)
-            self._id_cache[dataset_id] = cached
-        return cached[1]
+        """Every example id of the dataset, across its runs."""
+        indexes = [self.run_index(info)[0] for info in self.runs(dataset)]
+        if len(indexes) == 1:
+            return indexes[0]
+        return indexes[0].append(indexes[1:]).unique() if indexes else pd.Index([], dtype=str)
 
     # ----------------------------------------------------------------- tags
     def _tag_id(
@@ -806,21 +816,19 @@ class Project:
         """
         info = self.run(dataset, run)
         ids = reviews["id"].astype(str)
-        known = self.example_ids(dataset)
-        missing = ids[~ids.isin(known)]
+        run_ids, run_correct = self.run_index(info)
+        positions = run_ids.get_indexer(ids)
+        missing = ids[positions < 0]
         if len(missing):
             raise StoreError(
-                f"dataset {dataset!r} has no example with id {missing.iloc[0]!r}"
+                f"run {info.name!r} of dataset {dataset!r} has no example with id "
+                f"{missing.iloc[0]!r}"
                 + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
             )
         reviewers = [check_actor(r) for r in reviews["reviewer"].astype(str)]
         actor = check_actor(actor) if actor else reviewers[0] if reviewers else "import"
         tag_lists = [[check_tag_name(t) for t in row] for row in tags] if tags is not None else None
-        frame = _blob_to_frame(
-            self._conn.execute("SELECT frame FROM runs WHERE id = ?", (info.id,)).fetchone()[0],
-            ["id", "correct"],
-        )
-        correct = dict(zip(frame["id"].astype(str), frame["correct"].astype(bool), strict=True))
+        strata = np.where(run_correct[positions], "correct", "error")
         stamp = now()
         with self.write() as conn:
             dataset_id = self._dataset_id(dataset)
@@ -830,7 +838,7 @@ class Project:
             )  # fmt: skip
             rows = []
             for i, (example_id, reviewer) in enumerate(zip(ids, reviewers, strict=True)):
-                stratum = "correct" if correct.get(example_id, False) else "error"
+                stratum = str(strata[i])
                 rows.append((
                     action, dataset_id, info.id, example_id, reviewer, stamp, stratum,
                     str(_get(reviews, "note", i, "") or ""),

@@ -58,7 +58,7 @@ def read_reviews(path: str | Path, *, known_ids: pd.Index, encoding: str = "utf-
     frame = _read_csv(path, ["id", "reviewer", "tags"], encoding=encoding)
     problems: list[Problem] = []
     tag_lists: list[list[str]] = []
-    unknown = ~frame["id"].isin(known_ids)
+    unknown = pd.Series(known_ids.get_indexer(frame["id"]) < 0)
     for position, (example_id, reviewer, tags) in enumerate(
         zip(frame["id"], frame["reviewer"], frame["tags"], strict=True)
     ):
