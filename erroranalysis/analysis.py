@@ -166,6 +166,15 @@ def exclusive_shares(evidence: Evidence) -> pd.DataFrame:
     )
 
 
+def reviewable_tags(project: Project, dataset: str) -> list[str]:
+    """The tags a reviewer sets by hand on ``dataset``: the taxonomy without rule tags and
+    without tags that come with the data (of this dataset or any other)."""
+    definitions = project.tag_definitions()
+    data_tags = {t for info in project.runs() for t in info.dataset_tags}
+    manual = definitions.loc[definitions["rule"].isna() | (definitions["rule"] == ""), "tag"]
+    return [t for t in manual if t not in data_tags]
+
+
 def tag_overview(
     project: Project,
     dataset: str,

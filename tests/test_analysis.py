@@ -125,3 +125,11 @@ def test_dataset_summary(project):
     summary = analysis.dataset_summary(project.examples("dev"))
     assert (summary["examples"], summary["errors"], summary["accuracy"]) == (10, 4, 0.6)
     assert summary["class_balance"]["examples"].tolist() == [5, 5]
+
+
+def test_reviewable_tags_leave_out_rules_and_tags_from_data(project):
+    project.import_run(
+        "other", run_frame().rename(columns={"tag:clipped": "tag:blurry"}), source="o.csv",
+        format="csv", media_root=None, metadata_columns=[], dataset_tags=["blurry"], actor="setup",
+    )  # fmt: skip
+    assert analysis.reviewable_tags(project, "dev") == ["car noise"]

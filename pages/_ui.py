@@ -1,0 +1,635 @@
+"""What every page shares: the project connection, cached reads and a few widgets.
+
+Caching rules (see the engineering guide):
+
+* the run's example frame is big and immutable: ``st.cache_resource`` keyed on (project
+  file, run id, imported_at), never mutated by a page;
+* everything derived from tags or reviews is keyed on ``Project.revision()`` as well, so a
+  tag another reviewer adds shows up on the next rerun;
+* small frames go through ``st.cache_data`` (a copy per hit is cheap for them);
+* the connection itself is never cached: a :class:`Project` is bound to its thread and
+  Streamlit runs every script run in a thread of its own, so :func:`project` keeps one
+  per thread.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+import streamlit as st
+from PIL import Image
+from streamlit.runtime.pages_manager import PagesManager
+
+from erroranalysis import analysis, media, review, rules
+from erroranalysis.store import Project, RunInfo, StoreError, check_actor, open_project
+
+DB_ENV = "ERRORANALYSIS_DB"
+DEFAULT_DB = "erroranalysis.db"
+MAX_ROWS = 1_000  # rows a page table sends to the browser
+DATASET_KEY = "dataset"
+RUN_KEY = "run"
+REVIEWER_KEY = "reviewer"
+MAX_CHART_BARS = 40
+SMALL_IMAGE = 240  # pixels: narrower images are shown this wide
+# The review page's queue settings: kept when the reviewer visits another page and returns.
+REVIEW_DEFAULTS: dict[str, Any] = {
+    "rv_fraction": 10,
+    "rv_order": "random",
+    "rv_skip": True,
+    "rv_true": [],
+    "rv_pred": [],
+    "rv_tags": [],
+    "rv_untagged": False,
+    "rv_confidence": (0.0, 1.0),
+    "rv_meta_column": None,
+    "rv_seed": 0,
+}
+
+_local = threading.local()
+_migrated: set[str] = set()
+_migrate_lock = threading.Lock()
+
+
+# ------------------------------------------------------------------ the project
+def db_path() -> str:
+    """The project file the app serves (``$ERRORANALYSIS_DB``, else ./erroranalysis.db)."""
+    return str(Path(os.environ.get(DB_ENV) or DEFAULT_DB).resolve())
+
+
+def project() -> Project:
+    """This thread's connection to the project file (opened on first use)."""
+    path = db_path()
+    current: Project | None = getattr(_local, "project", None)
+    if current is None or str(current.path) != path:
+        if current is not None:
+            current.close()
+        with _migrate_lock:
+            # Migrating takes the write lock: once per process is enough.
+            first = path not in _migrated
+            current = open_project(path, migrate=first)
+            _migrated.add(path)
+        _local.project = current
+    return current
+
+
+def ensure_project() -> str | None:
+    """Create the project file on first start, with the demo datasets when they are at hand.
+
+    Returns a message for the user when the demo could not be built, else None.
+    """
+    path = Path(db_path())
+    if path.exists():
+        return None
+    with _migrate_lock:
+        if path.exists():
+            return None
+        try:
+            from erroranalysis.demo import build_demo
+
+            build_demo(path)
+        except Exception as err:  # the app must start even without the sample data
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            open_project(path).close()
+            return f"The demo datasets could not be built ({err}); import a dataset on the Datasets page."
+    return None
+
+
+def revision() -> int:
+    return project().revision()
+
+
+# ------------------------------------------------------------------ text from data
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=])")
+
+
+# What GitHub-flavoured Markdown turns into a link by itself: "http://…", "www.…", e-mail.
+_AUTOLINK = re.compile(r"(?i)://|@|(?<=www)\.")
+_ZERO_WIDTH_SPACE = "\u200b"
+
+
+def md(text: object) -> str:
+    """``text`` made inert for the few places where Streamlit renders Markdown (button
+    labels, metric values, headings): a zero-width space breaks what would become a link
+    by itself, then every Markdown control character is escaped. Text from data never
+    becomes a link, an image or formatting."""
+    unlinked = _AUTOLINK.sub(lambda m: _ZERO_WIDTH_SPACE + m.group(0), str(text))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", unlinked).replace("\n", " ")
+
+
+# ------------------------------------------------------------------ who and which run
+def reviewer() -> str | None:
+    """The reviewer's name, or None when not given yet."""
+    name = st.session_state.get(REVIEWER_KEY) or ""
+    try:
+        return check_actor(name)
+    except StoreError:
+        return None
+
+
+def navigation() -> Any:
+    """The app's pages (``st.navigation``); returns the page to run."""
+    _local.routed = True
+    return st.navigation(
+        [
+            st.Page("pages/datasets.py", title="Datasets", icon=":material/database:", url_path="datasets", default=True),
+            st.Page("pages/review.py", title="Review", icon=":material/rate_review:", url_path="review"),
+            st.Page("pages/tags.py", title="Tags", icon=":material/sell:", url_path="tags"),
+            st.Page("pages/priorities.py", title="Priorities", icon=":material/leaderboard:", url_path="priorities"),
+            st.Page("pages/audit.py", title="Audit", icon=":material/fact_check:", url_path="audit"),
+        ]
+    )  # fmt: skip
+
+
+def start_page() -> None:
+    """What every page does first: page config, the project file, the shared sidebar."""
+    if not getattr(_local, "routed", False) and not st.session_state.get("_rerouted"):
+        # Streamlit ran this page file without app.py: because the folder is named
+        # ``pages/``, the first run after the server starts uses the old folder-based
+        # navigation (which would list every file here). Register the real navigation and
+        # run again, through app.py. Once per session, so this can never loop.
+        st.session_state["_rerouted"] = True
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+    _local.routed = False
+    st.set_page_config(
+        page_title="Error analysis", page_icon=":material/troubleshoot:", layout="wide"
+    )
+    problem = ensure_project()
+    if problem:
+        st.warning(md(problem))
+    keep_page_state()
+    sidebar()
+
+
+def keep_page_state() -> None:
+    """Keep the sidebar and the review settings across page switches (Streamlit forgets
+    the state of widgets a run does not draw, unless the value is set through Session
+    State)."""
+    for key in (DATASET_KEY, RUN_KEY, REVIEWER_KEY, *REVIEW_DEFAULTS):
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
+def sidebar() -> None:
+    """The dataset and run pickers and the reviewer's name, drawn on every page."""
+    names = project().dataset_names()
+    _apply_deep_link(names)
+    with st.sidebar:
+        if not names:
+            st.caption("No dataset yet: import one on the Datasets page.")
+        else:
+            if st.session_state.get(DATASET_KEY) not in names:
+                st.session_state[DATASET_KEY] = names[0]
+            dataset = st.selectbox("Dataset", names, key=DATASET_KEY)
+            runs = [r.name for r in project().runs(dataset)]
+            if st.session_state.get(RUN_KEY) not in runs:
+                st.session_state[RUN_KEY] = runs[-1] if runs else None
+            if len(runs) > 1:
+                st.selectbox(
+                    "Model run", runs, key=RUN_KEY, help="The latest import is chosen first."
+                )
+        st.text_input(
+            "Your name",
+            key=REVIEWER_KEY,
+            max_chars=100,
+            placeholder="who is reviewing",
+            help="Stored with every tag, review and edit you make.",
+        )
+
+
+def _apply_deep_link(names: list[str]) -> None:
+    # ?dataset=…&example=… selects the dataset once per distinct link, so a later pick in the
+    # sidebar is not overridden by the address bar.
+    link = (st.query_params.get("dataset"), st.query_params.get("example"))
+    if link[0] and link != st.session_state.get("_deep_link"):
+        st.session_state["_deep_link"] = link
+        if link[0] in names:
+            st.session_state[DATASET_KEY] = link[0]
+            st.session_state.pop(RUN_KEY, None)
+            if link[1]:
+                st.session_state["_open_example"] = link[1]
+
+
+def take_deep_link_example() -> str | None:
+    """The example id a deep link asked for, once."""
+    return st.session_state.pop("_open_example", None)
+
+
+def mark_deep_link(dataset: str, example_id: str | None) -> None:
+    """Keep the address bar pointing at what is shown, without it being applied again."""
+    params = {"dataset": dataset, **({"example": example_id} if example_id else {})}
+    st.session_state["_deep_link"] = (dataset, example_id)
+    if dict(st.query_params) != params:
+        st.query_params.from_dict(params)
+
+
+def current_run() -> RunInfo | None:
+    dataset = st.session_state.get(DATASET_KEY)
+    if not dataset:
+        return None
+    try:
+        return project().run(dataset, st.session_state.get(RUN_KEY))
+    except StoreError:
+        return None
+
+
+def require_run() -> RunInfo:
+    """The chosen run; stops the page with a pointer to the Datasets page when there is none."""
+    info = current_run()
+    if info is None:
+        st.info("No dataset yet: import one on the Datasets page.")
+        st.page_link("pages/datasets.py", label="Go to Datasets", icon=":material/database:")
+        st.stop()
+    return info
+
+
+def _key(info: RunInfo) -> tuple[str, str, str, int, str]:
+    return (db_path(), info.dataset, info.name, info.id, info.imported_at)
+
+
+# ------------------------------------------------------------------ the example frame
+@dataclass(frozen=True)
+class RunData:
+    """A run's examples as imported (never mutate) and their ids as a hashed Index."""
+
+    frame: pd.DataFrame
+    ids: pd.Index
+    classes: tuple[str, ...]
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading examples…")
+def _run_data(key: tuple[str, str, str, int, str]) -> RunData:
+    _, dataset, run, _, _ = key
+    frame = project().examples(dataset, run)
+    ids = pd.Index(frame["id"].astype(str), dtype=object)
+    return RunData(frame=frame, ids=ids, classes=review.classes(frame))
+
+
+def run_data(info: RunInfo) -> RunData:
+    return _run_data(_key(info))
+
+
+# ------------------------------------------------------------------ tags and reviews
+@st.cache_data(max_entries=16, show_spinner=False)
+def _tag_definitions(db: str, rev: int) -> pd.DataFrame:
+    return project().tag_definitions()
+
+
+def tag_definitions() -> pd.DataFrame:
+    return _tag_definitions(db_path(), revision())
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _tag_assignments(db: str, dataset: str, rev: int) -> pd.DataFrame:
+    return project().tag_assignments(dataset)
+
+
+def tag_assignments(info: RunInfo) -> pd.DataFrame:
+    return _tag_assignments(db_path(), info.dataset, revision())
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _reviewable_tags(db: str, dataset: str, rev: int) -> list[str]:
+    return analysis.reviewable_tags(project(), dataset)
+
+
+def reviewed_tag_names(info: RunInfo) -> list[str]:
+    """Tags a reviewer sets by hand on this dataset (no rule tags, no tags from data)."""
+    return _reviewable_tags(db_path(), info.dataset, revision())
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _reviewed_ids(db: str, dataset: str, rev: int) -> frozenset[str]:
+    return frozenset(project().reviews(dataset)["example_id"].astype(str))
+
+
+def reviewed_ids(info: RunInfo) -> frozenset[str]:
+    """Ids of the dataset's examples with at least one review (in any run)."""
+    return _reviewed_ids(db_path(), info.dataset, revision())
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _reviews(db: str, dataset: str, rev: int) -> pd.DataFrame:
+    return project().reviews(dataset)
+
+
+def reviews(info: RunInfo) -> pd.DataFrame:
+    return _reviews(db_path(), info.dataset, revision())
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _queue(
+    key: tuple, filters: review.ReviewFilters, fraction: float, seed: int, order: str, rev: int
+) -> pd.DataFrame:
+    data = _run_data(key)
+    assigned = project().tag_assignments(key[1]) if (filters.tags or filters.untagged) else None
+    return review.review_queue(
+        data.frame, correct_fraction=fraction, seed=seed, filters=filters, order=order,
+        tags_by_example=assigned, include_reviewed=True, ids=data.ids,
+    )  # fmt: skip
+
+
+def review_queue(
+    info: RunInfo,
+    filters: review.ReviewFilters,
+    *,
+    fraction: float,
+    seed: int,
+    order: str,
+    rev: int,
+) -> pd.DataFrame:
+    """The review queue with reviewed examples kept in (shared, read-only).
+
+    ``rev`` is the revision the tag filter was read at: the queue only changes when the
+    reviewer changes the filters, not each time a tag toggles under them.
+    """
+    uses_tags = bool(filters.tags or filters.untagged)
+    return _queue(_key(info), filters, fraction, seed, order, rev if uses_tags else 0)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _column_choices(key: tuple, column: str) -> review.ColumnChoices:
+    return review.column_choices(_run_data(key).frame, column)
+
+
+def column_choices(info: RunInfo, column: str) -> review.ColumnChoices:
+    return _column_choices(_key(info), column)
+
+
+# ------------------------------------------------------------------ analysis
+@st.cache_resource(max_entries=4, show_spinner="Estimating…")
+def _evidence(key: tuple, rev: int) -> Any:
+    return analysis.load_evidence(project(), key[1], run=key[2], examples=_run_data(key).frame)
+
+
+def evidence(info: RunInfo) -> Any:
+    """The engine's inputs for the run at the project's current revision (read-only)."""
+    return _evidence(_key(info), revision())
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _priority_table(key: tuple, rev: int, by: str) -> pd.DataFrame:
+    return analysis.priority_table(
+        project(), key[1], run=key[2], by=by, evidence=_evidence(key, rev)
+    )
+
+
+def priority_table(info: RunInfo, *, by: str = "marginal_effect") -> pd.DataFrame:
+    return _priority_table(_key(info), revision(), by)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _from_evidence(name: str, key: tuple, rev: int) -> pd.DataFrame:
+    return getattr(analysis, name)(_evidence(key, rev))
+
+
+def error_share_table(info: RunInfo) -> pd.DataFrame:
+    return _from_evidence("error_share_table", _key(info), revision())
+
+
+def untagged_errors(info: RunInfo) -> pd.DataFrame:
+    return _from_evidence("untagged_errors", _key(info), revision())
+
+
+def tag_overlap(info: RunInfo) -> pd.DataFrame:
+    return _from_evidence("tag_overlap", _key(info), revision())
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _tag_overview(key: tuple, rev: int) -> pd.DataFrame:
+    return analysis.tag_overview(project(), key[1], run=key[2], evidence=_evidence(key, rev))
+
+
+def tag_overview(info: RunInfo) -> pd.DataFrame:
+    return _tag_overview(_key(info), revision())
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _slice_table(key: tuple, rev: int, by: str, positive: str | None) -> pd.DataFrame:
+    return analysis.slice_table(
+        project(), key[1], by=by, run=key[2], positive=positive, evidence=_evidence(key, rev)
+    )
+
+
+def slice_table(info: RunInfo, *, by: str, positive: str | None) -> pd.DataFrame:
+    return _slice_table(_key(info), revision(), by, positive)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _confusion(key: tuple, rev: int, tag: str | None) -> pd.DataFrame:
+    return analysis.confusion(_evidence(key, rev), tag=tag)
+
+
+def confusion(info: RunInfo, *, tag: str | None = None) -> pd.DataFrame:
+    """The confusion matrix of the run, or of the examples carrying ``tag``."""
+    return _confusion(_key(info), revision(), tag)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _rule_preview(key: tuple, text: str) -> tuple[int, int]:
+    frame = _run_data(key).frame
+    matched = rules.evaluate_rule(text, frame).to_numpy()
+    return int(matched.sum()), int((matched & ~frame["correct"].to_numpy(dtype=bool)).sum())
+
+
+def rule_preview(info: RunInfo, text: str) -> tuple[int, int]:
+    """(examples, errors) a rule matches in the run; ValueError says what is wrong with it."""
+    return _rule_preview(_key(info), text.strip())
+
+
+def recent_actions(info: RunInfo, *, limit: int = 100) -> pd.DataFrame:
+    """The newest actions on the dataset and the taxonomy: when, who, what."""
+    actions = project().actions(info.dataset, limit=limit)
+    return actions[["at", "actor", "kind", "detail", "undoes"]]
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _dataset_summary(key: tuple) -> dict:
+    return analysis.dataset_summary(_run_data(key).frame)
+
+
+def dataset_summary(info: RunInfo) -> dict:
+    """Size, accuracy, class balance and baselines of a run (changes only with the run)."""
+    return _dataset_summary(_key(info))
+
+
+def baselines(info: RunInfo) -> pd.DataFrame:
+    """Model accuracy next to the most-frequent-class baseline and HLP."""
+    return dataset_summary(info)["baselines"]
+
+
+# ------------------------------------------------------------------ imports
+def runs_table() -> pd.DataFrame:
+    """Every dataset and run of the project, one row per run."""
+    rows = [
+        {"dataset": r.dataset, "run": r.name, "examples": r.n_examples, "errors": r.n_errors,
+         "accuracy": r.accuracy, "source": r.source, "imported_at": r.imported_at,
+         "imported_by": r.imported_by}
+        for r in project().runs()
+    ]  # fmt: skip
+    columns = [
+        "dataset",
+        "run",
+        "examples",
+        "errors",
+        "accuracy",
+        "source",
+        "imported_at",
+        "imported_by",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def file_columns(data: bytes, filename: str) -> list[str]:
+    """The column names of an uploaded file, to offer in the column mapping (best effort:
+    the import itself validates everything and reports what is wrong)."""
+    suffix = Path(filename).suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return list(pq.read_schema(io.BytesIO(data)).names)
+        head = data[: 1 << 16].decode("utf-8-sig", errors="replace")
+        if suffix in (".jsonl", ".ndjson"):
+            names: dict[str, None] = {}
+            for line in head.splitlines()[:100]:
+                try:
+                    record = json.loads(line)
+                except ValueError:  # blank, or cut off at the end of the peek
+                    continue
+                if isinstance(record, dict):
+                    names.update(dict.fromkeys(map(str, record)))
+            return list(names)
+        return next(csv.reader(io.StringIO(head)), [])
+    except Exception:  # a malformed file: the import's report will say why
+        return []
+
+
+def problem_table(problems: list) -> pd.DataFrame:
+    """An import's problems as a table: where (line or row, column), the value, what is wrong."""
+    return pd.DataFrame(
+        {
+            "where": [f"{p.unit} {p.row}" if p.row is not None else "" for p in problems],
+            "column": [p.column or "" for p in problems],
+            "value": [p.value or "" for p in problems],
+            "problem": [p.message for p in problems],
+        }
+    )
+
+
+def safe_filename(*parts: str) -> str:
+    """A download file name from names that come from data."""
+    return "-".join(re.sub(r"[^A-Za-z0-9._-]+", "_", p).strip("._") or "x" for p in parts)
+
+
+# ------------------------------------------------------------------ shared widgets
+_AUDIO_TYPES = {
+    ".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".oga": "audio/ogg",
+    ".flac": "audio/flac", ".m4a": "audio/mp4", ".webm": "audio/webm",
+}  # fmt: skip
+
+
+def show_media(info: RunInfo, kind: str, value: object) -> None:
+    """Play or show one media value of a run: an http(s) URL is passed on as it is; a path is
+    resolved inside the run's media root and its bytes are sent, so no path from data ever
+    reaches Streamlit's file serving."""
+    if not isinstance(value, str) or not value:
+        return
+    show = st.audio if kind == "audio" else st.image
+    if media.is_url(value):
+        show(value)
+        return
+    if info.media_root is None:
+        st.warning(f"No media folder is known for this run, so its {kind} cannot be shown.")
+        return
+    try:
+        data = media.resolve_media(info.media_root, value).read_bytes()
+    except media.UnsafeMediaPath as err:
+        st.error(f"Not shown: {md(err)}")
+        return
+    except OSError:
+        st.warning(f"The {kind} file is missing from the media folder.")
+        st.code(value, language=None)
+        return
+    try:
+        if kind == "audio":
+            st.audio(data, format=_AUDIO_TYPES.get(Path(value).suffix.lower(), "audio/wav"))
+        else:
+            # Decoded and re-served as PNG/JPEG/GIF, never as SVG or HTML. Thumbnails such as
+            # 8x8 digits are drawn large enough to read; big images fit the column.
+            with Image.open(io.BytesIO(data)) as image:
+                small = image.width < SMALL_IMAGE
+            st.image(data, width=SMALL_IMAGE if small else "stretch")
+    except Exception:  # an undecodable image: say so, do not crash the page
+        st.warning(f"The {kind} file could not be decoded.")
+
+
+def show_table(frame: pd.DataFrame, *, limit: int = MAX_ROWS, **options: Any) -> Any:
+    """``st.dataframe`` of at most ``limit`` rows, saying how many were left out."""
+    shown = frame.head(limit)
+    event = st.dataframe(shown, **options)
+    if len(frame) > limit:
+        st.caption(f"Showing the first {limit:,} of {len(frame):,} rows.")
+    return event
+
+
+def with_interval(table: pd.DataFrame) -> pd.DataFrame:
+    """The priority table with its marginal-effect interval written as text ("1.2%–3.4%")."""
+    low, high = table["marginal_effect_low"], table["marginal_effect_high"]
+    text = [
+        "" if pd.isna(a) or pd.isna(b) else f"{a:.1%}–{b:.1%}"
+        for a, b in zip(low, high, strict=True)
+    ]
+    return table.assign(interval=text)
+
+
+def review_untagged() -> None:
+    """Set the review queue to untagged examples only (before switching to the Review page)."""
+    for key, default in REVIEW_DEFAULTS.items():
+        if key.startswith(("rv_true", "rv_pred", "rv_tags", "rv_meta")):
+            st.session_state[key] = default
+    st.session_state["rv_untagged"] = True
+    st.session_state["rv_queue_rev"] = revision()
+
+
+def act(action: Callable[[], object], *, done: str | None = None) -> object | None:
+    """Run a store action; a user-facing error is kept for the next run to show."""
+    try:
+        result = action()
+    except (StoreError, ValueError) as err:
+        st.session_state["_flash"] = ("error", str(err))
+        return None
+    if done:
+        st.session_state["_flash"] = ("success", done)
+    return result
+
+
+def flash() -> None:
+    """Show (once) the message the last action left."""
+    message = st.session_state.pop("_flash", None)
+    if message is None:
+        return
+    kind, text = message
+    if kind == "error":
+        st.error(md(text), icon=":material/error:")
+    else:
+        st.toast(md(text), icon=":material/check:")
+
+
+def need_reviewer() -> str | None:
+    """The reviewer's name; when missing, a short prompt that asks for it once."""
+    name = reviewer()
+    if name is None:
+        st.warning("Enter your name in the sidebar: it is stored with every change you make.")
+    return name

@@ -1,0 +1,54 @@
+"""Audit: performance per slice (tag or metadata value), the confusion matrix, baselines."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import _charts, _ui
+
+_ui.start_page()
+
+st.title("Audit")
+info = _ui.require_run()
+data = _ui.run_data(info)
+st.caption(
+    "Accuracy alone hides where a model fails. Slices flagged here are significantly worse "
+    "than the rest of the data (one-sided Fisher test, Holm-adjusted)."
+)
+
+left, right = st.columns(2)
+by = left.selectbox(
+    "Slice by", ["tags", *info.metadata_columns], key="au_by",
+    format_func=lambda c: "tags (one slice per tag)" if c == "tags" else f"metadata: {c}",
+)  # fmt: skip
+positive = right.selectbox(
+    "Positive class for precision / recall / F1", [None, *data.classes], key="au_positive",
+    format_func=lambda c: "macro average over classes" if c is None else str(c),
+)  # fmt: skip
+
+slices = _ui.slice_table(info, by=by, positive=positive)
+flagged = int(slices["flagged"].sum()) if "flagged" in slices else 0
+if flagged:
+    st.warning(f"{flagged} slice{'s' if flagged > 1 else ''} significantly worse than the rest.")
+_ui.show_table(slices, hide_index=True, width="stretch", column_config=_charts.SLICE_COLUMNS)
+st.altair_chart(_charts.slice_accuracy(slices.head(_ui.MAX_CHART_BARS)), width="stretch")
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Confusion matrix", anchor=False)
+    tags = _ui.tag_overview(info)
+    tag = st.selectbox(
+        "Examples", [None, *tags.loc[tags["examples"] > 0, "tag"]], key="au_confusion_tag",
+        format_func=lambda t: "all examples" if t is None else f"tagged {t}",
+    )  # fmt: skip
+    matrix = _ui.confusion(info, tag=tag)
+    st.altair_chart(
+        _charts.heatmap(matrix, title="", x="prediction", y="label", value="examples"),
+        width="stretch",
+    )
+with right:
+    st.subheader("Baselines", anchor=False)
+    _ui.show_table(
+        _ui.baselines(info), hide_index=True, width="stretch",
+        column_config={"accuracy": _charts.percent("accuracy")},
+    )  # fmt: skip

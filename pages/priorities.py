@@ -1,0 +1,70 @@
+"""Priorities: which tag's data to improve next, ranked by marginal effect."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from erroranalysis import export
+from pages import _charts, _ui
+
+_ui.start_page()
+
+RANK_BY = {"marginal_effect": "Marginal effect", "effort": "Marginal effect per effort"}
+SHOWN = [
+    "rank", "tag", "kind", "examples", "share", "accuracy", "hlp", "hlp_source", "gap",
+    "marginal_effect", "interval", "effort", "evidence", "note",
+]  # fmt: skip
+
+st.title("Priorities")
+info = _ui.require_run()
+st.caption(
+    "For each tag: gap = HLP − accuracy, share = fraction of the data with the tag, and "
+    "marginal effect = max(gap, 0) × share, the accuracy to gain by bringing that tag to "
+    "human level. Reviewed tags are estimated from the reviewed sample (errors and correct "
+    "examples), with 95% intervals."
+)
+
+by = st.segmented_control(
+    "Rank by", list(RANK_BY), format_func=RANK_BY.get, key="pr_by", default="marginal_effect"
+)
+table = _ui.priority_table(info, by=by or "marginal_effect")
+st.dataframe(
+    _ui.with_interval(table)[SHOWN],
+    hide_index=True, width="stretch", column_config=_charts.PRIORITY_COLUMNS,
+)  # fmt: skip
+st.download_button(
+    "Download CSV", data=lambda: export.safe_csv(table),
+    file_name=_ui.safe_filename(info.dataset, info.name, "priorities") + ".csv",
+    mime="text/csv", icon=":material/download:", on_click="ignore", key="pr_download",
+)  # fmt: skip
+
+left, right = st.columns(2)
+left.altair_chart(_charts.marginal_effect_bars(table), width="stretch")
+right.altair_chart(_charts.gap_share_bubbles(table), width="stretch")
+
+st.header("Where the errors are", anchor=False)
+shares = _ui.error_share_table(info)
+left, right = st.columns(2)
+left.altair_chart(_charts.error_share_bars(shares), width="stretch")
+with right:
+    _ui.show_table(
+        shares, hide_index=True,
+        column_config={c: _charts.percent(c) for c in shares.columns if c.startswith("share")},
+    )  # fmt: skip
+
+untagged = _ui.untagged_errors(info)
+st.subheader(f"Untagged errors: {len(untagged):,}", anchor=False)
+if len(untagged):
+    st.caption("Reviewed errors that carry no tag: a new tag may be waiting in them.")
+    _ui.show_table(untagged, hide_index=True)
+    if st.button("Review untagged errors", icon=":material/rate_review:", key="pr_untagged"):
+        _ui.review_untagged()
+        st.switch_page("pages/review.py")
+
+st.subheader("Tag overlap", anchor=False)
+st.caption("Examples carrying both tags. Overlapping marginal effects do not add up.")
+overlap = _ui.tag_overlap(info)
+st.altair_chart(
+    _charts.heatmap(overlap, title="Tag overlap", x="with", y="tag", value="examples"),
+    width="stretch",
+)

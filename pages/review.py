@@ -1,0 +1,338 @@
+"""Review: walk the queue of errors (and a sample of correct examples) and tag each one.
+
+Every click is written to the project file at once. The example panel is a fragment, so a
+tag toggle or Next reruns only the panel, not the queue settings.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from erroranalysis import review
+from erroranalysis.store import RunInfo
+from pages import _ui
+
+_ui.start_page()
+
+SHORTCUTS = "← previous · → next · M mark reviewed · U undo · 1–9 toggle the first nine tags"
+ORDER_NAMES = {"random": "Random", "lowest_confidence": "Lowest confidence first"}
+
+st.title("Review")
+info = _ui.require_run()
+data = _ui.run_data(info)
+has_confidence = "confidence" in data.frame.columns
+
+for key, default in _ui.REVIEW_DEFAULTS.items():
+    st.session_state.setdefault(key, default)
+st.session_state.setdefault("rv_queue_rev", _ui.revision())
+
+
+def _queue_changed() -> None:
+    # The tag filter is read at this revision until the reviewer changes the filters again:
+    # tagging an example must not pull it out from under the reviewer.
+    st.session_state["rv_queue_rev"] = _ui.revision()
+
+
+# ------------------------------------------------------------------ queue settings
+with st.sidebar:
+    st.subheader("Queue")
+    st.slider(
+        "Correct examples in the queue", 0, 50, step=5, format="%d%%", key="rv_fraction",
+        on_change=_queue_changed,
+        help="A random sample of correct predictions is mixed into the queue so that each "
+        "tag's share can be estimated honestly, not from errors alone.",
+    )  # fmt: skip
+    st.radio(
+        "Order", list(ORDER_NAMES), format_func=ORDER_NAMES.get, key="rv_order",
+        disabled=not has_confidence, on_change=_queue_changed,
+    )  # fmt: skip
+    st.toggle("Skip reviewed examples", key="rv_skip")
+    with st.expander("Filters", expanded=False):
+        st.multiselect("True class", data.classes, key="rv_true", on_change=_queue_changed)
+        st.multiselect("Predicted class", data.classes, key="rv_pred", on_change=_queue_changed)
+        tag_names = sorted({*_ui.reviewed_tag_names(info), *info.dataset_tags})
+        st.multiselect("Tag", tag_names, key="rv_tags", on_change=_queue_changed)
+        st.checkbox("Untagged examples", key="rv_untagged", on_change=_queue_changed)
+        confidence = None
+        if has_confidence:
+            low, high = st.slider(
+                "Confidence", 0.0, 1.0, step=0.01, key="rv_confidence", on_change=_queue_changed
+            )
+            confidence = None if (low, high) == (0.0, 1.0) else (low, high)
+        column = st.selectbox(
+            "Metadata column", [None, *info.metadata_columns], key="rv_meta_column",
+            format_func=lambda c: "(none)" if c is None else str(c), on_change=_queue_changed,
+        )  # fmt: skip
+        values: tuple = ()
+        bounds = None
+        if column is not None:
+            choices = _ui.column_choices(info, column)
+            if choices.kind == "range" and choices.low < choices.high:
+                chosen = st.slider(
+                    f"{_ui.md(column)} between", choices.low, choices.high,
+                    value=(choices.low, choices.high), key=f"rv_meta_range:{column}",
+                    on_change=_queue_changed,
+                )  # fmt: skip
+                bounds = None if chosen == (choices.low, choices.high) else chosen
+            elif choices.values:
+                values = tuple(
+                    st.multiselect(
+                        f"{_ui.md(column)} is",
+                        choices.values,
+                        key=f"rv_meta_values:{column}",
+                        on_change=_queue_changed,
+                    )  # fmt: skip
+                )
+                if choices.truncated:
+                    st.caption("Only the 200 most frequent values are offered.")
+        st.number_input("Sample seed", min_value=0, step=1, key="rv_seed", on_change=_queue_changed)
+
+filters = review.ReviewFilters(
+    true_classes=tuple(st.session_state["rv_true"]),
+    predicted_classes=tuple(st.session_state["rv_pred"]),
+    tags=tuple(st.session_state["rv_tags"]),
+    untagged=bool(st.session_state["rv_untagged"]),
+    confidence=confidence,
+    metadata_column=column if (values or bounds) else None,
+    metadata_values=values,
+    metadata_range=bounds,
+)
+queue = _ui.review_queue(
+    info,
+    filters,
+    fraction=st.session_state["rv_fraction"] / 100,
+    seed=int(st.session_state["rv_seed"]),
+    order=st.session_state["rv_order"] if has_confidence else "random",
+    rev=st.session_state["rv_queue_rev"],
+)
+
+opened = _ui.take_deep_link_example()
+if opened is not None:
+    if opened in data.ids:
+        st.session_state["rv_current"] = opened
+        st.session_state["rv_pinned"] = opened
+    else:
+        st.error(f"This run has no example with the id in the link: {_ui.md(repr(opened))}")
+
+
+# ------------------------------------------------------------------ actions
+def _go(example_id: str | None) -> None:
+    st.session_state["rv_current"] = example_id
+    st.session_state["rv_pinned"] = None
+
+
+def _open_by_id() -> None:
+    wanted = st.session_state.get("rv_goto", "").strip()
+    if not wanted:
+        return
+    if wanted in _ui.run_data(info).ids:
+        st.session_state["rv_current"] = wanted
+        st.session_state["rv_pinned"] = wanted
+    else:
+        st.session_state["_flash"] = ("error", f"This run has no example with id {wanted!r}.")
+
+
+def _toggle(example_id: str, tag: str, present: bool, actor: str) -> None:
+    _ui.act(lambda: _ui.project().set_tag(info.dataset, example_id, tag, present, actor=actor))
+
+
+def _add_tag(example_id: str, actor: str) -> None:
+    name = st.session_state.get("rv_new_tag", "")
+    if name.strip():
+        _ui.act(lambda: _ui.project().set_tag(info.dataset, example_id, name, True, actor=actor))
+
+
+def _mark(example_id: str, label: str, actor: str, next_id: str | None) -> None:
+    wrong = bool(st.session_state.get(f"rv_wrong:{example_id}"))
+    corrected = st.session_state.get(f"rv_corrected:{example_id}") if wrong else None
+    done = _ui.act(
+        lambda: _ui.project().record_review(
+            info.dataset,
+            example_id,
+            reviewer=actor,
+            run=info.name,
+            note=st.session_state.get(f"rv_note:{example_id}", ""),
+            label_wrong=wrong,
+            corrected_label=None if corrected is None else str(corrected),
+            queue=label,
+        )
+    )
+    if done is None:
+        return
+    st.session_state.setdefault("rv_history", []).append(example_id)
+    if next_id is not None:
+        _go(next_id)
+    else:
+        st.session_state["_flash"] = ("success", "That was the last example left in this queue.")
+
+
+def _undo(actor: str) -> None:
+    # None: the store refused (the error is shown); {}: nothing left to undo.
+    undone = _ui.act(lambda: _ui.project().undo(info.dataset, actor=actor) or {})
+    if undone is None:
+        return
+    if not undone:
+        st.session_state["_flash"] = ("error", "Nothing of yours left to undo in this dataset.")
+        return
+    detail = undone.get("detail", {})
+    history = st.session_state.setdefault("rv_history", [])
+    if undone["kind"] == "tag":
+        back = detail.get("example")
+        what = f"{'added' if detail.get('op') == 'add' else 'removed'} tag {detail.get('tag')!r}"
+    elif undone["kind"] == "review":
+        back = history.pop() if history else None
+        what = "review"
+    else:
+        back, what = None, undone["kind"].replace("_", " ")
+    if back is not None:
+        st.session_state["rv_current"] = back
+        st.session_state["rv_pinned"] = back
+    st.session_state["_flash"] = ("success", f"Undid the {what}.")
+
+
+# ------------------------------------------------------------------ the example panel
+@st.fragment
+def review_panel(info: RunInfo, queue: pd.DataFrame) -> None:
+    _ui.flash()
+    data = _ui.run_data(info)
+    reviewed = _ui.reviewed_ids(info)
+    skip = reviewed if st.session_state["rv_skip"] else frozenset()
+    actor = _ui.need_reviewer()
+
+    current = st.session_state.get("rv_current")
+    if current is not None and current not in data.ids:  # left over from another dataset
+        current = None
+    index = review.queue_index(queue, current) if current is not None else None
+    if index is None and (current is None or current != st.session_state.get("rv_pinned")):
+        first = review.step(queue, -1, skip_ids=skip)
+        index = first if first is not None else (0 if len(queue) else None)
+        current = None if index is None else str(queue["id"].iloc[index])
+        st.session_state["rv_current"] = current
+
+    progress = review.review_progress(data.frame, queue, reviewed, ids=data.ids)
+    mix = review.queue_mix(queue)
+    left, right = st.columns(2)
+    left.progress(
+        progress.errors_done,
+        text=f"Reviewed errors: {progress.errors_reviewed:,} of {progress.errors_total:,}",
+    )
+    right.progress(
+        progress.correct_done,
+        text=f"Reviewed correct examples: {progress.correct_reviewed:,} of "
+        f"{progress.correct_sampled:,} sampled",
+    )
+    st.caption(
+        f"Queue: {mix[review.ERROR]:,} errors and {mix[review.CORRECT_SAMPLE]:,} sampled correct "
+        f"examples ({mix[review.CORRECT_SAMPLE] / max(len(queue), 1):.0%} correct)."
+    )
+    if current is None:
+        st.info("No example matches these filters. Widen them in the sidebar.")
+        return
+
+    position = int(data.ids.get_loc(current))
+    example = review.example_view(data.frame, position, metadata_columns=info.metadata_columns)
+    label = review.queue_label(queue, current, correct=example.correct)
+    # Next skips what is reviewed already; Previous does not, so the last decision is one
+    # key away.
+    before = None if index is None else review.step(queue, index, direction=-1)
+    after = review.step(queue, -1 if index is None else index, skip_ids=skip - {current})
+    after_id = None if after is None else str(queue["id"].iloc[after])
+
+    nav = st.container(horizontal=True, vertical_alignment="center")
+    nav.button(
+        "Previous", icon=":material/arrow_back:", shortcut="Left", disabled=before is None,
+        on_click=_go, args=(None if before is None else str(queue["id"].iloc[before]),),
+    )  # fmt: skip
+    nav.button(
+        "Next", icon=":material/arrow_forward:", shortcut="Right", disabled=after is None,
+        on_click=_go, args=(after_id,),
+    )  # fmt: skip
+    nav.button(
+        "Mark reviewed", icon=":material/done_all:", shortcut="M", type="primary",
+        disabled=actor is None, on_click=_mark, args=(current, label, actor, after_id),
+    )  # fmt: skip
+    nav.button(
+        "Undo", icon=":material/undo:", shortcut="U", disabled=actor is None,
+        on_click=_undo, args=(actor,),
+    )  # fmt: skip
+    where = "not in this queue" if index is None else f"{index + 1:,} of {len(queue):,}"
+    nav.caption(f"Example {where} · keys: {SHORTCUTS}")
+
+    st.subheader(f"Example {_ui.md(example.id)}", anchor=False)
+    badges = st.container(horizontal=True)
+    badges.badge(
+        "error" if not example.correct else "correct",
+        color="red" if not example.correct else "green",
+    )
+    badges.badge(f"queue: {label}", color="gray")
+    if current in reviewed:
+        badges.badge("reviewed", icon=":material/check:", color="blue")
+
+    shown, facts = st.columns([3, 2], gap="large")
+    with shown:
+        if example.text is not None:
+            with st.container(border=True):
+                st.text(example.text)
+        if example.audio is not None:
+            _ui.show_media(info, "audio", example.audio)
+        if example.image is not None:
+            _ui.show_media(info, "image", example.image)
+        if example.text is None and example.audio is None and example.image is None:
+            st.caption("This example has no text, audio or image.")
+    with facts:
+        a, b, c = st.columns(3)
+        a.metric("Label", _ui.md(example.label))
+        b.metric("Prediction", _ui.md(example.prediction))
+        c.metric("Confidence", "—" if example.confidence is None else f"{example.confidence:.2f}")
+        if example.human_label is not None:
+            st.metric("Second human label", _ui.md(example.human_label))
+        if len(example.metadata):
+            st.dataframe(example.metadata, hide_index=True, width="stretch")
+        if example.dataset_tags:
+            st.caption("Dataset tags (from the import)")
+            st.text(", ".join(example.dataset_tags))
+
+    st.markdown("**Tags**")
+    present = set(_ui.project().example_tags(info.dataset, current))
+    toggles = st.container(horizontal=True)
+    for i, tag in enumerate(_ui.reviewed_tag_names(info)):
+        on = tag in present
+        toggles.button(
+            _ui.md(tag), key=f"rv_tag:{tag}", type="primary" if on else "secondary",
+            icon=":material/check:" if on else None, shortcut=str(i + 1) if i < 9 else None,
+            disabled=actor is None, on_click=_toggle, args=(current, tag, not on, actor),
+        )  # fmt: skip
+    with st.form("rv_new_tag_form", clear_on_submit=True, border=False):
+        row = st.container(horizontal=True, vertical_alignment="bottom")
+        row.text_input("New tag", key="rv_new_tag", max_chars=100, placeholder="e.g. car noise")
+        row.form_submit_button(
+            "Add tag", icon=":material/add:", disabled=actor is None,
+            on_click=_add_tag, args=(current, actor),
+        )  # fmt: skip
+
+    wrong_col, corrected_col = st.columns(2)
+    wrong = wrong_col.checkbox("The label is wrong", key=f"rv_wrong:{current}")
+    if wrong:
+        corrected_col.selectbox(
+            "Corrected label", data.classes, index=None, accept_new_options=True,
+            key=f"rv_corrected:{current}", placeholder="choose or type the right label",
+        )  # fmt: skip
+    st.text_area("Note", key=f"rv_note:{current}", max_chars=2000, height=80)
+
+    history = review.review_history(_ui.reviews(info), current)
+    if len(history):
+        st.caption("Earlier reviews of this example")
+        _ui.show_table(
+            history[["reviewer", "at", "run", "queue", "label_wrong", "corrected_label", "note"]],
+            hide_index=True,
+        )
+    _ui.mark_deep_link(info.dataset, current)
+
+
+review_panel(info, queue)
+st.divider()
+st.text_input(
+    "Open an example by id", key="rv_goto", on_change=_open_by_id,
+    help="Or link to one: /review?dataset=NAME&example=ID",
+)  # fmt: skip

@@ -1,0 +1,202 @@
+"""Tags: the project's taxonomy with counts and HLP; edit, rename, merge, delete, rule tags."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from erroranalysis.store import StoreError
+from pages import _charts, _ui
+
+_ui.start_page()
+
+HLP_SOURCES = {"set": "Set by the team", "measured": "Measured from human labels"}
+
+st.title("Tags")
+info = _ui.require_run()
+actor = _ui.reviewer()
+_ui.flash()
+
+overview = _ui.tag_overview(info)
+_ui.show_table(overview, hide_index=True, column_config=_charts.TAG_COLUMNS, width="stretch")
+st.caption(
+    "Kinds: dataset tags come with the import, reviewed tags from reviewers, rule tags from a "
+    "condition on the metadata. HLP is human-level performance: set by the team, or measured "
+    "from a second person's labels where the import has them."
+)
+if actor is None:
+    _ui.need_reviewer()
+
+
+def _save(tag: str) -> None:
+    state = st.session_state
+    measured = state[f"tg_hlp_source:{tag}"] == "measured"
+    effort = state.get(f"tg_effort:{tag}")
+    rule = state.get(f"tg_rule_edit:{tag}")
+    if rule is not None and not _valid_rule(rule):
+        return
+    _ui.act(
+        lambda: _ui.project().define_tag(
+            tag, actor=actor, description=state.get(f"tg_description:{tag}", ""),
+            hlp=None if measured else state.get(f"tg_hlp:{tag}"), rule=rule,
+            effort=effort if effort else None,
+            clear=[*(["hlp"] if measured else []), *([] if effort else ["effort"])],
+        ),
+        done=f"Saved {tag!r}.",
+    )  # fmt: skip
+
+
+def _valid_rule(text: str) -> bool:
+    try:
+        _ui.rule_preview(info, text)
+    except ValueError as err:
+        st.session_state["_flash"] = ("error", f"Not a valid rule: {err}")
+        return False
+    return True
+
+
+def _ask(kind: str, tag: str, other: str | None = None) -> None:
+    st.session_state["tg_pending"] = (kind, tag, other)
+
+
+def _confirm() -> None:
+    kind, tag, other = st.session_state.pop("tg_pending")
+    project = _ui.project()
+    if kind == "rename":
+        _ui.act(
+            lambda: project.rename_tag(tag, other, actor=actor),
+            done=f"Renamed {tag!r} to {other!r}.",
+        )
+        st.session_state["tg_tag"] = other
+    elif kind == "merge":
+        _ui.act(
+            lambda: project.merge_tags(tag, other, actor=actor),
+            done=f"Merged {tag!r} into {other!r}.",
+        )
+        st.session_state["tg_tag"] = other
+    else:
+        _ui.act(lambda: project.delete_tag(tag, actor=actor), done=f"Deleted {tag!r}.")
+        st.session_state.pop("tg_tag", None)
+
+
+def _cancel() -> None:
+    st.session_state.pop("tg_pending", None)
+
+
+def _save_rule() -> None:
+    state = st.session_state
+    if not _valid_rule(state.get("tg_rule", "")):
+        return
+    _ui.act(
+        lambda: _ui.project().define_tag(
+            state.get("tg_rule_name", ""), actor=actor, rule=state.get("tg_rule", "").strip(),
+            description=state.get("tg_rule_description") or None,
+        ),
+        done=f"Saved rule tag {state.get('tg_rule_name', '')!r}.",
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------ edit one tag
+names = overview["tag"].tolist()
+if names:
+    st.header("Edit a tag", anchor=False)
+    tag = st.selectbox("Tag", names, key="tg_tag")
+    row = overview.set_index("tag").loc[tag]
+    with st.form("tg_edit"):
+        st.text_area("Definition", value=row["description"] or "", key=f"tg_description:{tag}")
+        if isinstance(row["rule"], str) and row["rule"]:
+            st.text_input("Rule", value=row["rule"], key=f"tg_rule_edit:{tag}", max_chars=500)
+            if row["rule_problem"]:
+                st.error(f"This rule does not work on this dataset: {_ui.md(row['rule_problem'])}")
+        left, middle, right = st.columns(3)
+        left.radio(
+            "HLP", list(HLP_SOURCES), format_func=HLP_SOURCES.get, key=f"tg_hlp_source:{tag}",
+            index=0 if row["hlp_source"] == "set" else 1,
+        )  # fmt: skip
+        hlp = row["hlp"]
+        middle.number_input(
+            "HLP (when set by the team)", 0.0, 1.0, step=0.01, format="%.3f", key=f"tg_hlp:{tag}",
+            value=None if hlp is None or math.isnan(hlp) else float(hlp),
+        )  # fmt: skip
+        effort = row["effort"]
+        right.number_input(
+            "Effort (relative cost of more data)", min_value=0.0, step=0.5, key=f"tg_effort:{tag}",
+            value=None if effort is None or math.isnan(effort) else float(effort),
+            help="Leave empty for none; priorities can be ranked by marginal effect per effort.",
+        )  # fmt: skip
+        st.form_submit_button(
+            "Save", type="primary", disabled=actor is None, on_click=_save, args=(tag,)
+        )
+
+    rename, merge, delete = st.columns(3)
+    with rename:
+        new = st.text_input("Rename to", key="tg_new_name", max_chars=100)
+        st.button(
+            "Rename…", disabled=actor is None or not new.strip(), on_click=_ask,
+            args=("rename", tag, new.strip()),
+        )  # fmt: skip
+    with merge:
+        others = [n for n in names if n != tag]
+        target = st.selectbox("Merge into", others, index=None, key="tg_merge_target")
+        st.button(
+            "Merge…", disabled=actor is None or target is None, on_click=_ask,
+            args=("merge", tag, target),
+        )  # fmt: skip
+    with delete:
+        st.text(f"{int(row['examples']):,} examples carry it.")
+        st.button("Delete…", disabled=actor is None, on_click=_ask, args=("delete", tag))
+
+    pending = st.session_state.get("tg_pending")
+    if pending is not None:
+        kind, subject, other = pending
+        question = {
+            "rename": f"Rename {subject!r} to {other!r} everywhere?",
+            "merge": f"Move every {subject!r} tag onto {other!r} and remove {subject!r}?",
+            "delete": f"Remove {subject!r} from every example and from the taxonomy?",
+        }[kind]
+        with st.container(border=True):
+            st.warning(
+                _ui.md(question) + " The change is recorded in the event log.",
+                icon=":material/warning:",
+            )
+            yes, no = st.columns(2)
+            yes.button("Confirm", type="primary", on_click=_confirm, key="tg_confirm")
+            no.button("Cancel", on_click=_cancel, key="tg_cancel")
+
+# ------------------------------------------------------------------ rule tags
+st.header("Rule tag", anchor=False)
+st.caption(
+    "A tag that holds wherever a condition on the metadata holds, e.g. `snr_db < 10` or "
+    "`noise in ['car', 'people'] and snr_db < 15`. Columns: "
+    + (_ui.md(", ".join(info.metadata_columns)) or "none in this run")
+    + ". Put names that are not plain words in backticks."
+)
+rule = st.text_input("Condition", key="tg_rule", max_chars=500, placeholder="snr_db < 10")
+if rule.strip():
+    try:
+        matched, errors = _ui.rule_preview(info, rule)
+    except ValueError as err:
+        st.error(f"Not a valid rule: {_ui.md(err)}")
+        matched = None
+    else:
+        st.info(
+            f"Matches {matched:,} examples, {errors:,} of them errors.",
+            icon=":material/filter_alt:",
+        )
+    with st.form("tg_rule_form", border=False):
+        left, right = st.columns(2)
+        left.text_input("Tag name", key="tg_rule_name", max_chars=100)
+        right.text_input("Definition (optional)", key="tg_rule_description")
+        st.form_submit_button(
+            "Save rule tag", disabled=actor is None or matched is None, on_click=_save_rule
+        )
+
+# ------------------------------------------------------------------ the log
+with st.expander("Recent changes (event log)"):
+    try:
+        log = _ui.recent_actions(info)
+    except StoreError as err:
+        st.error(_ui.md(err))
+    else:
+        _ui.show_table(log, hide_index=True, width="stretch")

@@ -1,0 +1,219 @@
+"""The Review page: the queue, tagging, marking reviewed, undo and deep links."""
+
+from __future__ import annotations
+
+import pytest
+from app_support import DATASET, REVIEWER, no_errors, open_page
+
+from erroranalysis.store import open_project
+
+
+@pytest.fixture
+def review(app):
+    return open_page(app, "review")
+
+
+def current(at) -> str:
+    return at.session_state["rv_current"]
+
+
+def button(at, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def tag_button(at, tag: str):
+    return at.button(key=f"rv_tag:{tag}")
+
+
+def test_smoke(review):
+    no_errors(review)
+    assert review.title[0].value == "Review"
+    # 10 errors (every fourth of 40); s04 is reviewed, so the queue starts elsewhere.
+    assert len(review.get("progress")) == 2
+    assert "Reviewed errors: 1 of 10" in review.get("progress")[0].proto.text
+    assert current(review).startswith("s")
+    assert current(review) != "s04"
+
+
+def test_example_is_shown_as_inert_text(review):
+    texts = [t.value for t in review.text]
+    assert any("<b>bold?</b> ![x](http://example.invalid/x.png)" in t for t in texts)
+    assert len(review.get("audio")) == 1
+    # The audio is sent as bytes read from inside the media root, not as a path.
+    assert "/media/" in review.get("audio")[0].proto.url
+    assert review.get("audio")[0].proto.url.endswith(".wav")
+
+
+def test_toggle_a_tag(review, project_file):
+    example = current(review)
+    tag_button(review, "people noise").click().run()
+    no_errors(review)
+    with open_project(project_file) as project:
+        assert project.example_tags(DATASET, example) == ["people noise"]
+        assert project.tag_events(DATASET)["actor"].iloc[-1] == REVIEWER
+    assert tag_button(review, "people noise").proto.type == "primary"
+    tag_button(review, "people noise").click().run()
+    with open_project(project_file) as project:
+        assert project.example_tags(DATASET, example) == []
+
+
+def test_new_tag_inline(review, project_file):
+    example = current(review)
+    review.text_input(key="rv_new_tag").input("low bandwidth")
+    review.button(key="FormSubmitter:rv_new_tag_form-Add tag").click().run()
+    no_errors(review)
+    with open_project(project_file) as project:
+        assert project.example_tags(DATASET, example) == ["low bandwidth"]
+    assert tag_button(review, "low bandwidth").proto.type == "primary"
+
+
+def test_mark_reviewed_records_the_review_and_moves_on(review, project_file):
+    review.slider(key="rv_fraction").set_value(0).run()  # errors only
+    example = current(review)
+    review.checkbox(key=f"rv_wrong:{example}").check().run()
+    review.selectbox(key=f"rv_corrected:{example}").select("up")
+    review.text_area(key=f"rv_note:{example}").input("speaker far away")
+    button(review, "Mark reviewed").click().run()
+    no_errors(review)
+    with open_project(project_file) as project:
+        reviews = project.reviews(DATASET)
+    mine = reviews[reviews["example_id"] == example].iloc[-1]
+    assert (mine["reviewer"], mine["note"], mine["queue"]) == (
+        REVIEWER,
+        "speaker far away",
+        "error",
+    )
+    assert bool(mine["label_wrong"]) and mine["corrected_label"] == "up"
+    assert current(review) != example
+    assert "Reviewed errors: 2 of 10" in review.get("progress")[0].proto.text
+
+
+def test_undo_takes_back_the_review_and_returns_to_the_example(review, project_file):
+    example = current(review)
+    button(review, "Mark reviewed").click().run()
+    assert current(review) != example
+    button(review, "Undo").click().run()
+    no_errors(review)
+    assert current(review) == example
+    with open_project(project_file) as project:
+        assert example not in set(project.reviews(DATASET)["example_id"])
+
+
+def test_undo_a_tag(review, project_file):
+    example = current(review)
+    tag_button(review, "car noise").click().run()
+    button(review, "Undo").click().run()
+    with open_project(project_file) as project:
+        assert project.example_tags(DATASET, example) == []
+
+
+def test_next_and_previous(review):
+    first = current(review)
+    button(review, "Next").click().run()
+    second = current(review)
+    assert second != first
+    button(review, "Previous").click().run()
+    assert current(review) == first
+
+
+def test_shortcuts(review):
+    shortcuts = {b.label: b.proto.shortcut for b in review.button if b.proto.shortcut}
+    assert shortcuts["Previous"] == "left"
+    assert shortcuts["Next"] == "right"
+    assert shortcuts["Mark reviewed"] == "m"
+    assert shortcuts["Undo"] == "u"
+    assert tag_button(review, "car noise").proto.shortcut == "1"
+
+
+def test_deep_link_opens_one_example(app):
+    at = open_page(app, "review", dataset=DATASET, example="s07")
+    no_errors(at)
+    assert current(at) == "s07"  # a correct example, outside the queue: shown anyway
+    assert any("not in this queue" in c.value for c in at.caption)
+    assert at.query_params["example"] == "s07"
+
+
+def test_deep_link_to_an_unknown_example(app):
+    at = open_page(app, "review", dataset=DATASET, example="nope")
+    assert any("no example with the id in the link" in e.value for e in at.error)
+
+
+def test_correct_examples_opened_directly_are_not_the_random_sample(app, project_file):
+    at = open_page(app, "review", dataset=DATASET, example="s07")
+    button(at, "Mark reviewed").click().run()
+    with open_project(project_file) as project:
+        reviews = project.reviews(DATASET)
+    assert reviews.loc[reviews["example_id"] == "s07", "queue"].tolist() == ["direct"]
+
+
+def test_filters_narrow_the_queue(review):
+    review.multiselect(key="rv_true").select("yes").run()
+    no_errors(review)
+    # Errors labelled "yes": s00, s12, s24, s36.
+    assert "Queue: 4 errors" in " ".join(c.value for c in review.caption)
+    review.checkbox(key="rv_untagged").check().run()
+    review.slider(key="rv_fraction").set_value(0).run()
+    captions = " ".join(c.value for c in review.caption)
+    assert "0 sampled correct" in captions
+
+
+def test_filter_by_metadata(review):
+    review.selectbox(key="rv_meta_column").select("noise").run()
+    review.multiselect(key="rv_meta_values:noise").select("car").run()
+    no_errors(review)
+    example = current(review)
+    assert int(example[1:]) % 5 == 0
+
+
+def test_lowest_confidence_first(review):
+    review.radio(key="rv_order").set_value("lowest_confidence").run()
+    no_errors(review)
+    confidences = [float(m.value) for m in review.metric if m.label == "Confidence"]
+    assert confidences
+
+
+def test_without_a_name_nothing_can_be_written(project_file):
+    from app_support import APP
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = open_page(at, "review")
+    assert any("Enter your name" in w.value for w in at.warning)
+    assert button(at, "Mark reviewed").disabled
+    assert tag_button(at, "car noise").disabled
+
+
+def test_the_queue_survives_a_visit_to_another_page(review):
+    review.slider(key="rv_fraction").set_value(30).run()
+    open_page(review, "tags")
+    open_page(review, "review")
+    assert review.slider(key="rv_fraction").value == 30
+
+
+def test_previous_goes_back_to_the_example_just_reviewed(review):
+    example = current(review)
+    button(review, "Mark reviewed").click().run()
+    assert current(review) != example
+    button(review, "Previous").click().run()
+    assert current(review) == example
+
+
+def test_another_reviewers_tag_shows_up(review, project_file):
+    example = current(review)
+    with open_project(project_file) as project:
+        project.set_tag(DATASET, example, "people noise", actor="ben")
+    review.run()
+    assert tag_button(review, "people noise").proto.type == "primary"
+
+
+def test_switching_dataset_after_a_deep_link(app, project_file):
+    with open_project(project_file) as project:
+        frame = project.examples(DATASET).iloc[20:].reset_index(drop=True)
+        project.import_run(
+            "other", frame, source="o.csv", format="csv", media_root=None,
+            metadata_columns=[], dataset_tags=[], actor="setup",
+        )  # fmt: skip
+    at = open_page(app, "review", dataset=DATASET, example="s07")
+    at.sidebar.selectbox(key="dataset").select("other").run()
+    no_errors(at)
+    assert int(current(at)[1:]) >= 20

@@ -1,0 +1,275 @@
+"""The review queue: filters, the correct sample, order, progress and stepping."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from erroranalysis.review import (
+    CORRECT_SAMPLE,
+    ERROR,
+    ReviewFilters,
+    correct_sample_size,
+    filter_mask,
+    queue_index,
+    queue_mix,
+    review_progress,
+    review_queue,
+    step,
+)
+
+
+def examples(n: int = 100, *, error_every: int = 5) -> pd.DataFrame:
+    """n examples, every ``error_every``-th one an error; two classes, a noise column."""
+    ids = [f"e{i:04d}" for i in range(n)]
+    labels = ["yes" if i % 2 else "no" for i in range(n)]
+    correct = [i % error_every != 0 for i in range(n)]
+    predictions = [lab if ok else ("no" if lab == "yes" else "yes") for lab, ok in zip(labels, correct, strict=True)]  # fmt: skip
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "label": labels,
+            "prediction": predictions,
+            "correct": correct,
+            "confidence": np.linspace(0.0, 1.0, n),
+            "noise": ["car" if i % 3 == 0 else "clean" for i in range(n)],
+            "snr_db": np.arange(n, dtype=float),
+            "tag:clipped": [i % 10 == 0 for i in range(n)],
+        }
+    )
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    return examples()
+
+
+def test_queue_holds_every_error_and_a_sample_of_correct(frame):
+    queue = review_queue(frame, correct_fraction=0.2, seed=1)
+    errors = queue[queue["queue"] == ERROR]
+    sample = queue[queue["queue"] == CORRECT_SAMPLE]
+    assert set(errors["id"]) == set(frame.loc[~frame["correct"], "id"])
+    # 20 errors; correct examples are 20% of the queue: 20 * 0.2 / 0.8 = 5.
+    assert len(sample) == 5
+    assert frame.set_index("id").loc[sample["id"], "correct"].all()
+    assert queue_mix(queue) == {ERROR: 20, CORRECT_SAMPLE: 5}
+    assert list(queue.columns) == ["position", "id", "queue"]
+    assert (frame["id"].to_numpy()[queue["position"]] == queue["id"].to_numpy()).all()
+
+
+@pytest.mark.parametrize(
+    ("n_errors", "n_correct", "fraction", "expected"),
+    [
+        (100, 900, 0.0, 0),
+        (100, 900, 0.1, 11),
+        (100, 900, 0.5, 100),
+        (100, 50, 0.5, 50),
+        (0, 900, 0.3, 0),
+        (100, 900, 0.9, 900),
+    ],
+)
+def test_correct_sample_size(n_errors, n_correct, fraction, expected):
+    assert correct_sample_size(n_errors, n_correct, fraction) == expected
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 0.95, 1.0])
+def test_correct_fraction_out_of_range(fraction):
+    with pytest.raises(ValueError, match="correct_fraction must be in"):
+        correct_sample_size(10, 10, fraction)
+
+
+def test_same_seed_same_queue_other_seed_other_sample(frame):
+    a = review_queue(frame, correct_fraction=0.3, seed=7)
+    b = review_queue(frame, correct_fraction=0.3, seed=7)
+    c = review_queue(frame, correct_fraction=0.3, seed=8)
+    pd.testing.assert_frame_equal(a, b)
+    assert set(a["id"]) != set(c["id"])
+
+
+def test_a_larger_fraction_keeps_the_smaller_sample():
+    frame = examples(2000)
+    small = review_queue(frame, correct_fraction=0.1, seed=3)
+    large = review_queue(frame, correct_fraction=0.4, seed=3)
+    small_sample = set(small.loc[small["queue"] == CORRECT_SAMPLE, "id"])
+    large_sample = set(large.loc[large["queue"] == CORRECT_SAMPLE, "id"])
+    assert small_sample < large_sample
+
+
+def test_sample_is_uniform_over_correct_examples():
+    # Over many seeds every correct example is drawn about equally often.
+    frame = examples(200)
+    counts = pd.Series(0, index=frame.loc[frame["correct"], "id"])
+    for seed in range(2000):
+        queue = review_queue(frame, correct_fraction=0.2, seed=seed)
+        counts[queue.loc[queue["queue"] == CORRECT_SAMPLE, "id"]] += 1
+    expected = 2000 * correct_sample_size(40, 160, 0.2) / 160
+    assert counts.between(expected * 0.6, expected * 1.4).all()
+
+
+def test_reviewed_examples_leave_the_queue_but_keep_the_sample(frame):
+    full = review_queue(frame, correct_fraction=0.2, seed=1, include_reviewed=True)
+    reviewed = list(full["id"][:5])
+    rest = review_queue(frame, correct_fraction=0.2, seed=1, reviewed_ids=reviewed)
+    assert list(rest["id"]) == [i for i in full["id"] if i not in reviewed]
+
+
+def test_random_order_mixes_errors_and_correct():
+    frame = examples(400)
+    queue = review_queue(frame, correct_fraction=0.5, seed=2)
+    first_half = queue["queue"][: len(queue) // 2]
+    assert 0 < (first_half == CORRECT_SAMPLE).sum() < len(first_half)
+
+
+def test_lowest_confidence_first(frame):
+    frame.loc[5, "confidence"] = np.nan  # an error without a confidence goes last
+    queue = review_queue(frame, correct_fraction=0.2, seed=1, order="lowest_confidence")
+    confidence = frame["confidence"].to_numpy()[queue["position"]]
+    assert np.isnan(confidence[-1])
+    assert (np.diff(confidence[:-1]) >= 0).all()
+
+
+def test_order_needs_a_known_name_and_a_confidence_column(frame):
+    with pytest.raises(ValueError, match="order must be one of"):
+        review_queue(frame, order="newest")
+    with pytest.raises(ValueError, match="no confidence column to order by"):
+        review_queue(frame.drop(columns="confidence"), order="lowest_confidence")
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (ReviewFilters(), 100),
+        (ReviewFilters(true_classes=("yes",)), 50),
+        (ReviewFilters(predicted_classes=("yes",)), 50),
+        (ReviewFilters(true_classes=("yes",), predicted_classes=("no",)), 10),
+        (ReviewFilters(confidence=(0.0, 0.5)), 50),
+        (ReviewFilters(metadata_column="noise", metadata_values=("car",)), 34),
+        (ReviewFilters(metadata_column="snr_db", metadata_range=(10, 19)), 10),
+        (ReviewFilters(tags=("clipped",)), 10),
+        (ReviewFilters(tags=("car noise",)), 2),
+        (ReviewFilters(tags=("car noise", "clipped")), 11),
+        (ReviewFilters(untagged=True), 89),
+    ],
+)
+def test_filters(frame, filters, expected):
+    reviewed_tags = pd.DataFrame({"example_id": ["e0001", "e0010"], "tag": ["car noise"] * 2})
+    mask = filter_mask(frame, filters, tags_by_example=reviewed_tags)
+    assert mask.sum() == expected
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        (ReviewFilters(metadata_column="colour"), "unknown metadata column 'colour'"),
+        (ReviewFilters(metadata_values=("car",)), "needs a metadata column"),
+        (ReviewFilters(confidence=(0.8, 0.2)), "confidence range is empty"),
+    ],
+)
+def test_bad_filters_say_what_is_wrong(frame, filters, message):
+    with pytest.raises(ValueError, match=message):
+        review_queue(frame, filters=filters)
+
+
+def test_filters_apply_to_both_strata(frame):
+    filters = ReviewFilters(true_classes=("yes",))
+    queue = review_queue(frame, correct_fraction=0.5, seed=0, filters=filters)
+    assert (frame["label"].to_numpy()[queue["position"]] == "yes").all()
+    assert queue_mix(queue)[CORRECT_SAMPLE] > 0
+
+
+def test_progress(frame):
+    queue = review_queue(frame, correct_fraction=0.2, seed=1, include_reviewed=True)
+    errors = list(queue.loc[queue["queue"] == ERROR, "id"][:3])
+    sampled = list(queue.loc[queue["queue"] == CORRECT_SAMPLE, "id"][:2])
+    outside = frame.loc[frame["correct"] & ~frame["id"].isin(queue["id"]), "id"].iloc[0]
+    progress = review_progress(frame, queue, [*errors, *sampled, outside, "unknown id"])
+    assert (progress.errors_reviewed, progress.errors_total) == (3, 20)
+    assert (progress.correct_reviewed, progress.correct_sampled) == (2, 5)
+    assert progress.errors_done == pytest.approx(3 / 20)
+    assert progress.correct_done == pytest.approx(2 / 5)
+
+
+def test_progress_of_an_empty_queue():
+    frame = examples(8, error_every=100)  # one error: e0000
+    queue = review_queue(frame.iloc[1:], correct_fraction=0.0, seed=0, include_reviewed=True)
+    progress = review_progress(frame.iloc[1:], queue, [])
+    assert (progress.errors_done, progress.correct_done) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("current", "direction", "skip", "expected"),
+    [
+        (-1, 1, (), 0),
+        (0, 1, (), 1),
+        (0, 1, ("b", "c"), 3),
+        (3, 1, (), None),
+        (3, -1, (), 2),
+        (3, -1, ("c", "b"), 0),
+        (0, -1, (), None),
+        (4, -1, (), 3),
+        (1, 1, ("c", "d"), None),
+    ],
+)
+def test_step(current, direction, skip, expected):
+    queue = pd.DataFrame({"position": [0, 1, 2, 3], "id": list("abcd"), "queue": [ERROR] * 4})
+    assert step(queue, current, direction=direction, skip_ids=skip) == expected
+
+
+def test_queue_index():
+    queue = pd.DataFrame({"position": [5, 7], "id": ["x", "y"], "queue": [ERROR] * 2})
+    assert queue_index(queue, "y") == 1
+    assert queue_index(queue, "z") is None
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    correct=st.lists(st.booleans(), min_size=1, max_size=60),
+    fraction=st.floats(0, 0.9),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_queue_invariants(correct, fraction, seed):
+    frame = pd.DataFrame(
+        {
+            "id": [str(i) for i in range(len(correct))],
+            "label": "a",
+            "prediction": ["a" if c else "b" for c in correct],
+            "correct": correct,
+        }
+    )
+    queue = review_queue(frame, correct_fraction=fraction, seed=seed)
+    assert queue["id"].is_unique
+    assert queue_mix(queue)[ERROR] == correct.count(False)
+    expected = correct_sample_size(correct.count(False), correct.count(True), fraction)
+    assert queue_mix(queue)[CORRECT_SAMPLE] == expected
+
+
+def test_a_million_examples_queue_in_well_under_a_second():
+    n = 1_000_000
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "id": pd.Index(np.arange(n).astype(str), dtype=object),
+            "label": rng.choice(["yes", "no", "up"], n),
+            "prediction": rng.choice(["yes", "no", "up"], n),
+            "confidence": rng.random(n),
+        }
+    )
+    frame["correct"] = frame["label"] == frame["prediction"]
+    ids = pd.Index(frame["id"], dtype=object)
+    review_queue(frame, correct_fraction=0.1, seed=0, ids=ids)  # warm up
+    start = time.perf_counter()
+    queue = review_queue(
+        frame, correct_fraction=0.1, seed=0, ids=ids, order="lowest_confidence",
+        filters=ReviewFilters(true_classes=("yes", "no"), confidence=(0.0, 0.9)),
+        reviewed_ids=frame["id"][:5000],
+    )  # fmt: skip
+    progress = review_progress(frame, queue, frame["id"][:5000], ids=ids)
+    nxt = step(queue, 10, skip_ids=set(frame["id"][:5000]))
+    elapsed = time.perf_counter() - start
+    assert len(queue) > 300_000 and progress.errors_total > 600_000 and nxt == 11
+    assert elapsed < 1.0, f"{elapsed:.2f} s"
