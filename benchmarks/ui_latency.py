@@ -1,0 +1,530 @@
+"""UI latency at 1,000,000 examples, measured in headless Chromium against the real app.
+
+    python benchmarks/ui_latency.py --results OUT.json [--examples N] [--repeat R]
+
+Serves the app on a synthetic project (cached under benchmarks/data/, copied for each run so
+the cached file stays pristine) and times, each ``--repeat`` times (median and p90):
+
+* a tag toggle on the Review page: click -> the button shows the new state (<= 300 ms);
+* Next: click -> the next example's heading (<= 500 ms);
+* the Priorities page: click in the navigation -> every chart and table drawn and the script
+  finished (<= 2 s), once with the project unchanged since the last visit and once after
+  another reviewer's tag changed it (so the estimates are recomputed).
+
+Timings are taken inside the page: from the timestamp of Playwright's (real) mouse click
+to the moment a MutationObserver sees the DOM condition, both on the page's clock
+(``performance.now()``), so the driver's own round trips are not counted. For reference the same actions are timed on the 400-example demo project,
+and a bare Streamlit round trip (a button that reruns a one-line page) on the same machine.
+
+Writes a JSON list of records {"benchmark", "value", "unit", "target", "met", "reference"}
+(see benchmarks/run.py) and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import numpy as np
+import pandas as pd
+from playwright.sync_api import expect, sync_playwright
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+
+import synthetic  # noqa: E402
+
+from erroranalysis.store import open_project  # noqa: E402
+
+APP = ROOT / "app.py"
+DATA = HERE / "data"
+DATASET = "synthetic"
+# Bump when the synthetic project changes, so a stale cached file is rebuilt.
+PROJECT_VERSION = 1
+REVIEWER = "bench"
+CHROMIUM = os.environ.get("ERRORANALYSIS_CHROMIUM", "/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+TIMEOUT_MS = 120_000
+# The reviewed tags of the synthetic project: (name, HLP, share among errors, among correct).
+REVIEWED_TAGS = [
+    ("car noise", 0.95, 0.30, 0.08),
+    ("people noise", 0.91, 0.25, 0.10),
+    ("low bandwidth", 0.94, 0.15, 0.05),
+    ("quiet speaker", 0.90, 0.10, 0.04),
+    ("clipped", 0.97, 0.05, 0.01),
+    ("mislabel", None, 0.04, 0.00),
+]
+DATASET_TAGS = 10
+REVIEWED_ERRORS, REVIEWED_CORRECT = 1_500, 500
+
+
+# ---------------------------------------------------------------------- the project
+def build_project(path: Path, n: int) -> None:
+    """A ``n``-example project: synthetic predictions with 10 metadata columns and
+    ``DATASET_TAGS`` dataset tags, six reviewed tags, and a reviewed sample of 1,500 errors
+    and 500 correct examples carrying them."""
+    frame = synthetic.examples(n)
+    frame.insert(3, "correct", (frame["label"] == frame["prediction"]).to_numpy())
+    metadata = [
+        c for c in frame.columns if c not in ("id", "label", "prediction", "correct", "confidence")
+    ]
+    tags = synthetic.tag_matrix(frame, k=DATASET_TAGS)
+    for name in tags.columns:
+        frame[f"tag:{name}"] = tags[name].to_numpy()
+    rng = np.random.default_rng(2)
+    correct = frame["correct"].to_numpy()
+    errors = rng.choice(np.flatnonzero(~correct), REVIEWED_ERRORS, replace=False)
+    right = rng.choice(np.flatnonzero(correct), REVIEWED_CORRECT, replace=False)
+    reviewed = np.concatenate([errors, right])
+    tag_lists = []
+    for position in reviewed:
+        among_errors = not correct[position]
+        tag_lists.append([
+            name for name, _, p_error, p_correct in REVIEWED_TAGS
+            if rng.random() < (p_error if among_errors else p_correct)
+        ])  # fmt: skip
+    reviews = pd.DataFrame(
+        {
+            "id": frame["id"].to_numpy()[reviewed],
+            "reviewer": rng.choice(["ana", "ben"], len(reviewed)),
+        }
+    )
+    partial = path.with_name(path.name + ".partial")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{partial}{suffix}").unlink(missing_ok=True)
+    with open_project(partial) as project:
+        project.import_run(
+            DATASET, frame, source="synthetic.parquet", format="parquet", media_root=None,
+            metadata_columns=metadata, dataset_tags=list(tags.columns), actor="bench",
+        )  # fmt: skip
+        for name, hlp, _, _ in REVIEWED_TAGS:
+            project.define_tag(name, actor="bench", hlp=hlp, effort=2.0)
+        project.record_reviews(DATASET, reviews, tags=tag_lists, actor="bench")
+    partial.rename(path)  # closed: the write-ahead log is checkpointed and gone
+
+
+def cached_project(n: int) -> Path:
+    """The cached project file for ``n`` examples, built on first use (seconds)."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"ui_{n}_v{PROJECT_VERSION}.db"
+    if not path.exists():
+        print(
+            f"building the {n:,}-example project in {path} (cached for the next runs)", flush=True
+        )
+        start = time.perf_counter()
+        build_project(path, n)
+        print(f"  built in {time.perf_counter() - start:.1f} s", flush=True)
+    return path
+
+
+def demo_project(folder: Path) -> Path:
+    from erroranalysis.demo import build_demo
+
+    path = folder / "demo.db"
+    build_demo(path)
+    return path
+
+
+# ---------------------------------------------------------------------- the app server
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(script: Path, db: Path | None, log: Path) -> Iterator[str]:
+    """``streamlit run script`` on a free port; yields the base URL once it is healthy."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    if db is not None:
+        env["ERRORANALYSIS_DB"] = str(db)
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(script),
+        "--server.headless", "true", "--server.port", str(port),
+        "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            command, cwd=script.parent, env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                    if answer.read().decode().strip() == "ok":
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the app did not start:\n{log.read_text(errors='replace')}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# ---------------------------------------------------------------------- timing in the page
+# Arm a watcher for the next click anywhere in the page: from that click's timestamp, the
+# milliseconds until ``done`` (a JS expression) holds, and until the script run it started is
+# over as well. Both use the page's clock (performance.now()), so the driver's own round
+# trips are not counted; the click itself is a real mouse click by Playwright.
+_ARM = """
+([done]) => {
+  const ready = new Function("return (" + done + ");");
+  const watch = window.__bench = {start: null, shown: null, idle: null};
+  const idle = () => {
+    const app = document.querySelector("[data-testid='stApp']");
+    return app && app.getAttribute("data-test-script-state") === "notRunning"
+      && !document.querySelector("[data-stale='true']");
+  };
+  const check = () => {
+    if (watch.start === null) return;
+    const now = performance.now();
+    if (watch.shown === null && ready()) watch.shown = now - watch.start;
+    // The condition comes from the rerun the click started, so an idle app after it means
+    // that run is over (a very short run may never show the running state at all).
+    if (watch.shown !== null && idle()) {
+      watch.idle = now - watch.start;
+      observer.disconnect();
+    }
+  };
+  const observer = new MutationObserver(check);
+  window.addEventListener("mousedown", (event) => { watch.start = event.timeStamp; },
+                          {capture: true, once: true});
+  observer.observe(document.body,
+                   {subtree: true, childList: true, attributes: true, characterData: true});
+}
+"""
+
+
+@dataclass
+class Timing:
+    shown_ms: list[float]
+    idle_ms: list[float]
+
+    def add(self, shown: float, idle: float) -> None:
+        self.shown_ms.append(shown)
+        self.idle_ms.append(idle)
+
+
+def click_and_wait(page, target, done: str) -> tuple[float, float]:
+    """Click ``target`` (a locator); (ms until ``done`` holds, ms until the run is over)."""
+    page.evaluate(_ARM, [done])
+    target.click()
+    page.wait_for_function("window.__bench.idle !== null", timeout=TIMEOUT_MS, polling=50)
+    shown, idle = page.evaluate("[window.__bench.shown, window.__bench.idle]")
+    return float(shown), float(idle)
+
+
+def wait_idle(page) -> None:
+    page.wait_for_selector(IDLE, state="attached", timeout=TIMEOUT_MS)
+    page.wait_for_function("!document.querySelector(\"[data-stale='true']\")", timeout=TIMEOUT_MS)
+
+
+def key_selector(key: str) -> str:
+    """The CSS class selector of the element Streamlit draws for a widget ``key``."""
+    return ".st-key-" + re.sub(r"[^a-zA-Z0-9_-]", "-", key.strip())
+
+
+def open_review(page, url: str, dataset: str) -> None:
+    page.goto(f"{url}/review?{urlencode({'dataset': dataset})}")
+    page.wait_for_selector("[data-testid='stSidebarNav']", timeout=TIMEOUT_MS)
+    page.wait_for_selector("h3:has-text('Example ')", timeout=TIMEOUT_MS)
+    wait_idle(page)
+    name = page.get_by_role("textbox", name="Your name")
+    name.fill(REVIEWER)
+    name.press("Enter")
+    page.wait_for_function(
+        "!document.body.innerText.includes('Enter your name in the sidebar')", timeout=TIMEOUT_MS
+    )
+    wait_idle(page)
+    name.blur()
+
+
+HEADING_JS = (
+    "Array.from(document.querySelectorAll('h3')).map(h => h.innerText)"
+    ".find(t => t.startsWith('Example '))"
+)
+
+
+def time_tag_toggles(page, tag: str, repeat: int) -> Timing:
+    """Toggle ``tag`` on the shown example ``repeat`` times (on, off, on, ...): until its
+    button shows the new state."""
+    selector = f"{key_selector('rv_tag:' + tag)} button"
+    button = page.locator(selector)
+    timing = Timing([], [])
+    for _ in range(repeat):
+        want = "secondary" if button.get_attribute("kind") == "primary" else "primary"
+        done = f"document.querySelector({json.dumps(selector)})?.getAttribute('kind') === '{want}'"
+        timing.add(*click_and_wait(page, button, done))
+    return timing
+
+
+def nav_button(page, label: str):
+    return (
+        page.get_by_test_id("stButton")
+        .locator("button")
+        .filter(has=page.locator("p", has_text=label))
+    )
+
+
+def show_reviewed_examples(page) -> None:
+    """Keep reviewed examples in the queue, so that Next never runs out of examples."""
+    skip = page.get_by_role("switch", name="Skip reviewed examples")
+    if skip.is_checked():
+        page.get_by_test_id("stSidebar").get_by_text("Skip reviewed examples").click()
+        expect(skip).not_to_be_checked()
+        time.sleep(0.2)  # let the rerun start before waiting for its end
+        wait_idle(page)
+
+
+def time_next(page, repeat: int) -> Timing:
+    """Press Next ``repeat`` times: until the heading names another example."""
+    timing = Timing([], [])
+    button = nav_button(page, "Next")
+    for _ in range(repeat):
+        before = page.evaluate(HEADING_JS)
+        if button.is_disabled():
+            raise RuntimeError(f"the review queue ended at {before}")
+        done = f"!!({HEADING_JS}) && ({HEADING_JS}) !== {json.dumps(before)}"
+        timing.add(*click_and_wait(page, button, done))
+    return timing
+
+
+def _priorities_drawn(charts: int) -> str:
+    """JS: the Priorities page with ``charts`` charts drawn, a table with cells, script idle."""
+    return f"""(() => {{
+      const title = Array.from(document.querySelectorAll('h1')).some(h => h.innerText.trim() === 'Priorities');
+      if (!title) return false;
+      const main = document.querySelector("[data-testid='stMain']");
+      const charts = main.querySelectorAll("[data-testid='stVegaLiteChart']");
+      if (charts.length < {charts}) return false;
+      for (const chart of charts) {{
+        const drawn = chart.querySelector('canvas, svg');
+        if (!drawn || drawn.getBoundingClientRect().height < 10) return false;
+      }}
+      if (!main.querySelector("[data-testid='stDataFrame'] [data-testid='glide-cell-1-0']")) return false;
+      const app = document.querySelector("[data-testid='stApp']");
+      return app.getAttribute('data-test-script-state') === 'notRunning'
+        && !document.querySelector("[data-stale='true']");
+    }})()"""
+
+
+def time_priorities(page, repeat: int, *, before_each: Callable[[], None] | None = None) -> Timing:
+    """From the Review page, click Priorities in the navigation: until every chart and table
+    is drawn and the script is done. Then back to Review, untimed."""
+    timing = Timing([], [])
+    nav = page.get_by_test_id("stSidebarNav")
+    to_priorities = nav.get_by_role("link", name="Priorities")
+    to_review = nav.get_by_role("link", name="Review")
+    to_priorities.click()
+    page.wait_for_selector("h1:has-text('Priorities')", timeout=TIMEOUT_MS)
+    wait_idle(page)
+    charts = page.locator("[data-testid='stMain'] [data-testid='stVegaLiteChart']").count()
+    for _ in range(repeat):
+        to_review.click()
+        page.wait_for_selector("h3:has-text('Example ')", timeout=TIMEOUT_MS)
+        wait_idle(page)
+        if before_each is not None:
+            before_each()
+        timing.add(*click_and_wait(page, to_priorities, _priorities_drawn(charts)))
+    to_review.click()
+    page.wait_for_selector("h3:has-text('Example ')", timeout=TIMEOUT_MS)
+    wait_idle(page)
+    return timing
+
+
+BARE_APP = """
+import streamlit as st
+
+st.session_state.setdefault("count", 0)
+if st.button("Bump", key="bump"):
+    st.session_state["count"] += 1
+st.write(f"count {st.session_state['count']}")
+"""
+
+
+def time_bare_round_trip(browser, folder: Path, repeat: int) -> Timing:
+    """A button that reruns a one-line page: Streamlit's own round trip on this machine."""
+    script = folder / "bare_app.py"
+    script.write_text(textwrap.dedent(BARE_APP))
+    with serve(script, None, folder / "bare.log") as url:
+        page = browser.new_page()
+        page.goto(url)
+        page.wait_for_selector("text=count 0", timeout=TIMEOUT_MS)
+        wait_idle(page)
+        button = page.locator(f"{key_selector('bump')} button")
+        timing = Timing([], [])
+        for i in range(1, repeat + 1):
+            done = f"document.body.innerText.includes('count {i}')"
+            timing.add(*click_and_wait(page, button, done))
+        page.close()
+    return timing
+
+
+# ---------------------------------------------------------------------- one project
+@dataclass
+class Figures:
+    toggle: Timing
+    next: Timing
+    priorities_unchanged: Timing
+    priorities_changed: Timing
+    first_load_s: float
+
+
+def measure_project(
+    browser, db: Path, dataset: str, tag: str, folder: Path, repeat: int
+) -> Figures:
+    log = folder / f"{dataset}.log"
+    with serve(APP, db, log) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        start = time.perf_counter()
+        open_review(page, url, dataset)
+        first_load = time.perf_counter() - start
+        # Warm-up: each action once, so the figures are for a reviewer at work, not a cold start.
+        time_tag_toggles(page, tag, 2)
+        time_next(page, 1)
+        toggle = time_tag_toggles(page, tag, repeat)
+        show_reviewed_examples(page)
+        nxt = time_next(page, repeat)
+        unchanged = time_priorities(page, repeat)
+        writer = open_project(db)
+        ids = writer.example_ids(dataset)
+        counter = iter(range(10**6))
+
+        def another_reviewer_tags() -> None:
+            # Another session's write: the project's revision moves, the estimates are stale.
+            example = str(ids[next(counter) * 7919 % len(ids)])
+            present = tag not in writer.example_tags(dataset, example)
+            assert writer.set_tag(dataset, example, tag, present, actor="other") is not None
+
+        changed = time_priorities(page, repeat, before_each=another_reviewer_tags)
+        writer.close()
+        page.close()
+    text = log.read_text(errors="replace")
+    if "Traceback" in text:
+        raise RuntimeError(f"the app logged an exception while measured:\n{text}")
+    return Figures(toggle, nxt, unchanged, changed, first_load)
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--results", type=Path, required=True, help="where to write the JSON records"
+    )
+    parser.add_argument(
+        "--examples", type=int, default=1_000_000, help="size of the synthetic project"
+    )
+    parser.add_argument("--repeat", type=int, default=20, help="repetitions per action (>= 15)")
+    args = parser.parse_args()
+    if args.repeat < 15:
+        parser.error("--repeat must be at least 15")
+    if not Path(CHROMIUM).is_file():
+        sys.exit(f"Chromium not found at {CHROMIUM} (set $ERRORANALYSIS_CHROMIUM)")
+    cached = cached_project(args.examples)
+    with tempfile.TemporaryDirectory(prefix="ui-latency-") as tmp, sync_playwright() as pw:
+        folder = Path(tmp)
+        big = folder / "big.db"
+        shutil.copyfile(cached, big)  # the runs add tag events; the cached file stays as built
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            print(
+                f"measuring the {args.examples:,}-example project ({args.repeat} repetitions each)",
+                flush=True,
+            )
+            large = measure_project(browser, big, DATASET, REVIEWED_TAGS[0][0], folder, args.repeat)
+            print("measuring the 400-example demo project for reference", flush=True)
+            small = measure_project(
+                browser, demo_project(folder), "speech-commands", "car noise", folder, args.repeat
+            )
+            print("measuring a bare Streamlit round trip for reference", flush=True)
+            bare = time_bare_round_trip(browser, folder, args.repeat)
+        finally:
+            browser.close()
+
+    size = f"{args.examples:,} examples"
+    bare_ref = f"bare Streamlit button round trip p50 {pct(bare.shown_ms, 50):.0f} ms"
+    rows = [
+        ("tag toggle -> new state shown", large.toggle, small.toggle, 300),
+        ("Next -> next example shown", large.next, small.next, 500),
+        (
+            "Priorities drawn (after another reviewer's tag)",
+            large.priorities_changed,
+            small.priorities_changed,
+            2000,
+        ),
+        (
+            "Priorities drawn (project unchanged)",
+            large.priorities_unchanged,
+            small.priorities_unchanged,
+            2000,
+        ),
+    ]
+    records = []
+    print(
+        f"\n{'UI latency, ' + size:<52} {'p50':>8} {'p90':>8} {'target':>8}  {'idle p50':>8}  demo p50 / p90"
+    )
+    for name, ours, demo, target in rows:
+        p50, p90 = pct(ours.shown_ms, 50), pct(ours.shown_ms, 90)
+        reference = (
+            f"p90 {p90:.0f} ms, script idle p50 {pct(ours.idle_ms, 50):.0f} ms; "
+            f"400-example demo p50 {pct(demo.shown_ms, 50):.0f} ms, p90 {pct(demo.shown_ms, 90):.0f} ms; "
+            f"{bare_ref}"
+        )
+        records.append({
+            "benchmark": f"UI {name}, {size} (median of {len(ours.shown_ms)})",
+            "value": round(p50, 1), "unit": "ms", "target": f"<= {target} ms median",
+            "met": bool(p50 <= target), "reference": reference,
+        })  # fmt: skip
+        mark = "ok  " if p50 <= target else "MISS"
+        print(
+            f"{mark}{name:<48} {p50:>6.0f}ms {p90:>6.0f}ms {target:>6}ms  {pct(ours.idle_ms, 50):>6.0f}ms"
+            f"  {pct(demo.shown_ms, 50):.0f} / {pct(demo.shown_ms, 90):.0f} ms"
+        )
+    print(f"     {bare_ref}, p90 {pct(bare.shown_ms, 90):.0f} ms")
+    print(f"     first load of the Review page: {large.first_load_s:.1f} s ({size}), "
+          f"{small.first_load_s:.1f} s (demo)")  # fmt: skip
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(records, indent=2))
+    print(f"wrote {args.results}")
+
+
+if __name__ == "__main__":
+    main()

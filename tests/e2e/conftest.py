@@ -1,0 +1,168 @@
+"""Fixtures for the end-to-end tests: the real app, served on a project file, in headless Chromium.
+
+Each test module defines a module-scoped ``project_file`` fixture; the ``app`` fixture serves
+that file with ``streamlit run`` on a free port for the whole module (one server per module)
+and stops it afterwards. Browsers come from pytest-playwright (``browser``, ``context``,
+``page``), launched from Debian's Chromium with the flags that keep it off the network.
+
+Without Chromium the tests are skipped, except in CI (``CI=true``), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "app.py"
+CHROMIUM_ENV = "ERRORANALYSIS_CHROMIUM"
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
+# Without the networking flags Chromium keeps dialling out (updates, sync) on a closed network.
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1400, "height": 1000}
+STARTUP_TIMEOUT_S = 60.0
+# pytest-playwright's own base_url fixture trips a pytest deprecation; not ours to fix.
+PLUGIN_WARNING = (
+    "ignore:Session-scoped fixtures defined as instance methods:pytest.PytestRemovedIn10Warning"
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.filterwarnings(PLUGIN_WARNING))
+
+
+def chromium_path() -> str | None:
+    """The Chromium to drive: ``$ERRORANALYSIS_CHROMIUM``, else Debian's, else one on PATH."""
+    for wanted in (os.environ.get(CHROMIUM_ENV), DEFAULT_CHROMIUM):
+        if wanted and Path(wanted).is_file():
+            return wanted
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    executable = chromium_path()
+    if executable is None:
+        message = (
+            f"Chromium not found (looked at ${CHROMIUM_ENV}, {DEFAULT_CHROMIUM} and PATH); "
+            "install it with `apt-get install -y chromium`"
+        )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return {**browser_type_launch_args, "executable_path": executable, "args": LAUNCH_ARGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict) -> dict:
+    return {**browser_context_args, "viewport": VIEWPORT, "accept_downloads": True}
+
+
+# ---------------------------------------------------------------------- the app server
+@dataclass(frozen=True)
+class App:
+    """A running app: its address and the project file it serves."""
+
+    url: str
+    db: Path
+    log: Path
+
+    def page_url(self, path: str = "", **query: str) -> str:
+        tail = f"?{urlencode(query)}" if query else ""
+        return f"{self.url}/{path}{tail}"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.read().decode().strip() == "ok"
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_app(db: Path, log: Path, *, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """Start ``streamlit run app.py`` on ``db``; returns the process and its base URL once
+    ``/_stcore/health`` answers ``ok``."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "ERRORANALYSIS_DB": str(db)}
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.headless", "true",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false",
+        # Edits to the source while the tests run must not rerun the app under them.
+        "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    sink = log.open("wb")
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
+    sink.close()
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while not _healthy(url):
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited with {process.returncode}:\n{log.read_text()}")
+        if time.monotonic() > deadline:
+            stop_app(process)
+            raise RuntimeError(f"the app did not answer {url} within {STARTUP_TIMEOUT_S:g} s")
+        time.sleep(0.1)
+    return process, url
+
+
+def stop_app(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def app(
+    browser_type_launch_args: dict, project_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[App]:
+    """The app serving this module's ``project_file`` (one server per test module).
+
+    Asks for the launch arguments first, so that without Chromium no server is started.
+    """
+    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    process, url = start_app(project_file, log)
+    try:
+        yield App(url=url, db=project_file, log=log)
+    finally:
+        stop_app(process)
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text, f"the app logged an exception:\n{text}"

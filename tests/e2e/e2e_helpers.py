@@ -1,0 +1,106 @@
+"""Driving the Streamlit app from Playwright: waits, and the Review page's controls by name.
+
+Every action is followed by a wait for a DOM condition it must produce (a button turning
+primary, a new example id in the heading), then for the script to finish
+(``data-test-script-state='notRunning'``): waiting for the idle state alone can return
+before the rerun an action asked for has even started.
+"""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Locator, Page, expect
+
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+TIMEOUT_MS = 30_000
+# Playwright's default of 5 s is tight for a rerun on a busy two-core CI machine.
+expect.set_options(timeout=15_000)
+EXAMPLE_HEADING = re.compile(r"^Example ")
+
+
+def wait_idle(page: Page, *, timeout: float = TIMEOUT_MS) -> None:
+    """Wait until no script run is in progress and no element is left over from a rerun."""
+    page.wait_for_selector(IDLE, state="attached", timeout=timeout)
+    expect(page.locator("[data-stale='true']")).to_have_count(0, timeout=timeout)
+
+
+def no_exception(page: Page) -> None:
+    """The app showed no exception (a script error is drawn on the page, not raised here)."""
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def open_page(page: Page, url: str) -> None:
+    page.goto(url)
+    # The first run of a fresh session may reroute itself through app.py once.
+    page.wait_for_selector("[data-testid='stSidebarNav']", timeout=TIMEOUT_MS)
+    wait_idle(page)
+    expect(page.get_by_role("dialog").filter(has_text="Page not found")).to_have_count(0)
+
+
+def key_class(key: str) -> str:
+    """The CSS class Streamlit gives the element of a widget ``key`` (st-key-…)."""
+    return "st-key-" + re.sub(r"[^a-zA-Z0-9_-]", "-", key.strip())
+
+
+def by_key(page: Page, key: str) -> Locator:
+    return page.locator(f".{key_class(key)}")
+
+
+def set_reviewer(page: Page, name: str) -> None:
+    """Type the reviewer's name in the sidebar and wait until the Review page accepts it."""
+    field = page.get_by_role("textbox", name="Your name")
+    field.fill(name)
+    field.press("Enter")
+    expect(page.get_by_text("Enter your name in the sidebar")).to_have_count(0)
+    wait_idle(page)
+    # Shortcuts are ignored while the focus is in a text field.
+    field.blur()
+
+
+def current_example(page: Page) -> str:
+    heading = page.get_by_role("heading", name=EXAMPLE_HEADING)
+    expect(heading).to_have_count(1)
+    return heading.inner_text().strip().removeprefix("Example ")
+
+
+def expect_example(page: Page, example_id: str) -> None:
+    expect(page.get_by_role("heading", name=f"Example {example_id}", exact=True)).to_be_visible()
+    wait_idle(page)
+
+
+def expect_other_example(page: Page, previous: str) -> str:
+    """Wait for the Review page to move away from ``previous``; return the new example's id."""
+    expect(page.get_by_role("heading", name=f"Example {previous}", exact=True)).to_have_count(0)
+    wait_idle(page)
+    return current_example(page)
+
+
+def tag_button(page: Page, tag: str) -> Locator:
+    return by_key(page, f"rv_tag:{tag}").locator("button")
+
+
+def tag_shortcut(page: Page, tag: str) -> str:
+    """The key the Review page shows on a tag's button (the first nine tags have one)."""
+    return tag_button(page, tag).locator("kbd").inner_text().strip()
+
+
+def expect_tag(page: Page, tag: str, on: bool) -> None:
+    expect(tag_button(page, tag)).to_have_attribute("kind", "primary" if on else "secondary")
+    wait_idle(page)
+
+
+def nav_button(page: Page, label: str) -> Locator:
+    """Previous, Next, Mark reviewed or Undo (their text also holds an icon and a key)."""
+    return (
+        page.get_by_test_id("stButton")
+        .locator("button")
+        .filter(has=page.locator("p", has_text=re.compile(f"^{re.escape(label)}$")))
+    )
+
+
+def grid_texts(grid: Locator, column: int) -> list[str]:
+    """The text of one column of an st.dataframe, from the accessible table that mirrors its
+    canvas (hidden, so read it; do not expect it to be visible)."""
+    cells = grid.locator(f"[data-testid^='glide-cell-{column}-']")
+    return [t.strip() for t in cells.all_inner_texts()]
