@@ -138,11 +138,16 @@ def cmd_priorities(args: argparse.Namespace) -> None:
 
 def cmd_slices(args: argparse.Namespace) -> None:
     from . import analysis
+    from .slices import metric_warnings
 
+    dataset = _need_dataset(args)
     with _project(args) as project:
+        evidence = analysis.load_evidence(project, dataset, run=args.run)
         table = analysis.slice_table(
-            project, _need_dataset(args), by=args.by, run=args.run, positive=args.positive
+            project, dataset, by=args.by, positive=args.positive, evidence=evidence
         )
+    for warning in metric_warnings(evidence.examples):
+        print(f"warning: {warning}", file=sys.stderr)
     _write_table(table, args)
 
 

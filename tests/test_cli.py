@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import sqlite3
 import subprocess
 import sys
@@ -199,3 +200,72 @@ def test_datasets_lists_runs(project):
     assert table[["dataset", "run", "examples", "errors"]].values.tolist() == [
         ["dev", "main", 3, 1]
     ]
+
+
+PRIORITY_COLUMNS = [
+    "rank", "tag", "examples", "share", "share_low", "share_high", "accuracy", "accuracy_low",
+    "accuracy_high", "hlp", "gap", "marginal_effect", "marginal_effect_low",
+    "marginal_effect_high", "effort", "evidence",
+]  # fmt: skip
+
+
+@pytest.fixture
+def reviewed(project, tmp_path):
+    """The project with every example reviewed and a formula-like tag on the error."""
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text(
+        'id,reviewer,tags\n7,ana,"=HYPERLINK(""http://x"")";car noise\n007,ana,car noise\n8,ben,\n'
+    )
+    tags = tmp_path / "tags.csv"
+    tags.write_text("tag,hlp,effort\ncar noise,0.9,2\n")
+    assert main(["reviews", "import", str(reviews), "--db", str(project), "--dataset", "dev"]) == 0
+    assert main(["tags", "import", str(tags), "--db", str(project)]) == 0
+    return project
+
+
+def test_priorities_csv_is_safe_and_complete(reviewed, tmp_path):
+    out = tmp_path / "priorities.csv"
+    code, _, _ = run_cli("priorities", "--db", str(reviewed), "--dataset", "dev", "--out", str(out))
+    assert code == 0
+    table = pd.read_csv(out)
+    assert set(PRIORITY_COLUMNS) <= set(table.columns)
+    assert table.columns[0] == "rank"
+    rows = table.set_index("tag")
+    # 2 of the 3 examples carry car noise; 1 of those 2 is correct; HLP 0.9 set.
+    assert rows.loc[
+        "car noise", ["examples", "share", "accuracy", "hlp"]
+    ].tolist() == pytest.approx([2, 2 / 3, 0.5, 0.9])
+    assert rows.loc["car noise", "marginal_effect"] == pytest.approx(0.4 * 2 / 3)
+    assert rows.loc["car noise", "evidence"] == "reviewed"
+    # the formula-like tag name survives, neutralised; numbers stay numbers
+    assert '\'=HYPERLINK("http://x")' in rows.index
+    assert table["share"].dtype.kind == "f"
+
+
+def test_priorities_as_json_and_by_effort(reviewed):
+    code, out, _ = run_cli(
+        "priorities",
+        "--db",
+        str(reviewed),
+        "--dataset",
+        "dev",
+        "--format",
+        "json",
+        "--by",
+        "effort",
+    )
+    assert code == 0
+    records = json.loads(out)
+    assert records[0]["tag"] == "car noise" and records[0]["rank"] == 1
+    assert records[1]["marginal_effect"] is None  # no HLP for the other tag: unknown, not 0
+
+
+@pytest.mark.parametrize("by", ["noise", "snr_db", "tags"])
+def test_slices_have_the_audit_columns(reviewed, by):
+    code, out, _ = run_cli("slices", "--db", str(reviewed), "--dataset", "dev", "--by", by)
+    assert code == 0
+    table = pd.read_csv(io.StringIO(out))
+    assert {"slice", "examples", "accuracy", "precision", "recall", "f1", "flagged"} <= set(
+        table.columns
+    )
+    assert table["examples"].sum() >= 2
