@@ -726,14 +726,14 @@ class Project:
     def actions(self, dataset: str | None = None, *, limit: int = 100) -> pd.DataFrame:
         """The newest actions (who did what, when), newest first."""
         sql = (
-            "SELECT actions.id, kind, actor, at, undoes, detail FROM actions"
-            " LEFT JOIN datasets ON datasets.id = dataset_id"
+            "SELECT actions.id, datasets.name AS dataset, kind, actor, at, undoes, detail"
+            " FROM actions LEFT JOIN datasets ON datasets.id = dataset_id"
         )
         params: tuple = ()
         if dataset is not None:
             sql += " WHERE dataset_id = ? OR dataset_id IS NULL"
             params = (self._dataset_id(dataset),)
-        return self._query(sql + f" ORDER BY actions.id DESC LIMIT {int(limit)}", params)
+        return self._query(sql + " ORDER BY actions.id DESC LIMIT ?", (*params, int(limit)))
 
     def undo(self, dataset: str, *, actor: str) -> dict | None:
         """Undo ``actor``'s last action on ``dataset`` that is not undone yet.
