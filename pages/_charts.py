@@ -1,26 +1,54 @@
 """Charts and table formats of the pages.
 
-Charts are Vega-Lite (Altair): tag names and class names from data are drawn as plain text,
-never parsed as HTML or Markdown.
+Charts are Plotly figures. Plotly draws text as SVG text but reads a small subset of HTML
+in it (``<b>``, ``<br>``, ``<a href>``) and HTML entities, so every string from data (tag
+names, class names, slice values) goes through :func:`plain` before it enters a figure.
 """
 
 from __future__ import annotations
 
-import altair as alt
+import html
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 PERCENT = "%.1f%%"
-BLUE, ORANGE, GREY = "#1f77b4", "#ff7f0e", "#9e9e9e"
-KIND_COLORS = alt.Scale(domain=["reviewed", "dataset", "rule"], range=[BLUE, ORANGE, "#2ca02c"])
+BLUE, ORANGE, GREEN, GREY = "#1f77b4", "#ff7f0e", "#2ca02c", "#9e9e9e"
+KIND_COLORS = {"reviewed": BLUE, "dataset": ORANGE, "rule": GREEN}
+ROW_HEIGHT = 28  # pixels per bar or heatmap row: one readable row per tag or class
+BUBBLE_LABELS = 5  # the bubbles with the largest marginal effect get a text label
+PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+
+
+def plain(text: object) -> str:
+    """``text`` as a string Plotly shows literally: ``&``, ``<`` and ``>`` escaped, so data
+    never becomes a link, a line break or formatting in a chart."""
+    return html.escape(str(text), quote=False)
+
+
+def _plain_all(values: Iterable[object]) -> list[str]:
+    return [plain(v) for v in values]
+
+
+def show(fig: go.Figure, *, key: str, where: Any = st) -> None:
+    """Draw ``fig`` full width in ``where`` (``st`` or a container)."""
+    where.plotly_chart(fig, width="stretch", config=PLOTLY_CONFIG, key=key)
 
 
 def percent(label: str, help: str | None = None) -> st.column_config.NumberColumn:
     return st.column_config.NumberColumn(label, format="percent", help=help)
 
 
+WHEN = "YYYY-MM-DD HH:mm"
+
 RUNS_COLUMNS = {
     "accuracy": percent("accuracy"),
+    "imported_at": st.column_config.DatetimeColumn("imported (UTC)", format=WHEN),
+    "imported_by": st.column_config.TextColumn("imported by"),
     "examples": st.column_config.NumberColumn("examples", format="localized"),
     "errors": st.column_config.NumberColumn("errors", format="localized"),
 }
@@ -54,6 +82,19 @@ PRIORITY_COLUMNS = {
     "effort": st.column_config.NumberColumn("effort", format="%.2g"),
 }
 
+ERROR_SHARE_COLUMNS = {
+    "errors": st.column_config.NumberColumn(
+        "errors with the tag", format="localized", help="reviewed errors carrying this tag"
+    ),
+    "reviewed_errors": st.column_config.NumberColumn(
+        "errors looked at", format="localized", help="errors reviewed (or tagged on import)"
+    ),
+    "share_of_errors": percent("share of errors", "fraction of the errors with this tag"),
+    "interval": st.column_config.TextColumn(
+        "95% interval", help="of the share of errors, from the reviewed sample"
+    ),
+}
+
 SLICE_COLUMNS = {
     "share": percent("share"),
     "accuracy": percent("accuracy"),
@@ -62,158 +103,247 @@ SLICE_COLUMNS = {
     "f1": percent("F1"),
     "baseline_accuracy": percent("baseline"),
     "hlp": percent("HLP"),
+    "hlp_source": st.column_config.TextColumn("HLP from"),
     "accuracy_rest": percent("accuracy elsewhere"),
     "p_value": st.column_config.NumberColumn("p", format="%.2g"),
     "p_adjusted": st.column_config.NumberColumn("p adjusted", format="%.2g"),
     "flagged": st.column_config.CheckboxColumn("flagged", help="significantly worse than the rest"),
 }
 
+HISTORY_COLUMNS = {
+    "at": st.column_config.DatetimeColumn("when (UTC)", format=WHEN),
+    "queue": st.column_config.TextColumn("queue", help="how the example came to be reviewed"),
+    "label_wrong": st.column_config.CheckboxColumn("label wrong"),
+    "corrected_label": st.column_config.TextColumn("corrected label"),
+}
 
-def _empty() -> alt.Chart:
-    return alt.Chart(pd.DataFrame({"x": []})).mark_text()
 
-
-def class_balance(balance: pd.DataFrame, *, label: str, count: str) -> alt.Chart:
-    """Examples per true class, most frequent first."""
-    return (
-        alt.Chart(balance, title="Class balance")
-        .mark_bar(color=BLUE)
-        .encode(
-            x=alt.X(f"{count}:Q", title="examples"),
-            y=alt.Y(f"{label}:N", sort="-x", title=None),
-            tooltip=[alt.Tooltip(f"{label}:N"), alt.Tooltip(f"{count}:Q", format=",")],
-        )
+# ------------------------------------------------------------------ figure helpers
+def _figure(title: str, *, rows: int = 0, min_height: int = 200) -> go.Figure:
+    """An empty figure with the app's layout, tall enough for ``rows`` readable rows."""
+    fig = go.Figure()
+    fig.update_layout(
+        title={"text": plain(title), "x": 0, "xanchor": "left"} if title else None,
+        height=max(min_height, ROW_HEIGHT * rows + 130),
+        margin={"l": 10, "r": 10, "t": 50 if title else 20, "b": 40},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        hoverlabel={"align": "left"},
     )
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
+    return fig
 
 
-def marginal_effect_bars(table: pd.DataFrame) -> alt.Chart:
+def _empty(title: str) -> go.Figure:
+    fig = _figure(title, min_height=160)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.add_annotation(
+        text="Nothing to chart yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+        font={"color": GREY},
+    )  # fmt: skip
+    return fig
+
+
+def _categories(fig: go.Figure, axis: str, order: list[str]) -> None:
+    """A categorical axis in ``order`` (first on top for y), even when names look numeric."""
+    options: dict[str, Any] = {"type": "category", "categoryorder": "array", "categoryarray": order}
+    if axis == "y":
+        fig.update_yaxes(autorange="reversed", **options)
+    else:
+        fig.update_xaxes(**options)
+
+
+def _interval(values: pd.Series, low: pd.Series, high: pd.Series) -> dict[str, Any]:
+    """Asymmetric error bars from interval ends (none where an end is unknown)."""
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": (high - values).clip(lower=0).fillna(0).to_numpy(),
+        "arrayminus": (values - low).clip(lower=0).fillna(0).to_numpy(),
+        "color": "#333333",
+        "thickness": 1.2,
+        "width": 4,
+    }
+
+
+# ------------------------------------------------------------------ charts
+def class_balance(balance: pd.DataFrame, *, label: str, count: str) -> go.Figure:
+    """Examples per true class, most frequent first."""
+    if balance.empty:
+        return _empty("Class balance")
+    ordered = balance.sort_values(count, ascending=False, kind="stable")
+    names = _plain_all(ordered[label])
+    fig = _figure("Class balance", rows=len(ordered))
+    fig.add_bar(
+        x=ordered[count].to_numpy(), y=names, orientation="h", marker_color=BLUE,
+        hovertemplate="%{y}: %{x:,} examples<extra></extra>", showlegend=False,
+    )  # fmt: skip
+    _categories(fig, "y", names)
+    fig.update_xaxes(title="examples", tickformat=",")
+    return fig
+
+
+def marginal_effect_bars(table: pd.DataFrame) -> go.Figure:
     """Marginal effect per tag with its 95% interval, in rank order."""
+    title = "Marginal effect (95% interval)"
     known = table[table["marginal_effect"].notna()]
     if known.empty:
-        return _empty()
-    order = known["tag"].tolist()
-    base = alt.Chart(known, title="Marginal effect (95% interval)").encode(
-        y=alt.Y("tag:N", sort=order, title=None)
-    )
-    bars = base.mark_bar().encode(
-        x=alt.X(
-            "marginal_effect:Q", title="marginal effect on accuracy", axis=alt.Axis(format="%")
-        ),
-        color=alt.Color("kind:N", scale=KIND_COLORS, title="kind"),
-        tooltip=[
-            "tag:N",
-            alt.Tooltip("marginal_effect:Q", format=".2%", title="marginal effect"),
-            alt.Tooltip("marginal_effect_low:Q", format=".2%", title="low"),
-            alt.Tooltip("marginal_effect_high:Q", format=".2%", title="high"),
-            "evidence:N",
-        ],
-    )
-    whiskers = base.mark_errorbar(ticks=True, color="black").encode(
-        x=alt.X("marginal_effect_low:Q", title=""), x2="marginal_effect_high:Q"
-    )
-    return bars + whiskers
+        return _empty(title)
+    fig = _figure(title, rows=len(known))
+    for kind, rows in known.groupby("kind", sort=False):
+        fig.add_bar(
+            x=rows["marginal_effect"].to_numpy(),
+            y=_plain_all(rows["tag"]),
+            orientation="h",
+            name=plain(kind),
+            marker_color=KIND_COLORS.get(str(kind), GREY),
+            error_x=_interval(
+                rows["marginal_effect"], rows["marginal_effect_low"], rows["marginal_effect_high"]
+            ),
+            customdata=np.column_stack(
+                [
+                    rows["marginal_effect_low"].to_numpy(dtype=float),
+                    rows["marginal_effect_high"].to_numpy(dtype=float),
+                    _plain_all(rows["evidence"]),
+                ]
+            ).astype(object),
+            hovertemplate="<b>%{y}</b><br>marginal effect: %{x:.2%}"
+            "<br>95% interval: %{customdata[0]:.2%} – %{customdata[1]:.2%}"
+            "<br>evidence: %{customdata[2]}<extra>%{fullData.name}</extra>",
+        )
+    _categories(fig, "y", _plain_all(known["tag"]))
+    fig.update_xaxes(title="marginal effect on accuracy", tickformat=".0%", rangemode="tozero")
+    fig.update_layout(barmode="overlay", legend_title_text="kind")
+    return fig
 
 
-def gap_share_bubbles(table: pd.DataFrame) -> alt.Chart:
-    """Gap to HLP against share of the data: the top right is where data helps most."""
+def gap_share_bubbles(table: pd.DataFrame) -> go.Figure:
+    """Gap to HLP against share of the data: the top right is where data helps most. Only the
+    few largest bubbles carry a label, so labels do not pile up; hovering shows every tag."""
+    title = "Gap to HLP vs share of the data"
     known = table[table["gap"].notna() & table["share"].notna()]
     if known.empty:
-        return _empty()
-    points = (
-        alt.Chart(known, title="Gap to HLP vs share of the data")
-        .mark_circle(opacity=0.7)
-        .encode(
-            x=alt.X("share:Q", title="share of the data", axis=alt.Axis(format="%")),
-            y=alt.Y("gap:Q", title="gap (HLP − accuracy)", axis=alt.Axis(format="%")),
-            size=alt.Size("marginal_effect:Q", title="marginal effect", legend=None),
-            color=alt.Color("kind:N", scale=KIND_COLORS, title="kind"),
-            tooltip=[
-                "tag:N",
-                alt.Tooltip("share:Q", format=".1%"),
-                alt.Tooltip("gap:Q", format=".1%"),
-                alt.Tooltip("marginal_effect:Q", format=".2%", title="marginal effect"),
-            ],
+        return _empty(title)
+    effect = known["marginal_effect"].fillna(0).clip(lower=0)
+    largest = float(effect.max())
+    size = 10 + 34 * np.sqrt(effect / largest) if largest > 0 else effect * 0 + 10
+    # Label the largest bubbles only; neighbours along the x axis alternate above and below.
+    top = effect.sort_values(ascending=False, kind="stable").index[:BUBBLE_LABELS]
+    by_share = known.loc[top].sort_values("share").index
+    position = pd.Series("top center", index=known.index)
+    position[by_share[1::2]] = "bottom center"
+    text = pd.Series("", index=known.index, dtype=object)
+    text[top] = _plain_all(known.loc[top, "tag"])
+    fig = _figure(title, min_height=420)
+    for kind, rows in known.groupby("kind", sort=False):
+        fig.add_scatter(
+            x=rows["share"].to_numpy(),
+            y=rows["gap"].to_numpy(),
+            mode="markers+text",
+            name=plain(kind),
+            text=text[rows.index].tolist(),
+            textposition=position[rows.index].tolist(),
+            textfont={"size": 11},
+            marker={
+                "size": size[rows.index].to_numpy(),
+                "color": KIND_COLORS.get(str(kind), GREY),
+                "opacity": 0.7,
+                "line": {"width": 1, "color": "white"},
+            },
+            customdata=np.column_stack(
+                [_plain_all(rows["tag"]), effect[rows.index].to_numpy()]
+            ).astype(object),
+            hovertemplate="<b>%{customdata[0]}</b><br>share of the data: %{x:.1%}"
+            "<br>gap: %{y:.1%}<br>marginal effect: %{customdata[1]:.2%}"
+            "<extra>%{fullData.name}</extra>",
         )
-    )
-    labels = points.mark_text(align="left", dx=8, dy=-6).encode(text="tag:N", size=alt.value(11))
-    return points + labels
+    fig.update_xaxes(title="share of the data", tickformat=".0%", rangemode="tozero")
+    fig.update_yaxes(title="gap (HLP − accuracy)", tickformat=".0%", zeroline=True)
+    fig.update_layout(legend_title_text="kind")
+    return fig
 
 
-def error_share_bars(shares: pd.DataFrame) -> alt.Chart:
+def error_share_bars(shares: pd.DataFrame) -> go.Figure:
     """Share of the (reviewed) errors carrying each tag, with its 95% interval."""
+    title = "Share of errors per tag"
     known = shares[shares["share_of_errors"].notna()]
     if known.empty:
-        return _empty()
-    order = known["tag"].tolist()
-    base = alt.Chart(known, title="Share of errors per tag").encode(
-        y=alt.Y("tag:N", sort=order, title=None)
-    )
-    bars = base.mark_bar(color=ORANGE).encode(
-        x=alt.X("share_of_errors:Q", title="share of errors", axis=alt.Axis(format="%")),
-        tooltip=[
-            "tag:N",
-            alt.Tooltip("share_of_errors:Q", format=".1%", title="share of errors"),
-            alt.Tooltip("errors:Q", title="errors with the tag"),
-            alt.Tooltip("reviewed_errors:Q", title="errors looked at"),
-        ],
-    )
-    whiskers = base.mark_errorbar(ticks=True, color="black").encode(
-        x=alt.X("share_of_errors_low:Q", title=""), x2="share_of_errors_high:Q"
-    )
-    return bars + whiskers
-
-
-def heatmap(matrix: pd.DataFrame, *, title: str, x: str, y: str, value: str) -> alt.Chart:
-    """A square count matrix (rows ``y``, columns ``x``) as a heatmap with the counts written in."""
-    if matrix.empty:
-        return _empty()
-    cells = pd.DataFrame(
-        {
-            y: matrix.index.repeat(len(matrix.columns)).astype(str),
-            x: list(map(str, matrix.columns)) * len(matrix.index),
-            value: matrix.to_numpy().ravel(),
-        }
-    )
-    order_y = list(map(str, matrix.index))
-    order_x = list(map(str, matrix.columns))
-    # One readable row per class or tag, however many there are.
-    base = (
-        alt.Chart(cells, title=title)
-        .encode(
-            x=alt.X(f"{x}:N", sort=order_x, title=x),
-            y=alt.Y(f"{y}:N", sort=order_y, title=y),
-        )
-        .properties(height=max(160, 26 * len(order_y)))
-    )
-    rect = base.mark_rect().encode(
-        color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="blues"), title=value),
-        tooltip=[f"{y}:N", f"{x}:N", alt.Tooltip(f"{value}:Q", format=",")],
-    )
-    text = base.mark_text(fontSize=11).encode(
-        text=alt.Text(f"{value}:Q", format=","),
-        color=alt.condition(
-            alt.datum[value] > cells[value].max() / 2, alt.value("white"), alt.value("black")
+        return _empty(title)
+    names = _plain_all(known["tag"])
+    fig = _figure(title, rows=len(known))
+    fig.add_bar(
+        x=known["share_of_errors"].to_numpy(),
+        y=names,
+        orientation="h",
+        marker_color=ORANGE,
+        showlegend=False,
+        error_x=_interval(
+            known["share_of_errors"], known["share_of_errors_low"], known["share_of_errors_high"]
         ),
+        customdata=known[
+            ["share_of_errors_low", "share_of_errors_high", "errors", "reviewed_errors"]
+        ].to_numpy(dtype=float),
+        hovertemplate="<b>%{y}</b><br>share of errors: %{x:.1%}"
+        "<br>95% interval: %{customdata[0]:.1%} – %{customdata[1]:.1%}"
+        "<br>%{customdata[2]:,} of %{customdata[3]:,} errors looked at<extra></extra>",
     )
-    return rect + text
+    _categories(fig, "y", names)
+    fig.update_xaxes(title="share of errors", tickformat=".0%", rangemode="tozero")
+    return fig
 
 
-def slice_accuracy(slices: pd.DataFrame) -> alt.Chart:
-    """Accuracy per slice; flagged slices in orange."""
+def heatmap(matrix: pd.DataFrame, *, title: str, x: str, y: str, value: str) -> go.Figure:
+    """A count matrix (rows ``y``, columns ``x``) as a heatmap with the counts written in,
+    one readable row per class or tag however many there are."""
+    if matrix.empty:
+        return _empty(title)
+    rows, columns = _plain_all(matrix.index), _plain_all(matrix.columns)
+    counts = matrix.to_numpy()
+    fig = _figure(title, rows=len(rows), min_height=300)
+    fig.add_heatmap(
+        z=counts,
+        x=columns,
+        y=rows,
+        texttemplate="%{z:,}",
+        textfont={"size": 11},
+        colorscale="Blues",
+        xgap=1,
+        ygap=1,
+        colorbar={"title": {"text": plain(value)}, "thickness": 12},
+        hovertemplate=f"{plain(y)}: %{{y}}<br>{plain(x)}: %{{x}}<br>{plain(value)}: %{{z:,}}"
+        "<extra></extra>",
+    )
+    _categories(fig, "y", rows)
+    _categories(fig, "x", columns)
+    fig.update_xaxes(title=plain(x), side="bottom", showgrid=False)
+    fig.update_yaxes(title=plain(y), showgrid=False)
+    return fig
+
+
+def slice_accuracy(slices: pd.DataFrame) -> go.Figure:
+    """Accuracy per slice, worst first; flagged slices in orange."""
+    title = "Accuracy per slice"
     if slices.empty:
-        return _empty()
-    return (
-        alt.Chart(slices, title="Accuracy per slice")
-        .mark_bar()
-        .encode(
-            x=alt.X("accuracy:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-            y=alt.Y("slice:N", sort="x", title=None),
-            color=alt.condition(alt.datum.flagged, alt.value(ORANGE), alt.value(BLUE)),
-            tooltip=[
-                "slice:N",
-                alt.Tooltip("examples:Q", format=","),
-                alt.Tooltip("accuracy:Q", format=".1%"),
-                "flagged:N",
-            ],
+        return _empty(title)
+    ordered = slices.sort_values("accuracy", kind="stable")
+    flagged = ordered["flagged"].fillna(False).astype(bool)
+    fig = _figure(title, rows=len(ordered))
+    for is_flagged, name, color in [(False, "not flagged", BLUE), (True, "flagged", ORANGE)]:
+        rows = ordered[flagged == is_flagged]
+        if rows.empty:
+            continue
+        fig.add_bar(
+            x=rows["accuracy"].to_numpy(),
+            y=_plain_all(rows["slice"]),
+            orientation="h",
+            name=name,
+            marker_color=color,
+            customdata=rows[["examples"]].to_numpy(dtype=float),
+            hovertemplate="<b>%{y}</b><br>accuracy: %{x:.1%}<br>%{customdata[0]:,} examples"
+            f"<extra>{name}</extra>",
         )
-    )
+    _categories(fig, "y", _plain_all(ordered["slice"]))
+    fig.update_xaxes(title="accuracy", tickformat=".0%", range=[0, 1])
+    fig.update_layout(barmode="overlay")
+    return fig

@@ -143,7 +143,8 @@ def navigation() -> Any:
     _local.routed = True
     return st.navigation(
         [
-            st.Page("pages/datasets.py", title="Datasets", icon=":material/database:", url_path="datasets", default=True),
+            # The default page is served at the root URL ("/"); it has no path of its own.
+            st.Page("pages/datasets.py", title="Datasets", icon=":material/database:", default=True),
             st.Page("pages/review.py", title="Review", icon=":material/rate_review:", url_path="review"),
             st.Page("pages/tags.py", title="Tags", icon=":material/sell:", url_path="tags"),
             st.Page("pages/priorities.py", title="Priorities", icon=":material/leaderboard:", url_path="priorities"),
@@ -329,16 +330,45 @@ def reviews(info: RunInfo) -> pd.DataFrame:
     return _reviews(db_path(), info.dataset, revision())
 
 
+@dataclass(frozen=True)
+class ReviewQueue:
+    """The review queue (never mutate) and its ids as a hashed Index, so finding the current
+    example is a lookup instead of a scan of the whole queue on every rerun."""
+
+    frame: pd.DataFrame
+    ids: pd.Index
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def position(self, example_id: str) -> int | None:
+        """Where ``example_id`` stands in the queue, or None when it is not in it."""
+        if not self.ids.is_unique:  # never for a queue built from a run; be exact anyway
+            return review.queue_index(self.frame, example_id)
+        found = int(self.ids.get_indexer([example_id])[0])
+        return found if found >= 0 else None
+
+    def label(self, example_id: str, *, position: int | None, correct: bool) -> str:
+        """The queue label to record with a review (see ``review.queue_label``)."""
+        if position is not None:
+            return str(self.frame["queue"].iloc[position])
+        return review.queue_label(self.frame, example_id, correct=correct)
+
+    def id_at(self, position: int) -> str:
+        return str(self.ids[position])
+
+
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _queue(
     key: tuple, filters: review.ReviewFilters, fraction: float, seed: int, order: str, rev: int
-) -> pd.DataFrame:
+) -> ReviewQueue:
     data = _run_data(key)
     assigned = project().tag_assignments(key[1]) if (filters.tags or filters.untagged) else None
-    return review.review_queue(
+    frame = review.review_queue(
         data.frame, correct_fraction=fraction, seed=seed, filters=filters, order=order,
         tags_by_example=assigned, include_reviewed=True, ids=data.ids,
     )  # fmt: skip
+    return ReviewQueue(frame=frame, ids=pd.Index(frame["id"].astype(str), dtype=object))
 
 
 def review_queue(
@@ -349,7 +379,7 @@ def review_queue(
     seed: int,
     order: str,
     rev: int,
-) -> pd.DataFrame:
+) -> ReviewQueue:
     """The review queue with reviewed examples kept in (shared, read-only).
 
     ``rev`` is the revision the tag filter was read at: the queue only changes when the
@@ -584,9 +614,15 @@ def show_table(frame: pd.DataFrame, *, limit: int = MAX_ROWS, **options: Any) ->
     return event
 
 
-def with_interval(table: pd.DataFrame) -> pd.DataFrame:
-    """The priority table with its marginal-effect interval written as text ("1.2%–3.4%")."""
-    low, high = table["marginal_effect_low"], table["marginal_effect_high"]
+def timestamps(values: pd.Series) -> pd.Series:
+    """ISO timestamps from the project file as UTC datetimes, for a ``DatetimeColumn``."""
+    return pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
+
+
+def with_interval(table: pd.DataFrame, *, column: str = "marginal_effect") -> pd.DataFrame:
+    """``table`` with the interval of ``column`` (its ``_low`` and ``_high`` columns) written
+    as text ("1.2%–3.4%") in an ``interval`` column."""
+    low, high = table[f"{column}_low"], table[f"{column}_high"]
     text = [
         "" if pd.isna(a) or pd.isna(b) else f"{a:.1%}–{b:.1%}"
         for a, b in zip(low, high, strict=True)

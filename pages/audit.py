@@ -31,7 +31,7 @@ flagged = int(slices["flagged"].sum()) if "flagged" in slices else 0
 if flagged:
     st.warning(f"{flagged} slice{'s' if flagged > 1 else ''} significantly worse than the rest.")
 _ui.show_table(slices, hide_index=True, width="stretch", column_config=_charts.SLICE_COLUMNS)
-st.altair_chart(_charts.slice_accuracy(slices.head(_ui.MAX_CHART_BARS)), width="stretch")
+_charts.show(_charts.slice_accuracy(slices.head(_ui.MAX_CHART_BARS)), key="au_slice_chart")
 
 left, right = st.columns([3, 2])
 with left:
@@ -42,9 +42,9 @@ with left:
         format_func=lambda t: "all examples" if t is None else f"tagged {t}",
     )  # fmt: skip
     matrix = _ui.confusion(info, tag=tag)
-    st.altair_chart(
+    _charts.show(
         _charts.heatmap(matrix, title="", x="prediction", y="label", value="examples"),
-        width="stretch",
+        key="au_confusion_chart",
     )
 with right:
     st.subheader("Baselines", anchor=False)

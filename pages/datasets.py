@@ -82,7 +82,8 @@ _ui.flash()
 runs = _ui.runs_table()
 if len(runs):
     st.dataframe(
-        runs, hide_index=True, on_select=_pick_from_table, selection_mode="single-row",
+        runs.assign(imported_at=_ui.timestamps(runs["imported_at"])),
+        hide_index=True, on_select=_pick_from_table, selection_mode="single-row",
         key="ds_table", column_config=_charts.RUNS_COLUMNS,
     )  # fmt: skip
     st.caption("Click a row (or use the sidebar) to work on that dataset.")
@@ -111,13 +112,16 @@ if info is not None:
         )  # fmt: skip
     balance = summary["class_balance"]
     left, right = st.columns([3, 2])
-    left.altair_chart(
-        _charts.class_balance(balance, label="class", count="examples"), width="stretch"
+    _charts.show(
+        _charts.class_balance(balance, label="class", count="examples"),
+        key="ds_balance_chart",
+        where=left,
     )
     with right:
         _ui.show_table(balance, hide_index=True, column_config={"share": _charts.percent("share")})
     st.caption(
-        f"Imported from {_ui.md(info.source)} ({info.format}) on {info.imported_at[:16]} "
+        f"Imported from {_ui.md(info.source)} ({info.format}) on "
+        f"{info.imported_at[:16].replace('T', ' ')} UTC "
         f"by {_ui.md(info.imported_by)}; metadata columns: "
         f"{_ui.md(', '.join(info.metadata_columns)) or 'none'}."
     )

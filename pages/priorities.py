@@ -14,6 +14,7 @@ SHOWN = [
     "rank", "tag", "kind", "examples", "share", "accuracy", "hlp", "hlp_source", "gap",
     "marginal_effect", "interval", "effort", "evidence", "note",
 ]  # fmt: skip
+ERROR_SHARE_SHOWN = ["tag", "share_of_errors", "interval", "errors", "reviewed_errors", "kind"]
 
 st.title("Priorities")
 info = _ui.require_run()
@@ -39,17 +40,17 @@ st.download_button(
 )  # fmt: skip
 
 left, right = st.columns(2)
-left.altair_chart(_charts.marginal_effect_bars(table), width="stretch")
-right.altair_chart(_charts.gap_share_bubbles(table), width="stretch")
+_charts.show(_charts.marginal_effect_bars(table), key="pr_effect_chart", where=left)
+_charts.show(_charts.gap_share_bubbles(table), key="pr_bubble_chart", where=right)
 
 st.header("Where the errors are", anchor=False)
 shares = _ui.error_share_table(info)
 left, right = st.columns(2)
-left.altair_chart(_charts.error_share_bars(shares), width="stretch")
+_charts.show(_charts.error_share_bars(shares), key="pr_share_chart", where=left)
 with right:
     _ui.show_table(
-        shares, hide_index=True,
-        column_config={c: _charts.percent(c) for c in shares.columns if c.startswith("share")},
+        _ui.with_interval(shares, column="share_of_errors")[ERROR_SHARE_SHOWN],
+        hide_index=True, column_config=_charts.ERROR_SHARE_COLUMNS,
     )  # fmt: skip
 
 untagged = _ui.untagged_errors(info)
@@ -64,7 +65,7 @@ if len(untagged):
 st.subheader("Tag overlap", anchor=False)
 st.caption("Examples carrying both tags. Overlapping marginal effects do not add up.")
 overlap = _ui.tag_overlap(info)
-st.altair_chart(
-    _charts.heatmap(overlap, title="Tag overlap", x="with", y="tag", value="examples"),
-    width="stretch",
+_charts.show(
+    _charts.heatmap(overlap, title="", x="with", y="tag", value="examples"),
+    key="pr_overlap_chart",
 )

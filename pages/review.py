@@ -6,12 +6,11 @@ tag toggle or Next reruns only the panel, not the queue settings.
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from erroranalysis import review
 from erroranalysis.store import RunInfo
-from pages import _ui
+from pages import _charts, _ui
 
 _ui.start_page()
 
@@ -193,7 +192,7 @@ def _undo(actor: str) -> None:
 
 # ------------------------------------------------------------------ the example panel
 @st.fragment
-def review_panel(info: RunInfo, queue: pd.DataFrame) -> None:
+def review_panel(info: RunInfo, queue: _ui.ReviewQueue) -> None:
     _ui.flash()
     data = _ui.run_data(info)
     reviewed = _ui.reviewed_ids(info)
@@ -203,15 +202,15 @@ def review_panel(info: RunInfo, queue: pd.DataFrame) -> None:
     current = st.session_state.get("rv_current")
     if current is not None and current not in data.ids:  # left over from another dataset
         current = None
-    index = review.queue_index(queue, current) if current is not None else None
+    index = queue.position(current) if current is not None else None
     if index is None and (current is None or current != st.session_state.get("rv_pinned")):
-        first = review.step(queue, -1, skip_ids=skip)
+        first = review.step(queue.frame, -1, skip_ids=skip)
         index = first if first is not None else (0 if len(queue) else None)
-        current = None if index is None else str(queue["id"].iloc[index])
+        current = None if index is None else queue.id_at(index)
         st.session_state["rv_current"] = current
 
-    progress = review.review_progress(data.frame, queue, reviewed, ids=data.ids)
-    mix = review.queue_mix(queue)
+    progress = review.review_progress(data.frame, queue.frame, reviewed, ids=data.ids)
+    mix = review.queue_mix(queue.frame)
     left, right = st.columns(2)
     left.progress(
         progress.errors_done,
@@ -232,17 +231,17 @@ def review_panel(info: RunInfo, queue: pd.DataFrame) -> None:
 
     position = int(data.ids.get_loc(current))
     example = review.example_view(data.frame, position, metadata_columns=info.metadata_columns)
-    label = review.queue_label(queue, current, correct=example.correct)
+    label = queue.label(current, position=index, correct=example.correct)
     # Next skips what is reviewed already; Previous does not, so the last decision is one
     # key away.
-    before = None if index is None else review.step(queue, index, direction=-1)
-    after = review.step(queue, -1 if index is None else index, skip_ids=skip - {current})
-    after_id = None if after is None else str(queue["id"].iloc[after])
+    before = None if index is None else review.step(queue.frame, index, direction=-1)
+    after = review.step(queue.frame, -1 if index is None else index, skip_ids=skip - {current})
+    after_id = None if after is None else queue.id_at(after)
 
     nav = st.container(horizontal=True, vertical_alignment="center")
     nav.button(
         "Previous", icon=":material/arrow_back:", shortcut="Left", disabled=before is None,
-        on_click=_go, args=(None if before is None else str(queue["id"].iloc[before]),),
+        on_click=_go, args=(None if before is None else queue.id_at(before),),
     )  # fmt: skip
     nav.button(
         "Next", icon=":material/arrow_forward:", shortcut="Right", disabled=after is None,
@@ -323,10 +322,17 @@ def review_panel(info: RunInfo, queue: pd.DataFrame) -> None:
     history = review.review_history(_ui.reviews(info), current)
     if len(history):
         st.caption("Earlier reviews of this example")
+        shown = history[
+            ["reviewer", "at", "run", "queue", "label_wrong", "corrected_label", "note"]
+        ]
         _ui.show_table(
-            history[["reviewer", "at", "run", "queue", "label_wrong", "corrected_label", "note"]],
-            hide_index=True,
-        )
+            shown.assign(
+                at=_ui.timestamps(shown["at"]),
+                corrected_label=shown["corrected_label"].fillna(""),
+                note=shown["note"].fillna(""),
+            ),
+            hide_index=True, column_config=_charts.HISTORY_COLUMNS,
+        )  # fmt: skip
     _ui.mark_deep_link(info.dataset, current)
 
 

@@ -19,7 +19,7 @@ def test_smoke(audit):
     )
     assert "clipped" in set(slices["slice"])
     # Slice accuracy and the confusion matrix.
-    assert len(audit.get("vega_lite_chart")) == 2
+    assert len(audit.get("plotly_chart")) == 2
     baselines = audit.dataframe[-1].value
     assert baselines["baseline"].tolist() == ["model", "most frequent class", "HLP"]
 
@@ -44,4 +44,4 @@ def test_precision_and_recall_for_a_positive_class(audit):
 def test_confusion_matrix_of_one_tag(audit):
     audit.selectbox(key="au_confusion_tag").select("clipped").run()
     no_errors(audit)
-    assert len(audit.get("vega_lite_chart")) == 2
+    assert len(audit.get("plotly_chart")) == 2

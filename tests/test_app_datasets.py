@@ -26,7 +26,7 @@ def test_smoke_summary(app):
     assert shown["Accuracy"] == "75.0%"
     # 14 of 40 labels are "yes": always predicting it is right 35% of the time.
     assert shown["Most-frequent-class baseline"] == "35.0%"
-    assert len(app.get("vega_lite_chart")) == 1  # class balance
+    assert len(app.get("plotly_chart")) == 1  # class balance
 
 
 def test_skewed_classes_warn_and_point_to_precision_and_recall(tmp_path, monkeypatch):

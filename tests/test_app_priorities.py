@@ -32,7 +32,7 @@ def test_smoke(priorities):
     )
     assert {"car noise", "people noise", "clipped"} <= set(table["tag"])
     # Marginal effect, error shares, gap-vs-share, overlap.
-    assert len(priorities.get("vega_lite_chart")) == 4
+    assert len(priorities.get("plotly_chart")) == 4
 
 
 def test_rank_by_effort(priorities):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from app_support import DATASET, REVIEWER, no_errors, open_page
 
@@ -217,3 +219,16 @@ def test_switching_dataset_after_a_deep_link(app, project_file):
     at.sidebar.selectbox(key="dataset").select("other").run()
     no_errors(at)
     assert int(current(at)[1:]) >= 20
+
+
+def test_earlier_reviews_read_as_a_table_for_people(app):
+    review = open_page(app, "review", dataset=DATASET, example="s04")  # reviewed by setup
+    no_errors(review)
+    history = review.dataframe[-1].value
+    assert history["reviewer"].tolist() == ["setup"]
+    assert history["corrected_label"].tolist() == [""]  # not "None"
+    assert str(history["at"].dtype).startswith("datetime64")
+    assert str(history["at"].dt.tz) == "UTC"
+    columns = json.loads(review.dataframe[-1].proto.columns)
+    assert columns["at"]["label"] == "when (UTC)"
+    assert columns["corrected_label"]["label"] == "corrected label"
