@@ -291,3 +291,18 @@ def dataset_summary(examples: pd.DataFrame, *, hlp: Mapping[str, float] | None =
         "warnings": slices.metric_warnings(examples),
         "baselines": slices.baselines(examples),
     }
+
+
+RUN_COLUMNS = [
+    "dataset", "run", "examples", "errors", "accuracy", "source", "imported_at", "imported_by",
+]  # fmt: skip
+
+
+def runs_table(project: Project) -> pd.DataFrame:
+    """Every dataset and run of the project, one row per run."""
+    rows = [
+        (r.dataset, r.name, r.n_examples, r.n_errors, r.accuracy, r.source, r.imported_at,
+         r.imported_by)
+        for r in project.runs()
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)

@@ -113,18 +113,12 @@ def cmd_tags_list(args: argparse.Namespace) -> None:
 
 
 def cmd_datasets(args: argparse.Namespace) -> None:
-    import pandas as pd
+    from . import analysis
 
     with _project(args) as project:
-        runs = project.runs(args.dataset)
-    frame = pd.DataFrame(
-        [
-            {"dataset": r.dataset, "run": r.name, "examples": r.n_examples, "errors": r.n_errors,
-             "accuracy": r.accuracy, "source": r.source, "imported_at": r.imported_at}
-            for r in runs
-        ],
-        columns=["dataset", "run", "examples", "errors", "accuracy", "source", "imported_at"],
-    )  # fmt: skip
+        frame = analysis.runs_table(project)
+    if args.dataset:
+        frame = frame[frame["dataset"] == args.dataset]
     _write_table(frame, args)
 
 

@@ -238,6 +238,32 @@ def read_dataset(
     )
 
 
+def peek_columns(data: bytes, *, filename: str) -> list[str]:
+    """The column names of a data file, read from its head (for a column-mapping form).
+
+    Best effort and never raises: :func:`read_dataset` validates everything and reports what
+    is wrong.
+    """
+    suffix = Path(filename).suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return list(pq.read_schema(io.BytesIO(data)).names)
+        head = data[: 1 << 16].decode("utf-8-sig", errors="replace")
+        if suffix in (".jsonl", ".ndjson"):
+            names: dict[str, None] = {}
+            for line in head.splitlines()[:100]:
+                try:
+                    record = json.loads(line)
+                except ValueError:  # blank, or cut off at the end of the peek
+                    continue
+                if isinstance(record, dict):
+                    names.update(dict.fromkeys(map(str, record)))
+            return list(names)
+        return next(csv.reader(io.StringIO(head)), [])
+    except Exception:  # noqa: BLE001 - a malformed file: the import's report will say why
+        return []
+
+
 def _load(source: object, filename: str | None) -> tuple[str, bytes, Path | None]:
     """(file name, content, folder of the file or None for a file object)."""
     if isinstance(source, str | os.PathLike):

@@ -14,9 +14,7 @@ Caching rules (see the engineering guide):
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import os
 import re
 import threading
@@ -26,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 import streamlit as st
 from PIL import Image
 from streamlit.runtime.pages_manager import PagesManager
 
-from erroranalysis import analysis, media, review, rules
+from erroranalysis import analysis, importing, media, review, rules
 from erroranalysis.store import Project, RunInfo, StoreError, check_actor, open_project
 
 DB_ENV = "ERRORANALYSIS_DB"
@@ -503,47 +500,13 @@ def baselines(info: RunInfo) -> pd.DataFrame:
 # ------------------------------------------------------------------ imports
 def runs_table() -> pd.DataFrame:
     """Every dataset and run of the project, one row per run."""
-    rows = [
-        {"dataset": r.dataset, "run": r.name, "examples": r.n_examples, "errors": r.n_errors,
-         "accuracy": r.accuracy, "source": r.source, "imported_at": r.imported_at,
-         "imported_by": r.imported_by}
-        for r in project().runs()
-    ]  # fmt: skip
-    columns = [
-        "dataset",
-        "run",
-        "examples",
-        "errors",
-        "accuracy",
-        "source",
-        "imported_at",
-        "imported_by",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+    return analysis.runs_table(project())
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def file_columns(data: bytes, filename: str) -> list[str]:
-    """The column names of an uploaded file, to offer in the column mapping (best effort:
-    the import itself validates everything and reports what is wrong)."""
-    suffix = Path(filename).suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            return list(pq.read_schema(io.BytesIO(data)).names)
-        head = data[: 1 << 16].decode("utf-8-sig", errors="replace")
-        if suffix in (".jsonl", ".ndjson"):
-            names: dict[str, None] = {}
-            for line in head.splitlines()[:100]:
-                try:
-                    record = json.loads(line)
-                except ValueError:  # blank, or cut off at the end of the peek
-                    continue
-                if isinstance(record, dict):
-                    names.update(dict.fromkeys(map(str, record)))
-            return list(names)
-        return next(csv.reader(io.StringIO(head)), [])
-    except Exception:  # a malformed file: the import's report will say why
-        return []
+    """The column names of an uploaded file, to offer in the column mapping."""
+    return importing.peek_columns(data, filename=filename)
 
 
 def problem_table(problems: list) -> pd.DataFrame:

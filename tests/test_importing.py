@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal, assert_series_equal
 
+from erroranalysis import importing
 from erroranalysis.importing import (
     MAX_DATASET_TAGS,
     MAX_LISTED_PROBLEMS,
@@ -680,3 +681,23 @@ def test_too_many_tags_and_hostile_tag_cells():
     assert f"at most {MAX_DATASET_TAGS}" in str(err)
     result = read_bytes(CSV[:-1] + b",tags\n1,a,a," + b";" * 1_000_000 + b"x\n")
     assert result.dataset_tags == ["x"]
+
+
+def _parquet_bytes() -> bytes:
+    sink = io.BytesIO()
+    pd.DataFrame({"id": ["1"], "gold": ["a"], "guess": ["b"]}).to_parquet(sink)
+    return sink.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "expected"),
+    [
+        (b"id,gold,guess\n1,a,b\n", "x.csv", ["id", "gold", "guess"]),
+        (b'{"id": "1", "gold": "a"}\n{"guess": "b"}\n', "x.jsonl", ["id", "gold", "guess"]),
+        (_parquet_bytes(), "x.parquet", ["id", "gold", "guess"]),
+        (b"not parquet", "x.parquet", []),
+        (b"", "x.csv", []),
+    ],
+)
+def test_peek_columns_for_the_mapping_form(data, filename, expected):
+    assert importing.peek_columns(data, filename=filename) == expected
