@@ -24,11 +24,9 @@ def main(kind: str, path: str, db: str) -> None:
     else:
         result = read_dataset(path)
         with open_project(db) as project:
-            project.import_run(
-                f"{Path(path).stem}-{result.format}", result.frame, source=result.source, format=result.format,
-                media_root=result.media_root, metadata_columns=result.metadata_columns,
-                dataset_tags=result.dataset_tags, replace=True, actor="bench",
-            )  # fmt: skip
+            project.import_result(
+                f"{Path(path).stem}-{result.format}", result, replace=True, actor="bench"
+            )
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))

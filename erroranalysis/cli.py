@@ -55,12 +55,9 @@ def cmd_import(args: argparse.Namespace) -> None:
         args.file, columns=mapping, media_root=args.media_root, encoding=args.encoding
     )
     with _project(args, must_exist=False) as project:
-        info = project.import_run(
-            _need_dataset(args), result.frame, run=args.run, source=result.source,
-            format=result.format, media_root=result.media_root,
-            metadata_columns=result.metadata_columns, dataset_tags=result.dataset_tags,
-            replace=args.replace, actor=args.actor,
-        )  # fmt: skip
+        info = project.import_result(
+            _need_dataset(args), result, run=args.run, replace=args.replace, actor=args.actor
+        )
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(

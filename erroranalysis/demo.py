@@ -35,11 +35,7 @@ def build_demo(
             (DIGITS, digits / "digits_dev.csv"),
         ):
             result = read_dataset(file)
-            project.import_run(
-                name, result.frame, source=result.source, format=result.format,
-                media_root=result.media_root, metadata_columns=result.metadata_columns,
-                dataset_tags=result.dataset_tags, actor="demo",
-            )  # fmt: skip
+            project.import_result(name, result, actor="demo")
         for row in read_tag_definitions(speech / "tags.csv").itertuples(index=False):
             project.define_tag(
                 row.tag, actor="demo", description=row.description or None,

@@ -34,12 +34,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlite_utils
+
+if TYPE_CHECKING:
+    from .importing import ImportResult
 
 SCHEMA_VERSION = 2
 DEFAULT_RUN = "main"
@@ -412,6 +416,22 @@ class Project:
                 self._tag_id(conn, tag, actor, stamp, create=True)
             self._bump()
         return self.run(dataset, run)
+
+    def import_result(
+        self,
+        dataset: str,
+        result: ImportResult,
+        *,
+        run: str = DEFAULT_RUN,
+        replace: bool = False,
+        actor: str = "import",
+    ) -> RunInfo:
+        """Store what :func:`erroranalysis.importing.read_dataset` validated, as a run."""
+        return self.import_run(
+            dataset, result.frame, run=run, source=result.source, format=result.format,
+            media_root=result.media_root, metadata_columns=result.metadata_columns,
+            dataset_tags=result.dataset_tags, replace=replace, actor=actor,
+        )  # fmt: skip
 
     def _forget_missing_ids(
         self, conn: sqlite3.Connection, dataset_id: int, action_id: int, actor: str, stamp: str

@@ -52,10 +52,8 @@ def _import(data: bytes, filename: str) -> None:
         result = importing.read_dataset(
             io.BytesIO(data), filename=filename, columns=mapping, media_root=root
         )
-        info = _ui.project().import_run(
-            state.get("ds_name", "").strip(), result.frame, run=state.get("ds_run", "").strip(),
-            source=result.source, format=result.format, media_root=result.media_root,
-            metadata_columns=result.metadata_columns, dataset_tags=result.dataset_tags,
+        info = _ui.project().import_result(
+            state.get("ds_name", "").strip(), result, run=state.get("ds_run", "").strip(),
             replace=bool(state.get("ds_replace")), actor=_ui.reviewer() or "import",
         )  # fmt: skip
     except importing.ImportValidationError as err:

@@ -68,11 +68,7 @@ def build_project(folder: Path) -> Path:
     result = read_dataset(csv)
     db = folder / "project.db"
     with open_project(db) as project:
-        project.import_run(
-            DATASET, result.frame, source=result.source, format=result.format,
-            media_root=result.media_root, metadata_columns=result.metadata_columns,
-            dataset_tags=result.dataset_tags, actor="setup",
-        )  # fmt: skip
+        project.import_result(DATASET, result, actor="setup")
         project.define_tag("car noise", actor="setup", description="engine hum", hlp=0.95)
         project.define_tag("people noise", actor="setup", hlp=0.9, effort=2.0)
         project.set_tag(DATASET, "s04", "car noise", actor="setup")

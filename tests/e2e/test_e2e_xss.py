@@ -50,11 +50,7 @@ def project_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = read_dataset(csv)
     db = folder / "xss.db"
     with open_project(db) as project:
-        project.import_run(
-            DATASET, result.frame, source=result.source, format=result.format,
-            media_root=result.media_root, metadata_columns=result.metadata_columns,
-            dataset_tags=result.dataset_tags, actor="setup",
-        )  # fmt: skip
+        project.import_result(DATASET, result, actor="setup")
         project.set_tag(DATASET, "x1", IMG, actor="setup")
         project.record_review(DATASET, "x1", reviewer="setup", queue="error", note=SCRIPT)
     return db
