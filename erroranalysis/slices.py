@@ -154,7 +154,14 @@ def _bin_labels(edges: np.ndarray) -> list[str]:
         text = [f"{edge:.{digits}g}" for edge in edges]
         if len(set(text)) == len(text):
             break
-    return [f"{text[i]} to {text[i + 1]}" for i in range(len(edges) - 1)]
+    return _interval_names(text)
+
+
+def _interval_names(text: list[str]) -> list[str]:
+    """Bin names in interval notation, matching ``pd.cut(..., include_lowest=True)``: the
+    first bin holds both edges, the others only their upper one. (An opening bracket also
+    keeps a negative edge from reading as a formula in a spreadsheet.)"""
+    return [f"{'[' if i == 0 else '('}{text[i]}, {text[i + 1]}]" for i in range(len(text) - 1)]
 
 
 def _column_slices(values: pd.Series, bins: int, max_slices: int) -> tuple[np.ndarray, list[str]]:
@@ -178,7 +185,7 @@ def _column_slices(values: pd.Series, bins: int, max_slices: int) -> tuple[np.nd
             if getattr(kind, "tz", None) is not None:  # int64 of an aware time is UTC
                 stamps = stamps.tz_localize("UTC").tz_convert(kind.tz)
             text = [str(stamp) for stamp in stamps]
-            names = [f"{text[i]} to {text[i + 1]}" for i in range(len(text) - 1)]
+            names = _interval_names(text)
         else:
             names = _bin_labels(edges)
         codes = pd.cut(numbers, edges, labels=False, include_lowest=True).to_numpy()

@@ -174,8 +174,8 @@ def test_holm_flags_what_a_single_test_would_not_after_correction():
 @pytest.mark.parametrize(
     ("bins", "labels"),
     [
-        (4, ["0 to 24.8", "24.8 to 49.5", "49.5 to 74.2", "74.2 to 99"]),
-        (2, ["0 to 49.5", "49.5 to 99"]),
+        (4, ["[0, 24.8]", "(24.8, 49.5]", "(49.5, 74.2]", "(74.2, 99]"]),
+        (2, ["[0, 49.5]", "(49.5, 99]"]),
     ],
 )
 def test_numeric_columns_are_cut_into_quantile_bins(bins, labels):
@@ -222,8 +222,8 @@ def test_date_columns_are_binned_with_readable_labels():
     )
     table = slice_metrics(examples, by="recorded", bins=2)
     assert table["slice"].tolist() == [
-        "2024-01-01 00:00:00 to 2024-01-20 12:00:00",
-        "2024-01-20 12:00:00 to 2024-02-09 00:00:00",
+        "[2024-01-01 00:00:00, 2024-01-20 12:00:00]",
+        "(2024-01-20 12:00:00, 2024-02-09 00:00:00]",
     ]
     assert table["examples"].tolist() == [20, 20]
 
