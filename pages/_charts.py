@@ -184,6 +184,11 @@ def class_balance(balance: pd.DataFrame, *, label: str, count: str) -> go.Figure
     return fig
 
 
+def _by_kind(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The rows of each tag kind, in order of appearance: one trace (legend entry) per kind."""
+    return [(kind, table[table["kind"] == kind]) for kind in table["kind"].unique()]
+
+
 def marginal_effect_bars(table: pd.DataFrame) -> go.Figure:
     """Marginal effect per tag with its 95% interval, in rank order."""
     title = "Marginal effect (95% interval)"
@@ -191,7 +196,7 @@ def marginal_effect_bars(table: pd.DataFrame) -> go.Figure:
     if known.empty:
         return _empty(title)
     fig = _figure(title, rows=len(known))
-    for kind, rows in known.groupby("kind", sort=False):
+    for kind, rows in _by_kind(known):
         fig.add_bar(
             x=rows["marginal_effect"].to_numpy(),
             y=_plain_all(rows["tag"]),
@@ -236,7 +241,7 @@ def gap_share_bubbles(table: pd.DataFrame) -> go.Figure:
     text = pd.Series("", index=known.index, dtype=object)
     text[top] = _plain_all(known.loc[top, "tag"])
     fig = _figure(title, min_height=420)
-    for kind, rows in known.groupby("kind", sort=False):
+    for kind, rows in _by_kind(known):
         fig.add_scatter(
             x=rows["share"].to_numpy(),
             y=rows["gap"].to_numpy(),
