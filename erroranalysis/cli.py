@@ -88,13 +88,7 @@ def cmd_tags_import(args: argparse.Namespace) -> None:
     with _project(args, must_exist=False) as project:
         if args.dataset:
             project.runs(args.dataset)  # fails clearly on an unknown dataset
-        for row in definitions.itertuples(index=False):
-            clear = [k for k in ("hlp", "effort") if getattr(row, k) != getattr(row, k)]
-            project.define_tag(
-                row.tag, actor=args.actor, description=row.description or None,
-                hlp=None if "hlp" in clear else float(row.hlp),
-                effort=None if "effort" in clear else float(row.effort), clear=clear,
-            )  # fmt: skip
+        project.define_tags(definitions, actor=args.actor)
     print(f"defined {len(definitions)} tags in {args.db}")
 
 

@@ -36,12 +36,7 @@ def build_demo(
         ):
             result = read_dataset(file)
             project.import_result(name, result, actor="demo")
-        for row in read_tag_definitions(speech / "tags.csv").itertuples(index=False):
-            project.define_tag(
-                row.tag, actor="demo", description=row.description or None,
-                hlp=None if row.hlp != row.hlp else float(row.hlp),
-                effort=None if row.effort != row.effort else float(row.effort),
-            )  # fmt: skip
+        project.define_tags(read_tag_definitions(speech / "tags.csv"), actor="demo")
         reviews = read_reviews(speech / "reviews.csv", known_ids=project.example_ids(SPEECH))
         project.record_reviews(SPEECH, reviews.reviews, tags=reviews.tags, actor="demo")
         runs = project.runs()

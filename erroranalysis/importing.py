@@ -35,7 +35,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -486,8 +486,7 @@ def _text_file(raw: bytes, *, encoding: str, kind: str, report: _Report) -> _Tex
     return _Text(text, data, line, first)
 
 
-@dataclass(frozen=True)
-class _Text:
+class _Text(NamedTuple):
     text: str
     data: bytes
     line: int
@@ -500,7 +499,7 @@ def _read_csv(
     decoded = _text_file(raw, encoding=encoding, kind="CSV", report=report)
     if decoded is None:
         return None
-    text, data, line, first = decoded.text, decoded.data, decoded.line, decoded.first
+    text, data, line, first = decoded
     if first.startswith("{") and _is_json_object(first):
         report.add(
             "the file looks like JSON Lines, not CSV (a JSON object on line "
@@ -630,7 +629,7 @@ def _read_jsonl(
     decoded = _text_file(raw, encoding=encoding, kind="JSON Lines", report=report)
     if decoded is None:
         return None
-    text, data, line, first = decoded.text, decoded.data, decoded.line, decoded.first
+    text, data, line, first = decoded
     if first.startswith("["):
         report.add(
             "the file looks like one JSON array; JSON Lines needs one JSON object per line",

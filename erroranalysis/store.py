@@ -576,6 +576,17 @@ class Project:
             self._action(conn, None, "define_tag", actor, stamp, detail={"tag": name, **changes})
             self._bump()
 
+    def define_tags(self, definitions: pd.DataFrame, *, actor: str) -> None:
+        """Apply a table of definitions (tag, hlp, effort, description, as read by
+        :func:`erroranalysis.tables.read_tag_definitions`): an empty HLP or effort clears it."""
+        for row in definitions.itertuples(index=False):
+            clear = [k for k in ("hlp", "effort") if pd.isna(getattr(row, k))]
+            self.define_tag(
+                row.tag, actor=actor, description=row.description or None,
+                hlp=None if "hlp" in clear else float(row.hlp),
+                effort=None if "effort" in clear else float(row.effort), clear=clear,
+            )  # fmt: skip
+
     def rename_tag(self, old: str, new: str, *, actor: str) -> None:
         """Rename a tag everywhere (assignments follow: they point at the tag's id)."""
         actor = check_actor(actor)

@@ -270,8 +270,10 @@ class RunData:
 @st.cache_resource(max_entries=4, show_spinner="Loading examples…")
 def _run_data(key: tuple[str, str, str, int, str]) -> RunData:
     _, dataset, run, _, _ = key
+    info = project().run(dataset, run)
     frame = project().examples(dataset, run)
-    ids = pd.Index(frame["id"].astype(str), dtype=object)
+    # The store keeps a hashed index of the run's ids per process already: share it.
+    ids, _ = project().run_index(info)
     return RunData(frame=frame, ids=ids, classes=review.classes(frame))
 
 
@@ -310,7 +312,7 @@ def reviewed_tag_names(info: RunInfo) -> list[str]:
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _reviewed_ids(db: str, dataset: str, rev: int) -> frozenset[str]:
-    return frozenset(project().reviews(dataset)["example_id"].astype(str))
+    return frozenset(_reviews(db, dataset, rev)["example_id"].astype(str))
 
 
 def reviewed_ids(info: RunInfo) -> frozenset[str]:
