@@ -270,10 +270,10 @@ class RunData:
 @st.cache_resource(max_entries=4, show_spinner="Loading examples…")
 def _run_data(key: tuple[str, str, str, int, str]) -> RunData:
     _, dataset, run, _, _ = key
-    info = project().run(dataset, run)
     frame = project().examples(dataset, run)
-    # The store keeps a hashed index of the run's ids per process already: share it.
-    ids, _ = project().run_index(info)
+    # An object Index, not the store's Arrow-string one: the review helpers look large id
+    # arrays up in it, which Arrow strings do value by value.
+    ids = pd.Index(frame["id"].astype(str), dtype=object)
     return RunData(frame=frame, ids=ids, classes=review.classes(frame))
 
 
