@@ -2,12 +2,12 @@
 
 Run it with ``erroranalysis serve --db project.db`` (or ``make run``); the project file comes
 from ``$ERRORANALYSIS_DB``. On first start, without a project file, the demo is built.
-The pages live in ``pages/``; each starts with ``_ui.start_page()`` (page config, the
+The pages live in ``app_pages/``; each starts with ``_ui.start_page()`` (page config, the
 project file, the sidebar).
 """
 
 from __future__ import annotations
 
-from pages import _ui
+from app_pages import _ui
 
 _ui.navigation().run()

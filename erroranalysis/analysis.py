@@ -19,7 +19,8 @@ import pandas as pd
 from . import priorities, slices
 from .review import DIRECT as DIRECT_QUEUE
 from .rules import evaluate_rule
-from .store import TAG_PREFIX, Project
+from .store import Project
+from .vocabulary import TAG_PREFIX
 
 REVIEWED_TAG_SLICE_NOTE = "reviewed examples only (mostly errors): accuracy is biased low"
 

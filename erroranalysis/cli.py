@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .vocabulary import DEFAULT_RUN
 
 DEFAULT_DB = "erroranalysis.db"
 
@@ -191,7 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import a model's predictions (CSV, Parquet, JSON Lines)")
     p.add_argument("file", help="data file: .csv, .parquet or .jsonl")
     _common(p, dataset_required=True)
-    p.add_argument("--run", default="main", help="name of this model run (default: main)")
+    p.add_argument(
+        "--run", default=DEFAULT_RUN, help=f"name of this model run (default: {DEFAULT_RUN})"
+    )
     p.add_argument("--replace", action="store_true", help="replace an existing run of that name")
     p.add_argument("--media-root", help="folder media paths are relative to (default: the file's)")
     p.add_argument("--actor", default=os.environ.get("USER") or "import", help="who imports")

@@ -45,7 +45,9 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
+from .errors import ExpectedError, InvalidName
 from .media import URL_PATTERN, scan_media_paths
+from .vocabulary import MAX_TAGS, TAG_PREFIX, TAG_SEPARATOR, check_tag_name
 
 __all__ = [
     "ROLES",
@@ -63,11 +65,6 @@ FORMATS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
 }
-TAG_PREFIX = "tag:"
-TAG_SEPARATOR = ";"
-MAX_TAG_NAME = 100
-# Each tag is a bool column of the frame: a million rows x 500 tags is already 500 MB.
-MAX_DATASET_TAGS = 500
 MAX_LISTED_PROBLEMS = 50
 # Past this many rows with the same problem, one summary problem stands for the rest.
 MAX_PROBLEMS_PER_CHECK = 1000
@@ -146,7 +143,7 @@ class Problem:
         return f"{', '.join(where)}: {text}" if where else text
 
 
-class ImportValidationError(ValueError):
+class ImportValidationError(ExpectedError):
     """The input has problems; ``problems`` lists every one, ``str()`` shows them one per line."""
 
     def __init__(self, problems: Sequence[Problem], *, source: str | None = None):
@@ -1265,12 +1262,10 @@ def _check_media(values: pd.Series, column: str, root: Path | None, report: _Rep
 
 # ---------------------------------------------------------------------- tags
 def _tag_problem(name: str) -> str | None:
-    if not name:
-        return "tag name is empty"
-    if len(name) > MAX_TAG_NAME:
-        return f"tag name is longer than {MAX_TAG_NAME} characters"
-    if _CONTROL.search(name):
-        return "tag name contains control characters"
+    try:
+        check_tag_name(name)
+    except InvalidName as err:
+        return str(err)
     return None
 
 
@@ -1315,10 +1310,10 @@ def _collect_tags(
     report.more(len(bad) - MAX_PROBLEMS_PER_CHECK, column=tags_column)
     if bad:
         return tags
-    if len(set(distinct) | set(tags)) > MAX_DATASET_TAGS:
+    if len(set(distinct) | set(tags)) > MAX_TAGS:
         report.add(
             f"holds {len(set(distinct) | set(tags))} different tags; "
-            f"at most {MAX_DATASET_TAGS} are supported",
+            f"at most {MAX_TAGS} are supported",
             column=tags_column,
         )
         return tags

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .vocabulary import TAG_PREFIX
+
 ERROR = "error"
 CORRECT_SAMPLE = "correct sample"
 DIRECT = "direct"  # a correct example opened by id or link, outside the random sample
 ORDERS = ("random", "lowest_confidence")
-TAG_PREFIX = "tag:"
 MAX_CORRECT_FRACTION = 0.9
 
 

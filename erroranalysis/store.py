@@ -42,13 +42,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlite_utils
 
+from .errors import StoreError
+from .vocabulary import DEFAULT_RUN, check_name, check_tag_name
+
 if TYPE_CHECKING:
     from .importing import ImportResult
 
 SCHEMA_VERSION = 2
-DEFAULT_RUN = "main"
-TAG_PREFIX = "tag:"
-MAX_TAG_NAME = 100
 
 _MIGRATIONS: dict[int, str] = {
     # Version 1: datasets, runs, tags, the action/event log and reviews.
@@ -149,10 +149,6 @@ _RUN_INDEX: dict[tuple[str, int, str], tuple[pd.Index, np.ndarray]] = {}
 _RUN_INDEX_LOCK = threading.Lock()
 
 
-class StoreError(ValueError):
-    """A request the project cannot carry out (unknown dataset, bad tag name, ...)."""
-
-
 @dataclass(frozen=True)
 class RunInfo:
     """One model run of a dataset, as imported."""
@@ -181,26 +177,9 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def check_tag_name(name: str) -> str:
-    """Return the trimmed tag name or raise :class:`StoreError` saying what is wrong."""
-    if not isinstance(name, str):
-        raise StoreError(f"tag name must be text, got {name!r}")
-    clean = name.strip()
-    if not clean:
-        raise StoreError("tag name is empty")
-    if len(clean) > MAX_TAG_NAME:
-        raise StoreError(f"tag name is longer than {MAX_TAG_NAME} characters: {clean[:40]!r}...")
-    if any(ord(c) < 32 or ord(c) == 127 for c in clean):
-        raise StoreError(f"tag name contains control characters: {clean!r}")
-    return clean
-
-
 def check_actor(actor: str) -> str:
-    if not isinstance(actor, str) or not actor.strip():
-        raise StoreError("a reviewer name is required")
-    if len(actor) > 100 or any(ord(c) < 32 for c in actor):
-        raise StoreError(f"reviewer name is not acceptable: {actor[:40]!r}")
-    return actor.strip()
+    """The trimmed name of who acts (a reviewer, an importer), or :class:`InvalidName`."""
+    return check_name(actor, kind="reviewer")
 
 
 def _frame_to_blob(frame: pd.DataFrame) -> bytes:
@@ -362,11 +341,8 @@ class Project:
         still exist are kept, those of ids that are gone are retracted through the log.
         """
         actor = check_actor(actor)
-        dataset = dataset.strip()
-        if not dataset or len(dataset) > 100 or any(ord(c) < 32 for c in dataset):
-            raise StoreError(f"dataset name is not acceptable: {dataset!r}")
-        if not run.strip():
-            raise StoreError("run name is empty")
+        dataset = check_name(dataset, kind="dataset")
+        run = check_name(run, kind="run")
         tags = [check_tag_name(t) for t in dataset_tags]
         blob = _frame_to_blob(frame)
         n_errors = int((~frame["correct"].astype(bool)).sum())

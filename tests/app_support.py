@@ -85,7 +85,7 @@ def png_bytes() -> bytes:
 def open_page(at: AppTest, page: str, **query: str) -> AppTest:
     for key, value in query.items():
         at.query_params[key] = value
-    at.switch_page(f"pages/{page}.py")
+    at.switch_page(f"app_pages/{page}.py")
     return at.run()
 
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from app_support import DATASET, no_errors, open_page
 
+from app_pages import _charts
 from erroranalysis.store import open_project
-from pages import _charts
 
 EVIL = '<a href="javascript:alert(1)">x</a>'
 ESCAPED = '&lt;a href="javascript:alert(1)"&gt;x&lt;/a&gt;'

@@ -8,8 +8,8 @@ import pytest
 from app_support import APP, DATASET, REVIEWER, no_errors, open_page
 from streamlit.testing.v1 import AppTest
 
+from app_pages._ui import md
 from erroranalysis.store import open_project
-from pages._ui import md
 
 
 # ---------------------------------------------------------------------- the entry point

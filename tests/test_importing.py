@@ -15,7 +15,6 @@ from pandas.testing import assert_frame_equal, assert_series_equal
 
 from erroranalysis import importing
 from erroranalysis.importing import (
-    MAX_DATASET_TAGS,
     MAX_LISTED_PROBLEMS,
     MAX_PROBLEMS_PER_CHECK,
     ColumnMapping,
@@ -23,6 +22,7 @@ from erroranalysis.importing import (
     Problem,
     read_dataset,
 )
+from erroranalysis.vocabulary import MAX_TAGS
 
 CSV = b"id,label,prediction\n"
 
@@ -676,9 +676,9 @@ def test_file_object_with_a_name(tmp_path):
 
 
 def test_too_many_tags_and_hostile_tag_cells():
-    cells = ";".join(f"t{i}" for i in range(MAX_DATASET_TAGS + 1))
+    cells = ";".join(f"t{i}" for i in range(MAX_TAGS + 1))
     err = problems_of(CSV[:-1] + b",tags\n1,a,a," + cells.encode() + b"\n")
-    assert f"at most {MAX_DATASET_TAGS}" in str(err)
+    assert f"at most {MAX_TAGS}" in str(err)
     result = read_bytes(CSV[:-1] + b",tags\n1,a,a," + b";" * 1_000_000 + b"x\n")
     assert result.dataset_tags == ["x"]
 

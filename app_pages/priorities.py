@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_pages import _charts, _ui
 from erroranalysis import export
-from pages import _charts, _ui
 
 _ui.start_page()
 
@@ -60,7 +60,7 @@ if len(untagged):
     _ui.show_table(untagged, hide_index=True)
     if st.button("Review untagged errors", icon=":material/rate_review:", key="pr_untagged"):
         _ui.review_untagged()
-        st.switch_page("pages/review.py")
+        st.switch_page("app_pages/review.py")
 
 st.subheader("Tag overlap", anchor=False)
 st.caption("Examples carrying both tags. Overlapping marginal effects do not add up.")

@@ -26,7 +26,6 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 from PIL import Image
-from streamlit.runtime.pages_manager import PagesManager
 
 from erroranalysis import analysis, importing, media, review, rules
 from erroranalysis.store import Project, RunInfo, StoreError, check_actor, open_project
@@ -135,32 +134,37 @@ def reviewer() -> str | None:
         return None
 
 
+PAGES = {
+    "datasets": ("Datasets", ":material/database:"),
+    "review": ("Review", ":material/rate_review:"),
+    "tags": ("Tags", ":material/sell:"),
+    "priorities": ("Priorities", ":material/leaderboard:"),
+    "audit": ("Audit", ":material/fact_check:"),
+}
+
+
+def _home() -> None:
+    # The root URL opens the Datasets page at its own address, so /datasets is a real link.
+    st.switch_page(page_path("datasets"))
+
+
+def page_path(name: str) -> str:
+    """The script path of one of the app's pages, for ``st.switch_page`` and ``st.page_link``."""
+    return f"app_pages/{name}.py"
+
+
 def navigation() -> Any:
     """The app's pages (``st.navigation``); returns the page to run."""
-    _local.routed = True
-    return st.navigation(
-        [
-            # The default page is served at the root URL ("/"); it has no path of its own.
-            st.Page("pages/datasets.py", title="Datasets", icon=":material/database:", default=True),
-            st.Page("pages/review.py", title="Review", icon=":material/rate_review:", url_path="review"),
-            st.Page("pages/tags.py", title="Tags", icon=":material/sell:", url_path="tags"),
-            st.Page("pages/priorities.py", title="Priorities", icon=":material/leaderboard:", url_path="priorities"),
-            st.Page("pages/audit.py", title="Audit", icon=":material/fact_check:", url_path="audit"),
-        ]
-    )  # fmt: skip
+    pages = [
+        st.Page(page_path(name), title=title, icon=icon, url_path=name)
+        for name, (title, icon) in PAGES.items()
+    ]
+    home = st.Page(_home, title="Home", url_path="home", default=True, visibility="hidden")
+    return st.navigation([home, *pages])
 
 
 def start_page() -> None:
     """What every page does first: page config, the project file, the shared sidebar."""
-    if not getattr(_local, "routed", False) and not st.session_state.get("_rerouted"):
-        # Streamlit ran this page file without app.py: because the folder is named
-        # ``pages/``, the first run after the server starts uses the old folder-based
-        # navigation (which would list every file here). Register the real navigation and
-        # run again, through app.py. Once per session, so this can never loop.
-        st.session_state["_rerouted"] = True
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-    _local.routed = False
     st.set_page_config(
         page_title="Error analysis", page_icon=":material/troubleshoot:", layout="wide"
     )
@@ -248,7 +252,7 @@ def require_run() -> RunInfo:
     info = current_run()
     if info is None:
         st.info("No dataset yet: import one on the Datasets page.")
-        st.page_link("pages/datasets.py", label="Go to Datasets", icon=":material/database:")
+        st.page_link("app_pages/datasets.py", label="Go to Datasets", icon=":material/database:")
         st.stop()
     return info
 

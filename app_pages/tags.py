@@ -6,8 +6,8 @@ import math
 
 import streamlit as st
 
+from app_pages import _charts, _ui
 from erroranalysis.store import StoreError
-from pages import _charts, _ui
 
 _ui.start_page()
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from app_pages import _charts, _ui
 from erroranalysis import importing, media
 from erroranalysis.store import StoreError
-from pages import _charts, _ui
+from erroranalysis.vocabulary import DEFAULT_RUN, MAX_NAME
 
 _ui.start_page()
 
@@ -105,7 +106,7 @@ if info is not None:
         st.warning(_ui.md(warning), icon=":material/balance:")
     if summary["warnings"]:
         st.page_link(
-            "pages/audit.py", label="Precision, recall and F1 per class on the Audit page",
+            "app_pages/audit.py", label="Precision, recall and F1 per class on the Audit page",
             icon=":material/fact_check:",
         )  # fmt: skip
     balance = summary["class_balance"]
@@ -148,7 +149,7 @@ if upload is not None:
     with st.form("ds_import"):
         first, second, third = st.columns([2, 1, 1], vertical_alignment="bottom")
         first.text_input("Dataset name", value=Path(upload.name).stem, key="ds_name", max_chars=100)
-        second.text_input("Run name", value="main", key="ds_run", max_chars=100)
+        second.text_input("Run name", value=DEFAULT_RUN, key="ds_run", max_chars=MAX_NAME)
         third.checkbox("Replace this run if it exists", key="ds_replace")
         st.markdown("**Column mapping**")
         grid = st.columns(5)

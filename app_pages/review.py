@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_pages import _charts, _ui
 from erroranalysis import review
 from erroranalysis.store import RunInfo
-from pages import _charts, _ui
 
 _ui.start_page()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _charts, _ui
+from app_pages import _charts, _ui
 
 _ui.start_page()
 

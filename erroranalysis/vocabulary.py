@@ -1,0 +1,80 @@
+"""The project's vocabulary and the rules for names, each stated once.
+
+Every name a user gives (a dataset, a run, a tag, a reviewer) passes :func:`check_name`
+before anything is written, whichever way it arrives (CLI, app, import file, API). A name
+is shown in tables, headings, file names and other people's spreadsheets, so it may not
+carry control characters (they reorder or hide text in a terminal), Unicode
+bidirectional controls (U+202E makes ``exe.txt`` read as ``txt.exe``), or run to
+absurd lengths.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import InvalidName
+
+__all__ = [
+    "DEFAULT_RUN",
+    "MAX_NAME",
+    "MAX_TAGS",
+    "TAG_PREFIX",
+    "TAG_SEPARATOR",
+    "check_name",
+    "check_reviewer",
+    "check_tag_name",
+]
+
+TAG_PREFIX = "tag:"  # a column named tag:NAME holds one tag
+TAG_SEPARATOR = ";"  # between tags in a tags cell
+DEFAULT_RUN = "main"  # the run an import makes when none is named
+MAX_NAME = 100  # characters in any name
+# Each tag is a bool column of the frame: a million rows x 500 tags is already 500 MB. The
+# limit counts every way a tag arrives (a tags column, tag:NAME columns, reviews, rules).
+MAX_TAGS = 500
+
+# C0 and C1 control characters, and DEL.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Bidirectional embeddings, overrides and isolates, and the invisible direction marks.
+_BIDI = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def check_name(value: object, *, kind: str) -> str:
+    """The trimmed name, or :class:`InvalidName` saying what is wrong with it.
+
+    ``kind`` ("tag", "run", "dataset", "reviewer") names the name in the message.
+    """
+    if not isinstance(value, str):
+        raise InvalidName(f"{kind} name must be text, got {type(value).__name__}")
+    clean = value.strip()
+    if not clean:
+        raise InvalidName(f"{kind} name is empty")
+    if len(clean) > MAX_NAME:
+        raise InvalidName(
+            f"{kind} name is longer than {MAX_NAME} characters ({len(clean):,}): {show(clean, 40)}"
+        )
+    if _CONTROL.search(clean):
+        raise InvalidName(f"{kind} name contains control characters: {show(clean)}")
+    if _BIDI.search(clean):
+        raise InvalidName(
+            f"{kind} name contains Unicode direction controls (such as U+202E), "
+            f"which make text read differently from what it is: {show(clean)}"
+        )
+    return clean
+
+
+def check_tag_name(name: object) -> str:
+    return check_name(name, kind="tag")
+
+
+def check_reviewer(name: object) -> str:
+    return check_name(name, kind="reviewer")
+
+
+def show(value: str, limit: int = 80) -> str:
+    """``value`` quoted for a one-line message: control and direction characters escaped,
+    long text cut."""
+    if len(value) > limit:
+        value = value[: limit - 1] + "…"
+    escaped = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    return "'" + _BIDI.sub(lambda m: f"\\u{ord(m.group()):04x}", escaped) + "'"
