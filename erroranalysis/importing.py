@@ -32,6 +32,7 @@ import json
 import math
 import os
 import re
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -55,6 +56,7 @@ __all__ = [
     "ImportResult",
     "ImportValidationError",
     "Problem",
+    "check_encoding",
     "read_dataset",
 ]
 
@@ -91,7 +93,8 @@ MAGIC = (
     (b"\xff\xd8\xff", "a JPEG image"),
     (b"SQLite format 3\x00", "an SQLite database"),
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Shown escaped in messages too: a lone surrogate cannot even be printed.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 _NOT_SPACE = re.compile(r"\S")
 
 
@@ -266,12 +269,21 @@ def _load(source: object, filename: str | None) -> tuple[str, bytes, Path | None
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         try:
-            raw = path.read_bytes()
+            kind = path.stat().st_mode
+            # A FIFO or a device would block, or never end; only a regular file is data.
+            if stat.S_ISDIR(kind):
+                problem = f"{path} is a folder, not a data file"
+            elif not stat.S_ISREG(kind):
+                problem = f"{path} is not a regular file"
+            else:
+                return filename or path.name, path.read_bytes(), path.resolve().parent
         except FileNotFoundError:
-            raise ImportValidationError([Problem(f"file not found: {path}")]) from None
+            problem = f"file not found: {path}"
         except OSError as err:
-            raise ImportValidationError([Problem(f"cannot read {path}: {err.strerror}")]) from None
-        return filename or path.name, raw, path.resolve().parent
+            problem = f"cannot read {path}: {err.strerror or err}"
+        except ValueError as err:  # a NUL in the path
+            problem = f"cannot read {str(path)!r}: {err}"
+        raise ImportValidationError([Problem(problem)])
     read = getattr(source, "read", None)
     if read is None:
         raise TypeError(f"source must be a path or a binary file object, not {type(source)}")
@@ -328,30 +340,66 @@ class _Report:
 
 
 # ---------------------------------------------------------------------- bytes -> text
+def check_encoding(encoding: str) -> str:
+    """The codec name of the text encoding ``encoding``, or :class:`ExpectedError` naming it.
+
+    A codec that is not a text encoding (``rot13``, ``base64``, ``zlib``...) is refused:
+    Python's documented rule is that ``bytes.decode`` and ``str.encode`` refuse such codecs
+    with ``LookupError``, so probing both is the public way to tell.
+    """
+    try:
+        codec = codecs.lookup(encoding).name
+    except (LookupError, TypeError, ValueError):  # ValueError: a name with a NUL in it
+        raise ExpectedError(
+            f"unknown text encoding {encoding!r}; pass one such as utf-8, latin-1, cp1252 or utf-16"
+        ) from None
+    try:
+        b"".decode(codec)
+        "".encode(codec)
+    except (LookupError, UnicodeError):
+        raise ExpectedError(
+            f"{encoding!r} is a codec but not a text encoding (it does not turn bytes into "
+            "text); pass one such as utf-8, latin-1, cp1252 or utf-16"
+        ) from None
+    return codec
+
+
 def _decode(raw: bytes, encoding: str, report: _Report) -> tuple[str, bytes] | None:
     """(text, the same text as UTF-8 bytes), reporting every line that does not decode.
 
     Undecodable bytes become U+FFFD so that the rest of the file can still be checked.
     """
     try:
-        codec = codecs.lookup(encoding).name
-    except LookupError:
-        report.add(f"unknown text encoding {encoding!r}")
+        codec = check_encoding(encoding)
+    except ExpectedError as err:
+        report.add(str(err))
         return None
     utf8 = codec == "utf-8"
     if utf8 and raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8) :]
     try:
-        text = raw.decode(codec)
-    except UnicodeDecodeError:
-        pass
-    else:
+        text: str | None = raw.decode(codec)
+    except UnicodeError:  # UnicodeDecodeError, or plain UnicodeError from codecs such as idna
+        text = None
+    # A decoder such as unicode_escape can produce lone surrogates, which are not text;
+    # strict UTF-8 never does, so the default path skips the search.
+    if text is not None and (utf8 or not _SURROGATES.search(text)):
         return text, raw if utf8 else text.encode("utf-8")
-    text = raw.decode(codec, errors="surrogateescape")
-    undecodable = re.compile("[\udc80-\udcff]+")
+    if text is None:
+        try:
+            text = raw.decode(codec, errors="surrogateescape")
+        except UnicodeError as err:
+            # surrogateescape cannot stand in for every byte (an odd byte in UTF-16).
+            reason = getattr(err, "reason", None) or str(err)
+            report.add(
+                f"the file is not valid {codec} text ({reason}); if the file uses another "
+                "encoding, pass it: --encoding latin-1 on the command line, "
+                "encoding='latin-1' in Python"
+            )
+            return None
     line, last, bad = 1, 0, 0
     reported_line = 0
-    for match in undecodable.finditer(text):
+    for match in _SURROGATES.finditer(text):
         line += text.count("\n", last, match.start())
         last = match.start()
         if line == reported_line:
@@ -360,16 +408,26 @@ def _decode(raw: bytes, encoding: str, report: _Report) -> tuple[str, bytes] | N
         bad += 1
         if bad > MAX_PROBLEMS_PER_CHECK:
             continue
-        octets = " ".join(f"0x{ord(c) - 0xDC00:02x}" for c in match.group()[:4])
         report.add(
-            f"this line is not valid {codec} text (bytes {octets}); "
+            f"this line is not valid {codec} text ({_undecodable(match.group())}); "
             "if the file uses another encoding, "
             "pass it: --encoding latin-1 on the command line, encoding='latin-1' in Python",
             row=line,
         )
     report.more(bad - MAX_PROBLEMS_PER_CHECK)
-    text = undecodable.sub("\ufffd", text)
+    text = _SURROGATES.sub("\ufffd", text)
     return text, text.encode("utf-8")
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]+")
+
+
+def _undecodable(run: str) -> str:
+    """What a run of surrogates from decoding stands for: bytes that did not decode
+    (surrogateescape maps byte 0xNN to U+DCNN), or a lone surrogate the codec produced."""
+    if all("\udc80" <= c <= "\udcff" for c in run[:4]):
+        return "bytes " + " ".join(f"0x{ord(c) - 0xDC00:02x}" for c in run[:4])
+    return f"the lone surrogate U+{ord(run[0]):04X}, half of a UTF-16 pair, is not text"
 
 
 def _magic(raw: bytes) -> str | None:
@@ -493,18 +551,86 @@ class _Text(NamedTuple):
 def _read_csv(
     raw: bytes, *, encoding: str, mapping: ColumnMapping, report: _Report
 ) -> pd.DataFrame | None:
+    text_columns = [c for role, c in mapping.roles().items() if role in TEXT_ROLES]
+    read = _csv_table(
+        raw, encoding=encoding, text_columns=text_columns, report=report,
+        json_hint="; give it a .jsonl extension",
+    )  # fmt: skip
+    if read is None:
+        return None
+    table, original, again = read
+    names = table.column_names
+    # pyarrow infers dates and times where pandas would keep the text: re-read those as text.
+    temporal = [
+        i
+        for i, kind in enumerate(table.schema.types)
+        if original[i] not in text_columns and pa.types.is_temporal(kind)
+    ]
+    if temporal:
+        strings = again(
+            pa_csv.ConvertOptions(
+                include_columns=[original[i] for i in temporal],
+                column_types={original[i]: pa.string() for i in temporal},
+                strings_can_be_null=False,
+            )
+        )
+        for i in temporal:
+            table = table.set_column(i, names[i], strings.column(original[i]))
+    table = _pandas_like_missing(table, exclude=set(text_columns))
+    return table.to_pandas()
+
+
+def read_text_table(
+    source: str | os.PathLike[str], *, required: Sequence[str], encoding: str = "utf-8"
+) -> tuple[pd.DataFrame, _Report]:
+    """A small CSV table (reviews, tag definitions) with every value as text, as written.
+
+    The file passes the same checks as a dataset CSV (encoding, binary content, NUL bytes,
+    ragged rows, unclosed quotes, repeated header names) and must have the ``required``
+    columns and at least one row. Returns the frame and the report, whose ``locate`` turns
+    frame positions into file lines, for the caller's own checks; raises
+    :class:`ImportValidationError` at once if the file cannot be read as a table.
+    """
+    name, raw, _ = _load(source, None)
+    report = _Report()
+    read = _csv_table(raw, encoding=encoding, text_columns=None, report=report, json_hint="")
+    if read is None:
+        raise report.error(name)
+    table = read[0]
+    missing = [c for c in required if c not in table.column_names]
+    if missing:
+        found = ", ".join(map(repr, table.column_names[:30])) or "none"
+        for column in missing:
+            report.add(f"missing required column (columns found: {found})", column=column)
+        raise report.error(name)
+    return table.to_pandas(), report
+
+
+def _csv_table(
+    raw: bytes,
+    *,
+    encoding: str,
+    text_columns: Sequence[str] | None,
+    report: _Report,
+    json_hint: str,
+) -> tuple[pa.Table, list[str], Callable[[pa_csv.ConvertOptions], pa.Table]] | None:
+    """Parse a CSV file into an Arrow table, reporting every malformed record.
+
+    ``text_columns`` are read as text exactly as written; None reads *every* column so.
+    Returns (table with clean header names, the names as written, a function that parses
+    the file again with other conversion options), or None if the file cannot be a table.
+    On success ``report.locate`` maps table positions to file lines.
+    """
     decoded = _text_file(raw, encoding=encoding, kind="CSV", report=report)
     if decoded is None:
         return None
     text, data, line, first = decoded
     if first.startswith("{") and _is_json_object(first):
         report.add(
-            "the file looks like JSON Lines, not CSV (a JSON object on line "
-            f"{line}); give it a .jsonl extension"
+            f"the file looks like JSON Lines, not CSV (a JSON object on line {line}){json_hint}"
         )
         return None
 
-    text_columns = [c for role, c in mapping.roles().items() if role in TEXT_ROLES]
     ragged_count = 0
 
     def on_ragged(row: pa_csv.InvalidRow) -> str:
@@ -525,21 +651,29 @@ def _read_csv(
             convert_options=convert,
         )
 
-    convert = pa_csv.ConvertOptions(
-        column_types={c: pa.string() for c in text_columns},
-        null_values=list(NA_MARKERS),
-        strings_can_be_null=False,
-    )
+    def convert(columns: Sequence[str]) -> pa_csv.ConvertOptions:
+        return pa_csv.ConvertOptions(
+            column_types={c: pa.string() for c in columns},
+            null_values=list(NA_MARKERS),
+            strings_can_be_null=False,
+        )
+
+    all_text = text_columns is None
+    wanted = _csv_header(text) if text_columns is None else text_columns
     try:
         try:
-            table = read(convert)
+            table = read(convert(wanted))
         except pa.ArrowInvalid as err:
             if "straddling" not in str(err):
                 raise
             # A value longer than a parser block: read the file as a single block.
             ragged_count = 0
             block_size = len(data) + 1
-            table = read(convert)
+            table = read(convert(wanted))
+        if all_text and not all(pa.types.is_string(t) for t in table.schema.types):
+            # The csv module read the header differently from pyarrow: use pyarrow's names.
+            ragged_count = 0
+            table = read(convert(table.column_names))
     except pa.ArrowInvalid as err:
         report.add(f"the file cannot be read as CSV: {err}")
         return None
@@ -565,40 +699,40 @@ def _read_csv(
             report.add("the file has a header but no rows")
         return None
     report.locate = _csv_locator(text, table.num_rows, scan)
-
-    # pyarrow infers dates and times where pandas would keep the text: re-read those as text.
-    temporal = [
-        i
-        for i, kind in enumerate(table.schema.types)
-        if original[i] not in text_columns and pa.types.is_temporal(kind)
-    ]
-    if temporal:
-        again = read(
-            pa_csv.ConvertOptions(
-                include_columns=[original[i] for i in temporal],
-                column_types={original[i]: pa.string() for i in temporal},
-                strings_can_be_null=False,
-            )
-        )
-        for i in temporal:
-            table = table.set_column(i, names[i], again.column(original[i]))
-    table = _pandas_like_missing(table, exclude=set(text_columns))
-    return table.to_pandas()
+    return table, original, read
 
 
-def _header_names(names: list[str], report: _Report) -> list[str] | None:
+def _csv_header(text: str) -> list[str]:
+    """The header's names as the csv module reads them (the first record that is not blank)."""
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+    for values in csv.reader(io.StringIO(text, newline="")):
+        if values:
+            return values
+    return []
+
+
+def _header_names(
+    names: list[str], report: _Report, *, where: str = "the header"
+) -> list[str] | None:
     """Header names with blanks named as pandas names them; None if a name repeats."""
     seen: set[str] = set()
+    repeated: dict[str, int] = {}
     clean = []
     for i, name in enumerate(names):
         if name == "":
             name = f"Unnamed: {i}"
             report.warnings.append(f"column {i + 1} has no name; it was read as {name!r}")
         if name in seen:
-            report.add("appears more than once in the header; rename one of them", column=name)
+            repeated[name] = repeated.get(name, 1) + 1
         seen.add(name)
         clean.append(name)
-    return None if len(seen) < len(clean) else clean
+    for name, count in repeated.items():
+        # A repeated name would leave one of the columns silently unread.
+        report.add(
+            f"appears more than once in {where} ({count} times); rename all but one",
+            column=name,
+        )
+    return None if repeated else clean
 
 
 def _pandas_like_missing(table: pa.Table, *, exclude: set[str]) -> pa.Table:
@@ -755,11 +889,14 @@ def _jsonl_checked(text: str, text_columns: list[str], report: _Report) -> pd.Da
         except RecursionError:
             problem = ("this line is nested too deeply", None)
         else:
-            if isinstance(value, dict):
+            if not isinstance(value, dict):
+                problem = (f"this line is a JSON {_json_kind(value)}, not an object", None)
+            elif _ESCAPED_SURROGATE.search(line) and (found := _lone_surrogate(value, line)):
+                problem = found
+            else:
                 records.append(value)
                 numbers.append(number)
                 continue
-            problem = (f"this line is a JSON {_json_kind(value)}, not an object", None)
         bad += 1
         if bad <= MAX_PROBLEMS_PER_CHECK:
             report.add(problem[0], row=number, column=problem[1])
@@ -779,6 +916,62 @@ def _jsonl_checked(text: str, text_columns: list[str], report: _Report) -> pd.Da
             continue
         frame = _settle_object_column(frame, name, report)
     return frame
+
+
+# A JSON escape of a UTF-16 surrogate: valid only as a high-low pair (an emoji, say).
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+# An escaped backslash, or a surrogate escape: scanned together so that the text
+# "\\\\ud800" (a backslash, then "ud800") is not taken for an escape.
+_ESCAPE_TOKEN = re.compile(r"\\\\|\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _lone_escape(line: str) -> re.Match[str] | None:
+    """The first surrogate escape of ``line`` that is not half of a high-low pair."""
+    pending: re.Match[str] | None = None  # a high surrogate waiting for its low half
+    for token in _ESCAPE_TOKEN.finditer(line):
+        text = token.group()
+        if text == "\\\\":
+            if pending is not None:
+                return pending
+            continue
+        high = text[3].lower() in "89ab"
+        if pending is not None:
+            if not high and token.start() == pending.end():
+                pending = None
+                continue
+            return pending
+        if not high:
+            return token
+        pending = token
+    return pending
+
+
+def _lone_surrogate(record: dict[str, object], line: str) -> tuple[str, str | None] | None:
+    """(problem, key) if a key or value of ``record`` holds a lone surrogate, else None.
+
+    Python's json module decodes ``"\\ud800"`` to a string that cannot be encoded as UTF-8,
+    so nothing downstream could store it: it is refused here, where the line is known.
+    """
+
+    def holds(value: object) -> bool:
+        if isinstance(value, str):
+            return _SURROGATES.search(value) is not None
+        if isinstance(value, dict):
+            return any(holds(k) or holds(v) for k, v in value.items())
+        if isinstance(value, list):
+            return any(holds(v) for v in value)
+        return False
+
+    for key, value in record.items():
+        if holds(key) or holds(value):
+            escape = _lone_escape(line)
+            at = f" '{escape.group()}' at character {escape.start() + 1}" if escape else ""
+            message = (
+                f"this line holds a lone UTF-16 surrogate{at}, half of a pair, which is not "
+                "text; write the character itself, or both halves of the pair"
+            )
+            return message, None if holds(key) else key
+    return None
 
 
 def _json_kind(value: object) -> str:
@@ -865,13 +1058,20 @@ def _read_parquet(
             looks = ""
         report.add(f"the file is not a Parquet file (no 'PAR1' marker){looks}")
         return None
+    # pandas writes a non-default index as extra columns; it is not data.
+    index = re.compile(r"__index_level_\d+__")
     try:
-        table = pq.read_table(io.BytesIO(raw))
+        parquet = pq.ParquetFile(io.BytesIO(raw))
+        # A schema may repeat a name; reading such a file fails deep inside pyarrow, so the
+        # names are checked first and the repeated ones named.
+        schema = parquet.schema_arrow
+        data_names = [n for n in schema.names if not index.fullmatch(n)]
+        if _header_names(data_names, report, where="the file's schema") is None:
+            return None
+        table = parquet.read()
     except (pa.ArrowException, OSError, ValueError) as err:
         report.add(f"the file cannot be read as Parquet: {err}")
         return None
-    # pandas writes a non-default index as extra columns; it is not data.
-    index = re.compile(r"__index_level_\d+__")
     table = table.select([i for i, n in enumerate(table.column_names) if not index.fullmatch(n)])
     names = _header_names(table.column_names, report)
     if names is None:
@@ -986,6 +1186,7 @@ def _canonical(
     tag_columns = [n for n in names if n not in used and n.startswith(TAG_PREFIX)]
     metadata = [n for n in names if n not in used and n not in _CANONICAL and n not in tag_columns]
     n = len(frame)
+    _check_nul(frame, report)
 
     def text(role: str) -> pd.Series:
         return frame[present[role]].astype("str").reset_index(drop=True)
@@ -1027,6 +1228,37 @@ def _canonical(
     if report.problems:
         return pd.DataFrame(), metadata, list(tags)
     return pd.DataFrame(out, index=pd.RangeIndex(n)), metadata, list(tags)
+
+
+def _check_nul(frame: pd.DataFrame, report: _Report) -> None:
+    """Refuse a NUL character in any column name or text value, in every format.
+
+    A CSV with a NUL byte is refused whole as binary; JSON (``"\\u0000"``) and Parquet
+    carry one inside a string, where it would cut the text short in C code, SQLite tools
+    and terminals, and let two different ids print the same.
+    """
+    for name in frame.columns:
+        if "\x00" in str(name):
+            report.add("the column name contains a NUL character", column=str(name))
+        column = frame[name]
+        dtype = column.dtype
+        if isinstance(dtype, pd.StringDtype):
+            found = column.str.contains("\x00", regex=False).fillna(False)
+        elif isinstance(dtype, pd.CategoricalDtype):
+            bad = [c for c in dtype.categories if isinstance(c, str) and "\x00" in c]
+            found = column.isin(bad)
+        elif pd.api.types.is_object_dtype(dtype):
+            found = column.map(lambda v: isinstance(v, str) and "\x00" in v)
+        else:
+            continue
+        positions = np.flatnonzero(found.to_numpy(dtype=bool))
+        if len(positions):
+            report.at_rows(
+                positions,
+                "contains a NUL character (\\x00), which text may not hold",
+                column=str(name),
+                values=lambda p, column=column: _value_text(column.iloc[p]),
+            )
 
 
 def _missing_message(role: str, name: str, names: list[str]) -> str:
@@ -1261,66 +1493,87 @@ def _check_media(values: pd.Series, column: str, root: Path | None, report: _Rep
 
 
 # ---------------------------------------------------------------------- tags
-def _tag_problem(name: str) -> str | None:
+def _tag_name(name: str) -> tuple[str, str | None]:
+    """(the name as the store keeps it, or the problem with it)."""
     try:
-        check_tag_name(name)
+        return check_tag_name(name), None
     except InvalidName as err:
-        return str(err)
-    return None
+        return name, str(err)
 
 
 def _collect_tags(
     frame: pd.DataFrame, tag_columns: list[str], tags_column: str | None, n: int, report: _Report
 ) -> dict[str, np.ndarray]:
-    """One boolean array per tag name, from ``tag:NAME`` columns and the tags column."""
-    tags: dict[str, np.ndarray] = {}
+    """One boolean array per tag name, from ``tag:NAME`` columns and the tags column.
+
+    The names are checked as the store checks them, and the :data:`MAX_TAGS` limit counts
+    the tags of both kinds of column together.
+    """
+    column_tags: dict[str, str] = {}  # tag:NAME column -> tag name
     for column in tag_columns:
-        name = column[len(TAG_PREFIX) :].strip()
-        problem = _tag_problem(name)
+        name, problem = _tag_name(column[len(TAG_PREFIX) :])
         if problem:
             report.add(f"{problem} (columns named tag:NAME hold one tag each)", column=column)
-            continue
-        flags, bad = _to_bool(frame[column], empty_ok=True)
-        if bad.any():
-            _report_booleans(frame[column], bad, column, report)
+        else:
+            column_tags[column] = name
+    cell_tags: list[str] = []  # distinct names of the tags column, by first appearance
+    codes = rows = np.zeros(0, dtype=np.int64)
+    if tags_column is not None:
+        # Arrow keeps this compact: a hostile cell of a million ';' is a million empty names.
+        cells = pa.array(frame[tags_column].astype("str"), from_pandas=True)
+        if isinstance(cells, pa.ChunkedArray):
+            cells = cells.combine_chunks()
+        lists = pc.split_pattern(cells, TAG_SEPARATOR)
+        names = pc.utf8_trim_whitespace(pc.list_flatten(lists))
+        rows = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
+        given = pc.not_equal(names, "").to_numpy(zero_copy_only=False)
+        if given.any():
+            encoded = pc.dictionary_encode(pc.filter(names, given))  # codes by first appearance
+            codes = encoded.indices.to_numpy(zero_copy_only=False)
+            rows = rows[given]
+            distinct = encoded.dictionary.to_pylist()
+            _, first = np.unique(codes, return_index=True)
+            checked = [_tag_name(name) for name in distinct]
+            bad = [
+                (int(rows[first[code]]), problem, distinct[code])
+                for code, (_, problem) in enumerate(checked)
+                if problem is not None
+            ]
+            for row, problem, name in bad[:MAX_PROBLEMS_PER_CHECK]:
+                at = int(report.locate(np.asarray([row]))[0])
+                report.add(problem or "", column=tags_column, row=at, value=name)
+            report.more(len(bad) - MAX_PROBLEMS_PER_CHECK, column=tags_column)
+            if bad:
+                codes = rows = np.zeros(0, dtype=np.int64)
+            else:
+                cell_tags = [name for name, _ in checked]
+    total = set(column_tags.values()) | set(cell_tags)
+    if len(total) > MAX_TAGS:
+        kinds = []
+        if column_tags:
+            kinds.append(f"{len(set(column_tags.values()))} in tag:NAME columns")
+        if cell_tags:
+            kinds.append(f"{len(set(cell_tags))} in the {tags_column!r} column")
+        report.add(
+            f"the file holds {len(total)} different tags ({', '.join(kinds)}); at most "
+            f"{MAX_TAGS} are supported"
+        )
+        return {}
+    tags: dict[str, np.ndarray] = {}
+    for column, name in column_tags.items():
+        flags, bad_flags = _to_bool(frame[column], empty_ok=True)
+        if bad_flags.any():
+            _report_booleans(frame[column], bad_flags, column, report)
             continue
         tags[name] = tags[name] | flags if name in tags else flags
-    if tags_column is None:
-        return tags
-    # Arrow keeps this compact: a hostile cell of a million ';' is a million empty names.
-    cells = pa.array(frame[tags_column].astype("str"), from_pandas=True)
-    if isinstance(cells, pa.ChunkedArray):
-        cells = cells.combine_chunks()
-    lists = pc.split_pattern(cells, TAG_SEPARATOR)
-    names = pc.utf8_trim_whitespace(pc.list_flatten(lists))
-    rows = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
-    given = pc.not_equal(names, "").to_numpy(zero_copy_only=False)
-    if not given.any():
-        return tags
-    encoded = pc.dictionary_encode(pc.filter(names, given))  # codes by first appearance
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
-    rows = rows[given]
-    distinct = encoded.dictionary.to_pylist()
-    _, first = np.unique(codes, return_index=True)
-    bad = [(int(rows[first[c]]), _tag_problem(name), name) for c, name in enumerate(distinct)]
-    bad = [b for b in bad if b[1] is not None]
-    for row, problem, name in bad[:MAX_PROBLEMS_PER_CHECK]:
-        at = int(report.locate(np.asarray([row]))[0])
-        report.add(problem or "", column=tags_column, row=at, value=name)
-    report.more(len(bad) - MAX_PROBLEMS_PER_CHECK, column=tags_column)
-    if bad:
-        return tags
-    if len(set(distinct) | set(tags)) > MAX_TAGS:
-        report.add(
-            f"holds {len(set(distinct) | set(tags))} different tags; "
-            f"at most {MAX_TAGS} are supported",
-            column=tags_column,
-        )
-        return tags
-    matrix = np.zeros((len(distinct), n), dtype=bool)
-    matrix[codes, rows] = True
-    for code, name in enumerate(distinct):
-        tags[name] = tags[name] | matrix[code] if name in tags else matrix[code]
+    if cell_tags:
+        # Two spellings may name one tag once checked (the store trims them alike).
+        index = {name: i for i, name in enumerate(dict.fromkeys(cell_tags))}
+        remap = np.asarray([index[name] for name in cell_tags], dtype=np.int64)
+        matrix = np.zeros((len(index), n), dtype=bool)
+        matrix[remap[codes], rows] = True
+        for name, i in index.items():
+            tags[name] = tags[name] | matrix[i] if name in tags else matrix[i]
     return tags
 
 
@@ -1329,4 +1582,9 @@ def _show(value: str, limit: int = 80) -> str:
     """A value quoted for a one-line message: control characters escaped, long text cut."""
     if len(value) > limit:
         value = value[: limit - 1] + "…"
-    return "'" + _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value) + "'"
+    return "'" + _UNPRINTABLE.sub(_escape, value) + "'"
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

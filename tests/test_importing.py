@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import string
+import time
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,6 +26,7 @@ from erroranalysis.importing import (
     Problem,
     read_dataset,
 )
+from erroranalysis.tables import read_reviews, read_tag_definitions
 from erroranalysis.vocabulary import MAX_TAGS
 
 CSV = b"id,label,prediction\n"
@@ -701,3 +706,383 @@ def _parquet_bytes() -> bytes:
 )
 def test_peek_columns_for_the_mapping_form(data, filename, expected):
     assert importing.peek_columns(data, filename=filename) == expected
+
+
+# ---------------------------------------------------------------------- limits that hold everywhere
+def _parquet_table(**columns) -> bytes:
+    """A Parquet file with exactly these columns, in order (a schema may repeat a name)."""
+    names = list(columns)
+    arrays = [pa.array(v) for v in columns.values()]
+    sink = io.BytesIO()
+    pq.write_table(pa.Table.from_arrays(arrays, names=[n.split("#")[0] for n in names]), sink)
+    return sink.getvalue()
+
+
+ROWS = {"id": ["1"], "label": ["a"], "prediction": ["a"]}
+RECORD = '{"id": "1", "label": "a", "prediction": "a"'
+
+HOSTILE = [
+    # (case, file name, content, exact problems)
+    (
+        "repeated csv header named once",
+        "p.csv",
+        b"id,label,prediction,tags,tags,tags\n1,a,a,x,y,z\n",
+        ["column 'tags': appears more than once in the header (3 times); rename all but one"],
+    ),
+    (
+        "repeated parquet column",
+        "p.parquet",
+        _parquet_table(**ROWS, tags=["x"], **{"tags#2": ["y"]}),
+        [
+            "column 'tags': appears more than once in the file's schema (2 times); rename all but one"
+        ],
+    ),
+    (
+        "lone high surrogate in json",
+        "p.jsonl",
+        (
+            RECORD + ', "note": "ok"}\n' + RECORD.replace('"1"', '"2"') + ', "note": "\\ud800"}\n'
+        ).encode(),
+        [
+            "line 2, column 'note': this line holds a lone UTF-16 surrogate '\\ud800' at character 55, "
+            "half of a pair, which is not text; write the character itself, or both halves of the pair"
+        ],
+    ),
+    (
+        "lone low surrogate in a json id",
+        "p.jsonl",
+        b'{"id": "\\udc00", "label": "a", "prediction": "a"}\n',
+        [
+            "line 1, column 'id': this line holds a lone UTF-16 surrogate '\\udc00' at character 9, "
+            "half of a pair, which is not text; write the character itself, or both halves of the pair"
+        ],
+    ),
+    (
+        "lone surrogate in a json key",
+        "p.jsonl",
+        (RECORD + ', "\\ud800": 1}\n').encode(),
+        [
+            "line 1: this line holds a lone UTF-16 surrogate '\\ud800' at character 47, half of a "
+            "pair, which is not text; write the character itself, or both halves of the pair"
+        ],
+    ),
+    (
+        "nul in a json id",
+        "p.jsonl",
+        b'{"id": "1\\u0000", "label": "a", "prediction": "a"}\n',
+        [
+            "line 1, column 'id': value '1\\x00' contains a NUL character (\\x00), which text may not hold"
+        ],
+    ),
+    (
+        "nul in json metadata",
+        "p.jsonl",
+        (
+            RECORD + ', "note": "a"}\n' + RECORD.replace('"1"', '"2"') + ', "note": "\\u0000"}\n'
+        ).encode(),
+        [
+            "line 2, column 'note': value '\\x00' contains a NUL character (\\x00), which text may not hold"
+        ],
+    ),
+    (
+        "nul in a json key",
+        "p.jsonl",
+        (RECORD + ', "a\\u0000b": 1}\n').encode(),
+        ["column 'a\\x00b': the column name contains a NUL character"],
+    ),
+    (
+        "nul in a parquet label",
+        "p.parquet",
+        _parquet_table(id=["1", "2"], label=["a", "b\x00"], prediction=["a", "b"]),
+        [
+            "row 2, column 'label': value 'b\\x00' contains a NUL character (\\x00), which text may not hold"
+        ],
+    ),
+    (
+        "nul in a csv id",
+        "p.csv",
+        CSV + b"1\x00,a,a\n",
+        ["the file contains binary data (a NUL byte on line 2); it is not a CSV text file"],
+    ),
+    (
+        "tag:NAME columns past the limit",
+        "p.csv",
+        (
+            "id,label,prediction," + ",".join(f"tag:t{i}" for i in range(2000)) + "\n"
+            "1,a,a," + ",".join(["1"] * 2000) + "\n"
+        ).encode(),
+        [
+            f"the file holds 2000 different tags (2000 in tag:NAME columns); at most {MAX_TAGS} are supported"
+        ],
+    ),
+    (
+        "both kinds of tag columns together past the limit",
+        "p.csv",
+        (
+            "id,label,prediction,tags," + ",".join(f"tag:c{i}" for i in range(300)) + "\n"
+            "1,a,a," + ";".join(f"t{i}" for i in range(300)) + "," + ",".join(["1"] * 300) + "\n"
+        ).encode(),
+        [
+            "the file holds 600 different tags (300 in tag:NAME columns, 300 in the 'tags' "
+            f"column); at most {MAX_TAGS} are supported"
+        ],
+    ),
+    (
+        "rot13 is not a text encoding",
+        "p.csv",
+        CSV + b"1,a,a\n",
+        [
+            "'rot13' is a codec but not a text encoding (it does not turn bytes into text); "
+            "pass one such as utf-8, latin-1, cp1252 or utf-16"
+        ],
+    ),
+    (
+        "base64 is not a text encoding",
+        "p.csv",
+        CSV + b"1,a,a\n",
+        [
+            "'base64' is a codec but not a text encoding (it does not turn bytes into text); "
+            "pass one such as utf-8, latin-1, cp1252 or utf-16"
+        ],
+    ),
+    (
+        "an encoding that decodes to lone surrogates",
+        "p.csv",
+        CSV + b"1,a,a\n2,a,\\ud800\n",
+        [
+            "line 3: this line is not valid unicode-escape text (the lone surrogate U+D800, half "
+            "of a UTF-16 pair, is not text); if the file uses another encoding, pass it: "
+            "--encoding latin-1 on the command line, encoding='latin-1' in Python"
+        ],
+    ),
+]
+HOSTILE_OPTIONS = {
+    "rot13 is not a text encoding": {"encoding": "rot13"},
+    "base64 is not a text encoding": {"encoding": "base64"},
+    "an encoding that decodes to lone surrogates": {"encoding": "unicode_escape"},
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [case[1:] for case in HOSTILE],
+    ids=[case[0] for case in HOSTILE],
+)
+def test_limits_hold_in_every_format(request, name, data, expected):
+    err = problems_of(data, name, **HOSTILE_OPTIONS.get(request.node.callspec.id, {}))
+    assert [str(p) for p in err.problems] == expected
+
+
+def test_a_surrogate_pair_in_json_is_one_character():
+    result = read_bytes(
+        (RECORD + ', "note": "\\ud83d\\ude00", "path": "\\\\ud800"}\n').encode(), "p.jsonl"
+    )
+    assert result.frame[["note", "path"]].iloc[0].tolist() == ["\U0001f600", "\\ud800"]
+
+
+def test_tags_at_the_limit_pass_from_both_kinds_of_column():
+    half = MAX_TAGS // 2
+    data = (
+        "id,label,prediction,tags," + ",".join(f"tag:c{i}" for i in range(half)) + "\n"
+        "1,a,a," + ";".join(f"t{i}" for i in range(MAX_TAGS - half)) + ","
+        + ",".join(["1"] * half) + "\n"
+    ).encode()  # fmt: skip
+    assert len(read_bytes(data).dataset_tags) == MAX_TAGS
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda p: p.mkdir(), "is a folder, not a data file"),
+        (lambda p: os.mkfifo(p), "is not a regular file"),
+        (lambda p: None, "file not found"),
+    ],
+    ids=["folder", "fifo", "missing"],
+)
+def test_a_path_that_is_not_a_data_file(tmp_path, make, expected):
+    path = tmp_path / "p.csv"
+    make(path)
+    with pytest.raises(ImportValidationError, match=expected):
+        read_dataset(path)
+
+
+# ---------------------------------------------------------------------- reviews and tag definitions
+KNOWN = pd.Index(["1", "2", "3"])
+
+
+def read_table(tmp_path, content: bytes | str, reader: str = "reviews", **options):
+    path = tmp_path / "table.csv"
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    if reader == "reviews":
+        return read_reviews(path, known_ids=KNOWN, **options)
+    return read_tag_definitions(path, **options)
+
+
+def test_reviews_are_read_with_their_tags(tmp_path):
+    table = read_table(
+        tmp_path, 'id,reviewer,tags\n1,ana,car noise; echo\n2, ben ,\n3,ana,"a;b;a"\n'
+    )
+    assert table.reviews.values.tolist() == [["1", "ana"], ["2", " ben "], ["3", "ana"]]
+    assert table.tags == [["car noise", "echo"], [], ["a", "b", "a"]]
+
+
+def test_tag_definitions_are_read_as_numbers(tmp_path):
+    frame = read_table(tmp_path, "tag,hlp,effort,description\n x ,0.5,2,hum\ny,,,\n", "tags")
+    assert frame.to_dict("list") == {
+        "tag": ["x", "y"], "hlp": [0.5, pytest.approx(np.nan, nan_ok=True)],
+        "effort": [2.0, pytest.approx(np.nan, nan_ok=True)], "description": ["hum", ""],
+    }  # fmt: skip
+
+
+LONG = "r" * 5000
+BAD_TABLES = [
+    # (case, reader, content, exact problems)
+    (
+        "repeated tags header",
+        "reviews",
+        "id,reviewer,tags,tags\n1,ana,x,y\n",
+        ["column 'tags': appears more than once in the header (2 times); rename all but one"],
+    ),
+    (
+        "repeated hlp header",
+        "tags",
+        "tag,hlp,hlp\nx,0.1,0.9\n",
+        ["column 'hlp': appears more than once in the header (2 times); rename all but one"],
+    ),
+    (
+        "reviewer with a direction override",
+        "reviews",
+        "id,reviewer,tags\n1,ana\u202e,x\n",
+        [
+            "line 2, column 'reviewer': value 'ana\u202e' is not a reviewer name: reviewer name "
+            "contains Unicode direction controls (such as U+202E), which make text read "
+            "differently from what it is: 'ana\\u202e'"
+        ],
+    ),
+    (
+        "reviewer with a control character, on every line it appears",
+        "reviews",
+        "id,reviewer,tags\n1,a\x07b,x\n2,ana,\n3,a\x07b,\n",
+        [
+            "line 2, column 'reviewer': value 'a\\x07b' is not a reviewer name: reviewer name "
+            "contains control characters: 'a\\x07b'",
+            "line 4, column 'reviewer': value 'a\\x07b' is not a reviewer name: reviewer name "
+            "contains control characters: 'a\\x07b'",
+        ],
+    ),
+    (
+        "reviewer name of 5,000 characters",
+        "reviews",
+        f"id,reviewer,tags\n1,{LONG},x\n",
+        [
+            f"line 2, column 'reviewer': value '{'r' * 79}…' is not a reviewer name: reviewer "
+            f"name is longer than 100 characters (5,000): '{'r' * 39}…'"
+        ],
+    ),
+    (
+        "tag definition with a direction override",
+        "tags",
+        "tag,hlp\nx\u202e,0.5\n",
+        [
+            "line 2, column 'tag': value 'x\u202e' is not a tag name: tag name contains Unicode "
+            "direction controls (such as U+202E), which make text read differently from what "
+            "it is: 'x\\u202e'"
+        ],
+    ),
+    (
+        "nul in a description",
+        "tags",
+        "tag,hlp,description\nx,0.5,a\x00b\n",
+        ["the file contains binary data (a NUL byte on line 2); it is not a CSV text file"],
+    ),
+    (
+        "nul in a review id",
+        "reviews",
+        "id,reviewer,tags\n1\x00,ana,x\n",
+        ["the file contains binary data (a NUL byte on line 2); it is not a CSV text file"],
+    ),
+    (
+        "too many tags in reviews",
+        "reviews",
+        "id,reviewer,tags\n1,ana," + ";".join(f"t{i}" for i in range(MAX_TAGS + 1)) + "\n",
+        [
+            f"column 'tags': the file holds {MAX_TAGS + 1} different tags; at most {MAX_TAGS} are supported"
+        ],
+    ),
+    (
+        "too many tag definitions",
+        "tags",
+        "tag,hlp\n" + "".join(f"t{i},0.5\n" for i in range(MAX_TAGS + 1)),
+        [
+            f"column 'tag': the file defines {MAX_TAGS + 1} different tags; at most {MAX_TAGS} are supported"
+        ],
+    ),
+    (
+        "infinite effort and an underscore number",
+        "tags",
+        "tag,hlp,effort\nx,0.5,inf\ny,0_5,1\n",
+        [
+            "line 2, column 'effort': value 'inf' is not a finite number > 0",
+            "line 3, column 'hlp': value '0_5' is not a finite number in [0, 1]",
+        ],
+    ),
+    (
+        "every problem at once, on the right lines",
+        "reviews",
+        'id,reviewer,tags\n1,ana,"two\nlines"\n404,ana,x\n2,,x\n3,ana,ok;bad\x01\n4,ana\n',
+        [
+            "line 7: this row has 2 fields, but the header has 3",
+            "line 4, column 'id': value '404' is not an id of this dataset",
+            "line 5, column 'reviewer': value '' is not a reviewer name: reviewer name is empty",
+            "line 2, column 'tags': value 'two\\x0alines' is not a tag name: tag name contains "
+            "control characters: 'two\\x0alines'",
+            "line 6, column 'tags': value 'bad\\x01' is not a tag name: tag name contains "
+            "control characters: 'bad\\x01'",
+        ],
+    ),
+    (
+        "listed twice names the first line",
+        "tags",
+        "tag,hlp\nx,0.5\ny,0.5\n x,0.7\n",
+        ["line 4, column 'tag': value ' x' is listed twice (first on line 2)"],
+    ),
+    ("no rows", "reviews", "id,reviewer,tags\n", ["the file has a header but no rows"]),
+    (
+        "missing columns",
+        "tags",
+        "tag,effort\nx,1\n",
+        ["column 'hlp': missing required column (columns found: 'tag', 'effort')"],
+    ),
+    ("a folder of the same name", "reviews", None, ["is a folder, not a data file"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("reader", "content", "expected"),
+    [case[1:] for case in BAD_TABLES],
+    ids=[case[0] for case in BAD_TABLES],
+)
+def test_bad_tables_list_every_problem(tmp_path, reader, content, expected):
+    if content is None:
+        (tmp_path / "table.csv").mkdir()
+    with pytest.raises(ImportValidationError) as caught:
+        if content is None:
+            read_reviews(tmp_path / "table.csv", known_ids=KNOWN)
+        else:
+            read_table(tmp_path, content, reader)
+    messages = [str(p) for p in caught.value.problems]
+    if content is None:
+        assert len(messages) == 1 and expected[0] in messages[0]
+    else:
+        assert messages == expected
+
+
+@pytest.mark.slow
+def test_a_million_reviews_read_in_seconds(tmp_path):
+    n = 1_000_000
+    path = tmp_path / "reviews.csv"
+    path.write_text("id,reviewer,tags\n" + "".join(f"{i},r{i % 7},t{i % 13};u\n" for i in range(n)))
+    started = time.perf_counter()
+    table = read_reviews(path, known_ids=pd.Index([str(i) for i in range(n)]))
+    assert time.perf_counter() - started < 8  # each distinct name is checked once
+    assert len(table.tags) == n and table.tags[14] == ["t1", "u"]
