@@ -3,6 +3,11 @@
 Charts are Plotly figures. Plotly draws text as SVG text but reads a small subset of HTML
 in it (``<b>``, ``<br>``, ``<a href>``) and HTML entities, so every string from data (tag
 names, class names, slice values) goes through :func:`plain` before it enters a figure.
+
+A chart draws at most :data:`TOP` tags or slices and says in its subtitle what the rest
+hold: with thousands of tags a chart of all of them is megabytes of JSON that freezes the
+browser, and unreadable anyway. The tables next to the charts are paged and downloadable
+whole.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ BLUE, ORANGE, GREEN, GREY = "#1f77b4", "#ff7f0e", "#2ca02c", "#9e9e9e"
 KIND_COLORS = {"reviewed": BLUE, "dataset": ORANGE, "rule": GREEN}
 ROW_HEIGHT = 28  # pixels per bar or heatmap row: one readable row per tag or class
 BUBBLE_LABELS = 5  # the bubbles with the largest marginal effect get a text label
+TOP = 25  # tags (or slices) a chart draws; the rest are summarised in its subtitle
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
 
@@ -119,13 +125,20 @@ HISTORY_COLUMNS = {
 
 
 # ------------------------------------------------------------------ figure helpers
-def _figure(title: str, *, rows: int = 0, min_height: int = 200) -> go.Figure:
-    """An empty figure with the app's layout, tall enough for ``rows`` readable rows."""
+def _figure(
+    title: str, *, rows: int = 0, min_height: int = 200, note: str | None = None
+) -> go.Figure:
+    """An empty figure with the app's layout, tall enough for ``rows`` readable rows;
+    ``note`` (what the chart leaves out) is its subtitle."""
     fig = go.Figure()
+    heading: dict[str, Any] = {"text": plain(title), "x": 0, "xanchor": "left"}
+    if note:
+        heading["subtitle"] = {"text": plain(note), "font": {"color": GREY}}
+    top = (70 if note else 50) if title or note else 20
     fig.update_layout(
-        title={"text": plain(title), "x": 0, "xanchor": "left"} if title else None,
-        height=max(min_height, ROW_HEIGHT * rows + 130),
-        margin={"l": 10, "r": 10, "t": 50 if title else 20, "b": 40},
+        title=heading if title or note else None,
+        height=max(min_height, ROW_HEIGHT * rows + 130 + (20 if note else 0)),
+        margin={"l": 10, "r": 10, "t": top, "b": 40},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
         hoverlabel={"align": "left"},
     )
@@ -167,6 +180,33 @@ def _interval(values: pd.Series, low: pd.Series, high: pd.Series) -> dict[str, A
     }
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _share_of_rest(values: pd.Series, rest: pd.Index, *, what: str) -> str:
+    """How much of the summed ``values`` the rows ``rest`` hold, as a note's tail."""
+    total = float(values.clip(lower=0).sum())
+    if total <= 0:
+        return f"none of them has a {what}"
+    share = float(values.loc[rest].clip(lower=0).sum()) / total
+    return f"{share:.0%} of the summed {what}"
+
+
+def rest_note(
+    shown: int, total: int, *, word: str = "tag", lead: str = "Top", tail: str = ""
+) -> str | None:
+    """The subtitle of a chart that draws ``shown`` of ``total`` rows (None when it draws
+    them all), e.g. "Top 25 of 2,000 tags; 1,975 more tags: 12% of the summed marginal
+    effect"."""
+    if total <= shown:
+        return None
+    more = _count(total - shown, f"more {word}")
+    return f"{lead} {shown:,} of {total:,} {word}s; {more}" + (
+        f": {tail}" if tail else " not drawn"
+    )
+
+
 # ------------------------------------------------------------------ charts
 def class_balance(balance: pd.DataFrame, *, label: str, count: str) -> go.Figure:
     """Examples per true class, most frequent first."""
@@ -189,13 +229,21 @@ def _by_kind(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     return [(kind, table[table["kind"] == kind]) for kind in table["kind"].unique()]
 
 
-def marginal_effect_bars(table: pd.DataFrame) -> go.Figure:
-    """Marginal effect per tag with its 95% interval, in rank order."""
+def marginal_effect_bars(table: pd.DataFrame, *, top: int = TOP) -> go.Figure:
+    """Marginal effect per tag with its 95% interval, the first ``top`` tags in rank order;
+    the subtitle says how many more there are and what share of the marginal effect they
+    hold."""
     title = "Marginal effect (95% interval)"
-    known = table[table["marginal_effect"].notna()]
-    if known.empty:
+    everything = table[table["marginal_effect"].notna()]
+    if everything.empty:
         return _empty(title)
-    fig = _figure(title, rows=len(known))
+    known = everything.head(top)
+    rest = everything.index[len(known) :]
+    note = rest_note(
+        len(known), len(everything),
+        tail=_share_of_rest(everything["marginal_effect"], rest, what="marginal effect"),
+    )  # fmt: skip
+    fig = _figure(title, rows=len(known), note=note)
     for kind, rows in _by_kind(known):
         fig.add_bar(
             x=rows["marginal_effect"].to_numpy(),
@@ -223,24 +271,33 @@ def marginal_effect_bars(table: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def gap_share_bubbles(table: pd.DataFrame) -> go.Figure:
-    """Gap to HLP against share of the data: the top right is where data helps most. Only the
-    few largest bubbles carry a label, so labels do not pile up; hovering shows every tag."""
+def gap_share_bubbles(table: pd.DataFrame, *, top: int = TOP) -> go.Figure:
+    """Gap to HLP against share of the data for the ``top`` tags of largest marginal effect:
+    the top right is where data helps most. Only the few largest bubbles carry a label, so
+    labels do not pile up; hovering shows every tag drawn."""
     title = "Gap to HLP vs share of the data"
-    known = table[table["gap"].notna() & table["share"].notna()]
-    if known.empty:
+    everything = table[table["gap"].notna() & table["share"].notna()]
+    if everything.empty:
         return _empty(title)
-    effect = known["marginal_effect"].fillna(0).clip(lower=0)
+    all_effects = everything["marginal_effect"].fillna(0).clip(lower=0)
+    drawn = all_effects.sort_values(ascending=False, kind="stable").index[:top]
+    known = everything.loc[everything.index.isin(drawn)]
+    rest = everything.index.difference(drawn)
+    note = rest_note(
+        len(known), len(everything),
+        tail=_share_of_rest(all_effects, rest, what="marginal effect"),
+    )  # fmt: skip
+    effect = all_effects.loc[known.index]
     largest = float(effect.max())
     size = 10 + 34 * np.sqrt(effect / largest) if largest > 0 else effect * 0 + 10
     # Label the largest bubbles only; neighbours along the x axis alternate above and below.
-    top = effect.sort_values(ascending=False, kind="stable").index[:BUBBLE_LABELS]
-    by_share = known.loc[top].sort_values("share").index
+    labelled = effect.sort_values(ascending=False, kind="stable").index[:BUBBLE_LABELS]
+    by_share = known.loc[labelled].sort_values("share").index
     position = pd.Series("top center", index=known.index)
     position[by_share[1::2]] = "bottom center"
     text = pd.Series("", index=known.index, dtype=object)
-    text[top] = _plain_all(known.loc[top, "tag"])
-    fig = _figure(title, min_height=420)
+    text[labelled] = _plain_all(known.loc[labelled, "tag"])
+    fig = _figure(title, min_height=420, note=note)
     for kind, rows in _by_kind(known):
         fig.add_scatter(
             x=rows["share"].to_numpy(),
@@ -269,14 +326,21 @@ def gap_share_bubbles(table: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def error_share_bars(shares: pd.DataFrame) -> go.Figure:
-    """Share of the (reviewed) errors carrying each tag, with its 95% interval."""
+def error_share_bars(shares: pd.DataFrame, *, top: int = TOP) -> go.Figure:
+    """Share of the (reviewed) errors carrying each tag, with its 95% interval: the ``top``
+    largest shares; the subtitle says how large the rest are at most."""
     title = "Share of errors per tag"
-    known = shares[shares["share_of_errors"].notna()]
-    if known.empty:
+    everything = shares[shares["share_of_errors"].notna()]
+    if everything.empty:
         return _empty(title)
+    ordered = everything.sort_values("share_of_errors", ascending=False, kind="stable")
+    known, rest = ordered.head(top), ordered.iloc[top:]
+    largest = float(rest["share_of_errors"].max()) if len(rest) else 0.0
+    note = rest_note(
+        len(known), len(everything), tail=f"each on at most {largest:.1%} of the errors"
+    )
     names = _plain_all(known["tag"])
-    fig = _figure(title, rows=len(known))
+    fig = _figure(title, rows=len(known), note=note)
     fig.add_bar(
         x=known["share_of_errors"].to_numpy(),
         y=names,
@@ -298,14 +362,16 @@ def error_share_bars(shares: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def heatmap(matrix: pd.DataFrame, *, title: str, x: str, y: str, value: str) -> go.Figure:
+def heatmap(
+    matrix: pd.DataFrame, *, title: str, x: str, y: str, value: str, note: str | None = None
+) -> go.Figure:
     """A count matrix (rows ``y``, columns ``x``) as a heatmap with the counts written in,
-    one readable row per class or tag however many there are."""
+    one readable row per class or tag; ``note`` (what was left out) is its subtitle."""
     if matrix.empty:
         return _empty(title)
     rows, columns = _plain_all(matrix.index), _plain_all(matrix.columns)
     counts = matrix.to_numpy()
-    fig = _figure(title, rows=len(rows), min_height=300)
+    fig = _figure(title, rows=len(rows), min_height=300, note=note)
     fig.add_heatmap(
         z=counts,
         x=columns,
@@ -326,14 +392,30 @@ def heatmap(matrix: pd.DataFrame, *, title: str, x: str, y: str, value: str) -> 
     return fig
 
 
-def slice_accuracy(slices: pd.DataFrame) -> go.Figure:
-    """Accuracy per slice, worst first; flagged slices in orange."""
+def top_overlap(overlap: pd.DataFrame, order: Iterable[object], *, top: int = TOP) -> pd.DataFrame:
+    """The tag overlap matrix of its first ``top`` tags in ``order`` (the priority ranking;
+    tags missing from it come last), both ways: the pairs worth a look, not a 2,000 × 2,000
+    grid."""
+    ranked = [t for t in dict.fromkeys(order) if t in overlap.index]
+    known = set(ranked)
+    names = [*ranked, *(t for t in overlap.index if t not in known)][:top]
+    return overlap.loc[names, names]
+
+
+def slice_accuracy(slices: pd.DataFrame, *, top: int = TOP) -> go.Figure:
+    """Accuracy per slice, the ``top`` worst first; flagged slices in orange. The subtitle
+    says how many more slices there are and the range of their accuracy."""
     title = "Accuracy per slice"
     if slices.empty:
         return _empty(title)
-    ordered = slices.sort_values("accuracy", kind="stable")
+    everything = slices.sort_values("accuracy", kind="stable")
+    ordered, rest = everything.head(top), everything.iloc[top:]
+    tail = ""
+    if len(rest) and rest["accuracy"].notna().any():
+        tail = f"accuracy {rest['accuracy'].min():.0%} to {rest['accuracy'].max():.0%}"
+    note = rest_note(len(ordered), len(everything), word="slice", lead="Worst", tail=tail)
     flagged = ordered["flagged"].fillna(False).astype(bool)
-    fig = _figure(title, rows=len(ordered))
+    fig = _figure(title, rows=len(ordered), note=note)
     for is_flagged, name, color in [(False, "not flagged", BLUE), (True, "flagged", ORANGE)]:
         rows = ordered[flagged == is_flagged]
         if rows.empty:

@@ -15,6 +15,7 @@ Caching rules (see the engineering guide):
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 import threading
@@ -27,12 +28,14 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from erroranalysis import analysis, importing, media, review, rules
+from erroranalysis import analysis, export, importing, media, review, rules
 from erroranalysis.store import Project, RunInfo, StoreError, check_actor, open_project
 
 DB_ENV = "ERRORANALYSIS_DB"
 DEFAULT_DB = "erroranalysis.db"
-MAX_ROWS = 1_000  # rows a page table sends to the browser
+# Rows of a table sent to the browser at once: a page selector offers the others, and the
+# download holds them all. With 2,000 tags a whole table was half a megabyte per rerun.
+PAGE_ROWS = 50
 DATASET_KEY = "dataset"
 RUN_KEY = "run"
 REVIEWER_KEY = "reviewer"
@@ -574,12 +577,77 @@ def show_media(info: RunInfo, kind: str, value: object) -> None:
         st.warning(f"The {kind} file could not be decoded.")
 
 
-def show_table(frame: pd.DataFrame, *, limit: int = MAX_ROWS, **options: Any) -> Any:
-    """``st.dataframe`` of at most ``limit`` rows, saying how many were left out."""
-    shown = frame.head(limit)
+def _page_key(name: str) -> str:
+    return f"{name}:page"
+
+
+def _pages(frame: pd.DataFrame, page_rows: int) -> int:
+    return max(1, math.ceil(len(frame) / page_rows))
+
+
+def table_page(frame: pd.DataFrame, *, name: str, page_rows: int = PAGE_ROWS) -> pd.DataFrame:
+    """The rows of ``frame`` that :func:`show_table` (called with the same ``name``) shows
+    now: the page the reader chose. A selection callback maps a selected position to its
+    row through it."""
+    page = min(max(int(st.session_state.get(_page_key(name)) or 1), 1), _pages(frame, page_rows))
+    return frame.iloc[(page - 1) * page_rows : page * page_rows]
+
+
+def csv_download(
+    frame: pd.DataFrame, *, name: str, run: RunInfo | None = None, index: bool | None = None,
+    where: Any = st,
+) -> None:  # fmt: skip
+    """A "Download CSV" button for ``frame``: formula-safe text (:func:`export.safe_csv`:
+    text that a spreadsheet would run as a formula gets a leading ``'``, numbers stay
+    numbers), built only when clicked. The file is ``<dataset>-<run>-<name>.csv``."""
+    parts = (run.dataset, run.name, name) if run is not None else (name,)
+    where.download_button(
+        "Download CSV", data=lambda: export.safe_csv(frame, index=index),
+        file_name=safe_filename(*parts) + ".csv", mime="text/csv", icon=":material/download:",
+        on_click="ignore", key=f"{name}:csv", type="tertiary",
+        help="The whole table as CSV, safe to open in a spreadsheet.",
+    )  # fmt: skip
+
+
+def show_table(
+    frame: pd.DataFrame,
+    *,
+    name: str,
+    run: RunInfo | None = None,
+    export_frame: pd.DataFrame | None = None,
+    page_rows: int = PAGE_ROWS,
+    **options: Any,
+) -> Any:
+    """``st.dataframe`` of one page of ``frame``, with a page selector when there are more,
+    and the app's own formula-safe download of the whole table beside it.
+
+    Every table of the app goes through here. The grid's built-in CSV download is switched
+    off (``client.disableDataExport`` in ``.streamlit/config.toml``): it writes text that
+    begins with ``=``, ``+``, ``-`` or ``@`` as it is, and a spreadsheet runs that as a
+    formula. ``name`` names the table: in the file name (with the run's dataset and name)
+    and in the keys of its widgets, so it is unique on the page. ``export_frame`` is what
+    the download holds when it is not the frame shown (e.g. with columns the grid hides).
+    ``options`` go to ``st.dataframe``; its index is downloaded only when shown.
+    """
+    pages = _pages(frame, page_rows)
+    key = _page_key(name)
+    if pages > 1 and int(st.session_state.get(key) or 1) > pages:
+        st.session_state[key] = pages  # the table shrank under the reader
+    shown = table_page(frame, name=name, page_rows=page_rows)
     event = st.dataframe(shown, **options)
-    if len(frame) > limit:
-        st.caption(f"Showing the first {limit:,} of {len(frame):,} rows.")
+    bar = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    csv_download(
+        frame if export_frame is None else export_frame, name=name, run=run,
+        index=False if options.get("hide_index") else None, where=bar,
+    )  # fmt: skip
+    if pages > 1:
+        start = (int(st.session_state.get(key) or 1) - 1) * page_rows
+        bar.caption("Page")
+        bar.number_input(
+            "Page", min_value=1, max_value=pages, step=1, key=key, width=120,
+            label_visibility="collapsed", help=f"{page_rows} rows per page",
+        )  # fmt: skip
+        bar.caption(f"of {pages:,} · rows {start + 1:,}–{start + len(shown):,} of {len(frame):,}")
     return event
 
 
@@ -597,6 +665,18 @@ def with_interval(table: pd.DataFrame, *, column: str = "marginal_effect") -> pd
         for a, b in zip(low, high, strict=True)
     ]
     return table.assign(interval=text)
+
+
+def tag_choices(
+    names: list[str], present: set[str], *, buttons: int
+) -> tuple[list[str], list[str]]:
+    """The Review page's tags split into (buttons, the rest for a search box): the first
+    ``buttons`` names keep their place (and their 1–9 keys), then every other tag the example
+    carries, so what is on is always a button."""
+    first = names[:buttons]
+    more = [t for t in names[buttons:] if t in present]
+    listed = [t for t in names[buttons:] if t not in present]
+    return [*first, *more], listed
 
 
 def review_untagged() -> None:

@@ -10,6 +10,7 @@ _ui.start_page()
 
 st.title("Audit")
 info = _ui.require_run()
+_ui.flash()
 data = _ui.run_data(info)
 st.caption(
     "Accuracy alone hides where a model fails. Slices flagged here are significantly worse "
@@ -30,8 +31,11 @@ slices = _ui.slice_table(info, by=by, positive=positive)
 flagged = int(slices["flagged"].sum()) if "flagged" in slices else 0
 if flagged:
     st.warning(f"{flagged} slice{'s' if flagged > 1 else ''} significantly worse than the rest.")
-_ui.show_table(slices, hide_index=True, width="stretch", column_config=_charts.SLICE_COLUMNS)
-_charts.show(_charts.slice_accuracy(slices.head(_ui.MAX_CHART_BARS)), key="au_slice_chart")
+_ui.show_table(
+    slices, name=f"slices-{by}", run=info,
+    hide_index=True, width="stretch", column_config=_charts.SLICE_COLUMNS,
+)  # fmt: skip
+_charts.show(_charts.slice_accuracy(slices), key="au_slice_chart")
 
 left, right = st.columns([3, 2])
 with left:
@@ -49,6 +53,6 @@ with left:
 with right:
     st.subheader("Baselines", anchor=False)
     _ui.show_table(
-        _ui.baselines(info), hide_index=True, width="stretch",
+        _ui.baselines(info), name="baselines", run=info, hide_index=True, width="stretch",
         column_config={"accuracy": _charts.percent("accuracy")},
     )  # fmt: skip

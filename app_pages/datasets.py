@@ -33,7 +33,7 @@ ROLE_HELP = {
 def _pick_from_table() -> None:
     rows = st.session_state["ds_table"].selection.rows
     if rows:
-        chosen = _ui.runs_table().iloc[rows[0]]
+        chosen = _ui.table_page(_ui.runs_table(), name="runs").iloc[rows[0]]
         st.session_state[_ui.DATASET_KEY] = chosen["dataset"]
         st.session_state[_ui.RUN_KEY] = chosen["run"]
 
@@ -80,8 +80,8 @@ _ui.flash()
 # ------------------------------------------------------------------ the project's datasets
 runs = _ui.runs_table()
 if len(runs):
-    st.dataframe(
-        runs.assign(imported_at=_ui.timestamps(runs["imported_at"])),
+    _ui.show_table(
+        runs.assign(imported_at=_ui.timestamps(runs["imported_at"])), name="runs",
         hide_index=True, on_select=_pick_from_table, selection_mode="single-row",
         key="ds_table", column_config=_charts.RUNS_COLUMNS,
     )  # fmt: skip
@@ -117,7 +117,10 @@ if info is not None:
         where=left,
     )
     with right:
-        _ui.show_table(balance, hide_index=True, column_config={"share": _charts.percent("share")})
+        _ui.show_table(
+            balance, name="class-balance", run=info,
+            hide_index=True, column_config={"share": _charts.percent("share")},
+        )  # fmt: skip
     st.caption(
         f"Imported from {_ui.md(info.source)} ({info.format}) on "
         f"{info.imported_at[:16].replace('T', ' ')} UTC "
@@ -178,4 +181,6 @@ if problems:
         f"{'' if len(problems) == 1 else 's'}. Fix them all and upload it again.",
         icon=":material/report:",
     )
-    _ui.show_table(_ui.problem_table(problems), hide_index=True, width="stretch")
+    _ui.show_table(
+        _ui.problem_table(problems), name="import-problems", hide_index=True, width="stretch"
+    )

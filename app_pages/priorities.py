@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import _charts, _ui
-from erroranalysis import export
 
 _ui.start_page()
 
@@ -18,6 +17,7 @@ ERROR_SHARE_SHOWN = ["tag", "share_of_errors", "interval", "errors", "reviewed_e
 
 st.title("Priorities")
 info = _ui.require_run()
+_ui.flash()
 st.caption(
     "For each tag: gap = HLP − accuracy, share = fraction of the data with the tag, and "
     "marginal effect = max(gap, 0) × share, the accuracy to gain by bringing that tag to "
@@ -29,14 +29,10 @@ by = st.segmented_control(
     "Rank by", list(RANK_BY), format_func=RANK_BY.get, key="pr_by", default="marginal_effect"
 )
 table = _ui.priority_table(info, by=by or "marginal_effect")
-st.dataframe(
-    _ui.with_interval(table)[SHOWN],
+# The download holds every column of the ranking (the interval ends too), not just those shown.
+_ui.show_table(
+    _ui.with_interval(table)[SHOWN], name="priorities", run=info, export_frame=table,
     hide_index=True, width="stretch", column_config=_charts.PRIORITY_COLUMNS,
-)  # fmt: skip
-st.download_button(
-    "Download CSV", data=lambda: export.safe_csv(table),
-    file_name=_ui.safe_filename(info.dataset, info.name, "priorities") + ".csv",
-    mime="text/csv", icon=":material/download:", on_click="ignore", key="pr_download",
 )  # fmt: skip
 
 left, right = st.columns(2)
@@ -50,6 +46,7 @@ _charts.show(_charts.error_share_bars(shares), key="pr_share_chart", where=left)
 with right:
     _ui.show_table(
         _ui.with_interval(shares, column="share_of_errors")[ERROR_SHARE_SHOWN],
+        name="error-shares", run=info, export_frame=shares,
         hide_index=True, column_config=_charts.ERROR_SHARE_COLUMNS,
     )  # fmt: skip
 
@@ -57,15 +54,23 @@ untagged = _ui.untagged_errors(info)
 st.subheader(f"Untagged errors: {len(untagged):,}", anchor=False)
 if len(untagged):
     st.caption("Reviewed errors that carry no tag: a new tag may be waiting in them.")
-    _ui.show_table(untagged, hide_index=True)
+    _ui.show_table(untagged, name="untagged-errors", run=info, hide_index=True)
     if st.button("Review untagged errors", icon=":material/rate_review:", key="pr_untagged"):
         _ui.review_untagged()
         st.switch_page("app_pages/review.py")
 
 st.subheader("Tag overlap", anchor=False)
-st.caption("Examples carrying both tags. Overlapping marginal effects do not add up.")
-overlap = _ui.tag_overlap(info)
-_charts.show(
-    _charts.heatmap(overlap, title="", x="with", y="tag", value="examples"),
-    key="pr_overlap_chart",
+st.caption(
+    "Examples carrying both tags, for the tags ranked first. Overlapping marginal effects do "
+    "not add up."
 )
+overlap = _ui.tag_overlap(info)
+# All pairs of 2,000 tags are 4 million cells (5 MB of chart): the tags ranked first only.
+top = _charts.top_overlap(overlap, table["tag"])
+_charts.show(
+    _charts.heatmap(
+        top, title="", x="with", y="tag", value="examples",
+        note=_charts.rest_note(len(top), len(overlap)),
+    ),
+    key="pr_overlap_chart",
+)  # fmt: skip

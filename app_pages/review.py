@@ -15,6 +15,8 @@ from erroranalysis.store import RunInfo
 _ui.start_page()
 
 SHORTCUTS = "← previous · → next · M mark reviewed · U undo · 1–9 toggle the first nine tags"
+# Tags offered as buttons; the others (a project may have thousands) through a search box.
+TAG_BUTTONS = 30
 ORDER_NAMES = {"random": "Random", "lowest_confidence": "Lowest confidence first"}
 
 st.title("Review")
@@ -134,6 +136,14 @@ def _open_by_id() -> None:
 
 def _toggle(example_id: str, tag: str, present: bool, actor: str) -> None:
     _ui.act(lambda: _ui.project().set_tag(info.dataset, example_id, tag, present, actor=actor))
+
+
+def _add_listed_tag(example_id: str, actor: str) -> None:
+    key = f"rv_more_tags:{example_id}"
+    name = st.session_state.get(key)
+    st.session_state[key] = None  # ready for the next one
+    if name:
+        _toggle(example_id, name, True, actor)
 
 
 def _add_tag(example_id: str, actor: str) -> None:
@@ -287,20 +297,32 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue) -> None:
         if example.human_label is not None:
             st.metric("Second human label", _ui.md(example.human_label))
         if len(example.metadata):
-            st.dataframe(example.metadata, hide_index=True, width="stretch")
+            _ui.show_table(
+                example.metadata, name=f"example-{example.id}", run=info,
+                hide_index=True, width="stretch",
+            )  # fmt: skip
         if example.dataset_tags:
             st.caption("Dataset tags (from the import)")
             st.text(", ".join(example.dataset_tags))
 
     st.markdown("**Tags**")
     present = set(_ui.project().example_tags(info.dataset, current))
+    names = _ui.reviewed_tag_names(info)
+    buttons, listed = _ui.tag_choices(names, present, buttons=TAG_BUTTONS)
     toggles = st.container(horizontal=True)
-    for i, tag in enumerate(_ui.reviewed_tag_names(info)):
+    for i, tag in enumerate(buttons):
         on = tag in present
         toggles.button(
             _ui.md(tag), key=f"rv_tag:{tag}", type="primary" if on else "secondary",
             icon=":material/check:" if on else None, shortcut=str(i + 1) if i < 9 else None,
             disabled=actor is None, on_click=_toggle, args=(current, tag, not on, actor),
+        )  # fmt: skip
+    if listed:
+        st.selectbox(
+            f"{len(listed):,} more tags", listed, index=None, key=f"rv_more_tags:{current}",
+            placeholder="type to search, pick one to add it", disabled=actor is None,
+            on_change=_add_listed_tag, args=(current, actor),
+            help="A tag added here shows as a button while the example carries it.",
         )  # fmt: skip
     with st.form("rv_new_tag_form", clear_on_submit=True, border=False):
         row = st.container(horizontal=True, vertical_alignment="bottom")
@@ -331,6 +353,7 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue) -> None:
                 corrected_label=shown["corrected_label"].fillna(""),
                 note=shown["note"].fillna(""),
             ),
+            name=f"reviews-of-{current}", run=info,
             hide_index=True, column_config=_charts.HISTORY_COLUMNS,
         )  # fmt: skip
     _ui.mark_deep_link(info.dataset, current)

@@ -19,7 +19,10 @@ actor = _ui.reviewer()
 _ui.flash()
 
 overview = _ui.tag_overview(info)
-_ui.show_table(overview, hide_index=True, column_config=_charts.TAG_COLUMNS, width="stretch")
+_ui.show_table(
+    overview, name="tags", run=info,
+    hide_index=True, column_config=_charts.TAG_COLUMNS, width="stretch",
+)  # fmt: skip
 st.caption(
     "Kinds: dataset tags come with the import, reviewed tags from reviewers, rule tags from a "
     "condition on the metadata. HLP is human-level performance: set by the team, or measured "
@@ -199,4 +202,4 @@ with st.expander("Recent changes (event log)"):
     except StoreError as err:
         st.error(_ui.md(err))
     else:
-        _ui.show_table(log, hide_index=True, width="stretch")
+        _ui.show_table(log, name="event-log", run=info, hide_index=True, width="stretch")

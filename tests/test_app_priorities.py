@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-import pytest
-from app_support import DATASET, no_errors, open_page
+import json
+import re
 
+import pytest
+from app_support import (
+    APP,
+    DATASET,
+    add_many_tags,
+    downloads,
+    no_errors,
+    open_page,
+    record_downloads,
+    unsafe_cells,
+)
+from streamlit.testing.v1 import AppTest
+
+from app_pages import _charts, _ui
 from erroranalysis.store import open_project
 
 
@@ -49,10 +63,19 @@ def test_untagged_errors_lead_to_the_review_queue(priorities):
     assert priorities.title[0].value == "Review"
 
 
-def test_csv_download_is_the_safe_export(priorities):
-    button = priorities.download_button(key="pr_download")
+def test_csv_download_is_the_safe_export(reviewed, monkeypatch):
+    made = record_downloads(monkeypatch)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = open_page(at, "priorities")
+    button = at.download_button(key="priorities:csv")
     assert button.proto.label == "Download CSV"
-    assert button.proto.deferred_file_id or button.proto.url  # built on click, not on every run
+    assert button.proto.deferred_file_id  # built on click, not on every run
+    name, text = downloads(at, made)["priorities:csv"]
+    assert name == "speech-main-priorities.csv"
+    assert "'=HYPERLINK" in text and unsafe_cells(text) == []
+    # The whole ranking, interval ends included.
+    assert text.splitlines()[0].startswith("rank,tag,")
+    assert "marginal_effect_low" in text.splitlines()[0]
 
 
 def test_other_reviewers_tags_show_up(priorities, reviewed):
@@ -62,3 +85,64 @@ def test_other_reviewers_tags_show_up(priorities, reviewed):
     priorities.run()
     after = priorities.dataframe[0].value.set_index("tag")
     assert "wind" not in before.index and "wind" in after.index
+
+
+# ---------------------------------------------------------------------- thousands of tags
+def payload(at: AppTest) -> int:
+    """Bytes of the page's elements as sent to the browser (their protobuf messages)."""
+    return sum(element.proto.ByteSize() for element in _elements(at._tree))
+
+
+def _elements(node):
+    proto = getattr(node, "proto", None)
+    if proto is not None and getattr(node, "type", None) not in (None, "block"):
+        yield node
+    for child in getattr(node, "children", {}).values():
+        yield from _elements(child)
+
+
+def _drawn_tags(spec: str) -> set[str]:
+    figure = json.loads(spec)
+    names = set()
+    for trace in figure["data"]:
+        if trace["type"] in ("heatmap", "bar"):
+            names.update(trace["y"])
+        else:
+            names.update(c[0] for c in trace["customdata"])
+    return names
+
+
+@pytest.fixture
+def thousands(project_file):
+    return add_many_tags(project_file, 2_000)
+
+
+@pytest.mark.slow
+def test_two_thousand_tags_stay_light(thousands, app, monkeypatch):
+    made = record_downloads(monkeypatch)
+    at = open_page(app, "priorities")
+    no_errors(at)
+    # 6.4 MB before the charts were cut to the top tags and the table was paged.
+    assert payload(at) < 200_000, payload(at)
+    ranking = at.dataframe[0].value
+    assert len(ranking) == _ui.PAGE_ROWS
+    assert ranking["rank"].tolist() == list(range(1, _ui.PAGE_ROWS + 1))
+    charts = {c.proto.id.rsplit("-", 1)[-1]: c.proto.spec for c in at.get("plotly_chart")}
+    for key in ("pr_effect_chart", "pr_bubble_chart", "pr_share_chart", "pr_overlap_chart"):
+        drawn = _drawn_tags(charts[key])
+        assert len(drawn) == _charts.TOP, key
+        note = json.loads(charts[key])["layout"]["title"]["subtitle"]["text"]
+        # 2,000 tags, and "clipped" where it is known (it has no HLP: no marginal effect).
+        assert re.match(r"Top 25 of 2,00([01]) tags; 1,97(5|6) more tags", note), note
+    assert "of the summed marginal effect" in json.loads(charts["pr_effect_chart"])[
+        "layout"]["title"]["subtitle"]["text"]  # fmt: skip
+    # The chart draws the top of the ranking.
+    assert _drawn_tags(charts["pr_effect_chart"]) == set(
+        ranking.loc[ranking["marginal_effect"].notna(), "tag"].head(_charts.TOP)
+    )
+    _, text = downloads(at, made)["priorities:csv"]
+    tags = [line.split(",")[1] for line in text.splitlines()[1:]]
+    assert sorted(tags) == sorted([*thousands, "clipped"])  # every row, once
+    at.number_input(key="priorities:page").set_value(3).run()
+    no_errors(at)
+    assert at.dataframe[0].value["rank"].tolist() == list(range(101, 151))

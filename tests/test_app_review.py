@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from app_support import DATASET, REVIEWER, no_errors, open_page
+from app_support import DATASET, REVIEWER, add_many_tags, no_errors, open_page
 
+from app_pages.review import TAG_BUTTONS
 from erroranalysis.store import open_project
 
 
@@ -232,3 +233,34 @@ def test_earlier_reviews_read_as_a_table_for_people(app):
     columns = json.loads(review.dataframe[-1].proto.columns)
     assert columns["at"]["label"] == "when (UTC)"
     assert columns["corrected_label"]["label"] == "corrected label"
+
+
+# ---------------------------------------------------------------------- many tags
+@pytest.fixture
+def many(project_file):
+    return add_many_tags(project_file, 200)
+
+
+def test_many_tags_are_a_few_buttons_and_a_search(many, app, project_file):
+    at = open_page(app, "review", dataset=DATASET, example="s07")
+    no_errors(at)
+    buttons = [
+        b.key.removeprefix("rv_tag:") for b in at.button if (b.key or "").startswith("rv_tag:")
+    ]
+    with open_project(project_file) as project:
+        carried = project.example_tags(DATASET, "s07")  # many 0007, many 0047, ...
+    names = sorted([*many, "car noise", "people noise"])
+    first = names[:TAG_BUTTONS]
+    assert buttons == [*first, *sorted(set(carried) - set(first))]
+    search = at.selectbox(key="rv_more_tags:s07")
+    assert search.label == f"{len(names) - len(buttons):,} more tags"
+    assert set(search.options) == set(names) - set(buttons)
+    # Picking one from the search box adds it; it then shows as a button that is on.
+    pick = "many 0199"
+    search.select(pick).run()
+    no_errors(at)
+    with open_project(project_file) as project:
+        assert pick in project.example_tags(DATASET, "s07")
+    assert at.button(key=f"rv_tag:{pick}").proto.type == "primary"
+    assert pick not in at.selectbox(key="rv_more_tags:s07").options
+    assert at.selectbox(key="rv_more_tags:s07").value is None

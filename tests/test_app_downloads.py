@@ -1,0 +1,183 @@
+"""Table downloads: one formula-safe CSV beside every table of every page, holding the whole
+table; the grid's own CSV export (which writes formulas as they are) is switched off."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+import tomllib
+
+import pytest
+from app_support import (
+    APP,
+    DATASET,
+    FORMULA_DATASET,
+    FORMULAS,
+    REVIEWER,
+    ROOT,
+    build_formula_project,
+    downloads,
+    no_errors,
+    open_page,
+    record_downloads,
+    unsafe_cells,
+)
+from streamlit.testing.v1 import AppTest
+
+from erroranalysis import export
+from erroranalysis.store import open_project
+
+PAGES = ["datasets", "review", "tags", "priorities", "audit"]
+
+
+@pytest.fixture
+def made(monkeypatch):
+    return record_downloads(monkeypatch)
+
+
+def rows(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def start(**query: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["reviewer"] = REVIEWER
+    return at.run()
+
+
+# ---------------------------------------------------------------------- one per table
+@pytest.mark.parametrize("page", PAGES)
+def test_every_table_has_a_download_beside_it(project_file, made, page):
+    at = start()
+    query = {"dataset": DATASET, "example": "s04"} if page == "review" else {}  # s04: reviewed
+    at = open_page(at, page, **query)
+    no_errors(at)
+    tables = at.dataframe
+    files = downloads(at, made)
+    assert len(tables) >= (2 if page != "datasets" else 2)
+    assert sorted(k for k in files if k.endswith(":csv")) == sorted(files)
+    assert len(files) == len(tables), (list(files), len(tables))
+    for name, text in files.values():
+        assert name.endswith(".csv") and "/" not in name
+        assert rows(text)[0], "a header row"
+
+
+def test_the_download_is_the_table_shown(project_file, made):
+    at = open_page(start(), "tags")
+    shown = at.dataframe[0].value
+    name, text = downloads(at, made)["tags:csv"]
+    assert name == "speech-main-tags.csv"
+    header, *body = rows(text)
+    assert header == [str(c) for c in shown.columns]
+    assert [r[0] for r in body] == shown["tag"].tolist()
+
+
+def test_the_review_pages_tables_are_downloads_of_the_example(project_file, made):
+    at = open_page(start(), "review", dataset=DATASET, example="s04")
+    files = downloads(at, made)
+    assert set(files) == {"example-s04:csv", "reviews-of-s04:csv"}
+    history = rows(files["reviews-of-s04:csv"][1])
+    assert history[0][0] == "reviewer" and history[1][0] == "setup"
+
+
+# ---------------------------------------------------------------------- formulas
+@pytest.fixture
+def formulas(tmp_path, monkeypatch):
+    db = build_formula_project(tmp_path / "formulas")
+    monkeypatch.setenv("ERRORANALYSIS_DB", str(db))
+    return db
+
+
+def visits() -> list[tuple[str, dict, dict]]:
+    """(page, query, widget values) for every view of the formula project with tables."""
+    examples = [*FORMULAS, "p1", "p2"]
+    return [
+        ("datasets", {}, {}),
+        *[("review", {"dataset": FORMULA_DATASET, "example": e}, {}) for e in examples],
+        ("tags", {}, {}),
+        ("priorities", {}, {}),
+        ("audit", {}, {}),
+        ("audit", {}, {"au_by": "@cmd"}),
+        ("audit", {}, {"au_by": "snr_db"}),
+    ]
+
+
+def test_no_download_holds_a_live_formula(formulas, made):
+    at = start()
+    seen: dict[str, str] = {}
+    for page, query, values in visits():
+        at = open_page(at, page, **query)
+        for key, value in values.items():
+            at.selectbox(key=key).select(value).run()
+        no_errors(at)
+        files = downloads(at, made)
+        assert files, f"no download on {page} {query} {values}"
+        for key, (name, text) in files.items():
+            assert unsafe_cells(text) == [], (page, key)
+            seen[f"{page}/{key}"] = text
+    everything = "\n".join(seen.values())
+    cells = {cell for text in seen.values() for row in rows(text) for cell in row}
+    # The payloads did reach the downloads, each one neutralised, never dropped.
+    for payload in FORMULAS:
+        assert export.neutralize(payload) in cells, repr(payload)
+    assert "-7.25" in cells  # a negative number stays a number
+    assert "'=HYPERLINK" in everything
+
+
+# ---------------------------------------------------------------------- the whole table
+@pytest.fixture
+def many_tags(project_file):
+    with open_project(project_file) as project:
+        for i in range(60):
+            project.set_tag(DATASET, f"s{i % 40:02d}", f"t{i:02d}", actor="setup")
+    return project_file
+
+
+def test_a_long_table_is_paged_and_downloaded_whole(many_tags, made):
+    at = open_page(start(), "tags")
+    no_errors(at)
+    total = len(at.dataframe[0].value)
+    assert total == 50
+    _, text = downloads(at, made)["tags:csv"]
+    tags = [r[0] for r in rows(text)[1:]]
+    assert len(tags) == 63  # car noise, people noise, clipped and t00..t59
+    assert tags[:50] == at.dataframe[0].value["tag"].tolist()
+    at.number_input(key="tags:page").set_value(2).run()
+    no_errors(at)
+    assert at.dataframe[0].value["tag"].tolist() == tags[50:]
+    assert any("rows 51–63 of 63" in c.value for c in at.caption)
+
+
+def test_a_page_past_the_end_after_the_table_shrinks(many_tags, made):
+    at = open_page(start(), "tags")
+    at.number_input(key="tags:page").set_value(2).run()
+    with open_project(many_tags) as project:
+        for i in range(30):
+            project.delete_tag(f"t{i:02d}", actor="setup")
+    at.run()
+    no_errors(at)
+    assert len(at.dataframe[0].value) == 33  # one page: no selector left over
+    assert "tags:page" not in [n.key for n in at.number_input]
+
+
+# ---------------------------------------------------------------------- the grid's own export
+def test_the_grids_own_export_is_switched_off_in_the_config():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["disableDataExport"] is True
+
+
+def test_the_config_is_read_whatever_the_working_directory(tmp_path):
+    # `erroranalysis serve` runs `streamlit run /path/to/app.py` from the user's folder:
+    # Streamlit reads .streamlit/config.toml next to the main script as well as in the cwd.
+    probe = (
+        "from streamlit import config; "
+        f"config._main_script_path = {str(APP)!r}; "
+        "config.get_config_options(force_reparse=True); "
+        "print(config.get_option('client.disableDataExport'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "True"
