@@ -536,16 +536,18 @@ def safe_filename(*parts: str) -> str:
 
 
 # ------------------------------------------------------------------ shared widgets
-_AUDIO_TYPES = {
-    ".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".oga": "audio/ogg",
-    ".flac": "audio/flac", ".m4a": "audio/mp4", ".webm": "audio/webm",
-}  # fmt: skip
+def media_roots() -> tuple[Path, ...]:
+    """The server folders the operator allowed uploads to take media from
+    (``serve --media-root DIR``, passed in ``$ERRORANALYSIS_MEDIA_ROOTS``); often none."""
+    return media.allowed_roots(os.environ.get(media.MEDIA_ROOTS_ENV))
 
 
 def show_media(info: RunInfo, kind: str, value: object) -> None:
     """Play or show one media value of a run: an http(s) URL is passed on as it is; a path is
-    resolved inside the run's media root and its bytes are sent, so no path from data ever
-    reaches Streamlit's file serving."""
+    resolved inside the run's media root (which must still be a folder), its bytes are read
+    and sent only if their content is ``kind`` (audio or an image, whatever the file is
+    called), with the MIME type sniffed from them. No path from data ever reaches
+    Streamlit's file serving."""
     if not isinstance(value, str) or not value:
         return
     show = st.audio if kind == "audio" else st.image
@@ -556,9 +558,12 @@ def show_media(info: RunInfo, kind: str, value: object) -> None:
         st.warning(f"No media folder is known for this run, so its {kind} cannot be shown.")
         return
     try:
-        data = media.resolve_media(info.media_root, value).read_bytes()
+        data, mime = media.load_media(info.media_root, value, kind=kind)
     except media.UnsafeMediaPath as err:
         st.error(f"Not shown: {md(err)}")
+        return
+    except media.RefusedMedia as err:
+        st.warning(f"Not shown: {md(err)}")
         return
     except OSError:
         st.warning(f"The {kind} file is missing from the media folder.")
@@ -566,7 +571,7 @@ def show_media(info: RunInfo, kind: str, value: object) -> None:
         return
     try:
         if kind == "audio":
-            st.audio(data, format=_AUDIO_TYPES.get(Path(value).suffix.lower(), "audio/wav"))
+            st.audio(data, format=mime)
         else:
             # Decoded and re-served as PNG/JPEG/GIF, never as SVG or HTML. Thumbnails such as
             # 8x8 digits are drawn large enough to read; big images fit the column.
