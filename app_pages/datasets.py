@@ -8,8 +8,8 @@ from pathlib import Path
 import streamlit as st
 
 from app_pages import _charts, _ui
-from erroranalysis import importing, media
-from erroranalysis.store import StoreError
+from erroranalysis import archive, importing, media
+from erroranalysis.errors import ExpectedError
 from erroranalysis.vocabulary import DEFAULT_RUN, MAX_NAME
 
 _ui.start_page()
@@ -24,8 +24,8 @@ ROLE_HELP = {
     "confidence": "optional: the model's confidence in [0, 1]",
     "human_label": "optional: a second person's label, to measure human-level performance",
     "text": "optional: the example's text",
-    "audio": "optional: path (inside the media folder) or http(s) URL of the audio",
-    "image": "optional: path (inside the media folder) or http(s) URL of the image",
+    "audio": "optional: path (inside the archive or media folder) or http(s) URL of the audio",
+    "image": "optional: path (inside the archive or media folder) or http(s) URL of the image",
     "tags": "optional: dataset tags, ';'-separated",
 }
 
@@ -38,8 +38,28 @@ def _pick_from_table() -> None:
         st.session_state[_ui.RUN_KEY] = chosen["run"]
 
 
+@st.cache_data(max_entries=2, show_spinner="Reading the archive…")
+def _archive_predictions(data: bytes) -> tuple[str, bytes]:
+    """The predictions file of an uploaded archive (name inside it, content), after every
+    member was checked; ArchiveError says what is wrong."""
+    return archive.read_predictions(data)
+
+
+def _previous_media(dataset: str, run: str) -> Path | None:
+    """The media root of the run an import is about to replace, if there is one."""
+    try:
+        return _ui.project().run(dataset, run or DEFAULT_RUN).media_root
+    except ExpectedError:
+        return None
+
+
 def _import(data: bytes, filename: str) -> None:
-    """Validate the whole upload, then write it in one transaction; nothing on failure."""
+    """Validate the whole upload, then write it in one transaction; nothing on failure.
+
+    Media paths are read inside an uploaded archive (extracted into the project's managed
+    folder, removed again if the import fails) or inside a folder the operator allowed;
+    a server path typed in the browser is never used.
+    """
     state = st.session_state
     state.pop("ds_report", None)
     # A role left at "(none)" keeps its own name, which the file then does not have.
@@ -47,22 +67,46 @@ def _import(data: bytes, filename: str) -> None:
     mapping = importing.ColumnMapping(
         **{role: role if col in (None, NONE) else col for role, col in chosen.items()}
     )
-    folder = state.get("ds_media", "").strip()
+    dataset, run = state.get("ds_name", "").strip(), state.get("ds_run", "").strip()
+    replace = bool(state.get("ds_replace"))
+    project_file = _ui.db_path()
+    extracted: archive.ExtractedArchive | None = None
+    previous: Path | None = None
+    stored = False
     try:
-        root = media.resolve_media(Path(_ui.db_path()).parent, folder) if folder else None
-        result = importing.read_dataset(
-            io.BytesIO(data), filename=filename, columns=mapping, media_root=root
-        )
+        if archive.is_archive(filename):
+            previous = _previous_media(dataset, run) if replace else None
+            folder = archive.run_folder(project_file, dataset, run or DEFAULT_RUN, data)
+            extracted = archive.extract_archive(data, folder)
+            # The media root is the predictions file's folder inside the extracted archive.
+            result = importing.read_dataset(
+                extracted.predictions, filename=f"{filename}/{extracted.member}", columns=mapping
+            )
+        else:
+            picked = state.get("ds_media_root")
+            root = media.upload_media_root(
+                _ui.media_roots(), chosen=None if picked in (None, NONE) else picked,
+                sub=state.get("ds_media_sub") or "",
+            )  # fmt: skip
+            result = importing.read_dataset(
+                io.BytesIO(data), filename=filename, columns=mapping, media_root=root
+            )
         info = _ui.project().import_result(
-            state.get("ds_name", "").strip(), result, run=state.get("ds_run", "").strip(),
-            replace=bool(state.get("ds_replace")), actor=_ui.reviewer() or "import",
-        )  # fmt: skip
+            dataset, result, run=run, replace=replace, actor=_ui.reviewer() or "import"
+        )
+        stored = True
     except importing.ImportValidationError as err:
         state["ds_report"] = err.problems
         return
-    except (media.UnsafeMediaPath, StoreError) as err:
+    except ExpectedError as err:
         state["_flash"] = ("error", str(err))
         return
+    finally:
+        if extracted is not None and not stored:
+            archive.remove_run_folder(extracted.folder, project_file=project_file)
+    if previous is not None and previous != info.media_root:
+        # The replaced run's extracted archive is no longer used by any run.
+        archive.remove_run_folder(previous, project_file=project_file)
     state[_ui.DATASET_KEY] = info.dataset
     state[_ui.RUN_KEY] = info.name
     state["ds_imported"] = (
@@ -139,16 +183,44 @@ if done:
     for warning in warnings:
         st.warning(_ui.md(warning))
 
+roots = _ui.media_roots()
+allowed = (
+    "one of the folders the operator allowed on this server: "
+    + ", ".join(_ui.md(root) for root in roots)
+    if roots
+    else "no folder on this server: the operator allowed none (they can, with "
+    "`erroranalysis serve --media-root FOLDER`)"
+)
+st.markdown(
+    "**Where media can come from.** An audio or image column holds a web address "
+    "(`http://` or `https://`, which your browser fetches itself) or a file path. File paths "
+    "are read from a **.zip archive** you upload here, holding the predictions file and its "
+    "media (paths relative to the predictions file's folder), or from "
+    f"{allowed}. A path typed here never opens anything else on the server, and a file is "
+    "shown only if it really is audio or an image, whatever its name."
+)
 upload = st.file_uploader(
-    "Predictions file (CSV, Parquet or JSON Lines)",
-    type=["csv", "parquet", "pq", "jsonl", "ndjson"],
+    "Predictions file (CSV, Parquet or JSON Lines), or a .zip archive of it with its media",
+    type=["csv", "parquet", "pq", "jsonl", "ndjson", "zip"],
     max_upload_size=MAX_UPLOAD_MB,
     key="ds_upload",
     help="One row per example with at least an id, the true label and the prediction.",
 )
+columns: list[str] | None = None
 if upload is not None:
     data = upload.getvalue()
-    columns = _ui.file_columns(data, upload.name)
+    bundle = archive.is_archive(upload.name)
+    member = upload.name
+    if bundle:
+        try:
+            member, inner = _archive_predictions(data)
+        except archive.ArchiveError as err:
+            st.error(_ui.md(err), icon=":material/block:")
+        else:
+            columns = _ui.file_columns(inner, member)
+    else:
+        columns = _ui.file_columns(data, upload.name)
+if upload is not None and columns is not None:
     with st.form("ds_import"):
         first, second, third = st.columns([2, 1, 1], vertical_alignment="bottom")
         first.text_input("Dataset name", value=Path(upload.name).stem, key="ds_name", max_chars=100)
@@ -164,11 +236,23 @@ if upload is not None:
                 role.replace("_", " "), options or [role], index=default,
                 key=f"ds_role:{role}", help=ROLE_HELP[role],
             )  # fmt: skip
-        st.text_input(
-            "Media folder on the server (optional)", key="ds_media",
-            help="A folder inside the project file's folder that audio and image paths are "
-            "relative to. Media outside it is never served.",
-        )  # fmt: skip
+        if bundle:
+            st.caption(
+                f"Media paths are read inside the archive, relative to the folder of "
+                f"{_ui.md(member)}."
+            )
+        elif roots:
+            left, right = st.columns([2, 1])
+            left.selectbox(
+                "Media folder on the server (optional)", [NONE, *map(str, roots)],
+                key="ds_media_root",
+                help="One of the folders the operator allowed; audio and image paths are "
+                "relative to it (or to the sub-folder). Nothing outside it is served.",
+            )  # fmt: skip
+            right.text_input(
+                "Sub-folder (optional)", key="ds_media_sub", max_chars=500,
+                help="A folder inside the chosen one, such as clips/2024.",
+            )  # fmt: skip
         st.form_submit_button(
             "Validate and import", type="primary", icon=":material/upload:",
             on_click=_import, args=(data, upload.name),
