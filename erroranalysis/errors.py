@@ -6,7 +6,7 @@ as a message on the page. Anything else is a defect and keeps its traceback.
 
 from __future__ import annotations
 
-__all__ = ["ExpectedError", "InvalidName", "StoreError"]
+__all__ = ["ExpectedError", "InvalidName", "ProjectBusy", "ProjectFileError", "StoreError"]
 
 
 class ExpectedError(ValueError):
@@ -21,3 +21,33 @@ class StoreError(ExpectedError):
 class InvalidName(StoreError):
     """A name (dataset, run, tag, reviewer) that breaks the rules of
     :func:`erroranalysis.vocabulary.check_name`."""
+
+
+class ProjectFileError(StoreError):
+    """A file that cannot be opened as a project (a folder, a missing folder, not SQLite,
+    another application's database, truncated or damaged, from a newer version), or an
+    open project file that failed (replaced, damaged, disk error). ``path`` names the file.
+
+    A file refused when opening is left byte-for-byte as it was, with no side file made.
+    """
+
+    def __init__(self, message: str, *, path: object = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class ProjectBusy(StoreError):
+    """Another change held the project's write lock for longer than the busy timeout.
+    Nothing was changed; the same request can simply be tried again."""
+
+    def __init__(
+        self,
+        message: str = (
+            "the project file is busy: another change is being written; "
+            "nothing was changed, try again"
+        ),
+        *,
+        path: object = None,
+    ) -> None:
+        super().__init__(message)
+        self.path = path
