@@ -1026,8 +1026,13 @@ def _settle_object_column(frame: pd.DataFrame, name: str, report: _Report) -> pd
         return frame.drop(columns=[name])
     try:
         pa.array(column, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        report.warnings.append(f"column {name!r} mixes numbers and text; it was read as text")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as err:
+        why = (
+            "holds whole numbers too large for 64 bits"
+            if isinstance(err, OverflowError) or "too large" in str(err)
+            else "mixes numbers and text"
+        )
+        report.warnings.append(f"column {name!r} {why}; it was read as text")
         frame[name] = column.map(lambda v: v if v is None or v != v else _scalar_text(v)).astype(
             "str"
         )
@@ -1048,6 +1053,12 @@ def _read_parquet(
     report.locate = lambda positions: positions + 1
     if len(raw) < 12 or not (raw.startswith(b"PAR1") and raw.endswith(b"PAR1")):
         what = _magic(raw)
+        if raw.startswith(b"PAR1"):
+            report.add(
+                "the Parquet file is cut short (no 'PAR1' marker at its end): it was not "
+                "written or copied completely"
+            )
+            return None
         if not raw:
             looks = "; the file is empty"
         elif what:
@@ -1080,6 +1091,8 @@ def _read_parquet(
     if table.num_rows == 0:
         report.add("the file has no rows")
         return None
+    if not _parquet_valid(table, report):
+        return None
     text_columns = [c for role, c in mapping.roles().items() if role in TEXT_ROLES]
     for name in text_columns:
         if name not in table.column_names:
@@ -1087,7 +1100,34 @@ def _read_parquet(
         converted = _parquet_text(table.column(name), name, report)
         table = table.set_column(table.column_names.index(name), name, converted)
     table = _drop_nested(table, exclude=set(text_columns), report=report)
-    return table.to_pandas(ignore_metadata=True)
+    try:
+        return table.to_pandas(ignore_metadata=True)
+    except (pa.ArrowException, OverflowError, ValueError) as err:
+        # Values pandas cannot hold (a date past the year 2262 in nanoseconds, say).
+        report.add(f"the file's values cannot be read: {err}")
+        return None
+
+
+def _parquet_valid(table: pa.Table, report: _Report) -> bool:
+    """Whether every column holds what its type says (pyarrow does not check text is UTF-8
+    when it reads a file, and a damaged file can hold anything)."""
+    try:
+        table.validate(full=True)
+        return True
+    except pa.ArrowException:
+        pass
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        try:
+            column.validate(full=True)
+        except pa.ArrowException as err:
+            kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+            if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+                report.add(f"holds text that is not valid UTF-8 (is the file damaged?): {err}",
+                           column=name)  # fmt: skip
+            else:
+                report.add(f"holds values that do not match its type {kind} (is the file "
+                           f"damaged?): {err}", column=name)  # fmt: skip
+    return False
 
 
 def _arrow_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -1119,7 +1159,12 @@ def _parquet_text(column: pa.ChunkedArray, name: str, report: _Report) -> pa.Chu
             return _arrow_text(column)  # the cast checks that every value is UTF-8
         except pa.ArrowInvalid:
             pass
-    values = column.to_pylist()
+    try:
+        values = column.to_pylist()
+    except (pa.ArrowException, OverflowError, ValueError) as err:  # a date out of range, say
+        report.add(f"has type {kind}, whose values cannot be read: {err}", column=name)
+        # Distinct stand-ins, so that no other check reports them as empty or repeated.
+        return pa.chunked_array([pa.array([f"row {i + 1}" for i in range(len(column))])])
     if pa.types.is_floating(value_kind):
         # Python's shortest round-trip text, as for numbers read from JSON.
         text = [None if v is None or v != v else repr(v) for v in values]
@@ -1453,7 +1498,7 @@ def _to_float(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
             continue
         try:
             numbers[position] = float(value)  # ints, floats, decimals
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an int past 1e308
             bad[position] = True
     return numbers, bad
 

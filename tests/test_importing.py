@@ -1086,3 +1086,51 @@ def test_a_million_reviews_read_in_seconds(tmp_path):
     table = read_reviews(path, known_ids=pd.Index([str(i) for i in range(n)]))
     assert time.perf_counter() - started < 8  # each distinct name is checked once
     assert len(table.tags) == n and table.tags[14] == ["t1", "u"]
+
+
+# ---------------------------------------------------------------------- found by the fuzz campaign
+def test_json_integers_past_64_bits_are_read_as_text():
+    data = RECORD + ', "big": 1' + "0" * 30 + "}\n" + RECORD.replace('"1"', '"2"') + ', "big": "n/a"}\n'
+    result = read_bytes(data.encode(), "p.jsonl")
+    assert result.frame["big"].tolist() == ["1" + "0" * 30, "n/a"]
+    assert result.warnings == [
+        "column 'big' holds whole numbers too large for 64 bits; it was read as text"
+    ]
+
+
+def test_a_json_confidence_too_large_for_a_float_is_a_problem():
+    err = problems_of((RECORD + ', "confidence": 1' + "0" * 400 + "}\n").encode(), "p.jsonl")
+    assert [(p.row, p.column) for p in err.problems] == [(1, "confidence")]
+
+
+def _parquet_invalid_utf8() -> bytes:
+    offsets = pa.py_buffer(np.asarray([0, 1, 2], dtype=np.int32).tobytes())
+    label = pa.Array.from_buffers(pa.string(), 2, [None, offsets, pa.py_buffer(b"a\xff")])
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"id": ["1", "2"], "label": label, "prediction": ["a", "b"]}), sink)
+    return sink.getvalue()
+
+
+def _parquet_far_dates(column: str) -> bytes:
+    columns = {"id": ["1", "2"], "label": ["a", "b"], "prediction": ["a", "b"]}
+    columns[column] = pa.array([0, 2**62], pa.timestamp("ms"))
+    sink = io.BytesIO()
+    pq.write_table(pa.table(columns), sink)
+    return sink.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (_parquet_with()[:-10], "the Parquet file is cut short (no 'PAR1' marker at its end)"),
+        (_parquet_invalid_utf8(), "column 'label': holds text that is not valid UTF-8"),
+        (
+            _parquet_far_dates("id"),
+            "column 'id': has type timestamp[ms], whose values cannot be read",
+        ),
+    ],
+    ids=["cut short", "invalid utf-8 text", "dates out of range as ids"],
+)
+def test_damaged_parquet_is_a_problem(data, expected):
+    err = problems_of(data, "p.parquet")
+    assert len(err.problems) == 1 and str(err.problems[0]).startswith(expected)
