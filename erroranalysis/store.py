@@ -105,7 +105,7 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 # Reviews per staging transaction: each holds the write lock for a few tens of
 # milliseconds, so a reviewer's click gets in between two of them.
-STAGE_ROWS = 20_000
+STAGE_ROWS = 10_000
 # A stage whose process is gone (or silent this long) is removed by the next writer.
 STAGE_ABANDONED_AFTER = timedelta(minutes=10)
 
@@ -201,7 +201,8 @@ _MIGRATIONS: dict[int, str] = {
     # Version 3: the file says it is a project; review imports are staged under a pending
     # action; reviews are found by dataset and by action (undo, staging) through indexes
     # that a bulk insert appends to, where the (dataset, example) index took 2-4 s of
-    # random inserts per million reviews.
+    # random inserts per million reviews; an action's event on one (example, tag) is found
+    # without reading its other events.
     3: f"""
         PRAGMA application_id = {APPLICATION_ID};
         CREATE TABLE pending_actions (
@@ -214,6 +215,8 @@ _MIGRATIONS: dict[int, str] = {
         DROP INDEX reviews_by_example;
         CREATE INDEX reviews_by_dataset ON reviews (dataset_id);
         CREATE INDEX reviews_by_action ON reviews (action_id);
+        DROP INDEX tag_events_by_action;
+        CREATE INDEX tag_events_by_action ON tag_events (action_id, example_id, tag_id);
     """,
 }
 
@@ -232,6 +235,8 @@ _STAGING_TABLES = (
     "CREATE TEMP TABLE IF NOT EXISTS staged_examples (example_id TEXT PRIMARY KEY,"
     " reviewer TEXT NOT NULL) WITHOUT ROWID",
     "CREATE TEMP TABLE IF NOT EXISTS gone_ids (id TEXT PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TEMP TABLE IF NOT EXISTS changed_pairs (example_id TEXT NOT NULL,"
+    " tag_id INTEGER NOT NULL, PRIMARY KEY (example_id, tag_id)) WITHOUT ROWID",
 )
 
 
@@ -263,6 +268,25 @@ class RunInfo:
     @property
     def accuracy(self) -> float:
         return 1 - self.n_errors / self.n_examples if self.n_examples else float("nan")
+
+
+@dataclass(frozen=True)
+class _TagPlan:
+    """The tags of a review import, staged in this connection's TEMP tables."""
+
+    names: list[str]  # distinct tag names; position = ``tag_ix`` in ``temp.staged_tags``
+    pairs: int  # (example, tag) pairs the import wants present
+    ranges: list[tuple[str | None, str | None]]  # staging ranges of example ids
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """A review import being staged under a pending action."""
+
+    action: int
+    dataset_id: int
+    pending_before: tuple[int, ...]  # other imports pending when this one began
+    revive: tuple[int, ...]  # tags made (or found) deleted, to come back on completion
 
 
 def now() -> str:
@@ -1384,9 +1408,10 @@ class Project:
             " tags.name AS tag, op, actor, at FROM tag_events"
             " JOIN tags ON tags.id = tag_id JOIN datasets ON datasets.id = dataset_id"
         )
+        sql += f" WHERE {self._not_pending('action_id')}"
         params: tuple = ()
         if dataset is not None:
-            sql += " WHERE dataset_id = ?"
+            sql += " AND dataset_id = ?"
             params = (self._dataset_id(dataset),)
         return self._query(sql + " ORDER BY tag_events.id", params)
 
@@ -1395,7 +1420,7 @@ class Project:
         """Rebuild the current (example_id, tag) pairs from the event log alone."""
         events = self._conn.execute(
             "SELECT example_id, tags.name, op FROM tag_events JOIN tags ON tags.id = tag_id"
-            " WHERE dataset_id = ? ORDER BY tag_events.id",
+            f" WHERE dataset_id = ? AND {self._not_pending('action_id')} ORDER BY tag_events.id",
             (self._dataset_id(dataset),),
         )
         state: set[tuple[str, str]] = set()
@@ -1494,18 +1519,22 @@ class Project:
         )
         self._follow_events(conn, undo, dataset_id)
 
-    def _follow_events(self, conn: sqlite3.Connection, action: int, dataset_id: int) -> None:
-        """Make ``tag_assignments`` follow the events ``action`` just logged (each pair at
-        most once, each event a real change)."""
-        conn.execute(
-            "DELETE FROM tag_assignments WHERE dataset_id = ? AND (example_id, tag_id) IN"
-            " (SELECT example_id, tag_id FROM tag_events WHERE action_id = ? AND op = 'remove')",
-            (dataset_id, action),
-        )
+    def _follow_events(
+        self, conn: sqlite3.Connection, action: int, dataset_id: int, *, removals: bool = True
+    ) -> None:
+        """Make ``tag_assignments`` follow the events ``action`` logged (each pair at most
+        once, each event a real change); ``removals=False`` when it logged only adds."""
+        if removals:
+            conn.execute(
+                "DELETE FROM tag_assignments WHERE dataset_id = ? AND (example_id, tag_id) IN"
+                " (SELECT example_id, tag_id FROM tag_events WHERE action_id = ?"
+                " AND op = 'remove')",
+                (dataset_id, action),
+            )
         conn.execute(
             "INSERT INTO tag_assignments (dataset_id, example_id, tag_id, actor, at)"
             " SELECT dataset_id, example_id, tag_id, actor, at FROM tag_events"
-            " WHERE action_id = ? AND op = 'add' ORDER BY id",
+            " WHERE action_id = ? AND op = 'add' ORDER BY action_id, example_id, tag_id",
             (action,),
         )
 
@@ -1556,9 +1585,11 @@ class Project:
         tags of its last row); otherwise tags are only added.
 
         Everything is checked and prepared before the write lock is taken. Up to
-        :data:`STAGE_ROWS` reviews are written in one transaction; more are written in
-        short transactions under a pending action that readers do not see, then one short
-        transaction applies the tags and makes the whole import visible at once.
+        :data:`STAGE_ROWS` reviews and tags are written in one transaction. More are
+        staged: reviews and tag events are written in short transactions under a pending
+        action that no reader sees, then one short transaction re-decides the few tags
+        other reviewers changed meanwhile, applies the tags to the current state and makes
+        the whole import visible at once.
         """
         self._require_writable()
         info = self.run(dataset, run)
@@ -1581,7 +1612,7 @@ class Project:
         notes = [str(v) if v else "" for v in _values(reviews, "note", n)]
         label_wrong = [int(bool(v)) for v in _values(reviews, "label_wrong", n)]
         corrected = _values(reviews, "corrected_label", n)
-        tag_names = self._stage_review_tags(ids, reviewers, tags, exact=exact)
+        plan = self._stage_review_tags(ids, reviewers, tags, exact=exact)
         detail = {"run": info.name, "reviews": n}
         stamp = now()
 
@@ -1592,40 +1623,47 @@ class Project:
                 label_wrong[lo:hi], corrected[lo:hi], repeat(queue),
             )  # fmt: skip
 
-        staged = n > STAGE_ROWS
-        action = None
-        try:
-            if staged:
-                action = self._begin_stage(dataset, info, kind, actor, stamp, detail)
-                dataset_id = self._dataset_id(dataset)
-                for lo in range(0, n, STAGE_ROWS):
-                    self._stage_reviews(action, rows(action, dataset_id, lo, lo + STAGE_ROWS))
+        if n <= STAGE_ROWS and (plan is None or plan.pairs <= STAGE_ROWS):
             with self.write() as conn:
                 dataset_id = self._dataset_id(dataset)
                 self._check_run_unchanged(conn, dataset, info)
-                if staged:
-                    self._check_stage_complete(conn, action, n)
-                else:
-                    action = self._action(conn, dataset_id, kind, actor, stamp, detail=detail)
-                    conn.executemany(_INSERT_REVIEW, rows(action, dataset_id, 0, n))
-                if tag_names is not None:
-                    self._apply_review_tags(conn, action, dataset_id, tag_names, actor, stamp,
-                                            exact=exact)  # fmt: skip
-                if staged:
-                    conn.execute("DELETE FROM pending_actions WHERE action_id = ?", (action,))
+                action = self._action(conn, dataset_id, kind, actor, stamp, detail=detail)
+                conn.executemany(_INSERT_REVIEW, rows(action, dataset_id, 0, n))
+                if plan is not None:
+                    self._map_review_tags(conn, plan, actor, stamp, hidden=False)
+                    self._review_tag_events(conn, action, dataset_id, stamp, exact=exact)
+                    self._follow_events(conn, action, dataset_id, removals=exact)
+                self._bump()
+            return action
+        stage = self._begin_stage(dataset, info, kind, actor, stamp, detail, plan)
+        try:
+            dataset_id = stage.dataset_id
+            for lo in range(0, n, STAGE_ROWS):
+                self._staged_write(stage, lambda conn, lo=lo: conn.executemany(
+                    _INSERT_REVIEW, rows(stage.action, dataset_id, lo, lo + STAGE_ROWS)))  # fmt: skip
+            if plan is not None:
+                for lo, hi in plan.ranges:
+                    self._staged_write(stage, lambda conn, lo=lo, hi=hi: self._review_tag_events(
+                        conn, stage.action, dataset_id, stamp, exact=exact, lo=lo, hi=hi))  # fmt: skip
+            with self.write() as conn:
+                self._check_run_unchanged(conn, dataset, info)
+                self._check_stage_complete(conn, stage.action, n)
+                if plan is not None:
+                    self._settle_review_tags(conn, stage, stamp, exact=exact)
+                conn.execute("DELETE FROM pending_actions WHERE action_id = ?", (stage.action,))
                 self._bump()
         except BaseException:
-            if staged and action is not None:
-                self._discard_stage(action)
+            self._discard_stage(stage.action)
             raise
-        return action
+        return stage.action
 
     def _stage_review_tags(
         self, ids: list[str], reviewers: list[str], tags: Sequence[Sequence[str]] | None,
         *, exact: bool,
-    ) -> list[str] | None:  # fmt: skip
-        """Check the tags of a review import and stage its (example, tag) pairs in TEMP
-        tables; returns the distinct tag names (their positions are the staged indexes)."""
+    ) -> _TagPlan | None:  # fmt: skip
+        """Check the tags of a review import and stage what it wants in TEMP tables:
+        ``staged_tags`` the (example, tag) pairs to be present, ``staged_examples`` (with
+        ``exact``) the examples whose other tags go."""
         if tags is None:
             return None
         checked: dict[str, str] = {}
@@ -1650,6 +1688,7 @@ class Project:
             tag_ix=pd.Categorical(pairs["tag"], categories=distinct).codes.astype(np.int64),
             reviewer=frame["reviewer"].to_numpy()[pairs["row"].to_numpy()],
         ).sort_values(["example_id", "tag_ix"])
+        chosen = frame[last].sort_values("example_id") if exact else None
         self._create_staging_tables()
         with self._temp_transaction():  # TEMP tables only: no lock on the project
             for table in ("staged_tags", "staged_examples"):
@@ -1659,24 +1698,63 @@ class Project:
                 zip(pairs["example_id"].tolist(), pairs["tag_ix"].tolist(),
                     pairs["reviewer"].tolist(), strict=True),
             )  # fmt: skip
-            if exact:
-                chosen = frame[last]
+            if chosen is not None:
                 self._conn.executemany(
-                    "INSERT INTO temp.staged_examples VALUES (?, ?)",
+                    "INSERT INTO temp.staged_examples VALUES (?, ?) ON CONFLICT DO NOTHING",
                     zip(chosen["example_id"].tolist(), chosen["reviewer"].tolist(), strict=True),
                 )
-        return distinct
+        # Staging ranges of whole examples (so an example's removals and additions are
+        # decided together), about STAGE_ROWS pairs or examples each.
+        keys = (chosen if chosen is not None else pairs)["example_id"].drop_duplicates().tolist()
+        step = max(
+            1, STAGE_ROWS if chosen is not None else STAGE_ROWS * len(keys) // max(1, len(pairs))
+        )
+        bounds = keys[step::step]
+        ranges = list(zip([None, *bounds], [*bounds, None], strict=True))
+        return _TagPlan(names=distinct, pairs=len(pairs), ranges=ranges)
 
-    def _apply_review_tags(
-        self, conn: sqlite3.Connection, action: int, dataset_id: int, names: list[str],
-        actor: str, stamp: str, *, exact: bool,
-    ) -> None:  # fmt: skip
+    def _map_review_tags(
+        self, conn: sqlite3.Connection, plan: _TagPlan, actor: str, stamp: str, *, hidden: bool
+    ) -> list[int]:
+        """Fill ``temp.staged_tag_ids`` with the id of each staged tag name. ``hidden``
+        makes a missing tag as deleted, to come back only when the import completes;
+        returns the ids that must come back then."""
+        revive = []
+        ids = []
+        for name in plan.names:
+            if not hidden:
+                ids.append(self._tag_id(conn, name, actor, stamp, create=True))
+                continue
+            row = conn.execute("SELECT id, deleted_at FROM tags WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                row = (conn.execute(
+                    "INSERT INTO tags (name, created_at, created_by, deleted_at)"
+                    " VALUES (?, ?, ?, ?)", (name, stamp, actor, stamp),
+                ).lastrowid, stamp)  # fmt: skip
+            ids.append(row[0])
+            if row[1] is not None:
+                revive.append(row[0])
         conn.execute("DELETE FROM temp.staged_tag_ids")
-        conn.executemany(
-            "INSERT INTO temp.staged_tag_ids VALUES (?, ?)",
-            [(ix, self._tag_id(conn, name, actor, stamp, create=True)) for ix, name in enumerate(names)],
-        )  # fmt: skip
+        conn.executemany("INSERT INTO temp.staged_tag_ids VALUES (?, ?)", list(enumerate(ids)))
+        return revive
+
+    def _review_tag_events(
+        self, conn: sqlite3.Connection, action: int, dataset_id: int, stamp: str, *,
+        exact: bool, lo: str | None = None, hi: str | None = None,
+    ) -> None:  # fmt: skip
+        """Log, for the staged examples in [lo, hi), the events that bring the current
+        state to what the import wants (``staged_tags``; with ``exact`` nothing else)."""
+
+        def within(column: str) -> tuple[str, tuple]:
+            sql, params = "", ()
+            if lo is not None:
+                sql, params = f" AND {column} >= ?", (lo,)
+            if hi is not None:
+                sql, params = sql + f" AND {column} < ?", (*params, hi)
+            return sql, params
+
         if exact:
+            where, params = within("e.example_id")
             conn.execute(
                 "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
                 " SELECT ?, a.dataset_id, a.example_id, a.tag_id, 'remove', e.reviewer, ?"
@@ -1684,20 +1762,81 @@ class Project:
                 " ON a.dataset_id = ? AND a.example_id = e.example_id"
                 " WHERE NOT EXISTS (SELECT 1 FROM temp.staged_tags s"
                 " JOIN temp.staged_tag_ids m ON m.ix = s.tag_ix"
-                " WHERE s.example_id = a.example_id AND m.tag_id = a.tag_id)"
+                f" WHERE s.example_id = a.example_id AND m.tag_id = a.tag_id){where}"
                 " ORDER BY a.example_id, a.tag_id",
-                (action, stamp, dataset_id),
+                (action, stamp, dataset_id, *params),
             )
+        where, params = within("s.example_id")
         conn.execute(
             "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
             " SELECT ?, ?, s.example_id, m.tag_id, 'add', s.reviewer, ?"
             " FROM temp.staged_tags s JOIN temp.staged_tag_ids m ON m.ix = s.tag_ix"
             " WHERE NOT EXISTS (SELECT 1 FROM tag_assignments a WHERE a.dataset_id = ?"
-            " AND a.example_id = s.example_id AND a.tag_id = m.tag_id)"
+            f" AND a.example_id = s.example_id AND a.tag_id = m.tag_id){where}"
             " ORDER BY s.example_id, s.tag_ix",
-            (action, dataset_id, stamp, dataset_id),
+            (action, dataset_id, stamp, dataset_id, *params),
         )
-        self._follow_events(conn, action, dataset_id)
+
+    def _settle_review_tags(
+        self, conn: sqlite3.Connection, stage: _Stage, stamp: str, *, exact: bool
+    ) -> None:
+        """Complete a staged import's tags in its final transaction.
+
+        Its events were decided against the state of their staging transaction. A pair
+        that another action changed since (an action committed after the stage began, or
+        an import pending then that completed since) is decided again: its staged event
+        goes (no reader has seen it) and, if the state still differs from what the import
+        wants, a new event is appended after the other action's. Every other staged event
+        is still a real change at its place in the log. Then the state follows the events.
+        """
+        for tag_id in stage.revive:
+            if (
+                conn.execute("SELECT deleted_at FROM tags WHERE id = ?", (tag_id,)).fetchone()[0]
+                is not None
+            ):
+                name = conn.execute("SELECT name FROM tags WHERE id = ?", (tag_id,)).fetchone()[0]
+                self._count_new_tag(conn, name)
+                conn.execute("UPDATE tags SET deleted_at = NULL WHERE id = ?", (tag_id,))
+        completed = [a for a in stage.pending_before if not conn.execute(
+            "SELECT 1 FROM pending_actions WHERE action_id = ?", (a,)).fetchone()]  # fmt: skip
+        conn.execute("DELETE FROM temp.changed_pairs")
+        conn.execute(
+            "INSERT OR IGNORE INTO temp.changed_pairs SELECT example_id, tag_id FROM tag_events"
+            f" WHERE dataset_id = ? AND action_id IN (SELECT id FROM actions WHERE id > ?"
+            f" AND {self._not_pending('id')} UNION SELECT value FROM json_each(?))",
+            (stage.dataset_id, stage.action, json.dumps(completed)),
+        )
+        conn.execute(
+            "DELETE FROM tag_events WHERE action_id = ? AND (example_id, tag_id) IN"
+            " (SELECT example_id, tag_id FROM temp.changed_pairs)",
+            (stage.action,),
+        )
+        conn.execute(
+            "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
+            " SELECT ?, ?, c.example_id, c.tag_id, 'add', s.reviewer, ?"
+            # CROSS JOIN keeps SQLite reading from the few changed pairs, not the import.
+            " FROM temp.changed_pairs c CROSS JOIN temp.staged_tag_ids m ON m.tag_id = c.tag_id"
+            " CROSS JOIN temp.staged_tags s ON s.example_id = c.example_id AND s.tag_ix = m.ix"
+            " WHERE NOT EXISTS (SELECT 1 FROM tag_assignments a WHERE a.dataset_id = ?"
+            " AND a.example_id = c.example_id AND a.tag_id = c.tag_id)"
+            " ORDER BY c.example_id, c.tag_id",
+            (stage.action, stage.dataset_id, stamp, stage.dataset_id),
+        )
+        if exact:
+            conn.execute(
+                "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
+                " SELECT ?, ?, c.example_id, c.tag_id, 'remove', e.reviewer, ?"
+                " FROM temp.changed_pairs c CROSS JOIN temp.staged_examples e"
+                " ON e.example_id = c.example_id"
+                " WHERE NOT EXISTS (SELECT 1 FROM temp.staged_tags s"
+                " JOIN temp.staged_tag_ids m ON m.ix = s.tag_ix"
+                " WHERE s.example_id = c.example_id AND m.tag_id = c.tag_id)"
+                " AND EXISTS (SELECT 1 FROM tag_assignments a WHERE a.dataset_id = ?"
+                " AND a.example_id = c.example_id AND a.tag_id = c.tag_id)"
+                " ORDER BY c.example_id, c.tag_id",
+                (stage.action, stage.dataset_id, stamp, stage.dataset_id),
+            )
+        self._follow_events(conn, stage.action, stage.dataset_id, removals=exact)
 
     def _check_run_unchanged(self, conn: sqlite3.Connection, dataset: str, info: RunInfo) -> None:
         row = conn.execute("SELECT imported_at FROM runs WHERE id = ?", (info.id,)).fetchone()
@@ -1708,32 +1847,38 @@ class Project:
             )
 
     def _begin_stage(
-        self, dataset: str, info: RunInfo, kind: str, actor: str, stamp: str, detail: dict
-    ) -> int:
+        self, dataset: str, info: RunInfo, kind: str, actor: str, stamp: str, detail: dict,
+        plan: _TagPlan | None,
+    ) -> _Stage:  # fmt: skip
         with self.write() as conn:
             self._check_run_unchanged(conn, dataset, info)
-            action = self._action(
-                conn, self._dataset_id(dataset), kind, actor, stamp, detail=detail
-            )
+            dataset_id = self._dataset_id(dataset)
+            pending_before = [r[0] for r in conn.execute("SELECT action_id FROM pending_actions")]
+            action = self._action(conn, dataset_id, kind, actor, stamp, detail=detail)
             conn.execute(
                 "INSERT INTO pending_actions (action_id, pid, host, started_at, touched_at)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (action, os.getpid(), socket.gethostname(), stamp, stamp),
             )
-        return action
+            revive = (
+                [] if plan is None else self._map_review_tags(conn, plan, actor, stamp, hidden=True)
+            )
+        return _Stage(action, dataset_id, tuple(pending_before), tuple(revive))
 
-    def _stage_reviews(self, action: int, rows: Iterator[tuple]) -> None:
+    def _staged_write(self, stage: _Stage, write: Callable[[sqlite3.Connection], object]) -> None:
+        """One short transaction of a staged import (under its pending action)."""
         started = time.perf_counter()
         with self.write() as conn:
             touched = conn.execute(
-                "UPDATE pending_actions SET touched_at = ? WHERE action_id = ?", (now(), action)
+                "UPDATE pending_actions SET touched_at = ? WHERE action_id = ?",
+                (now(), stage.action),
             ).rowcount
             if not touched:
                 raise StoreError(
                     "the review import was discarded by another process while it was being "
                     "written (it looked abandoned); nothing was recorded, run it again"
                 )
-            conn.executemany(_INSERT_REVIEW, rows)
+            write(conn)
         # Leave the lock free for about as long as it was held, so a reviewer's write that
         # is waiting gets its turn between two chunks.
         time.sleep(min(time.perf_counter() - started, 0.05))
@@ -1759,20 +1904,21 @@ class Project:
             self._discard_stage_rows(action)
 
     def _discard_stage_rows(self, action: int) -> None:
-        while True:
-            with self.write() as conn:
-                deleted = conn.execute(
-                    "DELETE FROM reviews WHERE id IN (SELECT id FROM reviews WHERE action_id = ?"
-                    " AND EXISTS (SELECT 1 FROM pending_actions WHERE action_id = ?) LIMIT ?)",
-                    (action, action, STAGE_ROWS),
-                ).rowcount
-                if deleted:
-                    continue
-                if conn.execute(
-                    "DELETE FROM pending_actions WHERE action_id = ?", (action,)
-                ).rowcount:
-                    conn.execute("DELETE FROM actions WHERE id = ?", (action,))
-                return
+        # Reviews first: a live import checks their count before it completes.
+        for table in ("reviews", "tag_events"):
+            while True:
+                with self.write() as conn:
+                    deleted = conn.execute(
+                        f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table}"
+                        " WHERE action_id = ? AND EXISTS (SELECT 1 FROM pending_actions"
+                        " WHERE action_id = ?) LIMIT ?)",
+                        (action, action, STAGE_ROWS),
+                    ).rowcount
+                if not deleted:
+                    break
+        with self.write() as conn:
+            if conn.execute("DELETE FROM pending_actions WHERE action_id = ?", (action,)).rowcount:
+                conn.execute("DELETE FROM actions WHERE id = ?", (action,))
 
     def _discard_abandoned_stages(self) -> None:
         stages = self._conn.execute(

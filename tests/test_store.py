@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
+from erroranalysis import store as store_module
 from erroranalysis.store import (
     SCHEMA_VERSION,
     Project,
@@ -306,3 +310,374 @@ def test_what_you_tag_you_read_back(project, operations):
         (expected.add if present else expected.discard)((example, tag.strip()))
     assert {tuple(r) for r in current(project).values.tolist()} == expected
     assert {tuple(r) for r in project.replay_tags("dev").values.tolist()} == expected
+
+
+# ---------------------------------------------------------------- one transaction each
+def definitions(*rows):
+    return pd.DataFrame(rows, columns=["tag", "hlp", "effort", "description"])
+
+
+def begins(project, write) -> int:
+    """How many write transactions ``write(project)`` takes."""
+    statements = []
+    project.db.conn.set_trace_callback(statements.append)
+    try:
+        write(project)
+    finally:
+        project.db.conn.set_trace_callback(None)
+    return sum(s.strip().upper() == "BEGIN IMMEDIATE" for s in statements)
+
+
+WRITES = {
+    "set_tag": lambda p: p.set_tag("dev", "1", "x", actor="ana"),
+    "define_tag": lambda p: p.define_tag("x", actor="ana", hlp=0.5),
+    "define_tags": lambda p: p.define_tags(
+        definitions(*[(f"t{i}", 0.5, 1.0, "") for i in range(50)]), actor="ana"
+    ),
+    "rename_tag": lambda p: p.rename_tag("seed", "seeded", actor="ana"),
+    "merge_tags": lambda p: p.merge_tags("seed", "other", actor="ana"),
+    "delete_tag": lambda p: p.delete_tag("seed", actor="ana"),
+    "record_review": lambda p: p.record_review("dev", "4", reviewer="ana", tags=["x"]),
+    "record_reviews": lambda p: p.record_reviews(
+        "dev", pd.DataFrame({"id": ["1", "2"], "reviewer": ["a", "b"]}), tags=[["x"], ["y"]]
+    ),
+    "undo": lambda p: p.undo("dev", actor="ana"),
+    "import_run": lambda p: add_dataset(p, ids=range(8), replace=True),
+    "import_run new": lambda p: add_dataset(p, name="test"),
+}
+
+
+@pytest.mark.parametrize("write", WRITES.values(), ids=WRITES.keys())
+def test_every_public_write_is_one_transaction(project, write):
+    for example in ("1", "9"):
+        project.set_tag("dev", example, "seed", actor="ana")
+    project.set_tag("dev", "9", "other", actor="ana")
+    assert begins(project, write) == 1
+    assert_frame_equal(project.replay_tags("dev"), current(project).reset_index(drop=True))
+
+
+def test_a_bad_row_of_definitions_applies_nothing(project):
+    table = definitions(("a", 0.5, 1.0, ""), ("b", 0.6, 1.0, ""), ("c", 1.5, 1.0, ""))
+    with pytest.raises(StoreError, match=r"HLP of 'c' must be in \[0, 1\]"):
+        project.define_tags(table, actor="lead")
+    assert project.tag_definitions().empty
+    assert project.actions().kind.tolist() == ["import"]
+
+
+def test_definitions_that_fail_inside_the_transaction_apply_nothing(project, monkeypatch):
+    monkeypatch.setattr(store_module, "MAX_TAGS", 3)
+    project.define_tag("a", actor="lead", hlp=0.1)
+    revision = project.revision()
+    table = definitions(("a", 0.9, 1.0, "changed"), ("b", 0.5, 1.0, ""), ("c", 0.5, 1.0, ""),
+                        ("d", 0.5, 1.0, ""))  # fmt: skip
+    with pytest.raises(StoreError, match="already has 3 tags"):
+        project.define_tags(table, actor="lead")  # fails on row 4, after 3 applied rows
+    assert project.tag_definitions()[["tag", "hlp", "description"]].values.tolist() == [
+        ["a", 0.1, ""]
+    ]
+    assert project.revision() == revision
+    assert project.actions().kind.tolist().count("define_tag") == 1
+
+
+def test_merge_moves_each_example_once(project):
+    for example in ("1", "2"):
+        project.set_tag("dev", example, "car", actor="ana")
+    project.set_tag("dev", "2", "vehicle", actor="ana")
+    assert project.merge_tags("car", "vehicle", actor="lead") == 2
+    merge = project.tag_events("dev").iloc[3:]
+    assert sorted(zip(merge.example_id, merge.tag, merge.op, strict=True)) == [
+        ("1", "car", "remove"), ("1", "vehicle", "add"), ("2", "car", "remove"),
+    ]  # fmt: skip
+    assert current(project).values.tolist() == [["1", "vehicle"], ["2", "vehicle"]]
+
+
+# ---------------------------------------------------------------- the project's tag limit
+@pytest.fixture
+def full_project(project, monkeypatch):
+    """A project at a tag limit of 4, with 4 tags (one of them deleted and re-creatable)."""
+    monkeypatch.setattr(store_module, "MAX_TAGS", 4)
+    project.define_tags(definitions(*[(t, 0.5, 1.0, "") for t in "abcd"]), actor="lead")
+    return project
+
+
+@pytest.mark.parametrize(
+    "arrival",
+    [
+        lambda p: p.set_tag("dev", "1", "new", actor="ana"),
+        lambda p: p.define_tag("new", actor="ana"),
+        lambda p: p.record_review("dev", "1", reviewer="ana", tags=["a", "new"]),
+        lambda p: p.record_reviews(
+            "dev", pd.DataFrame({"id": ["1"], "reviewer": ["ana"]}), tags=[["new"]]
+        ),
+        lambda p: p.import_run(
+            "other", frame(range(3)), source="o.csv", format="csv", media_root=None,
+            metadata_columns=[], dataset_tags=["new"],
+        ),
+    ],
+    ids=["set_tag", "define_tag", "record_review", "record_reviews", "import dataset tag"],
+)  # fmt: skip
+def test_the_tag_limit_holds_however_a_tag_arrives(full_project, arrival):
+    before = (full_project.revision(), len(full_project.actions()))
+    with pytest.raises(StoreError, match="already has 4 tags, the most it can hold; tag 'new'"):
+        arrival(full_project)
+    assert full_project.tag_definitions().tag.tolist() == list("abcd")
+    assert (full_project.revision(), len(full_project.actions())) == before
+    full_project.set_tag("dev", "1", "a", actor="ana")  # existing tags still work
+
+
+def test_a_deleted_tag_frees_its_place_and_counts_when_it_comes_back(full_project):
+    full_project.delete_tag("d", actor="lead")
+    full_project.set_tag("dev", "1", "e", actor="ana")
+    with pytest.raises(StoreError, match="tag 'd' was not created"):
+        full_project.set_tag("dev", "1", "d", actor="ana")
+
+
+def test_the_tag_count_is_read_once_per_transaction(project):
+    statements = []
+    project.db.conn.set_trace_callback(statements.append)
+    project.define_tags(definitions(*[(f"t{i}", 0.5, 1.0, "") for i in range(200)]), actor="x")
+    project.db.conn.set_trace_callback(None)
+    assert sum("count(*) FROM tags" in s for s in statements) == 1
+
+
+# ---------------------------------------------------------------- staged review imports
+def many_reviews(n: int, *, tagged_every: int = 3):
+    reviews = pd.DataFrame(
+        {"id": [str(i) for i in range(n)], "reviewer": [f"r{i % 3}" for i in range(n)],
+         "note": ["n" if i % 5 == 0 else None for i in range(n)]}
+    )  # fmt: skip
+    tags = [[f"t{i % 4}", "common"] if i % tagged_every == 0 else [] for i in range(n)]
+    return reviews, tags
+
+
+@pytest.fixture
+def big_project(tmp_path):
+    with open_project(tmp_path / "big.db") as p:
+        add_dataset(p, ids=range(500))
+        yield p
+
+
+def test_a_staged_import_equals_a_direct_one(big_project, tmp_path, monkeypatch):
+    reviews, tags = many_reviews(500)
+    big_project.set_tag("dev", "0", "common", actor="ana")  # already there: no event
+    with open_project(tmp_path / "direct.db") as direct:
+        add_dataset(direct, ids=range(500))
+        direct.set_tag("dev", "0", "common", actor="ana")
+        direct.record_reviews("dev", reviews, tags=tags, actor="lead")
+        expected = (direct.reviews("dev"), current(direct), len(direct.tag_events("dev")))
+    # 500 reviews in 8 staging transactions, 334 tag pairs (2 on 167 examples) in 6
+    monkeypatch.setattr(store_module, "STAGE_ROWS", 64)
+    statements = []
+    big_project.db.conn.set_trace_callback(statements.append)
+    action = big_project.record_reviews("dev", reviews, tags=tags, actor="lead")
+    big_project.db.conn.set_trace_callback(None)
+    assert sum(s == "BEGIN IMMEDIATE" for s in statements) == 1 + 8 + 6 + 1
+    cols = ["example_id", "reviewer", "stratum", "note", "queue"]
+    assert_frame_equal(big_project.reviews("dev")[cols], expected[0][cols])
+    assert_frame_equal(current(big_project), expected[1])
+    assert len(big_project.tag_events("dev")) == expected[2]
+    assert_frame_equal(big_project.replay_tags("dev"), current(big_project).reset_index(drop=True))
+    assert big_project.db.execute("SELECT count(*) FROM pending_actions").fetchone()[0] == 0
+    assert big_project.undo("dev", actor="lead")["action"] == action
+    assert big_project.reviews("dev").empty
+    assert current(big_project).values.tolist() == [["0", "common"]]
+
+
+def test_a_staged_import_that_fails_leaves_nothing(big_project, monkeypatch):
+    monkeypatch.setattr(store_module, "STAGE_ROWS", 50)
+    reviews, tags = many_reviews(500)
+    original = Project._staged_write
+    calls = []
+
+    def failing(self, stage, write):
+        calls.append(stage)
+        if len(calls) == 14:  # 10 transactions of reviews, then the tags'
+            raise KeyboardInterrupt  # the user pressed Ctrl-C mid-import
+        original(self, stage, write)
+
+    monkeypatch.setattr(Project, "_staged_write", failing)
+    before = big_project.revision()
+    with pytest.raises(KeyboardInterrupt):
+        big_project.record_reviews("dev", reviews, tags=tags, actor="lead")
+    counts = [big_project.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+              for t in ("reviews", "pending_actions", "tag_events")]  # fmt: skip
+    assert counts == [0, 0, 0]
+    assert big_project.actions().kind.tolist() == ["import"]
+    assert big_project.revision() == before
+
+
+def stage_by_hand(project, pid: int, *, rows: int = 30, touched: str | None = None) -> int:
+    """What a review import killed mid-way leaves: a pending action and some reviews."""
+    stamp = store_module.now()
+    with project.write() as conn:
+        conn.execute(
+            "INSERT INTO actions (dataset_id, kind, actor, at) VALUES (1, 'reviews_import', 'x', ?)",
+            (stamp,),
+        )
+        action = conn.execute("SELECT max(id) FROM actions").fetchone()[0]
+        conn.execute(
+            "INSERT INTO pending_actions VALUES (?, ?, ?, ?, ?)",
+            (action, pid, socket.gethostname(), stamp, touched or stamp),
+        )
+        conn.executemany(
+            "INSERT INTO reviews (action_id, dataset_id, run_id, example_id, reviewer, at,"
+            " stratum) VALUES (?, 1, 1, ?, 'x', ?, 'error')",
+            [(action, str(i), stamp) for i in range(rows)],
+        )
+    return action
+
+
+def dead_pid() -> int:
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    return int(child.stdout)
+
+
+@pytest.mark.parametrize(
+    ("pid", "touched", "removed"),
+    [
+        (dead_pid, None, True),
+        (os.getpid, None, False),  # alive: still being written
+        (os.getpid, "2020-01-01T00:00:00.000+00:00", True),  # silent for years
+    ],
+    ids=["dead process", "live process", "silent process"],
+)
+def test_an_abandoned_stage_is_invisible_and_removed_by_the_next_writer(
+    big_project, pid, touched, removed
+):
+    action = stage_by_hand(big_project, pid(), touched=touched)
+    assert big_project.reviews("dev").empty
+    assert action not in big_project.actions().id.tolist()
+    assert big_project.undo("dev", actor="x") is None
+    with open_project(big_project.path, readonly=True) as reader:
+        assert reader.reviews("dev").empty
+    with open_project(big_project.path) as writer:
+        raw = writer.db.execute("SELECT count(*) FROM reviews").fetchone()[0]
+        pending = writer.db.execute("SELECT count(*) FROM pending_actions").fetchone()[0]
+        assert (raw, pending) == ((0, 0) if removed else (30, 1))
+        assert writer.reviews("dev").empty
+
+
+def test_a_run_reimported_while_reviews_are_staged_records_nothing(big_project, monkeypatch):
+    monkeypatch.setattr(store_module, "STAGE_ROWS", 100)
+    reviews, tags = many_reviews(500)
+    original = Project._staged_write
+
+    def reimport_midway(self, stage, write):
+        original(self, stage, write)
+        if not hasattr(reimport_midway, "done"):
+            reimport_midway.done = True
+            with open_project(self.path) as other:
+                add_dataset(other, ids=range(500), replace=True)
+
+    monkeypatch.setattr(Project, "_staged_write", reimport_midway)
+    with pytest.raises(StoreError, match="was re-imported while the reviews were being recorded"):
+        big_project.record_reviews("dev", reviews, tags=tags, actor="lead")
+    assert big_project.db.execute("SELECT count(*) FROM reviews").fetchone()[0] == 0
+    assert current(big_project).empty
+
+
+def test_exact_reviews_end_with_the_last_row_of_each_example(project):
+    project.set_tag("dev", "1", "old", actor="ana")
+    reviews = pd.DataFrame({"id": ["1", "2", "1"], "reviewer": ["ana", "ben", "cy"]})
+    project.record_reviews("dev", reviews, tags=[["a"], ["b"], ["c"]], exact=True, actor="lead")
+    assert current(project).values.tolist() == [["1", "c"], ["2", "b"]]
+    assert set(project.tag_assignments("dev").actor) == {"ben", "cy"}
+    assert_frame_equal(project.replay_tags("dev"), current(project).reset_index(drop=True))
+    assert len(project.reviews("dev")) == 3
+
+
+@pytest.mark.slow
+def test_a_reviewer_is_not_locked_out_by_a_long_reviews_import(tmp_path):
+    path = tmp_path / "shared.db"
+    n = 200_000
+    with open_project(path) as p:
+        add_dataset(p, ids=range(n))
+        p.set_tag("dev", "0", "warm", actor="w")
+    waits: list[float] = []
+    stop = threading.Event()
+
+    def reviewer():
+        with open_project(path, timeout=30) as mine:
+            mine.example_ids("dev")  # warm the id index, as a running app has
+            i = 0
+            while not stop.is_set():
+                start = time.perf_counter()
+                mine.set_tag("dev", str(i % n), "seen", bool(i % 2 == 0), actor="rev")
+                waits.append(time.perf_counter() - start)
+                i += 1
+                time.sleep(0.02)
+
+    worker = threading.Thread(target=reviewer)
+    reviews, tags = many_reviews(n, tagged_every=2)
+    with open_project(path) as importer:
+        worker.start()
+        time.sleep(0.3)
+        importer.record_reviews("dev", reviews, tags=tags, actor="lead")
+        stop.set()
+        worker.join()
+        assert len(importer.reviews("dev")) == n
+    assert len(waits) > 20
+    print("WAITS", len(waits), sorted(waits)[-5:])
+    assert max(waits) < 1.5, sorted(waits)[-5:]
+
+
+def alternates(events) -> bool:
+    """Every logged event changed the state: per (example, tag), add and remove alternate."""
+    return all(
+        group.op.iloc[0] == "add"
+        and all(a != b for a, b in zip(group.op, group.op[1:], strict=False))
+        for _, group in events.groupby(["example_id", "tag"])
+    )
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_tags_changed_by_others_while_an_import_is_staged(big_project, monkeypatch, exact):
+    """Pairs another reviewer changes during staging are decided again when the import
+    completes: the import wins where it says a tag is present (it completed last), the
+    log replays to the state, and every event is still a real change."""
+    monkeypatch.setattr(store_module, "STAGE_ROWS", 50)
+    reviews, tags = many_reviews(300)  # examples 0, 3, 6, ... get "common" and t0..t3
+    big_project.set_tag("dev", "9", "common", actor="ana")  # there before: no event needed
+    original = Project._staged_write
+
+    def others_meanwhile(self, stage, write):
+        original(self, stage, write)
+        staged = self.db.execute(
+            "SELECT count(*) FROM tag_events WHERE action_id = ? AND example_id IN ('0', '3')"
+            " AND tag_id = (SELECT id FROM tags WHERE name = 'common')", (stage.action,),
+        ).fetchone()[0]  # fmt: skip
+        if staged == 2 and not hasattr(others_meanwhile, "done"):
+            others_meanwhile.done = True
+            with open_project(self.path) as other:
+                other.set_tag("dev", "0", "common", actor="ben")  # added and removed again
+                other.set_tag("dev", "0", "common", False, actor="ben")
+                other.set_tag("dev", "3", "common", actor="ben")  # added: already as wanted
+                other.set_tag("dev", "9", "common", False, actor="ben")  # removed under it
+                other.set_tag("dev", "6", "extra", actor="ben")  # exact: goes again
+                other.set_tag("dev", "400", "extra", actor="ben")  # not in the import
+
+    monkeypatch.setattr(Project, "_staged_write", others_meanwhile)
+    big_project.record_reviews("dev", reviews, tags=tags, exact=exact, actor="lead")
+    assert others_meanwhile.done
+    state = {tuple(r) for r in current(big_project).values.tolist()}
+    wanted = {(str(i), t) for i in range(0, 300, 3) for t in ("common", f"t{i % 4}")}
+    assert wanted <= state
+    assert ("400", "extra") in state
+    assert (("6", "extra") in state) is not exact
+    assert ("9", "common") in state  # example 9 is in the import: present again
+    events = big_project.tag_events("dev")
+    assert alternates(events)
+    assert_frame_equal(big_project.replay_tags("dev"), current(big_project).reset_index(drop=True))
+    common_0 = events[(events.example_id == "0") & (events.tag == "common")]
+    assert common_0[["op", "actor"]].values.tolist() == [
+        ["add", "ben"],
+        ["remove", "ben"],
+        ["add", "r0"],
+    ]
+    common_3 = events[(events.example_id == "3") & (events.tag == "common")]
+    assert common_3[["op", "actor"]].values.tolist() == [["add", "ben"]]
+    undone = big_project.undo("dev", actor="lead")
+    assert undone["kind"] == "reviews_import"
+    assert alternates(big_project.tag_events("dev"))
+    assert_frame_equal(big_project.replay_tags("dev"), current(big_project).reset_index(drop=True))
