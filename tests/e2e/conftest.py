@@ -109,12 +109,14 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def start_app(db: Path, log: Path, *, port: int | None = None) -> tuple[subprocess.Popen, str]:
-    """Start ``streamlit run app.py`` on ``db``; returns the process and its base URL once
-    ``/_stcore/health`` answers ``ok``."""
+def start_app(
+    db: Path, log: Path, *, port: int | None = None, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str]:
+    """Start ``streamlit run app.py`` on ``db`` (with ``env`` added to the environment);
+    returns the process and its base URL once ``/_stcore/health`` answers ``ok``."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "ERRORANALYSIS_DB": str(db)}
+    env = {**os.environ, **(env or {}), "ERRORANALYSIS_DB": str(db)}
     command = [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.headless", "true",
@@ -151,15 +153,25 @@ def stop_app(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
+def app_env() -> dict[str, str]:
+    """Environment variables the app server gets on top of ours; a module overrides this
+    fixture to serve with, say, allowed media folders."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def app(
-    browser_type_launch_args: dict, project_file: Path, tmp_path_factory: pytest.TempPathFactory
+    browser_type_launch_args: dict,
+    project_file: Path,
+    app_env: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[App]:
     """The app serving this module's ``project_file`` (one server per test module).
 
     Asks for the launch arguments first, so that without Chromium no server is started.
     """
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    process, url = start_app(project_file, log)
+    process, url = start_app(project_file, log, env=app_env)
     try:
         yield App(url=url, db=project_file, log=log)
     finally:
