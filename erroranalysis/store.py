@@ -734,8 +734,10 @@ class Project:
         self._conn.execute("PRAGMA foreign_keys = ON")
         if migrate and not self.readonly:
             self.migrate()
-        if not self.readonly and self.schema_version >= 3:
-            self._discard_abandoned_stages()
+        if not self.readonly:
+            _remove_abandoned_drafts(self.path)
+            if self.schema_version >= 3:
+                self._discard_abandoned_stages()
 
     # ----------------------------------------------------------------- plumbing
     def close(self) -> None:
