@@ -184,20 +184,25 @@ if done:
         st.warning(_ui.md(warning))
 
 roots = _ui.media_roots()
-allowed = (
-    "one of the folders the operator allowed on this server: "
-    + ", ".join(_ui.md(root) for root in roots)
-    if roots
-    else "no folder on this server: the operator allowed none (they can, with "
-    "`erroranalysis serve --media-root FOLDER`)"
+archive_source = (
+    "a **.zip archive** you upload here, holding the predictions file and its media (paths "
+    "relative to the predictions file's folder)"
 )
+if roots:
+    sources = (
+        f"File paths are read from {archive_source}, or from a folder the operator allowed "
+        "on this server: " + ", ".join(_ui.md(root) for root in roots) + "."
+    )
+else:
+    sources = (
+        f"File paths are read only from {archive_source}: the operator allowed no folder on "
+        "this server (they can, with `erroranalysis serve --media-root FOLDER`)."
+    )
 st.markdown(
     "**Where media can come from.** An audio or image column holds a web address "
-    "(`http://` or `https://`, which your browser fetches itself) or a file path. File paths "
-    "are read from a **.zip archive** you upload here, holding the predictions file and its "
-    "media (paths relative to the predictions file's folder), or from "
-    f"{allowed}. A path typed here never opens anything else on the server, and a file is "
-    "shown only if it really is audio or an image, whatever its name."
+    f"(`http://` or `https://`, which your browser fetches itself) or a file path. {sources} "
+    "No path typed here opens anything else on the server, and a file is shown only if it "
+    "really is audio or an image, whatever its name."
 )
 upload = st.file_uploader(
     "Predictions file (CSV, Parquet or JSON Lines), or a .zip archive of it with its media",

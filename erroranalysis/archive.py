@@ -294,6 +294,8 @@ def _member_name(info: zipfile.ZipInfo) -> str | None:
     name = raw.rstrip("/") if info.is_dir() else raw
     problem = media_path_problem(name)
     if problem is not None:
+        # The same rules as media paths, said of the archive.
+        problem = problem.replace("media paths", "member names").replace("media root", "archive")
         raise ArchiveError(f"archive member {shown} {problem}; nothing was imported")
     name = posixpath.normpath(name)
     if f"{name}/".startswith(IGNORED_FOLDERS):

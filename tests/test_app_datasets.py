@@ -200,7 +200,7 @@ def test_without_allowed_folders_no_server_path_can_be_given(app, project_file, 
     upload(app, "k.csv", b"id,label,prediction,audio\nk1,a,b,id_rsa\n")
     no_errors(app)
     assert media_widgets(app) == []  # nowhere to type a folder
-    assert any("the operator allowed none" in m.value for m in app.markdown)
+    assert any("the operator allowed no folder on this server" in m.value for m in app.markdown)
     submit(app)
     assert any("Nothing was imported" in e.value for e in app.error)
     assert "no media root" in " ".join(app.dataframe[-1].value["problem"])

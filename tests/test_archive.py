@@ -152,11 +152,14 @@ def test_no_or_ambiguous_predictions_file_is_refused(names, reason):
 @pytest.mark.parametrize(
     ("name", "reason"),
     [
-        ("../id_rsa", "'\\.\\./id_rsa' leads outside"),  # climbing out
+        ("../id_rsa", "'\\.\\./id_rsa' leads outside the archive"),  # climbing out
         ("clips/../../id_rsa", "leads outside"),
         ("clips/./../../../etc/passwd", "leads outside"),
         ("..", "leads outside"),
-        ("/etc/passwd", "is an absolute path"),  # absolute
+        (
+            "/etc/passwd",
+            "is an absolute path; member names must be relative to the archive",
+        ),  # absolute
         ("//server/share/x", "is an absolute path"),
         ("C:/Windows/win.ini", "drive letter"),  # drive letters
         ("c:evil.csv", "drive letter"),

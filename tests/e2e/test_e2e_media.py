@@ -268,7 +268,7 @@ def test_the_page_offers_no_folder_but_the_allowed_ones(
     )
     if setting.allowed is None:
         expect(page.get_by_role("textbox", name="Sub-folder (optional)")).to_have_count(0)
-        expect(page.get_by_text("the operator allowed none")).to_be_visible()
+        expect(page.get_by_text("the operator allowed no folder on this server")).to_be_visible()
         return
     open_folders(page)
     expect(page.get_by_role("option")).to_have_count(2)
