@@ -1,31 +1,215 @@
-"""The ``erroranalysis`` command line: thin shells over the package, one call per command."""
+"""The ``erroranalysis`` command line: thin shells over the package, one call per command.
+
+Every command checks its arguments before it does any work or writes anything (names,
+encodings, input files, ``--out``, ``--db``, media folders), and :func:`main` is the one
+place that turns every expected failure -- an :class:`~erroranalysis.errors.ExpectedError`
+or an OS error an argument caused -- into ``error: ...`` on standard error and exit code 1.
+Anything else is a defect and keeps its traceback.
+
+Read commands (``datasets``, ``tags list``, ``priorities``, ``slices``) open the project
+read-only: they work on a read-only file and never change one. Output files are written
+whole or not at all (a temporary file in the same folder, then renamed over the target).
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ipaddress
 import os
+import socket
+import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .vocabulary import DEFAULT_RUN
+from .errors import ExpectedError
+from .vocabulary import DEFAULT_RUN, check_name
 
 DEFAULT_DB = "erroranalysis.db"
+DEFAULT_HOST = "127.0.0.1"  # only this machine: the app has no sign-in of its own
+DEFAULT_PORT = 8501
+# The folders the app may serve media from, absolute and joined with os.pathsep.
+MEDIA_ROOTS_ENV = "ERRORANALYSIS_MEDIA_ROOTS"
+# Flags that carry a name, and the kind of name each is (see vocabulary.check_name).
+NAME_FLAGS = (
+    ("dataset", "--dataset", "dataset"),
+    ("run", "--run", "run"),
+    ("actor", "--actor", "reviewer"),
+    ("reviewer", "--reviewer", "reviewer"),
+)
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-class CliError(Exception):
-    """An error to report in one line, without a traceback."""
+class CliError(ExpectedError):
+    """A bad argument, or a request the command cannot carry out; nothing was changed."""
 
 
-def _project(args: argparse.Namespace, *, must_exist: bool = True):
+# ------------------------------------------------------------------ argument checks
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Check every argument of the command before any work (raises :class:`CliError`)."""
+    for attribute, flag, kind in NAME_FLAGS:
+        value = getattr(args, attribute, None)
+        if value is not None:
+            setattr(args, attribute, _check_flag_name(value, flag=flag, kind=kind))
+    if getattr(args, "encoding", None) is not None:
+        from .importing import check_encoding
+
+        try:
+            args.encoding = check_encoding(args.encoding)
+        except ExpectedError as err:
+            raise CliError(f"--encoding: {err}") from None
+    if getattr(args, "db", None) is not None:
+        from .store import check_project_file
+
+        # Reads the header only, writes nothing: a bad --db is refused before a large
+        # input file is read, not after.
+        check_project_file(Path(args.db), create=args.creates_project)
+    if getattr(args, "file", None) is not None:
+        _check_input(Path(args.file))
+    if getattr(args, "out", None) is not None:
+        _check_output(Path(args.out), project=Path(args.db))
+    if getattr(args, "media_roots", None) is not None:
+        args.media_roots = media_roots(args.media_roots)
+    if getattr(args, "media_root", None) is not None and not Path(args.media_root).is_dir():
+        raise CliError(f"--media-root {args.media_root}: no such folder")
+    if getattr(args, "host", None) is not None:
+        _check_listen(args.host, args.port)
+
+
+def _check_flag_name(value: str, *, flag: str, kind: str) -> str:
+    if _undecodable(value):
+        raise CliError(
+            f"{flag}: the {kind} name is not valid text (it holds bytes that are not UTF-8)"
+        )
+    try:
+        return check_name(value, kind=kind)
+    except ExpectedError as err:
+        raise CliError(f"{flag}: {err}") from None
+
+
+def _undecodable(text: str) -> bool:
+    # Python hands undecodable bytes of the command line over as lone surrogates.
+    return any("\ud800" <= c <= "\udfff" for c in text)
+
+
+def _check_input(path: Path) -> None:
+    """An input file must exist, be a regular file (not a folder, FIFO or device) and open."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file") from None
+    except (OSError, ValueError) as err:
+        raise CliError(f"cannot read {path}: {_reason(err)}") from None
+    if stat.S_ISDIR(mode):
+        raise CliError(f"{path} is a folder; give the data file itself")
+    if not stat.S_ISREG(mode):
+        raise CliError(f"{path} is not a regular file")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as err:
+        raise CliError(f"cannot read {path}: {_reason(err)}") from None
+
+
+def _check_output(path: Path, *, project: Path) -> None:
+    """``--out`` must name a file in an existing folder where a file can be created, and not
+    the project file itself. Checked by creating (and removing) a file there."""
+    if path.is_dir():
+        raise CliError(f"--out {path} is a folder; name the file to write")
+    folder = path.parent
+    if not folder.is_dir():
+        raise CliError(f"--out {path}: the folder {folder} does not exist")
+    with contextlib.suppress(OSError):
+        if path.exists() and project.exists() and path.samefile(project):
+            raise CliError(f"--out {path} is the project file; name another file")
+    try:
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except (OSError, ValueError) as err:
+        raise CliError(f"--out {path}: cannot write in {folder}: {_reason(err)}") from None
+    os.close(handle)
+    os.unlink(probe)
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` whole or not at all.
+
+    The text goes to a temporary file in the same folder, which then replaces ``path`` in
+    one rename: a reader sees the old file or the new one, and a failed or killed write
+    leaves at most the temporary file, never half a table under the real name.
+    """
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        # mkstemp makes the file private (0600); give it the mode a new file would get.
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def media_roots(folders: Sequence[str]) -> list[Path]:
+    """The ``--media-root`` folders, each an existing folder, resolved (duplicates once)."""
+    roots: list[Path] = []
+    for folder in folders:
+        path = Path(folder).expanduser()
+        try:
+            resolved = path.resolve(strict=True)
+        except (OSError, RuntimeError, ValueError):  # missing, a symlink loop, a NUL
+            raise CliError(f"--media-root {folder}: no such folder") from None
+        if not resolved.is_dir():
+            raise CliError(f"--media-root {folder} is not a folder")
+        if os.pathsep in str(resolved):
+            raise CliError(
+                f"--media-root {folder}: the path holds {os.pathsep!r}, which separates "
+                f"folders in {MEDIA_ROOTS_ENV}; use a path without it"
+            )
+        if resolved not in roots:
+            roots.append(resolved)
+    return roots
+
+
+def _check_listen(host: str, port: int) -> None:
+    """The app can listen on ``host``:``port`` (a known address, a free port)."""
+    if not 0 < port < 65536:
+        raise CliError(f"--port {port}: a port is a number from 1 to 65535")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError, ValueError) as err:
+        raise CliError(f"--host {host!r}: not an address of this machine ({err})") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as err:
+            raise CliError(f"cannot listen on {host} port {port}: {_reason(err)}") from None
+
+
+def _reason(err: BaseException) -> str:
+    return (err.strerror if isinstance(err, OSError) else None) or str(err)
+
+
+# ------------------------------------------------------------------ the project
+def _project(args: argparse.Namespace, *, write: bool, create: bool = False):
+    """The project at ``--db``: read-only unless ``write``; created only if ``create``."""
     from .store import open_project
 
-    path = Path(args.db)
-    if must_exist and not path.exists():
-        raise CliError(f"no project file at {path} (import a dataset first, or pass --db)")
-    return open_project(path)
+    return open_project(Path(args.db), readonly=not write, create=create)
 
 
 def _need_dataset(args: argparse.Namespace) -> str:
@@ -39,7 +223,7 @@ def _write_table(frame, args: argparse.Namespace) -> None:
 
     text = to_json_records(frame) if getattr(args, "format", "csv") == "json" else safe_csv(frame)
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8", newline="")
+        write_atomic(args.out, text)
         print(f"wrote {len(frame)} rows to {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -49,15 +233,16 @@ def _write_table(frame, args: argparse.Namespace) -> None:
 def cmd_import(args: argparse.Namespace) -> None:
     from .importing import ColumnMapping, read_dataset
 
+    dataset = _need_dataset(args)
     mapping = ColumnMapping(
         **{role: getattr(args, f"{role}_column") for role in ColumnMapping.__dataclass_fields__}
     )
     result = read_dataset(
         args.file, columns=mapping, media_root=args.media_root, encoding=args.encoding
     )
-    with _project(args, must_exist=False) as project:
+    with _project(args, write=True, create=True) as project:
         info = project.import_result(
-            _need_dataset(args), result, run=args.run, replace=args.replace, actor=args.actor
+            dataset, result, run=args.run, replace=args.replace, actor=args.actor
         )
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -71,14 +256,16 @@ def cmd_reviews_import(args: argparse.Namespace) -> None:
     from .tables import read_reviews
 
     dataset = _need_dataset(args)
-    with _project(args) as project:
-        table = read_reviews(
-            args.file, known_ids=project.example_ids(dataset), encoding=args.encoding
-        )
+    # Read and validate the whole file before opening the project for writing.
+    with _project(args, write=False) as project:
+        project.run(dataset, args.run)  # fails clearly on an unknown dataset or run
+        known = project.example_ids(dataset)
+    table = read_reviews(args.file, known_ids=known, encoding=args.encoding)
+    with _project(args, write=True) as project:
         project.record_reviews(
             dataset, table.reviews, tags=table.tags, run=args.run, actor=args.actor
         )
-        n_tags = sum(len(t) for t in table.tags)
+    n_tags = sum(len(t) for t in table.tags)
     print(f"recorded {len(table.reviews)} reviews with {n_tags} tags in dataset {dataset!r}")
 
 
@@ -86,7 +273,7 @@ def cmd_tags_import(args: argparse.Namespace) -> None:
     from .tables import read_tag_definitions
 
     definitions = read_tag_definitions(args.file, encoding=args.encoding)
-    with _project(args, must_exist=False) as project:
+    with _project(args, write=True) as project:
         if args.dataset:
             project.runs(args.dataset)  # fails clearly on an unknown dataset
         project.define_tags(definitions, actor=args.actor)
@@ -96,7 +283,7 @@ def cmd_tags_import(args: argparse.Namespace) -> None:
 def cmd_tags_list(args: argparse.Namespace) -> None:
     from . import analysis
 
-    with _project(args) as project:
+    with _project(args, write=False) as project:
         if args.dataset:
             frame = analysis.tag_overview(project, args.dataset)
         else:
@@ -107,7 +294,9 @@ def cmd_tags_list(args: argparse.Namespace) -> None:
 def cmd_datasets(args: argparse.Namespace) -> None:
     from . import analysis
 
-    with _project(args) as project:
+    with _project(args, write=False) as project:
+        if args.dataset:
+            project.runs(args.dataset)  # fails clearly on an unknown dataset
         frame = analysis.runs_table(project)
     if args.dataset:
         frame = frame[frame["dataset"] == args.dataset]
@@ -117,7 +306,7 @@ def cmd_datasets(args: argparse.Namespace) -> None:
 def cmd_priorities(args: argparse.Namespace) -> None:
     from . import analysis
 
-    with _project(args) as project:
+    with _project(args, write=False) as project:
         table = analysis.priority_table(project, _need_dataset(args), run=args.run, by=args.by)
     _write_table(table, args)
 
@@ -127,8 +316,9 @@ def cmd_slices(args: argparse.Namespace) -> None:
     from .slices import metric_warnings
 
     dataset = _need_dataset(args)
-    with _project(args) as project:
+    with _project(args, write=False) as project:
         evidence = analysis.load_evidence(project, dataset, run=args.run)
+        _check_slicing(evidence.examples, by=args.by, positive=args.positive, dataset=dataset)
         table = analysis.slice_table(
             project, dataset, by=args.by, positive=args.positive, evidence=evidence
         )
@@ -137,8 +327,24 @@ def cmd_slices(args: argparse.Namespace) -> None:
     _write_table(table, args)
 
 
+def _check_slicing(examples, *, by: str, positive: str | None, dataset: str) -> None:
+    if by != "tags" and by not in examples.columns:
+        columns = [c for c in examples.columns if c not in ("id", "correct")]
+        listing = ", ".join(map(repr, columns[:20])) + (", ..." if len(columns) > 20 else "")
+        raise CliError(
+            f"--by {by!r}: dataset {dataset!r} has no such column (columns: {listing}; "
+            "or 'tags' for one slice per tag)"
+        )
+    if positive is not None and not (
+        (examples["label"] == positive).any() or (examples["prediction"] == positive).any()
+    ):
+        raise CliError(
+            f"--positive {positive!r} is neither a label nor a prediction of dataset {dataset!r}"
+        )
+
+
 def cmd_undo(args: argparse.Namespace) -> None:
-    with _project(args) as project:
+    with _project(args, write=True) as project:
         undone = project.undo(_need_dataset(args), actor=args.reviewer)
     if undone is None:
         print(f"nothing to undo for {args.reviewer!r}")
@@ -148,25 +354,86 @@ def cmd_undo(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from .demo import build_demo
+    from .store import check_project_file
 
-    summary = build_demo(args.db, sample_data=args.sample_data, force=args.force)
-    print(summary)
+    path = Path(args.db)
+    if args.sample_data is not None and not Path(args.sample_data).is_dir():
+        raise CliError(f"--sample-data {args.sample_data}: no such folder")
+    # A folder, a missing folder or a file that is not a project is refused, untouched:
+    # --force deletes the file to rebuild it, so it must be a project.
+    check_project_file(path, create=True)
+    print(build_demo(path, sample_data=args.sample_data, force=args.force))
 
 
-def cmd_serve(args: argparse.Namespace) -> None:
+def serve_command(
+    *,
+    app: Path,
+    db: Path,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    media_roots: Sequence[Path] = (),
+) -> tuple[list[str], dict[str, str]]:
+    """(the Streamlit command line, the environment variables it adds) to serve ``db``.
+
+    The app listens on ``host`` only, its grids offer no raw "Download as CSV", and it may
+    serve media only from ``media_roots`` (passed in :data:`MEDIA_ROOTS_ENV`; empty: none).
+    """
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.headless", "true",
+        "--server.address", host,
+        "--server.port", str(port),
+        "--browser.gatherUsageStats", "false",
+        "--client.disableDataExport", "true",
+    ]  # fmt: skip
+    env = {
+        "ERRORANALYSIS_DB": str(Path(db).resolve()),
+        MEDIA_ROOTS_ENV: os.pathsep.join(str(Path(root).resolve()) for root in media_roots),
+    }
+    return command, env
+
+
+def serve_banner(db: Path, *, host: str, port: int, media_roots: Sequence[Path]) -> str:
+    """What ``serve`` says when it starts: where, who can reach it, what media it serves."""
+    shown = f"[{host}]" if _is_ipv6(host) else host
+    if host in LOCAL_HOSTS:
+        reach = "only this machine; pass --host 0.0.0.0 to listen on all interfaces"
+    else:
+        reach = (
+            "other machines can reach it, and the app has no sign-in of its own: "
+            "anyone who reaches the port can read and tag the project"
+        )
+    media = (
+        "media from the server only inside " + ", ".join(map(str, media_roots))
+        if media_roots
+        else "no media folders on the server (pass --media-root DIR to allow one)"
+    )
+    return f"serving {db} at http://{shown}:{port} ({reach}); {media}"
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).version == 6
+    except ValueError:
+        return False
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
     app = Path(__file__).resolve().parent.parent / "app.py"
     if not app.exists():
         raise CliError(f"the app is not next to the package ({app}); run from a source checkout")
     db = Path(args.db).resolve()
-    if not db.exists():
-        raise CliError(f"no project file at {db} (run `erroranalysis demo` or import a dataset)")
-    env = {**os.environ, "ERRORANALYSIS_DB": str(db)}
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-        "--server.port", str(args.port), "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    print(f"serving {db} at http://localhost:{args.port}", flush=True)
-    raise SystemExit(subprocess.call(command, env=env))
+    # Refuse a file that is not a project before starting, rather than on every page.
+    with _project(args, write=False):
+        pass
+    command, extra = serve_command(
+        app=app, db=db, host=args.host, port=args.port, media_roots=args.media_roots
+    )
+    print(
+        serve_banner(db, host=args.host, port=args.port, media_roots=args.media_roots),
+        flush=True,
+    )
+    return subprocess.call(command, env={**os.environ, **extra})
 
 
 # ------------------------------------------------------------------ parser
@@ -181,12 +448,17 @@ def _encoding(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoding", default="utf-8", help="text encoding (default: utf-8)")
 
 
+def _out(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", help="write here instead of standard output (whole or not at all)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="erroranalysis",
         description="Error analysis and data prioritization for ML models.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.set_defaults(creates_project=False)  # only import and demo make a project file
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("import", help="import a model's predictions (CSV, Parquet, JSON Lines)")
@@ -207,7 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
             f"--{role.replace('_', '-')}-column", default=default, metavar="NAME",
             help=f"column holding {role.replace('_', ' ')} (default: {default})",
         )  # fmt: skip
-    p.set_defaults(func=cmd_import)
+    p.set_defaults(func=cmd_import, creates_project=True)
 
     p = sub.add_parser("reviews", help="reviews of examples")
     rsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -233,18 +505,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_tags_import)
     t = tsub.add_parser("list", help="list tags (with counts for a --dataset)")
     _common(t)
-    t.add_argument("--out", help="write CSV here instead of standard output")
+    _out(t)
     t.set_defaults(func=cmd_tags_list)
 
     p = sub.add_parser("datasets", help="list the project's datasets and runs")
     _common(p)
-    p.add_argument("--out")
+    _out(p)
     p.set_defaults(func=cmd_datasets)
 
     p = sub.add_parser("priorities", help="export the ranked priority table")
     _common(p, dataset_required=True)
     p.add_argument("--run", help="model run (default: the latest)")
-    p.add_argument("--out", help="write here instead of standard output")
+    _out(p)
     p.add_argument("--format", choices=["csv", "json"], default="csv")
     p.add_argument("--by", choices=["marginal_effect", "effort"], default="marginal_effect")
     p.set_defaults(func=cmd_priorities)
@@ -254,7 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", required=True, help="a metadata column, or 'tags'")
     p.add_argument("--positive", help="positive class for precision/recall/F1 (default: macro)")
     p.add_argument("--run", help="model run (default: the latest)")
-    p.add_argument("--out", help="write CSV here instead of standard output")
+    _out(p)
     p.set_defaults(func=cmd_slices)
 
     p = sub.add_parser("undo", help="undo a reviewer's last action")
@@ -266,31 +538,58 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--sample-data", help="folder with the sample data (default: the repository's)")
     p.add_argument("--force", action="store_true", help="rebuild even if the project file exists")
-    p.set_defaults(func=cmd_demo)
+    p.set_defaults(func=cmd_demo, creates_project=True)
 
     p = sub.add_parser("serve", help="run the web app on a project file")
     _common(p)
-    p.add_argument("--port", type=int, default=8501)
+    p.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to listen on (default: {DEFAULT_HOST}, only this machine; "
+        "0.0.0.0 for all interfaces)",
+    )
+    p.add_argument("--port", type=int, default=DEFAULT_PORT)
+    p.add_argument(
+        "--media-root",
+        dest="media_roots",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder the app may serve media from (repeatable; default: none, so media "
+        "come from uploaded archives and URLs only)",
+    )
     p.set_defaults(func=cmd_serve)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; 0 on success, 1 with ``error: ...`` on standard error otherwise."""
     from .importing import ImportValidationError
-    from .store import StoreError
 
     args = build_parser().parse_args(argv)
+    command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
     try:
-        args.func(args)
+        _check_arguments(args)
+        return args.func(args) or 0
     except ImportValidationError as err:
-        print(f"error: {args.command} failed, nothing was written:\n{err}", file=sys.stderr)
+        print(f"error: {command} failed, nothing was written:\n{err}", file=sys.stderr)
         return 1
-    except (StoreError, CliError, FileNotFoundError, ValueError) as err:
+    except ExpectedError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except BrokenPipeError:
+        # The reader of standard output went away (| head): not an error of ours. Point
+        # standard output at /dev/null so that the flush at exit does not fail again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    return 0
+    except OSError as err:
+        where = f": {err.filename}" if err.filename else ""
+        print(f"error: {command} failed: {_reason(err)}{where}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from erroranalysis import cli
 from erroranalysis.cli import main
 from erroranalysis.store import open_project
 
@@ -269,3 +275,115 @@ def test_slices_have_the_audit_columns(reviewed, by):
         table.columns
     )
     assert table["examples"].sum() >= 2
+
+
+# ---------------------------------------------------------------------- serve
+def test_serve_command_listens_where_asked_and_names_the_media_roots(tmp_path):
+    media = tmp_path / "media"
+    (media / "clips").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(media / "clips")
+    roots = cli.media_roots([str(tmp_path / "link"), str(media), str(media / "clips")])
+    assert roots == [(media / "clips").resolve(), media.resolve()]  # resolved, each once
+    command, env = cli.serve_command(
+        app=Path("app.py"), db=tmp_path / "p.db", host="127.0.0.1", port=8600, media_roots=roots
+    )
+    assert command[:5] == [sys.executable, "-m", "streamlit", "run", "app.py"]
+    options = dict(zip(command[5::2], command[6::2], strict=True))
+    assert options == {
+        "--server.headless": "true",
+        "--server.address": "127.0.0.1",
+        "--server.port": "8600",
+        "--browser.gatherUsageStats": "false",
+        "--client.disableDataExport": "true",
+    }
+    assert env == {
+        "ERRORANALYSIS_DB": str((tmp_path / "p.db").resolve()),
+        cli.MEDIA_ROOTS_ENV: os.pathsep.join(str(r) for r in roots),
+    }
+    _, env = cli.serve_command(app=Path("app.py"), db=tmp_path / "p.db")
+    assert env[cli.MEDIA_ROOTS_ENV] == ""  # no folder allowed unless named
+
+
+def test_serve_defaults_to_this_machine_only():
+    args = cli.build_parser().parse_args(["serve"])
+    assert (args.host, args.port, args.media_roots) == ("127.0.0.1", 8501, [])
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("127.0.0.1", "serving p.db at http://127.0.0.1:8501 (only this machine; pass --host "
+                      "0.0.0.0 to listen on all interfaces); no media folders on the server"),
+        ("::1", "serving p.db at http://[::1]:8501 (only this machine;"),
+        ("0.0.0.0", "serving p.db at http://0.0.0.0:8501 (other machines can reach it, and the "
+                    "app has no sign-in of its own"),
+    ],
+)  # fmt: skip
+def test_serve_says_who_can_reach_it(host, expected):
+    assert cli.serve_banner(Path("p.db"), host=host, port=8501, media_roots=[]).startswith(expected)
+    banner = cli.serve_banner(Path("p.db"), host=host, port=8501, media_roots=[Path("/m")])
+    assert banner.endswith("media from the server only inside /m")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _other_address() -> str | None:
+    """An address of this machine that is not loopback, if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))  # no packet is sent for UDP
+            address = probe.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
+@pytest.mark.slow
+def test_serve_starts_on_127_0_0_1_only(project, tmp_path):
+    port = _free_port()
+    media = tmp_path / "media"
+    media.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "erroranalysis", "serve", "--db", str(project), "--port", str(port),
+         "--media-root", str(media)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        banner = proc.stdout.readline()
+        assert banner.startswith(f"serving {project.resolve()} at http://127.0.0.1:{port} (only")
+        assert banner.rstrip().endswith(f"media from the server only inside {media.resolve()}")
+        deadline = time.monotonic() + 90
+        answer = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                url = f"http://127.0.0.1:{port}/_stcore/health"
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    answer = response.read().decode()
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert answer == "ok"
+        other = _other_address()
+        if other is not None:
+            with pytest.raises(OSError), socket.create_connection((other, port), timeout=2):
+                pass
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        proc.stdout.close()
+
+
+def test_serve_refuses_a_file_that_is_not_a_project(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello\n")
+    code, out, err = run_cli("serve", "--db", str(notes), "--port", str(_free_port()))
+    assert code == 1 and "not an SQLite file" in err and out == "" and "Traceback" not in err
+    assert notes.read_text() == "hello\n"
