@@ -37,6 +37,8 @@ MAX_TAGS = 500
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Bidirectional embeddings, overrides and isolates, and the invisible direction marks.
 _BIDI = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_UNSEEN = re.compile(_BIDI.pattern[:-1] + r"\ud800-\udfff]")
 
 
 def check_name(value: object, *, kind: str) -> str:
@@ -46,6 +48,12 @@ def check_name(value: object, *, kind: str) -> str:
     """
     if not isinstance(value, str):
         raise InvalidName(f"{kind} name must be text, got {type(value).__name__}")
+    # Checked before trimming: str.strip() treats some control characters (\x1c-\x1f,
+    # \x85) as spaces and would quietly drop them.
+    if _CONTROL.search(value):
+        raise InvalidName(f"{kind} name contains control characters: {show(value)}")
+    if _SURROGATE.search(value):
+        raise InvalidName(f"{kind} name is not valid Unicode (a lone surrogate): {show(value)}")
     clean = value.strip()
     if not clean:
         raise InvalidName(f"{kind} name is empty")
@@ -53,8 +61,6 @@ def check_name(value: object, *, kind: str) -> str:
         raise InvalidName(
             f"{kind} name is longer than {MAX_NAME} characters ({len(clean):,}): {show(clean, 40)}"
         )
-    if _CONTROL.search(clean):
-        raise InvalidName(f"{kind} name contains control characters: {show(clean)}")
     if _BIDI.search(clean):
         raise InvalidName(
             f"{kind} name contains Unicode direction controls (such as U+202E), "
@@ -77,4 +83,4 @@ def show(value: str, limit: int = 80) -> str:
     if len(value) > limit:
         value = value[: limit - 1] + "…"
     escaped = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
-    return "'" + _BIDI.sub(lambda m: f"\\u{ord(m.group()):04x}", escaped) + "'"
+    return "'" + _UNSEEN.sub(lambda m: f"\\u{ord(m.group()):04x}", escaped) + "'"
