@@ -17,6 +17,8 @@ What lives in the file
                     always equal to a replay of it (:meth:`Project.replay_tags`).
 ``reviews``         who reviewed which example of which run, when, in which stratum.
 ``pending_actions`` big review imports being staged (see below); empty at rest.
+                    A tag assignment whose ``pending`` action is listed here does not count
+                    yet.
 
 Recognising a project file
 --------------------------
@@ -37,10 +39,12 @@ reviewers (threads or processes) never lose each other's changes; every public w
 one transaction. When the lock stays taken past the busy timeout, :class:`ProjectBusy`
 says so and nothing was changed. Long imports prepare everything outside the lock —
 validation, id lookups, Parquet encoding, rows — and hold it only briefly: a review import
-of many rows writes its reviews in short transactions under an action listed in
-``pending_actions`` (readers do not see them), then one short transaction applies its tags
-and clears the pending mark, so the import appears all at once or not at all. Rows of an
-import whose process died are removed by the next process that opens the file for writing.
+of many rows writes its reviews, tag events and tag assignments in short transactions under
+an action listed in ``pending_actions``, which no reader counts; one short transaction then
+re-decides the few tags other reviewers changed meanwhile and removes the pending mark, so
+the import appears all at once or not at all. One such import per dataset runs at a time.
+Rows of an import whose process died are removed by the next process that opens the file
+for writing.
 
 A :class:`Project` holds one connection and must stay on the thread that opened it; open
 one per thread, session or process.
@@ -202,7 +206,8 @@ _MIGRATIONS: dict[int, str] = {
     # action; reviews are found by dataset and by action (undo, staging) through indexes
     # that a bulk insert appends to, where the (dataset, example) index took 2-4 s of
     # random inserts per million reviews; an action's event on one (example, tag) is found
-    # without reading its other events.
+    # without reading its other events. A tag assignment staged by an import carries its
+    # action in ``pending`` and counts only once that action has left pending_actions.
     3: f"""
         PRAGMA application_id = {APPLICATION_ID};
         CREATE TABLE pending_actions (
@@ -216,7 +221,8 @@ _MIGRATIONS: dict[int, str] = {
         CREATE INDEX reviews_by_dataset ON reviews (dataset_id);
         CREATE INDEX reviews_by_action ON reviews (action_id);
         DROP INDEX tag_events_by_action;
-        CREATE INDEX tag_events_by_action ON tag_events (action_id, example_id, tag_id);
+        CREATE INDEX tag_events_by_action ON tag_events (action_id, op, example_id, tag_id);
+        ALTER TABLE tag_assignments ADD COLUMN pending INTEGER;
     """,
 }
 
@@ -285,8 +291,6 @@ class _Stage:
 
     action: int
     dataset_id: int
-    pending_before: tuple[int, ...]  # other imports pending when this one began
-    revive: tuple[int, ...]  # tags made (or found) deleted, to come back on completion
 
 
 def now() -> str:
@@ -750,7 +754,8 @@ class Project:
         self.close()
 
     def _set_busy_timeout(self, seconds: float) -> None:
-        self._conn.execute(f"PRAGMA busy_timeout = {max(0, int(seconds * 1000))}")
+        self._lock_wait = max(0.0, seconds)
+        self._conn.execute(f"PRAGMA busy_timeout = {int(self._lock_wait * 1000)}")
 
     @contextmanager
     def busy_timeout(self, seconds: float) -> Iterator[None]:
@@ -762,6 +767,29 @@ class Project:
             yield
         finally:
             self._set_busy_timeout(self.timeout)
+
+    def _begin_immediate(self) -> None:
+        """Take the write lock, trying every few milliseconds until the busy timeout.
+
+        SQLite's own busy handler sleeps up to 100 ms between tries, so a waiting reviewer
+        could miss every short gap a staged import leaves between its transactions and
+        wait for the whole import; trying often finds the first gap.
+        """
+        deadline = time.monotonic() + self._lock_wait
+        pause = 0.0005
+        self._conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            while True:
+                try:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as err:
+                    if _sqlite_code(err) != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                        raise
+                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+                pause = min(pause * 2, 0.004)
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(self._lock_wait * 1000)}")
 
     @property
     def schema_version(self) -> int:
@@ -809,7 +837,7 @@ class Project:
             raise StoreError("a Project is bound to the thread that opened it; open another")
         self._require_writable()
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._begin_immediate()
         except sqlite3.Error as err:
             raise (_translate(err, self.path) or err) from err
         self._active_tags = None  # counted at most once per transaction
@@ -842,6 +870,27 @@ class Project:
         cursor = self._conn.execute(sql, params)
         columns = [d[0] for d in cursor.description]
         return pd.DataFrame(cursor.fetchall(), columns=columns)
+
+    def _present(self, alias: str) -> str:
+        """An SQL condition: the tag assignment ``alias`` counts (it was not staged by an
+        import that is still pending)."""
+        if self.schema_version < 3:
+            return "1"
+        return (
+            f"({alias}.pending IS NULL"
+            f" OR {alias}.pending NOT IN (SELECT action_id FROM pending_actions))"
+        )
+
+    def _take_over(self) -> str:
+        """The conflict clause of an insert into ``tag_assignments``: a row staged by an
+        import still pending gives way to the new one (which counts at once)."""
+        if self.schema_version < 3:
+            return " ON CONFLICT DO NOTHING"
+        return (
+            " ON CONFLICT (dataset_id, example_id, tag_id) DO UPDATE SET actor = excluded.actor,"
+            " at = excluded.at, pending = NULL"
+            " WHERE tag_assignments.pending IN (SELECT action_id FROM pending_actions)"
+        )
 
     def _not_pending(self, column: str) -> str:
         """An SQL condition: the action in ``column`` is not a review import being staged."""
@@ -1054,14 +1103,14 @@ class Project:
         # removed through the log and their reviews retracted by this import.
         conn.execute(
             "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
-            " SELECT ?, dataset_id, example_id, tag_id, 'remove', ?, ? FROM tag_assignments"
+            " SELECT ?, dataset_id, example_id, tag_id, 'remove', ?, ? FROM tag_assignments a"
             " WHERE dataset_id = ? AND example_id IN (SELECT id FROM temp.gone_ids)"
-            " ORDER BY example_id, tag_id",
+            f" AND {self._present('a')} ORDER BY example_id, tag_id",
             (action_id, actor, stamp, dataset_id),
         )
         conn.execute(
-            "DELETE FROM tag_assignments"
-            " WHERE dataset_id = ? AND example_id IN (SELECT id FROM temp.gone_ids)",
+            "DELETE FROM tag_assignments AS a WHERE dataset_id = ?"
+            f" AND example_id IN (SELECT id FROM temp.gone_ids) AND {self._present('a')}",
             (dataset_id,),
         )
         conn.execute(
@@ -1270,26 +1319,33 @@ class Project:
             action = self._action(
                 conn, None, "merge_tags", actor, stamp, detail={"from": source, "to": target}
             )
+            present_s, present_d = self._present("s"), self._present("d")
             moved = conn.execute(
                 "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
-                " SELECT ?, dataset_id, example_id, tag_id, 'remove', ?, ? FROM tag_assignments"
-                " WHERE tag_id = ? ORDER BY dataset_id, example_id",
+                " SELECT ?, dataset_id, example_id, tag_id, 'remove', ?, ? FROM tag_assignments s"
+                f" WHERE tag_id = ? AND {present_s} ORDER BY dataset_id, example_id",
                 (action, actor, stamp, src),
             ).rowcount
             conn.execute(
                 "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
                 " SELECT ?, s.dataset_id, s.example_id, ?, 'add', ?, ? FROM tag_assignments s"
-                " WHERE s.tag_id = ? AND NOT EXISTS (SELECT 1 FROM tag_assignments d"
-                " WHERE d.dataset_id = s.dataset_id AND d.example_id = s.example_id"
-                " AND d.tag_id = ?) ORDER BY s.dataset_id, s.example_id",
+                f" WHERE s.tag_id = ? AND {present_s} AND NOT EXISTS (SELECT 1 FROM"
+                " tag_assignments d WHERE d.dataset_id = s.dataset_id"
+                f" AND d.example_id = s.example_id AND d.tag_id = ? AND {present_d})"
+                " ORDER BY s.dataset_id, s.example_id",
                 (action, dst, actor, stamp, src, dst),
             )
+            # Where dst is there already, the insert changes nothing (the WHERE of the
+            # conflict clause is false for a row that counts).
             conn.execute(
-                "INSERT OR IGNORE INTO tag_assignments (dataset_id, example_id, tag_id, actor, at)"
-                " SELECT dataset_id, example_id, ?, ?, ? FROM tag_assignments WHERE tag_id = ?",
+                "INSERT INTO tag_assignments (dataset_id, example_id, tag_id, actor, at)"
+                " SELECT dataset_id, example_id, ?, ?, ? FROM tag_assignments s"
+                f" WHERE tag_id = ? AND {present_s}{self._take_over()}",
                 (dst, actor, stamp, src),
             )
-            conn.execute("DELETE FROM tag_assignments WHERE tag_id = ?", (src,))
+            conn.execute(
+                f"DELETE FROM tag_assignments AS s WHERE tag_id = ? AND {present_s}", (src,)
+            )
             conn.execute("UPDATE tags SET deleted_at = ? WHERE id = ?", (stamp, src))
             self._bump()
         return moved
@@ -1303,13 +1359,16 @@ class Project:
         with self.write() as conn:
             tag_id = self._tag_id(conn, name, actor, stamp, create=False)
             action = self._action(conn, None, "delete_tag", actor, stamp, detail={"tag": name})
+            present = self._present("a")
             removed = conn.execute(
                 "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
-                " SELECT ?, dataset_id, example_id, tag_id, 'remove', ?, ? FROM tag_assignments"
-                " WHERE tag_id = ? ORDER BY dataset_id, example_id",
+                " SELECT ?, dataset_id, example_id, tag_id, 'remove', ?, ? FROM tag_assignments a"
+                f" WHERE tag_id = ? AND {present} ORDER BY dataset_id, example_id",
                 (action, actor, stamp, tag_id),
             ).rowcount
-            conn.execute("DELETE FROM tag_assignments WHERE tag_id = ?", (tag_id,))
+            conn.execute(
+                f"DELETE FROM tag_assignments AS a WHERE tag_id = ? AND {present}", (tag_id,)
+            )
             conn.execute("UPDATE tags SET deleted_at = ? WHERE id = ?", (stamp, tag_id))
             self._bump()
         return removed
@@ -1332,13 +1391,14 @@ class Project:
         """Append one event and update the current state; False if it changed nothing."""
         if op == "add":
             changed = conn.execute(
-                "INSERT OR IGNORE INTO tag_assignments (dataset_id, example_id, tag_id, actor, at)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO tag_assignments (dataset_id, example_id, tag_id, actor, at)"
+                f" VALUES (?, ?, ?, ?, ?){self._take_over()}",
                 (dataset_id, example_id, tag_id, actor, stamp),
             ).rowcount
         else:
             changed = conn.execute(
-                "DELETE FROM tag_assignments WHERE dataset_id = ? AND example_id = ? AND tag_id = ?",
+                "DELETE FROM tag_assignments AS a WHERE dataset_id = ? AND example_id = ?"
+                f" AND tag_id = ? AND {self._present('a')}",
                 (dataset_id, example_id, tag_id),
             ).rowcount
         if changed:
@@ -1387,8 +1447,9 @@ class Project:
         """Reviewed tags currently on one example, by name."""
         dataset_id = self._dataset_id(dataset)
         rows = self._conn.execute(
-            "SELECT tags.name FROM tag_assignments JOIN tags ON tags.id = tag_id"
-            " WHERE dataset_id = ? AND example_id = ? ORDER BY tags.name",
+            "SELECT tags.name FROM tag_assignments a JOIN tags ON tags.id = tag_id"
+            f" WHERE dataset_id = ? AND example_id = ? AND {self._present('a')}"
+            " ORDER BY tags.name",
             (dataset_id, example_id),
         )
         return [r[0] for r in rows]
@@ -1397,8 +1458,9 @@ class Project:
     def tag_assignments(self, dataset: str) -> pd.DataFrame:
         """Current reviewed tags of a dataset: one row per (example_id, tag)."""
         return self._query(
-            "SELECT example_id, tags.name AS tag, actor, at FROM tag_assignments"
-            " JOIN tags ON tags.id = tag_id WHERE dataset_id = ? ORDER BY example_id, tags.name",
+            "SELECT example_id, tags.name AS tag, actor, at FROM tag_assignments a"
+            f" JOIN tags ON tags.id = tag_id WHERE dataset_id = ? AND {self._present('a')}"
+            " ORDER BY example_id, tags.name",
             (self._dataset_id(dataset),),
         )
 
@@ -1507,8 +1569,8 @@ class Project:
             "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
             " SELECT ?, ?, e.example_id, e.tag_id, 'remove', ?, ? FROM tag_events e"
             " WHERE e.action_id = ? AND e.op = 'add' AND EXISTS (SELECT 1 FROM tag_assignments a"
-            " WHERE a.dataset_id = ? AND a.example_id = e.example_id AND a.tag_id = e.tag_id)"
-            " ORDER BY e.id DESC",
+            " WHERE a.dataset_id = ? AND a.example_id = e.example_id AND a.tag_id = e.tag_id"
+            f" AND {self._present('a')}) ORDER BY e.id DESC",
             (undo, dataset_id, actor, stamp, target, dataset_id),
         )
         conn.execute(
@@ -1516,7 +1578,7 @@ class Project:
             " SELECT ?, ?, e.example_id, e.tag_id, 'add', ?, ? FROM tag_events e"
             " WHERE e.action_id = ? AND e.op = 'remove' AND NOT EXISTS (SELECT 1 FROM"
             " tag_assignments a WHERE a.dataset_id = ? AND a.example_id = e.example_id"
-            " AND a.tag_id = e.tag_id) ORDER BY e.id DESC",
+            f" AND a.tag_id = e.tag_id AND {self._present('a')}) ORDER BY e.id DESC",
             (undo, dataset_id, actor, stamp, target, dataset_id),
         )
         self._follow_events(conn, undo, dataset_id)
@@ -1528,15 +1590,16 @@ class Project:
         once, each event a real change); ``removals=False`` when it logged only adds."""
         if removals:
             conn.execute(
-                "DELETE FROM tag_assignments WHERE dataset_id = ? AND (example_id, tag_id) IN"
-                " (SELECT example_id, tag_id FROM tag_events WHERE action_id = ?"
-                " AND op = 'remove')",
+                "DELETE FROM tag_assignments AS a WHERE dataset_id = ? AND (example_id, tag_id)"
+                " IN (SELECT example_id, tag_id FROM tag_events WHERE action_id = ?"
+                f" AND op = 'remove') AND {self._present('a')}",
                 (dataset_id, action),
             )
         conn.execute(
             "INSERT INTO tag_assignments (dataset_id, example_id, tag_id, actor, at)"
             " SELECT dataset_id, example_id, tag_id, actor, at FROM tag_events"
-            " WHERE action_id = ? AND op = 'add' ORDER BY action_id, example_id, tag_id",
+            " WHERE action_id = ? AND op = 'add' ORDER BY action_id, op, example_id, tag_id"
+            f"{self._take_over()}",
             (action,),
         )
 
@@ -1646,7 +1709,8 @@ class Project:
             if plan is not None:
                 for lo, hi in plan.ranges:
                     self._staged_write(stage, lambda conn, lo=lo, hi=hi: self._review_tag_events(
-                        conn, stage.action, dataset_id, stamp, exact=exact, lo=lo, hi=hi))  # fmt: skip
+                        conn, stage.action, dataset_id, stamp, exact=exact, lo=lo, hi=hi,
+                        stage=True))  # fmt: skip
             with self.write() as conn:
                 self._check_run_unchanged(conn, dataset, info)
                 self._check_stage_complete(conn, stage.action, n)
@@ -1717,11 +1781,9 @@ class Project:
 
     def _map_review_tags(
         self, conn: sqlite3.Connection, plan: _TagPlan, actor: str, stamp: str, *, hidden: bool
-    ) -> list[int]:
+    ) -> None:
         """Fill ``temp.staged_tag_ids`` with the id of each staged tag name. ``hidden``
-        makes a missing tag as deleted, to come back only when the import completes;
-        returns the ids that must come back then."""
-        revive = []
+        makes a missing tag as deleted, to come back when the import completes."""
         ids = []
         for name in plan.names:
             if not hidden:
@@ -1734,18 +1796,16 @@ class Project:
                     " VALUES (?, ?, ?, ?)", (name, stamp, actor, stamp),
                 ).lastrowid, stamp)  # fmt: skip
             ids.append(row[0])
-            if row[1] is not None:
-                revive.append(row[0])
         conn.execute("DELETE FROM temp.staged_tag_ids")
         conn.executemany("INSERT INTO temp.staged_tag_ids VALUES (?, ?)", list(enumerate(ids)))
-        return revive
 
     def _review_tag_events(
         self, conn: sqlite3.Connection, action: int, dataset_id: int, stamp: str, *,
-        exact: bool, lo: str | None = None, hi: str | None = None,
+        exact: bool, lo: str | None = None, hi: str | None = None, stage: bool = False,
     ) -> None:  # fmt: skip
         """Log, for the staged examples in [lo, hi), the events that bring the current
-        state to what the import wants (``staged_tags``; with ``exact`` nothing else)."""
+        state to what the import wants (``staged_tags``; with ``exact`` nothing else).
+        With ``stage``, also write the assignments they add, marked pending."""
 
         def within(column: str) -> tuple[str, tuple]:
             sql, params = "", ()
@@ -1764,7 +1824,8 @@ class Project:
                 " ON a.dataset_id = ? AND a.example_id = e.example_id"
                 " WHERE NOT EXISTS (SELECT 1 FROM temp.staged_tags s"
                 " JOIN temp.staged_tag_ids m ON m.ix = s.tag_ix"
-                f" WHERE s.example_id = a.example_id AND m.tag_id = a.tag_id){where}"
+                " WHERE s.example_id = a.example_id AND m.tag_id = a.tag_id)"
+                f" AND {self._present('a')}{where}"
                 " ORDER BY a.example_id, a.tag_id",
                 (action, stamp, dataset_id, *params),
             )
@@ -1774,43 +1835,55 @@ class Project:
             " SELECT ?, ?, s.example_id, m.tag_id, 'add', s.reviewer, ?"
             " FROM temp.staged_tags s JOIN temp.staged_tag_ids m ON m.ix = s.tag_ix"
             " WHERE NOT EXISTS (SELECT 1 FROM tag_assignments a WHERE a.dataset_id = ?"
-            f" AND a.example_id = s.example_id AND a.tag_id = m.tag_id){where}"
-            " ORDER BY s.example_id, s.tag_ix",
+            " AND a.example_id = s.example_id AND a.tag_id = m.tag_id"
+            f" AND {self._present('a')}){where} ORDER BY s.example_id, s.tag_ix",
             (action, dataset_id, stamp, dataset_id, *params),
         )
+        if stage:
+            # No other row can hold these keys: one import per dataset is staged at a
+            # time, and each pair is added once and had no row that counts.
+            where, params = within("example_id")
+            conn.execute(
+                "INSERT INTO tag_assignments (dataset_id, example_id, tag_id, actor, at, pending)"
+                " SELECT dataset_id, example_id, tag_id, actor, at, action_id FROM tag_events"
+                f" WHERE action_id = ? AND op = 'add'{where}"
+                " ORDER BY action_id, op, example_id, tag_id",
+                (action, *params),
+            )
 
     def _settle_review_tags(
         self, conn: sqlite3.Connection, stage: _Stage, stamp: str, *, exact: bool
     ) -> None:
         """Complete a staged import's tags in its final transaction.
 
-        Its events were decided against the state of their staging transaction. A pair
-        that another action changed since (an action committed after the stage began, or
-        an import pending then that completed since) is decided again: its staged event
-        goes (no reader has seen it) and, if the state still differs from what the import
-        wants, a new event is appended after the other action's. Every other staged event
-        is still a real change at its place in the log. Then the state follows the events.
+        Its events and assignments were decided against the state of their staging
+        transaction. A pair that another action changed since (one committed after the
+        stage began: one import per dataset is staged at a time) is decided again: its
+        staged event goes (no reader has seen it) and, if the state differs from what the
+        import wants, a new event is appended after the other action's. Every other staged
+        event is still a real change at its place in the log, and its assignment counts as
+        soon as the pending mark goes. Work in proportion to the changed pairs only (and,
+        with ``exact``, to the tags removed).
         """
-        for tag_id in stage.revive:
-            if (
-                conn.execute("SELECT deleted_at FROM tags WHERE id = ?", (tag_id,)).fetchone()[0]
-                is not None
-            ):
-                name = conn.execute("SELECT name FROM tags WHERE id = ?", (tag_id,)).fetchone()[0]
+        tag_ids = [r[0] for r in conn.execute("SELECT tag_id FROM temp.staged_tag_ids")]
+        for tag_id in tag_ids:  # made hidden, or deleted meanwhile: the import brings it back
+            name, deleted = conn.execute(
+                "SELECT name, deleted_at FROM tags WHERE id = ?", (tag_id,)
+            ).fetchone()
+            if deleted is not None:
                 self._count_new_tag(conn, name)
                 conn.execute("UPDATE tags SET deleted_at = NULL WHERE id = ?", (tag_id,))
-        completed = [a for a in stage.pending_before if not conn.execute(
-            "SELECT 1 FROM pending_actions WHERE action_id = ?", (a,)).fetchone()]  # fmt: skip
+        present = self._present("a")
         conn.execute("DELETE FROM temp.changed_pairs")
         conn.execute(
             "INSERT OR IGNORE INTO temp.changed_pairs SELECT example_id, tag_id FROM tag_events"
-            f" WHERE dataset_id = ? AND action_id IN (SELECT id FROM actions WHERE id > ?"
-            f" AND {self._not_pending('id')} UNION SELECT value FROM json_each(?))",
-            (stage.dataset_id, stage.action, json.dumps(completed)),
+            " WHERE dataset_id = ? AND action_id IN (SELECT id FROM actions WHERE id > ?"
+            f" AND {self._not_pending('id')})",
+            (stage.dataset_id, stage.action),
         )
         conn.execute(
-            "DELETE FROM tag_events WHERE action_id = ? AND (example_id, tag_id) IN"
-            " (SELECT example_id, tag_id FROM temp.changed_pairs)",
+            "DELETE FROM tag_events WHERE action_id = ? AND op IN ('add', 'remove')"
+            " AND (example_id, tag_id) IN (SELECT example_id, tag_id FROM temp.changed_pairs)",
             (stage.action,),
         )
         conn.execute(
@@ -1820,9 +1893,18 @@ class Project:
             " FROM temp.changed_pairs c CROSS JOIN temp.staged_tag_ids m ON m.tag_id = c.tag_id"
             " CROSS JOIN temp.staged_tags s ON s.example_id = c.example_id AND s.tag_ix = m.ix"
             " WHERE NOT EXISTS (SELECT 1 FROM tag_assignments a WHERE a.dataset_id = ?"
-            " AND a.example_id = c.example_id AND a.tag_id = c.tag_id)"
+            f" AND a.example_id = c.example_id AND a.tag_id = c.tag_id AND {present})"
             " ORDER BY c.example_id, c.tag_id",
             (stage.action, stage.dataset_id, stamp, stage.dataset_id),
+        )
+        # Their assignments: new rows, or the import's own staged row made to count now.
+        conn.execute(
+            "INSERT INTO tag_assignments (dataset_id, example_id, tag_id, actor, at)"
+            " SELECT dataset_id, example_id, tag_id, actor, at FROM tag_events"
+            " WHERE action_id = ? AND op = 'add' AND (example_id, tag_id) IN"
+            " (SELECT example_id, tag_id FROM temp.changed_pairs)"
+            f" ORDER BY action_id, op, example_id, tag_id{self._take_over()}",
+            (stage.action,),
         )
         if exact:
             conn.execute(
@@ -1834,11 +1916,16 @@ class Project:
                 " JOIN temp.staged_tag_ids m ON m.ix = s.tag_ix"
                 " WHERE s.example_id = c.example_id AND m.tag_id = c.tag_id)"
                 " AND EXISTS (SELECT 1 FROM tag_assignments a WHERE a.dataset_id = ?"
-                " AND a.example_id = c.example_id AND a.tag_id = c.tag_id)"
+                f" AND a.example_id = c.example_id AND a.tag_id = c.tag_id AND {present})"
                 " ORDER BY c.example_id, c.tag_id",
                 (stage.action, stage.dataset_id, stamp, stage.dataset_id),
             )
-        self._follow_events(conn, stage.action, stage.dataset_id, removals=exact)
+            conn.execute(
+                "DELETE FROM tag_assignments AS a WHERE dataset_id = ? AND (example_id, tag_id)"
+                " IN (SELECT example_id, tag_id FROM tag_events WHERE action_id = ?"
+                f" AND op = 'remove') AND {present}",
+                (stage.dataset_id, stage.action),
+            )
 
     def _check_run_unchanged(self, conn: sqlite3.Connection, dataset: str, info: RunInfo) -> None:
         row = conn.execute("SELECT imported_at FROM runs WHERE id = ?", (info.id,)).fetchone()
@@ -1852,20 +1939,31 @@ class Project:
         self, dataset: str, info: RunInfo, kind: str, actor: str, stamp: str, detail: dict,
         plan: _TagPlan | None,
     ) -> _Stage:  # fmt: skip
+        self._discard_abandoned_stages()
         with self.write() as conn:
             self._check_run_unchanged(conn, dataset, info)
             dataset_id = self._dataset_id(dataset)
-            pending_before = [r[0] for r in conn.execute("SELECT action_id FROM pending_actions")]
+            other = conn.execute(
+                "SELECT p.pid FROM pending_actions p JOIN actions ON actions.id = p.action_id"
+                " WHERE actions.dataset_id = ?",
+                (dataset_id,),
+            ).fetchone()
+            if other is not None:
+                raise ProjectBusy(
+                    f"another review import into dataset {dataset!r} is being recorded "
+                    f"(process {other[0]}); nothing was changed, try again when it has "
+                    "finished",
+                    path=self.path,
+                )
             action = self._action(conn, dataset_id, kind, actor, stamp, detail=detail)
             conn.execute(
                 "INSERT INTO pending_actions (action_id, pid, host, started_at, touched_at)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (action, os.getpid(), socket.gethostname(), stamp, stamp),
             )
-            revive = (
-                [] if plan is None else self._map_review_tags(conn, plan, actor, stamp, hidden=True)
-            )
-        return _Stage(action, dataset_id, tuple(pending_before), tuple(revive))
+            if plan is not None:
+                self._map_review_tags(conn, plan, actor, stamp, hidden=True)
+        return _Stage(action, dataset_id)
 
     def _staged_write(self, stage: _Stage, write: Callable[[sqlite3.Connection], object]) -> None:
         """One short transaction of a staged import (under its pending action)."""
@@ -1881,9 +1979,9 @@ class Project:
                     "written (it looked abandoned); nothing was recorded, run it again"
                 )
             write(conn)
-        # Leave the lock free for about as long as it was held, so a reviewer's write that
-        # is waiting gets its turn between two chunks.
-        time.sleep(min(time.perf_counter() - started, 0.05))
+        # Leave the lock free for about as long as it was held (at least a few of a waiting
+        # writer's tries, see _begin_immediate), so a reviewer's write gets its turn.
+        time.sleep(min(max(time.perf_counter() - started, 0.01), 0.05))
 
     def _check_stage_complete(self, conn: sqlite3.Connection, action: int, n: int) -> None:
         pending = conn.execute(
@@ -1906,18 +2004,36 @@ class Project:
             self._discard_stage_rows(action)
 
     def _discard_stage_rows(self, action: int) -> None:
+        still_pending = "EXISTS (SELECT 1 FROM pending_actions WHERE action_id = ?)"
         # Reviews first: a live import checks their count before it completes.
-        for table in ("reviews", "tag_events"):
-            while True:
-                with self.write() as conn:
-                    deleted = conn.execute(
-                        f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table}"
-                        " WHERE action_id = ? AND EXISTS (SELECT 1 FROM pending_actions"
-                        " WHERE action_id = ?) LIMIT ?)",
-                        (action, action, STAGE_ROWS),
-                    ).rowcount
-                if not deleted:
-                    break
+        while True:
+            with self.write() as conn:
+                deleted = conn.execute(
+                    "DELETE FROM reviews WHERE id IN (SELECT id FROM reviews"
+                    f" WHERE action_id = ? AND {still_pending} LIMIT ?)",
+                    (action, action, STAGE_ROWS),
+                ).rowcount
+            if not deleted:
+                break
+        # Then events with the staged assignments they made (those another writer took
+        # over since have lost their pending mark and stay).
+        first = (
+            "SELECT {} FROM tag_events WHERE action_id = ? AND {} ORDER BY action_id, op,"
+            " example_id, tag_id LIMIT ?"
+        )
+        while True:
+            with self.write() as conn:
+                conn.execute(
+                    "DELETE FROM tag_assignments WHERE pending = ? AND (dataset_id, example_id,"
+                    f" tag_id) IN ({first.format('dataset_id, example_id, tag_id', still_pending)})",
+                    (action, action, action, STAGE_ROWS),
+                )
+                deleted = conn.execute(
+                    f"DELETE FROM tag_events WHERE id IN ({first.format('id', still_pending)})",
+                    (action, action, STAGE_ROWS),
+                ).rowcount
+            if not deleted:
+                break
         with self.write() as conn:
             if conn.execute("DELETE FROM pending_actions WHERE action_id = ?", (action,)).rowcount:
                 conn.execute("DELETE FROM actions WHERE id = ?", (action,))

@@ -21,6 +21,7 @@ from erroranalysis import store as store_module
 from erroranalysis.store import (
     SCHEMA_VERSION,
     Project,
+    ProjectBusy,
     StoreError,
     _frame_to_blob,
     open_project,
@@ -507,7 +508,8 @@ def test_a_staged_import_that_fails_leaves_nothing(big_project, monkeypatch):
 
 
 def stage_by_hand(project, pid: int, *, rows: int = 30, touched: str | None = None) -> int:
-    """What a review import killed mid-way leaves: a pending action and some reviews."""
+    """What a review import killed mid-way leaves: a pending action, reviews, tag events
+    and tag assignments marked pending."""
     stamp = store_module.now()
     with project.write() as conn:
         conn.execute(
@@ -523,6 +525,16 @@ def stage_by_hand(project, pid: int, *, rows: int = 30, touched: str | None = No
             "INSERT INTO reviews (action_id, dataset_id, run_id, example_id, reviewer, at,"
             " stratum) VALUES (?, 1, 1, ?, 'x', ?, 'error')",
             [(action, str(i), stamp) for i in range(rows)],
+        )
+        tag = project._tag_id(conn, "staged", "x", stamp, create=True)
+        conn.executemany(
+            "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
+            " VALUES (?, 1, ?, ?, 'add', 'x', ?)",
+            [(action, str(i), tag, stamp) for i in range(rows)],
+        )
+        conn.executemany(
+            "INSERT INTO tag_assignments VALUES (1, ?, ?, 'x', ?, ?)",
+            [(str(i), tag, stamp, action) for i in range(rows)],
         )
     return action
 
@@ -549,13 +561,18 @@ def test_an_abandoned_stage_is_invisible_and_removed_by_the_next_writer(
     assert big_project.reviews("dev").empty
     assert action not in big_project.actions().id.tolist()
     assert big_project.undo("dev", actor="x") is None
+    assert current(big_project).empty and big_project.tag_events("dev").empty
+    assert big_project.example_tags("dev", "3") == []
     with open_project(big_project.path, readonly=True) as reader:
-        assert reader.reviews("dev").empty
+        assert reader.reviews("dev").empty and current(reader).empty
     with open_project(big_project.path) as writer:
-        raw = writer.db.execute("SELECT count(*) FROM reviews").fetchone()[0]
-        pending = writer.db.execute("SELECT count(*) FROM pending_actions").fetchone()[0]
-        assert (raw, pending) == ((0, 0) if removed else (30, 1))
-        assert writer.reviews("dev").empty
+        raw = [writer.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+               for t in ("reviews", "tag_events", "tag_assignments", "pending_actions")]  # fmt: skip
+        assert raw == ([0, 0, 0, 0] if removed else [30, 30, 30, 1])
+        assert writer.reviews("dev").empty and current(writer).empty
+        writer.set_tag("dev", "3", "staged", actor="ben")  # takes the staged row's place
+        assert writer.example_tags("dev", "3") == ["staged"]
+        assert_frame_equal(writer.replay_tags("dev"), current(writer).reset_index(drop=True))
 
 
 def test_a_run_reimported_while_reviews_are_staged_records_nothing(big_project, monkeypatch):
@@ -650,6 +667,10 @@ def test_tags_changed_by_others_while_an_import_is_staged(big_project, monkeypat
         if staged == 2 and not hasattr(others_meanwhile, "done"):
             others_meanwhile.done = True
             with open_project(self.path) as other:
+                # Staged tags, events and reviews do not count for anyone yet.
+                assert current(other).values.tolist() == [["9", "common"]]
+                assert other.example_tags("dev", "0") == []
+                assert len(other.tag_events("dev")) == 1 and other.reviews("dev").empty
                 other.set_tag("dev", "0", "common", actor="ben")  # added and removed again
                 other.set_tag("dev", "0", "common", False, actor="ben")
                 other.set_tag("dev", "3", "common", actor="ben")  # added: already as wanted
@@ -681,3 +702,56 @@ def test_tags_changed_by_others_while_an_import_is_staged(big_project, monkeypat
     assert undone["kind"] == "reviews_import"
     assert alternates(big_project.tag_events("dev"))
     assert_frame_equal(big_project.replay_tags("dev"), current(big_project).reset_index(drop=True))
+
+
+def test_a_discarded_stage_keeps_what_others_took_over(big_project, monkeypatch):
+    monkeypatch.setattr(store_module, "STAGE_ROWS", 50)
+    reviews, tags = many_reviews(300)
+    original = Project._staged_write
+
+    def fail_after_tags(self, stage, write):
+        original(self, stage, write)
+        staged = self.db.execute(
+            "SELECT count(*) FROM tag_assignments WHERE pending = ?", (stage.action,)
+        ).fetchone()[0]
+        if staged > 50:
+            with open_project(self.path) as other:  # a reviewer adds a staged pair
+                other.set_tag("dev", "0", "common", actor="ben")
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Project, "_staged_write", fail_after_tags)
+    with pytest.raises(KeyboardInterrupt):
+        big_project.record_reviews("dev", reviews, tags=tags, actor="lead")
+    assert current(big_project).values.tolist() == [["0", "common"]]
+    assert big_project.tag_assignments("dev").actor.tolist() == ["ben"]
+    raw = [big_project.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+           for t in ("reviews", "tag_events", "tag_assignments", "pending_actions")]  # fmt: skip
+    assert raw == [0, 1, 1, 0]
+    assert_frame_equal(big_project.replay_tags("dev"), current(big_project).reset_index(drop=True))
+
+
+def test_one_staged_import_per_dataset_at_a_time(big_project, monkeypatch):
+    monkeypatch.setattr(store_module, "STAGE_ROWS", 50)
+    add_dataset(big_project, name="other", ids=range(300))
+    reviews, tags = many_reviews(300)
+    original = Project._staged_write
+    seen = []
+
+    def second_import(self, stage, write):
+        original(self, stage, write)
+        if seen:
+            return
+        seen.append(stage)
+        with open_project(self.path) as other:
+            with pytest.raises(ProjectBusy, match="another review import into dataset 'dev'"):
+                other.record_reviews("dev", reviews, tags=tags, actor="ben")
+            other.record_reviews("other", reviews, tags=tags, actor="ben")  # another dataset
+            other.record_review("dev", "5", reviewer="ben", tags=["t1"])  # a single review
+
+    monkeypatch.setattr(Project, "_staged_write", second_import)
+    big_project.record_reviews("dev", reviews, tags=tags, actor="lead")
+    assert len(big_project.reviews("dev")) == 301 and len(big_project.reviews("other")) == 300
+    for dataset in ("dev", "other"):
+        assert_frame_equal(
+            big_project.replay_tags(dataset), current(big_project, dataset).reset_index(drop=True)
+        )
