@@ -678,6 +678,7 @@ class Project:
         self.timeout = timeout
         self._thread = threading.get_ident()
         self._active_tags: int | None = None
+        self._has_staging = False
         version = check_project_file(self.path, create=create and not readonly)
         if version is None:
             _create_project_file(self.path, schema=migrate)
@@ -740,7 +741,7 @@ class Project:
             self.migrate()
         if not self.readonly:
             _remove_abandoned_drafts(self.path)
-            if self.schema_version >= 3:
+            if self._staging_schema():
                 self._discard_abandoned_stages()
 
     # ----------------------------------------------------------------- plumbing
@@ -794,6 +795,13 @@ class Project:
     @property
     def schema_version(self) -> int:
         return self._conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def _staging_schema(self) -> bool:
+        """Whether the file has the pending marks of schema 3 (read until it does: a
+        version only ever goes up, so then it is kept)."""
+        if not self._has_staging:
+            self._has_staging = self.schema_version >= 3
+        return self._has_staging
 
     @_guarded
     def migrate(self, *, to: int = SCHEMA_VERSION) -> None:
@@ -874,7 +882,7 @@ class Project:
     def _present(self, alias: str) -> str:
         """An SQL condition: the tag assignment ``alias`` counts (it was not staged by an
         import that is still pending)."""
-        if self.schema_version < 3:
+        if not self._staging_schema():
             return "1"
         return (
             f"({alias}.pending IS NULL"
@@ -884,7 +892,7 @@ class Project:
     def _take_over(self) -> str:
         """The conflict clause of an insert into ``tag_assignments``: a row staged by an
         import still pending gives way to the new one (which counts at once)."""
-        if self.schema_version < 3:
+        if not self._staging_schema():
             return " ON CONFLICT DO NOTHING"
         return (
             " ON CONFLICT (dataset_id, example_id, tag_id) DO UPDATE SET actor = excluded.actor,"
@@ -894,7 +902,7 @@ class Project:
 
     def _not_pending(self, column: str) -> str:
         """An SQL condition: the action in ``column`` is not a review import being staged."""
-        if self.schema_version < 3:
+        if not self._staging_schema():
             return "1"
         return f"{column} NOT IN (SELECT action_id FROM pending_actions)"
 
