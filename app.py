@@ -3,11 +3,14 @@
 Run it with ``erroranalysis serve --db project.db`` (or ``make run``); the project file comes
 from ``$ERRORANALYSIS_DB``. On first start, without a project file, the demo is built.
 The pages live in ``app_pages/``; each starts with ``_ui.start_page()`` (page config, the
-project file, the sidebar).
+project file, the sidebar). A project file the app cannot use is a message on the page,
+not a traceback.
 """
 
 from __future__ import annotations
 
 from app_pages import _ui
 
-_ui.navigation().run()
+page = _ui.navigation()
+with _ui.project_problems():
+    page.run()

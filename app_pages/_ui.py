@@ -19,7 +19,9 @@ import math
 import os
 import re
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ import streamlit as st
 from PIL import Image
 
 from erroranalysis import analysis, export, importing, media, review, rules
+from erroranalysis.errors import ProjectBusy, ProjectFileError
 from erroranalysis.store import Project, RunInfo, StoreError, check_actor, open_project
 
 DB_ENV = "ERRORANALYSIS_DB"
@@ -55,6 +58,15 @@ REVIEW_DEFAULTS: dict[str, Any] = {
     "rv_seed": 0,
 }
 
+# A click waits for another writer (a long import) at most BUSY_ATTEMPTS × BUSY_WAIT_S, about
+# 2 s; then the change is kept in the session and saved on the next rerun or on Retry.
+BUSY_ATTEMPTS = 4
+BUSY_WAIT_S = 0.5
+# An automatic retry of kept changes at most this often: a full rerun of the Review page
+# reaches two places that retry, and each attempt may wait BUSY_WAIT_S.
+AUTO_RETRY_S = 1.0
+PENDING_KEY = "_pending_changes"
+
 _local = threading.local()
 _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
@@ -67,19 +79,33 @@ def db_path() -> str:
 
 
 def project() -> Project:
-    """This thread's connection to the project file (opened on first use)."""
+    """This thread's connection to the project file (opened on first use).
+
+    Raises :class:`ProjectFileError` for a file that is not a project (checked before
+    anything touches it; :func:`ensure_project` has made a missing one already).
+    """
     path = db_path()
     current: Project | None = getattr(_local, "project", None)
     if current is None or str(current.path) != path:
         if current is not None:
             current.close()
+            _local.project = None
         with _migrate_lock:
             # Migrating takes the write lock: once per process is enough.
             first = path not in _migrated
-            current = open_project(path, migrate=first)
+            current = open_project(path, migrate=first, create=False)
             _migrated.add(path)
         _local.project = current
     return current
+
+
+def forget_project() -> None:
+    """Close this thread's connection, so the next :func:`project` opens the file again
+    (after it failed: it may have been replaced or repaired meanwhile)."""
+    current: Project | None = getattr(_local, "project", None)
+    _local.project = None
+    if current is not None:
+        current.close()
 
 
 def ensure_project() -> str | None:
@@ -167,15 +193,50 @@ def navigation() -> Any:
 
 
 def start_page() -> None:
-    """What every page does first: page config, the project file, the shared sidebar."""
+    """What every page does first: page config, the project file, the shared sidebar.
+
+    A project file the app cannot use stops the page with a message (see
+    :func:`project_problems`); changes kept while the project was busy are saved first.
+    """
     st.set_page_config(
         page_title="Error analysis", page_icon=":material/troubleshoot:", layout="wide"
     )
     problem = ensure_project()
+    project()
     if problem:
         st.warning(md(problem))
+    save_pending(automatic=True)
     keep_page_state()
     sidebar()
+
+
+@contextmanager
+def project_problems() -> Iterator[None]:
+    """Run a page so that a project file the app cannot use (not SQLite, another
+    application's database, truncated, a folder, from a newer version, gone) or a project
+    busy past the wait ends it with one message saying what is wrong and what to do, not a
+    traceback. Nothing is written to such a file."""
+    try:
+        yield
+    except ProjectFileError as err:
+        forget_project()
+        st.error(
+            f"**The app cannot use its project file.** {md(err)}",
+            icon=":material/error:",
+        )
+        st.markdown(
+            "Nothing was written to the file. Start the app on a project file "
+            "(`erroranalysis serve --db PROJECT.db`), or on the path of a file that does not "
+            "exist yet to begin a new project; a project from a newer version needs that "
+            "version of erroranalysis. Reload this page once the file is fixed."
+        )
+    except ProjectBusy:
+        st.warning(
+            "**The project is busy:** another change (such as a long import) is being "
+            "written and the page could not wait for it. Nothing was changed.",
+            icon=":material/hourglass_top:",
+        )
+        st.button("Retry", icon=":material/refresh:", key="_busy_page_retry")
 
 
 def keep_page_state() -> None:
@@ -693,28 +754,121 @@ def review_untagged() -> None:
     st.session_state["rv_queue_rev"] = revision()
 
 
-def act(action: Callable[[], object], *, done: str | None = None) -> object | None:
-    """Run a store action; a user-facing error is kept for the next run to show."""
-    try:
-        result = action()
-    except (StoreError, ValueError) as err:
-        st.session_state["_flash"] = ("error", str(err))
-        return None
-    if done:
-        st.session_state["_flash"] = ("success", done)
-    return result
+@dataclass(frozen=True)
+class Change:
+    """A change a user asked for, kept until the project takes it (see :func:`act`).
+
+    ``apply`` calls the store with the values of the click (never read again from widgets,
+    which may be gone by the time it is saved); ``then(result)`` is what the page does once
+    it is saved; ``what`` names it in the busy message ("the tag 'car noise' on s04").
+    """
+
+    what: str
+    apply: Callable[[], object]
+    then: Callable[[object], None] | None = None
+    done: str | None = None
+
+
+def act(
+    apply: Callable[[], object],
+    *,
+    what: str,
+    done: str | None = None,
+    then: Callable[[object], None] | None = None,
+) -> None:
+    """Save a change to the project, or keep it until the project is free: a click is
+    never lost.
+
+    Changes are saved in the order they were made, after any kept before. When another
+    writer holds the project (a long import), each attempt waits ``BUSY_WAIT_S`` for the
+    lock, ``BUSY_ATTEMPTS`` times; past that the change stays in the session and
+    :func:`flash` says so with a Retry button. A refused change (``StoreError``,
+    ``ValueError``) is dropped and its message kept for :func:`flash`; ``done`` is the
+    message once saved.
+    """
+    pending = st.session_state.setdefault(PENDING_KEY, [])
+    pending.append(Change(what=what, apply=apply, then=then, done=done))
+    save_pending()
+
+
+def pending_changes() -> list[Change]:
+    """The changes kept while the project was busy, oldest first."""
+    return list(st.session_state.get(PENDING_KEY) or [])
+
+
+def save_pending(*, automatic: bool = False) -> None:
+    """Save the kept changes, oldest first, until one finds the project still busy.
+
+    ``automatic`` (a rerun, not a click): one short attempt, at most every
+    ``AUTO_RETRY_S``, so a page does not stall while an import goes on.
+    """
+    pending = st.session_state.get(PENDING_KEY) or []
+    if not pending:
+        return
+    now = time.monotonic()
+    if automatic and now - st.session_state.get("_pending_tried", 0.0) < AUTO_RETRY_S:
+        return
+    attempts = 1 if automatic else BUSY_ATTEMPTS
+    while pending:
+        change = pending[0]
+        try:
+            result = _save(change.apply, attempts=attempts)
+        except ProjectBusy:
+            st.session_state["_pending_tried"] = time.monotonic()
+            return
+        except (StoreError, ValueError) as err:
+            pending.pop(0)
+            st.session_state["_flash"] = ("error", str(err))
+            continue
+        pending.pop(0)
+        if change.done:
+            st.session_state["_flash"] = ("success", change.done)
+        if change.then is not None:
+            change.then(result)
+
+
+def _save(apply: Callable[[], object], *, attempts: int) -> object:
+    for attempt in range(attempts):
+        try:
+            with project().busy_timeout(BUSY_WAIT_S):
+                return apply()
+        except ProjectBusy:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")  # attempts >= 1
+
+
+def retry_pending() -> None:
+    """The Retry button of the busy message: save the kept changes, waiting as a click does."""
+    save_pending()
 
 
 def flash() -> None:
-    """Show (once) the message the last action left."""
+    """Show (once) the message the last action left, and while the project is busy, what is
+    kept for saving with a Retry button (kept changes are saved first, when they can be)."""
+    save_pending(automatic=True)
     message = st.session_state.pop("_flash", None)
-    if message is None:
+    if message is not None:
+        kind, text = message
+        if kind == "error":
+            st.error(md(text), icon=":material/error:")
+        else:
+            st.toast(md(text), icon=":material/check:")
+    pending = pending_changes()
+    if not pending:
         return
-    kind, text = message
-    if kind == "error":
-        st.error(md(text), icon=":material/error:")
-    else:
-        st.toast(md(text), icon=":material/check:")
+    kept = pending[0].what if len(pending) == 1 else f"{len(pending):,} changes"
+    with st.container(border=True, key="_busy"):
+        st.warning(
+            f"**The project is busy:** another change (such as a long import) is being "
+            f"written. Your change ({md(kept)}) is kept and will be saved when you retry, "
+            "or with your next click.",
+            icon=":material/hourglass_top:",
+        )
+        st.button(
+            "Retry", type="primary", icon=":material/refresh:", key="_busy_retry",
+            on_click=retry_pending,
+        )  # fmt: skip
 
 
 def need_reviewer() -> str | None:

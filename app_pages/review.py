@@ -134,8 +134,14 @@ def _open_by_id() -> None:
         st.session_state["_flash"] = ("error", f"This run has no example with id {wanted!r}.")
 
 
+# Every write goes through _ui.act with the values of the click, so a change the project
+# cannot take yet (another writer holds it) is kept and saved later exactly as clicked.
 def _toggle(example_id: str, tag: str, present: bool, actor: str) -> None:
-    _ui.act(lambda: _ui.project().set_tag(info.dataset, example_id, tag, present, actor=actor))
+    dataset = info.dataset
+    _ui.act(
+        lambda: _ui.project().set_tag(dataset, example_id, tag, present, actor=actor),
+        what=f"{'adding' if present else 'removing'} the tag {tag!r} on {example_id}",
+    )
 
 
 def _add_listed_tag(example_id: str, actor: str) -> None:
@@ -149,39 +155,46 @@ def _add_listed_tag(example_id: str, actor: str) -> None:
 def _add_tag(example_id: str, actor: str) -> None:
     name = st.session_state.get("rv_new_tag", "")
     if name.strip():
-        _ui.act(lambda: _ui.project().set_tag(info.dataset, example_id, name, True, actor=actor))
+        _toggle(example_id, name, True, actor)
 
 
 def _mark(example_id: str, label: str, actor: str, next_id: str | None) -> None:
-    wrong = bool(st.session_state.get(f"rv_wrong:{example_id}"))
-    corrected = st.session_state.get(f"rv_corrected:{example_id}") if wrong else None
-    done = _ui.act(
+    state = st.session_state
+    dataset, run = info.dataset, info.name
+    wrong = bool(state.get(f"rv_wrong:{example_id}"))
+    corrected = state.get(f"rv_corrected:{example_id}") if wrong else None
+    note = state.get(f"rv_note:{example_id}", "")
+
+    def reviewed(_: object) -> None:
+        st.session_state.setdefault("rv_history", []).append(example_id)
+        # Saved later (the project was busy): move on only if the reviewer is still here.
+        if st.session_state.get("rv_current") != example_id:
+            return
+        if next_id is not None:
+            _go(next_id)
+        else:
+            st.session_state["_flash"] = (
+                "success",
+                "That was the last example left in this queue.",
+            )
+
+    _ui.act(
         lambda: _ui.project().record_review(
-            info.dataset,
-            example_id,
-            reviewer=actor,
-            run=info.name,
-            note=st.session_state.get(f"rv_note:{example_id}", ""),
-            label_wrong=wrong,
-            corrected_label=None if corrected is None else str(corrected),
-            queue=label,
-        )
-    )
-    if done is None:
-        return
-    st.session_state.setdefault("rv_history", []).append(example_id)
-    if next_id is not None:
-        _go(next_id)
-    else:
-        st.session_state["_flash"] = ("success", "That was the last example left in this queue.")
+            dataset, example_id, reviewer=actor, run=run, note=note, label_wrong=wrong,
+            corrected_label=None if corrected is None else str(corrected), queue=label,
+        ),
+        what=f"the review of {example_id}", then=reviewed,
+    )  # fmt: skip
 
 
 def _undo(actor: str) -> None:
-    # None: the store refused (the error is shown); {}: nothing left to undo.
-    undone = _ui.act(lambda: _ui.project().undo(info.dataset, actor=actor) or {})
-    if undone is None:
-        return
-    if not undone:
+    dataset = info.dataset
+    _ui.act(lambda: _ui.project().undo(dataset, actor=actor), what="undo", then=_undone)
+
+
+def _undone(undone: object) -> None:
+    # None: nothing of this reviewer's is left to undo in the dataset.
+    if not isinstance(undone, dict):
         st.session_state["_flash"] = ("error", "Nothing of yours left to undo in this dataset.")
         return
     detail = undone.get("detail", {})

@@ -32,21 +32,25 @@ if actor is None:
     _ui.need_reviewer()
 
 
+# Every write goes through _ui.act with the values of the click (and opens the project in
+# the thread that saves it), so a change the project cannot take yet is kept and saved
+# later exactly as asked.
 def _save(tag: str) -> None:
-    state = st.session_state
+    state, who = st.session_state, actor
     measured = state[f"tg_hlp_source:{tag}"] == "measured"
     effort = state.get(f"tg_effort:{tag}")
     rule = state.get(f"tg_rule_edit:{tag}")
+    description = state.get(f"tg_description:{tag}", "")
+    hlp = None if measured else state.get(f"tg_hlp:{tag}")
     if rule is not None and not _valid_rule(rule):
         return
     _ui.act(
         lambda: _ui.project().define_tag(
-            tag, actor=actor, description=state.get(f"tg_description:{tag}", ""),
-            hlp=None if measured else state.get(f"tg_hlp:{tag}"), rule=rule,
+            tag, actor=who, description=description, hlp=hlp, rule=rule,
             effort=effort if effort else None,
             clear=[*(["hlp"] if measured else []), *([] if effort else ["effort"])],
         ),
-        done=f"Saved {tag!r}.",
+        what=f"the definition of {tag!r}", done=f"Saved {tag!r}.",
     )  # fmt: skip
 
 
@@ -63,24 +67,33 @@ def _ask(kind: str, tag: str, other: str | None = None) -> None:
     st.session_state["tg_pending"] = (kind, tag, other)
 
 
+def _select(name: str | None) -> None:
+    if name is None:
+        st.session_state.pop("tg_tag", None)
+    else:
+        st.session_state["tg_tag"] = name
+
+
 def _confirm() -> None:
     kind, tag, other = st.session_state.pop("tg_pending")
-    project = _ui.project()
+    who = actor
     if kind == "rename":
         _ui.act(
-            lambda: project.rename_tag(tag, other, actor=actor),
-            done=f"Renamed {tag!r} to {other!r}.",
-        )
-        st.session_state["tg_tag"] = other
+            lambda: _ui.project().rename_tag(tag, other, actor=who),
+            what=f"renaming {tag!r} to {other!r}", done=f"Renamed {tag!r} to {other!r}.",
+            then=lambda _: _select(other),
+        )  # fmt: skip
     elif kind == "merge":
         _ui.act(
-            lambda: project.merge_tags(tag, other, actor=actor),
-            done=f"Merged {tag!r} into {other!r}.",
-        )
-        st.session_state["tg_tag"] = other
+            lambda: _ui.project().merge_tags(tag, other, actor=who),
+            what=f"merging {tag!r} into {other!r}", done=f"Merged {tag!r} into {other!r}.",
+            then=lambda _: _select(other),
+        )  # fmt: skip
     else:
-        _ui.act(lambda: project.delete_tag(tag, actor=actor), done=f"Deleted {tag!r}.")
-        st.session_state.pop("tg_tag", None)
+        _ui.act(
+            lambda: _ui.project().delete_tag(tag, actor=who),
+            what=f"deleting {tag!r}", done=f"Deleted {tag!r}.", then=lambda _: _select(None),
+        )  # fmt: skip
 
 
 def _cancel() -> None:
@@ -88,16 +101,16 @@ def _cancel() -> None:
 
 
 def _save_rule() -> None:
-    state = st.session_state
-    if not _valid_rule(state.get("tg_rule", "")):
+    state, who = st.session_state, actor
+    name, rule = state.get("tg_rule_name", ""), state.get("tg_rule", "").strip()
+    description = state.get("tg_rule_description") or None
+    if not _valid_rule(rule):
         return
     _ui.act(
-        lambda: _ui.project().define_tag(
-            state.get("tg_rule_name", ""), actor=actor, rule=state.get("tg_rule", "").strip(),
-            description=state.get("tg_rule_description") or None,
-        ),
-        done=f"Saved rule tag {state.get('tg_rule_name', '')!r}.",
-    )  # fmt: skip
+        lambda: _ui.project().define_tag(name, actor=who, rule=rule, description=description),
+        what=f"the rule tag {name!r}",
+        done=f"Saved rule tag {name!r}.",
+    )
 
 
 # ------------------------------------------------------------------ edit one tag

@@ -157,11 +157,15 @@ def build_formula_project(folder: Path) -> Path:
     return db
 
 
+def rows_of_csv(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
 def unsafe_cells(text: str) -> list[str]:
     """The cells of a CSV text that a spreadsheet would run as a formula: beginning with
     ``=``, ``+``, ``@``, tab or carriage return, or with ``-`` unless the cell is a number."""
     found = []
-    for row in csv.reader(io.StringIO(text, newline="")):
+    for row in rows_of_csv(text):
         for cell in row:
             if cell.startswith(FORMULA_STARTS) and not (cell[0] == "-" and _is_number(cell)):
                 found.append(cell)

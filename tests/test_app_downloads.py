@@ -3,8 +3,6 @@ table; the grid's own CSV export (which writes formulas as they are) is switched
 
 from __future__ import annotations
 
-import csv
-import io
 import subprocess
 import sys
 import tomllib
@@ -22,6 +20,7 @@ from app_support import (
     no_errors,
     open_page,
     record_downloads,
+    rows_of_csv,
     unsafe_cells,
 )
 from streamlit.testing.v1 import AppTest
@@ -37,11 +36,7 @@ def made(monkeypatch):
     return record_downloads(monkeypatch)
 
 
-def rows(text: str) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(text, newline="")))
-
-
-def start(**query: str) -> AppTest:
+def start() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["reviewer"] = REVIEWER
     return at.run()
@@ -56,12 +51,12 @@ def test_every_table_has_a_download_beside_it(project_file, made, page):
     no_errors(at)
     tables = at.dataframe
     files = downloads(at, made)
-    assert len(tables) >= (2 if page != "datasets" else 2)
+    assert len(tables) >= 2
     assert sorted(k for k in files if k.endswith(":csv")) == sorted(files)
     assert len(files) == len(tables), (list(files), len(tables))
     for name, text in files.values():
         assert name.endswith(".csv") and "/" not in name
-        assert rows(text)[0], "a header row"
+        assert rows_of_csv(text)[0], "a header row"
 
 
 def test_the_download_is_the_table_shown(project_file, made):
@@ -69,7 +64,7 @@ def test_the_download_is_the_table_shown(project_file, made):
     shown = at.dataframe[0].value
     name, text = downloads(at, made)["tags:csv"]
     assert name == "speech-main-tags.csv"
-    header, *body = rows(text)
+    header, *body = rows_of_csv(text)
     assert header == [str(c) for c in shown.columns]
     assert [r[0] for r in body] == shown["tag"].tolist()
 
@@ -78,7 +73,7 @@ def test_the_review_pages_tables_are_downloads_of_the_example(project_file, made
     at = open_page(start(), "review", dataset=DATASET, example="s04")
     files = downloads(at, made)
     assert set(files) == {"example-s04:csv", "reviews-of-s04:csv"}
-    history = rows(files["reviews-of-s04:csv"][1])
+    history = rows_of_csv(files["reviews-of-s04:csv"][1])
     assert history[0][0] == "reviewer" and history[1][0] == "setup"
 
 
@@ -114,11 +109,11 @@ def test_no_download_holds_a_live_formula(formulas, made):
         no_errors(at)
         files = downloads(at, made)
         assert files, f"no download on {page} {query} {values}"
-        for key, (name, text) in files.items():
+        for key, (_, text) in files.items():
             assert unsafe_cells(text) == [], (page, key)
             seen[f"{page}/{key}"] = text
     everything = "\n".join(seen.values())
-    cells = {cell for text in seen.values() for row in rows(text) for cell in row}
+    cells = {cell for text in seen.values() for row in rows_of_csv(text) for cell in row}
     # The payloads did reach the downloads, each one neutralised, never dropped.
     for payload in FORMULAS:
         assert export.neutralize(payload) in cells, repr(payload)
@@ -141,7 +136,7 @@ def test_a_long_table_is_paged_and_downloaded_whole(many_tags, made):
     total = len(at.dataframe[0].value)
     assert total == 50
     _, text = downloads(at, made)["tags:csv"]
-    tags = [r[0] for r in rows(text)[1:]]
+    tags = [r[0] for r in rows_of_csv(text)[1:]]
     assert len(tags) == 63  # car noise, people noise, clipped and t00..t59
     assert tags[:50] == at.dataframe[0].value["tag"].tolist()
     at.number_input(key="tags:page").set_value(2).run()

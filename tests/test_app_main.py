@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import sqlite3
+from pathlib import Path
 
+import numpy as np
 import pytest
-from app_support import APP, DATASET, REVIEWER, no_errors, open_page
+from app_support import APP, DATASET, REVIEWER, build_project, no_errors, open_page
 from streamlit.testing.v1 import AppTest
 
 from app_pages._ui import md
-from erroranalysis.store import open_project
+from erroranalysis.store import SCHEMA_VERSION, open_project
 
 
 # ---------------------------------------------------------------------- the entry point
@@ -81,3 +84,91 @@ def test_labels_from_data_are_escaped_on_the_page(project_file):
     no_errors(at)
     labels = [b.label for b in at.button]
     assert md("![t](http://example.invalid/t.png)") in labels
+
+
+# ---------------------------------------------------------------------- files that are not projects
+def _text(folder: Path) -> Path:
+    path = folder / "notes.db"
+    path.write_text("id,label,prediction\n1,a,b\n")
+    return path
+
+
+def _random_bytes(folder: Path) -> Path:
+    path = folder / "noise.db"
+    path.write_bytes(np.random.default_rng(7).bytes(8192))
+    return path
+
+
+def _other_application(folder: Path) -> Path:
+    path = folder / "contacts.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE contacts (name TEXT, phone TEXT)")
+    conn.execute("INSERT INTO contacts VALUES ('ana', '555')")
+    conn.commit()
+    conn.close()
+    return path
+
+
+def _truncated(folder: Path) -> Path:
+    path = build_project(folder)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2 // 4096 * 4096])
+    return path
+
+
+def _folder(folder: Path) -> Path:
+    path = folder / "project.db"
+    path.mkdir()
+    return path
+
+
+def _newer(folder: Path) -> Path:
+    path = build_project(folder)
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    return path
+
+
+def _missing_folder(folder: Path) -> Path:
+    return folder / "missing" / "project.db"
+
+
+BAD_FILES = {
+    "text": (_text, "is not an SQLite file"),
+    "random bytes": (_random_bytes, "is not an SQLite file"),
+    "another application": (_other_application, "SQLite database of another application"),
+    "truncated": (_truncated, "is truncated or damaged"),
+    "folder": (_folder, "is a folder, not a project file"),
+    "newer version": (_newer, "written by a newer version of erroranalysis"),
+    "missing folder": (_missing_folder, "does not exist"),
+}
+
+
+def _snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Every path under ``folder`` and the bytes of each file (None for a folder)."""
+    return {
+        str(p.relative_to(folder)): None if p.is_dir() else p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+@pytest.mark.parametrize("kind", list(BAD_FILES))
+def test_a_file_that_is_not_a_project_is_a_message_on_every_page(tmp_path, monkeypatch, kind):
+    make, expected = BAD_FILES[kind]
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    path = make(folder)
+    before = _snapshot(folder)
+    monkeypatch.setenv("ERRORANALYSIS_DB", str(path))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    for page in ("datasets", "review", "tags", "priorities", "audit"):
+        if page != "datasets":
+            open_page(at, page)
+        no_errors(at)
+        (shown,) = [e.value for e in at.error]  # one message, nothing else of the page
+        assert shown.startswith("**The app cannot use its project file.**")
+        assert expected in shown.replace("\\", ""), shown
+        assert "Nothing was written to the file" in " ".join(m.value for m in at.markdown)
+        assert not at.title
+    assert _snapshot(folder) == before  # byte for byte, and no -wal, -shm or -journal made
