@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .importing import read_dataset
-from .store import open_project
+from .store import check_project_file, open_project
 from .tables import read_reviews, read_tag_definitions
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
@@ -18,13 +18,16 @@ def build_demo(
 ) -> str:
     """Build the demo project at ``path`` and return a one-line summary.
 
-    An existing file is left alone unless ``force``; then it is rebuilt from scratch.
+    An existing file is left alone unless ``force``; then it is rebuilt from scratch, if
+    it is a project: anything else (another application's database, a damaged project, a
+    folder) raises :class:`~erroranalysis.errors.ProjectFileError` and stays as it is.
     """
     path = Path(path)
     root = Path(sample_data) if sample_data else SAMPLE_DATA
     if path.exists():
         if not force:
             return f"{path} exists already; pass --force to rebuild it"
+        check_project_file(path)  # never delete what is not a project
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     speech = root / "speech"

@@ -36,7 +36,7 @@ Concurrency
 -----------
 WAL, a busy timeout, and ``BEGIN IMMEDIATE`` around every read-then-write, so several
 reviewers (threads or processes) never lose each other's changes; every public write is
-one transaction. When the lock stays taken past the busy timeout, :class:`ProjectBusy`
+one transaction (a big review import several, which readers see as one). When the lock stays taken past the busy timeout, :class:`ProjectBusy`
 says so and nothing was changed. Long imports prepare everything outside the lock —
 validation, id lookups, Parquet encoding, rows — and hold it only briefly: a review import
 of many rows writes its reviews, tag events and tag assignments in short transactions under
@@ -1658,11 +1658,13 @@ class Project:
         tags of its last row); otherwise tags are only added.
 
         Everything is checked and prepared before the write lock is taken. Up to
-        :data:`STAGE_ROWS` reviews and tags are written in one transaction. More are
-        staged: reviews and tag events are written in short transactions under a pending
-        action that no reader sees, then one short transaction re-decides the few tags
-        other reviewers changed meanwhile, applies the tags to the current state and makes
-        the whole import visible at once.
+        :data:`STAGE_ROWS` reviews and tag pairs are written in one transaction. More are
+        staged: reviews, tag events and tag assignments are written in short transactions
+        under a pending action that no reader counts, then one short transaction re-decides
+        the few tags other reviewers changed meanwhile and removes the pending mark, so the
+        whole import appears at once. While one import into a dataset is being staged,
+        another raises :class:`ProjectBusy`; one that fails or is interrupted leaves
+        nothing (a killed one is removed by the next process that opens the file to write).
         """
         self._require_writable()
         info = self.run(dataset, run)

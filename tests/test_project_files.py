@@ -526,3 +526,22 @@ def test_a_project_that_fails_while_open_names_its_file(project_path):
             p.examples("dev")
         assert raised.value.path == project_path
         assert isinstance(raised.value.__cause__, sqlite3.DatabaseError)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (other_application("wal"), "of another application"),
+        (truncated_mid_page, "truncated or damaged"),
+        (a_folder, "is a folder"),
+    ],
+    ids=["other app", "damaged project", "a folder"],
+)
+def test_rebuilding_the_demo_never_deletes_what_is_not_a_project(tmp_path, build, message):
+    from erroranalysis.demo import build_demo
+
+    path = build(tmp_path)
+    before = snapshot(tmp_path)
+    with pytest.raises(ProjectFileError, match=message):
+        build_demo(path, force=True)
+    assert snapshot(tmp_path) == before
