@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import sqlite3
 import subprocess
@@ -755,3 +756,71 @@ def test_one_staged_import_per_dataset_at_a_time(big_project, monkeypatch):
         assert_frame_equal(
             big_project.replay_tags(dataset), current(big_project, dataset).reset_index(drop=True)
         )
+
+
+@pytest.mark.parametrize("exact", [False, True])
+@pytest.mark.parametrize("seed", range(6))
+def test_random_writes_during_a_staged_import_end_as_a_model_says(
+    tmp_path, monkeypatch, seed, exact
+):
+    """Other reviewers toggle tags, review examples, delete and merge tags at random moments
+    of a staged import. The end state is the model's: their changes in order, then the
+    import (it completed last); the log replays to it and every event is a real change."""
+    rng = random.Random(seed)
+    monkeypatch.setattr(store_module, "STAGE_ROWS", 40)
+    names = ["a", "b", "c", "d"]
+    n = 120
+    with open_project(tmp_path / "p.db") as project:
+        add_dataset(project, ids=range(n + 30))
+        model: set[tuple[str, str]] = set()
+        for _ in range(40):  # what was there before
+            pair = (str(rng.randrange(n + 30)), rng.choice(names))
+            project.set_tag("dev", *pair, actor="ana")
+            model.add(pair)
+        reviewed = [str(rng.randrange(n + 30)) for _ in range(n)]
+        tag_lists = [rng.sample(names, rng.randrange(3)) for _ in range(n)]
+        reviews = pd.DataFrame({"id": reviewed, "reviewer": "lead"})
+        original = Project._staged_write
+
+        def meanwhile(self, stage, write):
+            original(self, stage, write)
+            with open_project(self.path) as other:
+                for _ in range(rng.randrange(4)):
+                    roll, example = rng.random(), str(rng.randrange(n + 30))
+                    tag = rng.choice([*names, "e"])
+                    if roll < 0.6:
+                        present = rng.random() < 0.5
+                        other.set_tag("dev", example, tag, present, actor="ben")
+                        (model.add if present else model.discard)((example, tag))
+                    elif roll < 0.8:
+                        wanted = set(rng.sample(names, rng.randrange(3)))
+                        other.record_review("dev", example, reviewer="ben", tags=wanted)
+                        model.difference_update({p for p in model if p[0] == example})
+                        model.update((example, t) for t in wanted)
+                    elif roll < 0.9 and tag in set(other.tag_definitions().tag):
+                        other.delete_tag(tag, actor="ben")
+                        model.difference_update({p for p in model if p[1] == tag})
+                    else:
+                        live = set(other.tag_definitions().tag)
+                        src, dst = rng.sample(names, 2)
+                        if {src, dst} <= live:
+                            other.merge_tags(src, dst, actor="ben")
+                            moved = {p[0] for p in model if p[1] == src}
+                            model.difference_update({p for p in model if p[1] == src})
+                            model.update((e, dst) for e in moved)
+
+        monkeypatch.setattr(Project, "_staged_write", meanwhile)
+        project.record_reviews("dev", reviews, tags=tag_lists, exact=exact, actor="lead")
+        final: dict[str, set[str]] = {}
+        for example, tags in zip(reviewed, tag_lists, strict=True):
+            final[example] = set(tags) if exact else final.get(example, set()) | set(tags)
+        for example, tags in final.items():
+            if exact:
+                model.difference_update({p for p in model if p[0] == example})
+            model.update((example, t) for t in tags)
+        assert {tuple(r) for r in current(project).values.tolist()} == model
+        events = project.tag_events("dev")
+        assert alternates(events)
+        assert_frame_equal(project.replay_tags("dev"), current(project).reset_index(drop=True))
+        assert {t for _, t in model} <= set(project.tag_definitions().tag)
+        assert project.db.execute("SELECT count(*) FROM pending_actions").fetchone()[0] == 0
