@@ -20,7 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import InvalidName
-from .importing import MAX_PROBLEMS_PER_CHECK, _Report, read_text_table
+from .importing import read_text_table
+from .importing.report import MAX_PROBLEMS_PER_CHECK, Report
 from .vocabulary import MAX_TAGS, TAG_SEPARATOR, check_reviewer, check_tag_name
 
 __all__ = ["ReviewTable", "read_reviews", "read_tag_definitions"]
@@ -71,7 +72,7 @@ def read_reviews(path: str | Path, *, known_ids: pd.Index, encoding: str = "utf-
     return ReviewTable(reviews=frame[["id", "reviewer"]].reset_index(drop=True), tags=tag_lists)
 
 
-def _tag_lists(cells: pd.Series, report: _Report) -> list[list[str]]:
+def _tag_lists(cells: pd.Series, report: Report) -> list[list[str]]:
     """The checked tag names of every cell, reporting each bad name where it appears."""
     # Arrow keeps this compact: a hostile cell of a million ';' is a million empty names.
     array = pa.array(cells, type=pa.string(), from_pandas=True)
@@ -163,7 +164,7 @@ def read_tag_definitions(path: str | Path, *, encoding: str = "utf-8") -> pd.Dat
 
 
 def _number(
-    raw: str, column: str, line: int, report: _Report, *, low: float,
+    raw: str, column: str, line: int, report: Report, *, low: float,
     high: float = math.inf, strict_low: bool = False,
 ) -> float:  # fmt: skip
     if raw is None or not str(raw).strip():

@@ -46,17 +46,30 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-from .errors import ExpectedError, InvalidName
-from .media import URL_PATTERN, scan_media_paths
-from .vocabulary import MAX_TAGS, TAG_PREFIX, TAG_SEPARATOR, check_tag_name
+from ..errors import ExpectedError, InvalidName
+from ..media import URL_PATTERN, scan_media_paths
+from ..vocabulary import MAX_TAGS, TAG_PREFIX, TAG_SEPARATOR, check_tag_name
+from .report import (
+    MAX_LISTED_PROBLEMS,
+    MAX_PROBLEMS_PER_CHECK,
+    ImportValidationError,
+    Problem,
+    Report,
+    value_text,
+)
 
 __all__ = [
+    "FORMATS",
+    "MAX_LISTED_PROBLEMS",
+    "MAX_PROBLEMS_PER_CHECK",
+    "REQUIRED_ROLES",
     "ROLES",
     "ColumnMapping",
     "ImportResult",
     "ImportValidationError",
     "Problem",
     "check_encoding",
+    "peek_columns",
     "read_dataset",
 ]
 
@@ -67,9 +80,6 @@ FORMATS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
 }
-MAX_LISTED_PROBLEMS = 50
-# Past this many rows with the same problem, one summary problem stands for the rest.
-MAX_PROBLEMS_PER_CHECK = 1000
 # Lines nested deeper than this are parsed by Python's json module (which limits depth).
 MAX_JSON_DEPTH = 1000
 REQUIRED_ROLES = ("id", "label", "prediction")
@@ -93,8 +103,6 @@ MAGIC = (
     (b"\xff\xd8\xff", "a JPEG image"),
     (b"SQLite format 3\x00", "an SQLite database"),
 )
-# Shown escaped in messages too: a lone surrogate cannot even be printed.
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 _NOT_SPACE = re.compile(r"\S")
 
 
@@ -120,50 +128,6 @@ class ColumnMapping:
 
 
 ROLES = tuple(f.name for f in fields(ColumnMapping))
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the input.
-
-    ``row`` is the 1-based line number in a CSV or JSON Lines file (the header is line 1),
-    or the 1-based row of a Parquet file; ``unit`` says which ("line" or "row").
-    """
-
-    message: str
-    column: str | None = None
-    row: int | None = None
-    value: str | None = None
-    unit: str = "line"
-
-    def __str__(self) -> str:
-        where = []
-        if self.row is not None:
-            where.append(f"{self.unit} {self.row}")
-        if self.column is not None:
-            where.append(f"column {_show(self.column)}")
-        text = self.message if self.value is None else f"value {_show(self.value)} {self.message}"
-        return f"{', '.join(where)}: {text}" if where else text
-
-
-class ImportValidationError(ExpectedError):
-    """The input has problems; ``problems`` lists every one, ``str()`` shows them one per line."""
-
-    def __init__(self, problems: Sequence[Problem], *, source: str | None = None):
-        self.problems = list(problems)
-        self.source = source
-        super().__init__(self._listing())
-
-    def _listing(self) -> str:
-        n = len(self.problems)
-        head = f"{n} problem{'' if n == 1 else 's'}"
-        if self.source:
-            head += f" in {self.source}"
-        lines = [head + ":"]
-        lines += [f"  {p}" for p in self.problems[:MAX_LISTED_PROBLEMS]]
-        if n > MAX_LISTED_PROBLEMS:
-            lines.append(f"  ... and {n - MAX_LISTED_PROBLEMS} more")
-        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -199,7 +163,7 @@ def read_dataset(
     valid result.
     """
     name, raw, folder = _load(source, filename)
-    report = _Report()
+    report = Report()
     fmt = FORMATS.get(Path(name).suffix.lower()) if name else None
     if fmt is None:
         what = f"{Path(name).suffix!r}" if name and Path(name).suffix else "no extension"
@@ -295,50 +259,6 @@ def _load(source: object, filename: str | None) -> tuple[str, bytes, Path | None
 
 
 # ---------------------------------------------------------------------- problem collection
-class _Report:
-    """Problems and warnings found so far; turns frame positions into line or row numbers."""
-
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-        self.warnings: list[str] = []
-        self.unit = "line"
-        self.locate: Callable[[np.ndarray], np.ndarray] = lambda positions: positions + 2
-
-    def add(
-        self, message: str, *, column: str | None = None, row: int | None = None,
-        value: str | None = None,
-    ) -> None:  # fmt: skip
-        self.problems.append(Problem(message, column=column, row=row, value=value, unit=self.unit))
-
-    def at_rows(
-        self,
-        positions: Sequence[int] | np.ndarray,
-        message: str | Callable[[int], str],
-        *,
-        column: str | None,
-        values: Callable[[int], str | None] | None = None,
-    ) -> None:
-        """One problem per frame position (0-based), capped at MAX_PROBLEMS_PER_CHECK."""
-        positions = np.asarray(positions, dtype=np.int64)
-        shown = positions[:MAX_PROBLEMS_PER_CHECK]
-        rows = self.locate(shown) if len(shown) else shown
-        for position, row in zip(shown.tolist(), np.asarray(rows).tolist(), strict=True):
-            self.add(
-                message(position) if callable(message) else message,
-                column=column,
-                row=int(row),
-                value=None if values is None else values(position),
-            )
-        self.more(len(positions) - len(shown), column=column)
-
-    def more(self, hidden: int, *, column: str | None = None) -> None:
-        if hidden > 0:
-            self.add(f"... and {hidden} more {self.unit}s with the same problem", column=column)
-
-    def error(self, source: str | None) -> ImportValidationError:
-        return ImportValidationError(self.problems, source=source)
-
-
 # ---------------------------------------------------------------------- bytes -> text
 def check_encoding(encoding: str) -> str:
     """The codec name of the text encoding ``encoding``, or :class:`ExpectedError` naming it.
@@ -364,7 +284,7 @@ def check_encoding(encoding: str) -> str:
     return codec
 
 
-def _decode(raw: bytes, encoding: str, report: _Report) -> tuple[str, bytes] | None:
+def _decode(raw: bytes, encoding: str, report: Report) -> tuple[str, bytes] | None:
     """(text, the same text as UTF-8 bytes), reporting every line that does not decode.
 
     Undecodable bytes become U+FFFD so that the rest of the file can still be checked.
@@ -520,7 +440,7 @@ def _csv_locator(text: str, rows: int, scan: _CsvScan | None) -> Callable[[np.nd
     return locate
 
 
-def _text_file(raw: bytes, *, encoding: str, kind: str, report: _Report) -> _Text | None:
+def _text_file(raw: bytes, *, encoding: str, kind: str, report: Report) -> _Text | None:
     """Decode a text data file, or report why it is not one (binary, wrong encoding, empty)."""
     what = _magic(raw)
     if what:
@@ -549,7 +469,7 @@ class _Text(NamedTuple):
 
 
 def _read_csv(
-    raw: bytes, *, encoding: str, mapping: ColumnMapping, report: _Report
+    raw: bytes, *, encoding: str, mapping: ColumnMapping, report: Report
 ) -> pd.DataFrame | None:
     text_columns = [c for role, c in mapping.roles().items() if role in TEXT_ROLES]
     read = _csv_table(
@@ -582,7 +502,7 @@ def _read_csv(
 
 def read_text_table(
     source: str | os.PathLike[str], *, required: Sequence[str], encoding: str = "utf-8"
-) -> tuple[pd.DataFrame, _Report]:
+) -> tuple[pd.DataFrame, Report]:
     """A small CSV table (reviews, tag definitions) with every value as text, as written.
 
     The file passes the same checks as a dataset CSV (encoding, binary content, NUL bytes,
@@ -592,7 +512,7 @@ def read_text_table(
     :class:`ImportValidationError` at once if the file cannot be read as a table.
     """
     name, raw, _ = _load(source, None)
-    report = _Report()
+    report = Report()
     read = _csv_table(raw, encoding=encoding, text_columns=None, report=report, json_hint="")
     if read is None:
         raise report.error(name)
@@ -611,7 +531,7 @@ def _csv_table(
     *,
     encoding: str,
     text_columns: Sequence[str] | None,
-    report: _Report,
+    report: Report,
     json_hint: str,
 ) -> tuple[pa.Table, list[str], Callable[[pa_csv.ConvertOptions], pa.Table]] | None:
     """Parse a CSV file into an Arrow table, reporting every malformed record.
@@ -712,7 +632,7 @@ def _csv_header(text: str) -> list[str]:
 
 
 def _header_names(
-    names: list[str], report: _Report, *, where: str = "the header"
+    names: list[str], report: Report, *, where: str = "the header"
 ) -> list[str] | None:
     """Header names with blanks named as pandas names them; None if a name repeats."""
     seen: set[str] = set()
@@ -755,7 +675,7 @@ def _pandas_like_missing(table: pa.Table, *, exclude: set[str]) -> pa.Table:
 
 # ---------------------------------------------------------------------- JSON Lines
 def _read_jsonl(
-    raw: bytes, *, encoding: str, mapping: ColumnMapping, report: _Report
+    raw: bytes, *, encoding: str, mapping: ColumnMapping, report: Report
 ) -> pd.DataFrame | None:
     decoded = _text_file(raw, encoding=encoding, kind="JSON Lines", report=report)
     if decoded is None:
@@ -806,7 +726,7 @@ def _json_lines(data: bytes) -> tuple[np.ndarray, bool]:
     return np.flatnonzero(~blank) + 1, shallow
 
 
-def _jsonl_fast(data: bytes, text_columns: list[str], report: _Report) -> pd.DataFrame | None:
+def _jsonl_fast(data: bytes, text_columns: list[str], report: Report) -> pd.DataFrame | None:
     """Read with pyarrow; None when the file needs the line-by-line reader instead
     (malformed lines, mixed types, fractional or nested values in text columns)."""
     numbers, shallow = _json_lines(data)
@@ -871,7 +791,7 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return result
 
 
-def _jsonl_checked(text: str, text_columns: list[str], report: _Report) -> pd.DataFrame | None:
+def _jsonl_checked(text: str, text_columns: list[str], report: Report) -> pd.DataFrame | None:
     """Parse line by line, reporting every malformed or non-object line."""
     decode = json.JSONDecoder(object_pairs_hook=_unique_keys).decode
     records: list[dict[str, object]] = []
@@ -988,7 +908,7 @@ def _json_kind(value: object) -> str:
     return "number"
 
 
-def _object_text(values: pd.Series, column: str, report: _Report) -> pd.Series:
+def _object_text(values: pd.Series, column: str, report: Report) -> pd.Series:
     """Text of JSON scalars: strings as they are, numbers in decimal, true/false; missing NaN."""
     if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
         return values.astype("str")
@@ -1015,7 +935,7 @@ def _object_text(values: pd.Series, column: str, report: _Report) -> pd.Series:
     return pd.Series(out, dtype="str")
 
 
-def _settle_object_column(frame: pd.DataFrame, name: str, report: _Report) -> pd.DataFrame:
+def _settle_object_column(frame: pd.DataFrame, name: str, report: Report) -> pd.DataFrame:
     """Metadata the store can keep: nested values are dropped, mixed scalars become text."""
     column = frame[name]
     if column.map(lambda v: isinstance(v, dict | list)).any():
@@ -1047,7 +967,7 @@ def _scalar_text(value: object) -> str:
 
 # ---------------------------------------------------------------------- Parquet
 def _read_parquet(
-    raw: bytes, *, encoding: str, mapping: ColumnMapping, report: _Report
+    raw: bytes, *, encoding: str, mapping: ColumnMapping, report: Report
 ) -> pd.DataFrame | None:
     report.unit = "row"
     report.locate = lambda positions: positions + 1
@@ -1108,7 +1028,7 @@ def _read_parquet(
         return None
 
 
-def _parquet_valid(table: pa.Table, report: _Report) -> bool:
+def _parquet_valid(table: pa.Table, report: Report) -> bool:
     """Whether every column holds what its type says (pyarrow does not check text is UTF-8
     when it reads a file, and a damaged file can hold anything)."""
     try:
@@ -1143,7 +1063,7 @@ def _arrow_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return column.cast(pa.string())
 
 
-def _parquet_text(column: pa.ChunkedArray, name: str, report: _Report) -> pa.ChunkedArray:
+def _parquet_text(column: pa.ChunkedArray, name: str, report: Report) -> pa.ChunkedArray:
     """Text of a Parquet column for a text role; a column of the wrong type is reported and
     turned into text anyway, so that the other checks can still run."""
     kind = column.type
@@ -1183,7 +1103,7 @@ def _parquet_text(column: pa.ChunkedArray, name: str, report: _Report) -> pa.Chu
     return pa.chunked_array([pa.array(text, pa.string())])
 
 
-def _drop_nested(table: pa.Table, *, exclude: set[str], report: _Report) -> pa.Table:
+def _drop_nested(table: pa.Table, *, exclude: set[str], report: Report) -> pa.Table:
     nested = [
         name
         for name, kind in zip(table.column_names, table.schema.types, strict=True)
@@ -1202,7 +1122,7 @@ _CANONICAL = frozenset(ROLES)
 
 
 def _canonical(
-    frame: pd.DataFrame, mapping: ColumnMapping, root: Path | None, report: _Report
+    frame: pd.DataFrame, mapping: ColumnMapping, root: Path | None, report: Report
 ) -> tuple[pd.DataFrame, list[str], list[str]]:
     """Check every role and build the canonical frame (meaningful only if no problems)."""
     names = list(frame.columns)
@@ -1275,7 +1195,7 @@ def _canonical(
     return pd.DataFrame(out, index=pd.RangeIndex(n)), metadata, list(tags)
 
 
-def _check_nul(frame: pd.DataFrame, report: _Report) -> None:
+def _check_nul(frame: pd.DataFrame, report: Report) -> None:
     """Refuse a NUL character in any column name or text value, in every format.
 
     A CSV with a NUL byte is refused whole as binary; JSON (``"\\u0000"``) and Parquet
@@ -1302,7 +1222,7 @@ def _check_nul(frame: pd.DataFrame, report: _Report) -> None:
                 positions,
                 "contains a NUL character (\\x00), which text may not hold",
                 column=str(name),
-                values=lambda p, column=column: _value_text(column.iloc[p]),
+                values=lambda p, column=column: value_text(column.iloc[p]),
             )
 
 
@@ -1324,7 +1244,7 @@ def _rows(count: int) -> str:
     return "1 row has" if count == 1 else f"{count} rows have"
 
 
-def _check_ids(ids: pd.Series, column: str, report: _Report) -> pd.Series:
+def _check_ids(ids: pd.Series, column: str, report: Report) -> pd.Series:
     empty = (ids.isna() | (ids == "")).to_numpy()
     if empty.any():
         report.at_rows(np.flatnonzero(empty), "id is empty", column=column)
@@ -1348,7 +1268,7 @@ def _check_ids(ids: pd.Series, column: str, report: _Report) -> pd.Series:
     return ids.fillna("")
 
 
-def _warn_blanks(values: pd.Series, role: str, report: _Report) -> None:
+def _warn_blanks(values: pd.Series, role: str, report: Report) -> None:
     empty = int((values == "").sum())
     if empty:
         report.warnings.append(f"{_rows(empty)} an empty {role}")
@@ -1416,7 +1336,7 @@ def _one_bool(value: object) -> object:
     return _NOT_BOOL
 
 
-def _report_booleans(values: pd.Series, bad: np.ndarray, column: str, report: _Report) -> None:
+def _report_booleans(values: pd.Series, bad: np.ndarray, column: str, report: Report) -> None:
     if not bad.any():
         return
     positions = np.flatnonzero(bad)
@@ -1430,17 +1350,11 @@ def _report_booleans(values: pd.Series, bad: np.ndarray, column: str, report: _R
             f"is empty; {BOOLEAN_HINT}" if p in empty else f"is not a boolean; {BOOLEAN_HINT}"
         ),
         column=column,
-        values=lambda p: None if p in empty else _value_text(values.iloc[p]),
+        values=lambda p: None if p in empty else value_text(values.iloc[p]),
     )
 
 
-def _value_text(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return str(value)
-
-
-def _check_confidence(values: pd.Series, column: str, report: _Report) -> np.ndarray:
+def _check_confidence(values: pd.Series, column: str, report: Report) -> np.ndarray:
     """float64 confidences; types are checked first, then the [0, 1] range of the numbers."""
     numbers, not_number = _to_float(values)
     if not_number.any():
@@ -1448,7 +1362,7 @@ def _check_confidence(values: pd.Series, column: str, report: _Report) -> np.nda
             np.flatnonzero(not_number),
             "is not a number (confidence must be a number in [0, 1])",
             column=column,
-            values=lambda p: _value_text(values.iloc[p]),
+            values=lambda p: value_text(values.iloc[p]),
         )
     with np.errstate(invalid="ignore"):
         outside = ~not_number & ~np.isnan(numbers) & ((numbers < 0) | (numbers > 1))
@@ -1457,7 +1371,7 @@ def _check_confidence(values: pd.Series, column: str, report: _Report) -> np.nda
             np.flatnonzero(outside),
             "is not a number in [0, 1]",
             column=column,
-            values=lambda p: _value_text(values.iloc[p]),
+            values=lambda p: value_text(values.iloc[p]),
         )
     return numbers
 
@@ -1503,7 +1417,7 @@ def _to_float(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return numbers, bad
 
 
-def _check_media(values: pd.Series, column: str, root: Path | None, report: _Report) -> None:
+def _check_media(values: pd.Series, column: str, root: Path | None, report: Report) -> None:
     given = values.dropna()
     if given.empty:
         return
@@ -1547,7 +1461,7 @@ def _tag_name(name: str) -> tuple[str, str | None]:
 
 
 def _collect_tags(
-    frame: pd.DataFrame, tag_columns: list[str], tags_column: str | None, n: int, report: _Report
+    frame: pd.DataFrame, tag_columns: list[str], tags_column: str | None, n: int, report: Report
 ) -> dict[str, np.ndarray]:
     """One boolean array per tag name, from ``tag:NAME`` columns and the tags column.
 
@@ -1620,16 +1534,3 @@ def _collect_tags(
         for name, i in index.items():
             tags[name] = tags[name] | matrix[i] if name in tags else matrix[i]
     return tags
-
-
-# ---------------------------------------------------------------------- display
-def _show(value: str, limit: int = 80) -> str:
-    """A value quoted for a one-line message: control characters escaped, long text cut."""
-    if len(value) > limit:
-        value = value[: limit - 1] + "…"
-    return "'" + _UNPRINTABLE.sub(_escape, value) + "'"
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
