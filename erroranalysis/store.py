@@ -379,7 +379,10 @@ def check_project_file(path: str | Path, *, create: bool = True) -> int | None:
     """
     path = Path(path)
     if "\x00" in str(path):
-        raise ProjectFileError(f"the project path contains a NUL character: {show(str(path))}")
+        raise ProjectFileError(
+            f"the project path contains a NUL character: {show(str(path))}; nothing was changed",
+            path=path,
+        )
     try:
         info = path.stat()
     except FileNotFoundError:

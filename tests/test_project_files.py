@@ -273,6 +273,12 @@ def test_a_bad_file_is_refused_and_left_as_it_was(tmp_path, build, message, open
     assert snapshot(tmp_path) == before  # same bytes, no -wal, -shm or -journal
 
 
+def test_a_path_with_a_nul_is_refused(tmp_path):
+    with pytest.raises(ProjectFileError, match="contains a NUL character"):
+        open_project(f"{tmp_path}/p\x00.db")
+    assert listing(tmp_path) == []
+
+
 def test_the_mark_is_the_bytes_eawb_in_every_new_file(tmp_path):
     path = make_project(tmp_path / "p.db")
     assert APPLICATION_ID.to_bytes(4, "big") == b"EAwb"
