@@ -252,6 +252,36 @@ _STAGING_TABLES = (
 _RUN_INDEX: dict[tuple[str, int, str], tuple[pd.Index, np.ndarray]] = {}
 _RUN_INDEX_LOCK = threading.Lock()
 
+# The files this process has open as projects, by (device, inode), with how many
+# connections each. Closing *any* descriptor of a file drops every POSIX lock the process
+# holds on it, SQLite's included (fcntl semantics): reading the header of a file that one
+# of our connections has locked would let another process write under that connection.
+# SQLite itself defers such closes; for these files we ask SQLite instead of reading.
+_OPEN_FILES: dict[tuple[int, int], int] = {}
+_OPEN_FILES_LOCK = threading.Lock()
+
+
+def _file_key(info: os.stat_result) -> tuple[int, int]:
+    return (info.st_dev, info.st_ino)
+
+
+def _opened(path: Path, delta: int) -> None:
+    try:
+        key = _file_key(path.stat())
+    except OSError:
+        return
+    with _OPEN_FILES_LOCK:
+        count = _OPEN_FILES.get(key, 0) + delta
+        if count > 0:
+            _OPEN_FILES[key] = count
+        else:
+            _OPEN_FILES.pop(key, None)
+
+
+def _open_here(info: os.stat_result) -> bool:
+    with _OPEN_FILES_LOCK:
+        return _file_key(info) in _OPEN_FILES
+
 
 @dataclass(frozen=True)
 class RunInfo:
@@ -413,6 +443,10 @@ def check_project_file(path: str | Path, *, create: bool = True) -> int | None:
             "path (nothing was changed)",
             path=path,
         )
+    if _open_here(info):
+        # Already recognised when this process opened it; never read it with open():
+        # see _OPEN_FILES.
+        return _schema_version_through_sqlite(path)
     try:
         with open(path, "rb") as file:
             head = file.read(100)
@@ -442,6 +476,16 @@ def check_project_file(path: str | Path, *, create: bool = True) -> int | None:
     if not live_wal and not doubtful and header.application_id != 0:
         return _classify(path, header.application_id, header.user_version, tables=None)
     return _inspect(path, header, live_wal=live_wal, quick_check=doubtful)
+
+
+def _schema_version_through_sqlite(path: Path) -> int:
+    conn = sqlite3.connect(_uri(path, mode="ro"), uri=True, isolation_level=None)
+    try:
+        return conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error as err:
+        raise (_translate(err, path) or err) from err
+    finally:
+        conn.close()
 
 
 def _check_new_file(path: Path, *, create: bool) -> None:
@@ -703,6 +747,8 @@ class Project:
             self._conn.close()
             raise
         self.db = sqlite_utils.Database(self._conn)
+        _opened(self.path, +1)
+        self._registered = True
 
     def _connect(self) -> sqlite3.Connection:
         if not self.readonly:
@@ -750,6 +796,9 @@ class Project:
     # ----------------------------------------------------------------- plumbing
     def close(self) -> None:
         self._conn.close()
+        if self._registered:
+            self._registered = False
+            _opened(self.path, -1)
 
     def __enter__(self) -> Project:
         return self

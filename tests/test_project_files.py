@@ -551,3 +551,33 @@ def test_rebuilding_the_demo_never_deletes_what_is_not_a_project(tmp_path, build
     with pytest.raises(ProjectFileError, match=message):
         build_demo(path, force=True)
     assert snapshot(tmp_path) == before
+
+
+def test_opening_a_project_again_keeps_the_locks_of_the_first_connection(tmp_path):
+    """Closing any descriptor of a file drops the process's POSIX locks on it. A second
+    open in this process must not read the file itself while a first connection is open:
+    else another process that writes and closes believes it is the last one, removes the
+    -wal and -shm, and the first connection fails with a disk I/O error."""
+    path = tmp_path / "p.db"
+    open_project(path).close()
+    first = open_project(path)
+    first.revision()
+    open_project(path).close()
+    open_project(path, readonly=True).close()
+    writer = (
+        "import sys\n"
+        "import pandas as pd\n"
+        "from erroranalysis.store import open_project\n"
+        "with open_project(sys.argv[1]) as p:\n"
+        "    p.define_tags(pd.DataFrame({'tag': ['from another process'], 'hlp': [0.9], 'effort': [1.0], 'description': ['']}), actor='ben')\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", writer, str(path)], check=True, cwd=Path(__file__).parent.parent
+    )
+    assert Path(f"{path}-shm").exists(), "another process removed the -shm under an open project"
+    first.define_tags(
+        pd.DataFrame({"tag": ["after"], "hlp": [0.8], "effort": [1.0], "description": [""]}),
+        actor="ana",
+    )
+    assert set(first.tag_definitions()["tag"]) >= {"from another process", "after"}
+    first.close()
