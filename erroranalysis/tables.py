@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import InvalidName
-from .importing import read_text_table
+from .importing.csv_reader import read_text_table
 from .importing.report import MAX_PROBLEMS_PER_CHECK, Report
 from .vocabulary import MAX_TAGS, TAG_SEPARATOR, check_reviewer, check_tag_name
 

@@ -1,0 +1,269 @@
+"""The CSV reader, and the reader of small all-text CSV tables (reviews, tag definitions).
+
+pyarrow parses the file; the csv module walks it only when something is wrong, to name
+the line of every ragged record and of an unclosed quote. Text roles are read exactly as
+written; other columns are typed as pandas would type them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from .arrow import header_names, temporal_as_text
+from .report import MAX_PROBLEMS_PER_CHECK, Report
+from .source import is_json_object, load, text_file
+
+# pandas' default missing-value markers: metadata reads as pandas would read it. Kept as
+# a two-line table (ruff would give each marker a line of its own).
+NA_MARKERS = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)  # fmt: skip
+
+
+def read_csv(
+    raw: bytes, *, encoding: str, text_columns: Sequence[str], report: Report
+) -> pd.DataFrame | None:
+    """The file's columns, ``text_columns`` as written and the others as pandas would type
+    them; None, with the problems in ``report``, if the file cannot be read as a table."""
+    read = _csv_table(
+        raw,
+        encoding=encoding,
+        text_columns=text_columns,
+        report=report,
+        json_hint="; give it a .jsonl extension",
+    )
+    if read is None:
+        return None
+    table, original, again = read
+
+    def as_text(names: list[str]) -> pa.Table:
+        return again(
+            pa_csv.ConvertOptions(
+                include_columns=names,
+                column_types={name: pa.string() for name in names},
+                strings_can_be_null=False,
+            )
+        )
+
+    table = temporal_as_text(table, spelled=original, text_columns=text_columns, reread=as_text)
+    table = _pandas_like_missing(table, exclude=set(text_columns))
+    return table.to_pandas()
+
+
+def read_text_table(
+    source: str | os.PathLike[str], *, required: Sequence[str], encoding: str = "utf-8"
+) -> tuple[pd.DataFrame, Report]:
+    """A small CSV table (reviews, tag definitions) with every value as text, as written.
+
+    The file passes the same checks as a dataset CSV (encoding, binary content, NUL bytes,
+    ragged rows, unclosed quotes, repeated header names) and must have the ``required``
+    columns and at least one row. Returns the frame and the report, whose ``locate`` turns
+    frame positions into file lines, for the caller's own checks; raises
+    :class:`ImportValidationError` at once if the file cannot be read as a table.
+    """
+    name, raw, _ = load(source, None)
+    report = Report()
+    read = _csv_table(raw, encoding=encoding, text_columns=None, report=report, json_hint="")
+    if read is None:
+        raise report.error(name)
+    table = read[0]
+    missing = [c for c in required if c not in table.column_names]
+    if missing:
+        found = ", ".join(map(repr, table.column_names[:30])) or "none"
+        for column in missing:
+            report.add(f"missing required column (columns found: {found})", column=column)
+        raise report.error(name)
+    return table.to_pandas(), report
+
+
+def _csv_table(
+    raw: bytes,
+    *,
+    encoding: str,
+    text_columns: Sequence[str] | None,
+    report: Report,
+    json_hint: str,
+) -> tuple[pa.Table, list[str], Callable[[pa_csv.ConvertOptions], pa.Table]] | None:
+    """Parse a CSV file into an Arrow table, reporting every malformed record.
+
+    ``text_columns`` are read as text exactly as written; None reads *every* column so.
+    Returns (table with clean header names, the names as written, a function that parses
+    the file again with other conversion options), or None if the file cannot be a table.
+    On success ``report.locate`` maps table positions to file lines.
+    """
+    decoded = text_file(raw, encoding=encoding, kind="CSV", report=report)
+    if decoded is None:
+        return None
+    text, data, line, first = decoded
+    if first.startswith("{") and is_json_object(first):
+        report.add(
+            f"the file looks like JSON Lines, not CSV (a JSON object on line {line}){json_hint}"
+        )
+        return None
+
+    ragged_count = 0
+
+    def on_ragged(row: pa_csv.InvalidRow) -> str:
+        nonlocal ragged_count
+        ragged_count += 1  # the parser may call this from several threads; only a count
+        return "skip"
+
+    block_size = 1 << 20
+    quotes = data.count(b'"')  # without quotes no value can span lines: parse faster
+
+    def read(convert: pa_csv.ConvertOptions) -> pa.Table:
+        return pa_csv.read_csv(
+            io.BytesIO(data),
+            read_options=pa_csv.ReadOptions(block_size=block_size),
+            parse_options=pa_csv.ParseOptions(
+                newlines_in_values=quotes > 0, invalid_row_handler=on_ragged
+            ),
+            convert_options=convert,
+        )
+
+    def convert(columns: Sequence[str]) -> pa_csv.ConvertOptions:
+        return pa_csv.ConvertOptions(
+            column_types={c: pa.string() for c in columns},
+            null_values=list(NA_MARKERS),
+            strings_can_be_null=False,
+        )
+
+    all_text = text_columns is None
+    wanted = _csv_header(text) if text_columns is None else text_columns
+    try:
+        try:
+            table = read(convert(wanted))
+        except pa.ArrowInvalid as err:
+            if "straddling" not in str(err):
+                raise
+            # A value longer than a parser block: read the file as a single block.
+            ragged_count = 0
+            block_size = len(data) + 1
+            table = read(convert(wanted))
+        if all_text and not all(pa.types.is_string(t) for t in table.schema.types):
+            # The csv module read the header differently from pyarrow: use pyarrow's names.
+            ragged_count = 0
+            table = read(convert(table.column_names))
+    except pa.ArrowInvalid as err:
+        report.add(f"the file cannot be read as CSV: {err}")
+        return None
+
+    original = table.column_names
+    names = header_names(original, report)
+    if names is None:
+        return None
+    table = table.rename_columns(names)
+    odd_quotes = quotes % 2 == 1
+    scan = _scan_csv(text) if ragged_count or odd_quotes else None
+    if scan is not None:
+        for line, count in scan.ragged[:MAX_PROBLEMS_PER_CHECK]:
+            report.add(f"this row has {count} fields, but the header has {scan.fields}", row=line)
+        report.more(len(scan.ragged) - MAX_PROBLEMS_PER_CHECK)
+        if odd_quotes:
+            report.add(
+                "a quoted field that starts in this record is never closed (a '\"' is missing)",
+                row=scan.last_start,
+            )
+    if table.num_rows == 0:
+        if not report.problems:
+            report.add("the file has a header but no rows")
+        return None
+    report.locate = _csv_locator(text, table.num_rows, scan)
+    return table, original, read
+
+
+def _csv_header(text: str) -> list[str]:
+    """The header's names as the csv module reads them (the first record that is not blank)."""
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+    for values in csv.reader(io.StringIO(text, newline="")):
+        if values:
+            return values
+    return []
+
+
+def _pandas_like_missing(table: pa.Table, *, exclude: set[str]) -> pa.Table:
+    """Missing markers ('', 'NA', ...) in inferred text columns become null, as in pandas;
+    all-empty columns become float NaN."""
+    markers = pa.array(NA_MARKERS)
+    for i, (name, kind) in enumerate(zip(table.column_names, table.schema.types, strict=True)):
+        if name in exclude:
+            continue
+        column = table.column(i)
+        if pa.types.is_string(kind):
+            missing = pc.is_in(column, value_set=markers)
+            if pc.any(missing).as_py():
+                column = pc.if_else(missing, pa.scalar(None, pa.string()), column)
+                table = table.set_column(i, name, column)
+        elif pa.types.is_null(kind):
+            table = table.set_column(i, name, pa.nulls(len(column), pa.float64()))
+    return table
+
+
+@dataclass
+class _CsvScan:
+    """Where the records of a CSV file start, as the csv module reads it."""
+
+    records: list[int]  # first line of every well-formed data record
+    ragged: list[tuple[int, int]]  # (line, fields) of records with the wrong field count
+    fields: int  # fields in the header
+    last_start: int  # first line of the last record
+
+
+def _scan_csv(text: str) -> _CsvScan:
+    """Walk the file with the csv module to find where each record starts.
+
+    Only called when something is wrong (or line numbers cannot be derived directly):
+    it takes about a second per million rows.
+    """
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records: list[int] = []
+    ragged: list[tuple[int, int]] = []
+    expected: int | None = None
+    previous = 0
+    start = 1
+    for values in reader:
+        start, previous = previous + 1, reader.line_num
+        if not values:
+            continue
+        if expected is None:
+            expected = len(values)
+        elif len(values) == expected:
+            records.append(start)
+        else:
+            ragged.append((start, len(values)))
+    return _CsvScan(records, ragged, expected or 0, start)
+
+
+def _csv_locator(text: str, rows: int, scan: _CsvScan | None) -> Callable[[np.ndarray], np.ndarray]:
+    """Map frame positions to file lines; scans the file only if it must, and only once."""
+    cache: dict[str, np.ndarray | None] = {}
+
+    def locate(positions: np.ndarray) -> np.ndarray:
+        if "lines" not in cache:
+            simple = (
+                scan is None
+                and '"' not in text
+                and text.count("\r") == text.count("\r\n")
+                and "\n\n" not in text
+                and "\r\n\r\n" not in text
+                and not text.startswith(("\n", "\r"))
+            )
+            records = None if simple else (scan or _scan_csv(text)).records
+            # If the csv module and the parser disagree, fall back to the plain count.
+            cache["lines"] = np.asarray(records) if records and len(records) == rows else None
+        lines = cache["lines"]
+        return positions + 2 if lines is None else lines[positions]
+
+    return locate

@@ -1,0 +1,222 @@
+"""The bytes of a data file, and the preamble every text format shares.
+
+:func:`load` reads a path or a file object, refusing what is not a regular file.
+:func:`text_file` turns the bytes of a CSV or JSON Lines file into text, or reports why
+they are not text of that kind: a known binary format by its magic bytes, an encoding
+that does not fit (every line that does not decode is named), binary content, an empty
+file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import re
+import stat
+from pathlib import Path
+from typing import NamedTuple
+
+from ..errors import ExpectedError
+from .report import MAX_PROBLEMS_PER_CHECK, ImportValidationError, Problem, Report
+
+# What a file is when it starts with these bytes, to say so instead of a parse error.
+MAGIC = (
+    (b"PAR1", "a Parquet file"),
+    (b"PK\x03\x04", "a ZIP archive (an Excel workbook?)"),
+    (b"\x1f\x8b", "gzip-compressed"),
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+)
+# A run of UTF-16 surrogates: never text, whether a decoder produced it or a JSON escape did.
+SURROGATES = re.compile("[\ud800-\udfff]+")
+_NOT_SPACE = re.compile(r"\S")
+
+
+def load(source: object, filename: str | None) -> tuple[str, bytes, Path | None]:
+    """(file name, content, folder of the file or None for a file object).
+
+    A path that is not a readable regular file raises :class:`ImportValidationError`; a
+    file object must be opened in binary mode.
+    """
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        try:
+            kind = path.stat().st_mode
+            # A FIFO or a device would block, or never end; only a regular file is data.
+            if stat.S_ISDIR(kind):
+                problem = f"{path} is a folder, not a data file"
+            elif not stat.S_ISREG(kind):
+                problem = f"{path} is not a regular file"
+            else:
+                return filename or path.name, path.read_bytes(), path.resolve().parent
+        except FileNotFoundError:
+            problem = f"file not found: {path}"
+        except OSError as err:
+            problem = f"cannot read {path}: {err.strerror or err}"
+        except ValueError as err:  # a NUL in the path
+            problem = f"cannot read {str(path)!r}: {err}"
+        raise ImportValidationError([Problem(problem)])
+    read = getattr(source, "read", None)
+    if read is None:
+        raise TypeError(f"source must be a path or a binary file object, not {type(source)}")
+    raw = read()
+    if isinstance(raw, str):
+        raise TypeError("source must be opened in binary mode ('rb')")
+    name = filename or Path(str(getattr(source, "name", "") or "")).name
+    return name, bytes(raw), None
+
+
+def check_encoding(encoding: str) -> str:
+    """The codec name of the text encoding ``encoding``, or :class:`ExpectedError` naming it.
+
+    A codec that is not a text encoding (``rot13``, ``base64``, ``zlib``...) is refused:
+    Python's documented rule is that ``bytes.decode`` and ``str.encode`` refuse such codecs
+    with ``LookupError``, so probing both is the public way to tell.
+    """
+    try:
+        codec = codecs.lookup(encoding).name
+    except (LookupError, TypeError, ValueError):  # ValueError: a name with a NUL in it
+        raise ExpectedError(
+            f"unknown text encoding {encoding!r}; pass one such as utf-8, latin-1, cp1252 or utf-16"
+        ) from None
+    try:
+        b"".decode(codec)
+        "".encode(codec)
+    except (LookupError, UnicodeError):
+        raise ExpectedError(
+            f"{encoding!r} is a codec but not a text encoding (it does not turn bytes into "
+            "text); pass one such as utf-8, latin-1, cp1252 or utf-16"
+        ) from None
+    return codec
+
+
+class Text(NamedTuple):
+    """A decoded text file: its ``text``, the same text as UTF-8 ``data``, and the number and
+    stripped content of its ``first`` line that is not blank."""
+
+    text: str
+    data: bytes
+    line: int
+    first: str
+
+
+def text_file(raw: bytes, *, encoding: str, kind: str, report: Report) -> Text | None:
+    """Decode a text data file, or report why it is not one (binary, wrong encoding, empty)."""
+    what = magic(raw)
+    if what:
+        report.add(f"the file is {what}, not a {kind} text file")
+        return None
+    decoded = _decode(raw, encoding, report)
+    if decoded is None:
+        return None
+    text, data = decoded
+    line, first = _first_line(text)
+    if not line:
+        report.add("the file is empty")
+        return None
+    binary = _binary(text)
+    if binary:
+        report.add(f"the file {binary}; it is not a {kind} text file")
+        return None
+    return Text(text, data, line, first)
+
+
+def magic(raw: bytes) -> str | None:
+    """What the file is by its first bytes (``"a PDF document"``), or None if none is known."""
+    for prefix, what in MAGIC:
+        if raw.startswith(prefix):
+            return what
+    return None
+
+
+def is_json_object(line: str) -> bool:
+    """Whether ``line`` is one JSON object (to tell JSON Lines from CSV in messages)."""
+    try:
+        return isinstance(json.loads(line), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+def _decode(raw: bytes, encoding: str, report: Report) -> tuple[str, bytes] | None:
+    """(text, the same text as UTF-8 bytes), reporting every line that does not decode.
+
+    Undecodable bytes become U+FFFD so that the rest of the file can still be checked.
+    """
+    try:
+        codec = check_encoding(encoding)
+    except ExpectedError as err:
+        report.add(str(err))
+        return None
+    utf8 = codec == "utf-8"
+    if utf8 and raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    try:
+        text: str | None = raw.decode(codec)
+    except UnicodeError:  # UnicodeDecodeError, or plain UnicodeError from codecs such as idna
+        text = None
+    # A decoder such as unicode_escape can produce lone surrogates, which are not text;
+    # strict UTF-8 never does, so the default path skips the search.
+    if text is not None and (utf8 or not SURROGATES.search(text)):
+        return text, raw if utf8 else text.encode("utf-8")
+    if text is None:
+        try:
+            text = raw.decode(codec, errors="surrogateescape")
+        except UnicodeError as err:
+            # surrogateescape cannot stand in for every byte (an odd byte in UTF-16).
+            reason = getattr(err, "reason", None) or str(err)
+            report.add(
+                f"the file is not valid {codec} text ({reason}); if the file uses another "
+                "encoding, pass it: --encoding latin-1 on the command line, "
+                "encoding='latin-1' in Python"
+            )
+            return None
+    line, last, bad = 1, 0, 0
+    reported_line = 0
+    for match in SURROGATES.finditer(text):
+        line += text.count("\n", last, match.start())
+        last = match.start()
+        if line == reported_line:
+            continue
+        reported_line = line
+        bad += 1
+        if bad > MAX_PROBLEMS_PER_CHECK:
+            continue
+        report.add(
+            f"this line is not valid {codec} text ({_undecodable(match.group())}); "
+            "if the file uses another encoding, "
+            "pass it: --encoding latin-1 on the command line, encoding='latin-1' in Python",
+            row=line,
+        )
+    report.more(bad - MAX_PROBLEMS_PER_CHECK)
+    text = SURROGATES.sub("\ufffd", text)
+    return text, text.encode("utf-8")
+
+
+def _undecodable(run: str) -> str:
+    """What a run of surrogates from decoding stands for: bytes that did not decode
+    (surrogateescape maps byte 0xNN to U+DCNN), or a lone surrogate the codec produced."""
+    if all("\udc80" <= c <= "\udcff" for c in run[:4]):
+        return "bytes " + " ".join(f"0x{ord(c) - 0xDC00:02x}" for c in run[:4])
+    return f"the lone surrogate U+{ord(run[0]):04X}, half of a UTF-16 pair, is not text"
+
+
+def _binary(text: str) -> str | None:
+    """Where the first NUL byte of ``text`` is, as the end of a sentence; None if none."""
+    at = text.find("\x00")
+    if at < 0:
+        return None
+    return f"contains binary data (a NUL byte on line {text.count(chr(10), 0, at) + 1})"
+
+
+def _first_line(text: str) -> tuple[int, str]:
+    """(line number, stripped content) of the first line that is not blank; (0, "") if none."""
+    found = _NOT_SPACE.search(text)
+    if found is None:
+        return 0, ""
+    start = text.rfind("\n", 0, found.start()) + 1
+    end = text.find("\n", start)
+    line = text[start:] if end < 0 else text[start:end]
+    return text.count("\n", 0, start) + 1, line.strip()
