@@ -19,16 +19,16 @@ import pandas as pd
 import pytest
 
 from erroranalysis.store import (
-    _MIGRATIONS,
     APPLICATION_ID,
     SCHEMA_VERSION,
     ProjectBusy,
     ProjectFileError,
     StoreError,
-    _frame_to_blob,
     check_project_file,
     open_project,
 )
+from erroranalysis.store.common import _frame_to_blob
+from erroranalysis.store.schema import _MIGRATIONS
 
 REPO = Path(__file__).resolve().parent.parent
 

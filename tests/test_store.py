@@ -18,15 +18,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
-from erroranalysis import store as store_module
 from erroranalysis.store import (
     SCHEMA_VERSION,
     Project,
     ProjectBusy,
     StoreError,
-    _frame_to_blob,
     open_project,
 )
+from erroranalysis.store import staging as staging_module
+from erroranalysis.store import tags as tags_module
+from erroranalysis.store.common import _frame_to_blob, now
 
 
 def frame(ids, correct=None):
@@ -367,7 +368,7 @@ def test_a_bad_row_of_definitions_applies_nothing(project):
 
 
 def test_definitions_that_fail_inside_the_transaction_apply_nothing(project, monkeypatch):
-    monkeypatch.setattr(store_module, "MAX_TAGS", 3)
+    monkeypatch.setattr(tags_module, "MAX_TAGS", 3)
     project.define_tag("a", actor="lead", hlp=0.1)
     revision = project.revision()
     table = definitions(("a", 0.9, 1.0, "changed"), ("b", 0.5, 1.0, ""), ("c", 0.5, 1.0, ""),
@@ -397,7 +398,7 @@ def test_merge_moves_each_example_once(project):
 @pytest.fixture
 def full_project(project, monkeypatch):
     """A project at a tag limit of 4, with 4 tags (one of them deleted and re-creatable)."""
-    monkeypatch.setattr(store_module, "MAX_TAGS", 4)
+    monkeypatch.setattr(tags_module, "MAX_TAGS", 4)
     project.define_tags(definitions(*[(t, 0.5, 1.0, "") for t in "abcd"]), actor="lead")
     return project
 
@@ -468,7 +469,7 @@ def test_a_staged_import_equals_a_direct_one(big_project, tmp_path, monkeypatch)
         direct.record_reviews("dev", reviews, tags=tags, actor="lead")
         expected = (direct.reviews("dev"), current(direct), len(direct.tag_events("dev")))
     # 500 reviews in 8 staging transactions, 334 tag pairs (2 on 167 examples) in 6
-    monkeypatch.setattr(store_module, "STAGE_ROWS", 64)
+    monkeypatch.setattr(staging_module, "STAGE_ROWS", 64)
     statements = []
     big_project.db.conn.set_trace_callback(statements.append)
     action = big_project.record_reviews("dev", reviews, tags=tags, actor="lead")
@@ -486,7 +487,7 @@ def test_a_staged_import_equals_a_direct_one(big_project, tmp_path, monkeypatch)
 
 
 def test_a_staged_import_that_fails_leaves_nothing(big_project, monkeypatch):
-    monkeypatch.setattr(store_module, "STAGE_ROWS", 50)
+    monkeypatch.setattr(staging_module, "STAGE_ROWS", 50)
     reviews, tags = many_reviews(500)
     original = Project._staged_write
     calls = []
@@ -511,7 +512,7 @@ def test_a_staged_import_that_fails_leaves_nothing(big_project, monkeypatch):
 def stage_by_hand(project, pid: int, *, rows: int = 30, touched: str | None = None) -> int:
     """What a review import killed mid-way leaves: a pending action, reviews, tag events
     and tag assignments marked pending."""
-    stamp = store_module.now()
+    stamp = now()
     with project.write() as conn:
         conn.execute(
             "INSERT INTO actions (dataset_id, kind, actor, at) VALUES (1, 'reviews_import', 'x', ?)",
@@ -577,7 +578,7 @@ def test_an_abandoned_stage_is_invisible_and_removed_by_the_next_writer(
 
 
 def test_a_run_reimported_while_reviews_are_staged_records_nothing(big_project, monkeypatch):
-    monkeypatch.setattr(store_module, "STAGE_ROWS", 100)
+    monkeypatch.setattr(staging_module, "STAGE_ROWS", 100)
     reviews, tags = many_reviews(500)
     original = Project._staged_write
 
@@ -654,7 +655,7 @@ def test_tags_changed_by_others_while_an_import_is_staged(big_project, monkeypat
     """Pairs another reviewer changes during staging are decided again when the import
     completes: the import wins where it says a tag is present (it completed last), the
     log replays to the state, and every event is still a real change."""
-    monkeypatch.setattr(store_module, "STAGE_ROWS", 50)
+    monkeypatch.setattr(staging_module, "STAGE_ROWS", 50)
     reviews, tags = many_reviews(300)  # examples 0, 3, 6, ... get "common" and t0..t3
     big_project.set_tag("dev", "9", "common", actor="ana")  # there before: no event needed
     original = Project._staged_write
@@ -706,7 +707,7 @@ def test_tags_changed_by_others_while_an_import_is_staged(big_project, monkeypat
 
 
 def test_a_discarded_stage_keeps_what_others_took_over(big_project, monkeypatch):
-    monkeypatch.setattr(store_module, "STAGE_ROWS", 50)
+    monkeypatch.setattr(staging_module, "STAGE_ROWS", 50)
     reviews, tags = many_reviews(300)
     original = Project._staged_write
 
@@ -732,7 +733,7 @@ def test_a_discarded_stage_keeps_what_others_took_over(big_project, monkeypatch)
 
 
 def test_one_staged_import_per_dataset_at_a_time(big_project, monkeypatch):
-    monkeypatch.setattr(store_module, "STAGE_ROWS", 50)
+    monkeypatch.setattr(staging_module, "STAGE_ROWS", 50)
     add_dataset(big_project, name="other", ids=range(300))
     reviews, tags = many_reviews(300)
     original = Project._staged_write
@@ -767,7 +768,7 @@ def test_random_writes_during_a_staged_import_end_as_a_model_says(
     of a staged import. The end state is the model's: their changes in order, then the
     import (it completed last); the log replays to it and every event is a real change."""
     rng = random.Random(seed)
-    monkeypatch.setattr(store_module, "STAGE_ROWS", 40)
+    monkeypatch.setattr(staging_module, "STAGE_ROWS", 40)
     names = ["a", "b", "c", "d"]
     n = 120
     with open_project(tmp_path / "p.db") as project:

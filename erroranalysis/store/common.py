@@ -1,0 +1,60 @@
+"""What the store hands out and the small helpers its modules share."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..vocabulary import check_name
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One model run of a dataset, as imported."""
+
+    id: int
+    dataset_id: int
+    dataset: str
+    name: str
+    source: str
+    format: str
+    media_root: Path | None
+    n_examples: int
+    n_errors: int
+    metadata_columns: tuple[str, ...]
+    dataset_tags: tuple[str, ...]
+    imported_at: str
+    imported_by: str
+
+    @property
+    def accuracy(self) -> float:
+        return 1 - self.n_errors / self.n_examples if self.n_examples else float("nan")
+
+
+def now() -> str:
+    """Current UTC time, ISO 8601 with milliseconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def check_actor(actor: str) -> str:
+    """The trimmed name of who acts (a reviewer, an importer), or :class:`InvalidName`."""
+    return check_name(actor, kind="reviewer")
+
+
+def _frame_to_blob(frame: pd.DataFrame) -> bytes:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def _blob_to_frame(blob: bytes, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    table = pq.read_table(io.BytesIO(blob), columns=list(columns) if columns else None)
+    return table.to_pandas()

@@ -1,0 +1,190 @@
+"""The action and tag-event log: every change is an action whose tag events are
+appended, the current state follows them, and an undo appends the inverse events."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pandas as pd
+
+from .common import check_actor, now
+from .files import _guarded
+
+
+class TagLog:
+    """The log methods of :class:`~erroranalysis.store.project.Project`."""
+
+    def _action(
+        self, conn: sqlite3.Connection, dataset_id: int | None, kind: str, actor: str,
+        stamp: str, *, undoes: int | None = None, detail: dict | None = None,
+    ) -> int:  # fmt: skip
+        return conn.execute(
+            "INSERT INTO actions (dataset_id, kind, actor, at, undoes, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (dataset_id, kind, actor, stamp, undoes, json.dumps(detail or {})),
+        ).lastrowid
+
+    def _apply(
+        self, conn: sqlite3.Connection, action_id: int, dataset_id: int, example_id: str,
+        tag_id: int, op: str, actor: str, stamp: str,
+    ) -> bool:  # fmt: skip
+        """Append one event and update the current state; False if it changed nothing."""
+        if op == "add":
+            changed = conn.execute(
+                "INSERT INTO tag_assignments (dataset_id, example_id, tag_id, actor, at)"
+                f" VALUES (?, ?, ?, ?, ?){self._take_over()}",
+                (dataset_id, example_id, tag_id, actor, stamp),
+            ).rowcount
+        else:
+            changed = conn.execute(
+                "DELETE FROM tag_assignments AS a WHERE dataset_id = ? AND example_id = ?"
+                f" AND tag_id = ? AND {self._present('a')}",
+                (dataset_id, example_id, tag_id),
+            ).rowcount
+        if changed:
+            conn.execute(
+                "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (action_id, dataset_id, example_id, tag_id, op, actor, stamp),
+            )
+        return bool(changed)
+
+    @_guarded
+    def tag_events(self, dataset: str | None = None) -> pd.DataFrame:
+        """The event log, oldest first: id, action_id, example_id, tag, op, actor, at."""
+        sql = (
+            "SELECT tag_events.id, action_id, datasets.name AS dataset, example_id,"
+            " tags.name AS tag, op, actor, at FROM tag_events"
+            " JOIN tags ON tags.id = tag_id JOIN datasets ON datasets.id = dataset_id"
+        )
+        sql += f" WHERE {self._not_pending('action_id')}"
+        params: tuple = ()
+        if dataset is not None:
+            sql += " AND dataset_id = ?"
+            params = (self._dataset_id(dataset),)
+        return self._query(sql + " ORDER BY tag_events.id", params)
+
+    @_guarded
+    def replay_tags(self, dataset: str) -> pd.DataFrame:
+        """Rebuild the current (example_id, tag) pairs from the event log alone."""
+        events = self._conn.execute(
+            "SELECT example_id, tags.name, op FROM tag_events JOIN tags ON tags.id = tag_id"
+            f" WHERE dataset_id = ? AND {self._not_pending('action_id')} ORDER BY tag_events.id",
+            (self._dataset_id(dataset),),
+        )
+        state: set[tuple[str, str]] = set()
+        for example_id, tag, op in events:
+            if op == "add":
+                state.add((example_id, tag))
+            else:
+                state.discard((example_id, tag))
+        return pd.DataFrame(sorted(state), columns=["example_id", "tag"])
+
+    @_guarded
+    def actions(self, dataset: str | None = None, *, limit: int = 100) -> pd.DataFrame:
+        """The newest actions (who did what, when), newest first."""
+        sql = (
+            "SELECT actions.id, datasets.name AS dataset, kind, actor, at, undoes, detail"
+            f" FROM actions LEFT JOIN datasets ON datasets.id = dataset_id"
+            f" WHERE {self._not_pending('actions.id')}"
+        )
+        params: tuple = ()
+        if dataset is not None:
+            sql += " AND (dataset_id = ? OR dataset_id IS NULL)"
+            params = (self._dataset_id(dataset),)
+        return self._query(sql + " ORDER BY actions.id DESC LIMIT ?", (*params, int(limit)))
+
+    @_guarded
+    def undo(self, dataset: str, *, actor: str) -> dict | None:
+        """Undo ``actor``'s last action on ``dataset`` that is not undone yet.
+
+        The undo is itself an action that appends the inverse events, so the log stays
+        append-only. Returns a description of what was undone, or None if nothing was left.
+        One transaction of a few statements, however many events the action had.
+        """
+        self._require_writable()
+        actor = check_actor(actor)
+        stamp = now()
+        undoable = ("tag", "review", "reviews_import")
+        with self.write() as conn:
+            dataset_id = self._dataset_id(dataset)
+            row = conn.execute(
+                f"SELECT id, kind, detail FROM actions a WHERE dataset_id = ? AND actor = ?"
+                f" AND kind IN ({','.join('?' * len(undoable))})"
+                " AND NOT EXISTS (SELECT 1 FROM actions u WHERE u.undoes = a.id)"
+                f" AND {self._not_pending('a.id')} ORDER BY id DESC LIMIT 1",
+                (dataset_id, actor, *undoable),
+            ).fetchone()
+            if row is None:
+                return None
+            target, kind, detail = row
+            undo = self._action(conn, dataset_id, "undo", actor, stamp, undoes=target)
+            self._invert_events(conn, target, undo, dataset_id, actor, stamp)
+            conn.execute(
+                "UPDATE reviews SET retracted_by = ? WHERE action_id = ? AND retracted_by IS NULL",
+                (undo, target),
+            )
+            self._bump()
+        return {"action": target, "kind": kind, "detail": json.loads(detail)}
+
+    def _invert_events(
+        self, conn: sqlite3.Connection, target: int, undo: int, dataset_id: int, actor: str,
+        stamp: str,
+    ) -> None:  # fmt: skip
+        repeated = conn.execute(
+            "SELECT 1 FROM tag_events WHERE action_id = ?"
+            " GROUP BY example_id, tag_id HAVING count(*) > 1 LIMIT 1",
+            (target,),
+        ).fetchone()
+        if repeated:
+            # An action that changed one (example, tag) twice (written by older versions):
+            # invert event by event, newest first.
+            events = conn.execute(
+                "SELECT example_id, tag_id, op FROM tag_events WHERE action_id = ?"
+                " ORDER BY id DESC",
+                (target,),
+            ).fetchall()
+            for example_id, tag_id, op in events:
+                inverse = "remove" if op == "add" else "add"
+                self._apply(conn, undo, dataset_id, example_id, tag_id, inverse, actor, stamp)
+            return
+        # Each pair changed once: what it added and is still there goes, what it removed and
+        # is still missing comes back, and the state follows the events just logged.
+        conn.execute(
+            "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
+            " SELECT ?, ?, e.example_id, e.tag_id, 'remove', ?, ? FROM tag_events e"
+            " WHERE e.action_id = ? AND e.op = 'add' AND EXISTS (SELECT 1 FROM tag_assignments a"
+            " WHERE a.dataset_id = ? AND a.example_id = e.example_id AND a.tag_id = e.tag_id"
+            f" AND {self._present('a')}) ORDER BY e.id DESC",
+            (undo, dataset_id, actor, stamp, target, dataset_id),
+        )
+        conn.execute(
+            "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
+            " SELECT ?, ?, e.example_id, e.tag_id, 'add', ?, ? FROM tag_events e"
+            " WHERE e.action_id = ? AND e.op = 'remove' AND NOT EXISTS (SELECT 1 FROM"
+            " tag_assignments a WHERE a.dataset_id = ? AND a.example_id = e.example_id"
+            f" AND a.tag_id = e.tag_id AND {self._present('a')}) ORDER BY e.id DESC",
+            (undo, dataset_id, actor, stamp, target, dataset_id),
+        )
+        self._follow_events(conn, undo, dataset_id)
+
+    def _follow_events(
+        self, conn: sqlite3.Connection, action: int, dataset_id: int, *, removals: bool = True
+    ) -> None:
+        """Make ``tag_assignments`` follow the events ``action`` logged (each pair at most
+        once, each event a real change); ``removals=False`` when it logged only adds."""
+        if removals:
+            conn.execute(
+                "DELETE FROM tag_assignments AS a WHERE dataset_id = ? AND (example_id, tag_id)"
+                " IN (SELECT example_id, tag_id FROM tag_events WHERE action_id = ?"
+                f" AND op = 'remove') AND {self._present('a')}",
+                (dataset_id, action),
+            )
+        conn.execute(
+            "INSERT INTO tag_assignments (dataset_id, example_id, tag_id, actor, at)"
+            " SELECT dataset_id, example_id, tag_id, actor, at FROM tag_events"
+            " WHERE action_id = ? AND op = 'add' ORDER BY action_id, op, example_id, tag_id"
+            f"{self._take_over()}",
+            (action,),
+        )

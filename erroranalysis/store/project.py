@@ -1,0 +1,599 @@
+"""The :class:`Project`: an open project file, its datasets, runs and tags on examples."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import sqlite_utils
+
+from ..errors import ProjectFileError, StoreError
+from ..vocabulary import DEFAULT_RUN, check_name, check_tag_name
+from .common import RunInfo, _blob_to_frame, _frame_to_blob, check_actor, now
+from .files import (
+    _create_project_file,
+    _guarded,
+    _opened,
+    _remove_abandoned_drafts,
+    _size,
+    _sqlite_code,
+    _translate,
+    _uri,
+    _wal_out_of_reach,
+    check_project_file,
+)
+from .log import TagLog
+from .schema import READABLE_FROM, SCHEMA_VERSION, _apply_migration
+from .staging import ReviewStaging
+from .tags import Taxonomy
+
+if TYPE_CHECKING:
+    from ..importing import ImportResult
+
+
+# The ids and correctness of each run, shared by every Project of the process: a run is
+# immutable once imported, and rebuilding a 1M-id hash table on each tag write would cost
+# half a second. Keyed on (file, run id, import stamp), so a re-import is never served stale.
+_RUN_INDEX: dict[tuple[str, int, str], tuple[pd.Index, np.ndarray]] = {}
+_RUN_INDEX_LOCK = threading.Lock()
+
+
+class Project(Taxonomy, TagLog, ReviewStaging):
+    """An open project file. One instance per thread; see the package docstring.
+
+    ``readonly`` opens the file through SQLite's read-only mode: nothing is migrated or
+    written, and write methods raise :class:`StoreError`. ``create=False`` refuses a
+    missing file instead of making one. ``timeout`` is how long a write waits for the
+    lock before :class:`ProjectBusy` (see also :meth:`busy_timeout`).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        timeout: float = 30.0,
+        migrate: bool = True,
+        readonly: bool = False,
+        create: bool = True,
+    ):
+        self.path = Path(path)
+        self.readonly = readonly
+        self.timeout = timeout
+        self._thread = threading.get_ident()
+        self._active_tags: int | None = None
+        self._has_staging = False
+        version = check_project_file(self.path, create=create and not readonly)
+        if version is None:
+            _create_project_file(self.path, schema=migrate)
+            version = check_project_file(self.path, create=False)
+        if readonly and version < READABLE_FROM:
+            raise ProjectFileError(
+                f"{self.path} is a project of an older version (schema version {version}): "
+                "open it once for writing (any import, tag or undo command) to upgrade it, "
+                "then read it; nothing was changed",
+                path=self.path,
+            )
+        try:
+            self._conn = self._connect()
+        except sqlite3.Error as err:
+            raise (_translate(err, self.path) or err) from err
+        try:
+            self._setup(migrate=migrate)
+        except BaseException:
+            self._conn.close()
+            raise
+        self.db = sqlite_utils.Database(self._conn)
+        _opened(self.path, +1)
+        self._registered = True
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.readonly:
+            return sqlite3.connect(
+                _uri(self.path, mode="rw"), uri=True, timeout=self.timeout, isolation_level=None
+            )
+        conn = sqlite3.connect(
+            _uri(self.path, mode="ro"), uri=True, timeout=self.timeout, isolation_level=None
+        )
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError as err:
+            conn.close()
+            if _sqlite_code(err) not in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN):
+                raise
+        # Reading a WAL file needs a -shm beside it, which a folder we cannot write in
+        # does not let SQLite make. With no -wal either, the file holds everything and
+        # nobody can be writing it (a writer needs that folder too): read it as immutable.
+        if _size(Path(f"{self.path}-wal")) > 0:
+            raise _wal_out_of_reach(self.path)
+        return sqlite3.connect(
+            _uri(self.path, mode="ro", immutable="1"), uri=True, isolation_level=None
+        )
+
+    @_guarded
+    def _setup(self, *, migrate: bool) -> None:
+        self._set_busy_timeout(self.timeout)
+        if self.readonly:
+            self._conn.execute("PRAGMA query_only = ON")
+        else:
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL is durable against process crashes in WAL mode and keeps one
+            # committed tag event well under a millisecond; only the last commits before a
+            # power loss may go.
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        if migrate and not self.readonly:
+            self.migrate()
+        if not self.readonly:
+            _remove_abandoned_drafts(self.path)
+            if self._staging_schema():
+                self._discard_abandoned_stages()
+
+    # ----------------------------------------------------------------- plumbing
+    def close(self) -> None:
+        self._conn.close()
+        if self._registered:
+            self._registered = False
+            _opened(self.path, -1)
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _set_busy_timeout(self, seconds: float) -> None:
+        self._lock_wait = max(0.0, seconds)
+        self._conn.execute(f"PRAGMA busy_timeout = {int(self._lock_wait * 1000)}")
+
+    @contextmanager
+    def busy_timeout(self, seconds: float) -> Iterator[None]:
+        """Inside the block, a write waits at most ``seconds`` for the lock before
+        :class:`ProjectBusy` (the app waits briefly, then retries with the reviewer's
+        click kept), then the project's own timeout applies again."""
+        self._set_busy_timeout(seconds)
+        try:
+            yield
+        finally:
+            self._set_busy_timeout(self.timeout)
+
+    def _begin_immediate(self) -> None:
+        """Take the write lock, trying every few milliseconds until the busy timeout.
+
+        SQLite's own busy handler sleeps up to 100 ms between tries, so a waiting reviewer
+        could miss every short gap a staged import leaves between its transactions and
+        wait for the whole import; trying often finds the first gap.
+        """
+        deadline = time.monotonic() + self._lock_wait
+        pause = 0.0005
+        self._conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            while True:
+                try:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as err:
+                    if _sqlite_code(err) != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                        raise
+                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+                pause = min(pause * 2, 0.004)
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(self._lock_wait * 1000)}")
+
+    @property
+    def schema_version(self) -> int:
+        return self._conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def _staging_schema(self) -> bool:
+        """Whether the file has the pending marks of schema 3 (read until it does: a
+        version only ever goes up, so then it is kept)."""
+        if not self._has_staging:
+            self._has_staging = self.schema_version >= 3
+        return self._has_staging
+
+    @_guarded
+    def migrate(self, *, to: int = SCHEMA_VERSION) -> None:
+        """Bring the file up to schema version ``to``, one migration per transaction.
+
+        A file already at ``to`` is only read: opening a project never waits for the
+        write lock of an import in progress.
+        """
+        while True:
+            version = self.schema_version
+            if version > SCHEMA_VERSION:
+                raise ProjectFileError(
+                    f"{self.path} has schema version {version}; this version of "
+                    f"erroranalysis knows up to {SCHEMA_VERSION}: upgrade it",
+                    path=self.path,
+                )
+            if version >= to:
+                return
+            with self.write() as conn:
+                if self.schema_version == version:  # not migrated meanwhile by another
+                    _apply_migration(conn, version + 1)
+                    conn.execute(f"PRAGMA user_version = {version + 1}")
+
+    def _require_writable(self) -> None:
+        if self.readonly:
+            raise StoreError(
+                f"{self.path} is open read-only; nothing was changed (open it without "
+                "readonly to change it)"
+            )
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the write lock up front (``BEGIN IMMEDIATE``).
+
+        Every read-then-write goes through here: a deferred transaction that reads and then
+        writes fails with SQLITE_BUSY under contention, whatever the busy timeout. When the
+        lock is not free within the busy timeout, raises :class:`ProjectBusy`; any other
+        SQLite failure inside the block rolls back and raises :class:`ProjectFileError`.
+        """
+        if threading.get_ident() != self._thread:
+            raise StoreError("a Project is bound to the thread that opened it; open another")
+        self._require_writable()
+        try:
+            self._begin_immediate()
+        except sqlite3.Error as err:
+            raise (_translate(err, self.path) or err) from err
+        self._active_tags = None  # counted at most once per transaction
+        try:
+            yield self._conn
+            self._conn.execute("COMMIT")
+        except BaseException as failure:
+            if self._conn.in_transaction:
+                # If the connection is gone, SQLite rolls back when the file is next opened.
+                with suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+            if isinstance(failure, sqlite3.Error):
+                problem = _translate(failure, self.path)
+                if problem is not None:
+                    raise problem from failure
+            raise
+
+    def _bump(self) -> None:
+        self._conn.execute(
+            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'"
+        )
+
+    @_guarded
+    def revision(self) -> int:
+        """A counter that grows with every change to the project (cache key for readers)."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
+        return int(row[0])
+
+    def _query(self, sql: str, params: Sequence | dict = ()) -> pd.DataFrame:
+        cursor = self._conn.execute(sql, params)
+        columns = [d[0] for d in cursor.description]
+        return pd.DataFrame(cursor.fetchall(), columns=columns)
+
+    def _present(self, alias: str) -> str:
+        """An SQL condition: the tag assignment ``alias`` counts (it was not staged by an
+        import that is still pending)."""
+        if not self._staging_schema():
+            return "1"
+        return (
+            f"({alias}.pending IS NULL"
+            f" OR {alias}.pending NOT IN (SELECT action_id FROM pending_actions))"
+        )
+
+    def _take_over(self) -> str:
+        """The conflict clause of an insert into ``tag_assignments``: a row staged by an
+        import still pending gives way to the new one (which counts at once)."""
+        if not self._staging_schema():
+            return " ON CONFLICT DO NOTHING"
+        return (
+            " ON CONFLICT (dataset_id, example_id, tag_id) DO UPDATE SET actor = excluded.actor,"
+            " at = excluded.at, pending = NULL"
+            " WHERE tag_assignments.pending IN (SELECT action_id FROM pending_actions)"
+        )
+
+    def _not_pending(self, column: str) -> str:
+        """An SQL condition: the action in ``column`` is not a review import being staged."""
+        if not self._staging_schema():
+            return "1"
+        return f"{column} NOT IN (SELECT action_id FROM pending_actions)"
+
+    # ----------------------------------------------------------------- datasets
+    @_guarded
+    def dataset_names(self) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT name FROM datasets ORDER BY id")]
+
+    def _dataset_id(self, name: str) -> int:
+        row = self._conn.execute("SELECT id FROM datasets WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            known = ", ".join(self.dataset_names()) or "none yet"
+            raise StoreError(f"no dataset named {name!r} in {self.path.name} (datasets: {known})")
+        return row[0]
+
+    @_guarded
+    def runs(self, dataset: str | None = None) -> list[RunInfo]:
+        sql = (
+            "SELECT runs.id, dataset_id, datasets.name, runs.name, source, format, media_root,"
+            " n_examples, n_errors, metadata_columns, dataset_tags, imported_at, imported_by"
+            " FROM runs JOIN datasets ON datasets.id = runs.dataset_id"
+        )
+        params: tuple = ()
+        if dataset is not None:
+            self._dataset_id(dataset)
+            sql += " WHERE datasets.name = ?"
+            params = (dataset,)
+        rows = self._conn.execute(sql + " ORDER BY runs.id", params).fetchall()
+        return [
+            RunInfo(
+                id=r[0], dataset_id=r[1], dataset=r[2], name=r[3], source=r[4], format=r[5],
+                media_root=Path(r[6]) if r[6] else None, n_examples=r[7], n_errors=r[8],
+                metadata_columns=tuple(json.loads(r[9])), dataset_tags=tuple(json.loads(r[10])),
+                imported_at=r[11], imported_by=r[12],
+            )
+            for r in rows
+        ]  # fmt: skip
+
+    @_guarded
+    def run(self, dataset: str, run: str | None = None) -> RunInfo:
+        """A run of ``dataset``: the named one, else the latest imported."""
+        runs = self.runs(dataset)
+        if run is None:
+            if not runs:
+                raise StoreError(f"dataset {dataset!r} has no imported run")
+            return runs[-1]
+        for info in runs:
+            if info.name == run:
+                return info
+        names = ", ".join(r.name for r in runs)
+        raise StoreError(f"dataset {dataset!r} has no run {run!r} (runs: {names})")
+
+    @_guarded
+    def import_run(
+        self,
+        dataset: str,
+        frame: pd.DataFrame,
+        *,
+        run: str = DEFAULT_RUN,
+        source: str,
+        format: str,
+        media_root: str | Path | None,
+        metadata_columns: Sequence[str],
+        dataset_tags: Sequence[str],
+        replace: bool = False,
+        actor: str = "import",
+    ) -> RunInfo:
+        """Store a validated example frame (see :mod:`erroranalysis.importing`) as a run.
+
+        Re-importing an existing run needs ``replace=True``; tags and reviews of ids that
+        still exist are kept, those of ids that are gone are retracted through the log.
+        One transaction; the Parquet encoding and the ids that go are worked out before it.
+        """
+        self._require_writable()
+        actor = check_actor(actor)
+        dataset = check_name(dataset, kind="dataset")
+        run = check_name(run, kind="run")
+        tags = [check_tag_name(t) for t in dataset_tags]
+        blob = _frame_to_blob(frame)
+        n_errors = int((~frame["correct"].astype(bool)).sum())
+        new_ids = pd.Index(frame["id"].astype(str))
+        existing = self._dataset_runs(dataset)
+        replacing = any(info.name == run for info in existing)
+        if replacing and not replace:
+            raise self._replace_needed(dataset, run)
+        gone = self._gone_ids(existing, run, new_ids) if replacing else None
+        if gone is not None:
+            self._stage_ids("gone_ids", gone)
+        stamp = now()
+        with self.write() as conn:
+            row = conn.execute("SELECT id FROM datasets WHERE name = ?", (dataset,)).fetchone()
+            if row is None:
+                dataset_id = conn.execute(
+                    "INSERT INTO datasets (name, created_at, created_by) VALUES (?, ?, ?)",
+                    (dataset, stamp, actor),
+                ).lastrowid
+            else:
+                dataset_id = row[0]
+            old = conn.execute(
+                "SELECT id FROM runs WHERE dataset_id = ? AND name = ?", (dataset_id, run)
+            ).fetchone()
+            if old is not None and not replace:
+                raise self._replace_needed(dataset, run)
+            if old is not None and self._dataset_runs(dataset) != existing:
+                # Another import of this dataset landed since the ids were worked out.
+                gone = self._gone_ids(self._dataset_runs(dataset), run, new_ids)
+                self._stage_ids("gone_ids", gone)
+            action_id = self._action(
+                conn, dataset_id, "import", actor, stamp,
+                detail={"run": run, "source": source, "examples": len(frame), "replace": old is not None},
+            )  # fmt: skip
+            values = (
+                source, format, str(media_root) if media_root else None, len(frame), n_errors,
+                json.dumps(list(metadata_columns)), json.dumps(tags), stamp, actor, blob,
+            )  # fmt: skip
+            if old is None:
+                conn.execute(
+                    "INSERT INTO runs (source, format, media_root, n_examples, n_errors,"
+                    " metadata_columns, dataset_tags, imported_at, imported_by, frame,"
+                    " dataset_id, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*values, dataset_id, run),
+                )
+            else:
+                conn.execute(
+                    "UPDATE runs SET source = ?, format = ?, media_root = ?, n_examples = ?,"
+                    " n_errors = ?, metadata_columns = ?, dataset_tags = ?, imported_at = ?,"
+                    " imported_by = ?, frame = ? WHERE id = ?",
+                    (*values, old[0]),
+                )
+                self._forget_gone_ids(conn, dataset_id, action_id, actor, stamp)
+            for tag in tags:
+                self._tag_id(conn, tag, actor, stamp, create=True)
+            self._bump()
+        return self.run(dataset, run)
+
+    @staticmethod
+    def _replace_needed(dataset: str, run: str) -> StoreError:
+        return StoreError(
+            f"dataset {dataset!r} already has run {run!r}; pass --replace to replace it "
+            "(tags and reviews of ids that still exist are kept)"
+        )
+
+    def _dataset_runs(self, dataset: str) -> list[RunInfo]:
+        if dataset not in self.dataset_names():
+            return []
+        return self.runs(dataset)
+
+    def _gone_ids(self, runs: list[RunInfo], replaced: str, new_ids: pd.Index) -> pd.Index:
+        """Ids of the dataset that no run has once ``replaced`` holds ``new_ids``: only
+        those lose their tags and reviews (tags and reviews exist only on ids of a run)."""
+        before = [self.run_index(info)[0] for info in runs]
+        after = [self.run_index(info)[0] for info in runs if info.name != replaced]
+        known = before[0].append(before[1:]) if len(before) > 1 else before[0]
+        keep = new_ids.append(after) if after else new_ids
+        return known.unique().difference(keep.unique())
+
+    @_guarded
+    def import_result(
+        self,
+        dataset: str,
+        result: ImportResult,
+        *,
+        run: str = DEFAULT_RUN,
+        replace: bool = False,
+        actor: str = "import",
+    ) -> RunInfo:
+        """Store what :func:`erroranalysis.importing.read_dataset` validated, as a run."""
+        return self.import_run(
+            dataset, result.frame, run=run, source=result.source, format=result.format,
+            media_root=result.media_root, metadata_columns=result.metadata_columns,
+            dataset_tags=result.dataset_tags, replace=replace, actor=actor,
+        )  # fmt: skip
+
+    def _forget_gone_ids(
+        self, conn: sqlite3.Connection, dataset_id: int, action_id: int, actor: str, stamp: str
+    ) -> None:
+        # The ids in temp.gone_ids are in no run of the dataset any more: their tags are
+        # removed through the log and their reviews retracted by this import.
+        conn.execute(
+            "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
+            " SELECT ?, dataset_id, example_id, tag_id, 'remove', ?, ? FROM tag_assignments a"
+            " WHERE dataset_id = ? AND example_id IN (SELECT id FROM temp.gone_ids)"
+            f" AND {self._present('a')} ORDER BY example_id, tag_id",
+            (action_id, actor, stamp, dataset_id),
+        )
+        conn.execute(
+            "DELETE FROM tag_assignments AS a WHERE dataset_id = ?"
+            f" AND example_id IN (SELECT id FROM temp.gone_ids) AND {self._present('a')}",
+            (dataset_id,),
+        )
+        conn.execute(
+            "UPDATE reviews SET retracted_by = ? WHERE dataset_id = ? AND retracted_by IS NULL"
+            f" AND example_id IN (SELECT id FROM temp.gone_ids) AND {self._not_pending('action_id')}",
+            (action_id, dataset_id),
+        )
+
+    @_guarded
+    def examples(self, dataset: str, run: str | None = None) -> pd.DataFrame:
+        """The run's example frame as imported (a fresh copy on every call)."""
+        info = self.run(dataset, run)
+        blob = self._conn.execute("SELECT frame FROM runs WHERE id = ?", (info.id,)).fetchone()
+        return _blob_to_frame(blob[0])
+
+    @_guarded
+    def run_index(self, info: RunInfo) -> tuple[pd.Index, np.ndarray]:
+        """The run's example ids (an Index, position = row of :meth:`examples`) and its
+        ``correct`` column, cached process-wide per import."""
+        key = (str(self.path.resolve()), info.id, info.imported_at)
+        with _RUN_INDEX_LOCK:
+            cached = _RUN_INDEX.get(key)
+        if cached is None:
+            blob = self._conn.execute("SELECT frame FROM runs WHERE id = ?", (info.id,)).fetchone()
+            frame = _blob_to_frame(blob[0], ["id", "correct"])
+            cached = (pd.Index(frame["id"].astype(str)), frame["correct"].to_numpy(dtype=bool))
+            with _RUN_INDEX_LOCK:
+                for old in [k for k in _RUN_INDEX if k[:2] == key[:2]]:
+                    del _RUN_INDEX[old]
+                _RUN_INDEX[key] = cached
+        return cached
+
+    @_guarded
+    def example_ids(self, dataset: str) -> pd.Index:
+        """Every example id of the dataset, across its runs."""
+        indexes = [self.run_index(info)[0] for info in self.runs(dataset)]
+        if len(indexes) == 1:
+            return indexes[0]
+        return indexes[0].append(indexes[1:]).unique() if indexes else pd.Index([], dtype=str)
+
+    def _check_example(self, dataset: str, example_id: str) -> None:
+        if example_id not in self.example_ids(dataset):
+            raise StoreError(f"dataset {dataset!r} has no example with id {example_id!r}")
+
+    @_guarded
+    def set_tag(
+        self, dataset: str, example_id: str, tag: str, present: bool = True, *, actor: str
+    ) -> int | None:
+        """Add (``present=True``) or remove a tag on one example, creating the tag if new.
+
+        Returns the id of the logged action, or None when the example already was in that
+        state (nothing is logged then).
+        """
+        self._require_writable()
+        actor = check_actor(actor)
+        self._check_example(dataset, example_id)
+        stamp = now()
+        op = "add" if present else "remove"
+        with self.write() as conn:
+            dataset_id = self._dataset_id(dataset)
+            if not present and not self._tag_exists(conn, tag):
+                return None
+            tag_id = self._tag_id(conn, tag, actor, stamp, create=present)
+            action = self._action(
+                conn, dataset_id, "tag", actor, stamp,
+                detail={"example": example_id, "tag": tag, "op": op},
+            )  # fmt: skip
+            if not self._apply(conn, action, dataset_id, example_id, tag_id, op, actor, stamp):
+                conn.execute("DELETE FROM actions WHERE id = ?", (action,))
+                return None
+            self._bump()
+        return action
+
+    @_guarded
+    def example_tags(self, dataset: str, example_id: str) -> list[str]:
+        """Reviewed tags currently on one example, by name."""
+        dataset_id = self._dataset_id(dataset)
+        rows = self._conn.execute(
+            "SELECT tags.name FROM tag_assignments a JOIN tags ON tags.id = tag_id"
+            f" WHERE dataset_id = ? AND example_id = ? AND {self._present('a')}"
+            " ORDER BY tags.name",
+            (dataset_id, example_id),
+        )
+        return [r[0] for r in rows]
+
+    @_guarded
+    def tag_assignments(self, dataset: str) -> pd.DataFrame:
+        """Current reviewed tags of a dataset: one row per (example_id, tag)."""
+        return self._query(
+            "SELECT example_id, tags.name AS tag, actor, at FROM tag_assignments a"
+            f" JOIN tags ON tags.id = tag_id WHERE dataset_id = ? AND {self._present('a')}"
+            " ORDER BY example_id, tags.name",
+            (self._dataset_id(dataset),),
+        )
+
+
+def open_project(
+    path: str | Path,
+    *,
+    readonly: bool = False,
+    create: bool = True,
+    timeout: float = 30.0,
+    migrate: bool = True,
+) -> Project:
+    """Open the project file at ``path``, checked first by :func:`check_project_file`.
+
+    By default a missing file is created and an older one migrated; ``create=False``
+    refuses a missing file, and ``readonly=True`` reads without writing anything.
+    """
+    return Project(path, readonly=readonly, create=create, timeout=timeout, migrate=migrate)
