@@ -253,7 +253,7 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 
 def cmd_reviews_import(args: argparse.Namespace) -> None:
-    from .tables import read_reviews
+    from .importing import read_reviews
 
     dataset = _need_dataset(args)
     # Read and validate the whole file before opening the project for writing.
@@ -270,7 +270,7 @@ def cmd_reviews_import(args: argparse.Namespace) -> None:
 
 
 def cmd_tags_import(args: argparse.Namespace) -> None:
-    from .tables import read_tag_definitions
+    from .importing import read_tag_definitions
 
     definitions = read_tag_definitions(args.file, encoding=args.encoding)
     with _project(args, write=True) as project:

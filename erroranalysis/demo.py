@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .importing import read_dataset
+from .importing import read_dataset, read_reviews, read_tag_definitions
 from .store import check_project_file, open_project
-from .tables import read_reviews, read_tag_definitions
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 SPEECH = "speech-commands"

@@ -26,8 +26,12 @@ from hypothesis import strategies as st
 
 from erroranalysis.cli import main
 from erroranalysis.errors import ExpectedError
-from erroranalysis.importing import ImportValidationError, read_dataset
-from erroranalysis.tables import read_reviews, read_tag_definitions
+from erroranalysis.importing import (
+    ImportValidationError,
+    read_dataset,
+    read_reviews,
+    read_tag_definitions,
+)
 
 # FUZZ_EXAMPLES=3000 runs a longer campaign; the default keeps this file to about 30 s.
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "250"))

@@ -18,15 +18,19 @@ from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal, assert_series_equal
 
 from erroranalysis import importing
+from erroranalysis.cli import build_parser
 from erroranalysis.importing import (
     MAX_LISTED_PROBLEMS,
     MAX_PROBLEMS_PER_CHECK,
+    ROLE_HELP,
+    ROLES,
     ColumnMapping,
     ImportValidationError,
     Problem,
     read_dataset,
+    read_reviews,
+    read_tag_definitions,
 )
-from erroranalysis.tables import read_reviews, read_tag_definitions
 from erroranalysis.vocabulary import MAX_TAGS
 
 CSV = b"id,label,prediction\n"
@@ -183,9 +187,19 @@ def test_column_order_and_types():
     )
     result = read_bytes(data, media_root=".")
     assert list(result.frame.columns) == [
-        "id", "label", "prediction", "correct", "confidence", "human_label",
-        "text", "audio", "image", "snr", "tag:x", "tag:y",
-    ]  # fmt: skip
+        "id",
+        "label",
+        "prediction",
+        "correct",
+        "confidence",
+        "human_label",
+        "text",
+        "audio",
+        "image",
+        "snr",
+        "tag:x",
+        "tag:y",
+    ]
     assert result.frame["correct"].dtype == bool
     assert result.frame["confidence"].dtype == np.float64
     assert result.frame["image"].isna().all()  # empty means no media
@@ -199,11 +213,23 @@ def test_correct_defaults_to_label_equals_prediction():
 @pytest.mark.parametrize(
     ("cell", "expected"),
     [
-        ("true", True), ("TRUE", True), ("True", True), ("1", True), ("yes", True),
-        ("Yes", True), ("t", True), ("T", True), ("false", False), ("False", False),
-        ("0", False), ("no", False), ("NO", False), ("f", False), (" true ", True),
+        ("true", True),
+        ("TRUE", True),
+        ("True", True),
+        ("1", True),
+        ("yes", True),
+        ("Yes", True),
+        ("t", True),
+        ("T", True),
+        ("false", False),
+        ("False", False),
+        ("0", False),
+        ("no", False),
+        ("NO", False),
+        ("f", False),
+        (" true ", True),
     ],
-)  # fmt: skip
+)
 def test_correct_column_accepts_boolean_words(cell, expected):
     frame = read_bytes(f"id,label,prediction,correct\n1,a,b,{cell}\n".encode()).frame
     assert frame["correct"].tolist() == [expected]
@@ -280,8 +306,23 @@ def test_column_mapping_renames_roles():
     mapping = ColumnMapping(id="uid", label="gold", prediction="guess", confidence="score")
     result = read_bytes(data, columns=mapping)
     assert list(result.frame.columns) == [
-        "id", "label", "prediction", "correct", "confidence", "note",
-    ]  # fmt: skip
+        "id",
+        "label",
+        "prediction",
+        "correct",
+        "confidence",
+        "note",
+    ]
+
+
+def test_every_role_has_help_and_a_command_line_flag_with_its_default():
+    assert list(ROLE_HELP) == list(ROLES)
+    args = build_parser().parse_args(["import", "preds.csv", "--dataset", "dev"])
+    assert {role: getattr(args, f"{role}_column") for role in ROLES} == ColumnMapping().roles()
+    args = build_parser().parse_args(
+        ["import", "p.csv", "--dataset", "d", "--human-label-column", "h"]
+    )
+    assert args.human_label_column == "h"
 
 
 def test_file_objects_windows_line_endings_and_bom():
@@ -572,13 +613,15 @@ def test_long_listings_are_capped():
             Problem("is not a number in [0, 1]", column="confidence", row=7, value="1.7"),
             "line 7, column 'confidence': value '1.7' is not a number in [0, 1]",
         ),
-        (Problem("is not a boolean", column="correct", row=2, value="x", unit="row"),
-         "row 2, column 'correct': value 'x' is not a boolean"),
+        (
+            Problem("is not a boolean", column="correct", row=2, value="x", unit="row"),
+            "row 2, column 'correct': value 'x' is not a boolean",
+        ),
         (Problem("the file is empty"), "the file is empty"),
         (Problem("id is empty", column="id", row=3), "line 3, column 'id': id is empty"),
         (Problem("is odd", value="a\nb\x00"), "value 'a\\x0ab\\x00' is odd"),
     ],
-)  # fmt: skip
+)
 def test_problem_text(problem, text):
     assert str(problem) == text
 
@@ -882,11 +925,9 @@ def test_a_surrogate_pair_in_json_is_one_character():
 
 def test_tags_at_the_limit_pass_from_both_kinds_of_column():
     half = MAX_TAGS // 2
-    data = (
-        "id,label,prediction,tags," + ",".join(f"tag:c{i}" for i in range(half)) + "\n"
-        "1,a,a," + ";".join(f"t{i}" for i in range(MAX_TAGS - half)) + ","
-        + ",".join(["1"] * half) + "\n"
-    ).encode()  # fmt: skip
+    header = "id,label,prediction,tags," + ",".join(f"tag:c{i}" for i in range(half))
+    cells = ";".join(f"t{i}" for i in range(MAX_TAGS - half)) + "," + ",".join(["1"] * half)
+    data = f"{header}\n1,a,a,{cells}\n".encode()
     assert len(read_bytes(data).dataset_tags) == MAX_TAGS
 
 
@@ -929,9 +970,11 @@ def test_reviews_are_read_with_their_tags(tmp_path):
 def test_tag_definitions_are_read_as_numbers(tmp_path):
     frame = read_table(tmp_path, "tag,hlp,effort,description\n x ,0.5,2,hum\ny,,,\n", "tags")
     assert frame.to_dict("list") == {
-        "tag": ["x", "y"], "hlp": [0.5, pytest.approx(np.nan, nan_ok=True)],
-        "effort": [2.0, pytest.approx(np.nan, nan_ok=True)], "description": ["hum", ""],
-    }  # fmt: skip
+        "tag": ["x", "y"],
+        "hlp": [0.5, pytest.approx(np.nan, nan_ok=True)],
+        "effort": [2.0, pytest.approx(np.nan, nan_ok=True)],
+        "description": ["hum", ""],
+    }
 
 
 LONG = "r" * 5000
@@ -1090,7 +1133,14 @@ def test_a_million_reviews_read_in_seconds(tmp_path):
 
 # ---------------------------------------------------------------------- found by the fuzz campaign
 def test_json_integers_past_64_bits_are_read_as_text():
-    data = RECORD + ', "big": 1' + "0" * 30 + "}\n" + RECORD.replace('"1"', '"2"') + ', "big": "n/a"}\n'
+    data = (
+        RECORD
+        + ', "big": 1'
+        + "0" * 30
+        + "}\n"
+        + RECORD.replace('"1"', '"2"')
+        + ', "big": "n/a"}\n'
+    )
     result = read_bytes(data.encode(), "p.jsonl")
     assert result.frame["big"].tolist() == ["1" + "0" * 30, "n/a"]
     assert result.warnings == [

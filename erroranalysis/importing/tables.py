@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from .errors import InvalidName
-from .importing.csv_reader import read_text_table
-from .importing.report import MAX_PROBLEMS_PER_CHECK, Report
-from .vocabulary import MAX_TAGS, TAG_SEPARATOR, check_reviewer, check_tag_name
+from ..errors import InvalidName
+from ..vocabulary import MAX_TAGS, check_reviewer
+from .csv_reader import read_text_table
+from .report import MAX_PROBLEMS_PER_CHECK, Report
+from .tags import split_tags, tag_name
 
 __all__ = ["ReviewTable", "read_reviews", "read_tag_definitions"]
 
@@ -74,28 +74,17 @@ def read_reviews(path: str | Path, *, known_ids: pd.Index, encoding: str = "utf-
 
 def _tag_lists(cells: pd.Series, report: Report) -> list[list[str]]:
     """The checked tag names of every cell, reporting each bad name where it appears."""
-    # Arrow keeps this compact: a hostile cell of a million ';' is a million empty names.
-    array = pa.array(cells, type=pa.string(), from_pandas=True)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    lists = pc.split_pattern(array, TAG_SEPARATOR)
-    names = pc.utf8_trim_whitespace(pc.list_flatten(lists))
-    rows = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
-    given = pc.not_equal(names, "").to_numpy(zero_copy_only=False)
+    distinct, codes, rows = split_tags(pa.array(cells, type=pa.string(), from_pandas=True))
     result: list[list[str]] = [[] for _ in range(len(cells))]
-    if not given.any():
+    if not distinct:
         return result
-    encoded = pc.dictionary_encode(pc.filter(names, given))
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
-    rows = rows[given]
     clean: list[str] = []
     reasons: dict[int, str] = {}
-    for code, name in enumerate(encoded.dictionary.to_pylist()):
-        try:
-            clean.append(check_tag_name(name))
-        except InvalidName as err:
-            clean.append(name)
-            reasons[code] = str(err)
+    for code, name in enumerate(distinct):
+        checked, problem = tag_name(name)
+        clean.append(checked)
+        if problem is not None:
+            reasons[code] = problem
     if reasons:
         bad = np.flatnonzero(np.isin(codes, list(reasons)))
         shown = bad[:MAX_PROBLEMS_PER_CHECK]
@@ -139,11 +128,9 @@ def read_tag_definitions(path: str | Path, *, encoding: str = "utf-8") -> pd.Dat
     out = []
     seen: dict[str, int] = {}
     for line, row in zip(lines, frame.to_dict("records"), strict=True):
-        try:
-            tag = check_tag_name(row["tag"])
-        except InvalidName as err:
-            report.add(f"is not a tag name: {err}", column="tag", row=line, value=row["tag"])
-            tag = row["tag"]
+        tag, problem = tag_name(row["tag"])
+        if problem is not None:
+            report.add(f"is not a tag name: {problem}", column="tag", row=line, value=row["tag"])
         else:
             if tag in seen:
                 report.add(
@@ -164,9 +151,17 @@ def read_tag_definitions(path: str | Path, *, encoding: str = "utf-8") -> pd.Dat
 
 
 def _number(
-    raw: str, column: str, line: int, report: Report, *, low: float,
-    high: float = math.inf, strict_low: bool = False,
-) -> float:  # fmt: skip
+    raw: str,
+    column: str,
+    line: int,
+    report: Report,
+    *,
+    low: float,
+    high: float = math.inf,
+    strict_low: bool = False,
+) -> float:
+    """The number in a cell (NaN if empty), or NaN with a problem if it is not a finite
+    number from ``low`` (excluded if ``strict_low``) to ``high``."""
     if raw is None or not str(raw).strip():
         return math.nan
     try:
