@@ -16,18 +16,6 @@ _ui.start_page()
 
 MAX_UPLOAD_MB = 200
 NONE = "(none)"
-ROLE_HELP = {
-    "id": "a unique id per example",
-    "label": "the true class",
-    "prediction": "the model's predicted class",
-    "correct": "optional: true/false; else label == prediction",
-    "confidence": "optional: the model's confidence in [0, 1]",
-    "human_label": "optional: a second person's label, to measure human-level performance",
-    "text": "optional: the example's text",
-    "audio": "optional: path (inside the archive or media folder) or http(s) URL of the audio",
-    "image": "optional: path (inside the archive or media folder) or http(s) URL of the image",
-    "tags": "optional: dataset tags, ';'-separated",
-}
 
 
 def _pick_from_table() -> None:
@@ -239,7 +227,7 @@ if upload is not None and columns is not None:
             default = options.index(role) if role in options else 0
             grid[i % 5].selectbox(
                 role.replace("_", " "), options or [role], index=default,
-                key=f"ds_role:{role}", help=ROLE_HELP[role],
+                key=f"ds_role:{role}", help=importing.ROLE_HELP[role],
             )  # fmt: skip
         if bundle:
             st.caption(

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import ExpectedError
+from .roles import ROLE_HELP, ROLES, ColumnMapping, column_flag
 from .vocabulary import DEFAULT_RUN, check_name
 
 DEFAULT_DB = "erroranalysis.db"
@@ -231,12 +232,10 @@ def _write_table(frame, args: argparse.Namespace) -> None:
 
 # ------------------------------------------------------------------ commands
 def cmd_import(args: argparse.Namespace) -> None:
-    from .importing import ColumnMapping, read_dataset
+    from .importing import read_dataset
 
     dataset = _need_dataset(args)
-    mapping = ColumnMapping(
-        **{role: getattr(args, f"{role}_column") for role in ColumnMapping.__dataclass_fields__}
-    )
+    mapping = ColumnMapping(**{role: getattr(args, f"{role}_column") for role in ROLES})
     result = read_dataset(
         args.file, columns=mapping, media_root=args.media_root, encoding=args.encoding
     )
@@ -471,14 +470,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--media-root", help="folder media paths are relative to (default: the file's)")
     p.add_argument("--actor", default=os.environ.get("USER") or "import", help="who imports")
     _encoding(p)
-    defaults = {"id": "id", "label": "label", "prediction": "prediction", "correct": "correct",
-                "confidence": "confidence", "human_label": "human_label", "text": "text",
-                "audio": "audio", "image": "image", "tags": "tags"}  # fmt: skip
-    for role, default in defaults.items():
+    for role, default in ColumnMapping().roles().items():
         p.add_argument(
-            f"--{role.replace('_', '-')}-column", default=default, metavar="NAME",
-            help=f"column holding {role.replace('_', ' ')} (default: {default})",
-        )  # fmt: skip
+            column_flag(role),
+            default=default,
+            metavar="NAME",
+            help=f"{ROLE_HELP[role]} (default column: {default})",
+        )
     p.set_defaults(func=cmd_import, creates_project=True)
 
     p = sub.add_parser("reviews", help="reviews of examples")
