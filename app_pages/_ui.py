@@ -30,7 +30,7 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from erroranalysis import analyses, export, importing, media, review, rules
+from erroranalysis import analysis, export, importing, media, review, rules
 from erroranalysis.errors import ProjectBusy, ProjectFileError
 from erroranalysis.store import Project, RunInfo, StoreError, check_actor, open_project
 
@@ -370,7 +370,7 @@ def tag_assignments(info: RunInfo) -> pd.DataFrame:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _reviewable_tags(db: str, dataset: str, rev: int) -> list[str]:
-    return analyses.reviewable_tags(project())
+    return analysis.reviewable_tags(project(), dataset)
 
 
 def reviewed_tag_names(info: RunInfo) -> list[str]:
@@ -468,7 +468,7 @@ def column_choices(info: RunInfo, column: str) -> review.ColumnChoices:
 # ------------------------------------------------------------------ analysis
 @st.cache_resource(max_entries=4, show_spinner="Estimating…")
 def _evidence(key: tuple, rev: int) -> Any:
-    return analyses.load_evidence(project(), key[1], run=key[2], examples=_run_data(key).frame)
+    return analysis.load_evidence(project(), key[1], run=key[2], examples=_run_data(key).frame)
 
 
 def evidence(info: RunInfo) -> Any:
@@ -478,7 +478,9 @@ def evidence(info: RunInfo) -> Any:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _priority_table(key: tuple, rev: int, by: str) -> pd.DataFrame:
-    return analyses.priority_table(_evidence(key, rev), by=by)
+    return analysis.priority_table(
+        project(), key[1], run=key[2], by=by, evidence=_evidence(key, rev)
+    )
 
 
 def priority_table(info: RunInfo, *, by: str = "marginal_effect") -> pd.DataFrame:
@@ -487,11 +489,11 @@ def priority_table(info: RunInfo, *, by: str = "marginal_effect") -> pd.DataFram
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _from_evidence(name: str, key: tuple, rev: int) -> pd.DataFrame:
-    return analyses.ANALYSES[name](_evidence(key, rev))
+    return getattr(analysis, name)(_evidence(key, rev))
 
 
 def error_share_table(info: RunInfo) -> pd.DataFrame:
-    return _from_evidence("error_shares", _key(info), revision())
+    return _from_evidence("error_share_table", _key(info), revision())
 
 
 def untagged_errors(info: RunInfo) -> pd.DataFrame:
@@ -504,7 +506,7 @@ def tag_overlap(info: RunInfo) -> pd.DataFrame:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _tag_overview(key: tuple, rev: int) -> pd.DataFrame:
-    return analyses.tag_overview(_evidence(key, rev))
+    return analysis.tag_overview(project(), key[1], run=key[2], evidence=_evidence(key, rev))
 
 
 def tag_overview(info: RunInfo) -> pd.DataFrame:
@@ -513,7 +515,9 @@ def tag_overview(info: RunInfo) -> pd.DataFrame:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _slice_table(key: tuple, rev: int, by: str, positive: str | None) -> pd.DataFrame:
-    return analyses.slice_table(_evidence(key, rev), by=by, positive=positive)
+    return analysis.slice_table(
+        project(), key[1], by=by, run=key[2], positive=positive, evidence=_evidence(key, rev)
+    )
 
 
 def slice_table(info: RunInfo, *, by: str, positive: str | None) -> pd.DataFrame:
@@ -522,7 +526,7 @@ def slice_table(info: RunInfo, *, by: str, positive: str | None) -> pd.DataFrame
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _confusion(key: tuple, rev: int, tag: str | None) -> pd.DataFrame:
-    return analyses.confusion(_evidence(key, rev), tag=tag)
+    return analysis.confusion(_evidence(key, rev), tag=tag)
 
 
 def confusion(info: RunInfo, *, tag: str | None = None) -> pd.DataFrame:
@@ -550,7 +554,7 @@ def recent_actions(info: RunInfo, *, limit: int = 100) -> pd.DataFrame:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _dataset_summary(key: tuple) -> dict:
-    return analyses.dataset_summary(analyses.Evidence(_run_data(key).frame))
+    return analysis.dataset_summary(_run_data(key).frame)
 
 
 def dataset_summary(info: RunInfo) -> dict:
@@ -566,7 +570,7 @@ def baselines(info: RunInfo) -> pd.DataFrame:
 # ------------------------------------------------------------------ imports
 def runs_table() -> pd.DataFrame:
     """Every dataset and run of the project, one row per run."""
-    return analyses.runs_table(project())
+    return analysis.runs_table(project())
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

@@ -119,7 +119,8 @@ def bench_lock_wait(db: Path, work: Path) -> None:
 
 
 def bench_engine() -> None:
-    from erroranalysis.analyses import Evidence, priority_table, slice_table
+    from erroranalysis.priorities import priority_table
+    from erroranalysis.slices import slice_metrics
 
     frame = synthetic.examples()
     frame["correct"] = frame["label"] == frame["prediction"]
@@ -127,10 +128,9 @@ def bench_engine() -> None:
     kinds = dict.fromkeys(tags.columns, "dataset")
     hlp = dict.fromkeys(tags.columns, 0.95)
     reviewed = pd.Series(True, index=frame.index)
-    evidence = Evidence(frame, tags, kinds=kinds, reviewed=reviewed, hlp=hlp)
 
     def ours():
-        return priority_table(evidence)
+        return priority_table(frame, tags, kinds=kinds, reviewed=reviewed, hlp=hlp)
 
     def bare():
         # The same counts: examples and correct examples per tag.
@@ -143,7 +143,7 @@ def bench_engine() -> None:
            f"bare pandas groupby {t_bare * 1000:.0f} ms ({t_ours / t_bare:.1f}x)")  # fmt: skip
 
     def slices():
-        return slice_table(evidence, by="site")
+        return slice_metrics(frame, by="site")
 
     def bare_slices():
         return frame.groupby("site")["correct"].agg(["size", "mean"])

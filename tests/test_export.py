@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from erroranalysis.evidence import Evidence
 from erroranalysis.export import (
     neutralize,
     neutralize_frame,
@@ -134,7 +133,11 @@ def test_priority_table_export_round_trip():
         index=examples.index,
     )
     table = priority_table(
-        Evidence(examples, tags, hlp=dict.fromkeys(FORMULA_NAMES, 0.9)),
+        examples,
+        tags,
+        kinds=dict.fromkeys(FORMULA_NAMES, "dataset"),
+        reviewed=None,
+        hlp=dict.fromkeys(FORMULA_NAMES, 0.9),
         draws=200,
     )
     back = read_back(safe_csv(table), dtype={"tag": str, "note": str, "hlp_source": str})

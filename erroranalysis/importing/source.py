@@ -33,6 +33,11 @@ MAGIC = (
 # A run of UTF-16 surrogates: never text, whether a decoder produced it or a JSON escape did.
 SURROGATES = re.compile("[\ud800-\udfff]+")
 _NOT_SPACE = re.compile(r"\S")
+# The way out of text that does not decode, said alike for the file and for each line.
+_OTHER_ENCODING = (
+    "if the file uses another encoding, pass it: --encoding latin-1 on the command line, "
+    "encoding='latin-1' in Python"
+)
 
 
 def load(source: object, filename: str | None) -> tuple[str, bytes, Path | None]:
@@ -167,11 +172,7 @@ def _decode(raw: bytes, encoding: str, report: Report) -> tuple[str, bytes] | No
         except UnicodeError as err:
             # surrogateescape cannot stand in for every byte (an odd byte in UTF-16).
             reason = getattr(err, "reason", None) or str(err)
-            report.add(
-                f"the file is not valid {codec} text ({reason}); if the file uses another "
-                "encoding, pass it: --encoding latin-1 on the command line, "
-                "encoding='latin-1' in Python"
-            )
+            report.add(f"the file is not valid {codec} text ({reason}); {_OTHER_ENCODING}")
             return None
     line, last, bad = 1, 0, 0
     reported_line = 0
@@ -186,8 +187,7 @@ def _decode(raw: bytes, encoding: str, report: Report) -> tuple[str, bytes] | No
             continue
         report.add(
             f"this line is not valid {codec} text ({_undecodable(match.group())}); "
-            "if the file uses another encoding, "
-            "pass it: --encoding latin-1 on the command line, encoding='latin-1' in Python",
+            f"{_OTHER_ENCODING}",
             row=line,
         )
     report.more(bad - MAX_PROBLEMS_PER_CHECK)
