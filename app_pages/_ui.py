@@ -259,7 +259,7 @@ def sidebar() -> None:
             if st.session_state.get(DATASET_KEY) not in names:
                 st.session_state[DATASET_KEY] = names[0]
             dataset = st.selectbox("Dataset", names, key=DATASET_KEY)
-            runs = [r.name for r in project().runs(dataset)]
+            runs = [r.name for r in project().dataset(dataset).runs()]
             if st.session_state.get(RUN_KEY) not in runs:
                 st.session_state[RUN_KEY] = runs[-1] if runs else None
             if len(runs) > 1:
@@ -306,7 +306,7 @@ def current_run() -> RunInfo | None:
     if not dataset:
         return None
     try:
-        return project().run(dataset, st.session_state.get(RUN_KEY))
+        return project().dataset(dataset).run(st.session_state.get(RUN_KEY))
     except StoreError:
         return None
 
@@ -338,7 +338,7 @@ class RunData:
 @st.cache_resource(max_entries=4, show_spinner="Loading examples…")
 def _run_data(key: tuple[str, str, str, int, str]) -> RunData:
     _, dataset, run, _, _ = key
-    frame = project().examples(dataset, run)
+    frame = project().dataset(dataset).examples(run)
     # An object Index, not the store's Arrow-string one: the review helpers look large id
     # arrays up in it, which Arrow strings do value by value.
     ids = pd.Index(frame["id"].astype(str), dtype=object)
@@ -361,7 +361,7 @@ def tag_definitions() -> pd.DataFrame:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _tag_assignments(db: str, dataset: str, rev: int) -> pd.DataFrame:
-    return project().tag_assignments(dataset)
+    return project().dataset(dataset).tag_assignments()
 
 
 def tag_assignments(info: RunInfo) -> pd.DataFrame:
@@ -390,7 +390,7 @@ def reviewed_ids(info: RunInfo) -> frozenset[str]:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _reviews(db: str, dataset: str, rev: int) -> pd.DataFrame:
-    return project().reviews(dataset)
+    return project().dataset(dataset).reviews()
 
 
 def reviews(info: RunInfo) -> pd.DataFrame:
@@ -430,7 +430,9 @@ def _queue(
     key: tuple, filters: review.ReviewFilters, fraction: float, seed: int, order: str, rev: int
 ) -> ReviewQueue:
     data = _run_data(key)
-    assigned = project().tag_assignments(key[1]) if (filters.tags or filters.untagged) else None
+    assigned = (
+        project().dataset(key[1]).tag_assignments() if (filters.tags or filters.untagged) else None
+    )
     frame = review.review_queue(
         data.frame, correct_fraction=fraction, seed=seed, filters=filters, order=order,
         tags_by_example=assigned, include_reviewed=True, ids=data.ids,
@@ -548,7 +550,7 @@ def rule_preview(info: RunInfo, text: str) -> tuple[int, int]:
 
 def recent_actions(info: RunInfo, *, limit: int = 100) -> pd.DataFrame:
     """The newest actions on the dataset and the taxonomy: when, who, what."""
-    actions = project().actions(info.dataset, limit=limit)
+    actions = project().dataset(info.dataset).actions(limit=limit)
     return actions[["at", "actor", "kind", "detail", "undoes"]]
 
 

@@ -36,7 +36,7 @@ def _archive_predictions(data: bytes) -> tuple[str, bytes]:
 def _previous_media(dataset: str, run: str) -> Path | None:
     """The media root of the run an import is about to replace, if there is one."""
     try:
-        return _ui.project().run(dataset, run or DEFAULT_RUN).media_root
+        return _ui.project().dataset(dataset).run(run or DEFAULT_RUN).media_root
     except ExpectedError:
         return None
 
@@ -79,8 +79,10 @@ def _import(data: bytes, filename: str) -> None:
             result = importing.read_dataset(
                 io.BytesIO(data), filename=filename, columns=mapping, media_root=root
             )
-        info = _ui.project().import_result(
-            dataset, result, run=run, replace=replace, actor=_ui.reviewer() or "import"
+        info = (
+            _ui.project()
+            .dataset(dataset, create=True)
+            .import_result(result, run=run, replace=replace, actor=_ui.reviewer() or "import")
         )
         stored = True
     except importing.ImportValidationError as err:

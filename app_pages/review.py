@@ -139,7 +139,7 @@ def _open_by_id() -> None:
 def _toggle(example_id: str, tag: str, present: bool, actor: str) -> None:
     dataset = info.dataset
     _ui.act(
-        lambda: _ui.project().set_tag(dataset, example_id, tag, present, actor=actor),
+        lambda: _ui.project().dataset(dataset).set_tag(example_id, tag, present, actor=actor),
         what=f"{'adding' if present else 'removing'} the tag {tag!r} on {example_id}",
     )
 
@@ -179,8 +179,8 @@ def _mark(example_id: str, label: str, actor: str, next_id: str | None) -> None:
             )
 
     _ui.act(
-        lambda: _ui.project().record_review(
-            dataset, example_id, reviewer=actor, run=run, note=note, label_wrong=wrong,
+        lambda: _ui.project().dataset(dataset).record_review(
+            example_id, reviewer=actor, run=run, note=note, label_wrong=wrong,
             corrected_label=None if corrected is None else str(corrected), queue=label,
         ),
         what=f"the review of {example_id}", then=reviewed,
@@ -189,7 +189,7 @@ def _mark(example_id: str, label: str, actor: str, next_id: str | None) -> None:
 
 def _undo(actor: str) -> None:
     dataset = info.dataset
-    _ui.act(lambda: _ui.project().undo(dataset, actor=actor), what="undo", then=_undone)
+    _ui.act(lambda: _ui.project().dataset(dataset).undo(actor=actor), what="undo", then=_undone)
 
 
 def _undone(undone: object) -> None:
@@ -319,7 +319,7 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue) -> None:
             st.text(", ".join(example.dataset_tags))
 
     st.markdown("**Tags**")
-    present = set(_ui.project().example_tags(info.dataset, current))
+    present = set(_ui.project().dataset(info.dataset).example_tags(current))
     names = _ui.reviewed_tag_names(info)
     buttons, listed = _ui.tag_choices(names, present, buttons=TAG_BUTTONS)
     toggles = st.container(horizontal=True)

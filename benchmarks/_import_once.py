@@ -24,8 +24,8 @@ def main(kind: str, path: str, db: str) -> None:
     else:
         result = read_dataset(path)
         with open_project(db) as project:
-            project.import_result(
-                f"{Path(path).stem}-{result.format}", result, replace=True, actor="bench"
+            project.dataset(f"{Path(path).stem}-{result.format}", create=True).import_result(
+                result, replace=True, actor="bench"
             )
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

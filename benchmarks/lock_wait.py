@@ -79,7 +79,7 @@ def bare_commits(work: Path, n: int = 300) -> list[float]:
 def measure(db: Path, dataset: str, work: Path, *, reviews: int | None = None) -> dict:
     """Run the import and the reviewer's tags side by side; return the figures."""
     with open_project(db) as project:
-        ids = project.example_ids(dataset)
+        ids = project.dataset(dataset).example_ids()
     if reviews is not None:
         ids = ids[:reviews]
     csv = work / "reviews.csv"
@@ -87,8 +87,8 @@ def measure(db: Path, dataset: str, work: Path, *, reviews: int | None = None) -
     rng = random.Random(0)
     waits: list[tuple[float, float]] = []  # (issued, seconds to commit), monotonic clock
     with open_project(db) as reviewer:
-        reviewer.example_ids(dataset)  # warm, as a running app is
-        reviewer.set_tag(dataset, ids[0], "bench click", actor="reviewer")
+        reviewer.dataset(dataset).example_ids()  # warm, as a running app is
+        reviewer.dataset(dataset).set_tag(ids[0], "bench click", actor="reviewer")
         command = [sys.executable, "-m", "erroranalysis", "reviews", "import", str(csv),
                    "--db", str(db), "--dataset", dataset, "--actor", "bench"]  # fmt: skip
         began = time.monotonic()
@@ -101,7 +101,7 @@ def measure(db: Path, dataset: str, work: Path, *, reviews: int | None = None) -
         while importer.poll() is None:
             example = ids[rng.randrange(len(ids))]
             issued = time.monotonic()
-            reviewer.set_tag(dataset, example, "bench click", on, actor="reviewer")
+            reviewer.dataset(dataset).set_tag(example, "bench click", on, actor="reviewer")
             waits.append((issued, time.monotonic() - issued))
             on = not on
             time.sleep(CLICK_EVERY)
@@ -148,8 +148,8 @@ def build_project(db: Path, n: int) -> str:
     frame["correct"] = frame["label"] == frame["prediction"]
     metadata = [c for c in frame.columns if c not in ("id", "label", "prediction", "correct")]
     with open_project(db) as project:
-        project.import_run(
-            "synthetic", frame, source="synthetic.csv", format="csv", media_root=None,
+        project.dataset("synthetic", create=True).import_run(
+            frame, source="synthetic.csv", format="csv", media_root=None,
             metadata_columns=metadata, dataset_tags=[],
         )  # fmt: skip
     return "synthetic"

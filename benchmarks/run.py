@@ -76,13 +76,13 @@ def bench_tag_writes(db: Path, work: Path, n: int = 2000) -> None:
     rng = random.Random(0)
     with open_project(db) as project:
         dataset = project.dataset_names()[0]
-        ids = project.example_ids(dataset)
-        project.set_tag(dataset, ids[0], "warm-up", actor="bench")
+        ids = project.dataset(dataset).example_ids()
+        project.dataset(dataset).set_tag(ids[0], "warm-up", actor="bench")
         times = []
         for i in range(n):
             example = ids[rng.randrange(len(ids))]
             start = time.perf_counter()
-            project.set_tag(dataset, example, f"tag {i % 7}", i % 3 != 2, actor="bench")
+            project.dataset(dataset).set_tag(example, f"tag {i % 7}", i % 3 != 2, actor="bench")
             times.append(time.perf_counter() - start)
     bare_db = work / "bare.db"
     conn = sqlite3.connect(bare_db, isolation_level=None)

@@ -115,13 +115,13 @@ def build_project(path: Path, n: int) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{partial}{suffix}").unlink(missing_ok=True)
     with open_project(partial) as project:
-        project.import_run(
-            DATASET, frame, source="synthetic.parquet", format="parquet", media_root=None,
+        project.dataset(DATASET, create=True).import_run(
+            frame, source="synthetic.parquet", format="parquet", media_root=None,
             metadata_columns=metadata, dataset_tags=list(tags.columns), actor="bench",
         )  # fmt: skip
         for name, hlp, _, _ in REVIEWED_TAGS:
             project.define_tag(name, actor="bench", hlp=hlp, effort=2.0)
-        project.record_reviews(DATASET, reviews, tags=tag_lists, actor="bench")
+        project.dataset(DATASET).record_reviews(reviews, tags=tag_lists, actor="bench")
     partial.rename(path)  # closed: the write-ahead log is checkpointed and gone
 
 
@@ -420,14 +420,14 @@ def measure_project(
         nxt = time_next(page, repeat)
         unchanged = time_priorities(page, repeat)
         writer = open_project(db)
-        ids = writer.example_ids(dataset)
+        ids = writer.dataset(dataset).example_ids()
         counter = iter(range(10**6))
 
         def another_reviewer_tags() -> None:
             # Another session's write: the project's revision moves, the estimates are stale.
             example = str(ids[next(counter) * 7919 % len(ids)])
-            present = tag not in writer.example_tags(dataset, example)
-            assert writer.set_tag(dataset, example, tag, present, actor="other") is not None
+            present = tag not in writer.dataset(dataset).example_tags(example)
+            assert writer.dataset(dataset).set_tag(example, tag, present, actor="other") is not None
 
         changed = time_priorities(page, repeat, before_each=another_reviewer_tags)
         writer.close()

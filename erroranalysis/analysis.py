@@ -61,7 +61,7 @@ def load_evidence(
     Pass ``examples`` (the run's frame, e.g. from a cache) to skip reading it again.
     An example counts as reviewed when someone marked it reviewed or tagged it.
     """
-    frame = project.examples(dataset, run) if examples is None else examples
+    frame = project.dataset(dataset).examples(run) if examples is None else examples
     definitions = _definitions(project)
     columns: dict[str, np.ndarray] = {}
     kinds: dict[str, str] = {}
@@ -81,7 +81,7 @@ def load_evidence(
             rule_problems[name] = str(err)
 
     positions = pd.Index(frame["id"].astype(str))
-    assignments = project.tag_assignments(dataset)
+    assignments = project.dataset(dataset).tag_assignments()
     where = positions.get_indexer(assignments["example_id"])
     assignments = assignments[where >= 0].assign(position=where[where >= 0])
     n = len(frame)
@@ -96,7 +96,7 @@ def load_evidence(
     # The estimates treat the reviewed correct examples as a random sample of the correct
     # ones. A correct example opened directly (a link, a search by id) was chosen, not
     # sampled, so it counts only if it was also reviewed from a queue; errors all count.
-    reviews = project.reviews(dataset)
+    reviews = project.dataset(dataset).reviews()
     sampled = reviews.loc[reviews["queue"] != DIRECT_QUEUE, "example_id"]
     direct = reviews.loc[reviews["queue"] == DIRECT_QUEUE, "example_id"]
     reviewed = np.zeros(n, dtype=bool)

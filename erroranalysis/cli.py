@@ -240,8 +240,8 @@ def cmd_import(args: argparse.Namespace) -> None:
         args.file, columns=mapping, media_root=args.media_root, encoding=args.encoding
     )
     with _project(args, write=True, create=True) as project:
-        info = project.import_result(
-            dataset, result, run=args.run, replace=args.replace, actor=args.actor
+        info = project.dataset(dataset, create=True).import_result(
+            result, run=args.run, replace=args.replace, actor=args.actor
         )
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -257,12 +257,12 @@ def cmd_reviews_import(args: argparse.Namespace) -> None:
     dataset = _need_dataset(args)
     # Read and validate the whole file before opening the project for writing.
     with _project(args, write=False) as project:
-        project.run(dataset, args.run)  # fails clearly on an unknown dataset or run
-        known = project.example_ids(dataset)
+        project.dataset(dataset).run(args.run)  # fails clearly on an unknown dataset or run
+        known = project.dataset(dataset).example_ids()
     table = read_reviews(args.file, known_ids=known, encoding=args.encoding)
     with _project(args, write=True) as project:
-        project.record_reviews(
-            dataset, table.reviews, tags=table.tags, run=args.run, actor=args.actor
+        project.dataset(dataset).record_reviews(
+            table.reviews, tags=table.tags, run=args.run, actor=args.actor
         )
     n_tags = sum(len(t) for t in table.tags)
     print(f"recorded {len(table.reviews)} reviews with {n_tags} tags in dataset {dataset!r}")
@@ -274,7 +274,7 @@ def cmd_tags_import(args: argparse.Namespace) -> None:
     definitions = read_tag_definitions(args.file, encoding=args.encoding)
     with _project(args, write=True) as project:
         if args.dataset:
-            project.runs(args.dataset)  # fails clearly on an unknown dataset
+            project.dataset(args.dataset).runs()  # fails clearly on an unknown dataset
         project.define_tags(definitions, actor=args.actor)
     print(f"defined {len(definitions)} tags in {args.db}")
 
@@ -295,7 +295,7 @@ def cmd_datasets(args: argparse.Namespace) -> None:
 
     with _project(args, write=False) as project:
         if args.dataset:
-            project.runs(args.dataset)  # fails clearly on an unknown dataset
+            project.dataset(args.dataset).runs()  # fails clearly on an unknown dataset
         frame = analysis.runs_table(project)
     if args.dataset:
         frame = frame[frame["dataset"] == args.dataset]
@@ -344,7 +344,7 @@ def _check_slicing(examples, *, by: str, positive: str | None, dataset: str) -> 
 
 def cmd_undo(args: argparse.Namespace) -> None:
     with _project(args, write=True) as project:
-        undone = project.undo(_need_dataset(args), actor=args.reviewer)
+        undone = project.dataset(_need_dataset(args)).undo(actor=args.reviewer)
     if undone is None:
         print(f"nothing to undo for {args.reviewer!r}")
     else:

@@ -37,10 +37,12 @@ def build_demo(
             (DIGITS, digits / "digits_dev.csv"),
         ):
             result = read_dataset(file)
-            project.import_result(name, result, actor="demo")
+            project.dataset(name, create=True).import_result(result, actor="demo")
         project.define_tags(read_tag_definitions(speech / "tags.csv"), actor="demo")
-        reviews = read_reviews(speech / "reviews.csv", known_ids=project.example_ids(SPEECH))
-        project.record_reviews(SPEECH, reviews.reviews, tags=reviews.tags, actor="demo")
+        reviews = read_reviews(
+            speech / "reviews.csv", known_ids=project.dataset(SPEECH).example_ids()
+        )
+        project.dataset(SPEECH).record_reviews(reviews.reviews, tags=reviews.tags, actor="demo")
         runs = project.runs()
     sizes = ", ".join(f"{r.dataset} ({r.n_examples} examples, {r.n_errors} errors)" for r in runs)
     return f"built the demo project {path}: {sizes}; {len(reviews.reviews)} reviews"

@@ -403,7 +403,7 @@ def example_view(
 
 
 def review_history(reviews: pd.DataFrame, example_id: str) -> pd.DataFrame:
-    """The reviews of one example (from ``Project.reviews``), newest first."""
+    """The reviews of one example (from ``DatasetStore.reviews``), newest first."""
     mine = reviews[reviews["example_id"] == example_id]
     return mine.iloc[::-1].reset_index(drop=True)
 

@@ -71,11 +71,11 @@ def build_project(folder: Path) -> Path:
     result = read_dataset(csv)
     db = folder / "project.db"
     with open_project(db) as project:
-        project.import_result(DATASET, result, actor="setup")
+        project.dataset(DATASET, create=True).import_result(result, actor="setup")
         project.define_tag("car noise", actor="setup", description="engine hum", hlp=0.95)
         project.define_tag("people noise", actor="setup", hlp=0.9, effort=2.0)
-        project.set_tag(DATASET, "s04", "car noise", actor="setup")
-        project.record_review(DATASET, "s04", reviewer="setup", queue="error")
+        project.dataset(DATASET).set_tag("s04", "car noise", actor="setup")
+        project.dataset(DATASET).record_review("s04", reviewer="setup", queue="error")
     return db
 
 
@@ -142,18 +142,24 @@ def build_formula_project(folder: Path) -> Path:
     db = folder / "formulas.db"
     f = FORMULAS
     with open_project(db) as project:
-        project.import_result(FORMULA_DATASET, read_dataset(data), run=FORMULA_RUN, actor=f[1])
+        project.dataset(FORMULA_DATASET, create=True).import_result(
+            read_dataset(data), run=FORMULA_RUN, actor=f[1]
+        )
         for i, tag in enumerate(REVIEWED_FORMULA_TAGS):
             project.define_tag(tag, actor=f[3], description=f[i], hlp=0.9)
         reviews = [(f[0], f[0], f[4]), (f[1], f[1], f[5]), (f[2], f[3], f[0]), ("p1", f[2], f[1])]
         for i, (example, reviewer, note) in enumerate(reviews):
-            project.set_tag(FORMULA_DATASET, example, REVIEWED_FORMULA_TAGS[i], actor=reviewer)
-            project.record_review(
-                FORMULA_DATASET, example, reviewer=reviewer, note=note, queue="error",
+            project.dataset(FORMULA_DATASET).set_tag(
+                example, REVIEWED_FORMULA_TAGS[i], actor=reviewer
+            )
+            project.dataset(FORMULA_DATASET).record_review(
+                example, reviewer=reviewer, note=note, queue="error",
                 label_wrong=True, corrected_label=f[i],
             )  # fmt: skip
         # An untagged reviewed error: its row (snr_db -7.25) is in the untagged-errors table.
-        project.record_review(FORMULA_DATASET, "p2", reviewer=f[3], note=f[3], queue="error")
+        project.dataset(FORMULA_DATASET).record_review(
+            "p2", reviewer=f[3], note=f[3], queue="error"
+        )
     return db
 
 
@@ -213,8 +219,8 @@ def add_many_tags(db: Path, n: int) -> list[str]:
     names = [f"many {i:04d}" for i in range(n)]
     with open_project(db) as project:
         for i in range(N):
-            project.record_review(
-                DATASET, f"s{i:02d}", reviewer="setup", queue="error" if i % 4 == 0 else "correct",
+            project.dataset(DATASET).record_review(
+                f"s{i:02d}", reviewer="setup", queue="error" if i % 4 == 0 else "correct",
                 tags=names[i::N],
             )  # fmt: skip
         for i, name in enumerate(names):

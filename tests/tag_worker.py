@@ -15,7 +15,7 @@ def main(path: str, seed: int, n: int) -> None:
         for _ in range(n):
             example = str(rng.randrange(10))
             tag = rng.choice(["a", "b", "c"])
-            project.set_tag("dev", example, tag, rng.random() < 0.6, actor=f"r{seed}")
+            project.dataset("dev").set_tag(example, tag, rng.random() < 0.6, actor=f"r{seed}")
 
 
 if __name__ == "__main__":

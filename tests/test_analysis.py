@@ -30,8 +30,8 @@ def run_frame() -> pd.DataFrame:
 @pytest.fixture
 def project(tmp_path):
     with open_project(tmp_path / "p.db") as p:
-        p.import_run(
-            "dev", run_frame(), source="dev.csv", format="csv", media_root=None,
+        p.dataset("dev", create=True).import_run(
+            run_frame(), source="dev.csv", format="csv", media_root=None,
             metadata_columns=["snr_db"], dataset_tags=["clipped"], actor="setup",
         )  # fmt: skip
         p.define_tag("quiet", actor="lead", rule="snr_db < 4", hlp=0.9)
@@ -41,8 +41,8 @@ def project(tmp_path):
 
 
 def test_every_kind_of_tag_reaches_the_engine(project):
-    project.set_tag("dev", "e3", "car noise", actor="ana")
-    project.set_tag("dev", "e4", "car noise", actor="ana")
+    project.dataset("dev").set_tag("e3", "car noise", actor="ana")
+    project.dataset("dev").set_tag("e4", "car noise", actor="ana")
     evidence = analysis.load_evidence(project, "dev")
     assert evidence.kinds == {"clipped": "dataset", "quiet": "rule", "car noise": "reviewed"}
     assert evidence.tags["clipped"].tolist() == [True] * 5 + [False] * 5
@@ -67,20 +67,20 @@ def test_every_kind_of_tag_reaches_the_engine(project):
 )
 def test_which_examples_count_as_reviewed(project, reviews, expected):
     for example, queue in reviews:
-        project.record_review("dev", example, reviewer="ana", queue=queue)
+        project.dataset("dev").record_review(example, reviewer="ana", queue=queue)
     evidence = analysis.load_evidence(project, "dev")
     assert np.flatnonzero(evidence.reviewed.to_numpy()).tolist() == expected
 
 
 def test_a_tagged_example_counts_as_reviewed(project):
-    project.set_tag("dev", "e6", "car noise", actor="ana")
+    project.dataset("dev").set_tag("e6", "car noise", actor="ana")
     assert analysis.load_evidence(project, "dev").reviewed.tolist()[6]
 
 
 def test_priorities_from_the_store_match_the_engine(project):
     for example in ("e0", "e3", "e6", "e9", "e1", "e2"):
-        project.record_review(
-            "dev", example, reviewer="ana", tags=["car noise"] if example in ("e0", "e1") else []
+        project.dataset("dev").record_review(
+            example, reviewer="ana", tags=["car noise"] if example in ("e0", "e1") else []
         )
     table = analysis.priority_table(project, "dev").set_index("tag")
     row = table.loc["car noise"]
@@ -101,7 +101,7 @@ def test_confusion_of_a_tag_uses_sklearn_on_that_slice(project):
 
 
 def test_tag_overview_lists_the_taxonomy_with_kinds(project):
-    project.set_tag("dev", "e3", "car noise", actor="ana")
+    project.dataset("dev").set_tag("e3", "car noise", actor="ana")
     overview = analysis.tag_overview(project, "dev").set_index("tag")
     assert overview.loc["clipped", ["kind", "examples"]].tolist() == ["dataset", 5]
     assert overview.loc["quiet", ["kind", "examples", "hlp_source"]].tolist() == ["rule", 3, "set"]
@@ -114,7 +114,7 @@ def test_tag_overview_lists_the_taxonomy_with_kinds(project):
 
 
 def test_slices_by_tags_keep_reviewed_tags_apart(project):
-    project.record_review("dev", "e0", reviewer="ana", tags=["car noise"])
+    project.dataset("dev").record_review("e0", reviewer="ana", tags=["car noise"])
     table = analysis.slice_table(project, "dev", by="tags").set_index("slice")
     assert table.loc["clipped", "evidence"] == "dataset"
     assert table.loc["car noise", "evidence"] == analysis.REVIEWED_TAG_SLICE_NOTE
@@ -122,14 +122,14 @@ def test_slices_by_tags_keep_reviewed_tags_apart(project):
 
 
 def test_dataset_summary(project):
-    summary = analysis.dataset_summary(project.examples("dev"))
+    summary = analysis.dataset_summary(project.dataset("dev").examples())
     assert (summary["examples"], summary["errors"], summary["accuracy"]) == (10, 4, 0.6)
     assert summary["class_balance"]["examples"].tolist() == [5, 5]
 
 
 def test_reviewable_tags_leave_out_rules_and_tags_from_data(project):
-    project.import_run(
-        "other", run_frame().rename(columns={"tag:clipped": "tag:blurry"}), source="o.csv",
+    project.dataset("other", create=True).import_run(
+        run_frame().rename(columns={"tag:clipped": "tag:blurry"}), source="o.csv",
         format="csv", media_root=None, metadata_columns=[], dataset_tags=["blurry"], actor="setup",
     )  # fmt: skip
     assert analysis.reviewable_tags(project, "dev") == ["car noise"]

@@ -133,7 +133,7 @@ def _defined(tag: str, **fields: object) -> Callable[[Project], bool]:
 
 
 def _reviewed_s08(project: Project) -> bool:
-    reviews = project.reviews(DATASET)
+    reviews = project.dataset(DATASET).reviews()
     mine = reviews[(reviews["example_id"] == "s08") & (reviews["reviewer"] == REVIEWER)]
     return (
         len(mine) == 1
@@ -152,14 +152,14 @@ class Write:
 
 WRITES = {
     "tag toggle": Write(
-        _on_review, _toggle, lambda p: "people noise" in p.example_tags(DATASET, "s08")
+        _on_review, _toggle, lambda p: "people noise" in p.dataset(DATASET).example_tags("s08")
     ),
     "new tag": Write(
-        _on_review, _new_tag, lambda p: "low bandwidth" in p.example_tags(DATASET, "s08")
+        _on_review, _new_tag, lambda p: "low bandwidth" in p.dataset(DATASET).example_tags("s08")
     ),
     "mark reviewed, with label and note": Write(_on_review, _mark, _reviewed_s08),
     "undo": Write(
-        _on_review, _undo, lambda p: p.example_tags(DATASET, "s08") == [], setup=_undo_setup
+        _on_review, _undo, lambda p: p.dataset(DATASET).example_tags("s08") == [], setup=_undo_setup
     ),
     "tag definition": Write(_on_tags, _define, _defined("car noise", hlp=0.8)),
     "rename": Write(_on_tags, _rename, _defined("engine noise")),
@@ -215,8 +215,8 @@ def test_kept_changes_are_saved_in_the_order_they_were_made(app, project_file, l
     lock.release()
     retry(at).click().run()
     with open_project(project_file) as project:
-        assert project.example_tags(DATASET, "s08") == ["car noise", "people noise"]
-        events = project.tag_events(DATASET)
+        assert project.dataset(DATASET).example_tags("s08") == ["car noise", "people noise"]
+        events = project.dataset(DATASET).tag_events()
     assert events["tag"].tolist()[-2:] == ["people noise", "car noise"]
     assert at.button(key="rv_tag:people noise").proto.type == "primary"
 

@@ -123,8 +123,8 @@ def test_empty_inputs_draw_an_empty_chart():
 
 def test_priorities_page_escapes_tag_names(app, project_file):
     with open_project(project_file) as project:
-        project.record_review(DATASET, "s08", reviewer="ben", tags=[EVIL])
-        project.record_review(DATASET, "s01", reviewer="ben", tags=[EVIL, "car noise"])
+        project.dataset(DATASET).record_review("s08", reviewer="ben", tags=[EVIL])
+        project.dataset(DATASET).record_review("s01", reviewer="ben", tags=[EVIL, "car noise"])
     page = open_page(app, "priorities")
     no_errors(page)
     specs = [chart.proto.spec for chart in page.get("plotly_chart")]

@@ -55,8 +55,8 @@ def test_skewed_classes_warn_and_point_to_precision_and_recall(tmp_path, monkeyp
     )
     db = tmp_path / "skew.db"
     with open_project(db) as project:
-        project.import_run(
-            "skewed", frame, source="x.csv", format="csv", media_root=None,
+        project.dataset("skewed", create=True).import_run(
+            frame, source="x.csv", format="csv", media_root=None,
             metadata_columns=[], dataset_tags=[],
         )  # fmt: skip
     monkeypatch.setenv("ERRORANALYSIS_DB", str(db))
@@ -68,9 +68,9 @@ def test_skewed_classes_warn_and_point_to_precision_and_recall(tmp_path, monkeyp
 
 def test_pick_another_dataset(app, project_file):
     with open_project(project_file) as project:
-        frame = project.examples(DATASET).head(8)
-        project.import_run(
-            "production", frame, source="p.csv", format="csv", media_root=None,
+        frame = project.dataset(DATASET).examples().head(8)
+        project.dataset("production", create=True).import_run(
+            frame, source="p.csv", format="csv", media_root=None,
             metadata_columns=[], dataset_tags=[], actor="setup",
         )  # fmt: skip
     app.run()
@@ -126,9 +126,9 @@ def test_upload_with_a_column_mapping(app, project_file):
     no_errors(app)
     assert any("Imported 3 examples" in s.value for s in app.success)
     with open_project(project_file) as project:
-        examples = project.examples("pets")
+        examples = project.dataset("pets").examples()
         assert examples["id"].tolist() == ["007", "008", "009"]
-        assert project.run("pets").metadata_columns == ("site",)
+        assert project.dataset("pets").run().metadata_columns == ("site",)
     assert app.sidebar.selectbox(key="dataset").value == "pets"
 
 
@@ -140,7 +140,7 @@ def test_upload_parquet(app, project_file):
     submit(app)
     no_errors(app)
     with open_project(project_file) as project:
-        assert project.run("more").n_errors == 1
+        assert project.dataset("more").run().n_errors == 1
 
 
 def test_upload_size_is_limited(app):
@@ -258,7 +258,7 @@ def test_with_allowed_folders_only_those_are_offered(app_with_roots, allowed, pr
     no_errors(at)
     assert any("Imported 1 examples" in s.value for s in at.success)
     with open_project(project_file) as project:
-        assert project.run("picked").media_root == (allowed[0] / "clips").resolve()
+        assert project.dataset("picked").run().media_root == (allowed[0] / "clips").resolve()
     review = open_page(at, "review", dataset="picked", example="p1")
     no_errors(review)
     audio = review.get("audio")
@@ -334,7 +334,7 @@ def test_an_archive_upload_imports_and_its_audio_plays_as_bytes(app, project_fil
     no_errors(at)
     assert any("Imported 2 examples (1 errors)" in s.value for s in at.success)
     with open_project(project_file) as project:
-        run = project.run("bundle")
+        run = project.dataset("bundle").run()
         assert run.source == "bundle.zip/bundle/preds.csv"
     digest = hashlib.sha256(data).hexdigest()[:12]
     # PROJECT.media/DATASET/RUN-HASH/, and in it the predictions file's folder.
@@ -381,7 +381,7 @@ def test_replacing_an_archive_run_removes_the_old_files(app, project_file):
     submit(at)
     no_errors(at)
     with open_project(project_file) as project:
-        old = project.run("swap").media_root
+        old = project.dataset("swap").run().media_root
     second = zip_of(
         {"preds.csv": ARCHIVE_CSV, "clips/z1.wav": wav_bytes(), "clips/deep/z2.wav": wav_bytes()}
     )
@@ -390,6 +390,6 @@ def test_replacing_an_archive_run_removes_the_old_files(app, project_file):
     submit(at)
     no_errors(at)
     with open_project(project_file) as project:
-        new = project.run("swap").media_root
+        new = project.dataset("swap").run().media_root
     assert new != old and new.is_dir()
     assert not old.exists()

@@ -126,7 +126,7 @@ def test_no_download_holds_a_live_formula(formulas, made):
 def many_tags(project_file):
     with open_project(project_file) as project:
         for i in range(60):
-            project.set_tag(DATASET, f"s{i % 40:02d}", f"t{i:02d}", actor="setup")
+            project.dataset(DATASET).set_tag(f"s{i % 40:02d}", f"t{i:02d}", actor="setup")
     return project_file
 
 

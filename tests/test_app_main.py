@@ -76,7 +76,7 @@ def test_md_makes_text_from_data_inert(text):
 
 def test_labels_from_data_are_escaped_on_the_page(project_file):
     with open_project(project_file) as project:
-        project.set_tag(DATASET, "s00", "![t](http://example.invalid/t.png)", actor="setup")
+        project.dataset(DATASET).set_tag("s00", "![t](http://example.invalid/t.png)", actor="setup")
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["reviewer"] = REVIEWER
     at.run()

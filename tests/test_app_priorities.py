@@ -29,8 +29,8 @@ def reviewed(project_file):
     with open_project(project_file) as project:
         for example, tags in [("s00", ["car noise"]), ("s08", ["people noise"]),
                               ("s12", []), ("s01", []), ("s02", ["people noise"])]:  # fmt: skip
-            project.record_review(DATASET, example, reviewer="ben", tags=tags)
-        project.set_tag(DATASET, "s03", '=HYPERLINK("http://x")', actor="ben")
+            project.dataset(DATASET).record_review(example, reviewer="ben", tags=tags)
+        project.dataset(DATASET).set_tag("s03", '=HYPERLINK("http://x")', actor="ben")
     return project_file
 
 
@@ -82,7 +82,7 @@ def test_csv_download_is_the_safe_export(reviewed, monkeypatch):
 def test_other_reviewers_tags_show_up(priorities, reviewed):
     before = priorities.dataframe[0].value.set_index("tag")
     with open_project(reviewed) as project:
-        project.set_tag(DATASET, "s16", "wind", actor="cy")
+        project.dataset(DATASET).set_tag("s16", "wind", actor="cy")
     priorities.run()
     after = priorities.dataframe[0].value.set_index("tag")
     assert "wind" not in before.index and "wind" in after.index

@@ -52,12 +52,12 @@ def test_toggle_a_tag(review, project_file):
     tag_button(review, "people noise").click().run()
     no_errors(review)
     with open_project(project_file) as project:
-        assert project.example_tags(DATASET, example) == ["people noise"]
-        assert project.tag_events(DATASET)["actor"].iloc[-1] == REVIEWER
+        assert project.dataset(DATASET).example_tags(example) == ["people noise"]
+        assert project.dataset(DATASET).tag_events()["actor"].iloc[-1] == REVIEWER
     assert tag_button(review, "people noise").proto.type == "primary"
     tag_button(review, "people noise").click().run()
     with open_project(project_file) as project:
-        assert project.example_tags(DATASET, example) == []
+        assert project.dataset(DATASET).example_tags(example) == []
 
 
 def test_new_tag_inline(review, project_file):
@@ -66,7 +66,7 @@ def test_new_tag_inline(review, project_file):
     review.button(key="FormSubmitter:rv_new_tag_form-Add tag").click().run()
     no_errors(review)
     with open_project(project_file) as project:
-        assert project.example_tags(DATASET, example) == ["low bandwidth"]
+        assert project.dataset(DATASET).example_tags(example) == ["low bandwidth"]
     assert tag_button(review, "low bandwidth").proto.type == "primary"
 
 
@@ -79,7 +79,7 @@ def test_mark_reviewed_records_the_review_and_moves_on(review, project_file):
     button(review, "Mark reviewed").click().run()
     no_errors(review)
     with open_project(project_file) as project:
-        reviews = project.reviews(DATASET)
+        reviews = project.dataset(DATASET).reviews()
     mine = reviews[reviews["example_id"] == example].iloc[-1]
     assert (mine["reviewer"], mine["note"], mine["queue"]) == (
         REVIEWER,
@@ -99,7 +99,7 @@ def test_undo_takes_back_the_review_and_returns_to_the_example(review, project_f
     no_errors(review)
     assert current(review) == example
     with open_project(project_file) as project:
-        assert example not in set(project.reviews(DATASET)["example_id"])
+        assert example not in set(project.dataset(DATASET).reviews()["example_id"])
 
 
 def test_undo_a_tag(review, project_file):
@@ -107,7 +107,7 @@ def test_undo_a_tag(review, project_file):
     tag_button(review, "car noise").click().run()
     button(review, "Undo").click().run()
     with open_project(project_file) as project:
-        assert project.example_tags(DATASET, example) == []
+        assert project.dataset(DATASET).example_tags(example) == []
 
 
 def test_next_and_previous(review):
@@ -145,7 +145,7 @@ def test_correct_examples_opened_directly_are_not_the_random_sample(app, project
     at = open_page(app, "review", dataset=DATASET, example="s07")
     button(at, "Mark reviewed").click().run()
     with open_project(project_file) as project:
-        reviews = project.reviews(DATASET)
+        reviews = project.dataset(DATASET).reviews()
     assert reviews.loc[reviews["example_id"] == "s07", "queue"].tolist() == ["direct"]
 
 
@@ -204,16 +204,16 @@ def test_previous_goes_back_to_the_example_just_reviewed(review):
 def test_another_reviewers_tag_shows_up(review, project_file):
     example = current(review)
     with open_project(project_file) as project:
-        project.set_tag(DATASET, example, "people noise", actor="ben")
+        project.dataset(DATASET).set_tag(example, "people noise", actor="ben")
     review.run()
     assert tag_button(review, "people noise").proto.type == "primary"
 
 
 def test_switching_dataset_after_a_deep_link(app, project_file):
     with open_project(project_file) as project:
-        frame = project.examples(DATASET).iloc[20:].reset_index(drop=True)
-        project.import_run(
-            "other", frame, source="o.csv", format="csv", media_root=None,
+        frame = project.dataset(DATASET).examples().iloc[20:].reset_index(drop=True)
+        project.dataset("other", create=True).import_run(
+            frame, source="o.csv", format="csv", media_root=None,
             metadata_columns=[], dataset_tags=[], actor="setup",
         )  # fmt: skip
     at = open_page(app, "review", dataset=DATASET, example="s07")
@@ -248,7 +248,7 @@ def test_many_tags_are_a_few_buttons_and_a_search(many, app, project_file):
         b.key.removeprefix("rv_tag:") for b in at.button if (b.key or "").startswith("rv_tag:")
     ]
     with open_project(project_file) as project:
-        carried = project.example_tags(DATASET, "s07")  # many 0007, many 0047, ...
+        carried = project.dataset(DATASET).example_tags("s07")  # many 0007, many 0047, ...
     names = sorted([*many, "car noise", "people noise"])
     first = names[:TAG_BUTTONS]
     assert buttons == [*first, *sorted(set(carried) - set(first))]
@@ -260,7 +260,7 @@ def test_many_tags_are_a_few_buttons_and_a_search(many, app, project_file):
     search.select(pick).run()
     no_errors(at)
     with open_project(project_file) as project:
-        assert pick in project.example_tags(DATASET, "s07")
+        assert pick in project.dataset(DATASET).example_tags("s07")
     assert at.button(key=f"rv_tag:{pick}").proto.type == "primary"
     assert pick not in at.selectbox(key="rv_more_tags:s07").options
     assert at.selectbox(key="rv_more_tags:s07").value is None

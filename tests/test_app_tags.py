@@ -72,7 +72,7 @@ def test_rename_needs_confirmation(tags, project_file):
     assert "engine noise" in definitions(project_file).index
     assert "car noise" not in definitions(project_file).index
     with open_project(project_file) as project:
-        assert project.example_tags(DATASET, "s04") == ["engine noise"]
+        assert project.dataset(DATASET).example_tags("s04") == ["engine noise"]
         assert project.actions()["kind"].iloc[0] == "rename_tag"
 
 
@@ -91,7 +91,7 @@ def test_merge(tags, project_file):
     tags.button(key="tg_confirm").click().run()
     no_errors(tags)
     with open_project(project_file) as project:
-        assert project.example_tags(DATASET, "s04") == ["people noise"]
+        assert project.dataset(DATASET).example_tags("s04") == ["people noise"]
         assert project.actions()["kind"].iloc[0] == "merge_tags"
         assert project.actions()["actor"].iloc[0] == REVIEWER
 
@@ -103,7 +103,7 @@ def test_delete(tags, project_file):
     no_errors(tags)
     assert "car noise" not in definitions(project_file).index
     with open_project(project_file) as project:
-        assert project.example_tags(DATASET, "s04") == []
+        assert project.dataset(DATASET).example_tags("s04") == []
         assert project.actions()["kind"].iloc[0] == "delete_tag"
 
 

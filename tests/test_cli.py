@@ -50,10 +50,10 @@ def project(tmp_path):
 
 def test_import_keeps_ids_and_labels_as_text(project):
     with open_project(project) as p:
-        frame = p.examples("dev")
+        frame = p.dataset("dev").examples()
         assert frame["id"].tolist() == ["007", "7", "8"]
         assert frame["correct"].tolist() == [True, False, True]
-        assert p.run("dev").metadata_columns == ("noise", "snr_db")
+        assert p.dataset("dev").run().metadata_columns == ("noise", "snr_db")
 
 
 def test_every_subcommand_has_help():
@@ -121,7 +121,7 @@ def test_column_mapping_flags(tmp_path):
     args = ["import", str(data), "--db", str(db), "--dataset", "m", "--id-column", "key"]
     assert main([*args, "--label-column", "gold", "--prediction-column", "guess"]) == 0
     with open_project(db) as p:
-        assert p.examples("m")[["id", "label", "prediction"]].values.tolist() == [
+        assert p.dataset("m").examples()[["id", "label", "prediction"]].values.tolist() == [
             ["a", "x", "x"],
             ["b", "x", "y"],
         ]
@@ -137,9 +137,9 @@ def test_reviews_and_tags_import(project, tmp_path):
     assert main(["reviews", "import", str(reviews), "--db", str(project), "--dataset", "dev"]) == 0
     assert main(["tags", "import", str(tags), "--db", str(project)]) == 0
     with open_project(project) as p:
-        assert p.example_tags("dev", "7") == ["car noise", "low bandwidth"]
-        assert p.example_tags("dev", "007") == []
-        assert p.reviews("dev")[["example_id", "reviewer"]].values.tolist() == [
+        assert p.dataset("dev").example_tags("7") == ["car noise", "low bandwidth"]
+        assert p.dataset("dev").example_tags("007") == []
+        assert p.dataset("dev").reviews()[["example_id", "reviewer"]].values.tolist() == [
             ["7", "ana"],
             ["007", "ben"],
         ]
@@ -187,11 +187,11 @@ def test_bad_tag_definitions_change_nothing(project, tmp_path, content, expected
 
 def test_undo_from_the_command_line(project):
     with open_project(project) as p:
-        p.set_tag("dev", "7", "x", actor="ana")
+        p.dataset("dev").set_tag("7", "x", actor="ana")
     code, out, _ = run_cli("undo", "--db", str(project), "--dataset", "dev", "--reviewer", "ana")
     assert code == 0 and "undid" in out
     with open_project(project) as p:
-        assert p.example_tags("dev", "7") == []
+        assert p.dataset("dev").example_tags("7") == []
 
 
 def test_unknown_dataset_is_a_clear_error(project):

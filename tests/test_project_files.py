@@ -48,12 +48,12 @@ def frame(n: int) -> pd.DataFrame:
 def make_project(path: Path, n: int = 2000) -> Path:
     """A project of this version with a dataset, a tag and a review, closed cleanly."""
     with open_project(path) as p:
-        p.import_run(
-            "dev", frame(n), source="dev.csv", format="csv", media_root=None,
+        p.dataset("dev", create=True).import_run(
+            frame(n), source="dev.csv", format="csv", media_root=None,
             metadata_columns=[], dataset_tags=[],
         )  # fmt: skip
-        p.set_tag("dev", "1", "car noise", actor="ana")
-        p.record_review("dev", "2", reviewer="ana", tags=["blurry"])
+        p.dataset("dev").set_tag("1", "car noise", actor="ana")
+        p.dataset("dev").record_review("2", reviewer="ana", tags=["blurry"])
     return path
 
 
@@ -315,14 +315,14 @@ def test_read_only_open_reads_and_writes_nothing(tmp_path):
     with open_project(path, readonly=True) as p:
         assert p.readonly
         assert p.dataset_names() == ["dev"]
-        assert p.example_tags("dev", "1") == ["car noise"]
-        assert p.reviews("dev").example_id.tolist() == ["2"]
+        assert p.dataset("dev").example_tags("1") == ["car noise"]
+        assert p.dataset("dev").reviews().example_id.tolist() == ["2"]
         assert p.schema_version == SCHEMA_VERSION
         for write in (
-            lambda: p.set_tag("dev", "1", "x", actor="ana"),
+            lambda: p.dataset("dev").set_tag("1", "x", actor="ana"),
             lambda: p.define_tag("x", actor="ana", hlp=0.5),
-            lambda: p.undo("dev", actor="ana"),
-            lambda: p.record_review("dev", "1", reviewer="ana"),
+            lambda: p.dataset("dev").undo(actor="ana"),
+            lambda: p.dataset("dev").record_review("1", reviewer="ana"),
             lambda: p.write().__enter__(),
         ):
             with pytest.raises(StoreError, match="is open read-only; nothing was changed"):
@@ -348,10 +348,10 @@ def test_a_missing_file_is_not_created_when_asked_not_to(tmp_path, options, mess
 def test_read_only_sees_changes_still_in_the_wal(tmp_path):
     path = make_project(tmp_path / "p.db")
     with open_project(path) as writer:  # kept open: its changes stay in p.db-wal
-        writer.set_tag("dev", "5", "late", actor="ben")
+        writer.dataset("dev").set_tag("5", "late", actor="ben")
         assert (tmp_path / "p.db-wal").stat().st_size > 0
         with open_project(path, readonly=True) as reader:
-            assert reader.example_tags("dev", "5") == ["late"]
+            assert reader.dataset("dev").example_tags("5") == ["late"]
 
 
 def test_a_version_2_project_reads_without_being_changed(tmp_path):
@@ -359,8 +359,8 @@ def test_a_version_2_project_reads_without_being_changed(tmp_path):
     before = snapshot(tmp_path)
     with open_project(path, readonly=True) as p:
         assert p.schema_version == 2
-        assert p.reviews("dev").example_id.tolist() == ["0", "3", "1"]
-        assert sorted(p.tag_assignments("dev").example_id) == ["0", "3"]
+        assert p.dataset("dev").reviews().example_id.tolist() == ["0", "3", "1"]
+        assert sorted(p.dataset("dev").tag_assignments().example_id) == ["0", "3"]
         assert p.tag_definitions().tag.tolist() == ["car noise"]
         assert p.actions().kind.tolist() == ["reviews_import"]
     after = snapshot(tmp_path)
@@ -389,12 +389,13 @@ def test_an_old_project_opened_for_writing_is_marked_and_keeps_its_history(tmp_p
     with open_project(path) as p:
         assert p.schema_version == SCHEMA_VERSION
         assert p.db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
-        assert p.reviews("dev").example_id.tolist() == ["0", "3", "1"]
-        assert p.tag_events("dev").example_id.tolist() == ["0", "3"]
-        assert p.undo("dev", actor="ana")["kind"] == "reviews_import"
-        assert p.reviews("dev").empty and p.tag_assignments("dev").empty
+        assert p.dataset("dev").reviews().example_id.tolist() == ["0", "3", "1"]
+        assert p.dataset("dev").tag_events().example_id.tolist() == ["0", "3"]
+        assert p.dataset("dev").undo(actor="ana")["kind"] == "reviews_import"
+        assert p.dataset("dev").reviews().empty and p.dataset("dev").tag_assignments().empty
         pd.testing.assert_frame_equal(
-            p.replay_tags("dev"), p.tag_assignments("dev")[["example_id", "tag"]]
+            p.dataset("dev").replay_tags(),
+            p.dataset("dev").tag_assignments()[["example_id", "tag"]],
         )
     assert check_project_file(path) == SCHEMA_VERSION  # now recognised from its header
 
@@ -434,7 +435,7 @@ def test_a_file_the_process_cannot_write_opens_read_only(unwritable_folder):
     child = run_unprivileged(
         "from erroranalysis.store import open_project\n"
         f"with open_project({str(unwritable_folder / 'p.db')!r}, readonly=True) as p:\n"
-        "    print(p.dataset_names(), p.example_tags('dev', '1'), len(p.reviews('dev')))\n"
+        "    print(p.dataset_names(), p.dataset('dev').example_tags('1'), len(p.dataset('dev').reviews()))\n"
     )
     assert child.returncode == 0, child.stderr
     assert child.stdout.strip() == "['dev'] ['car noise'] 1"
@@ -477,17 +478,19 @@ BUSY = "the project file is busy: another change is being written; nothing was c
 
 def test_a_busy_project_is_a_plain_error_and_nothing_changes(project_path, lock_holder):
     with open_project(project_path, timeout=0.2) as p:
-        events = len(p.tag_events("dev"))
+        events = len(p.dataset("dev").tag_events())
         start = time.perf_counter()
         with pytest.raises(ProjectBusy) as raised:
-            p.set_tag("dev", "7", "car noise", actor="ben")
+            p.dataset("dev").set_tag("7", "car noise", actor="ben")
         assert time.perf_counter() - start < 5
         assert str(raised.value) == BUSY
         assert isinstance(raised.value, StoreError)
         lock_holder.execute("ROLLBACK")
         lock_holder.execute("BEGIN")  # for the fixture's ROLLBACK
-        assert len(p.tag_events("dev")) == events
-        assert p.set_tag("dev", "7", "car noise", actor="ben") is not None  # the retry works
+        assert len(p.dataset("dev").tag_events()) == events
+        assert (
+            p.dataset("dev").set_tag("7", "car noise", actor="ben") is not None
+        )  # the retry works
 
 
 def test_a_short_busy_timeout_for_one_block(project_path, lock_holder):
@@ -502,16 +505,16 @@ def test_a_short_busy_timeout_for_one_block(project_path, lock_holder):
 @pytest.mark.parametrize(
     "write",
     [
-        lambda p: p.set_tag("dev", "7", "x", actor="ben"),
-        lambda p: p.record_review("dev", "7", reviewer="ben", tags=["x"]),
+        lambda p: p.dataset("dev").set_tag("7", "x", actor="ben"),
+        lambda p: p.dataset("dev").record_review("7", reviewer="ben", tags=["x"]),
         lambda p: p.define_tags(
             pd.DataFrame({"tag": ["x"], "hlp": [0.5], "effort": [1.0], "description": [""]}),
             actor="ben",
         ),
-        lambda p: p.undo("dev", actor="ana"),
+        lambda p: p.dataset("dev").undo(actor="ana"),
         lambda p: p.delete_tag("car noise", actor="ben"),
-        lambda p: p.import_run(
-            "dev", frame(10), source="x", format="csv", media_root=None,
+        lambda p: p.dataset("dev", create=True).import_run(
+            frame(10), source="x", format="csv", media_root=None,
             metadata_columns=[], dataset_tags=[], replace=True,
         ),
     ],
@@ -529,7 +532,7 @@ def test_a_project_that_fails_while_open_names_its_file(project_path):
         data[2 * page_size :] = random.Random(2).randbytes(len(data) - 2 * page_size)
         project_path.write_bytes(bytes(data))  # damaged under the open project
         with pytest.raises(ProjectFileError, match=r"p\.db failed: it is damaged") as raised:
-            p.examples("dev")
+            p.dataset("dev").examples()
         assert raised.value.path == project_path
         assert isinstance(raised.value.__cause__, sqlite3.DatabaseError)
 

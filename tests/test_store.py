@@ -44,8 +44,8 @@ def frame(ids, correct=None):
 
 
 def add_dataset(project: Project, name="dev", ids=range(10), **options) -> None:
-    project.import_run(
-        name, frame(ids), source="dev.csv", format="csv", media_root=None,
+    project.dataset(name, create=True).import_run(
+        frame(ids), source="dev.csv", format="csv", media_root=None,
         metadata_columns=[], dataset_tags=[], **options,
     )  # fmt: skip
 
@@ -58,7 +58,7 @@ def project(tmp_path):
 
 
 def current(project, dataset="dev"):
-    return project.tag_assignments(dataset)[["example_id", "tag"]]
+    return project.dataset(dataset).tag_assignments()[["example_id", "tag"]]
 
 
 def test_new_file_is_wal_at_current_schema(tmp_path):
@@ -70,10 +70,10 @@ def test_new_file_is_wal_at_current_schema(tmp_path):
 
 def test_set_tag_logs_an_event_and_changes_state(project):
     before = project.revision()
-    action = project.set_tag("dev", "1", "car noise", actor="ana")
+    action = project.dataset("dev").set_tag("1", "car noise", actor="ana")
     assert action is not None
-    assert project.example_tags("dev", "1") == ["car noise"]
-    events = project.tag_events("dev")
+    assert project.dataset("dev").example_tags("1") == ["car noise"]
+    events = project.dataset("dev").tag_events()
     assert events[["example_id", "tag", "op", "actor"]].values.tolist() == [
         ["1", "car noise", "add", "ana"]
     ]
@@ -81,10 +81,10 @@ def test_set_tag_logs_an_event_and_changes_state(project):
 
 
 def test_setting_the_same_state_logs_nothing(project):
-    project.set_tag("dev", "1", "car noise", actor="ana")
-    assert project.set_tag("dev", "1", "car noise", actor="ben") is None
-    assert project.set_tag("dev", "2", "car noise", False, actor="ben") is None
-    assert len(project.tag_events("dev")) == 1
+    project.dataset("dev").set_tag("1", "car noise", actor="ana")
+    assert project.dataset("dev").set_tag("1", "car noise", actor="ben") is None
+    assert project.dataset("dev").set_tag("2", "car noise", False, actor="ben") is None
+    assert len(project.dataset("dev").tag_events()) == 1
 
 
 @pytest.mark.parametrize(
@@ -98,91 +98,103 @@ def test_setting_the_same_state_logs_nothing(project):
 )
 def test_bad_tag_requests_are_refused(project, example, tag, message):
     with pytest.raises(StoreError, match=message):
-        project.set_tag("dev", example, tag, actor="ana")
-    assert project.tag_events("dev").empty
+        project.dataset("dev").set_tag(example, tag, actor="ana")
+    assert project.dataset("dev").tag_events().empty
 
 
 def test_unknown_dataset_names_the_known_ones(project):
     with pytest.raises(StoreError, match="no dataset named 'test'.*datasets: dev"):
-        project.set_tag("test", "1", "x", actor="ana")
+        project.dataset("test").set_tag("1", "x", actor="ana")
 
 
 def test_undo_reverts_the_reviewers_last_action_only(project):
-    project.set_tag("dev", "1", "car noise", actor="ana")
-    project.set_tag("dev", "2", "car noise", actor="ben")
-    project.set_tag("dev", "1", "car noise", False, actor="ana")
-    undone = project.undo("dev", actor="ana")
+    project.dataset("dev").set_tag("1", "car noise", actor="ana")
+    project.dataset("dev").set_tag("2", "car noise", actor="ben")
+    project.dataset("dev").set_tag("1", "car noise", False, actor="ana")
+    undone = project.dataset("dev").undo(actor="ana")
     assert undone["kind"] == "tag" and undone["detail"]["op"] == "remove"
     assert sorted(current(project).example_id) == ["1", "2"]
-    project.undo("dev", actor="ana")  # then the add
+    project.dataset("dev").undo(actor="ana")  # then the add
     assert current(project).example_id.tolist() == ["2"]
-    assert project.undo("dev", actor="ana") is None
+    assert project.dataset("dev").undo(actor="ana") is None
     # the log only grew: 3 actions and 2 undos of them
-    assert project.tag_events("dev").op.tolist() == ["add", "add", "remove", "add", "remove"]
-    assert_frame_equal(project.replay_tags("dev"), current(project).reset_index(drop=True))
+    assert project.dataset("dev").tag_events().op.tolist() == [
+        "add",
+        "add",
+        "remove",
+        "add",
+        "remove",
+    ]
+    assert_frame_equal(
+        project.dataset("dev").replay_tags(), current(project).reset_index(drop=True)
+    )
 
 
 def test_review_sets_tags_exactly_and_records_stratum(project):
-    project.set_tag("dev", "3", "old", actor="ana")
-    project.record_review(
-        "dev", "3", reviewer="ben", tags=["car noise", "blurry"], note="engine hum",
+    project.dataset("dev").set_tag("3", "old", actor="ana")
+    project.dataset("dev").record_review(
+        "3", reviewer="ben", tags=["car noise", "blurry"], note="engine hum",
         label_wrong=True, corrected_label="c", queue="errors",
     )  # fmt: skip
-    assert project.example_tags("dev", "3") == ["blurry", "car noise"]
-    review = project.reviews("dev").iloc[0]
+    assert project.dataset("dev").example_tags("3") == ["blurry", "car noise"]
+    review = project.dataset("dev").reviews().iloc[0]
     assert (review.example_id, review.reviewer, review.stratum) == ("3", "ben", "error")
     assert (review.note, review.label_wrong, review.corrected_label) == ("engine hum", True, "c")
-    project.undo("dev", actor="ben")
-    assert project.example_tags("dev", "3") == ["old"]
-    assert project.reviews("dev").empty
-    assert len(project.reviews("dev", include_retracted=True)) == 1
+    project.dataset("dev").undo(actor="ben")
+    assert project.dataset("dev").example_tags("3") == ["old"]
+    assert project.dataset("dev").reviews().empty
+    assert len(project.dataset("dev").reviews(include_retracted=True)) == 1
 
 
 def test_reviews_import_is_one_undoable_action(project):
     reviews = pd.DataFrame({"id": ["0", "1", "2"], "reviewer": ["ana", "ana", "ben"]})
-    project.record_reviews("dev", reviews, tags=[["x"], [], ["x", "y"]], actor="lead")
-    assert project.reviews("dev").stratum.tolist() == ["error", "correct", "correct"]
+    project.dataset("dev").record_reviews(reviews, tags=[["x"], [], ["x", "y"]], actor="lead")
+    assert project.dataset("dev").reviews().stratum.tolist() == ["error", "correct", "correct"]
     assert sorted(map(tuple, current(project).values.tolist())) == [
         ("0", "x"),
         ("2", "x"),
         ("2", "y"),
     ]
-    project.undo("dev", actor="lead")
-    assert current(project).empty and project.reviews("dev").empty
+    project.dataset("dev").undo(actor="lead")
+    assert current(project).empty and project.dataset("dev").reviews().empty
 
 
 def test_reimport_needs_replace_and_keeps_tags_of_surviving_ids(project):
-    project.set_tag("dev", "1", "keep", actor="ana")
-    project.set_tag("dev", "9", "gone", actor="ana")
-    project.record_review("dev", "9", reviewer="ana")
+    project.dataset("dev").set_tag("1", "keep", actor="ana")
+    project.dataset("dev").set_tag("9", "gone", actor="ana")
+    project.dataset("dev").record_review("9", reviewer="ana")
     with pytest.raises(StoreError, match="--replace"):
         add_dataset(project, ids=range(5))
     add_dataset(project, ids=range(5), replace=True)
     assert current(project).values.tolist() == [["1", "keep"]]
-    assert project.reviews("dev").empty
-    assert_frame_equal(project.replay_tags("dev"), current(project).reset_index(drop=True))
-    assert project.runs("dev")[0].n_examples == 5
+    assert project.dataset("dev").reviews().empty
+    assert_frame_equal(
+        project.dataset("dev").replay_tags(), current(project).reset_index(drop=True)
+    )
+    assert project.dataset("dev").runs()[0].n_examples == 5
 
 
 def test_a_second_run_of_the_same_examples_shares_tags(project):
-    project.set_tag("dev", "1", "x", actor="ana")
+    project.dataset("dev").set_tag("1", "x", actor="ana")
     add_dataset(project, run="v2")
-    assert [r.name for r in project.runs("dev")] == ["main", "v2"]
-    assert project.run("dev").name == "v2"
-    assert project.example_tags("dev", "1") == ["x"]
+    assert [r.name for r in project.dataset("dev").runs()] == ["main", "v2"]
+    assert project.dataset("dev").run().name == "v2"
+    assert project.dataset("dev").example_tags("1") == ["x"]
 
 
 def test_rename_merge_delete_are_logged_and_replay(project):
     for example in ("1", "2"):
-        project.set_tag("dev", example, "car", actor="ana")
-    project.set_tag("dev", "2", "vehicle noise", actor="ana")
-    project.set_tag("dev", "3", "blur", actor="ana")
+        project.dataset("dev").set_tag(example, "car", actor="ana")
+    project.dataset("dev").set_tag("2", "vehicle noise", actor="ana")
+    project.dataset("dev").set_tag("3", "blur", actor="ana")
     project.rename_tag("car", "car noise", actor="lead")
     assert project.merge_tags("vehicle noise", "car noise", actor="lead") == 1
     assert project.delete_tag("blur", actor="lead") == 1
     assert sorted(current(project).values.tolist()) == [["1", "car noise"], ["2", "car noise"]]
     assert project.tag_definitions().tag.tolist() == ["car noise"]
-    assert_frame_equal(project.replay_tags("dev"), current(project).reset_index(drop=True))
+    assert_frame_equal(
+        project.dataset("dev").replay_tags(), current(project).reset_index(drop=True)
+    )
     kinds = project.actions().kind.tolist()
     assert {"rename_tag", "merge_tags", "delete_tag"} <= set(kinds)
 
@@ -209,7 +221,7 @@ def test_a_project_stays_on_its_thread(project):
 
     def write():
         try:
-            project.set_tag("dev", "1", "x", actor="ana")
+            project.dataset("dev").set_tag("1", "x", actor="ana")
         except Exception as err:  # noqa: BLE001 - the error is the point
             errors.append(err)
 
@@ -232,9 +244,9 @@ def test_concurrent_processes_lose_no_event(tmp_path):
     ]
     assert [w.wait(timeout=120) for w in workers] == [0, 0, 0, 0]
     with open_project(path) as p:
-        events = p.tag_events("dev")
-        state = p.tag_assignments("dev")[["example_id", "tag"]].reset_index(drop=True)
-        assert_frame_equal(p.replay_tags("dev"), state)
+        events = p.dataset("dev").tag_events()
+        state = p.dataset("dev").tag_assignments()[["example_id", "tag"]].reset_index(drop=True)
+        assert_frame_equal(p.dataset("dev").replay_tags(), state)
         # Every event changed the state it saw: adds and removes alternate per (example, tag).
         for _, group in events.groupby(["example_id", "tag"]):
             ops = group.op.tolist()
@@ -271,13 +283,13 @@ def test_migration_from_version_1_keeps_data(tmp_path):
     old.close()
     with open_project(path) as p:
         assert p.schema_version == SCHEMA_VERSION
-        assert p.example_tags("dev", "1") == ["car noise"]
+        assert p.dataset("dev").example_tags("1") == ["car noise"]
         assert p.tag_definitions().hlp.tolist() == [0.9]
-        assert p.reviews("dev").note.tolist() == [""]
-        p.record_review("dev", "1", reviewer="ben", note="new in v2")
-        assert p.reviews("dev").note.tolist() == ["", "new in v2"]
+        assert p.dataset("dev").reviews().note.tolist() == [""]
+        p.dataset("dev").record_review("1", reviewer="ben", note="new in v2")
+        assert p.dataset("dev").reviews().note.tolist() == ["", "new in v2"]
         p.delete_tag("car noise", actor="ben")
-        assert_frame_equal(p.replay_tags("dev"), current(p).reset_index(drop=True))
+        assert_frame_equal(p.dataset("dev").replay_tags(), current(p).reset_index(drop=True))
 
 
 def test_a_newer_file_is_refused(tmp_path):
@@ -309,10 +321,10 @@ def test_a_newer_file_is_refused(tmp_path):
 def test_what_you_tag_you_read_back(project, operations):
     expected: set[tuple[str, str]] = {tuple(r) for r in current(project).values.tolist()}
     for example, tag, present in operations:
-        project.set_tag("dev", example, tag, present, actor="ana")
+        project.dataset("dev").set_tag(example, tag, present, actor="ana")
         (expected.add if present else expected.discard)((example, tag.strip()))
     assert {tuple(r) for r in current(project).values.tolist()} == expected
-    assert {tuple(r) for r in project.replay_tags("dev").values.tolist()} == expected
+    assert {tuple(r) for r in project.dataset("dev").replay_tags().values.tolist()} == expected
 
 
 # ---------------------------------------------------------------- one transaction each
@@ -332,7 +344,7 @@ def begins(project, write) -> int:
 
 
 WRITES = {
-    "set_tag": lambda p: p.set_tag("dev", "1", "x", actor="ana"),
+    "set_tag": lambda p: p.dataset("dev").set_tag("1", "x", actor="ana"),
     "define_tag": lambda p: p.define_tag("x", actor="ana", hlp=0.5),
     "define_tags": lambda p: p.define_tags(
         definitions(*[(f"t{i}", 0.5, 1.0, "") for i in range(50)]), actor="ana"
@@ -340,11 +352,11 @@ WRITES = {
     "rename_tag": lambda p: p.rename_tag("seed", "seeded", actor="ana"),
     "merge_tags": lambda p: p.merge_tags("seed", "other", actor="ana"),
     "delete_tag": lambda p: p.delete_tag("seed", actor="ana"),
-    "record_review": lambda p: p.record_review("dev", "4", reviewer="ana", tags=["x"]),
-    "record_reviews": lambda p: p.record_reviews(
-        "dev", pd.DataFrame({"id": ["1", "2"], "reviewer": ["a", "b"]}), tags=[["x"], ["y"]]
+    "record_review": lambda p: p.dataset("dev").record_review("4", reviewer="ana", tags=["x"]),
+    "record_reviews": lambda p: p.dataset("dev").record_reviews(
+        pd.DataFrame({"id": ["1", "2"], "reviewer": ["a", "b"]}), tags=[["x"], ["y"]]
     ),
-    "undo": lambda p: p.undo("dev", actor="ana"),
+    "undo": lambda p: p.dataset("dev").undo(actor="ana"),
     "import_run": lambda p: add_dataset(p, ids=range(8), replace=True),
     "import_run new": lambda p: add_dataset(p, name="test"),
 }
@@ -353,10 +365,12 @@ WRITES = {
 @pytest.mark.parametrize("write", WRITES.values(), ids=WRITES.keys())
 def test_every_public_write_is_one_transaction(project, write):
     for example in ("1", "9"):
-        project.set_tag("dev", example, "seed", actor="ana")
-    project.set_tag("dev", "9", "other", actor="ana")
+        project.dataset("dev").set_tag(example, "seed", actor="ana")
+    project.dataset("dev").set_tag("9", "other", actor="ana")
     assert begins(project, write) == 1
-    assert_frame_equal(project.replay_tags("dev"), current(project).reset_index(drop=True))
+    assert_frame_equal(
+        project.dataset("dev").replay_tags(), current(project).reset_index(drop=True)
+    )
 
 
 def test_a_bad_row_of_definitions_applies_nothing(project):
@@ -384,10 +398,10 @@ def test_definitions_that_fail_inside_the_transaction_apply_nothing(project, mon
 
 def test_merge_moves_each_example_once(project):
     for example in ("1", "2"):
-        project.set_tag("dev", example, "car", actor="ana")
-    project.set_tag("dev", "2", "vehicle", actor="ana")
+        project.dataset("dev").set_tag(example, "car", actor="ana")
+    project.dataset("dev").set_tag("2", "vehicle", actor="ana")
     assert project.merge_tags("car", "vehicle", actor="lead") == 2
-    merge = project.tag_events("dev").iloc[3:]
+    merge = project.dataset("dev").tag_events().iloc[3:]
     assert sorted(zip(merge.example_id, merge.tag, merge.op, strict=True)) == [
         ("1", "car", "remove"), ("1", "vehicle", "add"), ("2", "car", "remove"),
     ]  # fmt: skip
@@ -406,14 +420,14 @@ def full_project(project, monkeypatch):
 @pytest.mark.parametrize(
     "arrival",
     [
-        lambda p: p.set_tag("dev", "1", "new", actor="ana"),
+        lambda p: p.dataset("dev").set_tag("1", "new", actor="ana"),
         lambda p: p.define_tag("new", actor="ana"),
-        lambda p: p.record_review("dev", "1", reviewer="ana", tags=["a", "new"]),
-        lambda p: p.record_reviews(
-            "dev", pd.DataFrame({"id": ["1"], "reviewer": ["ana"]}), tags=[["new"]]
+        lambda p: p.dataset("dev").record_review("1", reviewer="ana", tags=["a", "new"]),
+        lambda p: p.dataset("dev").record_reviews(
+            pd.DataFrame({"id": ["1"], "reviewer": ["ana"]}), tags=[["new"]]
         ),
-        lambda p: p.import_run(
-            "other", frame(range(3)), source="o.csv", format="csv", media_root=None,
+        lambda p: p.dataset("other", create=True).import_run(
+            frame(range(3)), source="o.csv", format="csv", media_root=None,
             metadata_columns=[], dataset_tags=["new"],
         ),
     ],
@@ -425,14 +439,14 @@ def test_the_tag_limit_holds_however_a_tag_arrives(full_project, arrival):
         arrival(full_project)
     assert full_project.tag_definitions().tag.tolist() == list("abcd")
     assert (full_project.revision(), len(full_project.actions())) == before
-    full_project.set_tag("dev", "1", "a", actor="ana")  # existing tags still work
+    full_project.dataset("dev").set_tag("1", "a", actor="ana")  # existing tags still work
 
 
 def test_a_deleted_tag_frees_its_place_and_counts_when_it_comes_back(full_project):
     full_project.delete_tag("d", actor="lead")
-    full_project.set_tag("dev", "1", "e", actor="ana")
+    full_project.dataset("dev").set_tag("1", "e", actor="ana")
     with pytest.raises(StoreError, match="tag 'd' was not created"):
-        full_project.set_tag("dev", "1", "d", actor="ana")
+        full_project.dataset("dev").set_tag("1", "d", actor="ana")
 
 
 def test_the_tag_count_is_read_once_per_transaction(project):
@@ -462,27 +476,33 @@ def big_project(tmp_path):
 
 def test_a_staged_import_equals_a_direct_one(big_project, tmp_path, monkeypatch):
     reviews, tags = many_reviews(500)
-    big_project.set_tag("dev", "0", "common", actor="ana")  # already there: no event
+    big_project.dataset("dev").set_tag("0", "common", actor="ana")  # already there: no event
     with open_project(tmp_path / "direct.db") as direct:
         add_dataset(direct, ids=range(500))
-        direct.set_tag("dev", "0", "common", actor="ana")
-        direct.record_reviews("dev", reviews, tags=tags, actor="lead")
-        expected = (direct.reviews("dev"), current(direct), len(direct.tag_events("dev")))
+        direct.dataset("dev").set_tag("0", "common", actor="ana")
+        direct.dataset("dev").record_reviews(reviews, tags=tags, actor="lead")
+        expected = (
+            direct.dataset("dev").reviews(),
+            current(direct),
+            len(direct.dataset("dev").tag_events()),
+        )
     # 500 reviews in 8 staging transactions, 334 tag pairs (2 on 167 examples) in 6
     monkeypatch.setattr(staging_module, "STAGE_ROWS", 64)
     statements = []
     big_project.db.conn.set_trace_callback(statements.append)
-    action = big_project.record_reviews("dev", reviews, tags=tags, actor="lead")
+    action = big_project.dataset("dev").record_reviews(reviews, tags=tags, actor="lead")
     big_project.db.conn.set_trace_callback(None)
     assert sum(s == "BEGIN IMMEDIATE" for s in statements) == 1 + 8 + 6 + 1
     cols = ["example_id", "reviewer", "stratum", "note", "queue"]
-    assert_frame_equal(big_project.reviews("dev")[cols], expected[0][cols])
+    assert_frame_equal(big_project.dataset("dev").reviews()[cols], expected[0][cols])
     assert_frame_equal(current(big_project), expected[1])
-    assert len(big_project.tag_events("dev")) == expected[2]
-    assert_frame_equal(big_project.replay_tags("dev"), current(big_project).reset_index(drop=True))
+    assert len(big_project.dataset("dev").tag_events()) == expected[2]
+    assert_frame_equal(
+        big_project.dataset("dev").replay_tags(), current(big_project).reset_index(drop=True)
+    )
     assert big_project.db.execute("SELECT count(*) FROM pending_actions").fetchone()[0] == 0
-    assert big_project.undo("dev", actor="lead")["action"] == action
-    assert big_project.reviews("dev").empty
+    assert big_project.dataset("dev").undo(actor="lead")["action"] == action
+    assert big_project.dataset("dev").reviews().empty
     assert current(big_project).values.tolist() == [["0", "common"]]
 
 
@@ -501,7 +521,7 @@ def test_a_staged_import_that_fails_leaves_nothing(big_project, monkeypatch):
     monkeypatch.setattr(Project, "_staged_write", failing)
     before = big_project.revision()
     with pytest.raises(KeyboardInterrupt):
-        big_project.record_reviews("dev", reviews, tags=tags, actor="lead")
+        big_project.dataset("dev").record_reviews(reviews, tags=tags, actor="lead")
     counts = [big_project.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
               for t in ("reviews", "pending_actions", "tag_events")]  # fmt: skip
     assert counts == [0, 0, 0]
@@ -560,21 +580,23 @@ def test_an_abandoned_stage_is_invisible_and_removed_by_the_next_writer(
     big_project, pid, touched, removed
 ):
     action = stage_by_hand(big_project, pid(), touched=touched)
-    assert big_project.reviews("dev").empty
+    assert big_project.dataset("dev").reviews().empty
     assert action not in big_project.actions().id.tolist()
-    assert big_project.undo("dev", actor="x") is None
-    assert current(big_project).empty and big_project.tag_events("dev").empty
-    assert big_project.example_tags("dev", "3") == []
+    assert big_project.dataset("dev").undo(actor="x") is None
+    assert current(big_project).empty and big_project.dataset("dev").tag_events().empty
+    assert big_project.dataset("dev").example_tags("3") == []
     with open_project(big_project.path, readonly=True) as reader:
-        assert reader.reviews("dev").empty and current(reader).empty
+        assert reader.dataset("dev").reviews().empty and current(reader).empty
     with open_project(big_project.path) as writer:
         raw = [writer.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                for t in ("reviews", "tag_events", "tag_assignments", "pending_actions")]  # fmt: skip
         assert raw == ([0, 0, 0, 0] if removed else [30, 30, 30, 1])
-        assert writer.reviews("dev").empty and current(writer).empty
-        writer.set_tag("dev", "3", "staged", actor="ben")  # takes the staged row's place
-        assert writer.example_tags("dev", "3") == ["staged"]
-        assert_frame_equal(writer.replay_tags("dev"), current(writer).reset_index(drop=True))
+        assert writer.dataset("dev").reviews().empty and current(writer).empty
+        writer.dataset("dev").set_tag("3", "staged", actor="ben")  # takes the staged row's place
+        assert writer.dataset("dev").example_tags("3") == ["staged"]
+        assert_frame_equal(
+            writer.dataset("dev").replay_tags(), current(writer).reset_index(drop=True)
+        )
 
 
 def test_a_run_reimported_while_reviews_are_staged_records_nothing(big_project, monkeypatch):
@@ -591,19 +613,23 @@ def test_a_run_reimported_while_reviews_are_staged_records_nothing(big_project, 
 
     monkeypatch.setattr(Project, "_staged_write", reimport_midway)
     with pytest.raises(StoreError, match="was re-imported while the reviews were being recorded"):
-        big_project.record_reviews("dev", reviews, tags=tags, actor="lead")
+        big_project.dataset("dev").record_reviews(reviews, tags=tags, actor="lead")
     assert big_project.db.execute("SELECT count(*) FROM reviews").fetchone()[0] == 0
     assert current(big_project).empty
 
 
 def test_exact_reviews_end_with_the_last_row_of_each_example(project):
-    project.set_tag("dev", "1", "old", actor="ana")
+    project.dataset("dev").set_tag("1", "old", actor="ana")
     reviews = pd.DataFrame({"id": ["1", "2", "1"], "reviewer": ["ana", "ben", "cy"]})
-    project.record_reviews("dev", reviews, tags=[["a"], ["b"], ["c"]], exact=True, actor="lead")
+    project.dataset("dev").record_reviews(
+        reviews, tags=[["a"], ["b"], ["c"]], exact=True, actor="lead"
+    )
     assert current(project).values.tolist() == [["1", "c"], ["2", "b"]]
-    assert set(project.tag_assignments("dev").actor) == {"ben", "cy"}
-    assert_frame_equal(project.replay_tags("dev"), current(project).reset_index(drop=True))
-    assert len(project.reviews("dev")) == 3
+    assert set(project.dataset("dev").tag_assignments().actor) == {"ben", "cy"}
+    assert_frame_equal(
+        project.dataset("dev").replay_tags(), current(project).reset_index(drop=True)
+    )
+    assert len(project.dataset("dev").reviews()) == 3
 
 
 @pytest.mark.slow
@@ -612,17 +638,17 @@ def test_a_reviewer_is_not_locked_out_by_a_long_reviews_import(tmp_path):
     n = 200_000
     with open_project(path) as p:
         add_dataset(p, ids=range(n))
-        p.set_tag("dev", "0", "warm", actor="w")
+        p.dataset("dev").set_tag("0", "warm", actor="w")
     waits: list[float] = []
     stop = threading.Event()
 
     def reviewer():
         with open_project(path, timeout=30) as mine:
-            mine.example_ids("dev")  # warm the id index, as a running app has
+            mine.dataset("dev").example_ids()  # warm the id index, as a running app has
             i = 0
             while not stop.is_set():
                 start = time.perf_counter()
-                mine.set_tag("dev", str(i % n), "seen", bool(i % 2 == 0), actor="rev")
+                mine.dataset("dev").set_tag(str(i % n), "seen", bool(i % 2 == 0), actor="rev")
                 waits.append(time.perf_counter() - start)
                 i += 1
                 time.sleep(0.02)
@@ -632,10 +658,10 @@ def test_a_reviewer_is_not_locked_out_by_a_long_reviews_import(tmp_path):
     with open_project(path) as importer:
         worker.start()
         time.sleep(0.3)
-        importer.record_reviews("dev", reviews, tags=tags, actor="lead")
+        importer.dataset("dev").record_reviews(reviews, tags=tags, actor="lead")
         stop.set()
         worker.join()
-        assert len(importer.reviews("dev")) == n
+        assert len(importer.dataset("dev").reviews()) == n
     assert len(waits) > 20
     print("WAITS", len(waits), sorted(waits)[-5:])
     assert max(waits) < 1.5, sorted(waits)[-5:]
@@ -657,7 +683,7 @@ def test_tags_changed_by_others_while_an_import_is_staged(big_project, monkeypat
     log replays to the state, and every event is still a real change."""
     monkeypatch.setattr(staging_module, "STAGE_ROWS", 50)
     reviews, tags = many_reviews(300)  # examples 0, 3, 6, ... get "common" and t0..t3
-    big_project.set_tag("dev", "9", "common", actor="ana")  # there before: no event needed
+    big_project.dataset("dev").set_tag("9", "common", actor="ana")  # there before: no event needed
     original = Project._staged_write
 
     def others_meanwhile(self, stage, write):
@@ -671,17 +697,20 @@ def test_tags_changed_by_others_while_an_import_is_staged(big_project, monkeypat
             with open_project(self.path) as other:
                 # Staged tags, events and reviews do not count for anyone yet.
                 assert current(other).values.tolist() == [["9", "common"]]
-                assert other.example_tags("dev", "0") == []
-                assert len(other.tag_events("dev")) == 1 and other.reviews("dev").empty
-                other.set_tag("dev", "0", "common", actor="ben")  # added and removed again
-                other.set_tag("dev", "0", "common", False, actor="ben")
-                other.set_tag("dev", "3", "common", actor="ben")  # added: already as wanted
-                other.set_tag("dev", "9", "common", False, actor="ben")  # removed under it
-                other.set_tag("dev", "6", "extra", actor="ben")  # exact: goes again
-                other.set_tag("dev", "400", "extra", actor="ben")  # not in the import
+                assert other.dataset("dev").example_tags("0") == []
+                assert (
+                    len(other.dataset("dev").tag_events()) == 1
+                    and other.dataset("dev").reviews().empty
+                )
+                other.dataset("dev").set_tag("0", "common", actor="ben")  # added and removed again
+                other.dataset("dev").set_tag("0", "common", False, actor="ben")
+                other.dataset("dev").set_tag("3", "common", actor="ben")  # added: already as wanted
+                other.dataset("dev").set_tag("9", "common", False, actor="ben")  # removed under it
+                other.dataset("dev").set_tag("6", "extra", actor="ben")  # exact: goes again
+                other.dataset("dev").set_tag("400", "extra", actor="ben")  # not in the import
 
     monkeypatch.setattr(Project, "_staged_write", others_meanwhile)
-    big_project.record_reviews("dev", reviews, tags=tags, exact=exact, actor="lead")
+    big_project.dataset("dev").record_reviews(reviews, tags=tags, exact=exact, actor="lead")
     assert others_meanwhile.done
     state = {tuple(r) for r in current(big_project).values.tolist()}
     wanted = {(str(i), t) for i in range(0, 300, 3) for t in ("common", f"t{i % 4}")}
@@ -689,9 +718,11 @@ def test_tags_changed_by_others_while_an_import_is_staged(big_project, monkeypat
     assert ("400", "extra") in state
     assert (("6", "extra") in state) is not exact
     assert ("9", "common") in state  # example 9 is in the import: present again
-    events = big_project.tag_events("dev")
+    events = big_project.dataset("dev").tag_events()
     assert alternates(events)
-    assert_frame_equal(big_project.replay_tags("dev"), current(big_project).reset_index(drop=True))
+    assert_frame_equal(
+        big_project.dataset("dev").replay_tags(), current(big_project).reset_index(drop=True)
+    )
     common_0 = events[(events.example_id == "0") & (events.tag == "common")]
     assert common_0[["op", "actor"]].values.tolist() == [
         ["add", "ben"],
@@ -700,10 +731,12 @@ def test_tags_changed_by_others_while_an_import_is_staged(big_project, monkeypat
     ]
     common_3 = events[(events.example_id == "3") & (events.tag == "common")]
     assert common_3[["op", "actor"]].values.tolist() == [["add", "ben"]]
-    undone = big_project.undo("dev", actor="lead")
+    undone = big_project.dataset("dev").undo(actor="lead")
     assert undone["kind"] == "reviews_import"
-    assert alternates(big_project.tag_events("dev"))
-    assert_frame_equal(big_project.replay_tags("dev"), current(big_project).reset_index(drop=True))
+    assert alternates(big_project.dataset("dev").tag_events())
+    assert_frame_equal(
+        big_project.dataset("dev").replay_tags(), current(big_project).reset_index(drop=True)
+    )
 
 
 def test_a_discarded_stage_keeps_what_others_took_over(big_project, monkeypatch):
@@ -718,18 +751,20 @@ def test_a_discarded_stage_keeps_what_others_took_over(big_project, monkeypatch)
         ).fetchone()[0]
         if staged > 50:
             with open_project(self.path) as other:  # a reviewer adds a staged pair
-                other.set_tag("dev", "0", "common", actor="ben")
+                other.dataset("dev").set_tag("0", "common", actor="ben")
             raise KeyboardInterrupt
 
     monkeypatch.setattr(Project, "_staged_write", fail_after_tags)
     with pytest.raises(KeyboardInterrupt):
-        big_project.record_reviews("dev", reviews, tags=tags, actor="lead")
+        big_project.dataset("dev").record_reviews(reviews, tags=tags, actor="lead")
     assert current(big_project).values.tolist() == [["0", "common"]]
-    assert big_project.tag_assignments("dev").actor.tolist() == ["ben"]
+    assert big_project.dataset("dev").tag_assignments().actor.tolist() == ["ben"]
     raw = [big_project.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
            for t in ("reviews", "tag_events", "tag_assignments", "pending_actions")]  # fmt: skip
     assert raw == [0, 1, 1, 0]
-    assert_frame_equal(big_project.replay_tags("dev"), current(big_project).reset_index(drop=True))
+    assert_frame_equal(
+        big_project.dataset("dev").replay_tags(), current(big_project).reset_index(drop=True)
+    )
 
 
 def test_one_staged_import_per_dataset_at_a_time(big_project, monkeypatch):
@@ -746,16 +781,22 @@ def test_one_staged_import_per_dataset_at_a_time(big_project, monkeypatch):
         seen.append(stage)
         with open_project(self.path) as other:
             with pytest.raises(ProjectBusy, match="another review import into dataset 'dev'"):
-                other.record_reviews("dev", reviews, tags=tags, actor="ben")
-            other.record_reviews("other", reviews, tags=tags, actor="ben")  # another dataset
-            other.record_review("dev", "5", reviewer="ben", tags=["t1"])  # a single review
+                other.dataset("dev").record_reviews(reviews, tags=tags, actor="ben")
+            other.dataset("other").record_reviews(
+                reviews, tags=tags, actor="ben"
+            )  # another dataset
+            other.dataset("dev").record_review("5", reviewer="ben", tags=["t1"])  # a single review
 
     monkeypatch.setattr(Project, "_staged_write", second_import)
-    big_project.record_reviews("dev", reviews, tags=tags, actor="lead")
-    assert len(big_project.reviews("dev")) == 301 and len(big_project.reviews("other")) == 300
+    big_project.dataset("dev").record_reviews(reviews, tags=tags, actor="lead")
+    assert (
+        len(big_project.dataset("dev").reviews()) == 301
+        and len(big_project.dataset("other").reviews()) == 300
+    )
     for dataset in ("dev", "other"):
         assert_frame_equal(
-            big_project.replay_tags(dataset), current(big_project, dataset).reset_index(drop=True)
+            big_project.dataset(dataset).replay_tags(),
+            current(big_project, dataset).reset_index(drop=True),
         )
 
 
@@ -776,7 +817,7 @@ def test_random_writes_during_a_staged_import_end_as_a_model_says(
         model: set[tuple[str, str]] = set()
         for _ in range(40):  # what was there before
             pair = (str(rng.randrange(n + 30)), rng.choice(names))
-            project.set_tag("dev", *pair, actor="ana")
+            project.dataset("dev").set_tag(*pair, actor="ana")
             model.add(pair)
         reviewed = [str(rng.randrange(n + 30)) for _ in range(n)]
         tag_lists = [rng.sample(names, rng.randrange(3)) for _ in range(n)]
@@ -791,11 +832,11 @@ def test_random_writes_during_a_staged_import_end_as_a_model_says(
                     tag = rng.choice([*names, "e"])
                     if roll < 0.6:
                         present = rng.random() < 0.5
-                        other.set_tag("dev", example, tag, present, actor="ben")
+                        other.dataset("dev").set_tag(example, tag, present, actor="ben")
                         (model.add if present else model.discard)((example, tag))
                     elif roll < 0.8:
                         wanted = set(rng.sample(names, rng.randrange(3)))
-                        other.record_review("dev", example, reviewer="ben", tags=wanted)
+                        other.dataset("dev").record_review(example, reviewer="ben", tags=wanted)
                         model.difference_update({p for p in model if p[0] == example})
                         model.update((example, t) for t in wanted)
                     elif roll < 0.9 and tag in set(other.tag_definitions().tag):
@@ -811,7 +852,7 @@ def test_random_writes_during_a_staged_import_end_as_a_model_says(
                             model.update((e, dst) for e in moved)
 
         monkeypatch.setattr(Project, "_staged_write", meanwhile)
-        project.record_reviews("dev", reviews, tags=tag_lists, exact=exact, actor="lead")
+        project.dataset("dev").record_reviews(reviews, tags=tag_lists, exact=exact, actor="lead")
         final: dict[str, set[str]] = {}
         for example, tags in zip(reviewed, tag_lists, strict=True):
             final[example] = set(tags) if exact else final.get(example, set()) | set(tags)
@@ -820,8 +861,10 @@ def test_random_writes_during_a_staged_import_end_as_a_model_says(
                 model.difference_update({p for p in model if p[0] == example})
             model.update((example, t) for t in tags)
         assert {tuple(r) for r in current(project).values.tolist()} == model
-        events = project.tag_events("dev")
+        events = project.dataset("dev").tag_events()
         assert alternates(events)
-        assert_frame_equal(project.replay_tags("dev"), current(project).reset_index(drop=True))
+        assert_frame_equal(
+            project.dataset("dev").replay_tags(), current(project).reset_index(drop=True)
+        )
         assert {t for _, t in model} <= set(project.tag_definitions().tag)
         assert project.db.execute("SELECT count(*) FROM pending_actions").fetchone()[0] == 0

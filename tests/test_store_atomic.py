@@ -128,8 +128,8 @@ def integrity_ok(db: Path) -> None:
 
 
 def replays(project, dataset: str = "dev") -> None:
-    state = project.tag_assignments(dataset)[["example_id", "tag"]].reset_index(drop=True)
-    assert_frame_equal(project.replay_tags(dataset), state)
+    state = project.dataset(dataset).tag_assignments()[["example_id", "tag"]].reset_index(drop=True)
+    assert_frame_equal(project.dataset(dataset).replay_tags(), state)
 
 
 def raw_count(project, table: str, where: str = "1") -> int:
@@ -193,8 +193,8 @@ def base_project(path: Path, ids: range) -> None:
         }
     )
     with open_project(path) as p:
-        p.import_run(
-            "dev", frame, source="dev.csv", format="csv", media_root=None,
+        p.dataset("dev", create=True).import_run(
+            frame, source="dev.csv", format="csv", media_root=None,
             metadata_columns=[], dataset_tags=[],
         )  # fmt: skip
 
@@ -232,8 +232,8 @@ def test_kill_import_into_a_new_file(work):
         with open_project(db) as p:  # opens it, or makes it if the kill came first
             names = p.dataset_names()
             if names:
-                assert names == ["dev"] and p.run("dev").n_examples == n
-                assert len(p.examples("dev")) == n
+                assert names == ["dev"] and p.dataset("dev").run().n_examples == n
+                assert len(p.dataset("dev").examples()) == n
         leftovers = {f.name for f in work.iterdir()} - {"data", "out.txt"}
         assert leftovers <= {"p.db", "p.db-wal", "p.db-shm"}, leftovers  # no draft left
         return "all" if names else "nothing"
@@ -251,7 +251,7 @@ def test_kill_import_replace(work):
     base_project(baseline, old)
     with open_project(baseline) as p:
         reviews = pd.DataFrame({"id": [str(i) for i in range(gone)], "reviewer": "ana"})
-        p.record_reviews("dev", reviews, tags=[["t"]] * gone, actor="ana")
+        p.dataset("dev").record_reviews(reviews, tags=[["t"]] * gone, actor="ana")
     data = write_examples(work / "data" / "new.csv", new)
     db = work / "p.db"
 
@@ -259,8 +259,11 @@ def test_kill_import_replace(work):
         integrity_ok(db)
         with open_project(db) as p:
             replays(p)
-            n = p.run("dev").n_examples
-            tagged, reviewed = len(p.tag_assignments("dev")), len(p.reviews("dev"))
+            n = p.dataset("dev").run().n_examples
+            tagged, reviewed = (
+                len(p.dataset("dev").tag_assignments()),
+                len(p.dataset("dev").reviews()),
+            )
         if n == len(old):
             assert (tagged, reviewed) == (gone, gone)
             return "nothing"
@@ -288,8 +291,8 @@ def test_kill_reviews_import(work):
     def check(outcome: Outcome) -> str:
         integrity_ok(db)
         with open_project(db, readonly=True) as reader:  # what readers see, before cleanup
-            seen = (len(reader.reviews("dev")), len(reader.tag_assignments("dev")),
-                    len(reader.tag_events("dev")))  # fmt: skip
+            seen = (len(reader.dataset("dev").reviews()), len(reader.dataset("dev").tag_assignments()),
+                    len(reader.dataset("dev").tag_events()))  # fmt: skip
         assert seen in ((0, 0, 0), (n, n, n)), seen  # 12,500 examples x 2 tags
         with open_project(db) as p:  # the next writer removes a killed import's rows
             replays(p)
@@ -337,14 +340,14 @@ def test_kill_undo(work):
     base_project(baseline, range(n))
     with open_project(baseline) as p:
         reviews = pd.DataFrame({"id": [str(i) for i in range(n)], "reviewer": "ana"})
-        p.record_reviews("dev", reviews, tags=[["car noise"]] * n, actor="lead")
+        p.dataset("dev").record_reviews(reviews, tags=[["car noise"]] * n, actor="lead")
     db = work / "p.db"
 
     def check(outcome: Outcome) -> str:
         integrity_ok(db)
         with open_project(db) as p:
             replays(p)
-            state = (len(p.reviews("dev")), len(p.tag_assignments("dev")),
+            state = (len(p.dataset("dev").reviews()), len(p.dataset("dev").tag_assignments()),
                      raw_count(p, "actions", "kind = 'undo'"))  # fmt: skip
         assert state in ((n, n, 0), (0, 0, 1)), state
         return "all" if state[2] else "nothing"
@@ -359,12 +362,12 @@ from erroranalysis.store import open_project
 path, seed = sys.argv[1], int(sys.argv[2])
 rng = random.Random(seed)
 with open_project(path) as p:
-    state = set(p.tag_assignments("dev")[["example_id", "tag"]].itertuples(index=False, name=None))
+    state = set(p.dataset("dev").tag_assignments()[["example_id", "tag"]].itertuples(index=False, name=None))
     print("ready", flush=True)
     while True:
         pair = (str(rng.randrange(50)), rng.choice("abc"))
         present = pair not in state  # always a change, so every write is logged
-        p.set_tag("dev", *pair, present, actor="stream")
+        p.dataset("dev").set_tag(*pair, present, actor="stream")
         state ^= {pair}
         print(*pair, "add" if present else "remove", flush=True)  # acknowledged
 """
@@ -381,7 +384,7 @@ def test_kill_a_stream_of_tag_writes(work):
     tally = {"kills": 0, "in_write": 0, "acknowledged": 0}
     for round_ in range(KILLS):
         with open_project(db) as p:
-            logged_before = len(p.tag_events("dev"))
+            logged_before = len(p.dataset("dev").tag_events())
         command = [sys.executable, "-c", STREAM, str(db), str(round_)]
         outcome = run_and_kill(command, db, out, timings[round_ % 2], rng, after_lock=True)
         assert outcome.killed, outcome.stdout
@@ -392,7 +395,7 @@ def test_kill_a_stream_of_tag_writes(work):
         integrity_ok(db)
         with open_project(db) as p:
             replays(p)
-            events = p.tag_events("dev").iloc[logged_before:]
+            events = p.dataset("dev").tag_events().iloc[logged_before:]
         logged = events[["example_id", "tag", "op"]].values.tolist()
         # Every acknowledged write is there, in order; at most one more committed unseen.
         assert logged[: len(acks)] == acks

@@ -14,7 +14,7 @@ What lives in the file
                     who, when, what it undoes.
 ``tag_events``      the append-only log of every tag change (example, tag, add/remove).
 ``tag_assignments`` the current state, maintained in the same transaction as the log and
-                    always equal to a replay of it (:meth:`Project.replay_tags`).
+                    always equal to a replay of it (:meth:`DatasetStore.replay_tags`).
 ``reviews``         who reviewed which example of which run, when, in which stratum.
 ``pending_actions`` big review imports being staged (see below); empty at rest.
                     A tag assignment whose ``pending`` action is listed here does not count
@@ -52,12 +52,14 @@ one per thread, session or process.
 
 from ..errors import ProjectBusy, ProjectFileError, StoreError
 from .common import RunInfo, check_actor
+from .dataset import DatasetStore
 from .files import check_project_file
 from .project import Project, open_project
 from .schema import APPLICATION_ID, SCHEMA_VERSION
 
 __all__ = [
     "APPLICATION_ID",
+    "DatasetStore",
     "SCHEMA_VERSION",
     "Project",
     "ProjectBusy",

@@ -8,7 +8,6 @@ import sqlite3
 
 import pandas as pd
 
-from .common import check_actor, now
 from .files import _guarded
 
 
@@ -51,8 +50,12 @@ class TagLog:
         return bool(changed)
 
     @_guarded
-    def tag_events(self, dataset: str | None = None) -> pd.DataFrame:
-        """The event log, oldest first: id, action_id, example_id, tag, op, actor, at."""
+    def tag_events(self) -> pd.DataFrame:
+        """The event log of every dataset, oldest first: id, action_id, dataset,
+        example_id, tag, op, actor, at."""
+        return self._tag_events(None)
+
+    def _tag_events(self, dataset_id: int | None) -> pd.DataFrame:
         sql = (
             "SELECT tag_events.id, action_id, datasets.name AS dataset, example_id,"
             " tags.name AS tag, op, actor, at FROM tag_events"
@@ -60,73 +63,27 @@ class TagLog:
         )
         sql += f" WHERE {self._not_pending('action_id')}"
         params: tuple = ()
-        if dataset is not None:
+        if dataset_id is not None:
             sql += " AND dataset_id = ?"
-            params = (self._dataset_id(dataset),)
+            params = (dataset_id,)
         return self._query(sql + " ORDER BY tag_events.id", params)
 
     @_guarded
-    def replay_tags(self, dataset: str) -> pd.DataFrame:
-        """Rebuild the current (example_id, tag) pairs from the event log alone."""
-        events = self._conn.execute(
-            "SELECT example_id, tags.name, op FROM tag_events JOIN tags ON tags.id = tag_id"
-            f" WHERE dataset_id = ? AND {self._not_pending('action_id')} ORDER BY tag_events.id",
-            (self._dataset_id(dataset),),
-        )
-        state: set[tuple[str, str]] = set()
-        for example_id, tag, op in events:
-            if op == "add":
-                state.add((example_id, tag))
-            else:
-                state.discard((example_id, tag))
-        return pd.DataFrame(sorted(state), columns=["example_id", "tag"])
+    def actions(self, *, limit: int = 100) -> pd.DataFrame:
+        """The newest actions of the whole project (who did what, when), newest first."""
+        return self._actions(None, limit=limit)
 
-    @_guarded
-    def actions(self, dataset: str | None = None, *, limit: int = 100) -> pd.DataFrame:
-        """The newest actions (who did what, when), newest first."""
+    def _actions(self, dataset_id: int | None, *, limit: int) -> pd.DataFrame:
         sql = (
             "SELECT actions.id, datasets.name AS dataset, kind, actor, at, undoes, detail"
             f" FROM actions LEFT JOIN datasets ON datasets.id = dataset_id"
             f" WHERE {self._not_pending('actions.id')}"
         )
         params: tuple = ()
-        if dataset is not None:
+        if dataset_id is not None:
             sql += " AND (dataset_id = ? OR dataset_id IS NULL)"
-            params = (self._dataset_id(dataset),)
+            params = (dataset_id,)
         return self._query(sql + " ORDER BY actions.id DESC LIMIT ?", (*params, int(limit)))
-
-    @_guarded
-    def undo(self, dataset: str, *, actor: str) -> dict | None:
-        """Undo ``actor``'s last action on ``dataset`` that is not undone yet.
-
-        The undo is itself an action that appends the inverse events, so the log stays
-        append-only. Returns a description of what was undone, or None if nothing was left.
-        One transaction of a few statements, however many events the action had.
-        """
-        self._require_writable()
-        actor = check_actor(actor)
-        stamp = now()
-        undoable = ("tag", "review", "reviews_import")
-        with self.write() as conn:
-            dataset_id = self._dataset_id(dataset)
-            row = conn.execute(
-                f"SELECT id, kind, detail FROM actions a WHERE dataset_id = ? AND actor = ?"
-                f" AND kind IN ({','.join('?' * len(undoable))})"
-                " AND NOT EXISTS (SELECT 1 FROM actions u WHERE u.undoes = a.id)"
-                f" AND {self._not_pending('a.id')} ORDER BY id DESC LIMIT 1",
-                (dataset_id, actor, *undoable),
-            ).fetchone()
-            if row is None:
-                return None
-            target, kind, detail = row
-            undo = self._action(conn, dataset_id, "undo", actor, stamp, undoes=target)
-            self._invert_events(conn, target, undo, dataset_id, actor, stamp)
-            conn.execute(
-                "UPDATE reviews SET retracted_by = ? WHERE action_id = ? AND retracted_by IS NULL",
-                (undo, target),
-            )
-            self._bump()
-        return {"action": target, "kind": kind, "detail": json.loads(detail)}
 
     def _invert_events(
         self, conn: sqlite3.Connection, target: int, undo: int, dataset_id: int, actor: str,

@@ -16,8 +16,8 @@ import pandas as pd
 import sqlite_utils
 
 from ..errors import ProjectFileError, StoreError
-from ..vocabulary import DEFAULT_RUN, check_name, check_tag_name
-from .common import RunInfo, _blob_to_frame, _frame_to_blob, check_actor, now
+from .common import RunInfo, _blob_to_frame
+from .dataset import DatasetStore
 from .files import (
     _create_project_file,
     _guarded,
@@ -36,7 +36,7 @@ from .staging import ReviewStaging
 from .tags import Taxonomy
 
 if TYPE_CHECKING:
-    from ..importing import ImportResult
+    pass
 
 
 # The ids and correctness of each run, shared by every Project of the process: a run is
@@ -307,6 +307,13 @@ class Project(Taxonomy, TagLog, ReviewStaging):
     def dataset_names(self) -> list[str]:
         return [r[0] for r in self._conn.execute("SELECT name FROM datasets ORDER BY id")]
 
+    @_guarded
+    def dataset(self, name: str, *, create: bool = False) -> DatasetStore:
+        """The dataset named ``name``, bound once (see :class:`DatasetStore`); an unknown
+        name raises :class:`StoreError` naming the datasets there are, unless ``create``
+        (for an import, which makes the dataset)."""
+        return DatasetStore(self, name, create=create)
+
     def _dataset_id(self, name: str) -> int:
         row = self._conn.execute("SELECT id FROM datasets WHERE name = ?", (name,)).fetchone()
         if row is None:
@@ -315,17 +322,20 @@ class Project(Taxonomy, TagLog, ReviewStaging):
         return row[0]
 
     @_guarded
-    def runs(self, dataset: str | None = None) -> list[RunInfo]:
+    def runs(self) -> list[RunInfo]:
+        """Every run of every dataset, oldest import first."""
+        return self._runs(None)
+
+    def _runs(self, dataset_id: int | None) -> list[RunInfo]:
         sql = (
             "SELECT runs.id, dataset_id, datasets.name, runs.name, source, format, media_root,"
             " n_examples, n_errors, metadata_columns, dataset_tags, imported_at, imported_by"
             " FROM runs JOIN datasets ON datasets.id = runs.dataset_id"
         )
         params: tuple = ()
-        if dataset is not None:
-            self._dataset_id(dataset)
-            sql += " WHERE datasets.name = ?"
-            params = (dataset,)
+        if dataset_id is not None:
+            sql += " WHERE runs.dataset_id = ?"
+            params = (dataset_id,)
         rows = self._conn.execute(sql + " ORDER BY runs.id", params).fetchall()
         return [
             RunInfo(
@@ -337,115 +347,6 @@ class Project(Taxonomy, TagLog, ReviewStaging):
             for r in rows
         ]  # fmt: skip
 
-    @_guarded
-    def run(self, dataset: str, run: str | None = None) -> RunInfo:
-        """A run of ``dataset``: the named one, else the latest imported."""
-        runs = self.runs(dataset)
-        if run is None:
-            if not runs:
-                raise StoreError(f"dataset {dataset!r} has no imported run")
-            return runs[-1]
-        for info in runs:
-            if info.name == run:
-                return info
-        names = ", ".join(r.name for r in runs)
-        raise StoreError(f"dataset {dataset!r} has no run {run!r} (runs: {names})")
-
-    @_guarded
-    def import_run(
-        self,
-        dataset: str,
-        frame: pd.DataFrame,
-        *,
-        run: str = DEFAULT_RUN,
-        source: str,
-        format: str,
-        media_root: str | Path | None,
-        metadata_columns: Sequence[str],
-        dataset_tags: Sequence[str],
-        replace: bool = False,
-        actor: str = "import",
-    ) -> RunInfo:
-        """Store a validated example frame (see :mod:`erroranalysis.importing`) as a run.
-
-        Re-importing an existing run needs ``replace=True``; tags and reviews of ids that
-        still exist are kept, those of ids that are gone are retracted through the log.
-        One transaction; the Parquet encoding and the ids that go are worked out before it.
-        """
-        self._require_writable()
-        actor = check_actor(actor)
-        dataset = check_name(dataset, kind="dataset")
-        run = check_name(run, kind="run")
-        tags = [check_tag_name(t) for t in dataset_tags]
-        blob = _frame_to_blob(frame)
-        n_errors = int((~frame["correct"].astype(bool)).sum())
-        new_ids = pd.Index(frame["id"].astype(str))
-        existing = self._dataset_runs(dataset)
-        replacing = any(info.name == run for info in existing)
-        if replacing and not replace:
-            raise self._replace_needed(dataset, run)
-        gone = self._gone_ids(existing, run, new_ids) if replacing else None
-        if gone is not None:
-            self._stage_ids("gone_ids", gone)
-        stamp = now()
-        with self.write() as conn:
-            row = conn.execute("SELECT id FROM datasets WHERE name = ?", (dataset,)).fetchone()
-            if row is None:
-                dataset_id = conn.execute(
-                    "INSERT INTO datasets (name, created_at, created_by) VALUES (?, ?, ?)",
-                    (dataset, stamp, actor),
-                ).lastrowid
-            else:
-                dataset_id = row[0]
-            old = conn.execute(
-                "SELECT id FROM runs WHERE dataset_id = ? AND name = ?", (dataset_id, run)
-            ).fetchone()
-            if old is not None and not replace:
-                raise self._replace_needed(dataset, run)
-            if old is not None and self._dataset_runs(dataset) != existing:
-                # Another import of this dataset landed since the ids were worked out.
-                gone = self._gone_ids(self._dataset_runs(dataset), run, new_ids)
-                self._stage_ids("gone_ids", gone)
-            action_id = self._action(
-                conn, dataset_id, "import", actor, stamp,
-                detail={"run": run, "source": source, "examples": len(frame), "replace": old is not None},
-            )  # fmt: skip
-            values = (
-                source, format, str(media_root) if media_root else None, len(frame), n_errors,
-                json.dumps(list(metadata_columns)), json.dumps(tags), stamp, actor, blob,
-            )  # fmt: skip
-            if old is None:
-                conn.execute(
-                    "INSERT INTO runs (source, format, media_root, n_examples, n_errors,"
-                    " metadata_columns, dataset_tags, imported_at, imported_by, frame,"
-                    " dataset_id, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*values, dataset_id, run),
-                )
-            else:
-                conn.execute(
-                    "UPDATE runs SET source = ?, format = ?, media_root = ?, n_examples = ?,"
-                    " n_errors = ?, metadata_columns = ?, dataset_tags = ?, imported_at = ?,"
-                    " imported_by = ?, frame = ? WHERE id = ?",
-                    (*values, old[0]),
-                )
-                self._forget_gone_ids(conn, dataset_id, action_id, actor, stamp)
-            for tag in tags:
-                self._tag_id(conn, tag, actor, stamp, create=True)
-            self._bump()
-        return self.run(dataset, run)
-
-    @staticmethod
-    def _replace_needed(dataset: str, run: str) -> StoreError:
-        return StoreError(
-            f"dataset {dataset!r} already has run {run!r}; pass --replace to replace it "
-            "(tags and reviews of ids that still exist are kept)"
-        )
-
-    def _dataset_runs(self, dataset: str) -> list[RunInfo]:
-        if dataset not in self.dataset_names():
-            return []
-        return self.runs(dataset)
-
     def _gone_ids(self, runs: list[RunInfo], replaced: str, new_ids: pd.Index) -> pd.Index:
         """Ids of the dataset that no run has once ``replaced`` holds ``new_ids``: only
         those lose their tags and reviews (tags and reviews exist only on ids of a run)."""
@@ -454,23 +355,6 @@ class Project(Taxonomy, TagLog, ReviewStaging):
         known = before[0].append(before[1:]) if len(before) > 1 else before[0]
         keep = new_ids.append(after) if after else new_ids
         return known.unique().difference(keep.unique())
-
-    @_guarded
-    def import_result(
-        self,
-        dataset: str,
-        result: ImportResult,
-        *,
-        run: str = DEFAULT_RUN,
-        replace: bool = False,
-        actor: str = "import",
-    ) -> RunInfo:
-        """Store what :func:`erroranalysis.importing.read_dataset` validated, as a run."""
-        return self.import_run(
-            dataset, result.frame, run=run, source=result.source, format=result.format,
-            media_root=result.media_root, metadata_columns=result.metadata_columns,
-            dataset_tags=result.dataset_tags, replace=replace, actor=actor,
-        )  # fmt: skip
 
     def _forget_gone_ids(
         self, conn: sqlite3.Connection, dataset_id: int, action_id: int, actor: str, stamp: str
@@ -496,13 +380,6 @@ class Project(Taxonomy, TagLog, ReviewStaging):
         )
 
     @_guarded
-    def examples(self, dataset: str, run: str | None = None) -> pd.DataFrame:
-        """The run's example frame as imported (a fresh copy on every call)."""
-        info = self.run(dataset, run)
-        blob = self._conn.execute("SELECT frame FROM runs WHERE id = ?", (info.id,)).fetchone()
-        return _blob_to_frame(blob[0])
-
-    @_guarded
     def run_index(self, info: RunInfo) -> tuple[pd.Index, np.ndarray]:
         """The run's example ids (an Index, position = row of :meth:`examples`) and its
         ``correct`` column, cached process-wide per import."""
@@ -518,69 +395,6 @@ class Project(Taxonomy, TagLog, ReviewStaging):
                     del _RUN_INDEX[old]
                 _RUN_INDEX[key] = cached
         return cached
-
-    @_guarded
-    def example_ids(self, dataset: str) -> pd.Index:
-        """Every example id of the dataset, across its runs."""
-        indexes = [self.run_index(info)[0] for info in self.runs(dataset)]
-        if len(indexes) == 1:
-            return indexes[0]
-        return indexes[0].append(indexes[1:]).unique() if indexes else pd.Index([], dtype=str)
-
-    def _check_example(self, dataset: str, example_id: str) -> None:
-        if example_id not in self.example_ids(dataset):
-            raise StoreError(f"dataset {dataset!r} has no example with id {example_id!r}")
-
-    @_guarded
-    def set_tag(
-        self, dataset: str, example_id: str, tag: str, present: bool = True, *, actor: str
-    ) -> int | None:
-        """Add (``present=True``) or remove a tag on one example, creating the tag if new.
-
-        Returns the id of the logged action, or None when the example already was in that
-        state (nothing is logged then).
-        """
-        self._require_writable()
-        actor = check_actor(actor)
-        self._check_example(dataset, example_id)
-        stamp = now()
-        op = "add" if present else "remove"
-        with self.write() as conn:
-            dataset_id = self._dataset_id(dataset)
-            if not present and not self._tag_exists(conn, tag):
-                return None
-            tag_id = self._tag_id(conn, tag, actor, stamp, create=present)
-            action = self._action(
-                conn, dataset_id, "tag", actor, stamp,
-                detail={"example": example_id, "tag": tag, "op": op},
-            )  # fmt: skip
-            if not self._apply(conn, action, dataset_id, example_id, tag_id, op, actor, stamp):
-                conn.execute("DELETE FROM actions WHERE id = ?", (action,))
-                return None
-            self._bump()
-        return action
-
-    @_guarded
-    def example_tags(self, dataset: str, example_id: str) -> list[str]:
-        """Reviewed tags currently on one example, by name."""
-        dataset_id = self._dataset_id(dataset)
-        rows = self._conn.execute(
-            "SELECT tags.name FROM tag_assignments a JOIN tags ON tags.id = tag_id"
-            f" WHERE dataset_id = ? AND example_id = ? AND {self._present('a')}"
-            " ORDER BY tags.name",
-            (dataset_id, example_id),
-        )
-        return [r[0] for r in rows]
-
-    @_guarded
-    def tag_assignments(self, dataset: str) -> pd.DataFrame:
-        """Current reviewed tags of a dataset: one row per (example_id, tag)."""
-        return self._query(
-            "SELECT example_id, tags.name AS tag, actor, at FROM tag_assignments a"
-            f" JOIN tags ON tags.id = tag_id WHERE dataset_id = ? AND {self._present('a')}"
-            " ORDER BY example_id, tags.name",
-            (self._dataset_id(dataset),),
-        )
 
 
 def open_project(

@@ -7,19 +7,18 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import repeat
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ProjectBusy, StoreError
 from ..vocabulary import check_tag_name
-from .common import RunInfo, check_actor, now
-from .files import _guarded, _pid_alive
+from .common import RunInfo, now
+from .files import _pid_alive
 
 # Reviews per staging transaction: each holds the write lock for a few tens of
 # milliseconds, so a reviewer's click gets in between two of them.
@@ -108,127 +107,6 @@ class ReviewStaging:
     def _create_staging_tables(self) -> None:
         for statement in _STAGING_TABLES:
             self._conn.execute(statement)
-
-    @_guarded
-    def record_review(
-        self,
-        dataset: str,
-        example_id: str,
-        *,
-        reviewer: str,
-        run: str | None = None,
-        tags: Iterable[str] | None = None,
-        note: str = "",
-        label_wrong: bool = False,
-        corrected_label: str | None = None,
-        queue: str = "",
-    ) -> int:
-        """Mark one example reviewed by ``reviewer``; with ``tags``, its reviewed tags are
-        set to exactly those (added and removed through the log) in the same action."""
-        reviews = pd.DataFrame(
-            {"id": [example_id], "reviewer": [reviewer], "note": [note],
-             "label_wrong": [label_wrong], "corrected_label": [corrected_label]}
-        )  # fmt: skip
-        return self.record_reviews(
-            dataset, reviews, tags=None if tags is None else [list(tags)], run=run,
-            exact=True, queue=queue, kind="review", actor=reviewer,
-        )  # fmt: skip
-
-    @_guarded
-    def record_reviews(
-        self,
-        dataset: str,
-        reviews: pd.DataFrame,
-        *,
-        tags: Sequence[Sequence[str]] | None,
-        run: str | None = None,
-        exact: bool = False,
-        queue: str = "import",
-        kind: str = "reviews_import",
-        actor: str | None = None,
-    ) -> int:
-        """Record many reviews in one action, all or nothing; returns the action's id.
-
-        ``reviews`` has columns ``id`` and ``reviewer`` (optionally ``note``, ``label_wrong``,
-        ``corrected_label``); ``tags[i]`` are the tags seen on row i. With ``exact`` the
-        example's other reviewed tags are removed (an example listed twice ends with the
-        tags of its last row); otherwise tags are only added.
-
-        Everything is checked and prepared before the write lock is taken. Up to
-        :data:`STAGE_ROWS` reviews and tag pairs are written in one transaction. More are
-        staged: reviews, tag events and tag assignments are written in short transactions
-        under a pending action that no reader counts, then one short transaction re-decides
-        the few tags other reviewers changed meanwhile and removes the pending mark, so the
-        whole import appears at once. While one import into a dataset is being staged,
-        another raises :class:`ProjectBusy`; one that fails or is interrupted leaves
-        nothing (a killed one is removed by the next process that opens the file to write).
-        """
-        self._require_writable()
-        info = self.run(dataset, run)
-        n = len(reviews)
-        if tags is not None and len(tags) != n:
-            raise StoreError(f"{len(tags)} tag lists for {n} reviews; nothing was recorded")
-        ids = reviews["id"].astype(str).tolist()
-        run_ids, run_correct = self.run_index(info)
-        positions = run_ids.get_indexer(ids)
-        if (positions < 0).any():
-            missing = [example for example, p in zip(ids, positions, strict=True) if p < 0]
-            raise StoreError(
-                f"run {info.name!r} of dataset {dataset!r} has no example with id "
-                f"{missing[0]!r}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-            )
-        names = {r: check_actor(r) for r in pd.unique(reviews["reviewer"].astype(str))}
-        reviewers = [names[r] for r in reviews["reviewer"].astype(str)]
-        actor = check_actor(actor) if actor else reviewers[0] if reviewers else "import"
-        strata = np.where(run_correct[positions], "correct", "error").tolist()
-        notes = [str(v) if v else "" for v in _values(reviews, "note", n)]
-        label_wrong = [int(bool(v)) for v in _values(reviews, "label_wrong", n)]
-        corrected = _values(reviews, "corrected_label", n)
-        plan = self._stage_review_tags(ids, reviewers, tags, exact=exact)
-        detail = {"run": info.name, "reviews": n}
-        stamp = now()
-
-        def rows(action: int, dataset_id: int, lo: int, hi: int) -> Iterator[tuple]:
-            return zip(
-                repeat(action), repeat(dataset_id), repeat(info.id), ids[lo:hi],
-                reviewers[lo:hi], repeat(stamp), strata[lo:hi], notes[lo:hi],
-                label_wrong[lo:hi], corrected[lo:hi], repeat(queue),
-            )  # fmt: skip
-
-        if n <= STAGE_ROWS and (plan is None or plan.pairs <= STAGE_ROWS):
-            with self.write() as conn:
-                dataset_id = self._dataset_id(dataset)
-                self._check_run_unchanged(conn, dataset, info)
-                action = self._action(conn, dataset_id, kind, actor, stamp, detail=detail)
-                conn.executemany(_INSERT_REVIEW, rows(action, dataset_id, 0, n))
-                if plan is not None:
-                    self._map_review_tags(conn, plan, actor, stamp, hidden=False)
-                    self._review_tag_events(conn, action, dataset_id, stamp, exact=exact)
-                    self._follow_events(conn, action, dataset_id, removals=exact)
-                self._bump()
-            return action
-        stage = self._begin_stage(dataset, info, kind, actor, stamp, detail, plan)
-        try:
-            dataset_id = stage.dataset_id
-            for lo in range(0, n, STAGE_ROWS):
-                self._staged_write(stage, lambda conn, lo=lo: conn.executemany(
-                    _INSERT_REVIEW, rows(stage.action, dataset_id, lo, lo + STAGE_ROWS)))  # fmt: skip
-            if plan is not None:
-                for lo, hi in plan.ranges:
-                    self._staged_write(stage, lambda conn, lo=lo, hi=hi: self._review_tag_events(
-                        conn, stage.action, dataset_id, stamp, exact=exact, lo=lo, hi=hi,
-                        stage=True))  # fmt: skip
-            with self.write() as conn:
-                self._check_run_unchanged(conn, dataset, info)
-                self._check_stage_complete(conn, stage.action, n)
-                if plan is not None:
-                    self._settle_review_tags(conn, stage, stamp, exact=exact)
-                conn.execute("DELETE FROM pending_actions WHERE action_id = ?", (stage.action,))
-                self._bump()
-        except BaseException:
-            self._discard_stage(stage.action)
-            raise
-        return stage.action
 
     def _stage_review_tags(
         self, ids: list[str], reviewers: list[str], tags: Sequence[Sequence[str]] | None,
@@ -554,19 +432,3 @@ class ReviewStaging:
             silent = datetime.now(UTC) - datetime.fromisoformat(touched_at)
             if (stage_host == host and not _pid_alive(pid)) or silent > STAGE_ABANDONED_AFTER:
                 self._discard_stage(action)
-
-    @_guarded
-    def reviews(self, dataset: str, *, include_retracted: bool = False) -> pd.DataFrame:
-        """Reviews of a dataset: example_id, reviewer, at, run, stratum, note, label_wrong,
-        corrected_label, queue (one row per review; an example may have several)."""
-        sql = (
-            "SELECT example_id, reviewer, at, runs.name AS run, stratum, note,"
-            " label_wrong, corrected_label, queue, retracted_by FROM reviews"
-            " LEFT JOIN runs ON runs.id = run_id WHERE reviews.dataset_id = ?"
-            f" AND {self._not_pending('reviews.action_id')}"
-        )
-        if not include_retracted:
-            sql += " AND retracted_by IS NULL"
-        frame = self._query(sql + " ORDER BY reviews.id", (self._dataset_id(dataset),))
-        frame["label_wrong"] = frame["label_wrong"].astype(bool)
-        return frame

@@ -75,7 +75,7 @@ def locker(app) -> Iterator[Callable[[], Locker]]:
 
 def tags_in_file(db: Path) -> list[str]:
     with open_project(db, readonly=True) as project:
-        return project.example_tags(DATASET, EXAMPLE)
+        return project.dataset(DATASET).example_tags(EXAMPLE)
 
 
 def busy_message(page: Page):

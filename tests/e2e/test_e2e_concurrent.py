@@ -71,8 +71,10 @@ def test_two_sessions_tagging_at_once_keep_every_tag(app, sessions: dict[str, Pa
 
     with open_project(app.db) as project:
         for example in tagged:
-            assert set(REVIEWERS.values()) <= set(project.example_tags(SPEECH, example)), example
-        events = project.tag_events(SPEECH)
+            assert set(REVIEWERS.values()) <= set(project.dataset(SPEECH).example_tags(example)), (
+                example
+            )
+        events = project.dataset(SPEECH).tag_events()
         for name, tag in REVIEWERS.items():
             mine = events[events["actor"] == name]
             assert sorted(mine["example_id"]) == sorted(tagged)

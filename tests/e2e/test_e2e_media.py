@@ -94,13 +94,13 @@ def setting(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     base = folder / "base.csv"
     base.write_text("id,label,prediction\nb1,yes,no\nb2,no,no\nb3,yes,yes\nb4,no,yes\n")
     with open_project(db) as project:
-        project.import_result("base", read_dataset(base), actor="setup")
+        project.dataset("base", create=True).import_result(read_dataset(base), actor="setup")
         # A run stored before uploads were restricted: its media folder is .ssh itself.
         frame = pd.DataFrame(
             {"id": ["old1"], "label": ["a"], "prediction": ["b"], "correct": [False]}
         ).assign(audio=["id_rsa"])
-        project.import_run(
-            "legacy", frame, source="legacy.csv", format="csv", media_root=folder / ".ssh",
+        project.dataset("legacy", create=True).import_run(
+            frame, source="legacy.csv", format="csv", media_root=folder / ".ssh",
             metadata_columns=[], dataset_tags=[], actor="setup",
         )  # fmt: skip
     with_root = request.param == "one allowed folder"
@@ -411,7 +411,7 @@ def test_a_legitimate_archive_imports_and_plays(app, page: Page, setting: Settin
     submit(page)
     expect_outcome(page, "Imported 1 examples")
     with open_project(setting.db, readonly=True) as project:
-        root = project.run(name).media_root
+        root = project.dataset(name).run().media_root
     assert root.is_relative_to(media_area(setting.db)) and (root / "clips" / "w1.wav").is_file()
 
     review(page, app, name, "w1")

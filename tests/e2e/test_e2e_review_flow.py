@@ -102,14 +102,14 @@ def tagged(app, browser: Browser, browser_context_args: dict) -> Iterator[Tagged
 def test_tags_by_mouse_and_keyboard_are_in_the_project_file(tagged, app):
     with open_project(app.db) as project:
         for example, tags in tagged.added.items():
-            assert tags <= set(project.example_tags(SPEECH, example)), example
+            assert tags <= set(project.dataset(SPEECH).example_tags(example)), example
         assert set(project.tag_definitions()["tag"]) >= {NEW_TAG}
-        events = project.tag_events(SPEECH)
+        events = project.dataset(SPEECH).tag_events()
         mine = events[events["actor"] == REVIEWER]
         assert sorted(zip(mine["example_id"], mine["tag"], mine["op"], strict=True)) == sorted(
             (example, tag, "add") for example, tags in tagged.added.items() for tag in tags
         )
-        reviews = project.reviews(SPEECH)
+        reviews = project.dataset(SPEECH).reviews()
         by_me = reviews[reviews["reviewer"] == REVIEWER]
         assert by_me["example_id"].tolist() == [tagged.reviewed]
 

@@ -50,9 +50,9 @@ def project_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = read_dataset(csv)
     db = folder / "xss.db"
     with open_project(db) as project:
-        project.import_result(DATASET, result, actor="setup")
-        project.set_tag(DATASET, "x1", IMG, actor="setup")
-        project.record_review(DATASET, "x1", reviewer="setup", queue="error", note=SCRIPT)
+        project.dataset(DATASET, create=True).import_result(result, actor="setup")
+        project.dataset(DATASET).set_tag("x1", IMG, actor="setup")
+        project.dataset(DATASET).record_review("x1", reviewer="setup", queue="error", note=SCRIPT)
     return db
 
 

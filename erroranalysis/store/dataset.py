@@ -1,0 +1,443 @@
+"""One dataset of a project, bound once, in the manner of sqlite-utils' ``db["table"]``:
+``project.dataset("dev")`` resolves the dataset and its methods need no dataset argument."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ..errors import StoreError
+from ..vocabulary import DEFAULT_RUN, check_name, check_tag_name
+from . import staging
+from .common import RunInfo, _blob_to_frame, _frame_to_blob, check_actor, now
+from .files import _guarded
+from .staging import _INSERT_REVIEW, _values
+
+if TYPE_CHECKING:
+    from ..importing import ImportResult
+    from .project import Project
+
+
+class DatasetStore:
+    """The runs, examples, tags, reviews and undo of one dataset of an open project.
+
+    Made by :meth:`Project.dataset`, which raises :class:`StoreError` for an unknown
+    name unless ``create`` (then the first import makes the dataset). Bound to the
+    project's connection and thread, like the project itself.
+    """
+
+    def __init__(self, project: Project, name: str, *, create: bool = False):
+        self.project = project
+        self.name = check_name(name, kind="dataset") if create else name
+        self._id: int | None = None if create else project._dataset_id(name)
+
+    def __repr__(self) -> str:
+        return f"<DatasetStore {self.name!r} of {self.project.path.name}>"
+
+    @property
+    def path(self) -> Path:
+        return self.project.path
+
+    @property
+    def id(self) -> int:
+        """The dataset's id, looked up once (an unknown name raises :class:`StoreError`)."""
+        if self._id is None:
+            self._id = self.project._dataset_id(self.name)
+        return self._id
+
+    @_guarded
+    def runs(self) -> list[RunInfo]:
+        """The dataset's runs, oldest import first."""
+        return self.project._runs(self.id)
+
+    @_guarded
+    def tag_events(self) -> pd.DataFrame:
+        """The dataset's event log, oldest first: id, action_id, example_id, tag, op, actor, at."""
+        return self.project._tag_events(self.id)
+
+    @_guarded
+    def actions(self, *, limit: int = 100) -> pd.DataFrame:
+        """The newest actions on the dataset or the whole project, newest first."""
+        return self.project._actions(self.id, limit=limit)
+
+    @_guarded
+    def run(self, run: str | None = None) -> RunInfo:
+        """A run of the dataset: the named one, else the latest imported."""
+        runs = self.runs()
+        if run is None:
+            if not runs:
+                raise StoreError(f"dataset {self.name!r} has no imported run")
+            return runs[-1]
+        for info in runs:
+            if info.name == run:
+                return info
+        names = ", ".join(r.name for r in runs)
+        raise StoreError(f"dataset {self.name!r} has no run {run!r} (runs: {names})")
+
+    @_guarded
+    def examples(self, run: str | None = None) -> pd.DataFrame:
+        """The run's example frame as imported (a fresh copy on every call)."""
+        info = self.run(run)
+        blob = self.project._conn.execute(
+            "SELECT frame FROM runs WHERE id = ?", (info.id,)
+        ).fetchone()
+        return _blob_to_frame(blob[0])
+
+    @_guarded
+    def example_ids(self) -> pd.Index:
+        """Every example id of the dataset, across its runs."""
+        indexes = [self.project.run_index(info)[0] for info in self.runs()]
+        if len(indexes) == 1:
+            return indexes[0]
+        return indexes[0].append(indexes[1:]).unique() if indexes else pd.Index([], dtype=str)
+
+    def _dataset_runs(self) -> list[RunInfo]:
+        if self.name not in self.project.dataset_names():
+            return []
+        return self.runs()
+
+    @_guarded
+    def import_run(
+        self,
+        frame: pd.DataFrame,
+        *,
+        run: str = DEFAULT_RUN,
+        source: str,
+        format: str,
+        media_root: str | Path | None,
+        metadata_columns: Sequence[str],
+        dataset_tags: Sequence[str],
+        replace: bool = False,
+        actor: str = "import",
+    ) -> RunInfo:
+        """Store a validated example frame (see :mod:`erroranalysis.importing`) as a run.
+
+        Re-importing an existing run needs ``replace=True``; tags and reviews of ids that
+        still exist are kept, those of ids that are gone are retracted through the log.
+        One transaction; the Parquet encoding and the ids that go are worked out before it.
+        """
+        self.project._require_writable()
+        actor = check_actor(actor)
+        run = check_name(run, kind="run")
+        tags = [check_tag_name(t) for t in dataset_tags]
+        blob = _frame_to_blob(frame)
+        n_errors = int((~frame["correct"].astype(bool)).sum())
+        new_ids = pd.Index(frame["id"].astype(str))
+        existing = self._dataset_runs()
+        replacing = any(info.name == run for info in existing)
+        if replacing and not replace:
+            raise self._replace_needed(run)
+        gone = self.project._gone_ids(existing, run, new_ids) if replacing else None
+        if gone is not None:
+            self.project._stage_ids("gone_ids", gone)
+        stamp = now()
+        with self.project.write() as conn:
+            row = conn.execute("SELECT id FROM datasets WHERE name = ?", (self.name,)).fetchone()
+            if row is None:
+                dataset_id = conn.execute(
+                    "INSERT INTO datasets (name, created_at, created_by) VALUES (?, ?, ?)",
+                    (self.name, stamp, actor),
+                ).lastrowid
+            else:
+                dataset_id = row[0]
+            old = conn.execute(
+                "SELECT id FROM runs WHERE dataset_id = ? AND name = ?", (dataset_id, run)
+            ).fetchone()
+            if old is not None and not replace:
+                raise self._replace_needed(run)
+            if old is not None and self._dataset_runs() != existing:
+                # Another import of this dataset landed since the ids were worked out.
+                gone = self.project._gone_ids(self._dataset_runs(), run, new_ids)
+                self.project._stage_ids("gone_ids", gone)
+            action_id = self.project._action(
+                conn, dataset_id, "import", actor, stamp,
+                detail={"run": run, "source": source, "examples": len(frame), "replace": old is not None},
+            )  # fmt: skip
+            values = (
+                source, format, str(media_root) if media_root else None, len(frame), n_errors,
+                json.dumps(list(metadata_columns)), json.dumps(tags), stamp, actor, blob,
+            )  # fmt: skip
+            if old is None:
+                conn.execute(
+                    "INSERT INTO runs (source, format, media_root, n_examples, n_errors,"
+                    " metadata_columns, dataset_tags, imported_at, imported_by, frame,"
+                    " dataset_id, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*values, dataset_id, run),
+                )
+            else:
+                conn.execute(
+                    "UPDATE runs SET source = ?, format = ?, media_root = ?, n_examples = ?,"
+                    " n_errors = ?, metadata_columns = ?, dataset_tags = ?, imported_at = ?,"
+                    " imported_by = ?, frame = ? WHERE id = ?",
+                    (*values, old[0]),
+                )
+                self.project._forget_gone_ids(conn, dataset_id, action_id, actor, stamp)
+            for tag in tags:
+                self.project._tag_id(conn, tag, actor, stamp, create=True)
+            self.project._bump()
+        return self.run(run)
+
+    def _replace_needed(self, run: str) -> StoreError:
+        return StoreError(
+            f"dataset {self.name!r} already has run {run!r}; pass --replace to replace it "
+            "(tags and reviews of ids that still exist are kept)"
+        )
+
+    @_guarded
+    def import_result(
+        self,
+        result: ImportResult,
+        *,
+        run: str = DEFAULT_RUN,
+        replace: bool = False,
+        actor: str = "import",
+    ) -> RunInfo:
+        """Store what :func:`erroranalysis.importing.read_dataset` validated, as a run."""
+        return self.import_run(result.frame, run=run, source=result.source, format=result.format,
+            media_root=result.media_root, metadata_columns=result.metadata_columns,
+            dataset_tags=result.dataset_tags, replace=replace, actor=actor,
+        )  # fmt: skip
+
+    def _check_example(self, example_id: str) -> None:
+        if example_id not in self.example_ids():
+            raise StoreError(f"dataset {self.name!r} has no example with id {example_id!r}")
+
+    @_guarded
+    def set_tag(self, example_id: str, tag: str, present: bool = True, *, actor: str) -> int | None:
+        """Add (``present=True``) or remove a tag on one example, creating the tag if new.
+
+        Returns the id of the logged action, or None when the example already was in that
+        state (nothing is logged then).
+        """
+        self.project._require_writable()
+        actor = check_actor(actor)
+        self._check_example(example_id)
+        stamp = now()
+        op = "add" if present else "remove"
+        with self.project.write() as conn:
+            dataset_id = self.id
+            if not present and not self.project._tag_exists(conn, tag):
+                return None
+            tag_id = self.project._tag_id(conn, tag, actor, stamp, create=present)
+            action = self.project._action(
+                conn, dataset_id, "tag", actor, stamp,
+                detail={"example": example_id, "tag": tag, "op": op},
+            )  # fmt: skip
+            if not self.project._apply(
+                conn, action, dataset_id, example_id, tag_id, op, actor, stamp
+            ):
+                conn.execute("DELETE FROM actions WHERE id = ?", (action,))
+                return None
+            self.project._bump()
+        return action
+
+    @_guarded
+    def example_tags(self, example_id: str) -> list[str]:
+        """Reviewed tags currently on one example, by name."""
+        dataset_id = self.id
+        rows = self.project._conn.execute(
+            "SELECT tags.name FROM tag_assignments a JOIN tags ON tags.id = tag_id"
+            f" WHERE dataset_id = ? AND example_id = ? AND {self.project._present('a')}"
+            " ORDER BY tags.name",
+            (dataset_id, example_id),
+        )
+        return [r[0] for r in rows]
+
+    @_guarded
+    def tag_assignments(self) -> pd.DataFrame:
+        """Current reviewed tags of the dataset: one row per (example_id, tag)."""
+        return self.project._query(
+            "SELECT example_id, tags.name AS tag, actor, at FROM tag_assignments a"
+            f" JOIN tags ON tags.id = tag_id WHERE dataset_id = ? AND {self.project._present('a')}"
+            " ORDER BY example_id, tags.name",
+            (self.id,),
+        )
+
+    @_guarded
+    def replay_tags(self) -> pd.DataFrame:
+        """Rebuild the current (example_id, tag) pairs from the event log alone."""
+        events = self.project._conn.execute(
+            "SELECT example_id, tags.name, op FROM tag_events JOIN tags ON tags.id = tag_id"
+            f" WHERE dataset_id = ? AND {self.project._not_pending('action_id')} ORDER BY tag_events.id",
+            (self.id,),
+        )
+        state: set[tuple[str, str]] = set()
+        for example_id, tag, op in events:
+            if op == "add":
+                state.add((example_id, tag))
+            else:
+                state.discard((example_id, tag))
+        return pd.DataFrame(sorted(state), columns=["example_id", "tag"])
+
+    @_guarded
+    def undo(self, *, actor: str) -> dict | None:
+        """Undo ``actor``'s last action on the dataset that is not undone yet.
+
+        The undo is itself an action that appends the inverse events, so the log stays
+        append-only. Returns a description of what was undone, or None if nothing was left.
+        One transaction of a few statements, however many events the action had.
+        """
+        self.project._require_writable()
+        actor = check_actor(actor)
+        stamp = now()
+        undoable = ("tag", "review", "reviews_import")
+        with self.project.write() as conn:
+            dataset_id = self.id
+            row = conn.execute(
+                f"SELECT id, kind, detail FROM actions a WHERE dataset_id = ? AND actor = ?"
+                f" AND kind IN ({','.join('?' * len(undoable))})"
+                " AND NOT EXISTS (SELECT 1 FROM actions u WHERE u.undoes = a.id)"
+                f" AND {self.project._not_pending('a.id')} ORDER BY id DESC LIMIT 1",
+                (dataset_id, actor, *undoable),
+            ).fetchone()
+            if row is None:
+                return None
+            target, kind, detail = row
+            undo = self.project._action(conn, dataset_id, "undo", actor, stamp, undoes=target)
+            self.project._invert_events(conn, target, undo, dataset_id, actor, stamp)
+            conn.execute(
+                "UPDATE reviews SET retracted_by = ? WHERE action_id = ? AND retracted_by IS NULL",
+                (undo, target),
+            )
+            self.project._bump()
+        return {"action": target, "kind": kind, "detail": json.loads(detail)}
+
+    @_guarded
+    def record_review(
+        self,
+        example_id: str,
+        *,
+        reviewer: str,
+        run: str | None = None,
+        tags: Iterable[str] | None = None,
+        note: str = "",
+        label_wrong: bool = False,
+        corrected_label: str | None = None,
+        queue: str = "",
+    ) -> int:
+        """Mark one example reviewed by ``reviewer``; with ``tags``, its reviewed tags are
+        set to exactly those (added and removed through the log) in the same action."""
+        reviews = pd.DataFrame(
+            {"id": [example_id], "reviewer": [reviewer], "note": [note],
+             "label_wrong": [label_wrong], "corrected_label": [corrected_label]}
+        )  # fmt: skip
+        return self.record_reviews(reviews, tags=None if tags is None else [list(tags)], run=run,
+            exact=True, queue=queue, kind="review", actor=reviewer,
+        )  # fmt: skip
+
+    @_guarded
+    def record_reviews(
+        self,
+        reviews: pd.DataFrame,
+        *,
+        tags: Sequence[Sequence[str]] | None,
+        run: str | None = None,
+        exact: bool = False,
+        queue: str = "import",
+        kind: str = "reviews_import",
+        actor: str | None = None,
+    ) -> int:
+        """Record many reviews in one action, all or nothing; returns the action's id.
+
+        ``reviews`` has columns ``id`` and ``reviewer`` (optionally ``note``, ``label_wrong``,
+        ``corrected_label``); ``tags[i]`` are the tags seen on row i. With ``exact`` the
+        example's other reviewed tags are removed (an example listed twice ends with the
+        tags of its last row); otherwise tags are only added.
+
+        Everything is checked and prepared before the write lock is taken. Up to
+        :data:`~erroranalysis.store.staging.STAGE_ROWS` reviews and tag pairs are written in one transaction. More are
+        staged: reviews, tag events and tag assignments are written in short transactions
+        under a pending action that no reader counts, then one short transaction re-decides
+        the few tags other reviewers changed meanwhile and removes the pending mark, so the
+        whole import appears at once. While one import into the dataset is being staged,
+        another raises :class:`ProjectBusy`; one that fails or is interrupted leaves
+        nothing (a killed one is removed by the next process that opens the file to write).
+        """
+        self.project._require_writable()
+        info = self.run(run)
+        n = len(reviews)
+        if tags is not None and len(tags) != n:
+            raise StoreError(f"{len(tags)} tag lists for {n} reviews; nothing was recorded")
+        ids = reviews["id"].astype(str).tolist()
+        run_ids, run_correct = self.project.run_index(info)
+        positions = run_ids.get_indexer(ids)
+        if (positions < 0).any():
+            missing = [example for example, p in zip(ids, positions, strict=True) if p < 0]
+            raise StoreError(
+                f"run {info.name!r} of dataset {self.name!r} has no example with id "
+                f"{missing[0]!r}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+            )
+        names = {r: check_actor(r) for r in pd.unique(reviews["reviewer"].astype(str))}
+        reviewers = [names[r] for r in reviews["reviewer"].astype(str)]
+        actor = check_actor(actor) if actor else reviewers[0] if reviewers else "import"
+        strata = np.where(run_correct[positions], "correct", "error").tolist()
+        notes = [str(v) if v else "" for v in _values(reviews, "note", n)]
+        label_wrong = [int(bool(v)) for v in _values(reviews, "label_wrong", n)]
+        corrected = _values(reviews, "corrected_label", n)
+        plan = self.project._stage_review_tags(ids, reviewers, tags, exact=exact)
+        detail = {"run": info.name, "reviews": n}
+        stamp = now()
+
+        def rows(action: int, dataset_id: int, lo: int, hi: int) -> Iterator[tuple]:
+            return zip(
+                repeat(action), repeat(dataset_id), repeat(info.id), ids[lo:hi],
+                reviewers[lo:hi], repeat(stamp), strata[lo:hi], notes[lo:hi],
+                label_wrong[lo:hi], corrected[lo:hi], repeat(queue),
+            )  # fmt: skip
+
+        if n <= staging.STAGE_ROWS and (plan is None or plan.pairs <= staging.STAGE_ROWS):
+            with self.project.write() as conn:
+                dataset_id = self.id
+                self.project._check_run_unchanged(conn, self.name, info)
+                action = self.project._action(conn, dataset_id, kind, actor, stamp, detail=detail)
+                conn.executemany(_INSERT_REVIEW, rows(action, dataset_id, 0, n))
+                if plan is not None:
+                    self.project._map_review_tags(conn, plan, actor, stamp, hidden=False)
+                    self.project._review_tag_events(conn, action, dataset_id, stamp, exact=exact)
+                    self.project._follow_events(conn, action, dataset_id, removals=exact)
+                self.project._bump()
+            return action
+        stage = self.project._begin_stage(self.name, info, kind, actor, stamp, detail, plan)
+        try:
+            dataset_id = stage.dataset_id
+            for lo in range(0, n, staging.STAGE_ROWS):
+                self.project._staged_write(stage, lambda conn, lo=lo: conn.executemany(
+                    _INSERT_REVIEW, rows(stage.action, dataset_id, lo, lo + staging.STAGE_ROWS)))  # fmt: skip
+            if plan is not None:
+                for lo, hi in plan.ranges:
+                    self.project._staged_write(stage, lambda conn, lo=lo, hi=hi: self.project._review_tag_events(
+                        conn, stage.action, dataset_id, stamp, exact=exact, lo=lo, hi=hi,
+                        stage=True))  # fmt: skip
+            with self.project.write() as conn:
+                self.project._check_run_unchanged(conn, self.name, info)
+                self.project._check_stage_complete(conn, stage.action, n)
+                if plan is not None:
+                    self.project._settle_review_tags(conn, stage, stamp, exact=exact)
+                conn.execute("DELETE FROM pending_actions WHERE action_id = ?", (stage.action,))
+                self.project._bump()
+        except BaseException:
+            self.project._discard_stage(stage.action)
+            raise
+        return stage.action
+
+    @_guarded
+    def reviews(self, *, include_retracted: bool = False) -> pd.DataFrame:
+        """Reviews of the dataset: example_id, reviewer, at, run, stratum, note, label_wrong,
+        corrected_label, queue (one row per review; an example may have several)."""
+        sql = (
+            "SELECT example_id, reviewer, at, runs.name AS run, stratum, note,"
+            " label_wrong, corrected_label, queue, retracted_by FROM reviews"
+            " LEFT JOIN runs ON runs.id = run_id WHERE reviews.dataset_id = ?"
+            f" AND {self.project._not_pending('reviews.action_id')}"
+        )
+        if not include_retracted:
+            sql += " AND retracted_by IS NULL"
+        frame = self.project._query(sql + " ORDER BY reviews.id", (self.id,))
+        frame["label_wrong"] = frame["label_wrong"].astype(bool)
+        return frame
