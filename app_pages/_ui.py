@@ -30,7 +30,7 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from erroranalysis import analysis, export, importing, media, review, rules
+from erroranalysis import analyses, export, importing, media, review, rules
 from erroranalysis.errors import ProjectBusy, ProjectFileError
 from erroranalysis.store import Project, RunInfo, StoreError, check_actor, open_project
 
@@ -370,7 +370,7 @@ def tag_assignments(info: RunInfo) -> pd.DataFrame:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _reviewable_tags(db: str, dataset: str, rev: int) -> list[str]:
-    return analysis.reviewable_tags(project(), dataset)
+    return analyses.reviewable_tags(project())
 
 
 def reviewed_tag_names(info: RunInfo) -> list[str]:
@@ -470,7 +470,7 @@ def column_choices(info: RunInfo, column: str) -> review.ColumnChoices:
 # ------------------------------------------------------------------ analysis
 @st.cache_resource(max_entries=4, show_spinner="Estimating…")
 def _evidence(key: tuple, rev: int) -> Any:
-    return analysis.load_evidence(project(), key[1], run=key[2], examples=_run_data(key).frame)
+    return analyses.load_evidence(project(), key[1], run=key[2], examples=_run_data(key).frame)
 
 
 def evidence(info: RunInfo) -> Any:
@@ -480,9 +480,7 @@ def evidence(info: RunInfo) -> Any:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _priority_table(key: tuple, rev: int, by: str) -> pd.DataFrame:
-    return analysis.priority_table(
-        project(), key[1], run=key[2], by=by, evidence=_evidence(key, rev)
-    )
+    return analyses.priority_table(_evidence(key, rev), by=by)
 
 
 def priority_table(info: RunInfo, *, by: str = "marginal_effect") -> pd.DataFrame:
@@ -491,11 +489,11 @@ def priority_table(info: RunInfo, *, by: str = "marginal_effect") -> pd.DataFram
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _from_evidence(name: str, key: tuple, rev: int) -> pd.DataFrame:
-    return getattr(analysis, name)(_evidence(key, rev))
+    return analyses.ANALYSES[name](_evidence(key, rev))
 
 
 def error_share_table(info: RunInfo) -> pd.DataFrame:
-    return _from_evidence("error_share_table", _key(info), revision())
+    return _from_evidence("error_shares", _key(info), revision())
 
 
 def untagged_errors(info: RunInfo) -> pd.DataFrame:
@@ -508,7 +506,7 @@ def tag_overlap(info: RunInfo) -> pd.DataFrame:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _tag_overview(key: tuple, rev: int) -> pd.DataFrame:
-    return analysis.tag_overview(project(), key[1], run=key[2], evidence=_evidence(key, rev))
+    return analyses.tag_overview(_evidence(key, rev))
 
 
 def tag_overview(info: RunInfo) -> pd.DataFrame:
@@ -517,9 +515,7 @@ def tag_overview(info: RunInfo) -> pd.DataFrame:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _slice_table(key: tuple, rev: int, by: str, positive: str | None) -> pd.DataFrame:
-    return analysis.slice_table(
-        project(), key[1], by=by, run=key[2], positive=positive, evidence=_evidence(key, rev)
-    )
+    return analyses.slice_table(_evidence(key, rev), by=by, positive=positive)
 
 
 def slice_table(info: RunInfo, *, by: str, positive: str | None) -> pd.DataFrame:
@@ -528,7 +524,7 @@ def slice_table(info: RunInfo, *, by: str, positive: str | None) -> pd.DataFrame
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _confusion(key: tuple, rev: int, tag: str | None) -> pd.DataFrame:
-    return analysis.confusion(_evidence(key, rev), tag=tag)
+    return analyses.confusion(_evidence(key, rev), tag=tag)
 
 
 def confusion(info: RunInfo, *, tag: str | None = None) -> pd.DataFrame:
@@ -556,7 +552,7 @@ def recent_actions(info: RunInfo, *, limit: int = 100) -> pd.DataFrame:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _dataset_summary(key: tuple) -> dict:
-    return analysis.dataset_summary(_run_data(key).frame)
+    return analyses.dataset_summary(analyses.Evidence(_run_data(key).frame))
 
 
 def dataset_summary(info: RunInfo) -> dict:
@@ -572,7 +568,7 @@ def baselines(info: RunInfo) -> pd.DataFrame:
 # ------------------------------------------------------------------ imports
 def runs_table() -> pd.DataFrame:
     """Every dataset and run of the project, one row per run."""
-    return analysis.runs_table(project())
+    return analyses.runs_table(project())
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

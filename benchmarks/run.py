@@ -119,8 +119,7 @@ def bench_lock_wait(db: Path, work: Path) -> None:
 
 
 def bench_engine() -> None:
-    from erroranalysis.priorities import priority_table
-    from erroranalysis.slices import slice_metrics
+    from erroranalysis.analyses import Evidence, priority_table, slice_table
 
     frame = synthetic.examples()
     frame["correct"] = frame["label"] == frame["prediction"]
@@ -128,9 +127,10 @@ def bench_engine() -> None:
     kinds = dict.fromkeys(tags.columns, "dataset")
     hlp = dict.fromkeys(tags.columns, 0.95)
     reviewed = pd.Series(True, index=frame.index)
+    evidence = Evidence(frame, tags, kinds=kinds, reviewed=reviewed, hlp=hlp)
 
     def ours():
-        return priority_table(frame, tags, kinds=kinds, reviewed=reviewed, hlp=hlp)
+        return priority_table(evidence)
 
     def bare():
         # The same counts: examples and correct examples per tag.
@@ -143,7 +143,7 @@ def bench_engine() -> None:
            f"bare pandas groupby {t_bare * 1000:.0f} ms ({t_ours / t_bare:.1f}x)")  # fmt: skip
 
     def slices():
-        return slice_metrics(frame, by="site")
+        return slice_table(evidence, by="site")
 
     def bare_slices():
         return frame.groupby("site")["correct"].agg(["size", "mean"])

@@ -28,7 +28,7 @@ from pathlib import Path
 from . import __version__
 from .errors import ExpectedError
 from .roles import ROLE_HELP, ROLES, ColumnMapping, column_flag
-from .vocabulary import DEFAULT_RUN, check_name
+from .vocabulary import DEFAULT_RUN, ORDERS, SLICE_BY_TAGS, check_name
 
 DEFAULT_DB = "erroranalysis.db"
 DEFAULT_HOST = "127.0.0.1"  # only this machine: the app has no sign-in of its own
@@ -280,54 +280,52 @@ def cmd_tags_import(args: argparse.Namespace) -> None:
 
 
 def cmd_tags_list(args: argparse.Namespace) -> None:
-    from . import analysis
+    from . import analyses
 
     with _project(args, write=False) as project:
         if args.dataset:
-            frame = analysis.tag_overview(project, args.dataset)
+            frame = analyses.tag_overview(analyses.load_evidence(project, args.dataset))
         else:
             frame = project.tag_definitions()
     _write_table(frame, args)
 
 
 def cmd_datasets(args: argparse.Namespace) -> None:
-    from . import analysis
+    from . import analyses
 
     with _project(args, write=False) as project:
         if args.dataset:
             project.dataset(args.dataset).runs()  # fails clearly on an unknown dataset
-        frame = analysis.runs_table(project)
+        frame = analyses.runs_table(project)
     if args.dataset:
         frame = frame[frame["dataset"] == args.dataset]
     _write_table(frame, args)
 
 
 def cmd_priorities(args: argparse.Namespace) -> None:
-    from . import analysis
+    from . import analyses
 
     with _project(args, write=False) as project:
-        table = analysis.priority_table(project, _need_dataset(args), run=args.run, by=args.by)
+        evidence = analyses.load_evidence(project, _need_dataset(args), run=args.run)
+        table = analyses.priority_table(evidence, by=args.by)
     _write_table(table, args)
 
 
 def cmd_slices(args: argparse.Namespace) -> None:
-    from . import analysis
-    from .slices import metric_warnings
+    from . import analyses
 
     dataset = _need_dataset(args)
     with _project(args, write=False) as project:
-        evidence = analysis.load_evidence(project, dataset, run=args.run)
-        _check_slicing(evidence.examples, by=args.by, positive=args.positive, dataset=dataset)
-        table = analysis.slice_table(
-            project, dataset, by=args.by, positive=args.positive, evidence=evidence
-        )
-    for warning in metric_warnings(evidence.examples):
+        evidence = analyses.load_evidence(project, dataset, run=args.run)
+    _check_slicing(evidence.examples, by=args.by, positive=args.positive, dataset=dataset)
+    table = analyses.slice_table(evidence, by=args.by, positive=args.positive)
+    for warning in analyses.metric_warnings(evidence):
         print(f"warning: {warning}", file=sys.stderr)
     _write_table(table, args)
 
 
 def _check_slicing(examples, *, by: str, positive: str | None, dataset: str) -> None:
-    if by != "tags" and by not in examples.columns:
+    if by != SLICE_BY_TAGS and by not in examples.columns:
         columns = [c for c in examples.columns if c not in ("id", "correct")]
         listing = ", ".join(map(repr, columns[:20])) + (", ..." if len(columns) > 20 else "")
         raise CliError(
@@ -516,12 +514,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", help="model run (default: the latest)")
     _out(p)
     p.add_argument("--format", choices=["csv", "json"], default="csv")
-    p.add_argument("--by", choices=["marginal_effect", "effort"], default="marginal_effect")
+    p.add_argument("--by", choices=ORDERS, default=ORDERS[0])
     p.set_defaults(func=cmd_priorities)
 
     p = sub.add_parser("slices", help="performance audit: metrics per slice")
     _common(p, dataset_required=True)
-    p.add_argument("--by", required=True, help="a metadata column, or 'tags'")
+    p.add_argument("--by", required=True, help=f"a metadata column, or {SLICE_BY_TAGS!r}")
     p.add_argument("--positive", help="positive class for precision/recall/F1 (default: macro)")
     p.add_argument("--run", help="model run (default: the latest)")
     _out(p)

@@ -1,10 +1,11 @@
 """Metrics per slice of the data, and the slices where the model does worst.
 
 A slice is the set of examples carrying a tag, or sharing a value of a
-metadata column (numeric columns are cut into quantile bins). For each slice
-:func:`slice_metrics` reports accuracy, precision, recall and F1 (scikit-learn's
+metadata column (numeric and date columns are cut into quantile bins). For each
+slice :func:`slice_table` reports accuracy, precision, recall and F1 (scikit-learn's
 definitions), a most-frequent-class baseline, HLP where known, and whether
 the slice's accuracy is significantly below the rest of the data.
+:func:`confusion`, :func:`baselines` and :func:`metric_warnings` complete the audit.
 
 Speed: labels and predictions are turned into integer codes once; each slice
 is then reduced to counts of (label, prediction) pairs, and scikit-learn's
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -23,8 +25,13 @@ from scipy.stats import hypergeom
 from sklearn.dummy import DummyClassifier
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+from .evidence import Checked, Evidence, check_evidence
+from .vocabulary import NOTE_NO_HLP, NOTE_REVIEWED_TAG_SLICE, SLICE_BY_TAGS
+
 CORRECTIONS = ("holm", "bonferroni")
 MISSING = "(missing)"
+# The columns of the examples every function here reads.
+EXAMPLE_COLUMNS = ("correct", "label", "prediction")
 
 SLICE_COLUMNS = [
     "slice",
@@ -49,66 +56,33 @@ BASELINE_COLUMNS = ["baseline", "accuracy", "note"]
 # --------------------------------------------------------------------------- validation
 
 
-def _check_inputs(
+def _check_slicing(
     examples: pd.DataFrame,
     *,
-    by: str | pd.DataFrame | None = None,
-    positive: str | None = None,
-    bins: int = 5,
-    alpha: float = 0.05,
-    correction: str = "holm",
-    mask: object = None,
-    max_slices: int = 100,
+    by: object,
+    positive: object,
+    bins: object,
+    alpha: object,
+    correction: object,
+    max_slices: object,
 ) -> None:
-    """Validate slice inputs, types first, then values. Raises ValueError."""
-    if not isinstance(examples, pd.DataFrame):
-        raise ValueError(f"examples must be a pandas DataFrame, got {type(examples).__name__}")
-    for column in ("correct", "label", "prediction"):
-        if column not in examples.columns:
-            raise ValueError(f"examples has no {column!r} column")
-    if not pd.api.types.is_bool_dtype(examples["correct"].dtype):
-        raise ValueError(
-            f"examples['correct'] must have a bool dtype, got {examples['correct'].dtype}"
-        )
-    for column in ("correct", "label", "prediction"):
-        if examples[column].hasnans:
-            raise ValueError(f"examples[{column!r}] has missing values")
-    if by is not None:
-        if isinstance(by, pd.DataFrame):
-            for column, dtype in by.dtypes.items():
-                if not pd.api.types.is_bool_dtype(dtype):
-                    raise ValueError(f"slice {column!r} of by must have a bool dtype, got {dtype}")
-            if not by.columns.is_unique:
-                raise ValueError("by has duplicate columns")
-            if not by.index.equals(examples.index):
-                raise ValueError("by must have the same index as examples")
-            if any(by[column].hasnans for column in by.columns):
-                raise ValueError("by has missing values")
-        elif isinstance(by, str):
-            if by not in examples.columns:
-                raise ValueError(f"examples has no column {by!r} to slice by")
-        else:
-            raise ValueError(
-                f"by must be a column name or a bool DataFrame, got {type(by).__name__}"
-            )
+    """Validate the options of :func:`slice_table`, types first, then values."""
+    if not isinstance(by, str):
+        raise ValueError(f"by must be a column name or {SLICE_BY_TAGS!r}, got {type(by).__name__}")
+    if by != SLICE_BY_TAGS and by not in examples.columns:
+        raise ValueError(f"examples has no column {by!r} to slice by")
     if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 2:
         raise ValueError(f"bins must be an integer of at least 2, got {bins!r}")
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}")
     if isinstance(max_slices, bool) or not isinstance(max_slices, int) or max_slices < 1:
         raise ValueError(f"max_slices must be a positive integer, got {max_slices!r}")
-    if correction not in CORRECTIONS:
+    if not isinstance(correction, str) or correction not in CORRECTIONS:
         raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
     if positive is not None and not (
         (examples["label"] == positive).any() or (examples["prediction"] == positive).any()
     ):
         raise ValueError(f"positive class {positive!r} is neither a label nor a prediction")
-    if mask is not None:
-        values = mask.to_numpy() if isinstance(mask, pd.Series) else np.asarray(mask)
-        if values.dtype != bool or values.shape != (len(examples),):
-            raise ValueError("mask must be a bool array or Series with one value per example")
-        if isinstance(mask, pd.Series) and not mask.index.equals(examples.index):
-            raise ValueError("mask must have the same index as examples")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -148,8 +122,9 @@ def bonferroni_adjust(p_values: np.ndarray | list[float]) -> np.ndarray:
     return np.minimum(p * m, 1.0)
 
 
-def _bin_labels(edges: np.ndarray) -> list[str]:
-    """Readable labels for quantile bins: the fewest significant digits that tell edges apart."""
+def _number_bin_names(edges: np.ndarray) -> list[str]:
+    """Names of the bins between numeric ``edges``: each edge written with the fewest
+    significant digits, from 3 up to 15, that keep all edges apart."""
     for digits in range(3, 16):
         text = [f"{edge:.{digits}g}" for edge in edges]
         if len(set(text)) == len(text):
@@ -165,7 +140,15 @@ def _interval_names(text: list[str]) -> list[str]:
 
 
 def _column_slices(values: pd.Series, bins: int, max_slices: int) -> tuple[np.ndarray, list[str]]:
-    """Slice code per example and slice names; missing values get a slice of their own."""
+    """Slice code per example and slice names, for one column.
+
+    A numeric or date column with more than ``bins`` distinct values is cut into
+    ``bins`` quantile bins (fewer where edges coincide), named in interval notation
+    (:func:`_interval_names`): numbers by :func:`_number_bin_names`, dates by their
+    timestamps in the column's time zone. Any other column gets one slice per value,
+    sorted, named by ``str(value)``; more than ``max_slices`` values raise ValueError.
+    Missing values get a slice of their own, ``(missing)``, last.
+    """
     kind = values.dtype
     binned = (
         (pd.api.types.is_numeric_dtype(kind) and not pd.api.types.is_bool_dtype(kind))
@@ -187,7 +170,7 @@ def _column_slices(values: pd.Series, bins: int, max_slices: int) -> tuple[np.nd
             text = [str(stamp) for stamp in stamps]
             names = _interval_names(text)
         else:
-            names = _bin_labels(edges)
+            names = _number_bin_names(edges)
         codes = pd.cut(numbers, edges, labels=False, include_lowest=True).to_numpy()
     else:
         codes, uniques = pd.factorize(values, sort=True)
@@ -243,140 +226,104 @@ def _scores(
     return float(precision), float(recall), float(f1)
 
 
-def _human_agreement(examples: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
-    """Per example: has a human label, and that label equals ``label``. None without the column."""
-    if "human_label" not in examples.columns:
-        return None
-    human = examples["human_label"]
-    known = human.notna().to_numpy()
-    agrees = np.zeros(len(examples), dtype=bool)
-    agrees[known] = (
-        human.astype(object).to_numpy()[known] == examples["label"].astype(object).to_numpy()[known]
-    )
-    return known, agrees
+@dataclass(frozen=True)
+class _Run:
+    """The examples a slice table compares, as codes over the whole run's classes."""
 
+    label: np.ndarray
+    prediction: np.ndarray
+    classes: np.ndarray
+    correct: np.ndarray
+    known: np.ndarray  # has a human label
+    agrees: np.ndarray  # and it equals the label
 
-def _measured_hlp(examples: pd.DataFrame, mask: np.ndarray) -> float:
-    agreement = _human_agreement(examples)
-    if agreement is None:
-        return np.nan
-    known, agrees = agreement
-    labelled = np.count_nonzero(known & mask)
-    return np.count_nonzero(agrees & mask) / labelled if labelled else np.nan
+    @classmethod
+    def of(cls, examples: pd.DataFrame, inputs: Checked) -> _Run:
+        label, prediction, classes = _codes(examples)
+        n = len(examples)
+        known, agrees = inputs.human if inputs.human is not None else (np.zeros(n, bool),) * 2
+        return cls(label, prediction, classes, inputs.correct, known, agrees)
 
-
-# --------------------------------------------------------------------------- public API
-
-
-def slice_metrics(
-    examples: pd.DataFrame,
-    *,
-    by: str | pd.DataFrame,
-    positive: str | None = None,
-    bins: int = 5,
-    alpha: float = 0.05,
-    correction: str = "holm",
-    hlp: Mapping[str, float] | None = None,
-    max_slices: int = 100,
-) -> pd.DataFrame:
-    """Metrics for each slice, and which slices are significantly worse than the rest.
-
-    Parameters
-    ----------
-    examples
-        Frame with ``correct`` (bool), ``label`` and ``prediction``;
-        optionally ``human_label`` for measured HLP.
-    by
-        A column of ``examples`` (one slice per value; a numeric column with
-        more than ``bins`` values is cut into ``bins`` quantile bins labelled
-        ``"low to high"``, dates likewise; missing values form a
-        ``"(missing)"`` slice), or a
-        bool frame aligned with ``examples`` (one slice per column, e.g. tags).
-    positive
-        The positive class: precision, recall and F1 are then those of that
-        class (one-vs-rest). None: their macro average over the classes
-        present in the slice.
-    alpha, correction
-        A slice is ``flagged`` when its accuracy is below the rest of the
-        data with a one-sided Fisher exact test p-value, adjusted for the
-        number of slices compared (``"holm"`` or ``"bonferroni"``), below
-        ``alpha``.
-    hlp
-        Slice name -> HLP; otherwise measured from ``human_label`` (fraction
-        equal to ``label``) where the slice has human labels.
-    max_slices
-        A non-numeric column with more distinct values than this raises
-        ValueError (slicing by an id column is a mistake, and slow).
-
-    Returns
-    -------
-    DataFrame with the columns :data:`SLICE_COLUMNS`, one row per slice.
-    ``accuracy`` is the fraction of ``correct`` examples (scikit-learn's
-    ``accuracy_score`` when ``correct`` means label == prediction);
-    precision/recall/F1 are scikit-learn's ``precision_recall_fscore_support``
-    with ``zero_division=0``; ``baseline_accuracy`` is the accuracy on the
-    slice of always predicting the most frequent label of all examples
-    (scikit-learn's ``DummyClassifier(strategy="most_frequent")``).
-    """
-    _check_inputs(
-        examples,
-        by=by,
-        positive=positive,
-        bins=bins,
-        alpha=alpha,
-        correction=correction,
-        max_slices=max_slices,
-    )
-    hlp = dict(hlp or {})
-    label_codes, prediction_codes, classes = _codes(examples)
-    n_classes = len(classes)
-    pair = label_codes.astype(np.int64) * n_classes + prediction_codes
-    correct = examples["correct"].to_numpy(dtype=bool)
-    n = len(examples)
-    positive_code = None if positive is None else int(np.flatnonzero(classes == positive)[0])
-    majority = _majority_code(label_codes, n_classes)
-
-    agreement = _human_agreement(examples)
-    known, agrees = agreement if agreement is not None else (np.zeros(n, bool),) * 2
-    n_pairs = n_classes**2
-    if isinstance(by, pd.DataFrame):
-        names = [str(column) for column in by.columns]
-        masks = [by[column].to_numpy(dtype=bool) for column in by.columns]
-        pair_counts = [_pair_counts(pair[mask], n_pairs) for mask in masks]
-        sizes = np.array([np.count_nonzero(mask) for mask in masks], dtype=np.int64)
-        correct_counts = np.array(
-            [np.count_nonzero(correct & mask) for mask in masks], dtype=np.int64
+    def subset(self, mask: np.ndarray) -> _Run:
+        return _Run(
+            self.label[mask],
+            self.prediction[mask],
+            self.classes,
+            self.correct[mask],
+            self.known[mask],
+            self.agrees[mask],
         )
-        labelled = np.array([np.count_nonzero(known & mask) for mask in masks])
-        agreeing = np.array([np.count_nonzero(agrees & mask) for mask in masks])
-    else:
-        codes, names = _column_slices(examples[by], bins, max_slices)
-        n_slices = len(names)
-        sizes = np.bincount(codes, minlength=n_slices)
-        correct_counts = np.bincount(codes, weights=correct, minlength=n_slices).astype(np.int64)
-        # One pass: count (slice, label, prediction) triples, then split by slice.
-        keys, counts = _pair_counts(codes * n_pairs + pair, n_slices * n_pairs)
-        starts = np.searchsorted(keys, np.arange(n_slices + 1) * n_pairs)
-        pair_counts = [
+
+
+@dataclass(frozen=True)
+class _SliceCounts:
+    sizes: np.ndarray
+    correct: np.ndarray
+    pairs: list[tuple[np.ndarray, np.ndarray]]  # per slice: (label, prediction) codes, counts
+    labelled: np.ndarray
+    agreeing: np.ndarray
+
+
+def _mask_counts(run: _Run, masks: list[np.ndarray]) -> _SliceCounts:
+    n_classes = len(run.classes)
+    pair = run.label.astype(np.int64) * n_classes + run.prediction
+    return _SliceCounts(
+        sizes=np.array([np.count_nonzero(mask) for mask in masks], dtype=np.int64),
+        correct=np.array([np.count_nonzero(run.correct & mask) for mask in masks], np.int64),
+        pairs=[_pair_counts(pair[mask], n_classes**2) for mask in masks],
+        labelled=np.array([np.count_nonzero(run.known & mask) for mask in masks]),
+        agreeing=np.array([np.count_nonzero(run.agrees & mask) for mask in masks]),
+    )
+
+
+def _code_counts(run: _Run, codes: np.ndarray, n_slices: int) -> _SliceCounts:
+    n_pairs = len(run.classes) ** 2
+    pair = run.label.astype(np.int64) * len(run.classes) + run.prediction
+    # One pass: count (slice, label, prediction) triples, then split by slice.
+    keys, counts = _pair_counts(codes * n_pairs + pair, n_slices * n_pairs)
+    starts = np.searchsorted(keys, np.arange(n_slices + 1) * n_pairs)
+    return _SliceCounts(
+        sizes=np.bincount(codes, minlength=n_slices),
+        correct=np.bincount(codes, weights=run.correct, minlength=n_slices).astype(np.int64),
+        pairs=[
             (keys[starts[s] : starts[s + 1]] - s * n_pairs, counts[starts[s] : starts[s + 1]])
             for s in range(n_slices)
-        ]
+        ],
+        labelled=np.bincount(codes, weights=run.known, minlength=n_slices),
+        agreeing=np.bincount(codes, weights=run.agrees, minlength=n_slices),
+    )
 
-        labelled = np.bincount(codes, weights=known, minlength=n_slices)
-        agreeing = np.bincount(codes, weights=agrees, minlength=n_slices)
 
+def _metrics(
+    run: _Run,
+    names: list[str],
+    counts: _SliceCounts,
+    *,
+    positive: object,
+    alpha: float,
+    correction: str,
+    hlp: Mapping[str, float],
+) -> pd.DataFrame:
+    """The slice table (:data:`SLICE_COLUMNS`) of the slices counted in ``counts``."""
+    n_classes = len(run.classes)
+    n = len(run.label)
+    # The run's classes hold the positive class (checked), even where these examples (the
+    # reviewed ones, say) lack it: it then matches no pair, and its scores are 0.
+    positive_code = None if positive is None else int(np.flatnonzero(run.classes == positive)[0])
+    majority = _majority_code(run.label, n_classes)
+    total_correct = int(run.correct.sum())
     rows = []
-    total_correct = int(correct.sum())
     for s, name in enumerate(names):
-        size = int(sizes[s])
-        pairs, counts = pair_counts[s]
-        precision, recall, f1 = _scores(pairs, counts, n_classes, positive_code)
-        majority_hits = counts[pairs // n_classes == majority].sum()
+        size = int(counts.sizes[s])
+        pairs, pair_counts = counts.pairs[s]
+        precision, recall, f1 = _scores(pairs, pair_counts, n_classes, positive_code)
+        majority_hits = pair_counts[pairs // n_classes == majority].sum()
         rest = n - size
-        if name in hlp and hlp[name] is not None:
+        correct = counts.correct[s]
+        if name in hlp:
             slice_hlp, source = float(hlp[name]), "set"
-        elif labelled[s]:
-            slice_hlp, source = agreeing[s] / labelled[s], "measured"
+        elif counts.labelled[s]:
+            slice_hlp, source = counts.agreeing[s] / counts.labelled[s], "measured"
         else:
             slice_hlp, source = np.nan, "empty"
         rows.append(
@@ -384,17 +331,17 @@ def slice_metrics(
                 "slice": name,
                 "examples": size,
                 "share": size / n if n else np.nan,
-                "accuracy": correct_counts[s] / size if size else np.nan,
+                "accuracy": correct / size if size else np.nan,
                 "precision": precision,
                 "recall": recall,
                 "f1": f1,
                 "baseline_accuracy": majority_hits / size if size else np.nan,
                 "hlp": slice_hlp,
                 "hlp_source": source,
-                "accuracy_rest": (total_correct - correct_counts[s]) / rest if rest else np.nan,
+                "accuracy_rest": (total_correct - correct) / rest if rest else np.nan,
                 # One-sided Fisher exact test: the chance of so few correct
                 # predictions in a slice of this size drawn from all examples.
-                "p_value": float(hypergeom.cdf(correct_counts[s], n, total_correct, size))
+                "p_value": float(hypergeom.cdf(correct, n, total_correct, size))
                 if size and rest
                 else np.nan,
             }
@@ -420,30 +367,110 @@ def _majority_code(label_codes: np.ndarray, n_classes: int) -> int:
     return int(dummy.classes_[np.argmax(dummy.class_prior_)])
 
 
-def confusion(
-    examples: pd.DataFrame,
-    *,
-    mask: pd.Series | np.ndarray | None = None,
-    labels: list | None = None,
-) -> pd.DataFrame:
-    """Confusion matrix (scikit-learn's) of the examples selected by ``mask``.
+# --------------------------------------------------------------------------- public API
 
-    Rows are true labels (index named ``label``), columns predictions (named
-    ``prediction``). ``labels`` fixes the classes and their order; by default
-    every class that occurs as a label or prediction in *all* examples, sorted,
-    so that matrices of different slices line up.
+
+def slice_table(
+    evidence: Evidence,
+    *,
+    by: str,
+    positive: str | None = None,
+    bins: int = 5,
+    alpha: float = 0.05,
+    correction: str = "holm",
+    max_slices: int = 100,
+) -> pd.DataFrame:
+    """Metrics for each slice, and which slices are significantly worse than the rest.
+
+    Reads ``correct`` (bool), ``label`` and ``prediction`` of the examples, and
+    ``human_label`` for measured HLP.
+
+    Parameters
+    ----------
+    by
+        A column of the examples: one slice per value, or per quantile bin (see
+        :func:`_column_slices`: a numeric or date column with more than ``bins``
+        values is cut into ``bins`` bins named like ``[0, 24.8]``, ``(24.8, 49.5]``;
+        missing values form a ``(missing)`` slice). Or ``"tags"``
+        (:data:`~erroranalysis.vocabulary.SLICE_BY_TAGS`): one slice per tag. Dataset
+        and rule tags are sliced on every example. A reviewed tag is known only on
+        the reviewed examples, mostly errors, so its slice is computed there and says
+        so in the ``evidence`` column.
+    positive
+        The positive class: precision, recall and F1 are then those of that
+        class (one-vs-rest). None: their macro average over the classes
+        present in the slice.
+    alpha, correction
+        A slice is ``flagged`` when its accuracy is below the rest of the
+        data with a one-sided Fisher exact test p-value, adjusted for the
+        number of slices compared (``"holm"`` or ``"bonferroni"``), below
+        ``alpha``.
+    max_slices
+        A non-numeric column with more distinct values than this raises
+        ValueError (slicing by an id column is a mistake, and slow).
+
+    Returns
+    -------
+    DataFrame with the columns :data:`SLICE_COLUMNS`, one row per slice, and for
+    ``by="tags"`` an ``evidence`` column (``"dataset"``, or
+    :data:`~erroranalysis.vocabulary.NOTE_REVIEWED_TAG_SLICE` for reviewed tags).
+    ``accuracy`` is the fraction of ``correct`` examples (scikit-learn's
+    ``accuracy_score`` when ``correct`` means label == prediction);
+    precision/recall/F1 are scikit-learn's ``precision_recall_fscore_support``
+    with ``zero_division=0``; ``baseline_accuracy`` is the accuracy on the
+    slice of always predicting the most frequent label of the examples compared
+    (scikit-learn's ``DummyClassifier(strategy="most_frequent")``). ``hlp`` is the
+    tag's HLP set by the team, else measured from ``human_label`` (fraction equal to
+    ``label``) where the slice has human labels.
     """
-    _check_inputs(examples, mask=mask)
+    inputs = check_evidence(evidence, columns=EXAMPLE_COLUMNS)
+    examples = evidence.examples
+    _check_slicing(
+        examples,
+        by=by,
+        positive=positive,
+        bins=bins,
+        alpha=alpha,
+        correction=correction,
+        max_slices=max_slices,
+    )
+    run = _Run.of(examples, inputs)
+    options = {"positive": positive, "alpha": alpha, "correction": correction}
+    if by != SLICE_BY_TAGS:
+        codes, names = _column_slices(examples[by], bins, max_slices)
+        return _metrics(run, names, _code_counts(run, codes, len(names)), hlp={}, **options)
+
+    kinds = inputs.kinds
+    full = [j for j, kind in enumerate(kinds) if kind != "reviewed"]
+    sampled = [j for j, kind in enumerate(kinds) if kind == "reviewed"]
+    names = inputs.tag_names
+    parts = []
+    if full:
+        masks = [inputs.matrix[:, j] for j in full]
+        counts = _mask_counts(run, masks)
+        part = _metrics(run, [names[j] for j in full], counts, hlp=inputs.hlp, **options)
+        parts.append(part.assign(evidence="dataset"))
+    if sampled and inputs.reviewed.any():
+        reviewed = inputs.reviewed
+        masks = [inputs.matrix[reviewed, j] for j in sampled]
+        seen = run.subset(reviewed)
+        counts = _mask_counts(seen, masks)
+        part = _metrics(seen, [names[j] for j in sampled], counts, hlp=inputs.hlp, **options)
+        parts.append(part.assign(evidence=NOTE_REVIEWED_TAG_SLICE))
+    if not parts:
+        empty = _metrics(run, [], _mask_counts(run, []), hlp={}, **options)
+        return empty.assign(evidence=pd.Series(dtype="str"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _confusion(examples: pd.DataFrame, mask: np.ndarray | None, labels: list) -> pd.DataFrame:
+    """Confusion matrix (scikit-learn's) of the examples selected by ``mask`` (None: all),
+    with ``labels`` on both axes in that order."""
     label_codes, prediction_codes, classes = _codes(examples)
-    if labels is None:
-        wanted = list(range(len(classes)))
-        names = list(classes)
-    else:
-        position = {value: i for i, value in enumerate(classes)}
-        wanted = [position.get(value, -1 - i) for i, value in enumerate(labels)]
-        names = list(labels)
-    selected = np.ones(len(examples), dtype=bool) if mask is None else np.asarray(mask, bool)
-    if not names:
+    position = {value: i for i, value in enumerate(classes)}
+    wanted = [position.get(value, -1 - i) for i, value in enumerate(labels)]
+    selected = np.ones(len(examples), dtype=bool) if mask is None else mask
+    if not labels:
         return pd.DataFrame(
             np.zeros((0, 0), dtype=np.int64),
             index=pd.Index([], name="label"),
@@ -454,22 +481,49 @@ def confusion(
     ).astype(np.int64)
     return pd.DataFrame(
         matrix,
-        index=pd.Index(names, name="label"),
-        columns=pd.Index(names, name="prediction"),
+        index=pd.Index(list(labels), name="label"),
+        columns=pd.Index(list(labels), name="prediction"),
     )
 
 
-def baselines(examples: pd.DataFrame, *, hlp: float | None = None) -> pd.DataFrame:
+def confusion(evidence: Evidence, *, tag: str | None = None) -> pd.DataFrame:
+    """Confusion matrix of the run, or of the examples carrying ``tag`` (for a reviewed
+    tag: the reviewed ones), with every class of the run on both axes, sorted as text,
+    so that matrices of different tags line up.
+
+    Rows are true labels (index named ``label``), columns predictions (named
+    ``prediction``); the counts are scikit-learn's ``confusion_matrix``.
+    """
+    inputs = check_evidence(evidence, columns=EXAMPLE_COLUMNS)
+    if tag is not None and not isinstance(tag, str):
+        raise ValueError(f"tag must be a tag name or None, got {type(tag).__name__}")
+    if tag is not None and tag not in inputs.tag_names:
+        raise ValueError(f"evidence has no tag {tag!r}")
+    examples = evidence.examples
+    labels = sorted(set(examples["label"].astype(str)) | set(examples["prediction"].astype(str)))
+    mask = None
+    if tag is not None:
+        j = inputs.tag_names.index(tag)
+        mask = inputs.matrix[:, j]
+        if inputs.kinds[j] == "reviewed":
+            mask = mask & inputs.reviewed
+    return _confusion(examples, mask, labels)
+
+
+def baselines(evidence: Evidence, *, hlp: float | None = None) -> pd.DataFrame:
     """What the model's accuracy should be compared with.
 
     Rows: ``model`` (its accuracy), ``most frequent class`` (always predicting
     the most frequent label; scikit-learn's DummyClassifier) and ``HLP``
-    (the given value, else measured from ``human_label``; NaN if unknown).
+    (``hlp``, else measured from ``human_label``; NaN if unknown).
     Columns :data:`BASELINE_COLUMNS`.
     """
-    _check_inputs(examples)
-    if hlp is not None and not 0 <= hlp <= 1:
+    inputs = check_evidence(evidence, columns=EXAMPLE_COLUMNS)
+    if hlp is not None and (
+        isinstance(hlp, bool) or not isinstance(hlp, int | float) or not 0 <= hlp <= 1
+    ):
         raise ValueError(f"hlp must be between 0 and 1, got {hlp!r}")
+    examples = evidence.examples
     n = len(examples)
     label_codes, _, classes = _codes(examples)
     model = float(examples["correct"].mean()) if n else np.nan
@@ -479,26 +533,26 @@ def baselines(examples: pd.DataFrame, *, hlp: float | None = None) -> pd.DataFra
         dummy_note = f"always predicting {classes[majority]!r}"
     else:
         dummy_accuracy, dummy_note = np.nan, "no examples"
+    labelled = 0 if inputs.human is None else np.count_nonzero(inputs.human[0])
     if hlp is not None:
         human, human_note = float(hlp), "set by the team"
+    elif labelled:
+        human = np.count_nonzero(inputs.human[1]) / labelled
+        human_note = "measured from human labels"
     else:
-        human = _measured_hlp(examples, np.ones(n, dtype=bool))
-        human_note = (
-            "no HLP: set one or add human labels"
-            if np.isnan(human)
-            else ("measured from human labels")
-        )
+        human, human_note = np.nan, NOTE_NO_HLP
     return pd.DataFrame(
         {
             "baseline": ["model", "most frequent class", "HLP"],
             "accuracy": [model, dummy_accuracy, human],
             "note": ["fraction of correct predictions", dummy_note, human_note],
-        }
+        },
+        columns=BASELINE_COLUMNS,
     )
 
 
 def metric_warnings(
-    examples: pd.DataFrame,
+    evidence: Evidence,
     *,
     rare_share: float = 0.05,
     rare_count: int = 30,
@@ -511,8 +565,13 @@ def metric_warnings(
     * rare classes: a label with fewer than ``rare_count`` examples or under
       ``rare_share`` of them, whose errors barely move accuracy.
     """
-    _check_inputs(examples)
-    counts = examples["label"].value_counts(sort=True)
+    check_evidence(evidence, columns=EXAMPLE_COLUMNS)
+    for name, value in (("rare_share", rare_share), ("skew_share", skew_share)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+            raise ValueError(f"{name} must be above 0 and at most 1, got {value!r}")
+    if isinstance(rare_count, bool) or not isinstance(rare_count, int) or rare_count < 0:
+        raise ValueError(f"rare_count must be a non-negative integer, got {rare_count!r}")
+    counts = evidence.examples["label"].value_counts(sort=True)
     n = int(counts.sum())
     if n == 0:
         return []

@@ -6,6 +6,10 @@ is shown in tables, headings, file names and other people's spreadsheets, so it 
 carry control characters (they reorder or hide text in a terminal), Unicode
 bidirectional controls (U+202E makes ``exe.txt`` read as ``txt.exe``), or run to
 absurd lengths.
+
+The words the analyses share live here too: the kinds of tag, the orders of the priority
+table and the notes their tables carry. The module imports nothing heavy, so the command
+line builds its options from it without loading pandas.
 """
 
 from __future__ import annotations
@@ -16,8 +20,22 @@ from .errors import InvalidName
 
 __all__ = [
     "DEFAULT_RUN",
+    "KINDS",
     "MAX_NAME",
     "MAX_TAGS",
+    "NOTE_HLP_CORRECT_ONLY",
+    "NOTE_HLP_ERRORS_ONLY",
+    "NOTE_MODEL_BEATS_HLP",
+    "NOTE_NO_EFFORT",
+    "NOTE_NO_EXAMPLES",
+    "NOTE_NO_HLP",
+    "NOTE_NO_REVIEWED_CORRECT",
+    "NOTE_NO_REVIEWED_ERRORS",
+    "NOTE_NOT_SEEN_DATASET",
+    "NOTE_NOT_SEEN_REVIEWED",
+    "NOTE_REVIEWED_TAG_SLICE",
+    "ORDERS",
+    "SLICE_BY_TAGS",
     "TAG_PREFIX",
     "TAG_SEPARATOR",
     "check_name",
@@ -32,6 +50,38 @@ MAX_NAME = 100  # characters in any name
 # Each tag is a bool column of the frame: a million rows x 500 tags is already 500 MB. The
 # limit counts every way a tag arrives (a tags column, tag:NAME columns, reviews, rules).
 MAX_TAGS = 500
+
+# Where a tag's values come from: a tag:NAME column of the data, a rule on the data (both
+# known for every example), or reviewers (known only on the examples they reviewed).
+KINDS = ("dataset", "reviewed", "rule")
+# How the priority table ranks tags: by marginal effect, or by marginal effect per effort.
+ORDERS = ("marginal_effect", "effort")
+# slice_table(by=SLICE_BY_TAGS): one slice per tag instead of per value of a column.
+SLICE_BY_TAGS = "tags"
+
+# The notes the analyses write in their tables, in the words users read.
+NOTE_NO_EXAMPLES = "no examples yet"
+NOTE_NO_REVIEWED_ERRORS = (
+    "no reviewed errors yet: review a sample of errors to estimate this tag's share"
+)
+NOTE_NO_REVIEWED_CORRECT = (
+    "no reviewed correct examples yet: review a sample of correct predictions "
+    "to estimate this tag's accuracy"
+)
+NOTE_NOT_SEEN_DATASET = "no example carries this tag"
+NOTE_NOT_SEEN_REVIEWED = "no reviewed example carries this tag yet"
+NOTE_NO_HLP = "no HLP: set one or add human labels"
+NOTE_HLP_ERRORS_ONLY = (
+    "no HLP: human labels on this tag cover only its errors; set an HLP "
+    "or add human labels to some of its correct predictions"
+)
+NOTE_HLP_CORRECT_ONLY = (
+    "no HLP: human labels on this tag cover only its correct predictions; set an HLP "
+    "or add human labels to some of its errors"
+)
+NOTE_NO_EFFORT = "no effort set: ranked after the tags with an effort"
+NOTE_MODEL_BEATS_HLP = "the model beats HLP on this tag"
+NOTE_REVIEWED_TAG_SLICE = "reviewed examples only (mostly errors): accuracy is biased low"
 
 # C0 and C1 control characters, and DEL.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

@@ -1,4 +1,5 @@
-"""From the project file to the engine: which tags, which kinds, which examples count as reviewed."""
+"""From the project file to the analyses: which tags, which kinds, which examples count as
+reviewed, and the analyses the CLI and the app call on that evidence."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import confusion_matrix
 
-from erroranalysis import analysis
+from erroranalysis import analyses
 from erroranalysis.store import open_project
+from erroranalysis.vocabulary import NOTE_REVIEWED_TAG_SLICE
 
 
 def run_frame() -> pd.DataFrame:
@@ -31,9 +33,14 @@ def run_frame() -> pd.DataFrame:
 def project(tmp_path):
     with open_project(tmp_path / "p.db") as p:
         p.dataset("dev", create=True).import_run(
-            run_frame(), source="dev.csv", format="csv", media_root=None,
-            metadata_columns=["snr_db"], dataset_tags=["clipped"], actor="setup",
-        )  # fmt: skip
+            run_frame(),
+            source="dev.csv",
+            format="csv",
+            media_root=None,
+            metadata_columns=["snr_db"],
+            dataset_tags=["clipped"],
+            actor="setup",
+        )
         p.define_tag("quiet", actor="lead", rule="snr_db < 4", hlp=0.9)
         p.define_tag("broken rule", actor="lead", rule="volume > 3")
         p.define_tag("car noise", actor="lead", hlp=0.95, effort=2)
@@ -43,7 +50,7 @@ def project(tmp_path):
 def test_every_kind_of_tag_reaches_the_engine(project):
     project.dataset("dev").set_tag("e3", "car noise", actor="ana")
     project.dataset("dev").set_tag("e4", "car noise", actor="ana")
-    evidence = analysis.load_evidence(project, "dev")
+    evidence = analyses.load_evidence(project, "dev")
     assert evidence.kinds == {"clipped": "dataset", "quiet": "rule", "car noise": "reviewed"}
     assert evidence.tags["clipped"].tolist() == [True] * 5 + [False] * 5
     assert evidence.tags["quiet"].tolist() == [False] * 7 + [True] * 3
@@ -68,13 +75,13 @@ def test_every_kind_of_tag_reaches_the_engine(project):
 def test_which_examples_count_as_reviewed(project, reviews, expected):
     for example, queue in reviews:
         project.dataset("dev").record_review(example, reviewer="ana", queue=queue)
-    evidence = analysis.load_evidence(project, "dev")
+    evidence = analyses.load_evidence(project, "dev")
     assert np.flatnonzero(evidence.reviewed.to_numpy()).tolist() == expected
 
 
 def test_a_tagged_example_counts_as_reviewed(project):
     project.dataset("dev").set_tag("e6", "car noise", actor="ana")
-    assert analysis.load_evidence(project, "dev").reviewed.tolist()[6]
+    assert analyses.load_evidence(project, "dev").reviewed.tolist()[6]
 
 
 def test_priorities_from_the_store_match_the_engine(project):
@@ -82,7 +89,7 @@ def test_priorities_from_the_store_match_the_engine(project):
         project.dataset("dev").record_review(
             example, reviewer="ana", tags=["car noise"] if example in ("e0", "e1") else []
         )
-    table = analysis.priority_table(project, "dev").set_index("tag")
+    table = analyses.priority_table(analyses.load_evidence(project, "dev")).set_index("tag")
     row = table.loc["car noise"]
     # errors: 1 of 4 reviewed carries it; correct: 1 of 2 reviewed, standing for 6
     assert row.evidence == "reviewed"
@@ -92,9 +99,9 @@ def test_priorities_from_the_store_match_the_engine(project):
 
 
 def test_confusion_of_a_tag_uses_sklearn_on_that_slice(project):
-    evidence = analysis.load_evidence(project, "dev")
+    evidence = analyses.load_evidence(project, "dev")
     frame = run_frame()
-    matrix = analysis.confusion(evidence, tag="clipped")
+    matrix = analyses.confusion(evidence, tag="clipped")
     mask = frame["tag:clipped"]
     expected = confusion_matrix(frame.label[mask], frame.prediction[mask], labels=["a", "b"])
     assert matrix.to_numpy().tolist() == expected.tolist()
@@ -102,7 +109,7 @@ def test_confusion_of_a_tag_uses_sklearn_on_that_slice(project):
 
 def test_tag_overview_lists_the_taxonomy_with_kinds(project):
     project.dataset("dev").set_tag("e3", "car noise", actor="ana")
-    overview = analysis.tag_overview(project, "dev").set_index("tag")
+    overview = analyses.tag_overview(analyses.load_evidence(project, "dev")).set_index("tag")
     assert overview.loc["clipped", ["kind", "examples"]].tolist() == ["dataset", 5]
     assert overview.loc["quiet", ["kind", "examples", "hlp_source"]].tolist() == ["rule", 3, "set"]
     assert overview.loc["car noise", ["kind", "examples", "effort"]].tolist() == [
@@ -115,21 +122,27 @@ def test_tag_overview_lists_the_taxonomy_with_kinds(project):
 
 def test_slices_by_tags_keep_reviewed_tags_apart(project):
     project.dataset("dev").record_review("e0", reviewer="ana", tags=["car noise"])
-    table = analysis.slice_table(project, "dev", by="tags").set_index("slice")
+    evidence = analyses.load_evidence(project, "dev")
+    table = analyses.slice_table(evidence, by="tags").set_index("slice")
     assert table.loc["clipped", "evidence"] == "dataset"
-    assert table.loc["car noise", "evidence"] == analysis.REVIEWED_TAG_SLICE_NOTE
+    assert table.loc["car noise", "evidence"] == NOTE_REVIEWED_TAG_SLICE
     assert table.loc["car noise", "examples"] == 1
 
 
 def test_dataset_summary(project):
-    summary = analysis.dataset_summary(project.dataset("dev").examples())
+    summary = analyses.dataset_summary(analyses.Evidence(project.dataset("dev").examples()))
     assert (summary["examples"], summary["errors"], summary["accuracy"]) == (10, 4, 0.6)
     assert summary["class_balance"]["examples"].tolist() == [5, 5]
 
 
 def test_reviewable_tags_leave_out_rules_and_tags_from_data(project):
     project.dataset("other", create=True).import_run(
-        run_frame().rename(columns={"tag:clipped": "tag:blurry"}), source="o.csv",
-        format="csv", media_root=None, metadata_columns=[], dataset_tags=["blurry"], actor="setup",
-    )  # fmt: skip
-    assert analysis.reviewable_tags(project, "dev") == ["car noise"]
+        run_frame().rename(columns={"tag:clipped": "tag:blurry"}),
+        source="o.csv",
+        format="csv",
+        media_root=None,
+        metadata_columns=[],
+        dataset_tags=["blurry"],
+        actor="setup",
+    )
+    assert analyses.reviewable_tags(project) == ["car noise"]

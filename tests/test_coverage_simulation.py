@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from erroranalysis.priorities import _estimate
+from erroranalysis.estimation import estimate
 
 REPETITIONS = 1000
 DRAWS = 1000
@@ -154,7 +154,7 @@ def simulate(scenario: Scenario) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     else:
         human = agree = np.zeros((2, REPETITIONS), dtype=np.int64)
         hlp_set = np.full(REPETITIONS, scenario.hlp)
-    estimates = _estimate(
+    estimates = estimate(
         stratum_size=np.stack([errors, correct]),
         seen=np.stack([seen_err, seen_cor]),
         tagged=np.stack([tagged_err, tagged_cor]),

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from erroranalysis.evidence import Evidence
 from erroranalysis.export import (
     neutralize,
     neutralize_frame,
@@ -133,11 +134,7 @@ def test_priority_table_export_round_trip():
         index=examples.index,
     )
     table = priority_table(
-        examples,
-        tags,
-        kinds=dict.fromkeys(FORMULA_NAMES, "dataset"),
-        reviewed=None,
-        hlp=dict.fromkeys(FORMULA_NAMES, 0.9),
+        Evidence(examples, tags, hlp=dict.fromkeys(FORMULA_NAMES, 0.9)),
         draws=200,
     )
     back = read_back(safe_csv(table), dtype={"tag": str, "note": str, "hlp_source": str})

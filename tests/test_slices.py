@@ -10,16 +10,19 @@ import pytest
 from scipy.stats import fisher_exact
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
+from erroranalysis.evidence import Evidence
 from erroranalysis.slices import (
     BASELINE_COLUMNS,
     SLICE_COLUMNS,
+    _confusion,
     baselines,
     bonferroni_adjust,
     confusion,
     holm_adjust,
     metric_warnings,
-    slice_metrics,
+    slice_table,
 )
+from erroranalysis.vocabulary import NOTE_REVIEWED_TAG_SLICE
 
 
 def random_examples(
@@ -56,20 +59,23 @@ def random_tags(examples: pd.DataFrame, seed: int = 1) -> pd.DataFrame:
     )
 
 
-def subsets(examples: pd.DataFrame, by) -> dict[str, np.ndarray]:
-    if isinstance(by, pd.DataFrame):
-        return {column: by[column].to_numpy() for column in by.columns}
-    return {value: (examples[by] == value).to_numpy() for value in examples[by].unique()}
+def subsets(evidence: Evidence, by: str) -> dict[str, np.ndarray]:
+    if by == "tags":
+        return {column: evidence.tags[column].to_numpy() for column in evidence.tags.columns}
+    values = evidence.examples[by]
+    return {value: (values == value).to_numpy() for value in values.unique()}
 
 
 @pytest.mark.parametrize("positive", [None, "dog", "owl"])
 @pytest.mark.parametrize("by", ["region", "tags"])
 def test_metrics_equal_scikit_learn_on_each_subset(by, positive):
     examples = random_examples()
-    by_value = random_tags(examples) if by == "tags" else by
-    table = slice_metrics(examples, by=by_value, positive=positive).set_index("slice")
-    assert list(table.reset_index().columns) == SLICE_COLUMNS
-    for name, mask in subsets(examples, by_value).items():
+    evidence = Evidence(examples, random_tags(examples))
+    table = slice_table(evidence, by=by, positive=positive).set_index("slice")
+    assert list(table.reset_index().columns) == SLICE_COLUMNS + (
+        ["evidence"] if by == "tags" else []
+    )
+    for name, mask in subsets(evidence, by).items():
         row = table.loc[name]
         y_true = examples["label"].to_numpy()[mask]
         y_pred = examples["prediction"].to_numpy()[mask]
@@ -93,8 +99,9 @@ def test_metrics_equal_scikit_learn_on_each_subset(by, positive):
 
 def test_binary_positive_class_matches_pos_label():
     examples = random_examples(classes=("no", "yes"))
-    table = slice_metrics(examples, by="region", positive="yes").set_index("slice")
-    for name, mask in subsets(examples, "region").items():
+    evidence = Evidence(examples)
+    table = slice_table(evidence, by="region", positive="yes").set_index("slice")
+    for name, mask in subsets(evidence, "region").items():
         expected = precision_recall_fscore_support(
             examples["label"][mask],
             examples["prediction"][mask],
@@ -107,7 +114,7 @@ def test_binary_positive_class_matches_pos_label():
 
 def test_p_values_are_one_sided_fisher_tests_and_holm_adjusted():
     examples = random_examples()
-    table = slice_metrics(examples, by="region")
+    table = slice_table(Evidence(examples), by="region")
     correct = examples["correct"].to_numpy()
     for name, p_value in zip(table["slice"], table["p_value"], strict=True):
         mask = (examples["region"] == name).to_numpy()
@@ -133,7 +140,8 @@ def flagged_dataset() -> pd.DataFrame:
 
 @pytest.mark.parametrize("correction", ["holm", "bonferroni"])
 def test_slice_much_worse_than_the_rest_is_flagged(correction):
-    table = slice_metrics(flagged_dataset(), by="region", correction=correction).set_index("slice")
+    table = slice_table(Evidence(flagged_dataset()), by="region", correction=correction)
+    table = table.set_index("slice")
     assert table.index[table["flagged"]].tolist() == ["north"]
     assert table.loc["north", "accuracy"] == pytest.approx(0.6)
     assert table.loc["north", "accuracy_rest"] == pytest.approx(0.9)
@@ -144,7 +152,7 @@ def test_slice_better_than_the_rest_is_never_flagged():
     # Invert: north is now right 40% of the time, the other regions 10%.
     examples = flagged_dataset()
     examples["correct"] = ~examples["correct"]
-    table = slice_metrics(examples, by="region").set_index("slice")
+    table = slice_table(Evidence(examples), by="region").set_index("slice")
     assert not table.loc["north", "flagged"]
     assert table.loc["north", "p_value"] == pytest.approx(1.0)
     assert table["flagged"].sum() == 4
@@ -182,7 +190,7 @@ def test_numeric_columns_are_cut_into_quantile_bins(bins, labels):
     examples = pd.DataFrame(
         {"label": "a", "prediction": "a", "correct": True, "x": np.arange(100.0)}
     )
-    table = slice_metrics(examples, by="x", bins=bins)
+    table = slice_table(Evidence(examples), by="x", bins=bins)
     assert table["slice"].tolist() == labels
     assert table["examples"].sum() == 100
 
@@ -196,7 +204,7 @@ def test_missing_values_form_their_own_slice():
             "speaker": ["ann", None, "bob", None],
         }
     )
-    table = slice_metrics(examples, by="speaker").set_index("slice")
+    table = slice_table(Evidence(examples), by="speaker").set_index("slice")
     assert table.index.tolist() == ["ann", "bob", "(missing)"]
     assert table.loc["(missing)", "examples"] == 2
     assert table.loc["(missing)", "accuracy"] == 0.5
@@ -206,7 +214,7 @@ def test_column_with_few_numbers_is_categorical():
     examples = pd.DataFrame(
         {"label": "a", "prediction": "a", "correct": True, "rating": [1, 2, 2, 3, 3, 3]}
     )
-    table = slice_metrics(examples, by="rating", bins=5)
+    table = slice_table(Evidence(examples), by="rating", bins=5)
     assert table["slice"].tolist() == ["1", "2", "3"]
     assert table["examples"].tolist() == [1, 2, 3]
 
@@ -220,7 +228,7 @@ def test_date_columns_are_binned_with_readable_labels():
             "recorded": pd.date_range("2024-01-01", periods=40, freq="D"),
         }
     )
-    table = slice_metrics(examples, by="recorded", bins=2)
+    table = slice_table(Evidence(examples), by="recorded", bins=2)
     assert table["slice"].tolist() == [
         "[2024-01-01 00:00:00, 2024-01-20 12:00:00]",
         "(2024-01-20 12:00:00, 2024-02-09 00:00:00]",
@@ -230,11 +238,10 @@ def test_date_columns_are_binned_with_readable_labels():
 
 def test_column_with_too_many_values_is_refused():
     examples = random_examples(n=300)
+    evidence = Evidence(examples.assign(clip=examples.index))
     with pytest.raises(ValueError, match="has 300 values, more than max_slices=100"):
-        slice_metrics(examples.assign(clip=examples.index), by="clip")
-    assert (
-        len(slice_metrics(examples.assign(clip=examples.index), by="clip", max_slices=300)) == 300
-    )
+        slice_table(evidence, by="clip")
+    assert len(slice_table(evidence, by="clip", max_slices=300)) == 300
 
 
 def test_many_classes_match_scikit_learn():
@@ -247,9 +254,9 @@ def test_many_classes_match_scikit_learn():
         {"label": label, "prediction": prediction, "group": rng.integers(0, 3, n)}
     ).assign(correct=lambda f: f["label"] == f["prediction"])
     tags = pd.DataFrame({"odd": examples["group"] == 1}, index=examples.index)
-    for by in ("group", tags):
-        table = slice_metrics(examples, by=by)
-        first = (examples["group"] == 0) if isinstance(by, str) else tags["odd"]
+    for by in ("group", "tags"):
+        table = slice_table(Evidence(examples, tags), by=by)
+        first = (examples["group"] == 0) if by == "group" else tags["odd"]
         expected = precision_recall_fscore_support(
             label[first], prediction[first], average="macro", zero_division=0
         )
@@ -262,10 +269,11 @@ def test_baseline_and_hlp_columns():
             "label": ["a", "a", "a", "b", "b", "a"],
             "prediction": ["a", "b", "a", "b", "a", "a"],
             "human_label": pd.array(["a", "a", None, "a", None, None], dtype=object),
-            "group": ["x", "x", "x", "y", "y", "y"],
         }
     ).assign(correct=lambda f: f["label"] == f["prediction"])
-    table = slice_metrics(examples, by="group", hlp={"y": 0.9}).set_index("slice")
+    groups = pd.DataFrame({"x": [True] * 3 + [False] * 3, "y": [False] * 3 + [True] * 3})
+    table = slice_table(Evidence(examples, groups, hlp={"y": 0.9}), by="tags")
+    table = table.set_index("slice")
     # The most frequent label overall is "a": 3 of 3 in x, 1 of 3 in y.
     assert table.loc["x", "baseline_accuracy"] == 1.0
     assert table.loc["y", "baseline_accuracy"] == pytest.approx(1 / 3)
@@ -281,20 +289,20 @@ def test_baselines():
             "human_label": pd.array(["a", "b", None, "b"], dtype=object),
         }
     ).assign(correct=lambda f: f["label"] == f["prediction"])
-    table = baselines(examples)
+    table = baselines(Evidence(examples))
     assert list(table.columns) == BASELINE_COLUMNS
     assert table["baseline"].tolist() == ["model", "most frequent class", "HLP"]
     assert table["accuracy"].tolist() == pytest.approx([0.75, 0.75, 2 / 3])
     assert table["note"].iloc[1] == "always predicting 'a'"
-    assert baselines(examples, hlp=0.97)["accuracy"].iloc[2] == 0.97
+    assert baselines(Evidence(examples), hlp=0.97)["accuracy"].iloc[2] == 0.97
 
 
 @pytest.mark.parametrize("use_mask", [False, True])
 def test_confusion_equals_scikit_learn(use_mask):
     examples = random_examples()
-    mask = (examples["region"] == "north") if use_mask else None
-    result = confusion(examples, mask=mask)
-    subset = examples[mask] if use_mask else examples
+    north = pd.DataFrame({"north": examples["region"] == "north"})
+    result = confusion(Evidence(examples, north), tag="north" if use_mask else None)
+    subset = examples[north["north"]] if use_mask else examples
     classes = ["cat", "dog", "fox", "owl"]
     expected = confusion_matrix(subset["label"], subset["prediction"], labels=classes)
     np.testing.assert_array_equal(result.to_numpy(), expected)
@@ -304,7 +312,7 @@ def test_confusion_equals_scikit_learn(use_mask):
 
 def test_confusion_with_chosen_labels():
     examples = random_examples()
-    result = confusion(examples, labels=["owl", "cat", "zebra"])
+    result = _confusion(examples, None, ["owl", "cat", "zebra"])
     expected = confusion_matrix(
         examples["label"], examples["prediction"], labels=["owl", "cat", "zebra"]
     )
@@ -322,51 +330,39 @@ def test_confusion_with_chosen_labels():
 )
 def test_metric_warnings(labels, expected):
     examples = pd.DataFrame({"label": labels, "prediction": labels, "correct": True})
-    messages = metric_warnings(examples)
+    messages = metric_warnings(Evidence(examples))
     assert len(messages) == len(expected)
     for message, fragment in zip(messages, expected, strict=True):
         assert fragment in message
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"by": "weather"}, "no column 'weather'"),
-        ({"by": 3}, "by must be a column name or a bool DataFrame"),
-        ({"by": "region", "bins": 1}, "bins must be an integer of at least 2"),
-        ({"by": "region", "alpha": 1.5}, "alpha must be between 0 and 1"),
-        ({"by": "region", "positive": "zebra"}, "positive class 'zebra'"),
-        ({"by": "region", "correction": "sidak"}, "correction must be one of"),
-        ({"by": "region", "max_slices": 0}, "max_slices must be a positive integer"),
-        ({"by": pd.DataFrame({"t": [True]})}, "same index as examples"),
-        ({"by": pd.DataFrame({"t": [1]})}, "must have a bool dtype"),
-    ],
-)
-def test_invalid_slice_inputs(kwargs, message):
-    examples = random_examples(n=20)
-    with pytest.raises(ValueError, match=message):
-        slice_metrics(examples, **kwargs)
-
-
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        (lambda f: f.drop(columns="prediction"), "no 'prediction' column"),
-        (lambda f: f.assign(correct=1), "bool dtype"),
-        (lambda f: f.assign(label=None), "'label'] has missing values"),
-    ],
-)
-def test_invalid_examples(change, message):
-    with pytest.raises(ValueError, match=message):
-        slice_metrics(change(random_examples(n=20)), by="region")
+def test_positive_class_the_reviewed_examples_lack_scores_zero_on_reviewed_tags():
+    # Reviewers saw only cats; owl is a class of the run all the same.
+    examples = pd.DataFrame(
+        {
+            "label": ["cat", "cat", "cat", "owl", "owl", "owl"],
+            "prediction": ["cat", "dog", "cat", "owl", "cat", "owl"],
+        }
+    ).assign(correct=lambda f: f["label"] == f["prediction"])
+    tags = pd.DataFrame({"muffled": [True, True, False, False, False, False]})
+    reviewed = pd.Series([True, True, True, False, False, False])
+    evidence = Evidence(examples, tags, kinds={"muffled": "reviewed"}, reviewed=reviewed)
+    row = slice_table(evidence, by="tags", positive="owl").iloc[0]
+    assert (row["slice"], row["examples"], row["evidence"]) == (
+        "muffled",
+        2,
+        NOTE_REVIEWED_TAG_SLICE,
+    )
+    assert (row["precision"], row["recall"], row["f1"]) == (0.0, 0.0, 0.0)
 
 
 def test_input_is_not_modified():
     examples = random_examples()
     tags = random_tags(examples)
     copies = examples.copy(), tags.copy()
-    slice_metrics(examples, by=tags)
-    slice_metrics(examples, by="duration")
+    evidence = Evidence(examples, tags)
+    slice_table(evidence, by="tags")
+    slice_table(evidence, by="duration")
     pd.testing.assert_frame_equal(examples, copies[0])
     pd.testing.assert_frame_equal(tags, copies[1])
 
@@ -381,11 +377,12 @@ def test_speed_twenty_value_column_one_million_rows():
     regions = np.array([f"region {i}" for i in range(20)])[rng.integers(0, 20, n)]
     examples = pd.DataFrame({"label": label, "prediction": prediction, "region": regions})
     examples["correct"] = examples["label"] == examples["prediction"]
+    evidence = Evidence(examples)
     timings = []
     for _ in range(3):
         start = time.perf_counter()
-        table = slice_metrics(examples, by="region")
+        table = slice_table(evidence, by="region")
         timings.append(time.perf_counter() - start)
-    print(f"slice_metrics by a 20-value column, 1M rows: {min(timings) * 1000:.0f} ms")
+    print(f"slice_table by a 20-value column, 1M rows: {min(timings) * 1000:.0f} ms")
     assert len(table) == 20
     assert min(timings) <= 0.5

@@ -1,0 +1,348 @@
+"""What the analyses know about one run, and the one place they read it from the project.
+
+:func:`load_evidence` gathers, for one run of a dataset, everything an analysis needs into
+an :class:`Evidence`: the example frame, every tag as a bool column (dataset tags from the
+data, rule tags evaluated on it, reviewed tags from the log), which examples were
+reviewed, the team's HLP and effort, the taxonomy and the tags other datasets bring with
+their data. Every analysis (see :mod:`erroranalysis.analyses`) is a pure function of an
+Evidence; tests and scripts build one from frames directly.
+
+:func:`check_evidence` is the one validator the analyses call first: it raises ValueError
+naming the exact problem (types first, then values) and hands back the arrays they count
+on. :func:`human_agreement` is the one rule for when a second person's label agrees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .review import DIRECT as DIRECT_QUEUE
+from .rules import evaluate_rule
+from .vocabulary import KINDS, TAG_PREFIX
+
+if TYPE_CHECKING:
+    from .store import Project
+
+
+def _no_definitions() -> pd.DataFrame:
+    dtypes = {"description": object, "hlp": float, "effort": float, "rule": object}
+    return pd.DataFrame(
+        {column: pd.Series(dtype=dtype) for column, dtype in dtypes.items()},
+        index=pd.Index([], dtype=object, name="tag"),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Evidence:
+    """What is known about one run's tags, aligned on the run's examples (never mutate).
+
+    Only ``examples`` is required; what is left out means "none": no tags, every tag a
+    dataset tag, nobody reviewed, no HLP or effort set, an empty taxonomy.
+    """
+
+    examples: pd.DataFrame
+    tags: pd.DataFrame | None = None  # bool, one column per tag, the index of examples
+    kinds: Mapping[str, str] | None = None  # tag -> one of KINDS
+    reviewed: pd.Series | None = None  # bool, the index of examples
+    hlp: Mapping[str, float] = field(default_factory=dict)  # tag -> HLP set by the team
+    effort: Mapping[str, float] = field(default_factory=dict)  # tag -> effort set
+    # The project's taxonomy, indexed by tag: description, hlp, effort, rule.
+    definitions: pd.DataFrame | None = None
+    # Dataset -> the tags its runs bring with their data (tag:NAME columns).
+    data_tags: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    rule_problems: Mapping[str, str] = field(default_factory=dict)  # rule tag -> why not
+    dataset: str = ""
+    run: str = ""
+
+    def __post_init__(self) -> None:
+        # Fill in the defaults that follow from the frames; check_evidence judges the rest.
+        if isinstance(self.examples, pd.DataFrame):
+            if self.tags is None:
+                object.__setattr__(self, "tags", pd.DataFrame(index=self.examples.index))
+            if self.reviewed is None:
+                nobody = pd.Series(False, index=self.examples.index, name="reviewed")
+                object.__setattr__(self, "reviewed", nobody)
+        if self.kinds is None and isinstance(self.tags, pd.DataFrame):
+            object.__setattr__(self, "kinds", dict.fromkeys(self.tags.columns, "dataset"))
+        if self.definitions is None:
+            object.__setattr__(self, "definitions", _no_definitions())
+
+
+# --------------------------------------------------------------------------- the project
+
+
+def _taxonomy(project: Project) -> tuple[pd.DataFrame, dict[str, frozenset[str]]]:
+    """The tag definitions indexed by tag, and each dataset's tags from data."""
+    definitions = project.tag_definitions().set_index("tag")
+    data_tags: dict[str, set[str]] = {}
+    for info in project.runs():
+        data_tags.setdefault(info.dataset, set()).update(info.dataset_tags)
+    return definitions, {dataset: frozenset(tags) for dataset, tags in data_tags.items()}
+
+
+def _numbers(column: pd.Series) -> dict[str, float]:
+    return {tag: float(v) for tag, v in column.items() if v is not None and not pd.isna(v)}
+
+
+def load_evidence(
+    project: Project,
+    dataset: str,
+    *,
+    run: str | None = None,
+    examples: pd.DataFrame | None = None,
+) -> Evidence:
+    """Everything the analyses need for ``dataset`` (its latest run unless ``run``).
+
+    Pass ``examples`` (the run's frame, e.g. from a cache) to skip reading it again.
+    An example counts as reviewed when someone marked it reviewed or tagged it.
+    """
+    info = project.dataset(dataset).run(run)
+    frame = project.dataset(dataset).examples(info.name) if examples is None else examples
+    definitions, data_tags = _taxonomy(project)
+    columns: dict[str, np.ndarray] = {}
+    kinds: dict[str, str] = {}
+    for column in frame.columns:
+        if column.startswith(TAG_PREFIX):
+            name = column[len(TAG_PREFIX) :]
+            columns[name] = frame[column].to_numpy(dtype=bool)
+            kinds[name] = "dataset"
+    rule_problems: dict[str, str] = {}
+    for name, rule in definitions["rule"].dropna().items():
+        if name in kinds:
+            continue
+        try:
+            columns[name] = evaluate_rule(rule, frame).to_numpy()
+            kinds[name] = "rule"
+        except ValueError as err:  # a rule on columns this dataset does not have
+            rule_problems[name] = str(err)
+
+    positions = pd.Index(frame["id"].astype(str))
+    assignments = project.dataset(dataset).tag_assignments()
+    where = positions.get_indexer(assignments["example_id"])
+    assignments = assignments[where >= 0].assign(position=where[where >= 0])
+    n = len(frame)
+    for name, group in assignments.groupby("tag", sort=True):
+        if name in kinds:  # the data already says, for every example
+            continue
+        column = np.zeros(n, dtype=bool)
+        column[group["position"].to_numpy()] = True
+        columns[name] = column
+        kinds[name] = "reviewed"
+
+    # The estimates treat the reviewed correct examples as a random sample of the correct
+    # ones. A correct example opened directly (a link, a search by id) was chosen, not
+    # sampled, so it counts only if it was also reviewed from a queue; errors all count.
+    reviews = project.dataset(dataset).reviews()
+    sampled = reviews.loc[reviews["queue"] != DIRECT_QUEUE, "example_id"]
+    direct = reviews.loc[reviews["queue"] == DIRECT_QUEUE, "example_id"]
+    reviewed = np.zeros(n, dtype=bool)
+    for ids in (reviews["example_id"], assignments["example_id"]):
+        found = positions.get_indexer(ids)
+        reviewed[found[found >= 0]] = True
+    correct = frame["correct"].to_numpy(dtype=bool)
+    chosen = np.zeros(n, dtype=bool)
+    found = positions.get_indexer(direct)
+    chosen[found[found >= 0]] = True
+    found = positions.get_indexer(sampled)
+    chosen[found[found >= 0]] = False
+    reviewed &= ~(chosen & correct)
+
+    tags = pd.DataFrame(columns, index=frame.index) if columns else pd.DataFrame(index=frame.index)
+    return Evidence(
+        examples=frame,
+        tags=tags,
+        kinds=kinds,
+        reviewed=pd.Series(reviewed, index=frame.index, name="reviewed"),
+        hlp={t: v for t, v in _numbers(definitions["hlp"]).items() if t in kinds},
+        effort={t: v for t, v in _numbers(definitions["effort"]).items() if t in kinds},
+        definitions=definitions,
+        data_tags=data_tags,
+        rule_problems=rule_problems,
+        dataset=info.dataset,
+        run=info.name,
+    )
+
+
+def reviewable_tags(project: Project) -> list[str]:
+    """The tags a reviewer sets by hand: the taxonomy without rule tags and without tags
+    that come with the data of any dataset. Cheaper than :func:`load_evidence`: it reads
+    only the taxonomy and the list of runs."""
+    definitions, data_tags = _taxonomy(project)
+    from_data = frozenset().union(*data_tags.values())
+    rules = definitions["rule"]
+    manual = definitions.index[rules.isna() | (rules == "")]
+    return [tag for tag in manual if tag not in from_data]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@dataclass(frozen=True)
+class Checked:
+    """An :class:`Evidence` after :func:`check_evidence`, as the arrays the analyses count."""
+
+    tag_names: list[str]
+    kinds: list[str]
+    correct: np.ndarray  # bool, one per example
+    reviewed: np.ndarray  # bool, one per example
+    matrix: np.ndarray  # bool, examples x tags (read-only: may share the evidence's memory)
+    human: tuple[np.ndarray, np.ndarray] | None  # see human_agreement
+    hlp: dict[str, float]
+    effort: dict[str, float]
+
+
+def human_agreement(examples: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per example: whether it has a second person's label (``human_label``), and whether
+    that label equals ``label``. None when the frame has no ``human_label`` column."""
+    if "human_label" not in examples.columns:
+        return None
+    human = examples["human_label"]
+    known = human.notna().to_numpy()
+    agrees = np.zeros(len(examples), dtype=bool)
+    if known.any():
+        agrees[known] = (
+            human.astype(object).to_numpy()[known]
+            == examples["label"].astype(object).to_numpy()[known]
+        )
+    return known, agrees
+
+
+def _check_bool_series(values: object, name: str, index: pd.Index) -> np.ndarray:
+    if not isinstance(values, pd.Series):
+        raise ValueError(f"{name} must be a pandas Series, got {type(values).__name__}")
+    if not pd.api.types.is_bool_dtype(values.dtype):
+        raise ValueError(f"{name} must have a bool dtype, got {values.dtype}")
+    if values.hasnans:
+        raise ValueError(f"{name} has missing values at {list(values.index[values.isna()][:5])}")
+    if not values.index.equals(index):
+        raise ValueError(f"{name} must have the same index as examples")
+    return values.to_numpy(dtype=bool)
+
+
+def _check_numbers(values: object, name: str, *, positive: bool = False) -> dict[str, float]:
+    """Mapping tag -> finite float, in [0, 1] or positive; None or NaN mean "not set"."""
+    if not isinstance(values, Mapping):
+        raise ValueError(f"{name} must be a mapping tag -> number, got {type(values).__name__}")
+    checked: dict[str, float] = {}
+    for tag, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            raise ValueError(f"{name}[{tag!r}] must be a number, got {value!r}")
+        value = float(value)
+        if np.isnan(value):
+            continue
+        if positive:
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{name}[{tag!r}] must be a positive number, got {value!r}")
+        elif not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name}[{tag!r}] must be between 0 and 1, got {value!r}")
+        checked[str(tag)] = value
+    return checked
+
+
+def _check_tags(tags: pd.DataFrame, examples: pd.DataFrame) -> None:
+    if not tags.columns.is_unique:
+        duplicated = sorted({str(c) for c in tags.columns[tags.columns.duplicated()]})
+        raise ValueError(f"tags has duplicate columns: {duplicated}")
+    for column in tags.columns:
+        if not isinstance(column, str):
+            raise ValueError(f"tag names must be strings, got {column!r}")
+    for column, dtype in tags.dtypes.items():
+        if not pd.api.types.is_bool_dtype(dtype):
+            raise ValueError(f"tag {column!r} must have a bool dtype, got {dtype}")
+    if not tags.index.equals(examples.index):
+        raise ValueError("tags must have the same index as examples")
+
+
+def _check_taxonomy(evidence: Evidence) -> None:
+    definitions = evidence.definitions
+    if not isinstance(definitions, pd.DataFrame):
+        raise ValueError(
+            f"definitions must be a pandas DataFrame, got {type(definitions).__name__}"
+        )
+    missing = [c for c in ("description", "hlp", "effort", "rule") if c not in definitions]
+    if missing:
+        raise ValueError(f"definitions has no {missing} columns")
+    for name in ("data_tags", "rule_problems"):
+        if not isinstance(getattr(evidence, name), Mapping):
+            kind = type(getattr(evidence, name)).__name__
+            raise ValueError(f"{name} must be a mapping, got {kind}")
+
+
+def check_evidence(evidence: object, *, columns: Sequence[str] = ("correct",)) -> Checked:
+    """Validate ``evidence`` for an analysis that reads ``columns`` of its examples.
+
+    ``correct`` must be bool; every column named must exist without missing values.
+    Raises ValueError naming the exact problem. Never modifies the evidence.
+    """
+    if not isinstance(evidence, Evidence):
+        raise ValueError(f"evidence must be an Evidence, got {type(evidence).__name__}")
+    examples, tags = evidence.examples, evidence.tags
+    if not isinstance(examples, pd.DataFrame):
+        raise ValueError(f"examples must be a pandas DataFrame, got {type(examples).__name__}")
+    if not isinstance(tags, pd.DataFrame):
+        raise ValueError(f"tags must be a pandas DataFrame, got {type(tags).__name__}")
+    kinds = evidence.kinds
+    if not isinstance(kinds, Mapping):
+        raise ValueError(f"kinds must be a mapping tag -> kind, got {type(kinds).__name__}")
+    for column in ("correct", *columns):
+        if column not in examples.columns:
+            raise ValueError(f"examples has no {column!r} column")
+    correct = _check_bool_series(examples["correct"], "examples['correct']", examples.index)
+    for column in columns:
+        if column != "correct" and examples[column].hasnans:
+            where = list(examples.index[examples[column].isna()][:5])
+            raise ValueError(f"examples[{column!r}] has missing values at {where}")
+    _check_tags(tags, examples)
+    tag_names = list(tags.columns)
+    tag_kinds = []
+    for tag in tag_names:
+        if tag not in kinds:
+            raise ValueError(f"kinds has no kind for tag {tag!r}")
+        if kinds[tag] not in KINDS:
+            raise ValueError(f"kind of tag {tag!r} must be one of {KINDS}, got {kinds[tag]!r}")
+        tag_kinds.append(kinds[tag])
+    reviewed = _check_bool_series(evidence.reviewed, "reviewed", examples.index)
+    _check_taxonomy(evidence)
+    if "human_label" in examples.columns and "label" not in examples.columns:
+        raise ValueError("examples has a 'human_label' column but no 'label' column")
+
+    # Missing values (nullable bool) are allowed only where a tag is unknown:
+    # on the examples nobody reviewed, for a reviewed tag. Counting skips
+    # those examples, so they may hold anything.
+    for tag, kind in zip(tag_names, tag_kinds, strict=True):
+        column = tags[tag]
+        if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) and column.hasnans:
+            missing = column.isna().to_numpy()
+            if kind != "reviewed" or (missing & reviewed).any():
+                raise ValueError(f"tag {tag!r} has missing values where it is known")
+    if tag_names and all(dtype == np.dtype(bool) for dtype in tags.dtypes):
+        matrix = tags.to_numpy()  # no copy when the frame holds one bool block
+    elif tag_names:
+        matrix = tags.to_numpy(dtype=bool, na_value=False)
+    else:
+        matrix = np.zeros((len(examples), 0), dtype=bool)
+
+    return Checked(
+        tag_names=tag_names,
+        kinds=tag_kinds,
+        correct=correct,
+        reviewed=reviewed,
+        matrix=matrix,
+        human=human_agreement(examples),
+        hlp=_check_numbers(evidence.hlp, "hlp"),
+        effort=_check_numbers(evidence.effort, "effort", positive=True),
+    )
+
+
+def check_flag(value: object, name: str) -> bool:
+    """``value`` if it is True or False, else ValueError."""
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
