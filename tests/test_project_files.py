@@ -328,7 +328,7 @@ def test_read_only_open_reads_and_writes_nothing(tmp_path):
             with pytest.raises(StoreError, match="is open read-only; nothing was changed"):
                 write()
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
-            p.db.execute("CREATE TABLE sneaky (x)")  # even around the API: mode=ro
+            p._conn.execute("CREATE TABLE sneaky (x)")  # even around the API: mode=ro
     assert sha256(path) == digest
 
 
@@ -388,7 +388,7 @@ def test_an_old_project_opened_for_writing_is_marked_and_keeps_its_history(tmp_p
     path = make_legacy(tmp_path / "old.db", version)
     with open_project(path) as p:
         assert p.schema_version == SCHEMA_VERSION
-        assert p.db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+        assert p._conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
         assert p.dataset("dev").reviews().example_id.tolist() == ["0", "3", "1"]
         assert p.dataset("dev").tag_events().example_id.tolist() == ["0", "3"]
         assert p.dataset("dev").undo(actor="ana")["kind"] == "reviews_import"
@@ -499,7 +499,7 @@ def test_a_short_busy_timeout_for_one_block(project_path, lock_holder):
         with p.busy_timeout(0.1), pytest.raises(ProjectBusy, match="try again"):
             p.define_tag("car noise", actor="lead", hlp=0.5)
         assert time.perf_counter() - start < 5
-        assert p.db.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000  # restored
+        assert p._conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000  # restored
 
 
 @pytest.mark.parametrize(

@@ -64,8 +64,8 @@ def current(project, dataset="dev"):
 def test_new_file_is_wal_at_current_schema(tmp_path):
     with open_project(tmp_path / "p.db") as p:
         assert p.schema_version == SCHEMA_VERSION
-        assert p.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert p.db.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+        assert p._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert p._conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
 
 
 def test_set_tag_logs_an_event_and_changes_state(project):
@@ -295,7 +295,7 @@ def test_migration_from_version_1_keeps_data(tmp_path):
 def test_a_newer_file_is_refused(tmp_path):
     path = tmp_path / "future.db"
     with open_project(path) as p:
-        p.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        p._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(StoreError, match="upgrade"):
         open_project(path)
 
@@ -335,11 +335,11 @@ def definitions(*rows):
 def begins(project, write) -> int:
     """How many write transactions ``write(project)`` takes."""
     statements = []
-    project.db.conn.set_trace_callback(statements.append)
+    project._conn.set_trace_callback(statements.append)
     try:
         write(project)
     finally:
-        project.db.conn.set_trace_callback(None)
+        project._conn.set_trace_callback(None)
     return sum(s.strip().upper() == "BEGIN IMMEDIATE" for s in statements)
 
 
@@ -451,9 +451,9 @@ def test_a_deleted_tag_frees_its_place_and_counts_when_it_comes_back(full_projec
 
 def test_the_tag_count_is_read_once_per_transaction(project):
     statements = []
-    project.db.conn.set_trace_callback(statements.append)
+    project._conn.set_trace_callback(statements.append)
     project.define_tags(definitions(*[(f"t{i}", 0.5, 1.0, "") for i in range(200)]), actor="x")
-    project.db.conn.set_trace_callback(None)
+    project._conn.set_trace_callback(None)
     assert sum("count(*) FROM tags" in s for s in statements) == 1
 
 
@@ -489,9 +489,9 @@ def test_a_staged_import_equals_a_direct_one(big_project, tmp_path, monkeypatch)
     # 500 reviews in 8 staging transactions, 334 tag pairs (2 on 167 examples) in 6
     monkeypatch.setattr(staging_module, "STAGE_ROWS", 64)
     statements = []
-    big_project.db.conn.set_trace_callback(statements.append)
+    big_project._conn.set_trace_callback(statements.append)
     action = big_project.dataset("dev").record_reviews(reviews, tags=tags, actor="lead")
-    big_project.db.conn.set_trace_callback(None)
+    big_project._conn.set_trace_callback(None)
     assert sum(s == "BEGIN IMMEDIATE" for s in statements) == 1 + 8 + 6 + 1
     cols = ["example_id", "reviewer", "stratum", "note", "queue"]
     assert_frame_equal(big_project.dataset("dev").reviews()[cols], expected[0][cols])
@@ -500,7 +500,7 @@ def test_a_staged_import_equals_a_direct_one(big_project, tmp_path, monkeypatch)
     assert_frame_equal(
         big_project.dataset("dev").replay_tags(), current(big_project).reset_index(drop=True)
     )
-    assert big_project.db.execute("SELECT count(*) FROM pending_actions").fetchone()[0] == 0
+    assert big_project._conn.execute("SELECT count(*) FROM pending_actions").fetchone()[0] == 0
     assert big_project.dataset("dev").undo(actor="lead")["action"] == action
     assert big_project.dataset("dev").reviews().empty
     assert current(big_project).values.tolist() == [["0", "common"]]
@@ -522,7 +522,7 @@ def test_a_staged_import_that_fails_leaves_nothing(big_project, monkeypatch):
     before = big_project.revision()
     with pytest.raises(KeyboardInterrupt):
         big_project.dataset("dev").record_reviews(reviews, tags=tags, actor="lead")
-    counts = [big_project.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+    counts = [big_project._conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
               for t in ("reviews", "pending_actions", "tag_events")]  # fmt: skip
     assert counts == [0, 0, 0]
     assert big_project.actions().kind.tolist() == ["import"]
@@ -588,7 +588,7 @@ def test_an_abandoned_stage_is_invisible_and_removed_by_the_next_writer(
     with open_project(big_project.path, readonly=True) as reader:
         assert reader.dataset("dev").reviews().empty and current(reader).empty
     with open_project(big_project.path) as writer:
-        raw = [writer.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        raw = [writer._conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                for t in ("reviews", "tag_events", "tag_assignments", "pending_actions")]  # fmt: skip
         assert raw == ([0, 0, 0, 0] if removed else [30, 30, 30, 1])
         assert writer.dataset("dev").reviews().empty and current(writer).empty
@@ -614,7 +614,7 @@ def test_a_run_reimported_while_reviews_are_staged_records_nothing(big_project, 
     monkeypatch.setattr(Project, "_staged_write", reimport_midway)
     with pytest.raises(StoreError, match="was re-imported while the reviews were being recorded"):
         big_project.dataset("dev").record_reviews(reviews, tags=tags, actor="lead")
-    assert big_project.db.execute("SELECT count(*) FROM reviews").fetchone()[0] == 0
+    assert big_project._conn.execute("SELECT count(*) FROM reviews").fetchone()[0] == 0
     assert current(big_project).empty
 
 
@@ -688,7 +688,7 @@ def test_tags_changed_by_others_while_an_import_is_staged(big_project, monkeypat
 
     def others_meanwhile(self, stage, write):
         original(self, stage, write)
-        staged = self.db.execute(
+        staged = self._conn.execute(
             "SELECT count(*) FROM tag_events WHERE action_id = ? AND example_id IN ('0', '3')"
             " AND tag_id = (SELECT id FROM tags WHERE name = 'common')", (stage.action,),
         ).fetchone()[0]  # fmt: skip
@@ -746,7 +746,7 @@ def test_a_discarded_stage_keeps_what_others_took_over(big_project, monkeypatch)
 
     def fail_after_tags(self, stage, write):
         original(self, stage, write)
-        staged = self.db.execute(
+        staged = self._conn.execute(
             "SELECT count(*) FROM tag_assignments WHERE pending = ?", (stage.action,)
         ).fetchone()[0]
         if staged > 50:
@@ -759,7 +759,7 @@ def test_a_discarded_stage_keeps_what_others_took_over(big_project, monkeypatch)
         big_project.dataset("dev").record_reviews(reviews, tags=tags, actor="lead")
     assert current(big_project).values.tolist() == [["0", "common"]]
     assert big_project.dataset("dev").tag_assignments().actor.tolist() == ["ben"]
-    raw = [big_project.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+    raw = [big_project._conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
            for t in ("reviews", "tag_events", "tag_assignments", "pending_actions")]  # fmt: skip
     assert raw == [0, 1, 1, 0]
     assert_frame_equal(
@@ -867,4 +867,4 @@ def test_random_writes_during_a_staged_import_end_as_a_model_says(
             project.dataset("dev").replay_tags(), current(project).reset_index(drop=True)
         )
         assert {t for _, t in model} <= set(project.tag_definitions().tag)
-        assert project.db.execute("SELECT count(*) FROM pending_actions").fetchone()[0] == 0
+        assert project._conn.execute("SELECT count(*) FROM pending_actions").fetchone()[0] == 0

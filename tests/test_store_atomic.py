@@ -133,7 +133,7 @@ def replays(project, dataset: str = "dev") -> None:
 
 
 def raw_count(project, table: str, where: str = "1") -> int:
-    return project.db.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0]
+    return project._conn.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0]
 
 
 def kill_loop(

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import sqlite_utils
 
 from ..errors import ProjectFileError, StoreError
 from .common import RunInfo, _blob_to_frame
@@ -90,7 +89,6 @@ class Project(Taxonomy, TagLog, ReviewStaging):
         except BaseException:
             self._conn.close()
             raise
-        self.db = sqlite_utils.Database(self._conn)
         _opened(self.path, +1)
         self._registered = True
 
