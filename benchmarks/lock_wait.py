@@ -89,14 +89,27 @@ def measure(db: Path, dataset: str, work: Path, *, reviews: int | None = None) -
     with open_project(db) as reviewer:
         reviewer.dataset(dataset).example_ids()  # warm, as a running app is
         reviewer.dataset(dataset).set_tag(ids[0], "bench click", actor="reviewer")
-        command = [sys.executable, "-m", "erroranalysis", "reviews", "import", str(csv),
-                   "--db", str(db), "--dataset", dataset, "--actor", "bench"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "erroranalysis",
+            "reviews",
+            "import",
+            str(csv),
+            "--db",
+            str(db),
+            "--dataset",
+            dataset,
+            "--actor",
+            "bench",
+        ]
         began = time.monotonic()
         importer = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         watcher = subprocess.Popen(
             [sys.executable, str(HERE / "_lock_watch.py"), str(db), str(importer.pid)],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         on = True
         while importer.poll() is None:
             example = ids[rng.randrange(len(ids))]
@@ -109,10 +122,7 @@ def measure(db: Path, dataset: str, work: Path, *, reviews: int | None = None) -
     assert importer.returncode == 0, "the reviews import failed"
     lock = json.loads(watcher.communicate()[0].strip().splitlines()[-1])
     during = [w for t, w in waits if t <= ended]
-    held = [
-        w for t, w in waits
-        if any(start <= t <= end for start, end in lock["intervals"])
-    ]  # fmt: skip
+    held = [w for t, w in waits if any(start <= t <= end for start, end in lock["intervals"])]
     bare = bare_commits(work)
     return {
         "reviews": len(ids),
@@ -149,9 +159,13 @@ def build_project(db: Path, n: int) -> str:
     metadata = [c for c in frame.columns if c not in ("id", "label", "prediction", "correct")]
     with open_project(db) as project:
         project.dataset("synthetic", create=True).import_run(
-            frame, source="synthetic.csv", format="csv", media_root=None,
-            metadata_columns=metadata, dataset_tags=[],
-        )  # fmt: skip
+            frame,
+            source="synthetic.csv",
+            format="csv",
+            media_root=None,
+            metadata_columns=metadata,
+            dataset_tags=[],
+        )
     return "synthetic"
 
 
@@ -165,8 +179,10 @@ def main() -> None:
         dataset = build_project(db, args.reviews)
         figures = measure(db, dataset, work)
     ok = figures["wait_max"] <= TARGET
-    print(f"{'ok  ' if ok else 'MISS'} tag during a reviews import (max wait) "
-          f"{figures['wait_max']:.3f} s, target <= {TARGET:g} s | {describe(figures)}")  # fmt: skip
+    print(
+        f"{'ok  ' if ok else 'MISS'} tag during a reviews import (max wait) "
+        f"{figures['wait_max']:.3f} s, target <= {TARGET:g} s | {describe(figures)}"
+    )
     print(json.dumps(figures, indent=2))
 
 

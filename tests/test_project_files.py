@@ -49,9 +49,13 @@ def make_project(path: Path, n: int = 2000) -> Path:
     """A project of this version with a dataset, a tag and a review, closed cleanly."""
     with open_project(path) as p:
         p.dataset("dev", create=True).import_run(
-            frame(n), source="dev.csv", format="csv", media_root=None,
-            metadata_columns=[], dataset_tags=[],
-        )  # fmt: skip
+            frame(n),
+            source="dev.csv",
+            format="csv",
+            media_root=None,
+            metadata_columns=[],
+            dataset_tags=[],
+        )
         p.dataset("dev").set_tag("1", "car noise", actor="ana")
         p.dataset("dev").record_review("2", reviewer="ana", tags=["blurry"])
     return path
@@ -75,14 +79,20 @@ def make_legacy(path: Path, version: int) -> Path:
             " '[]', '2026-01-01', 'ana', ?)",
             (blob,),
         ),
-        ("INSERT INTO tags (id, name, hlp, created_at, created_by)"
-         " VALUES (1, 'car noise', 0.9, '2026-01-01', 'ana')", ()),
-        ("INSERT INTO actions VALUES (1, 1, 'reviews_import', 'ana', '2026-01-01', NULL, '{}')", ()),
+        (
+            "INSERT INTO tags (id, name, hlp, created_at, created_by)"
+            " VALUES (1, 'car noise', 0.9, '2026-01-01', 'ana')",
+            (),
+        ),
+        (
+            "INSERT INTO actions VALUES (1, 1, 'reviews_import', 'ana', '2026-01-01', NULL, '{}')",
+            (),
+        ),
         ("INSERT INTO tag_events VALUES (1, 1, 1, '0', 1, 'add', 'ana', '2026-01-01')", ()),
         ("INSERT INTO tag_events VALUES (2, 1, 1, '3', 1, 'add', 'ana', '2026-01-01')", ()),
         ("INSERT INTO tag_assignments VALUES (1, '0', 1, 'ana', '2026-01-01')", ()),
         ("INSERT INTO tag_assignments VALUES (1, '3', 1, 'ana', '2026-01-01')", ()),
-    ):  # fmt: skip
+    ):
         conn.execute(statement, params)
     for i, (example, stratum) in enumerate([("0", "error"), ("3", "error"), ("1", "correct")]):
         if version == 1:
@@ -231,6 +241,8 @@ def a_file_as_folder(folder: Path) -> Path:
     return folder / "notes.txt" / "p.db"
 
 
+# One bad file per row (what it is, how it is made, what the error says): a table reads
+# better unwrapped.
 BAD_FILES = [
     ("text file", text_file, r"dev\.csv is not an SQLite file, so it is not a project"),
     ("random bytes", random_bytes, "noise.db is not an SQLite file"),
@@ -298,8 +310,12 @@ def test_a_new_file_appears_complete_and_leaves_no_draft(tmp_path):
 
 
 def test_a_draft_left_by_a_killed_creation_is_removed(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     draft = tmp_path / f".p.db.draft-{dead}-abcd1234"
     draft.write_bytes(b"half a project")
     mine = tmp_path / f".p.db.draft-{os.getpid()}-abcd1234"  # a live process's: kept
@@ -514,12 +530,17 @@ def test_a_short_busy_timeout_for_one_block(project_path, lock_holder):
         lambda p: p.dataset("dev").undo(actor="ana"),
         lambda p: p.delete_tag("car noise", actor="ben"),
         lambda p: p.dataset("dev", create=True).import_run(
-            frame(10), source="x", format="csv", media_root=None,
-            metadata_columns=[], dataset_tags=[], replace=True,
+            frame(10),
+            source="x",
+            format="csv",
+            media_root=None,
+            metadata_columns=[],
+            dataset_tags=[],
+            replace=True,
         ),
     ],
     ids=["set_tag", "record_review", "define_tags", "undo", "delete_tag", "import_run"],
-)  # fmt: skip
+)
 def test_every_write_reports_busy_the_same_way(project_path, lock_holder, write):
     with open_project(project_path, timeout=0.05) as p, pytest.raises(ProjectBusy):
         write(p)

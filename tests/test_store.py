@@ -45,9 +45,14 @@ def frame(ids, correct=None):
 
 def add_dataset(project: Project, name="dev", ids=range(10), **options) -> None:
     project.dataset(name, create=True).import_run(
-        frame(ids), source="dev.csv", format="csv", media_root=None,
-        metadata_columns=[], dataset_tags=[], **options,
-    )  # fmt: skip
+        frame(ids),
+        source="dev.csv",
+        format="csv",
+        media_root=None,
+        metadata_columns=[],
+        dataset_tags=[],
+        **options,
+    )
 
 
 @pytest.fixture
@@ -133,9 +138,14 @@ def test_undo_reverts_the_reviewers_last_action_only(project):
 def test_review_sets_tags_exactly_and_records_stratum(project):
     project.dataset("dev").set_tag("3", "old", actor="ana")
     project.dataset("dev").record_review(
-        "3", reviewer="ben", tags=["car noise", "blurry"], note="engine hum",
-        label_wrong=True, corrected_label="c", queue="errors",
-    )  # fmt: skip
+        "3",
+        reviewer="ben",
+        tags=["car noise", "blurry"],
+        note="engine hum",
+        label_wrong=True,
+        corrected_label="c",
+        queue="errors",
+    )
     assert project.dataset("dev").example_tags("3") == ["blurry", "car noise"]
     review = project.dataset("dev").reviews().iloc[0]
     assert (review.example_id, review.reviewer, review.stratum) == ("3", "ben", "error")
@@ -385,8 +395,9 @@ def test_definitions_that_fail_inside_the_transaction_apply_nothing(project, mon
     monkeypatch.setattr(tags_module, "MAX_TAGS", 3)
     project.define_tag("a", actor="lead", hlp=0.1)
     revision = project.revision()
-    table = definitions(("a", 0.9, 1.0, "changed"), ("b", 0.5, 1.0, ""), ("c", 0.5, 1.0, ""),
-                        ("d", 0.5, 1.0, ""))  # fmt: skip
+    table = definitions(
+        ("a", 0.9, 1.0, "changed"), ("b", 0.5, 1.0, ""), ("c", 0.5, 1.0, ""), ("d", 0.5, 1.0, "")
+    )
     with pytest.raises(StoreError, match="already has 3 tags"):
         project.define_tags(table, actor="lead")  # fails on row 4, after 3 applied rows
     assert project.tag_definitions()[["tag", "hlp", "description"]].values.tolist() == [
@@ -403,8 +414,10 @@ def test_merge_moves_each_example_once(project):
     assert project.merge_tags("car", "vehicle", actor="lead") == 2
     merge = project.dataset("dev").tag_events().iloc[3:]
     assert sorted(zip(merge.example_id, merge.tag, merge.op, strict=True)) == [
-        ("1", "car", "remove"), ("1", "vehicle", "add"), ("2", "car", "remove"),
-    ]  # fmt: skip
+        ("1", "car", "remove"),
+        ("1", "vehicle", "add"),
+        ("2", "car", "remove"),
+    ]
     assert current(project).values.tolist() == [["1", "vehicle"], ["2", "vehicle"]]
 
 
@@ -427,12 +440,16 @@ def full_project(project, monkeypatch):
             pd.DataFrame({"id": ["1"], "reviewer": ["ana"]}), tags=[["new"]]
         ),
         lambda p: p.dataset("other", create=True).import_run(
-            frame(range(3)), source="o.csv", format="csv", media_root=None,
-            metadata_columns=[], dataset_tags=["new"],
+            frame(range(3)),
+            source="o.csv",
+            format="csv",
+            media_root=None,
+            metadata_columns=[],
+            dataset_tags=["new"],
         ),
     ],
     ids=["set_tag", "define_tag", "record_review", "record_reviews", "import dataset tag"],
-)  # fmt: skip
+)
 def test_the_tag_limit_holds_however_a_tag_arrives(full_project, arrival):
     before = (full_project.revision(), len(full_project.actions()))
     with pytest.raises(StoreError, match="already has 4 tags, the most it can hold; tag 'new'"):
@@ -460,9 +477,12 @@ def test_the_tag_count_is_read_once_per_transaction(project):
 # ---------------------------------------------------------------- staged review imports
 def many_reviews(n: int, *, tagged_every: int = 3):
     reviews = pd.DataFrame(
-        {"id": [str(i) for i in range(n)], "reviewer": [f"r{i % 3}" for i in range(n)],
-         "note": ["n" if i % 5 == 0 else None for i in range(n)]}
-    )  # fmt: skip
+        {
+            "id": [str(i) for i in range(n)],
+            "reviewer": [f"r{i % 3}" for i in range(n)],
+            "note": ["n" if i % 5 == 0 else None for i in range(n)],
+        }
+    )
     tags = [[f"t{i % 4}", "common"] if i % tagged_every == 0 else [] for i in range(n)]
     return reviews, tags
 
@@ -522,8 +542,10 @@ def test_a_staged_import_that_fails_leaves_nothing(big_project, monkeypatch):
     before = big_project.revision()
     with pytest.raises(KeyboardInterrupt):
         big_project.dataset("dev").record_reviews(reviews, tags=tags, actor="lead")
-    counts = [big_project._conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-              for t in ("reviews", "pending_actions", "tag_events")]  # fmt: skip
+    counts = [
+        big_project._conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("reviews", "pending_actions", "tag_events")
+    ]
     assert counts == [0, 0, 0]
     assert big_project.actions().kind.tolist() == ["import"]
     assert big_project.revision() == before
@@ -562,8 +584,12 @@ def stage_by_hand(project, pid: int, *, rows: int = 30, touched: str | None = No
 
 
 def dead_pid() -> int:
-    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                           capture_output=True, text=True, check=True)  # fmt: skip
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return int(child.stdout)
 
 
@@ -588,8 +614,10 @@ def test_an_abandoned_stage_is_invisible_and_removed_by_the_next_writer(
     with open_project(big_project.path, readonly=True) as reader:
         assert reader.dataset("dev").reviews().empty and current(reader).empty
     with open_project(big_project.path) as writer:
-        raw = [writer._conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-               for t in ("reviews", "tag_events", "tag_assignments", "pending_actions")]  # fmt: skip
+        raw = [
+            writer._conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("reviews", "tag_events", "tag_assignments", "pending_actions")
+        ]
         assert raw == ([0, 0, 0, 0] if removed else [30, 30, 30, 1])
         assert writer.dataset("dev").reviews().empty and current(writer).empty
         writer.dataset("dev").set_tag("3", "staged", actor="ben")  # takes the staged row's place
@@ -690,8 +718,9 @@ def test_tags_changed_by_others_while_an_import_is_staged(big_project, monkeypat
         original(self, stage, write)
         staged = self._conn.execute(
             "SELECT count(*) FROM tag_events WHERE action_id = ? AND example_id IN ('0', '3')"
-            " AND tag_id = (SELECT id FROM tags WHERE name = 'common')", (stage.action,),
-        ).fetchone()[0]  # fmt: skip
+            " AND tag_id = (SELECT id FROM tags WHERE name = 'common')",
+            (stage.action,),
+        ).fetchone()[0]
         if staged == 2 and not hasattr(others_meanwhile, "done"):
             others_meanwhile.done = True
             with open_project(self.path) as other:
@@ -759,8 +788,10 @@ def test_a_discarded_stage_keeps_what_others_took_over(big_project, monkeypatch)
         big_project.dataset("dev").record_reviews(reviews, tags=tags, actor="lead")
     assert current(big_project).values.tolist() == [["0", "common"]]
     assert big_project.dataset("dev").tag_assignments().actor.tolist() == ["ben"]
-    raw = [big_project._conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-           for t in ("reviews", "tag_events", "tag_assignments", "pending_actions")]  # fmt: skip
+    raw = [
+        big_project._conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("reviews", "tag_events", "tag_assignments", "pending_actions")
+    ]
     assert raw == [0, 1, 1, 0]
     assert_frame_equal(
         big_project.dataset("dev").replay_tags(), current(big_project).reset_index(drop=True)

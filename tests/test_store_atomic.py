@@ -95,8 +95,9 @@ def calibrate(command: list[str], db: Path, out: Path) -> Timing:
     return Timing(first_lock=seen[0], last_lock=seen[-1], end=end)
 
 
-def run_and_kill(command: list[str], db: Path, out: Path, timing: Timing, rng: random.Random,
-                 *, after_lock: bool) -> Outcome:  # fmt: skip
+def run_and_kill(
+    command: list[str], db: Path, out: Path, timing: Timing, rng: random.Random, *, after_lock: bool
+) -> Outcome:
     """Start the command and SIGKILL it: at a random moment of its run, or (``after_lock``)
     at a random moment of its writing span, counted from when it is first seen holding
     the write lock."""
@@ -137,9 +138,14 @@ def raw_count(project, table: str, where: str = "1") -> int:
 
 
 def kill_loop(
-    work: Path, seed: int, command: list[str], reset: Callable[[], None],
-    check: Callable[[Outcome], str], *, min_in_write: int = 3,
-) -> dict[str, int]:  # fmt: skip
+    work: Path,
+    seed: int,
+    command: list[str],
+    reset: Callable[[], None],
+    check: Callable[[Outcome], str],
+    *,
+    min_in_write: int = 3,
+) -> dict[str, int]:
     """Calibrate, then kill the command until KILLS kills landed; ``check`` inspects the
     project after each run and says which of "nothing" or "all" happened. At least
     ``min_in_write`` kills must land while the command holds the write lock."""
@@ -194,9 +200,13 @@ def base_project(path: Path, ids: range) -> None:
     )
     with open_project(path) as p:
         p.dataset("dev", create=True).import_run(
-            frame, source="dev.csv", format="csv", media_root=None,
-            metadata_columns=[], dataset_tags=[],
-        )  # fmt: skip
+            frame,
+            source="dev.csv",
+            format="csv",
+            media_root=None,
+            metadata_columns=[],
+            dataset_tags=[],
+        )
 
 
 def copier(baseline: Path, db: Path) -> Callable[[], None]:
@@ -291,8 +301,11 @@ def test_kill_reviews_import(work):
     def check(outcome: Outcome) -> str:
         integrity_ok(db)
         with open_project(db, readonly=True) as reader:  # what readers see, before cleanup
-            seen = (len(reader.dataset("dev").reviews()), len(reader.dataset("dev").tag_assignments()),
-                    len(reader.dataset("dev").tag_events()))  # fmt: skip
+            seen = (
+                len(reader.dataset("dev").reviews()),
+                len(reader.dataset("dev").tag_assignments()),
+                len(reader.dataset("dev").tag_events()),
+            )
         assert seen in ((0, 0, 0), (n, n, n)), seen  # 12,500 examples x 2 tags
         with open_project(db) as p:  # the next writer removes a killed import's rows
             replays(p)
@@ -347,8 +360,11 @@ def test_kill_undo(work):
         integrity_ok(db)
         with open_project(db) as p:
             replays(p)
-            state = (len(p.dataset("dev").reviews()), len(p.dataset("dev").tag_assignments()),
-                     raw_count(p, "actions", "kind = 'undo'"))  # fmt: skip
+            state = (
+                len(p.dataset("dev").reviews()),
+                len(p.dataset("dev").tag_assignments()),
+                raw_count(p, "actions", "kind = 'undo'"),
+            )
         assert state in ((n, n, 0), (0, 0, 1)), state
         return "all" if state[2] else "nothing"
 

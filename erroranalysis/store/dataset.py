@@ -156,13 +156,30 @@ class DatasetStore:
                 gone = self.project._gone_ids(self._dataset_runs(), run, new_ids)
                 self.project._stage_ids("gone_ids", gone)
             action_id = self.project._action(
-                conn, dataset_id, "import", actor, stamp,
-                detail={"run": run, "source": source, "examples": len(frame), "replace": old is not None},
-            )  # fmt: skip
+                conn,
+                dataset_id,
+                "import",
+                actor,
+                stamp,
+                detail={
+                    "run": run,
+                    "source": source,
+                    "examples": len(frame),
+                    "replace": old is not None,
+                },
+            )
             values = (
-                source, format, str(media_root) if media_root else None, len(frame), n_errors,
-                json.dumps(list(metadata_columns)), json.dumps(tags), stamp, actor, blob,
-            )  # fmt: skip
+                source,
+                format,
+                str(media_root) if media_root else None,
+                len(frame),
+                n_errors,
+                json.dumps(list(metadata_columns)),
+                json.dumps(tags),
+                stamp,
+                actor,
+                blob,
+            )
             if old is None:
                 conn.execute(
                     "INSERT INTO runs (source, format, media_root, n_examples, n_errors,"
@@ -199,10 +216,17 @@ class DatasetStore:
         actor: str = "import",
     ) -> RunInfo:
         """Store what :func:`erroranalysis.importing.read_dataset` validated, as a run."""
-        return self.import_run(result.frame, run=run, source=result.source, format=result.format,
-            media_root=result.media_root, metadata_columns=result.metadata_columns,
-            dataset_tags=result.dataset_tags, replace=replace, actor=actor,
-        )  # fmt: skip
+        return self.import_run(
+            result.frame,
+            run=run,
+            source=result.source,
+            format=result.format,
+            media_root=result.media_root,
+            metadata_columns=result.metadata_columns,
+            dataset_tags=result.dataset_tags,
+            replace=replace,
+            actor=actor,
+        )
 
     def _check_example(self, example_id: str) -> None:
         if example_id not in self.example_ids():
@@ -226,9 +250,13 @@ class DatasetStore:
                 return None
             tag_id = self.project._tag_id(conn, tag, actor, stamp, create=present)
             action = self.project._action(
-                conn, dataset_id, "tag", actor, stamp,
+                conn,
+                dataset_id,
+                "tag",
+                actor,
+                stamp,
                 detail={"example": example_id, "tag": tag, "op": op},
-            )  # fmt: skip
+            )
             if not self.project._apply(
                 conn, action, dataset_id, example_id, tag_id, op, actor, stamp
             ):
@@ -324,12 +352,23 @@ class DatasetStore:
         """Mark one example reviewed by ``reviewer``; with ``tags``, its reviewed tags are
         set to exactly those (added and removed through the log) in the same action."""
         reviews = pd.DataFrame(
-            {"id": [example_id], "reviewer": [reviewer], "note": [note],
-             "label_wrong": [label_wrong], "corrected_label": [corrected_label]}
-        )  # fmt: skip
-        return self.record_reviews(reviews, tags=None if tags is None else [list(tags)], run=run,
-            exact=True, queue=queue, kind="review", actor=reviewer,
-        )  # fmt: skip
+            {
+                "id": [example_id],
+                "reviewer": [reviewer],
+                "note": [note],
+                "label_wrong": [label_wrong],
+                "corrected_label": [corrected_label],
+            }
+        )
+        return self.record_reviews(
+            reviews,
+            tags=None if tags is None else [list(tags)],
+            run=run,
+            exact=True,
+            queue=queue,
+            kind="review",
+            actor=reviewer,
+        )
 
     @_guarded
     def record_reviews(
@@ -386,10 +425,18 @@ class DatasetStore:
 
         def rows(action: int, dataset_id: int, lo: int, hi: int) -> Iterator[tuple]:
             return zip(
-                repeat(action), repeat(dataset_id), repeat(info.id), ids[lo:hi],
-                reviewers[lo:hi], repeat(stamp), strata[lo:hi], notes[lo:hi],
-                label_wrong[lo:hi], corrected[lo:hi], repeat(queue),
-            )  # fmt: skip
+                repeat(action),
+                repeat(dataset_id),
+                repeat(info.id),
+                ids[lo:hi],
+                reviewers[lo:hi],
+                repeat(stamp),
+                strata[lo:hi],
+                notes[lo:hi],
+                label_wrong[lo:hi],
+                corrected[lo:hi],
+                repeat(queue),
+            )
 
         if n <= staging.STAGE_ROWS and (plan is None or plan.pairs <= staging.STAGE_ROWS):
             with self.project.write() as conn:
@@ -407,13 +454,27 @@ class DatasetStore:
         try:
             dataset_id = stage.dataset_id
             for lo in range(0, n, staging.STAGE_ROWS):
-                self.project._staged_write(stage, lambda conn, lo=lo: conn.executemany(
-                    _INSERT_REVIEW, rows(stage.action, dataset_id, lo, lo + staging.STAGE_ROWS)))  # fmt: skip
+                self.project._staged_write(
+                    stage,
+                    lambda conn, lo=lo: conn.executemany(
+                        _INSERT_REVIEW, rows(stage.action, dataset_id, lo, lo + staging.STAGE_ROWS)
+                    ),
+                )
             if plan is not None:
                 for lo, hi in plan.ranges:
-                    self.project._staged_write(stage, lambda conn, lo=lo, hi=hi: self.project._review_tag_events(
-                        conn, stage.action, dataset_id, stamp, exact=exact, lo=lo, hi=hi,
-                        stage=True))  # fmt: skip
+                    self.project._staged_write(
+                        stage,
+                        lambda conn, lo=lo, hi=hi: self.project._review_tag_events(
+                            conn,
+                            stage.action,
+                            dataset_id,
+                            stamp,
+                            exact=exact,
+                            lo=lo,
+                            hi=hi,
+                            stage=True,
+                        ),
+                    )
             with self.project.write() as conn:
                 self.project._check_run_unchanged(conn, self.name, info)
                 self.project._check_stage_complete(conn, stage.action, n)

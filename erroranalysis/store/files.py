@@ -278,9 +278,11 @@ def _unreadable(path: Path, err: sqlite3.Error) -> ProjectFileError:
 
 def _classify(path: Path, application_id: int, version: int, *, tables: set[str] | None) -> int:
     if application_id == APPLICATION_ID or (
-        application_id == 0 and tables is not None and tables >= _LEGACY_TABLES
+        application_id == 0
+        and tables is not None
+        and tables >= _LEGACY_TABLES
         and version in _LEGACY_VERSIONS
-    ):  # fmt: skip
+    ):
         if version > SCHEMA_VERSION:
             raise ProjectFileError(
                 f"{path} was written by a newer version of erroranalysis (schema version "
@@ -383,9 +385,13 @@ def _translate(err: sqlite3.Error, path: Path) -> StoreError | None:
     """The expected error that ``err`` stands for, or None when it is a defect to keep
     (a constraint or an API misuse)."""
     if isinstance(
-        err, sqlite3.IntegrityError | sqlite3.ProgrammingError | sqlite3.InterfaceError
-        | sqlite3.DataError | sqlite3.NotSupportedError,
-    ):  # fmt: skip
+        err,
+        sqlite3.IntegrityError
+        | sqlite3.ProgrammingError
+        | sqlite3.InterfaceError
+        | sqlite3.DataError
+        | sqlite3.NotSupportedError,
+    ):
         return None
     code = _sqlite_code(err)
     if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):

@@ -15,9 +15,16 @@ class TagLog:
     """The log methods of :class:`~erroranalysis.store.project.Project`."""
 
     def _action(
-        self, conn: sqlite3.Connection, dataset_id: int | None, kind: str, actor: str,
-        stamp: str, *, undoes: int | None = None, detail: dict | None = None,
-    ) -> int:  # fmt: skip
+        self,
+        conn: sqlite3.Connection,
+        dataset_id: int | None,
+        kind: str,
+        actor: str,
+        stamp: str,
+        *,
+        undoes: int | None = None,
+        detail: dict | None = None,
+    ) -> int:
         return conn.execute(
             "INSERT INTO actions (dataset_id, kind, actor, at, undoes, detail)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -25,9 +32,16 @@ class TagLog:
         ).lastrowid
 
     def _apply(
-        self, conn: sqlite3.Connection, action_id: int, dataset_id: int, example_id: str,
-        tag_id: int, op: str, actor: str, stamp: str,
-    ) -> bool:  # fmt: skip
+        self,
+        conn: sqlite3.Connection,
+        action_id: int,
+        dataset_id: int,
+        example_id: str,
+        tag_id: int,
+        op: str,
+        actor: str,
+        stamp: str,
+    ) -> bool:
         """Append one event and update the current state; False if it changed nothing."""
         if op == "add":
             changed = conn.execute(
@@ -86,9 +100,14 @@ class TagLog:
         return self._query(sql + " ORDER BY actions.id DESC LIMIT ?", (*params, int(limit)))
 
     def _invert_events(
-        self, conn: sqlite3.Connection, target: int, undo: int, dataset_id: int, actor: str,
+        self,
+        conn: sqlite3.Connection,
+        target: int,
+        undo: int,
+        dataset_id: int,
+        actor: str,
         stamp: str,
-    ) -> None:  # fmt: skip
+    ) -> None:
         repeated = conn.execute(
             "SELECT 1 FROM tag_events WHERE action_id = ?"
             " GROUP BY example_id, tag_id HAVING count(*) > 1 LIMIT 1",

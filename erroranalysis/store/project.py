@@ -337,13 +337,22 @@ class Project(Taxonomy, TagLog, ReviewStaging):
         rows = self._conn.execute(sql + " ORDER BY runs.id", params).fetchall()
         return [
             RunInfo(
-                id=r[0], dataset_id=r[1], dataset=r[2], name=r[3], source=r[4], format=r[5],
-                media_root=Path(r[6]) if r[6] else None, n_examples=r[7], n_errors=r[8],
-                metadata_columns=tuple(json.loads(r[9])), dataset_tags=tuple(json.loads(r[10])),
-                imported_at=r[11], imported_by=r[12],
+                id=r[0],
+                dataset_id=r[1],
+                dataset=r[2],
+                name=r[3],
+                source=r[4],
+                format=r[5],
+                media_root=Path(r[6]) if r[6] else None,
+                n_examples=r[7],
+                n_errors=r[8],
+                metadata_columns=tuple(json.loads(r[9])),
+                dataset_tags=tuple(json.loads(r[10])),
+                imported_at=r[11],
+                imported_by=r[12],
             )
             for r in rows
-        ]  # fmt: skip
+        ]
 
     def _gone_ids(self, runs: list[RunInfo], replaced: str, new_ids: pd.Index) -> pd.Index:
         """Ids of the dataset that no run has once ``replaced`` holds ``new_ids``: only

@@ -109,9 +109,13 @@ class ReviewStaging:
             self._conn.execute(statement)
 
     def _stage_review_tags(
-        self, ids: list[str], reviewers: list[str], tags: Sequence[Sequence[str]] | None,
-        *, exact: bool,
-    ) -> _TagPlan | None:  # fmt: skip
+        self,
+        ids: list[str],
+        reviewers: list[str],
+        tags: Sequence[Sequence[str]] | None,
+        *,
+        exact: bool,
+    ) -> _TagPlan | None:
         """Check the tags of a review import and stage what it wants in TEMP tables:
         ``staged_tags`` the (example, tag) pairs to be present, ``staged_examples`` (with
         ``exact``) the examples whose other tags go."""
@@ -146,9 +150,13 @@ class ReviewStaging:
                 self._conn.execute(f"DELETE FROM temp.{table}")
             self._conn.executemany(
                 "INSERT INTO temp.staged_tags VALUES (?, ?, ?)",
-                zip(pairs["example_id"].tolist(), pairs["tag_ix"].tolist(),
-                    pairs["reviewer"].tolist(), strict=True),
-            )  # fmt: skip
+                zip(
+                    pairs["example_id"].tolist(),
+                    pairs["tag_ix"].tolist(),
+                    pairs["reviewer"].tolist(),
+                    strict=True,
+                ),
+            )
             if chosen is not None:
                 self._conn.executemany(
                     "INSERT INTO temp.staged_examples VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -176,18 +184,30 @@ class ReviewStaging:
                 continue
             row = conn.execute("SELECT id, deleted_at FROM tags WHERE name = ?", (name,)).fetchone()
             if row is None:
-                row = (conn.execute(
-                    "INSERT INTO tags (name, created_at, created_by, deleted_at)"
-                    " VALUES (?, ?, ?, ?)", (name, stamp, actor, stamp),
-                ).lastrowid, stamp)  # fmt: skip
+                row = (
+                    conn.execute(
+                        "INSERT INTO tags (name, created_at, created_by, deleted_at)"
+                        " VALUES (?, ?, ?, ?)",
+                        (name, stamp, actor, stamp),
+                    ).lastrowid,
+                    stamp,
+                )
             ids.append(row[0])
         conn.execute("DELETE FROM temp.staged_tag_ids")
         conn.executemany("INSERT INTO temp.staged_tag_ids VALUES (?, ?)", list(enumerate(ids)))
 
     def _review_tag_events(
-        self, conn: sqlite3.Connection, action: int, dataset_id: int, stamp: str, *,
-        exact: bool, lo: str | None = None, hi: str | None = None, stage: bool = False,
-    ) -> None:  # fmt: skip
+        self,
+        conn: sqlite3.Connection,
+        action: int,
+        dataset_id: int,
+        stamp: str,
+        *,
+        exact: bool,
+        lo: str | None = None,
+        hi: str | None = None,
+        stage: bool = False,
+    ) -> None:
         """Log, for the staged examples in [lo, hi), the events that bring the current
         state to what the import wants (``staged_tags``; with ``exact`` nothing else).
         With ``stage``, also write the assignments they add, marked pending."""
@@ -321,9 +341,15 @@ class ReviewStaging:
             )
 
     def _begin_stage(
-        self, dataset: str, info: RunInfo, kind: str, actor: str, stamp: str, detail: dict,
+        self,
+        dataset: str,
+        info: RunInfo,
+        kind: str,
+        actor: str,
+        stamp: str,
+        detail: dict,
         plan: _TagPlan | None,
-    ) -> _Stage:  # fmt: skip
+    ) -> _Stage:
         self._discard_abandoned_stages()
         with self.write() as conn:
             self._check_run_unchanged(conn, dataset, info)

@@ -88,9 +88,13 @@ class Taxonomy:
         return changes
 
     def _define(
-        self, conn: sqlite3.Connection, name: str, changes: dict[str, object], actor: str,
+        self,
+        conn: sqlite3.Connection,
+        name: str,
+        changes: dict[str, object],
+        actor: str,
         stamp: str,
-    ) -> None:  # fmt: skip
+    ) -> None:
         tag_id = self._tag_id(conn, name, actor, stamp, create=True)
         if changes:
             assignments = ", ".join(f"{k} = ?" for k in changes)
@@ -136,13 +140,18 @@ class Taxonomy:
             clear = [k for k in ("hlp", "effort") if pd.isna(getattr(row, k))]
             name = check_tag_name(row.tag)
             planned.append(
-                (name, self._definition_changes(
-                    name, description=row.description or None,
-                    hlp=None if "hlp" in clear else float(row.hlp),
-                    effort=None if "effort" in clear else float(row.effort),
-                    rule=None, clear=clear,
-                ))
-            )  # fmt: skip
+                (
+                    name,
+                    self._definition_changes(
+                        name,
+                        description=row.description or None,
+                        hlp=None if "hlp" in clear else float(row.hlp),
+                        effort=None if "effort" in clear else float(row.effort),
+                        rule=None,
+                        clear=clear,
+                    ),
+                )
+            )
         stamp = now()
         with self.write() as conn:
             for name, changes in planned:
