@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import streamlit as st
@@ -321,8 +321,20 @@ def require_run() -> RunInfo:
     return info
 
 
-def _key(info: RunInfo) -> tuple[str, str, str, int, str]:
-    return (db_path(), info.dataset, info.name, info.id, info.imported_at)
+class RunKey(NamedTuple):
+    """What identifies a run's data in the caches: the project file, the dataset, the run,
+    and the run's id and import time (a run imported again under the same name is new)."""
+
+    db: str
+    dataset: str
+    run: str
+    run_id: int
+    imported_at: str
+
+
+def run_key(info: RunInfo) -> RunKey:
+    """The cache key of ``info`` in the project file the app serves."""
+    return RunKey(db_path(), info.dataset, info.name, info.id, info.imported_at)
 
 
 # ------------------------------------------------------------------ the example frame
@@ -336,9 +348,8 @@ class RunData:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading examples…")
-def _run_data(key: tuple[str, str, str, int, str]) -> RunData:
-    _, dataset, run, _, _ = key
-    frame = project().dataset(dataset).examples(run)
+def _run_data(key: RunKey) -> RunData:
+    frame = project().dataset(key.dataset).examples(key.run)
     # An object Index, not the store's Arrow-string one: the review helpers look large id
     # arrays up in it, which Arrow strings do value by value.
     ids = pd.Index(frame["id"].astype(str), dtype=object)
@@ -346,7 +357,7 @@ def _run_data(key: tuple[str, str, str, int, str]) -> RunData:
 
 
 def run_data(info: RunInfo) -> RunData:
-    return _run_data(_key(info))
+    return _run_data(run_key(info))
 
 
 # ------------------------------------------------------------------ tags and reviews
@@ -369,32 +380,32 @@ def tag_assignments(info: RunInfo) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _reviewable_tags(db: str, dataset: str, rev: int) -> list[str]:
+def _reviewable_tags(key: RunKey, rev: int) -> list[str]:
     return analyses.reviewable_tags(project())
 
 
 def reviewed_tag_names(info: RunInfo) -> list[str]:
     """Tags a reviewer sets by hand on this dataset (no rule tags, no tags from data)."""
-    return _reviewable_tags(db_path(), info.dataset, revision())
+    return _reviewable_tags(run_key(info), revision())
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _reviewed_ids(db: str, dataset: str, rev: int) -> frozenset[str]:
-    return frozenset(_reviews(db, dataset, rev)["example_id"].astype(str))
+def _reviewed_ids(key: RunKey, rev: int) -> frozenset[str]:
+    return frozenset(_reviews(key, rev)["example_id"].astype(str))
 
 
 def reviewed_ids(info: RunInfo) -> frozenset[str]:
     """Ids of the dataset's examples with at least one review (in any run)."""
-    return _reviewed_ids(db_path(), info.dataset, revision())
+    return _reviewed_ids(run_key(info), revision())
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _reviews(db: str, dataset: str, rev: int) -> pd.DataFrame:
-    return project().dataset(dataset).reviews()
+def _reviews(key: RunKey, rev: int) -> pd.DataFrame:
+    return project().dataset(key.dataset).reviews()
 
 
 def reviews(info: RunInfo) -> pd.DataFrame:
-    return _reviews(db_path(), info.dataset, revision())
+    return _reviews(run_key(info), revision())
 
 
 @dataclass(frozen=True)
@@ -427,11 +438,13 @@ class ReviewQueue:
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _queue(
-    key: tuple, filters: review.ReviewFilters, fraction: float, seed: int, order: str, rev: int
+    key: RunKey, filters: review.ReviewFilters, fraction: float, seed: int, order: str, rev: int
 ) -> ReviewQueue:
     data = _run_data(key)
     assigned = (
-        project().dataset(key[1]).tag_assignments() if (filters.tags or filters.untagged) else None
+        project().dataset(key.dataset).tag_assignments()
+        if (filters.tags or filters.untagged)
+        else None
     )
     frame = review.review_queue(
         data.frame, correct_fraction=fraction, seed=seed, filters=filters, order=order,
@@ -455,85 +468,87 @@ def review_queue(
     reviewer changes the filters, not each time a tag toggles under them.
     """
     uses_tags = bool(filters.tags or filters.untagged)
-    return _queue(_key(info), filters, fraction, seed, order, rev if uses_tags else 0)
+    return _queue(run_key(info), filters, fraction, seed, order, rev if uses_tags else 0)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _column_choices(key: tuple, column: str) -> review.ColumnChoices:
+def _column_choices(key: RunKey, column: str) -> review.ColumnChoices:
     return review.column_choices(_run_data(key).frame, column)
 
 
 def column_choices(info: RunInfo, column: str) -> review.ColumnChoices:
-    return _column_choices(_key(info), column)
+    return _column_choices(run_key(info), column)
 
 
 # ------------------------------------------------------------------ analysis
 @st.cache_resource(max_entries=4, show_spinner="Estimating…")
-def _evidence(key: tuple, rev: int) -> Any:
-    return analyses.load_evidence(project(), key[1], run=key[2], examples=_run_data(key).frame)
+def _evidence(key: RunKey, rev: int) -> Any:
+    return analyses.load_evidence(
+        project(), key.dataset, run=key.run, examples=_run_data(key).frame
+    )
 
 
 def evidence(info: RunInfo) -> Any:
     """The engine's inputs for the run at the project's current revision (read-only)."""
-    return _evidence(_key(info), revision())
+    return _evidence(run_key(info), revision())
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _priority_table(key: tuple, rev: int, by: str) -> pd.DataFrame:
+def _priority_table(key: RunKey, rev: int, by: str) -> pd.DataFrame:
     return analyses.priority_table(_evidence(key, rev), by=by)
 
 
 def priority_table(info: RunInfo, *, by: str = "marginal_effect") -> pd.DataFrame:
-    return _priority_table(_key(info), revision(), by)
+    return _priority_table(run_key(info), revision(), by)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _from_evidence(name: str, key: tuple, rev: int) -> pd.DataFrame:
+def _from_evidence(name: str, key: RunKey, rev: int) -> pd.DataFrame:
     return analyses.ANALYSES[name](_evidence(key, rev))
 
 
 def error_share_table(info: RunInfo) -> pd.DataFrame:
-    return _from_evidence("error_shares", _key(info), revision())
+    return _from_evidence("error_shares", run_key(info), revision())
 
 
 def untagged_errors(info: RunInfo) -> pd.DataFrame:
-    return _from_evidence("untagged_errors", _key(info), revision())
+    return _from_evidence("untagged_errors", run_key(info), revision())
 
 
 def tag_overlap(info: RunInfo) -> pd.DataFrame:
-    return _from_evidence("tag_overlap", _key(info), revision())
+    return _from_evidence("tag_overlap", run_key(info), revision())
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _tag_overview(key: tuple, rev: int) -> pd.DataFrame:
+def _tag_overview(key: RunKey, rev: int) -> pd.DataFrame:
     return analyses.tag_overview(_evidence(key, rev))
 
 
 def tag_overview(info: RunInfo) -> pd.DataFrame:
-    return _tag_overview(_key(info), revision())
+    return _tag_overview(run_key(info), revision())
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _slice_table(key: tuple, rev: int, by: str, positive: str | None) -> pd.DataFrame:
+def _slice_table(key: RunKey, rev: int, by: str, positive: str | None) -> pd.DataFrame:
     return analyses.slice_table(_evidence(key, rev), by=by, positive=positive)
 
 
 def slice_table(info: RunInfo, *, by: str, positive: str | None) -> pd.DataFrame:
-    return _slice_table(_key(info), revision(), by, positive)
+    return _slice_table(run_key(info), revision(), by, positive)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _confusion(key: tuple, rev: int, tag: str | None) -> pd.DataFrame:
+def _confusion(key: RunKey, rev: int, tag: str | None) -> pd.DataFrame:
     return analyses.confusion(_evidence(key, rev), tag=tag)
 
 
 def confusion(info: RunInfo, *, tag: str | None = None) -> pd.DataFrame:
     """The confusion matrix of the run, or of the examples carrying ``tag``."""
-    return _confusion(_key(info), revision(), tag)
+    return _confusion(run_key(info), revision(), tag)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _rule_preview(key: tuple, text: str) -> tuple[int, int]:
+def _rule_preview(key: RunKey, text: str) -> tuple[int, int]:
     frame = _run_data(key).frame
     matched = rules.evaluate_rule(text, frame).to_numpy()
     return int(matched.sum()), int((matched & ~frame["correct"].to_numpy(dtype=bool)).sum())
@@ -541,7 +556,7 @@ def _rule_preview(key: tuple, text: str) -> tuple[int, int]:
 
 def rule_preview(info: RunInfo, text: str) -> tuple[int, int]:
     """(examples, errors) a rule matches in the run; ValueError says what is wrong with it."""
-    return _rule_preview(_key(info), text.strip())
+    return _rule_preview(run_key(info), text.strip())
 
 
 def recent_actions(info: RunInfo, *, limit: int = 100) -> pd.DataFrame:
@@ -551,13 +566,13 @@ def recent_actions(info: RunInfo, *, limit: int = 100) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _dataset_summary(key: tuple) -> dict:
+def _dataset_summary(key: RunKey) -> dict:
     return analyses.dataset_summary(analyses.Evidence(_run_data(key).frame))
 
 
 def dataset_summary(info: RunInfo) -> dict:
     """Size, accuracy, class balance and baselines of a run (changes only with the run)."""
-    return _dataset_summary(_key(info))
+    return _dataset_summary(run_key(info))
 
 
 def baselines(info: RunInfo) -> pd.DataFrame:
