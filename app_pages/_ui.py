@@ -2,11 +2,15 @@
 
 Caching rules (see the engineering guide):
 
-* the run's example frame is big and immutable: ``st.cache_resource`` keyed on (project
-  file, run id, imported_at), never mutated by a page;
+* every cache is keyed on a :class:`RunKey` (project file, dataset, run, run id,
+  imported_at);
+* the run's example frame is big and immutable: ``st.cache_resource``, never mutated by a
+  page; so is the run's :class:`~erroranalysis.evidence.Evidence` at a revision;
 * everything derived from tags or reviews is keyed on ``Project.revision()`` as well, so a
   tag another reviewer adds shows up on the next rerun;
-* small frames go through ``st.cache_data`` (a copy per hit is cheap for them);
+* every analysis goes through one ``st.cache_data`` entry point, :func:`analysis`, keyed
+  on (analysis name, run key, revision, options): derived tables are small, so a copy per
+  hit is cheap for them;
 * the connection itself is never cached: a :class:`Project` is bound to its thread and
   Streamlit runs every script run in a thread of its own, so :func:`project` keeps one
   per thread.
@@ -362,24 +366,6 @@ def run_data(info: RunInfo) -> RunData:
 
 # ------------------------------------------------------------------ tags and reviews
 @st.cache_data(max_entries=16, show_spinner=False)
-def _tag_definitions(db: str, rev: int) -> pd.DataFrame:
-    return project().tag_definitions()
-
-
-def tag_definitions() -> pd.DataFrame:
-    return _tag_definitions(db_path(), revision())
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _tag_assignments(db: str, dataset: str, rev: int) -> pd.DataFrame:
-    return project().dataset(dataset).tag_assignments()
-
-
-def tag_assignments(info: RunInfo) -> pd.DataFrame:
-    return _tag_assignments(db_path(), info.dataset, revision())
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
 def _reviewable_tags(key: RunKey, rev: int) -> list[str]:
     return analyses.reviewable_tags(project())
 
@@ -481,70 +467,30 @@ def column_choices(info: RunInfo, column: str) -> review.ColumnChoices:
 
 
 # ------------------------------------------------------------------ analysis
+# Analyses that read only the run's examples: keyed without the revision, so a tag toggle
+# does not recompute them and the Datasets page never loads the tags.
+RUN_ONLY_ANALYSES = frozenset({"dataset_summary"})
+
+
 @st.cache_resource(max_entries=4, show_spinner="Estimating…")
-def _evidence(key: RunKey, rev: int) -> Any:
-    return analyses.load_evidence(
-        project(), key.dataset, run=key.run, examples=_run_data(key).frame
-    )
+def _evidence(key: RunKey, rev: int) -> analyses.Evidence:
+    frame = _run_data(key).frame
+    return analyses.load_evidence(project(), key.dataset, run=key.run, examples=frame)
 
 
-def evidence(info: RunInfo) -> Any:
-    """The engine's inputs for the run at the project's current revision (read-only)."""
-    return _evidence(run_key(info), revision())
+@st.cache_data(max_entries=64, show_spinner=False)
+def _analysis(name: str, key: RunKey, rev: int | None, options: tuple) -> Any:
+    # rev is None for RUN_ONLY_ANALYSES: the run's examples alone, no tags read.
+    evidence = analyses.Evidence(_run_data(key).frame) if rev is None else _evidence(key, rev)
+    return analyses.ANALYSES[name](evidence, **dict(options))
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _priority_table(key: RunKey, rev: int, by: str) -> pd.DataFrame:
-    return analyses.priority_table(_evidence(key, rev), by=by)
-
-
-def priority_table(info: RunInfo, *, by: str = "marginal_effect") -> pd.DataFrame:
-    return _priority_table(run_key(info), revision(), by)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _from_evidence(name: str, key: RunKey, rev: int) -> pd.DataFrame:
-    return analyses.ANALYSES[name](_evidence(key, rev))
-
-
-def error_share_table(info: RunInfo) -> pd.DataFrame:
-    return _from_evidence("error_shares", run_key(info), revision())
-
-
-def untagged_errors(info: RunInfo) -> pd.DataFrame:
-    return _from_evidence("untagged_errors", run_key(info), revision())
-
-
-def tag_overlap(info: RunInfo) -> pd.DataFrame:
-    return _from_evidence("tag_overlap", run_key(info), revision())
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _tag_overview(key: RunKey, rev: int) -> pd.DataFrame:
-    return analyses.tag_overview(_evidence(key, rev))
-
-
-def tag_overview(info: RunInfo) -> pd.DataFrame:
-    return _tag_overview(run_key(info), revision())
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _slice_table(key: RunKey, rev: int, by: str, positive: str | None) -> pd.DataFrame:
-    return analyses.slice_table(_evidence(key, rev), by=by, positive=positive)
-
-
-def slice_table(info: RunInfo, *, by: str, positive: str | None) -> pd.DataFrame:
-    return _slice_table(run_key(info), revision(), by, positive)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _confusion(key: RunKey, rev: int, tag: str | None) -> pd.DataFrame:
-    return analyses.confusion(_evidence(key, rev), tag=tag)
-
-
-def confusion(info: RunInfo, *, tag: str | None = None) -> pd.DataFrame:
-    """The confusion matrix of the run, or of the examples carrying ``tag``."""
-    return _confusion(run_key(info), revision(), tag)
+def analysis(name: str, info: RunInfo, **options: Any) -> Any:
+    """``analyses.ANALYSES[name]`` of the run at the project's current revision, with
+    ``options`` (hashable values): computed once per revision and shared by every page
+    and session. What it returns is a copy, the page's own."""
+    rev = None if name in RUN_ONLY_ANALYSES else revision()
+    return _analysis(name, run_key(info), rev, tuple(sorted(options.items())))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -563,21 +509,6 @@ def recent_actions(info: RunInfo, *, limit: int = 100) -> pd.DataFrame:
     """The newest actions on the dataset and the taxonomy: when, who, what."""
     actions = project().dataset(info.dataset).actions(limit=limit)
     return actions[["at", "actor", "kind", "detail", "undoes"]]
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _dataset_summary(key: RunKey) -> dict:
-    return analyses.dataset_summary(analyses.Evidence(_run_data(key).frame))
-
-
-def dataset_summary(info: RunInfo) -> dict:
-    """Size, accuracy, class balance and baselines of a run (changes only with the run)."""
-    return _dataset_summary(run_key(info))
-
-
-def baselines(info: RunInfo) -> pd.DataFrame:
-    """Model accuracy next to the most-frequent-class baseline and HLP."""
-    return dataset_summary(info)["baselines"]
 
 
 # ------------------------------------------------------------------ imports

@@ -27,7 +27,7 @@ positive = right.selectbox(
     format_func=lambda c: "macro average over classes" if c is None else str(c),
 )  # fmt: skip
 
-slices = _ui.slice_table(info, by=by, positive=positive)
+slices = _ui.analysis("slice_table", info, by=by, positive=positive)
 flagged = int(slices["flagged"].sum()) if "flagged" in slices else 0
 if flagged:
     st.warning(f"{flagged} slice{'s' if flagged > 1 else ''} significantly worse than the rest.")
@@ -40,12 +40,12 @@ _charts.show(_charts.slice_accuracy(slices), key="au_slice_chart")
 left, right = st.columns([3, 2])
 with left:
     st.subheader("Confusion matrix", anchor=False)
-    tags = _ui.tag_overview(info)
+    tags = _ui.analysis("tag_overview", info)
     tag = st.selectbox(
         "Examples", [None, *tags.loc[tags["examples"] > 0, "tag"]], key="au_confusion_tag",
         format_func=lambda t: "all examples" if t is None else f"tagged {t}",
     )  # fmt: skip
-    matrix = _ui.confusion(info, tag=tag)
+    matrix = _ui.analysis("confusion", info, tag=tag)
     _charts.show(
         _charts.heatmap(matrix, title="", x="prediction", y="label", value="examples"),
         key="au_confusion_chart",
@@ -53,6 +53,6 @@ with left:
 with right:
     st.subheader("Baselines", anchor=False)
     _ui.show_table(
-        _ui.baselines(info), name="baselines", run=info, hide_index=True, width="stretch",
+        _ui.analysis("dataset_summary", info)["baselines"], name="baselines", run=info, hide_index=True, width="stretch",
         column_config={"accuracy": _charts.percent("accuracy")},
     )  # fmt: skip

@@ -124,7 +124,7 @@ if len(runs):
 info = _ui.current_run()
 if info is not None:
     st.header(f"{_ui.md(info.dataset)} · run {_ui.md(info.name)}", anchor=False)
-    summary = _ui.dataset_summary(info)
+    summary = _ui.analysis("dataset_summary", info)
     baselines = summary["baselines"].set_index("baseline")
     a, b, c, d = st.columns(4)
     a.metric("Examples", f"{summary['examples']:,}")

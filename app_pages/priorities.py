@@ -28,7 +28,7 @@ st.caption(
 by = st.segmented_control(
     "Rank by", list(RANK_BY), format_func=RANK_BY.get, key="pr_by", default="marginal_effect"
 )
-table = _ui.priority_table(info, by=by or "marginal_effect")
+table = _ui.analysis("priority_table", info, by=by or "marginal_effect")
 # The download holds every column of the ranking (the interval ends too), not just those shown.
 _ui.show_table(
     _ui.with_interval(table)[SHOWN], name="priorities", run=info, export_frame=table,
@@ -40,7 +40,7 @@ _charts.show(_charts.marginal_effect_bars(table), key="pr_effect_chart", where=l
 _charts.show(_charts.gap_share_bubbles(table), key="pr_bubble_chart", where=right)
 
 st.header("Where the errors are", anchor=False)
-shares = _ui.error_share_table(info)
+shares = _ui.analysis("error_shares", info)
 left, right = st.columns(2)
 _charts.show(_charts.error_share_bars(shares), key="pr_share_chart", where=left)
 with right:
@@ -50,7 +50,7 @@ with right:
         hide_index=True, column_config=_charts.ERROR_SHARE_COLUMNS,
     )  # fmt: skip
 
-untagged = _ui.untagged_errors(info)
+untagged = _ui.analysis("untagged_errors", info)
 st.subheader(f"Untagged errors: {len(untagged):,}", anchor=False)
 if len(untagged):
     st.caption("Reviewed errors that carry no tag: a new tag may be waiting in them.")
@@ -64,7 +64,7 @@ st.caption(
     "Examples carrying both tags, for the tags ranked first. Overlapping marginal effects do "
     "not add up."
 )
-overlap = _ui.tag_overlap(info)
+overlap = _ui.analysis("tag_overlap", info)
 # All pairs of 2,000 tags are 4 million cells (5 MB of chart): the tags ranked first only.
 top = _charts.top_overlap(overlap, table["tag"])
 _charts.show(

@@ -18,7 +18,7 @@ info = _ui.require_run()
 actor = _ui.reviewer()
 _ui.flash()
 
-overview = _ui.tag_overview(info)
+overview = _ui.analysis("tag_overview", info)
 _ui.show_table(
     overview, name="tags", run=info,
     hide_index=True, column_config=_charts.TAG_COLUMNS, width="stretch",
