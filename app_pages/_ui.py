@@ -397,29 +397,14 @@ def reviews(info: RunInfo) -> pd.DataFrame:
 @dataclass(frozen=True)
 class ReviewQueue:
     """The review queue (never mutate) and its ids as a hashed Index, so finding the current
-    example is a lookup instead of a scan of the whole queue on every rerun."""
+    example (``review.review_cursor(..., ids=queue.ids)``) is a lookup instead of a scan of
+    the whole queue on every rerun."""
 
     frame: pd.DataFrame
     ids: pd.Index
 
     def __len__(self) -> int:
         return len(self.frame)
-
-    def position(self, example_id: str) -> int | None:
-        """Where ``example_id`` stands in the queue, or None when it is not in it."""
-        if not self.ids.is_unique:  # never for a queue built from a run; be exact anyway
-            return review.queue_index(self.frame, example_id)
-        found = int(self.ids.get_indexer([example_id])[0])
-        return found if found >= 0 else None
-
-    def label(self, example_id: str, *, position: int | None, correct: bool) -> str:
-        """The queue label to record with a review (see ``review.queue_label``)."""
-        if position is not None:
-            return str(self.frame["queue"].iloc[position])
-        return review.queue_label(self.frame, example_id, correct=correct)
-
-    def id_at(self, position: int) -> str:
-        return str(self.ids[position])
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

@@ -222,15 +222,15 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue) -> None:
     skip = reviewed if st.session_state["rv_skip"] else frozenset()
     actor = _ui.need_reviewer()
 
-    current = st.session_state.get("rv_current")
-    if current is not None and current not in data.ids:  # left over from another dataset
-        current = None
-    index = queue.position(current) if current is not None else None
-    if index is None and (current is None or current != st.session_state.get("rv_pinned")):
-        first = review.step(queue.frame, -1, skip_ids=skip)
-        index = first if first is not None else (0 if len(queue) else None)
-        current = None if index is None else queue.id_at(index)
-        st.session_state["rv_current"] = current
+    cursor = review.review_cursor(
+        queue.frame,
+        st.session_state.get("rv_current"),
+        pinned=st.session_state.get("rv_pinned"),
+        run_ids=data.ids,
+        skip_ids=skip,
+        ids=queue.ids,
+    )
+    current = st.session_state["rv_current"] = cursor.current
 
     progress = review.review_progress(data.frame, queue.frame, reviewed, ids=data.ids)
     mix = review.queue_mix(queue.frame)
@@ -254,30 +254,26 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue) -> None:
 
     position = int(data.ids.get_loc(current))
     example = review.example_view(data.frame, position, metadata_columns=info.metadata_columns)
-    label = queue.label(current, position=index, correct=example.correct)
-    # Next skips what is reviewed already; Previous does not, so the last decision is one
-    # key away.
-    before = None if index is None else review.step(queue.frame, index, direction=-1)
-    after = review.step(queue.frame, -1 if index is None else index, skip_ids=skip - {current})
-    after_id = None if after is None else queue.id_at(after)
+    label = review.queue_label(queue.frame, current, correct=example.correct, ids=queue.ids)
 
     nav = st.container(horizontal=True, vertical_alignment="center")
     nav.button(
-        "Previous", icon=":material/arrow_back:", shortcut="Left", disabled=before is None,
-        on_click=_go, args=(None if before is None else queue.id_at(before),),
+        "Previous", icon=":material/arrow_back:", shortcut="Left",
+        disabled=cursor.previous is None, on_click=_go, args=(cursor.previous,),
     )  # fmt: skip
     nav.button(
-        "Next", icon=":material/arrow_forward:", shortcut="Right", disabled=after is None,
-        on_click=_go, args=(after_id,),
+        "Next", icon=":material/arrow_forward:", shortcut="Right",
+        disabled=cursor.next is None, on_click=_go, args=(cursor.next,),
     )  # fmt: skip
     nav.button(
         "Mark reviewed", icon=":material/done_all:", shortcut="M", type="primary",
-        disabled=actor is None, on_click=_mark, args=(current, label, actor, after_id),
+        disabled=actor is None, on_click=_mark, args=(current, label, actor, cursor.next),
     )  # fmt: skip
     nav.button(
         "Undo", icon=":material/undo:", shortcut="U", disabled=actor is None,
         on_click=_undo, args=(actor,),
     )  # fmt: skip
+    index = cursor.index
     where = "not in this queue" if index is None else f"{index + 1:,} of {len(queue):,}"
     nav.caption(f"Example {where} · keys: {SHORTCUTS}")
 

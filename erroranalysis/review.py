@@ -47,11 +47,6 @@ class ReviewFilters:
     metadata_values: tuple[object, ...] = ()
     metadata_range: tuple[float, float] | None = None
 
-    @property
-    def active(self) -> bool:
-        """True when any filter is set."""
-        return self != ReviewFilters()
-
 
 @dataclass(frozen=True)
 class ReviewProgress:
@@ -305,10 +300,70 @@ def step(
     return start + offset if direction == 1 else start - 1 - offset
 
 
-def queue_index(queue: pd.DataFrame, example_id: str) -> int | None:
-    """Where ``example_id`` stands in ``queue``, or None when it is not in it."""
+def queue_index(queue: pd.DataFrame, example_id: str, *, ids: pd.Index | None = None) -> int | None:
+    """Where ``example_id`` first stands in ``queue``, or None when it is not in it.
+
+    ``ids`` may pass ``pd.Index(queue["id"])`` built once: the lookup is then a hash probe
+    instead of a scan of the queue.
+    """
+    if ids is not None and ids.is_unique:  # always for a queue built from a run
+        found = int(ids.get_indexer([example_id])[0])
+        return found if found >= 0 else None
     found = np.flatnonzero(queue["id"].to_numpy(dtype=object) == example_id)
     return int(found[0]) if len(found) else None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where the reviewer stands in a queue (see :func:`review_cursor`)."""
+
+    current: str | None  # the example to show; None when the queue is empty
+    index: int | None  # its place in the queue; None for a pinned example outside it
+    previous: str | None  # what Previous opens; None at the start of the queue
+    next: str | None  # what Next opens; None when nothing is left after it
+
+
+def review_cursor(
+    queue: pd.DataFrame,
+    current: str | None,
+    *,
+    pinned: str | None = None,
+    run_ids: Collection[str] | None = None,
+    skip_ids: Collection[str] = (),
+    ids: pd.Index | None = None,
+) -> Cursor:
+    """Which example the review shows, and where Previous and Next lead from it.
+
+    ``current`` (the example shown last, None at first) stays while it is in ``queue``, or
+    outside it when it is ``pinned`` (opened by id, by a link or by an undo). Otherwise the
+    cursor goes to the first example of the queue not in ``skip_ids``, or to the first of
+    all when every one is skipped. A ``current`` that ``run_ids`` lacks (left over from
+    another dataset) counts as None.
+
+    Previous is the example just before, reviewed or not, so the last decision is one key
+    away; None at the start and for an example outside the queue. Next is the first after
+    it not in ``skip_ids`` (from the start of the queue for an example outside it); None
+    at the end. ``ids`` may pass ``pd.Index(queue["id"])`` built once (see
+    :func:`queue_index`).
+    """
+    if current is not None and run_ids is not None and current not in run_ids:
+        current = None
+    index = None if current is None else queue_index(queue, current, ids=ids)
+    if index is None and (current is None or current != pinned):
+        first = step(queue, -1, skip_ids=skip_ids)
+        index = first if first is not None else (0 if len(queue) else None)
+        current = None if index is None else str(queue["id"].iloc[index])
+    if current is None:
+        return Cursor(current=None, index=None, previous=None, next=None)
+    before = None if index is None else step(queue, index, direction=-1)
+    others = set(skip_ids) - {current} if current in skip_ids else skip_ids
+    after = step(queue, -1 if index is None else index, skip_ids=others)
+    return Cursor(
+        current=current,
+        index=index,
+        previous=None if before is None else str(queue["id"].iloc[before]),
+        next=None if after is None else str(queue["id"].iloc[after]),
+    )
 
 
 def classes(examples: pd.DataFrame) -> tuple[str, ...]:
@@ -408,11 +463,14 @@ def review_history(reviews: pd.DataFrame, example_id: str) -> pd.DataFrame:
     return mine.iloc[::-1].reset_index(drop=True)
 
 
-def queue_label(queue: pd.DataFrame, example_id: str, *, correct: bool) -> str:
+def queue_label(
+    queue: pd.DataFrame, example_id: str, *, correct: bool, ids: pd.Index | None = None
+) -> str:
     """The stratum to record with a review of ``example_id``: its queue label, or for an
     example opened outside the queue ``"error"`` / ``"direct"`` (a correct example that
-    was not drawn at random, so it must not count as part of the correct sample)."""
-    index = queue_index(queue, example_id)
+    was not drawn at random, so it must not count as part of the correct sample).
+    ``ids`` as for :func:`queue_index`."""
+    index = queue_index(queue, example_id, ids=ids)
     if index is not None:
         return str(queue["queue"].iloc[index])
     return DIRECT if correct else ERROR

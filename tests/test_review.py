@@ -1,4 +1,4 @@
-"""The review queue: filters, the correct sample, order, progress and stepping."""
+"""The review queue: filters, the correct sample, order, progress, stepping and the cursor."""
 
 from __future__ import annotations
 
@@ -12,12 +12,16 @@ from hypothesis import strategies as st
 
 from erroranalysis.review import (
     CORRECT_SAMPLE,
+    DIRECT,
     ERROR,
+    Cursor,
     ReviewFilters,
     correct_sample_size,
     filter_mask,
     queue_index,
+    queue_label,
     queue_mix,
+    review_cursor,
     review_progress,
     review_queue,
     step,
@@ -220,10 +224,71 @@ def test_step(current, direction, skip, expected):
     assert step(queue, current, direction=direction, skip_ids=skip) == expected
 
 
-def test_queue_index():
+@pytest.mark.parametrize("ids", [None, pd.Index(["x", "y"], dtype=object)])
+def test_queue_index(ids):
     queue = pd.DataFrame({"position": [5, 7], "id": ["x", "y"], "queue": [ERROR] * 2})
-    assert queue_index(queue, "y") == 1
-    assert queue_index(queue, "z") is None
+    assert queue_index(queue, "y", ids=ids) == 1
+    assert queue_index(queue, "z", ids=ids) is None
+
+
+def test_queue_index_with_repeated_ids_finds_the_first():
+    queue = pd.DataFrame({"position": [5, 7, 9], "id": ["x", "y", "x"], "queue": [ERROR] * 3})
+    assert queue_index(queue, "x", ids=pd.Index(queue["id"], dtype=object)) == 0
+
+
+@pytest.mark.parametrize(
+    ("example_id", "correct", "expected"),
+    [("a", True, CORRECT_SAMPLE), ("b", False, ERROR), ("z", True, DIRECT), ("z", False, ERROR)],
+)
+def test_queue_label(example_id, correct, expected):
+    queue = pd.DataFrame({"position": [0, 1], "id": ["a", "b"], "queue": [CORRECT_SAMPLE, ERROR]})
+    ids = pd.Index(queue["id"], dtype=object)
+    assert queue_label(queue, example_id, correct=correct) == expected
+    assert queue_label(queue, example_id, correct=correct, ids=ids) == expected
+
+
+# The queue is a b c d; the run also holds x, outside the queue.
+@pytest.mark.parametrize(
+    ("current", "pinned", "skip", "expected"),
+    [
+        # first visit: the first example not skipped
+        (None, None, (), Cursor("a", 0, None, "b")),
+        (None, None, ("a", "b"), Cursor("c", 2, "b", "d")),
+        # everything skipped: the first of all, and nothing is next
+        (None, None, tuple("abcd"), Cursor("a", 0, None, None)),
+        # an example in the queue stays; Next skips, Previous does not
+        ("b", None, (), Cursor("b", 1, "a", "c")),
+        ("b", None, ("a", "c"), Cursor("b", 1, "a", "d")),
+        # the current example is reviewed: it stays, Next still moves on
+        ("b", None, ("b",), Cursor("b", 1, "a", "c")),
+        # the ends of the queue
+        ("a", None, (), Cursor("a", 0, None, "b")),
+        ("d", None, (), Cursor("d", 3, "c", None)),
+        ("c", None, ("d",), Cursor("c", 2, "b", None)),
+        # pinned outside the queue (a link, an id, an undo): kept, Next from the start
+        ("x", "x", (), Cursor("x", None, None, "a")),
+        ("x", "x", ("a",), Cursor("x", None, None, "b")),
+        # outside the queue and not pinned (the filters changed): back to the first
+        ("x", None, ("a",), Cursor("b", 1, "a", "c")),
+        ("x", "b", (), Cursor("a", 0, None, "b")),
+        # left over from another dataset, even when pinned there
+        ("gone", "gone", (), Cursor("a", 0, None, "b")),
+    ],
+)
+def test_review_cursor(current, pinned, skip, expected):
+    queue = pd.DataFrame({"position": [0, 1, 2, 3], "id": list("abcd"), "queue": [ERROR] * 4})
+    run_ids = pd.Index([*"abcd", "x"], dtype=object)
+    for ids in (None, pd.Index(queue["id"], dtype=object)):
+        cursor = review_cursor(
+            queue, current, pinned=pinned, run_ids=run_ids, skip_ids=frozenset(skip), ids=ids
+        )
+        assert cursor == expected
+
+
+@pytest.mark.parametrize("current", [None, "x"])
+def test_review_cursor_on_an_empty_queue(current):
+    queue = pd.DataFrame({"position": [], "id": [], "queue": []})
+    assert review_cursor(queue, current) == Cursor(None, None, None, None)
 
 
 @settings(max_examples=50, deadline=None)
