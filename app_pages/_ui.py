@@ -418,9 +418,15 @@ def _queue(
         else None
     )
     frame = review.review_queue(
-        data.frame, correct_fraction=fraction, seed=seed, filters=filters, order=order,
-        tags_by_example=assigned, include_reviewed=True, ids=data.ids,
-    )  # fmt: skip
+        data.frame,
+        correct_fraction=fraction,
+        seed=seed,
+        filters=filters,
+        order=order,
+        tags_by_example=assigned,
+        include_reviewed=True,
+        ids=data.ids,
+    )
     return ReviewQueue(frame=frame, ids=pd.Index(frame["id"].astype(str), dtype=object))
 
 
@@ -589,19 +595,28 @@ def table_page(frame: pd.DataFrame, *, name: str, page_rows: int = PAGE_ROWS) ->
 
 
 def csv_download(
-    frame: pd.DataFrame, *, name: str, run: RunInfo | None = None, index: bool | None = None,
+    frame: pd.DataFrame,
+    *,
+    name: str,
+    run: RunInfo | None = None,
+    index: bool | None = None,
     where: Any = st,
-) -> None:  # fmt: skip
+) -> None:
     """A "Download CSV" button for ``frame``: formula-safe text (:func:`export.safe_csv`:
     text that a spreadsheet would run as a formula gets a leading ``'``, numbers stay
     numbers), built only when clicked. The file is ``<dataset>-<run>-<name>.csv``."""
     parts = (run.dataset, run.name, name) if run is not None else (name,)
     where.download_button(
-        "Download CSV", data=lambda: export.safe_csv(frame, index=index),
-        file_name=safe_filename(*parts) + ".csv", mime="text/csv", icon=":material/download:",
-        on_click="ignore", key=f"{name}:csv", type="tertiary",
+        "Download CSV",
+        data=lambda: export.safe_csv(frame, index=index),
+        file_name=safe_filename(*parts) + ".csv",
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+        key=f"{name}:csv",
+        type="tertiary",
         help="The whole table as CSV, safe to open in a spreadsheet.",
-    )  # fmt: skip
+    )
 
 
 def show_table(
@@ -632,16 +647,25 @@ def show_table(
     event = st.dataframe(shown, **options)
     bar = st.container(horizontal=True, vertical_alignment="center", gap="small")
     csv_download(
-        frame if export_frame is None else export_frame, name=name, run=run,
-        index=False if options.get("hide_index") else None, where=bar,
-    )  # fmt: skip
+        frame if export_frame is None else export_frame,
+        name=name,
+        run=run,
+        index=False if options.get("hide_index") else None,
+        where=bar,
+    )
     if pages > 1:
         start = (int(st.session_state.get(key) or 1) - 1) * page_rows
         bar.caption("Page")
         bar.number_input(
-            "Page", min_value=1, max_value=pages, step=1, key=key, width=120,
-            label_visibility="collapsed", help=f"{page_rows} rows per page",
-        )  # fmt: skip
+            "Page",
+            min_value=1,
+            max_value=pages,
+            step=1,
+            key=key,
+            width=120,
+            label_visibility="collapsed",
+            help=f"{page_rows} rows per page",
+        )
         bar.caption(f"of {pages:,} · rows {start + 1:,}–{start + len(shown):,} of {len(frame):,}")
     return event
 
@@ -798,9 +822,12 @@ def flash() -> None:
             icon=":material/hourglass_top:",
         )
         st.button(
-            "Retry", type="primary", icon=":material/refresh:", key="_busy_retry",
+            "Retry",
+            type="primary",
+            icon=":material/refresh:",
+            key="_busy_retry",
             on_click=retry_pending,
-        )  # fmt: skip
+        )
 
 
 def need_reviewer() -> str | None:

@@ -19,22 +19,30 @@ st.caption(
 
 left, right = st.columns(2)
 by = left.selectbox(
-    "Slice by", ["tags", *info.metadata_columns], key="au_by",
+    "Slice by",
+    ["tags", *info.metadata_columns],
+    key="au_by",
     format_func=lambda c: "tags (one slice per tag)" if c == "tags" else f"metadata: {c}",
-)  # fmt: skip
+)
 positive = right.selectbox(
-    "Positive class for precision / recall / F1", [None, *data.classes], key="au_positive",
+    "Positive class for precision / recall / F1",
+    [None, *data.classes],
+    key="au_positive",
     format_func=lambda c: "macro average over classes" if c is None else str(c),
-)  # fmt: skip
+)
 
 slices = _ui.analysis("slice_table", info, by=by, positive=positive)
 flagged = int(slices["flagged"].sum()) if "flagged" in slices else 0
 if flagged:
     st.warning(f"{flagged} slice{'s' if flagged > 1 else ''} significantly worse than the rest.")
 _ui.show_table(
-    slices, name=f"slices-{by}", run=info,
-    hide_index=True, width="stretch", column_config=_charts.SLICE_COLUMNS,
-)  # fmt: skip
+    slices,
+    name=f"slices-{by}",
+    run=info,
+    hide_index=True,
+    width="stretch",
+    column_config=_charts.SLICE_COLUMNS,
+)
 _charts.show(_charts.slice_accuracy(slices), key="au_slice_chart")
 
 left, right = st.columns([3, 2])
@@ -42,9 +50,11 @@ with left:
     st.subheader("Confusion matrix", anchor=False)
     tags = _ui.analysis("tag_overview", info)
     tag = st.selectbox(
-        "Examples", [None, *tags.loc[tags["examples"] > 0, "tag"]], key="au_confusion_tag",
+        "Examples",
+        [None, *tags.loc[tags["examples"] > 0, "tag"]],
+        key="au_confusion_tag",
         format_func=lambda t: "all examples" if t is None else f"tagged {t}",
-    )  # fmt: skip
+    )
     matrix = _ui.analysis("confusion", info, tag=tag)
     _charts.show(
         _charts.heatmap(matrix, title="", x="prediction", y="label", value="examples"),
@@ -53,6 +63,10 @@ with left:
 with right:
     st.subheader("Baselines", anchor=False)
     _ui.show_table(
-        _ui.analysis("dataset_summary", info)["baselines"], name="baselines", run=info, hide_index=True, width="stretch",
+        _ui.analysis("dataset_summary", info)["baselines"],
+        name="baselines",
+        run=info,
+        hide_index=True,
+        width="stretch",
         column_config={"accuracy": _charts.percent("accuracy")},
-    )  # fmt: skip
+    )

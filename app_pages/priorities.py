@@ -10,9 +10,21 @@ _ui.start_page()
 
 RANK_BY = {"marginal_effect": "Marginal effect", "effort": "Marginal effect per effort"}
 SHOWN = [
-    "rank", "tag", "kind", "examples", "share", "accuracy", "hlp", "hlp_source", "gap",
-    "marginal_effect", "interval", "effort", "evidence", "note",
-]  # fmt: skip
+    "rank",
+    "tag",
+    "kind",
+    "examples",
+    "share",
+    "accuracy",
+    "hlp",
+    "hlp_source",
+    "gap",
+    "marginal_effect",
+    "interval",
+    "effort",
+    "evidence",
+    "note",
+]
 ERROR_SHARE_SHOWN = ["tag", "share_of_errors", "interval", "errors", "reviewed_errors", "kind"]
 
 st.title("Priorities")
@@ -31,9 +43,14 @@ by = st.segmented_control(
 table = _ui.analysis("priority_table", info, by=by or "marginal_effect")
 # The download holds every column of the ranking (the interval ends too), not just those shown.
 _ui.show_table(
-    _ui.with_interval(table)[SHOWN], name="priorities", run=info, export_frame=table,
-    hide_index=True, width="stretch", column_config=_charts.PRIORITY_COLUMNS,
-)  # fmt: skip
+    _ui.with_interval(table)[SHOWN],
+    name="priorities",
+    run=info,
+    export_frame=table,
+    hide_index=True,
+    width="stretch",
+    column_config=_charts.PRIORITY_COLUMNS,
+)
 
 left, right = st.columns(2)
 _charts.show(_charts.marginal_effect_bars(table), key="pr_effect_chart", where=left)
@@ -46,9 +63,12 @@ _charts.show(_charts.error_share_bars(shares), key="pr_share_chart", where=left)
 with right:
     _ui.show_table(
         _ui.with_interval(shares, column="share_of_errors")[ERROR_SHARE_SHOWN],
-        name="error-shares", run=info, export_frame=shares,
-        hide_index=True, column_config=_charts.ERROR_SHARE_COLUMNS,
-    )  # fmt: skip
+        name="error-shares",
+        run=info,
+        export_frame=shares,
+        hide_index=True,
+        column_config=_charts.ERROR_SHARE_COLUMNS,
+    )
 
 untagged = _ui.analysis("untagged_errors", info)
 st.subheader(f"Untagged errors: {len(untagged):,}", anchor=False)
@@ -69,8 +89,12 @@ overlap = _ui.analysis("tag_overlap", info)
 top = _charts.top_overlap(overlap, table["tag"])
 _charts.show(
     _charts.heatmap(
-        top, title="", x="with", y="tag", value="examples",
+        top,
+        title="",
+        x="with",
+        y="tag",
+        value="examples",
         note=_charts.rest_note(len(top), len(overlap)),
     ),
     key="pr_overlap_chart",
-)  # fmt: skip
+)

@@ -39,15 +39,24 @@ def _queue_changed() -> None:
 with st.sidebar:
     st.subheader("Queue")
     st.slider(
-        "Correct examples in the queue", 0, 50, step=5, format="%d%%", key="rv_fraction",
+        "Correct examples in the queue",
+        0,
+        50,
+        step=5,
+        format="%d%%",
+        key="rv_fraction",
         on_change=_queue_changed,
         help="A random sample of correct predictions is mixed into the queue so that each "
         "tag's share can be estimated honestly, not from errors alone.",
-    )  # fmt: skip
+    )
     st.radio(
-        "Order", list(ORDER_NAMES), format_func=ORDER_NAMES.get, key="rv_order",
-        disabled=not has_confidence, on_change=_queue_changed,
-    )  # fmt: skip
+        "Order",
+        list(ORDER_NAMES),
+        format_func=ORDER_NAMES.get,
+        key="rv_order",
+        disabled=not has_confidence,
+        on_change=_queue_changed,
+    )
     st.toggle("Skip reviewed examples", key="rv_skip")
     with st.expander("Filters", expanded=False):
         st.multiselect("True class", data.classes, key="rv_true", on_change=_queue_changed)
@@ -62,19 +71,25 @@ with st.sidebar:
             )
             confidence = None if (low, high) == (0.0, 1.0) else (low, high)
         column = st.selectbox(
-            "Metadata column", [None, *info.metadata_columns], key="rv_meta_column",
-            format_func=lambda c: "(none)" if c is None else str(c), on_change=_queue_changed,
-        )  # fmt: skip
+            "Metadata column",
+            [None, *info.metadata_columns],
+            key="rv_meta_column",
+            format_func=lambda c: "(none)" if c is None else str(c),
+            on_change=_queue_changed,
+        )
         values: tuple = ()
         bounds = None
         if column is not None:
             choices = _ui.column_choices(info, column)
             if choices.kind == "range" and choices.low < choices.high:
                 chosen = st.slider(
-                    f"{_ui.md(column)} between", choices.low, choices.high,
-                    value=(choices.low, choices.high), key=f"rv_meta_range:{column}",
+                    f"{_ui.md(column)} between",
+                    choices.low,
+                    choices.high,
+                    value=(choices.low, choices.high),
+                    key=f"rv_meta_range:{column}",
                     on_change=_queue_changed,
-                )  # fmt: skip
+                )
                 bounds = None if chosen == (choices.low, choices.high) else chosen
             elif choices.values:
                 values = tuple(
@@ -83,7 +98,7 @@ with st.sidebar:
                         choices.values,
                         key=f"rv_meta_values:{column}",
                         on_change=_queue_changed,
-                    )  # fmt: skip
+                    )
                 )
                 if choices.truncated:
                     st.caption("Only the 200 most frequent values are offered.")
@@ -179,12 +194,22 @@ def _mark(example_id: str, label: str, actor: str, next_id: str | None) -> None:
             )
 
     _ui.act(
-        lambda: _ui.project().dataset(dataset).record_review(
-            example_id, reviewer=actor, run=run, note=note, label_wrong=wrong,
-            corrected_label=None if corrected is None else str(corrected), queue=label,
+        lambda: (
+            _ui.project()
+            .dataset(dataset)
+            .record_review(
+                example_id,
+                reviewer=actor,
+                run=run,
+                note=note,
+                label_wrong=wrong,
+                corrected_label=None if corrected is None else str(corrected),
+                queue=label,
+            )
         ),
-        what=f"the review of {example_id}", then=reviewed,
-    )  # fmt: skip
+        what=f"the review of {example_id}",
+        then=reviewed,
+    )
 
 
 def _undo(actor: str) -> None:
@@ -258,21 +283,38 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue) -> None:
 
     nav = st.container(horizontal=True, vertical_alignment="center")
     nav.button(
-        "Previous", icon=":material/arrow_back:", shortcut="Left",
-        disabled=cursor.previous is None, on_click=_go, args=(cursor.previous,),
-    )  # fmt: skip
+        "Previous",
+        icon=":material/arrow_back:",
+        shortcut="Left",
+        disabled=cursor.previous is None,
+        on_click=_go,
+        args=(cursor.previous,),
+    )
     nav.button(
-        "Next", icon=":material/arrow_forward:", shortcut="Right",
-        disabled=cursor.next is None, on_click=_go, args=(cursor.next,),
-    )  # fmt: skip
+        "Next",
+        icon=":material/arrow_forward:",
+        shortcut="Right",
+        disabled=cursor.next is None,
+        on_click=_go,
+        args=(cursor.next,),
+    )
     nav.button(
-        "Mark reviewed", icon=":material/done_all:", shortcut="M", type="primary",
-        disabled=actor is None, on_click=_mark, args=(current, label, actor, cursor.next),
-    )  # fmt: skip
+        "Mark reviewed",
+        icon=":material/done_all:",
+        shortcut="M",
+        type="primary",
+        disabled=actor is None,
+        on_click=_mark,
+        args=(current, label, actor, cursor.next),
+    )
     nav.button(
-        "Undo", icon=":material/undo:", shortcut="U", disabled=actor is None,
-        on_click=_undo, args=(actor,),
-    )  # fmt: skip
+        "Undo",
+        icon=":material/undo:",
+        shortcut="U",
+        disabled=actor is None,
+        on_click=_undo,
+        args=(actor,),
+    )
     index = cursor.index
     where = "not in this queue" if index is None else f"{index + 1:,} of {len(queue):,}"
     nav.caption(f"Example {where} · keys: {SHORTCUTS}")
@@ -307,9 +349,12 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue) -> None:
             st.metric("Second human label", _ui.md(example.human_label))
         if len(example.metadata):
             _ui.show_table(
-                example.metadata, name=f"example-{example.id}", run=info,
-                hide_index=True, width="stretch",
-            )  # fmt: skip
+                example.metadata,
+                name=f"example-{example.id}",
+                run=info,
+                hide_index=True,
+                width="stretch",
+            )
         if example.dataset_tags:
             st.caption("Dataset tags (from the import)")
             st.text(", ".join(example.dataset_tags))
@@ -322,32 +367,49 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue) -> None:
     for i, tag in enumerate(buttons):
         on = tag in present
         toggles.button(
-            _ui.md(tag), key=f"rv_tag:{tag}", type="primary" if on else "secondary",
-            icon=":material/check:" if on else None, shortcut=str(i + 1) if i < 9 else None,
-            disabled=actor is None, on_click=_toggle, args=(current, tag, not on, actor),
-        )  # fmt: skip
+            _ui.md(tag),
+            key=f"rv_tag:{tag}",
+            type="primary" if on else "secondary",
+            icon=":material/check:" if on else None,
+            shortcut=str(i + 1) if i < 9 else None,
+            disabled=actor is None,
+            on_click=_toggle,
+            args=(current, tag, not on, actor),
+        )
     if listed:
         st.selectbox(
-            f"{len(listed):,} more tags", listed, index=None, key=f"rv_more_tags:{current}",
-            placeholder="type to search, pick one to add it", disabled=actor is None,
-            on_change=_add_listed_tag, args=(current, actor),
+            f"{len(listed):,} more tags",
+            listed,
+            index=None,
+            key=f"rv_more_tags:{current}",
+            placeholder="type to search, pick one to add it",
+            disabled=actor is None,
+            on_change=_add_listed_tag,
+            args=(current, actor),
             help="A tag added here shows as a button while the example carries it.",
-        )  # fmt: skip
+        )
     with st.form("rv_new_tag_form", clear_on_submit=True, border=False):
         row = st.container(horizontal=True, vertical_alignment="bottom")
         row.text_input("New tag", key="rv_new_tag", max_chars=100, placeholder="e.g. car noise")
         row.form_submit_button(
-            "Add tag", icon=":material/add:", disabled=actor is None,
-            on_click=_add_tag, args=(current, actor),
-        )  # fmt: skip
+            "Add tag",
+            icon=":material/add:",
+            disabled=actor is None,
+            on_click=_add_tag,
+            args=(current, actor),
+        )
 
     wrong_col, corrected_col = st.columns(2)
     wrong = wrong_col.checkbox("The label is wrong", key=f"rv_wrong:{current}")
     if wrong:
         corrected_col.selectbox(
-            "Corrected label", data.classes, index=None, accept_new_options=True,
-            key=f"rv_corrected:{current}", placeholder="choose or type the right label",
-        )  # fmt: skip
+            "Corrected label",
+            data.classes,
+            index=None,
+            accept_new_options=True,
+            key=f"rv_corrected:{current}",
+            placeholder="choose or type the right label",
+        )
     st.text_area("Note", key=f"rv_note:{current}", max_chars=2000, height=80)
 
     history = review.review_history(_ui.reviews(info), current)
@@ -362,15 +424,19 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue) -> None:
                 corrected_label=shown["corrected_label"].fillna(""),
                 note=shown["note"].fillna(""),
             ),
-            name=f"reviews-of-{current}", run=info,
-            hide_index=True, column_config=_charts.HISTORY_COLUMNS,
-        )  # fmt: skip
+            name=f"reviews-of-{current}",
+            run=info,
+            hide_index=True,
+            column_config=_charts.HISTORY_COLUMNS,
+        )
     _ui.mark_deep_link(info.dataset, current)
 
 
 review_panel(info, queue)
 st.divider()
 st.text_input(
-    "Open an example by id", key="rv_goto", on_change=_open_by_id,
+    "Open an example by id",
+    key="rv_goto",
+    on_change=_open_by_id,
     help="Or link to one: /review?dataset=NAME&example=ID",
-)  # fmt: skip
+)

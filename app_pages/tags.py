@@ -20,9 +20,13 @@ _ui.flash()
 
 overview = _ui.analysis("tag_overview", info)
 _ui.show_table(
-    overview, name="tags", run=info,
-    hide_index=True, column_config=_charts.TAG_COLUMNS, width="stretch",
-)  # fmt: skip
+    overview,
+    name="tags",
+    run=info,
+    hide_index=True,
+    column_config=_charts.TAG_COLUMNS,
+    width="stretch",
+)
 st.caption(
     "Kinds: dataset tags come with the import, reviewed tags from reviewers, rule tags from a "
     "condition on the metadata. HLP is human-level performance: set by the team, or measured "
@@ -46,12 +50,17 @@ def _save(tag: str) -> None:
         return
     _ui.act(
         lambda: _ui.project().define_tag(
-            tag, actor=who, description=description, hlp=hlp, rule=rule,
+            tag,
+            actor=who,
+            description=description,
+            hlp=hlp,
+            rule=rule,
             effort=effort if effort else None,
             clear=[*(["hlp"] if measured else []), *([] if effort else ["effort"])],
         ),
-        what=f"the definition of {tag!r}", done=f"Saved {tag!r}.",
-    )  # fmt: skip
+        what=f"the definition of {tag!r}",
+        done=f"Saved {tag!r}.",
+    )
 
 
 def _valid_rule(text: str) -> bool:
@@ -80,20 +89,24 @@ def _confirm() -> None:
     if kind == "rename":
         _ui.act(
             lambda: _ui.project().rename_tag(tag, other, actor=who),
-            what=f"renaming {tag!r} to {other!r}", done=f"Renamed {tag!r} to {other!r}.",
+            what=f"renaming {tag!r} to {other!r}",
+            done=f"Renamed {tag!r} to {other!r}.",
             then=lambda _: _select(other),
-        )  # fmt: skip
+        )
     elif kind == "merge":
         _ui.act(
             lambda: _ui.project().merge_tags(tag, other, actor=who),
-            what=f"merging {tag!r} into {other!r}", done=f"Merged {tag!r} into {other!r}.",
+            what=f"merging {tag!r} into {other!r}",
+            done=f"Merged {tag!r} into {other!r}.",
             then=lambda _: _select(other),
-        )  # fmt: skip
+        )
     else:
         _ui.act(
             lambda: _ui.project().delete_tag(tag, actor=who),
-            what=f"deleting {tag!r}", done=f"Deleted {tag!r}.", then=lambda _: _select(None),
-        )  # fmt: skip
+            what=f"deleting {tag!r}",
+            done=f"Deleted {tag!r}.",
+            then=lambda _: _select(None),
+        )
 
 
 def _cancel() -> None:
@@ -127,20 +140,31 @@ if names:
                 st.error(f"This rule does not work on this dataset: {_ui.md(row['rule_problem'])}")
         left, middle, right = st.columns(3)
         left.radio(
-            "HLP", list(HLP_SOURCES), format_func=HLP_SOURCES.get, key=f"tg_hlp_source:{tag}",
+            "HLP",
+            list(HLP_SOURCES),
+            format_func=HLP_SOURCES.get,
+            key=f"tg_hlp_source:{tag}",
             index=0 if row["hlp_source"] == "set" else 1,
-        )  # fmt: skip
+        )
         hlp = row["hlp"]
         middle.number_input(
-            "HLP (when set by the team)", 0.0, 1.0, step=0.01, format="%.3f", key=f"tg_hlp:{tag}",
+            "HLP (when set by the team)",
+            0.0,
+            1.0,
+            step=0.01,
+            format="%.3f",
+            key=f"tg_hlp:{tag}",
             value=None if hlp is None or math.isnan(hlp) else float(hlp),
-        )  # fmt: skip
+        )
         effort = row["effort"]
         right.number_input(
-            "Effort (relative cost of more data)", min_value=0.0, step=0.5, key=f"tg_effort:{tag}",
+            "Effort (relative cost of more data)",
+            min_value=0.0,
+            step=0.5,
+            key=f"tg_effort:{tag}",
             value=None if effort is None or math.isnan(effort) else float(effort),
             help="Leave empty for none; priorities can be ranked by marginal effect per effort.",
-        )  # fmt: skip
+        )
         st.form_submit_button(
             "Save", type="primary", disabled=actor is None, on_click=_save, args=(tag,)
         )
@@ -149,16 +173,20 @@ if names:
     with rename:
         new = st.text_input("Rename to", key="tg_new_name", max_chars=100)
         st.button(
-            "Rename…", disabled=actor is None or not new.strip(), on_click=_ask,
+            "Rename…",
+            disabled=actor is None or not new.strip(),
+            on_click=_ask,
             args=("rename", tag, new.strip()),
-        )  # fmt: skip
+        )
     with merge:
         others = [n for n in names if n != tag]
         target = st.selectbox("Merge into", others, index=None, key="tg_merge_target")
         st.button(
-            "Merge…", disabled=actor is None or target is None, on_click=_ask,
+            "Merge…",
+            disabled=actor is None or target is None,
+            on_click=_ask,
             args=("merge", tag, target),
-        )  # fmt: skip
+        )
     with delete:
         st.text(f"{int(row['examples']):,} examples carry it.")
         st.button("Delete…", disabled=actor is None, on_click=_ask, args=("delete", tag))

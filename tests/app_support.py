@@ -51,13 +51,16 @@ def speech_frame() -> pd.DataFrame:
             "label": labels,
             "prediction": predictions,
             "confidence": np.round(rng.uniform(0.3, 1.0, N), 3),
-            "text": [f"utterance number {i} <b>bold?</b> ![x](http://example.invalid/x.png)" for i in range(N)],
+            "text": [
+                f"utterance number {i} <b>bold?</b> ![x](http://example.invalid/x.png)"
+                for i in range(N)
+            ],
             "audio": [f"clips/s{i:02d}.wav" for i in range(N)],
             "snr_db": np.arange(N, dtype=float),
             "noise": ["car" if i % 5 == 0 else "clean" for i in range(N)],
             "tags": ["clipped" if i % 10 == 0 else "" for i in range(N)],
         }
-    )  # fmt: skip
+    )
 
 
 def build_project(folder: Path) -> Path:
@@ -153,9 +156,13 @@ def build_formula_project(folder: Path) -> Path:
                 example, REVIEWED_FORMULA_TAGS[i], actor=reviewer
             )
             project.dataset(FORMULA_DATASET).record_review(
-                example, reviewer=reviewer, note=note, queue="error",
-                label_wrong=True, corrected_label=f[i],
-            )  # fmt: skip
+                example,
+                reviewer=reviewer,
+                note=note,
+                queue="error",
+                label_wrong=True,
+                corrected_label=f[i],
+            )
         # An untagged reviewed error: its row (snr_db -7.25) is in the untagged-errors table.
         project.dataset(FORMULA_DATASET).record_review(
             "p2", reviewer=f[3], note=f[3], queue="error"
@@ -220,9 +227,11 @@ def add_many_tags(db: Path, n: int) -> list[str]:
     with open_project(db) as project:
         for i in range(N):
             project.dataset(DATASET).record_review(
-                f"s{i:02d}", reviewer="setup", queue="error" if i % 4 == 0 else "correct",
+                f"s{i:02d}",
+                reviewer="setup",
+                queue="error" if i % 4 == 0 else "correct",
                 tags=names[i::N],
-            )  # fmt: skip
+            )
         for i, name in enumerate(names):
             project.define_tag(name, actor="setup", hlp=0.9 + (i % 10) / 100)
     return names

@@ -33,15 +33,24 @@ def _priority_table() -> pd.DataFrame:
 def _figures():
     shares = pd.DataFrame(
         {
-            "tag": [EVIL], "kind": ["reviewed"], "errors": [3], "reviewed_errors": [9],
-            "share_of_errors": [1 / 3], "share_of_errors_low": [0.1], "share_of_errors_high": [0.6],
+            "tag": [EVIL],
+            "kind": ["reviewed"],
+            "errors": [3],
+            "reviewed_errors": [9],
+            "share_of_errors": [1 / 3],
+            "share_of_errors_low": [0.1],
+            "share_of_errors_high": [0.6],
         }
-    )  # fmt: skip
+    )
     matrix = pd.DataFrame([[3, 1], [0, 2]], index=[EVIL, "b"], columns=[EVIL, "b"])
     slices = pd.DataFrame(
-        {"slice": [EVIL, "clean"], "examples": [4, 9], "accuracy": [0.25, 0.9],
-         "flagged": [True, False]}
-    )  # fmt: skip
+        {
+            "slice": [EVIL, "clean"],
+            "examples": [4, 9],
+            "accuracy": [0.25, 0.9],
+            "flagged": [True, False],
+        }
+    )
     balance = pd.DataFrame({"class": [EVIL, "yes"], "examples": [5, 7]})
     return {
         "marginal_effect_bars": _charts.marginal_effect_bars(_priority_table()),
@@ -89,27 +98,38 @@ def test_tag_names_are_escaped_in_the_figure(name):
 def test_numeric_looking_classes_stay_categories():
     fig = _charts.heatmap(
         pd.DataFrame([[1, 0], [0, 1]], index=["0", "7"], columns=["0", "7"]),
-        title="", x="prediction", y="label", value="examples",
-    )  # fmt: skip
+        title="",
+        x="prediction",
+        y="label",
+        value="examples",
+    )
     assert fig.layout.xaxis.type == "category" and fig.layout.yaxis.type == "category"
     assert list(fig.layout.yaxis.categoryarray) == ["0", "7"]
 
 
 def test_heatmap_grows_with_its_rows():
-    small = _charts.heatmap(pd.DataFrame([[1]], index=["a"], columns=["a"]), title="",
-                            x="x", y="y", value="v")  # fmt: skip
+    small = _charts.heatmap(
+        pd.DataFrame([[1]], index=["a"], columns=["a"]), title="", x="x", y="y", value="v"
+    )
     names = [f"tag {i}" for i in range(30)]
-    big = _charts.heatmap(pd.DataFrame(0, index=names, columns=names), title="",
-                          x="x", y="y", value="v")  # fmt: skip
+    big = _charts.heatmap(
+        pd.DataFrame(0, index=names, columns=names), title="", x="x", y="y", value="v"
+    )
     assert big.layout.height >= 28 * 30 > small.layout.height
 
 
 def test_only_the_largest_bubbles_are_labelled():
     names = [f"tag {i}" for i in range(12)]
     table = pd.DataFrame(
-        {"tag": names, "kind": "reviewed", "share": 0.05, "gap": 0.1,
-         "marginal_effect": [i / 100 for i in range(12)], "evidence": "reviewed"}
-    )  # fmt: skip
+        {
+            "tag": names,
+            "kind": "reviewed",
+            "share": 0.05,
+            "gap": 0.1,
+            "marginal_effect": [i / 100 for i in range(12)],
+            "evidence": "reviewed",
+        }
+    )
     fig = _charts.gap_share_bubbles(table)
     labels = [t for trace in fig.data for t in trace.text if t]
     assert sorted(labels) == sorted(names[-_charts.BUBBLE_LABELS :])

@@ -56,9 +56,13 @@ def test_skewed_classes_warn_and_point_to_precision_and_recall(tmp_path, monkeyp
     db = tmp_path / "skew.db"
     with open_project(db) as project:
         project.dataset("skewed", create=True).import_run(
-            frame, source="x.csv", format="csv", media_root=None,
-            metadata_columns=[], dataset_tags=[],
-        )  # fmt: skip
+            frame,
+            source="x.csv",
+            format="csv",
+            media_root=None,
+            metadata_columns=[],
+            dataset_tags=[],
+        )
     monkeypatch.setenv("ERRORANALYSIS_DB", str(db))
     at = AppTest.from_file(APP, default_timeout=60).run()
     no_errors(at)
@@ -70,9 +74,14 @@ def test_pick_another_dataset(app, project_file):
     with open_project(project_file) as project:
         frame = project.dataset(DATASET).examples().head(8)
         project.dataset("production", create=True).import_run(
-            frame, source="p.csv", format="csv", media_root=None,
-            metadata_columns=[], dataset_tags=[], actor="setup",
-        )  # fmt: skip
+            frame,
+            source="p.csv",
+            format="csv",
+            media_root=None,
+            metadata_columns=[],
+            dataset_tags=[],
+            actor="setup",
+        )
     app.run()
     assert app.dataframe[0].value["dataset"].tolist() == [DATASET, "production"]
     app.sidebar.selectbox(key="dataset").select("production").run()

@@ -27,8 +27,13 @@ from erroranalysis.store import tags as store_tags
 def reviewed(project_file):
     """Some more reviews, of errors and correct examples, so reviewed tags get estimates."""
     with open_project(project_file) as project:
-        for example, tags in [("s00", ["car noise"]), ("s08", ["people noise"]),
-                              ("s12", []), ("s01", []), ("s02", ["people noise"])]:  # fmt: skip
+        for example, tags in [
+            ("s00", ["car noise"]),
+            ("s08", ["people noise"]),
+            ("s12", []),
+            ("s01", []),
+            ("s02", ["people noise"]),
+        ]:
             project.dataset(DATASET).record_review(example, reviewer="ben", tags=tags)
         project.dataset(DATASET).set_tag("s03", '=HYPERLINK("http://x")', actor="ben")
     return project_file
@@ -138,8 +143,10 @@ def test_two_thousand_tags_stay_light(thousands, app, monkeypatch):
         note = json.loads(charts[key])["layout"]["title"]["subtitle"]["text"]
         # 2,000 tags, and "clipped" where it is known (it has no HLP: no marginal effect).
         assert re.match(r"Top 25 of 2,00([01]) tags; 1,97(5|6) more tags", note), note
-    assert "of the summed marginal effect" in json.loads(charts["pr_effect_chart"])[
-        "layout"]["title"]["subtitle"]["text"]  # fmt: skip
+    assert (
+        "of the summed marginal effect"
+        in json.loads(charts["pr_effect_chart"])["layout"]["title"]["subtitle"]["text"]
+    )
     # The chart draws the top of the ranking.
     assert _drawn_tags(charts["pr_effect_chart"]) == set(
         ranking.loc[ranking["marginal_effect"].notna(), "tag"].head(_charts.TOP)

@@ -213,9 +213,14 @@ def test_switching_dataset_after_a_deep_link(app, project_file):
     with open_project(project_file) as project:
         frame = project.dataset(DATASET).examples().iloc[20:].reset_index(drop=True)
         project.dataset("other", create=True).import_run(
-            frame, source="o.csv", format="csv", media_root=None,
-            metadata_columns=[], dataset_tags=[], actor="setup",
-        )  # fmt: skip
+            frame,
+            source="o.csv",
+            format="csv",
+            media_root=None,
+            metadata_columns=[],
+            dataset_tags=[],
+            actor="setup",
+        )
     at = open_page(app, "review", dataset=DATASET, example="s07")
     at.sidebar.selectbox(key="dataset").select("other").run()
     no_errors(at)

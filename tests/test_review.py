@@ -33,7 +33,10 @@ def examples(n: int = 100, *, error_every: int = 5) -> pd.DataFrame:
     ids = [f"e{i:04d}" for i in range(n)]
     labels = ["yes" if i % 2 else "no" for i in range(n)]
     correct = [i % error_every != 0 for i in range(n)]
-    predictions = [lab if ok else ("no" if lab == "yes" else "yes") for lab, ok in zip(labels, correct, strict=True)]  # fmt: skip
+    predictions = [
+        lab if ok else ("no" if lab == "yes" else "yes")
+        for lab, ok in zip(labels, correct, strict=True)
+    ]
     return pd.DataFrame(
         {
             "id": ids,
@@ -329,10 +332,14 @@ def test_a_million_examples_queue_in_well_under_a_second():
     review_queue(frame, correct_fraction=0.1, seed=0, ids=ids)  # warm up
     start = time.perf_counter()
     queue = review_queue(
-        frame, correct_fraction=0.1, seed=0, ids=ids, order="lowest_confidence",
+        frame,
+        correct_fraction=0.1,
+        seed=0,
+        ids=ids,
+        order="lowest_confidence",
         filters=ReviewFilters(true_classes=("yes", "no"), confidence=(0.0, 0.9)),
         reviewed_ids=frame["id"][:5000],
-    )  # fmt: skip
+    )
     progress = review_progress(frame, queue, frame["id"][:5000], ids=ids)
     nxt = step(queue, 10, skip_ids=set(frame["id"][:5000]))
     elapsed = time.perf_counter() - start
