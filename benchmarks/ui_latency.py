@@ -62,9 +62,14 @@ PROJECT_VERSION = 1
 REVIEWER = "bench"
 CHROMIUM = os.environ.get("ERRORANALYSIS_CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 TIMEOUT_MS = 120_000
 # The reviewed tags of the synthetic project: (name, HLP, share among errors, among correct).
@@ -101,10 +106,13 @@ def build_project(path: Path, n: int) -> None:
     tag_lists = []
     for position in reviewed:
         among_errors = not correct[position]
-        tag_lists.append([
-            name for name, _, p_error, p_correct in REVIEWED_TAGS
-            if rng.random() < (p_error if among_errors else p_correct)
-        ])  # fmt: skip
+        tag_lists.append(
+            [
+                name
+                for name, _, p_error, p_correct in REVIEWED_TAGS
+                if rng.random() < (p_error if among_errors else p_correct)
+            ]
+        )
     reviews = pd.DataFrame(
         {
             "id": frame["id"].to_numpy()[reviewed],
@@ -116,9 +124,14 @@ def build_project(path: Path, n: int) -> None:
         Path(f"{partial}{suffix}").unlink(missing_ok=True)
     with open_project(partial) as project:
         project.dataset(DATASET, create=True).import_run(
-            frame, source="synthetic.parquet", format="parquet", media_root=None,
-            metadata_columns=metadata, dataset_tags=list(tags.columns), actor="bench",
-        )  # fmt: skip
+            frame,
+            source="synthetic.parquet",
+            format="parquet",
+            media_root=None,
+            metadata_columns=metadata,
+            dataset_tags=list(tags.columns),
+            actor="bench",
+        )
         for name, hlp, _, _ in REVIEWED_TAGS:
             project.define_tag(name, actor="bench", hlp=hlp, effort=2.0)
         project.dataset(DATASET).record_reviews(reviews, tags=tag_lists, actor="bench")
@@ -163,11 +176,22 @@ def serve(script: Path, db: Path | None, log: Path) -> Iterator[str]:
     if db is not None:
         env["ERRORANALYSIS_DB"] = str(db)
     command = [
-        sys.executable, "-m", "streamlit", "run", str(script),
-        "--server.headless", "true", "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(script),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
     with log.open("wb") as sink:
         process = subprocess.Popen(
             command, cwd=script.parent, env=env, stdout=sink, stderr=subprocess.STDOUT
@@ -508,19 +532,26 @@ def main() -> None:
             f"400-example demo p50 {pct(demo.shown_ms, 50):.0f} ms, p90 {pct(demo.shown_ms, 90):.0f} ms; "
             f"{bare_ref}"
         )
-        records.append({
-            "benchmark": f"UI {name}, {size} (median of {len(ours.shown_ms)})",
-            "value": round(p50, 1), "unit": "ms", "target": f"<= {target} ms median",
-            "met": bool(p50 <= target), "reference": reference,
-        })  # fmt: skip
+        records.append(
+            {
+                "benchmark": f"UI {name}, {size} (median of {len(ours.shown_ms)})",
+                "value": round(p50, 1),
+                "unit": "ms",
+                "target": f"<= {target} ms median",
+                "met": bool(p50 <= target),
+                "reference": reference,
+            }
+        )
         mark = "ok  " if p50 <= target else "MISS"
         print(
             f"{mark}{name:<48} {p50:>6.0f}ms {p90:>6.0f}ms {target:>6}ms  {pct(ours.idle_ms, 50):>6.0f}ms"
             f"  {pct(demo.shown_ms, 50):.0f} / {pct(demo.shown_ms, 90):.0f} ms"
         )
     print(f"     {bare_ref}, p90 {pct(bare.shown_ms, 90):.0f} ms")
-    print(f"     first load of the Review page: {large.first_load_s:.1f} s ({size}), "
-          f"{small.first_load_s:.1f} s (demo)")  # fmt: skip
+    print(
+        f"     first load of the Review page: {large.first_load_s:.1f} s ({size}), "
+        f"{small.first_load_s:.1f} s (demo)"
+    )
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(records, indent=2))
     print(f"wrote {args.results}")

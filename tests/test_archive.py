@@ -290,9 +290,11 @@ def test_too_many_members_are_refused(tmp_path):
 
 def test_the_default_limits():
     assert ArchiveLimits() == ArchiveLimits(
-        max_members=20_000, max_total_bytes=2_000_000_000, max_ratio=200.0,
+        max_members=20_000,
+        max_total_bytes=2_000_000_000,
+        max_ratio=200.0,
         ratio_floor_bytes=1 << 20,
-    )  # fmt: skip
+    )
 
 
 def _patch(data: bytes, name: bytes, *, local: int, central: int, fmt: str, value: int) -> bytes:

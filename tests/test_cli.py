@@ -58,9 +58,17 @@ def test_import_keeps_ids_and_labels_as_text(project):
 
 def test_every_subcommand_has_help():
     for command in (
-        ["import"], ["reviews", "import"], ["tags", "import"], ["tags", "list"], ["datasets"],
-        ["priorities"], ["slices"], ["undo"], ["demo"], ["serve"],
-    ):  # fmt: skip
+        ["import"],
+        ["reviews", "import"],
+        ["tags", "import"],
+        ["tags", "list"],
+        ["datasets"],
+        ["priorities"],
+        ["slices"],
+        ["undo"],
+        ["demo"],
+        ["serve"],
+    ):
         code, out, _ = run_cli(*command, "--help")
         assert code == 0 and "--db" in out and "--dataset" in out, command
 
@@ -209,10 +217,23 @@ def test_datasets_lists_runs(project):
 
 
 PRIORITY_COLUMNS = [
-    "rank", "tag", "examples", "share", "share_low", "share_high", "accuracy", "accuracy_low",
-    "accuracy_high", "hlp", "gap", "marginal_effect", "marginal_effect_low",
-    "marginal_effect_high", "effort", "evidence",
-]  # fmt: skip
+    "rank",
+    "tag",
+    "examples",
+    "share",
+    "share_low",
+    "share_high",
+    "accuracy",
+    "accuracy_low",
+    "accuracy_high",
+    "hlp",
+    "gap",
+    "marginal_effect",
+    "marginal_effect_low",
+    "marginal_effect_high",
+    "effort",
+    "evidence",
+]
 
 
 @pytest.fixture
@@ -312,13 +333,19 @@ def test_serve_defaults_to_this_machine_only():
 @pytest.mark.parametrize(
     ("host", "expected"),
     [
-        ("127.0.0.1", "serving p.db at http://127.0.0.1:8501 (only this machine; pass --host "
-                      "0.0.0.0 to listen on all interfaces); no media folders on the server"),
+        (
+            "127.0.0.1",
+            "serving p.db at http://127.0.0.1:8501 (only this machine; pass --host "
+            "0.0.0.0 to listen on all interfaces); no media folders on the server",
+        ),
         ("::1", "serving p.db at http://[::1]:8501 (only this machine;"),
-        ("0.0.0.0", "serving p.db at http://0.0.0.0:8501 (other machines can reach it, and the "
-                    "app has no sign-in of its own"),
+        (
+            "0.0.0.0",
+            "serving p.db at http://0.0.0.0:8501 (other machines can reach it, and the "
+            "app has no sign-in of its own",
+        ),
     ],
-)  # fmt: skip
+)
 def test_serve_says_who_can_reach_it(host, expected):
     assert cli.serve_banner(Path("p.db"), host=host, port=8501, media_roots=[]).startswith(expected)
     banner = cli.serve_banner(Path("p.db"), host=host, port=8501, media_roots=[Path("/m")])
@@ -348,10 +375,23 @@ def test_serve_starts_on_127_0_0_1_only(project, tmp_path):
     media = tmp_path / "media"
     media.mkdir()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "erroranalysis", "serve", "--db", str(project), "--port", str(port),
-         "--media-root", str(media)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "erroranalysis",
+            "serve",
+            "--db",
+            str(project),
+            "--port",
+            str(port),
+            "--media-root",
+            str(media),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         banner = proc.stdout.readline()
         assert banner.startswith(f"serving {project.resolve()} at http://127.0.0.1:{port} (only")

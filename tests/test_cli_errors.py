@@ -130,10 +130,12 @@ BAD_DB: dict[str, tuple[Callable[[Path], Path], str]] = {
         lambda f: (other_sqlite(f / "other.db"), f / "other.db")[1],
         "an SQLite database of another application",
     ),
-    "truncated project": (lambda f: _write(f / "cut.db", (f / "p.db").read_bytes()[:5000]),
-                          "truncated or damaged"),
+    "truncated project": (
+        lambda f: _write(f / "cut.db", (f / "p.db").read_bytes()[:5000]),
+        "truncated or damaged",
+    ),
     "missing file": (lambda f: f / "missing.db", "no project file at"),
-}  # fmt: skip
+}
 
 
 def _write(path: Path, content: str | bytes) -> Path:
@@ -166,9 +168,11 @@ def _input_kinds() -> dict[str, tuple[Callable[[Path], Path], str]]:
     return {
         "missing input": (lambda f: f / "nope.csv", "no such file"),
         "input is a folder": (lambda f: _mkdir(f / "in-folder.csv"), "is a folder"),
-        "input is a FIFO": (lambda f: (os.mkfifo(f / "fifo.csv"), f / "fifo.csv")[1],
-                            "is not a regular file"),
-    }  # fmt: skip
+        "input is a FIFO": (
+            lambda f: (os.mkfifo(f / "fifo.csv"), f / "fifo.csv")[1],
+            "is not a regular file",
+        ),
+    }
 
 
 BAD_OUT: dict[str, tuple[Callable[[Path], Path], str]] = {
@@ -187,8 +191,15 @@ class Case:
     expected: str | tuple[str, ...]  # what the message says (every fragment)
 
 
-def _args(command: tuple[str, ...], spec: Command, folder: Path, *, db: Path | None = None,
-          file: Path | None = None, extra: list[str] = ()) -> list[str]:  # fmt: skip
+def _args(
+    command: tuple[str, ...],
+    spec: Command,
+    folder: Path,
+    *,
+    db: Path | None = None,
+    file: Path | None = None,
+    extra: list[str] = (),
+) -> list[str]:
     words = list(command)
     if spec.file:
         words.append(str(file or folder / spec.file))
@@ -219,8 +230,11 @@ def cases() -> list[Case]:
         for kind, (make, expected) in BAD_DB.items():
             if kind == "missing file" and spec.creates:
                 continue  # import and demo create a missing project
-            add(f"--db {kind}",
-                lambda f, s=spec, c=command, m=make: _args(c, s, f, db=m(f)), expected)  # fmt: skip
+            add(
+                f"--db {kind}",
+                lambda f, s=spec, c=command, m=make: _args(c, s, f, db=m(f)),
+                expected,
+            )
         for flag in spec.names:
             for kind, (value, expected) in BAD_NAMES.items():
                 add(
@@ -230,63 +244,151 @@ def cases() -> list[Case]:
                 )
         if spec.file:
             for encoding, expected in BAD_ENCODINGS.items():
-                add(f"--encoding {encoding}",
-                    lambda f, s=spec, c=command, e=encoding: _args(c, s, f, extra=["--encoding", e]),
-                    expected)  # fmt: skip
+                add(
+                    f"--encoding {encoding}",
+                    lambda f, s=spec, c=command, e=encoding: _args(
+                        c, s, f, extra=["--encoding", e]
+                    ),
+                    expected,
+                )
             for kind, (make, expected) in _input_kinds().items():
                 add(kind, lambda f, s=spec, c=command, m=make: _args(c, s, f, file=m(f)), expected)
         if spec.out:
             for kind, (make, expected) in BAD_OUT.items():
-                add(kind,
+                add(
+                    kind,
                     lambda f, s=spec, c=command, m=make: _args(c, s, f, extra=["--out", str(m(f))]),
-                    expected)  # fmt: skip
+                    expected,
+                )
     return table
 
 
 EXTRA = [
-    Case(("slices",), "--by an unknown column",
-         lambda f: ["slices", "--db", str(f / "p.db"), "--dataset", "dev", "--by", "nope"],
-         "--by 'nope': dataset 'dev' has no such column"),
-    Case(("slices",), "--positive an unknown class",
-         lambda f: ["slices", "--db", str(f / "p.db"), "--dataset", "dev", "--by", "noise",
-                    "--positive", "maybe"],
-         "--positive 'maybe' is neither a label nor a prediction"),
-    Case(("priorities",), "an unknown dataset",
-         lambda f: ["priorities", "--db", str(f / "p.db"), "--dataset", "nope"],
-         "no dataset named 'nope'"),
-    Case(("datasets",), "an unknown dataset",
-         lambda f: ["datasets", "--db", str(f / "p.db"), "--dataset", "nope"],
-         "no dataset named 'nope'"),
-    Case(("reviews", "import"), "an unknown run",
-         lambda f: ["reviews", "import", str(f / "reviews.csv"), "--db", str(f / "p.db"),
-                    "--dataset", "dev", "--run", "nope"],
-         "has no run 'nope'"),
-    Case(("import",), "--media-root missing",
-         lambda f: ["import", str(f / "data.csv"), "--db", str(f / "p.db"), "--dataset", "new",
-                    "--media-root", str(f / "no-media")],
-         "no such folder"),
-    Case(("import",), "a bad file into a new project",
-         lambda f: ["import", str(_write(f / "bad.csv", "id,label\n1,a\n")), "--db",
-                    str(f / "new.db"), "--dataset", "new"],
-         "the required prediction column is missing"),
-    Case(("demo",), "--sample-data missing",
-         lambda f: ["demo", "--db", str(f / "demo.db"), "--sample-data", str(f / "none")],
-         "--sample-data"),
-    Case(("serve",), "--media-root missing",
-         lambda f: ["serve", "--db", str(f / "p.db"), "--port", free_port(), "--media-root",
-                    str(f / "no-media")],
-         "--media-root"),
-    Case(("serve",), "--media-root a file",
-         lambda f: ["serve", "--db", str(f / "p.db"), "--port", free_port(), "--media-root",
-                    str(f / "data.csv")],
-         "is not a folder"),
-    Case(("serve",), "--host unknown",
-         lambda f: ["serve", "--db", str(f / "p.db"), "--host", "no-such-host.invalid"],
-         "--host 'no-such-host.invalid'"),
-    Case(("serve",), "--port out of range",
-         lambda f: ["serve", "--db", str(f / "p.db"), "--port", "70000"],
-         "a port is a number from 1 to 65535"),
-]  # fmt: skip
+    Case(
+        ("slices",),
+        "--by an unknown column",
+        lambda f: ["slices", "--db", str(f / "p.db"), "--dataset", "dev", "--by", "nope"],
+        "--by 'nope': dataset 'dev' has no such column",
+    ),
+    Case(
+        ("slices",),
+        "--positive an unknown class",
+        lambda f: [
+            "slices",
+            "--db",
+            str(f / "p.db"),
+            "--dataset",
+            "dev",
+            "--by",
+            "noise",
+            "--positive",
+            "maybe",
+        ],
+        "--positive 'maybe' is neither a label nor a prediction",
+    ),
+    Case(
+        ("priorities",),
+        "an unknown dataset",
+        lambda f: ["priorities", "--db", str(f / "p.db"), "--dataset", "nope"],
+        "no dataset named 'nope'",
+    ),
+    Case(
+        ("datasets",),
+        "an unknown dataset",
+        lambda f: ["datasets", "--db", str(f / "p.db"), "--dataset", "nope"],
+        "no dataset named 'nope'",
+    ),
+    Case(
+        ("reviews", "import"),
+        "an unknown run",
+        lambda f: [
+            "reviews",
+            "import",
+            str(f / "reviews.csv"),
+            "--db",
+            str(f / "p.db"),
+            "--dataset",
+            "dev",
+            "--run",
+            "nope",
+        ],
+        "has no run 'nope'",
+    ),
+    Case(
+        ("import",),
+        "--media-root missing",
+        lambda f: [
+            "import",
+            str(f / "data.csv"),
+            "--db",
+            str(f / "p.db"),
+            "--dataset",
+            "new",
+            "--media-root",
+            str(f / "no-media"),
+        ],
+        "no such folder",
+    ),
+    Case(
+        ("import",),
+        "a bad file into a new project",
+        lambda f: [
+            "import",
+            str(_write(f / "bad.csv", "id,label\n1,a\n")),
+            "--db",
+            str(f / "new.db"),
+            "--dataset",
+            "new",
+        ],
+        "the required prediction column is missing",
+    ),
+    Case(
+        ("demo",),
+        "--sample-data missing",
+        lambda f: ["demo", "--db", str(f / "demo.db"), "--sample-data", str(f / "none")],
+        "--sample-data",
+    ),
+    Case(
+        ("serve",),
+        "--media-root missing",
+        lambda f: [
+            "serve",
+            "--db",
+            str(f / "p.db"),
+            "--port",
+            free_port(),
+            "--media-root",
+            str(f / "no-media"),
+        ],
+        "--media-root",
+    ),
+    Case(
+        ("serve",),
+        "--media-root a file",
+        lambda f: [
+            "serve",
+            "--db",
+            str(f / "p.db"),
+            "--port",
+            free_port(),
+            "--media-root",
+            str(f / "data.csv"),
+        ],
+        "is not a folder",
+    ),
+    Case(
+        ("serve",),
+        "--host unknown",
+        lambda f: ["serve", "--db", str(f / "p.db"), "--host", "no-such-host.invalid"],
+        "--host 'no-such-host.invalid'",
+    ),
+    Case(
+        ("serve",),
+        "--port out of range",
+        lambda f: ["serve", "--db", str(f / "p.db"), "--port", "70000"],
+        "a port is a number from 1 to 65535",
+    ),
+]
 ALL = cases() + EXTRA
 
 
@@ -376,7 +478,7 @@ def test_permissions(folder, capsys, kind):
             lambda f: ["priorities", "--db", str(f / "p.db"), "--dataset", "dev", "--out", str(f)],
             "is a folder",
         ),
-    ],  # fmt: skip
+    ],
     ids=["import rot13", "datasets on a text file", "serve in a missing folder", "out a folder"],
 )
 def test_the_installed_command_reports_without_a_traceback(folder, build, expected):
@@ -384,8 +486,10 @@ def test_the_installed_command_reports_without_a_traceback(folder, build, expect
     before = snapshot(folder)
     proc = subprocess.run(
         [sys.executable, "-m", "erroranalysis", *build(folder)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1, proc.stderr
     assert expected in proc.stderr and "Traceback" not in proc.stderr
     assert snapshot(folder) == before
@@ -398,8 +502,12 @@ def test_read_commands_work_on_a_read_only_project(folder, capsys):
     folder.chmod(0o555)  # not even a -wal or -shm may be made
     try:
         before = snapshot(folder)
-        for args in (["datasets"], ["tags", "list"], ["priorities", "--dataset", "dev"],
-                     ["slices", "--dataset", "dev", "--by", "noise"]):  # fmt: skip
+        for args in (
+            ["datasets"],
+            ["tags", "list"],
+            ["priorities", "--dataset", "dev"],
+            ["slices", "--dataset", "dev", "--by", "noise"],
+        ):
             assert main([*args, "--db", str(db)]) == 0, capsys.readouterr().err
         assert "dev,main,3,1" in capsys.readouterr().out
         assert snapshot(folder) == before
@@ -436,15 +544,30 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(folder, monkeypatch
 
 
 def test_names_are_trimmed_and_checked_once(folder, capsys):
-    assert main(["import", str(folder / "data.csv"), "--db", str(folder / "p.db"),
-                 "--dataset", "  new  ", "--run", " r1 "]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "import",
+                str(folder / "data.csv"),
+                "--db",
+                str(folder / "p.db"),
+                "--dataset",
+                "  new  ",
+                "--run",
+                " r1 ",
+            ]
+        )
+        == 0
+    )
     assert "into dataset 'new', run 'r1'" in capsys.readouterr().out
 
 
 def test_a_name_with_undecodable_bytes_is_refused(folder, capsys):
     before = snapshot(folder)
     name = os.fsdecode(b"caf\xe9")  # how Python hands over a byte that is not UTF-8
-    assert main(["import", str(folder / "data.csv"), "--db", str(folder / "p.db"),
-                 "--dataset", name]) == 1  # fmt: skip
+    assert (
+        main(["import", str(folder / "data.csv"), "--db", str(folder / "p.db"), "--dataset", name])
+        == 1
+    )
     assert "--dataset: the dataset name is not valid text" in capsys.readouterr().err
     assert snapshot(folder) == before

@@ -50,30 +50,99 @@ DATASET_CSV = (
     "007,cat,cat,1.0,true,,true,ann,\n"
 )
 DATASET_RECORDS = [
-    {"id": "1", "label": "cat", "prediction": "cat", "confidence": 0.9, "tags": "echo",
-     "speaker": "ann", "snr": 3.5, "meta": {"k": [1, 2]}},
-    {"id": 2, "label": "dog", "prediction": "cat", "confidence": 0.25, "tags": "",
-     "speaker": "bob", "snr": -2, "meta": None},
-    {"id": "3", "label": "cat", "prediction": "cat", "confidence": None, "tag:noisy": True,
-     "speaker": "cy", "snr": 7},
+    {
+        "id": "1",
+        "label": "cat",
+        "prediction": "cat",
+        "confidence": 0.9,
+        "tags": "echo",
+        "speaker": "ann",
+        "snr": 3.5,
+        "meta": {"k": [1, 2]},
+    },
+    {
+        "id": 2,
+        "label": "dog",
+        "prediction": "cat",
+        "confidence": 0.25,
+        "tags": "",
+        "speaker": "bob",
+        "snr": -2,
+        "meta": None,
+    },
+    {
+        "id": "3",
+        "label": "cat",
+        "prediction": "cat",
+        "confidence": None,
+        "tag:noisy": True,
+        "speaker": "cy",
+        "snr": 7,
+    },
     {"id": "007", "label": "cat", "prediction": "dog", "confidence": 1, "speaker": "ann"},
-]  # fmt: skip
+]
 DATASET_JSONL = "".join(json.dumps(r) + "\n" for r in DATASET_RECORDS)
 REVIEWS_CSV = 'id,reviewer,tags\n1,ana,car noise;echo\n2,ben,\n3,ana,"a;b"\n007,cy,echo\n'
 TAGS_CSV = "tag,hlp,effort,description\ncar noise,0.93,2,engine hum\necho,0.7,,\nb,,1,x\n"
 
 # Text the mutations splice in: the pieces real hostile files are made of.
 HOSTILE = [
-    "\x00", "\ufeff", "\u202e", "\ud800", "\\ud800", "\\udc00", "\\u0000", '"', '""', ",",
-    ";", "\n", "\r", "\r\n", "\t", "{", "}", "[", "]", ":", "tags", "id", "tag:x", "tag:",
-    "1e400", "-1e400", "NaN", "Infinity", "9" * 400, "-0", "0x1F", "true", "null",
-    '{"a": {"b": [1, {"c": null}]}}', "[[[[[[[[]]]]]]]]", "=HYPERLINK(\"x\")", "é", "\U0001f600",
-    ";" * 50, "\x1f", "\x85", "\u2028",
-]  # fmt: skip
+    "\x00",
+    "\ufeff",
+    "\u202e",
+    "\ud800",
+    "\\ud800",
+    "\\udc00",
+    "\\u0000",
+    '"',
+    '""',
+    ",",
+    ";",
+    "\n",
+    "\r",
+    "\r\n",
+    "\t",
+    "{",
+    "}",
+    "[",
+    "]",
+    ":",
+    "tags",
+    "id",
+    "tag:x",
+    "tag:",
+    "1e400",
+    "-1e400",
+    "NaN",
+    "Infinity",
+    "9" * 400,
+    "-0",
+    "0x1F",
+    "true",
+    "null",
+    '{"a": {"b": [1, {"c": null}]}}',
+    "[[[[[[[[]]]]]]]]",
+    '=HYPERLINK("x")',
+    "é",
+    "\U0001f600",
+    ";" * 50,
+    "\x1f",
+    "\x85",
+    "\u2028",
+]
 HOSTILE_BYTES = [
-    b"\xff", b"\xfe\xff", b"\xef\xbb\xbf", b"\xed\xa0\x80", b"\xc3", b"\x80", b"PAR1",
-    b"PK\x03\x04", b"\x1f\x8b", b"SQLite format 3\x00", b"\x00\x00",
-]  # fmt: skip
+    b"\xff",
+    b"\xfe\xff",
+    b"\xef\xbb\xbf",
+    b"\xed\xa0\x80",
+    b"\xc3",
+    b"\x80",
+    b"PAR1",
+    b"PK\x03\x04",
+    b"\x1f\x8b",
+    b"SQLite format 3\x00",
+    b"\x00\x00",
+]
 ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "latin-1", "cp1252", "utf-32"]
 
 
@@ -135,9 +204,21 @@ PARQUET_VALUES = st.sampled_from(
     ]
 )
 PARQUET_NAMES = st.sampled_from(
-    ["correct", "confidence", "tags", "tag:x", "tag:", "speaker", "human_label", "audio",
-     "__index_level_0__", "id\x00", "", "x" * 300]
-)  # fmt: skip
+    [
+        "correct",
+        "confidence",
+        "tags",
+        "tag:x",
+        "tag:",
+        "speaker",
+        "human_label",
+        "audio",
+        "__index_level_0__",
+        "id\x00",
+        "",
+        "x" * 300,
+    ]
+)
 
 
 @st.composite

@@ -173,9 +173,18 @@ def test_scan_reports_missing_safe_files_separately(root):
 
 def test_scan_agrees_with_resolve_media(root):
     values = [
-        "a.wav", "../a.wav", "leak.wav", "leakdir/passwd", "clips/../a.wav",
-        "clips/../../a.wav", "C:a", "x\\y", "alias.wav", "/a.wav", "leakdir/../a.wav",
-    ]  # fmt: skip
+        "a.wav",
+        "../a.wav",
+        "leak.wav",
+        "leakdir/passwd",
+        "clips/../a.wav",
+        "clips/../../a.wav",
+        "C:a",
+        "x\\y",
+        "alias.wav",
+        "/a.wav",
+        "leakdir/../a.wav",
+    ]
     flagged = {p for p, _, _ in check_media_paths(root, pd.Series(values))}
     for position, value in enumerate(values):
         try:

@@ -118,14 +118,23 @@ def start_app(
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, **(env or {}), "ERRORANALYSIS_DB": str(db)}
     command = [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.headless", "true",
-        "--server.port", str(port),
-        "--server.address", "127.0.0.1",
-        "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
         # Edits to the source while the tests run must not rerun the app under them.
-        "--server.fileWatcherType", "none",
-    ]  # fmt: skip
+        "--server.fileWatcherType",
+        "none",
+    ]
     sink = log.open("wb")
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL

@@ -47,9 +47,11 @@ def project_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class Locker:
     def __init__(self, db: Path) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-c", LOCKER, str(db)], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [sys.executable, "-c", LOCKER, str(db)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.process.stdout.readline().strip() == "locked"
 
     def release(self) -> None:

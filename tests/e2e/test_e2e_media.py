@@ -100,9 +100,14 @@ def setting(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             {"id": ["old1"], "label": ["a"], "prediction": ["b"], "correct": [False]}
         ).assign(audio=["id_rsa"])
         project.dataset("legacy", create=True).import_run(
-            frame, source="legacy.csv", format="csv", media_root=folder / ".ssh",
-            metadata_columns=[], dataset_tags=[], actor="setup",
-        )  # fmt: skip
+            frame,
+            source="legacy.csv",
+            format="csv",
+            media_root=folder / ".ssh",
+            metadata_columns=[],
+            dataset_tags=[],
+            actor="setup",
+        )
     with_root = request.param == "one allowed folder"
     return Setting(folder=folder, db=db, allowed=allowed if with_root else None)
 
