@@ -1,6 +1,7 @@
 """What every page shares: the project connection, cached reads and a few widgets.
 
-Caching rules (see the engineering guide):
+Caching rules (Streamlit's ``st.cache_data`` returns a pickled copy on every hit, so big
+frames live in ``st.cache_resource`` and are never mutated):
 
 * every cache is keyed on a :class:`RunKey` (project file, dataset, run, run id,
   imported_at);
@@ -655,7 +656,7 @@ def show_table(
     )
     if pages > 1:
         start = (int(st.session_state.get(key) or 1) - 1) * page_rows
-        bar.caption("Page")
+        bar.caption("Page", width="content")
         bar.number_input(
             "Page",
             min_value=1,
@@ -666,7 +667,10 @@ def show_table(
             label_visibility="collapsed",
             help=f"{page_rows} rows per page",
         )
-        bar.caption(f"of {pages:,} · rows {start + 1:,}–{start + len(shown):,} of {len(frame):,}")
+        bar.caption(
+            f"of {pages:,} · rows {start + 1:,}–{start + len(shown):,} of {len(frame):,}",
+            width="content",
+        )
     return event
 
 
