@@ -58,8 +58,16 @@ def main(project: str, pid: int) -> None:
     if since is not None:
         holds.append([since, time.monotonic()])
     lengths = [end - start for start, end in holds]
-    print(json.dumps({"max_hold": max(lengths, default=0.0), "total_hold": sum(lengths),
-                      "holds": len(holds), "intervals": holds}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "max_hold": max(lengths, default=0.0),
+                "total_hold": sum(lengths),
+                "holds": len(holds),
+                "intervals": holds,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

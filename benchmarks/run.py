@@ -31,9 +31,15 @@ RESULTS: list[dict] = []
 
 def record(name: str, value: float, unit: str, target: str, ok: bool, reference: str) -> None:
     RESULTS.append(
-        {"benchmark": name, "value": round(value, 4), "unit": unit, "target": target,
-         "met": ok, "reference": reference}
-    )  # fmt: skip
+        {
+            "benchmark": name,
+            "value": round(value, 4),
+            "unit": unit,
+            "target": target,
+            "met": ok,
+            "reference": reference,
+        }
+    )
     mark = "ok  " if ok else "MISS"
     print(
         f"{mark} {name:<44} {value:>10.3f} {unit:<3} target {target:<22} | {reference}", flush=True
@@ -52,8 +58,10 @@ def best_of(fn: Callable[[], object], repeat: int = 5) -> float:
 def child(kind: str, path: Path, db: Path) -> dict:
     out = subprocess.run(
         [sys.executable, str(HERE / "_import_once.py"), kind, str(path), str(db)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -63,10 +71,22 @@ def bench_import(data: dict[str, Path], work: Path) -> Path:
         bare = child(f"bare-{fmt}", data[fmt], db)
         ours = child("import", data[fmt], db)
         reference = f"bare pandas read_{fmt} {bare['seconds']:.2f} s, {bare['peak_mb']:.0f} MB"
-        record(f"import {fmt} (1M rows, 10 metadata columns)", ours["seconds"], "s",
-               f"<= {limit:g} s", ours["seconds"] <= limit, reference)  # fmt: skip
-        record(f"import {fmt} peak memory", ours["peak_mb"], "MB", "<= 1536 MB",
-               ours["peak_mb"] <= 1536, reference)  # fmt: skip
+        record(
+            f"import {fmt} (1M rows, 10 metadata columns)",
+            ours["seconds"],
+            "s",
+            f"<= {limit:g} s",
+            ours["seconds"] <= limit,
+            reference,
+        )
+        record(
+            f"import {fmt} peak memory",
+            ours["peak_mb"],
+            "MB",
+            "<= 1536 MB",
+            ours["peak_mb"] <= 1536,
+            reference,
+        )
     return db
 
 
@@ -112,9 +132,14 @@ def bench_lock_wait(db: Path, work: Path) -> None:
     with open_project(db, readonly=True) as project:
         dataset = project.dataset_names()[0]
     figures = lock_wait.measure(db, dataset, work)
-    record("tag during a 1M-row reviews import (max)", figures["wait_max"], "s",
-           f"<= {lock_wait.TARGET:g} s", figures["wait_max"] <= lock_wait.TARGET,
-           lock_wait.describe(figures))  # fmt: skip
+    record(
+        "tag during a 1M-row reviews import (max)",
+        figures["wait_max"],
+        "s",
+        f"<= {lock_wait.TARGET:g} s",
+        figures["wait_max"] <= lock_wait.TARGET,
+        lock_wait.describe(figures),
+    )
     RESULTS[-1]["figures"] = figures
 
 
@@ -138,9 +163,14 @@ def bench_engine() -> None:
 
     ours()
     t_ours, t_bare = best_of(ours), best_of(bare)
-    record("priority table, 1M examples x 50 tags", t_ours * 1000, "ms", "<= 300 ms, <= 3x bare",
-           t_ours <= 0.3 and t_ours <= 3 * t_bare,
-           f"bare pandas groupby {t_bare * 1000:.0f} ms ({t_ours / t_bare:.1f}x)")  # fmt: skip
+    record(
+        "priority table, 1M examples x 50 tags",
+        t_ours * 1000,
+        "ms",
+        "<= 300 ms, <= 3x bare",
+        t_ours <= 0.3 and t_ours <= 3 * t_bare,
+        f"bare pandas groupby {t_bare * 1000:.0f} ms ({t_ours / t_bare:.1f}x)",
+    )
 
     def slices():
         return slice_table(evidence, by="site")
@@ -150,8 +180,14 @@ def bench_engine() -> None:
 
     slices()
     t_ours, t_bare = best_of(slices), best_of(bare_slices)
-    record("slices by a 20-value column, 1M examples", t_ours * 1000, "ms", "<= 500 ms",
-           t_ours <= 0.5, f"bare pandas groupby {t_bare * 1000:.0f} ms")  # fmt: skip
+    record(
+        "slices by a 20-value column, 1M examples",
+        t_ours * 1000,
+        "ms",
+        "<= 500 ms",
+        t_ours <= 0.5,
+        f"bare pandas groupby {t_bare * 1000:.0f} ms",
+    )
 
 
 def main() -> None:

@@ -376,13 +376,22 @@ def serve_command(
     serve media only from ``media_roots`` (passed in :data:`MEDIA_ROOTS_ENV`; empty: none).
     """
     command = [
-        sys.executable, "-m", "streamlit", "run", str(app),
-        "--server.headless", "true",
-        "--server.address", host,
-        "--server.port", str(port),
-        "--browser.gatherUsageStats", "false",
-        "--client.disableDataExport", "true",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.headless",
+        "true",
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.disableDataExport",
+        "true",
+    ]
     env = {
         "ERRORANALYSIS_DB": str(Path(db).resolve()),
         MEDIA_ROOTS_ENV: os.pathsep.join(str(Path(root).resolve()) for root in media_roots),
