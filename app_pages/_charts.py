@@ -152,9 +152,14 @@ def _empty(title: str) -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.add_annotation(
-        text="Nothing to chart yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+        text="Nothing to chart yet",
+        showarrow=False,
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
         font={"color": GREY},
-    )  # fmt: skip
+    )
     return fig
 
 
@@ -216,9 +221,13 @@ def class_balance(balance: pd.DataFrame, *, label: str, count: str) -> go.Figure
     names = _plain_all(ordered[label])
     fig = _figure("Class balance", rows=len(ordered))
     fig.add_bar(
-        x=ordered[count].to_numpy(), y=names, orientation="h", marker_color=BLUE,
-        hovertemplate="%{y}: %{x:,} examples<extra></extra>", showlegend=False,
-    )  # fmt: skip
+        x=ordered[count].to_numpy(),
+        y=names,
+        orientation="h",
+        marker_color=BLUE,
+        hovertemplate="%{y}: %{x:,} examples<extra></extra>",
+        showlegend=False,
+    )
     _categories(fig, "y", names)
     fig.update_xaxes(title="examples", tickformat=",")
     return fig
@@ -240,9 +249,10 @@ def marginal_effect_bars(table: pd.DataFrame, *, top: int = TOP) -> go.Figure:
     known = everything.head(top)
     rest = everything.index[len(known) :]
     note = rest_note(
-        len(known), len(everything),
+        len(known),
+        len(everything),
         tail=_share_of_rest(everything["marginal_effect"], rest, what="marginal effect"),
-    )  # fmt: skip
+    )
     fig = _figure(title, rows=len(known), note=note)
     for kind, rows in _by_kind(known):
         fig.add_bar(
@@ -284,9 +294,10 @@ def gap_share_bubbles(table: pd.DataFrame, *, top: int = TOP) -> go.Figure:
     known = everything.loc[everything.index.isin(drawn)]
     rest = everything.index.difference(drawn)
     note = rest_note(
-        len(known), len(everything),
+        len(known),
+        len(everything),
         tail=_share_of_rest(all_effects, rest, what="marginal effect"),
-    )  # fmt: skip
+    )
     effect = all_effects.loc[known.index]
     largest = float(effect.max())
     size = 10 + 34 * np.sqrt(effect / largest) if largest > 0 else effect * 0 + 10

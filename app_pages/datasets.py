@@ -73,9 +73,10 @@ def _import(data: bytes, filename: str) -> None:
         else:
             picked = state.get("ds_media_root")
             root = media.upload_media_root(
-                _ui.media_roots(), chosen=None if picked in (None, NONE) else picked,
+                _ui.media_roots(),
+                chosen=None if picked in (None, NONE) else picked,
                 sub=state.get("ds_media_sub") or "",
-            )  # fmt: skip
+            )
             result = importing.read_dataset(
                 io.BytesIO(data), filename=filename, columns=mapping, media_root=root
             )
@@ -115,10 +116,14 @@ _ui.flash()
 runs = _ui.runs_table()
 if len(runs):
     _ui.show_table(
-        runs.assign(imported_at=_ui.timestamps(runs["imported_at"])), name="runs",
-        hide_index=True, on_select=_pick_from_table, selection_mode="single-row",
-        key="ds_table", column_config=_charts.RUNS_COLUMNS,
-    )  # fmt: skip
+        runs.assign(imported_at=_ui.timestamps(runs["imported_at"])),
+        name="runs",
+        hide_index=True,
+        on_select=_pick_from_table,
+        selection_mode="single-row",
+        key="ds_table",
+        column_config=_charts.RUNS_COLUMNS,
+    )
     st.caption("Click a row (or use the sidebar) to work on that dataset.")
 
 info = _ui.current_run()
@@ -140,9 +145,10 @@ if info is not None:
         st.warning(_ui.md(warning), icon=":material/balance:")
     if summary["warnings"]:
         st.page_link(
-            "app_pages/audit.py", label="Precision, recall and F1 per class on the Audit page",
+            "app_pages/audit.py",
+            label="Precision, recall and F1 per class on the Audit page",
             icon=":material/fact_check:",
-        )  # fmt: skip
+        )
     balance = summary["class_balance"]
     left, right = st.columns([3, 2])
     _charts.show(
@@ -152,9 +158,12 @@ if info is not None:
     )
     with right:
         _ui.show_table(
-            balance, name="class-balance", run=info,
-            hide_index=True, column_config={"share": _charts.percent("share")},
-        )  # fmt: skip
+            balance,
+            name="class-balance",
+            run=info,
+            hide_index=True,
+            column_config={"share": _charts.percent("share")},
+        )
     st.caption(
         f"Imported from {_ui.md(info.source)} ({info.format}) on "
         f"{info.imported_at[:16].replace('T', ' ')} UTC "
@@ -228,9 +237,12 @@ if upload is not None and columns is not None:
             options = list(columns) if required or role in columns else [NONE, *columns]
             default = options.index(role) if role in options else 0
             grid[i % 5].selectbox(
-                role.replace("_", " "), options or [role], index=default,
-                key=f"ds_role:{role}", help=importing.ROLE_HELP[role],
-            )  # fmt: skip
+                role.replace("_", " "),
+                options or [role],
+                index=default,
+                key=f"ds_role:{role}",
+                help=importing.ROLE_HELP[role],
+            )
         if bundle:
             st.caption(
                 f"Media paths are read inside the archive, relative to the folder of "
@@ -239,19 +251,25 @@ if upload is not None and columns is not None:
         elif roots:
             left, right = st.columns([2, 1])
             left.selectbox(
-                "Media folder on the server (optional)", [NONE, *map(str, roots)],
+                "Media folder on the server (optional)",
+                [NONE, *map(str, roots)],
                 key="ds_media_root",
                 help="One of the folders the operator allowed; audio and image paths are "
                 "relative to it (or to the sub-folder). Nothing outside it is served.",
-            )  # fmt: skip
+            )
             right.text_input(
-                "Sub-folder (optional)", key="ds_media_sub", max_chars=500,
+                "Sub-folder (optional)",
+                key="ds_media_sub",
+                max_chars=500,
                 help="A folder inside the chosen one, such as clips/2024.",
-            )  # fmt: skip
+            )
         st.form_submit_button(
-            "Validate and import", type="primary", icon=":material/upload:",
-            on_click=_import, args=(data, upload.name),
-        )  # fmt: skip
+            "Validate and import",
+            type="primary",
+            icon=":material/upload:",
+            on_click=_import,
+            args=(data, upload.name),
+        )
 
 problems = st.session_state.get("ds_report")
 if problems:
