@@ -11,13 +11,11 @@ so the test knows it interrupted writes, not just start-ups.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import random
 import shutil
 import signal
 import sqlite3
-import struct
 import subprocess
 import sys
 import time
@@ -29,28 +27,19 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
+from benchmarks._lock_watch import holder
 from erroranalysis.store import check_project_file, open_project
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
 KILLS = 20
-WRITE_LOCK_BYTE = 120  # WALINDEX_LOCK_OFFSET + WAL_WRITE_LOCK in SQLite's -shm
-FLOCK = "hhqqi4x"  # struct flock on Linux: type, whence, start, len, pid
 
 
 def write_lock_holder(db: Path) -> int | None:
-    """The pid holding the project's write lock, or None."""
-    try:
-        fd = os.open(f"{db}-shm", os.O_RDONLY)
-    except FileNotFoundError:
-        return None
-    try:
-        query = struct.pack(FLOCK, fcntl.F_WRLCK, os.SEEK_SET, WRITE_LOCK_BYTE, 1, 0)
-        kind, _, _, _, pid = struct.unpack(FLOCK, fcntl.fcntl(fd, fcntl.F_GETLK, query))
-    finally:
-        os.close(fd)
-    return None if kind == fcntl.F_UNLCK else pid
+    """The pid holding the project's write lock, or None (asked as the lock-wait benchmark
+    asks: ``F_GETLK`` on the ``-shm``, which takes nothing)."""
+    return holder(f"{db}-shm")
 
 
 @dataclass(frozen=True)
