@@ -6,7 +6,7 @@ import sqlite3
 
 # The mark in every project file's SQLite header: the bytes "EAwb" (0x45417762).
 APPLICATION_ID = int.from_bytes(b"EAwb", "big")
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # The oldest schema this code reads without migrating it: version 3 added only the file
 # mark, the staging table and indexes, so a version-2 file reads as it is.
 READABLE_FROM = 2
@@ -124,6 +124,34 @@ _MIGRATIONS: dict[int, str] = {
         DROP INDEX tag_events_by_action;
         CREATE INDEX tag_events_by_action ON tag_events (action_id, op, example_id, tag_id);
         ALTER TABLE tag_assignments ADD COLUMN pending INTEGER;
+    """,
+    # Version 4: how each review was sampled (a sample is one draw from one run, with its
+    # strategy, seed and design; a review drawn from it carries its id), datasets that
+    # are production samples (no labels), and embeddings kept beside a run's frame. A file
+    # of schema 2-3 reads as it is: its reviews have no sample (the queue they came from
+    # says what they mean), no dataset is a production one, and no run has embeddings.
+    4: """
+        CREATE TABLE samples (
+            id INTEGER PRIMARY KEY,
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id),
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            strategy TEXT NOT NULL,
+            seed INTEGER,
+            size INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            design TEXT NOT NULL DEFAULT '{}',
+            draws BLOB
+        );
+        CREATE INDEX samples_by_dataset ON samples (dataset_id);
+        ALTER TABLE reviews ADD COLUMN sample_id INTEGER REFERENCES samples(id);
+        ALTER TABLE datasets ADD COLUMN production INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE embeddings (
+            run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+            source TEXT NOT NULL,
+            dimensions INTEGER NOT NULL,
+            data BLOB NOT NULL
+        );
     """,
 }
 
