@@ -58,6 +58,12 @@ class Evidence:
     rule_problems: Mapping[str, str] = field(default_factory=dict)  # rule tag -> why not
     dataset: str = ""
     run: str = ""
+    # Float, the index of examples: the example's design weight (how many examples of the
+    # dataset it stands for); NaN where it does not enter the estimates. None = every
+    # reviewed example weight 1.
+    weights: pd.Series | None = None
+    # Reason (text, from vocabulary) -> reviews kept and shown but not in the estimates.
+    left_out: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Fill in the defaults that follow from the frames; check_evidence judges the rest.
