@@ -150,7 +150,9 @@ def load_evidence(
     for ids in (reviews["example_id"], assignments["example_id"]):
         found = positions.get_indexer(ids)
         reviewed[found[found >= 0]] = True
-    correct = frame["correct"].to_numpy(dtype=bool)
+    # A production sample has no labels, so no correct column: none of its examples counts
+    # as a correct one opened directly.
+    correct = frame["correct"].to_numpy(dtype=bool) if "correct" in frame else np.zeros(n, bool)
     chosen = np.zeros(n, dtype=bool)
     found = positions.get_indexer(direct)
     chosen[found[found >= 0]] = True
@@ -281,6 +283,16 @@ def _check_taxonomy(evidence: Evidence) -> None:
             raise ValueError(f"{name} must be a mapping, got {kind}")
 
 
+def no_labels(dataset: str) -> str:
+    """Why an analysis that needs labels refuses a production sample (it has none)."""
+    name = f"dataset {dataset!r}" if dataset else "these examples"
+    return (
+        f"{name} is a production sample: it has no labels, so it has no errors or accuracy "
+        "to analyse; compare it with a labelled dataset instead (erroranalysis drift "
+        "--dataset DEV --against it, or the Drift page)"
+    )
+
+
 def check_evidence(evidence: object, *, columns: Sequence[str] = ("correct",)) -> Checked:
     """Validate ``evidence`` for an analysis that reads ``columns`` of its examples.
 
@@ -297,6 +309,8 @@ def check_evidence(evidence: object, *, columns: Sequence[str] = ("correct",)) -
     kinds = evidence.kinds
     if not isinstance(kinds, Mapping):
         raise ValueError(f"kinds must be a mapping tag -> kind, got {type(kinds).__name__}")
+    if "correct" not in examples.columns and "label" not in examples.columns:
+        raise ValueError(no_labels(evidence.dataset))
     for column in ("correct", *columns):
         if column not in examples.columns:
             raise ValueError(f"examples has no {column!r} column")
