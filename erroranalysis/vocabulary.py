@@ -36,6 +36,11 @@ __all__ = [
     "NOTE_REVIEWED_TAG_SLICE",
     "ORDERS",
     "SLICE_BY_TAGS",
+    "STRATEGIES",
+    "STRATUM_ACTIVE",
+    "STRATUM_CORRECT",
+    "STRATUM_DIRECT",
+    "STRATUM_ERROR",
     "TAG_PREFIX",
     "TAG_SEPARATOR",
     "check_name",
@@ -58,6 +63,16 @@ KINDS = ("dataset", "reviewed", "rule")
 ORDERS = ("marginal_effect", "effort")
 # slice_table(by=SLICE_BY_TAGS): one slice per tag instead of per value of a column.
 SLICE_BY_TAGS = "tags"
+# How a sample for review is drawn (erroranalysis.sampling): every error and a random share
+# of the correct examples; strata of correctness x confidence band, low confidence
+# oversampled; Poisson batches favouring the examples that teach most about one tag.
+STRATEGIES = ("stratified", "confidence", "active")
+# The strata a drawn example comes from, recorded with its review. A confidence stratum is
+# named "error, confidence band 1 of 4" (see erroranalysis.sampling.band_stratum).
+STRATUM_ERROR = "error"
+STRATUM_CORRECT = "correct sample"
+STRATUM_ACTIVE = "active"  # a Poisson draw over the whole frame: no strata
+STRATUM_DIRECT = "direct"  # opened by id or link, outside any sample
 
 # The notes the analyses write in their tables, in the words users read.
 NOTE_NO_EXAMPLES = "no examples yet"
