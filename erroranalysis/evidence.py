@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .errors import ExpectedError
 from .review import DIRECT as DIRECT_QUEUE
 from .rules import evaluate_rule
 from .vocabulary import KINDS, TAG_PREFIX
@@ -310,7 +311,8 @@ def check_evidence(evidence: object, *, columns: Sequence[str] = ("correct",)) -
     if not isinstance(kinds, Mapping):
         raise ValueError(f"kinds must be a mapping tag -> kind, got {type(kinds).__name__}")
     if "correct" not in examples.columns and "label" not in examples.columns:
-        raise ValueError(no_labels(evidence.dataset))
+        # An ExpectedError (a ValueError): the user asked for it, every shell says it in one line.
+        raise ExpectedError(no_labels(evidence.dataset))
     for column in ("correct", *columns):
         if column not in examples.columns:
             raise ValueError(f"examples has no {column!r} column")

@@ -36,6 +36,7 @@ RUN_COLUMNS = [
     "source",
     "imported_at",
     "imported_by",
+    "production",
 ]
 # The tag overview shows counts and HLP, not intervals: fewer draws are plenty.
 OVERVIEW_DRAWS = 200
@@ -108,8 +109,10 @@ def dataset_summary(evidence: Evidence) -> dict:
 
 
 def runs_table(project: Project) -> pd.DataFrame:
-    """Every dataset and run of the project, one row per run (columns :data:`RUN_COLUMNS`)."""
+    """Every dataset and run of the project, one row per run (columns :data:`RUN_COLUMNS`).
+    A production sample's run has no errors and no accuracy (missing values): no labels."""
     fields = ("dataset", "name", "n_examples", "n_errors", "accuracy", "source")
-    fields += ("imported_at", "imported_by")
+    fields += ("imported_at", "imported_by", "production")
     rows = [[getattr(info, field) for field in fields] for info in project.runs()]
-    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+    table = pd.DataFrame(rows, columns=RUN_COLUMNS)
+    return table.assign(errors=table["errors"].astype("Int64").mask(table["production"]))
