@@ -32,10 +32,13 @@ class RunInfo:
     dataset_tags: tuple[str, ...]
     imported_at: str
     imported_by: str
+    production: bool = False  # of a production sample: no labels, so no errors or accuracy
 
     @property
     def accuracy(self) -> float:
-        return 1 - self.n_errors / self.n_examples if self.n_examples else float("nan")
+        if self.production or not self.n_examples:
+            return float("nan")
+        return 1 - self.n_errors / self.n_examples
 
 
 def now() -> str:

@@ -325,10 +325,12 @@ class Project(Taxonomy, TagLog, ReviewStaging):
         return self._runs(None)
 
     def _runs(self, dataset_id: int | None) -> list[RunInfo]:
+        # Schema 4 marks production datasets; older files have none.
+        production = "datasets.production" if self.schema_version >= 4 else "0"
         sql = (
             "SELECT runs.id, dataset_id, datasets.name, runs.name, source, format, media_root,"
-            " n_examples, n_errors, metadata_columns, dataset_tags, imported_at, imported_by"
-            " FROM runs JOIN datasets ON datasets.id = runs.dataset_id"
+            " n_examples, n_errors, metadata_columns, dataset_tags, imported_at, imported_by,"
+            f" {production} FROM runs JOIN datasets ON datasets.id = runs.dataset_id"
         )
         params: tuple = ()
         if dataset_id is not None:
@@ -350,6 +352,7 @@ class Project(Taxonomy, TagLog, ReviewStaging):
                 dataset_tags=tuple(json.loads(r[10])),
                 imported_at=r[11],
                 imported_by=r[12],
+                production=bool(r[13]),
             )
             for r in rows
         ]
@@ -389,14 +392,21 @@ class Project(Taxonomy, TagLog, ReviewStaging):
     @_guarded
     def run_index(self, info: RunInfo) -> tuple[pd.Index, np.ndarray]:
         """The run's example ids (an Index, position = row of :meth:`examples`) and its
-        ``correct`` column, cached process-wide per import."""
+        ``correct`` column (all False for a production run, which has none), cached
+        process-wide per import."""
         key = (str(self.path.resolve()), info.id, info.imported_at)
         with _RUN_INDEX_LOCK:
             cached = _RUN_INDEX.get(key)
         if cached is None:
             blob = self._conn.execute("SELECT frame FROM runs WHERE id = ?", (info.id,)).fetchone()
-            frame = _blob_to_frame(blob[0], ["id", "correct"])
-            cached = (pd.Index(frame["id"].astype(str)), frame["correct"].to_numpy(dtype=bool))
+            # A production run has no labels: none of its predictions is known correct.
+            frame = _blob_to_frame(blob[0], ["id"] if info.production else ["id", "correct"])
+            correct = (
+                np.zeros(len(frame), dtype=bool)
+                if info.production
+                else frame["correct"].to_numpy(dtype=bool)
+            )
+            cached = (pd.Index(frame["id"].astype(str)), correct)
             with _RUN_INDEX_LOCK:
                 for old in [k for k in _RUN_INDEX if k[:2] == key[:2]]:
                     del _RUN_INDEX[old]
