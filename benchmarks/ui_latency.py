@@ -23,20 +23,15 @@ Writes a JSON list of records {"benchmark", "value", "unit", "target", "met", "r
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import textwrap
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -51,6 +46,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 import synthetic  # noqa: E402
+from _server import serving  # noqa: E402
 
 from erroranalysis.store import open_project  # noqa: E402
 
@@ -158,64 +154,6 @@ def demo_project(folder: Path) -> Path:
     path = folder / "demo.db"
     build_demo(path)
     return path
-
-
-# ---------------------------------------------------------------------- the app server
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serve(script: Path, db: Path | None, log: Path) -> Iterator[str]:
-    """``streamlit run script`` on a free port; yields the base URL once it is healthy."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ)
-    if db is not None:
-        env["ERRORANALYSIS_DB"] = str(db)
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(script),
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",
-    ]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            command, cwd=script.parent, env=env, stdout=sink, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                    if answer.read().decode().strip() == "ok":
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the app did not start:\n{log.read_text(errors='replace')}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 # ---------------------------------------------------------------------- timing in the page
@@ -403,7 +341,7 @@ def time_bare_round_trip(browser, folder: Path, repeat: int) -> Timing:
     """A button that reruns a one-line page: Streamlit's own round trip on this machine."""
     script = folder / "bare_app.py"
     script.write_text(textwrap.dedent(BARE_APP))
-    with serve(script, None, folder / "bare.log") as url:
+    with serving(script, None, folder / "bare.log") as url:
         page = browser.new_page()
         page.goto(url)
         page.wait_for_selector("text=count 0", timeout=TIMEOUT_MS)
@@ -431,7 +369,7 @@ def measure_project(
     browser, db: Path, dataset: str, tag: str, folder: Path, repeat: int
 ) -> Figures:
     log = folder / f"{dataset}.log"
-    with serve(APP, db, log) as url:
+    with serving(APP, db, log) as url:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         start = time.perf_counter()
         open_review(page, url, dataset)

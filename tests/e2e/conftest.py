@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+
+from benchmarks import _server
+from benchmarks._server import stop_app
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
@@ -40,7 +38,6 @@ LAUNCH_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1400, "height": 1000}
-STARTUP_TIMEOUT_S = 60.0
 # pytest-playwright's own base_url fixture trips a pytest deprecation; not ours to fix.
 PLUGIN_WARNING = (
     "ignore:Session-scoped fixtures defined as instance methods:pytest.PytestRemovedIn10Warning"
@@ -95,70 +92,18 @@ class App:
         return f"{self.url}/{path}{tail}"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.read().decode().strip() == "ok"
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def start_app(
-    db: Path, log: Path, *, port: int | None = None, env: dict[str, str] | None = None
+    db: Path,
+    log: Path,
+    *,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    flags: tuple[str, ...] = (),
 ) -> tuple[subprocess.Popen, str]:
-    """Start ``streamlit run app.py`` on ``db`` (with ``env`` added to the environment);
-    returns the process and its base URL once ``/_stcore/health`` answers ``ok``."""
-    port = port or free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, **(env or {}), "ERRORANALYSIS_DB": str(db)}
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(APP),
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-        # Edits to the source while the tests run must not rerun the app under them.
-        "--server.fileWatcherType",
-        "none",
-    ]
-    sink = log.open("wb")
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-    )
-    sink.close()
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while not _healthy(url):
-        if process.poll() is not None:
-            raise RuntimeError(f"the app exited with {process.returncode}:\n{log.read_text()}")
-        if time.monotonic() > deadline:
-            stop_app(process)
-            raise RuntimeError(f"the app did not answer {url} within {STARTUP_TIMEOUT_S:g} s")
-        time.sleep(0.1)
-    return process, url
-
-
-def stop_app(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    """Start the app on ``db`` as ``erroranalysis serve`` does (``flags`` added to its
+    command line, ``env`` to its environment); returns the process and its base URL once
+    it answers."""
+    return _server.start_app(APP, db, log, port=port, env=env, flags=flags)
 
 
 @pytest.fixture(scope="module")

@@ -219,9 +219,7 @@ def exporting_app(
 ) -> Iterator[App]:
     """The same project served with the grid's export switched back on (the control)."""
     log = tmp_path_factory.mktemp("exporting") / "streamlit.log"
-    process, url = start_app(
-        project_file, log, env={"STREAMLIT_CLIENT_DISABLE_DATA_EXPORT": "false"}
-    )
+    process, url = start_app(project_file, log, flags=("--client.disableDataExport", "false"))
     try:
         yield App(url=url, db=project_file, log=log)
     finally:
