@@ -1,26 +1,38 @@
-"""The statistics behind the priority table: from counts to estimates and 95% intervals.
+"""The statistics behind the priority table: from sufficient statistics to estimates and
+95% intervals.
 
-For K tags at once, from the counts of each stratum (errors, correct predictions), in
-named steps: :func:`_point_estimates` (share and accuracy, weighted by stratum),
-:func:`_hlp_status` (the HLP set, measured or missing, and the note saying why),
-:func:`_draws` (seeded Monte Carlo draws of Jeffreys posteriors, one stream per tag) and
-:func:`_bounds` (their percentile intervals). :func:`estimate` runs them and builds the
-result once. ``docs/statistics.md`` explains the method in plain words.
+For K tags at once, from their :class:`~erroranalysis.counts.TagCounts` (per stratum of the
+run estimated, errors and correct predictions: sizes, counts and design-weight sums), in
+named steps: :func:`_point_estimates` (share and accuracy, exactly, post-stratified by the
+run's correctness), :func:`_hlp_status` (the HLP set, measured or missing, and the note
+saying why), :func:`effective_counts` (the weighted sample as an equally informative
+simple random one), :func:`_draws` (seeded Monte Carlo draws of Jeffreys posteriors, one
+stream per tag) and :func:`_bounds` (their percentile intervals). :func:`estimate` runs
+them and builds the result once. ``docs/statistics.md`` explains the method in plain words.
 
-Model: the error rate q ~ Beta(E + 1/2, C + 1/2) over the dataset's E errors and C correct
-predictions; in stratum h the tag rate p_h ~ Beta(x_h + 1/2, n_h - x_h + 1/2) from x_h
-tagged among n_h seen examples; the human agreement rate a_h ~ Beta(k_h + 1/2,
-m_h - k_h + 1/2) from k_h agreements among m_h tagged examples with a human label. All
-independent (Jeffreys priors, modified at the boundaries as in :func:`_proportion_draws`).
-Then
+Design-based estimate: in stratum h the tag rate is the Hájek ratio
+p_h = Σw·t / Σw over the examples that enter the estimates, each weighted by its design
+weight w (how many examples it stands for; 1 in a census or a simple random sample of the
+stratum, where p_h is the plain fraction x_h / n_h). Its uncertainty is that of a simple
+random sample of the effective size n*_h (Kish; from the linearised variance of the
+ratio), so the model below runs on (x*_h, n*_h) = (p_h n*_h, n*_h), which are (x_h, n_h)
+themselves when the weights are equal.
+
+Model: the error rate q ~ Beta(E + 1/2, C + 1/2) over the run's E errors and C correct
+predictions; in stratum h the tag rate p_h ~ Beta(x*_h + 1/2, n*_h - x*_h + 1/2); the
+human agreement rate a_h ~ Beta(k*_h + 1/2, m*_h - k*_h + 1/2) from the (effective)
+agreements among the tagged examples with a human label. All independent (Jeffreys
+priors, modified at the boundaries as in :func:`_proportion_draws`). Then
 
     share = q p_0 + (1 - q) p_1
     accuracy = (1 - q) p_1 / share
     measured hlp = (q p_0 a_0 + (1 - q) p_1 a_1) / share
     marginal effect = max(hlp - accuracy, 0) * share
 
-Point estimates plug the observed fractions in; intervals are the equal-tailed percentiles
-of the joint draws (for a proportion near 0 or 1, the widest over its alternative draws).
+Point estimates plug the observed rates in, computed as exact fractions (a set HLP is the
+decimal it was written as) and rounded once, so ties are ties; intervals are the
+equal-tailed percentiles of the joint draws (for a proportion near 0 or 1, the widest over
+its alternative draws).
 """
 
 from __future__ import annotations
@@ -28,10 +40,12 @@ from __future__ import annotations
 import itertools
 import zlib
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 from scipy.special import betaincinv
 
+from .counts import Proportion, TagCounts
 from .vocabulary import NOTE_HLP_CORRECT_ONLY, NOTE_HLP_ERRORS_ONLY, NOTE_NO_HLP
 
 LEVEL = 0.95
@@ -77,7 +91,12 @@ def proportion_interval(
 
 @dataclass(frozen=True)
 class Estimates:
-    """Per tag (arrays of length K): point estimates, where the HLP comes from, intervals."""
+    """Per tag (arrays of length K): point estimates, where the HLP comes from, intervals.
+
+    The float point estimates are the exact ones (``exact_*``, :class:`~fractions.Fraction`
+    or None where unknown) rounded once, so equal values are equal floats and a gap of 0 is
+    0.0, never -1e-16.
+    """
 
     share: np.ndarray
     accuracy: np.ndarray
@@ -88,85 +107,141 @@ class Estimates:
     marginal_effect: np.ndarray
     intervals: dict[str, tuple[np.ndarray, np.ndarray]]  # name in ESTIMATED -> (low, high)
     sufficient: np.ndarray  # every stratum the estimate needs has a seen example
+    exact_gap: np.ndarray  # object: Fraction, or None where unknown
+    exact_marginal_effect: np.ndarray  # object: Fraction, or None where unknown
 
 
-@dataclass(frozen=True)
-class _Strata:
-    """The counts as floats, shape (2, K): index 0 = errors, 1 = correct predictions."""
+def decimal(value: float) -> Fraction:
+    """A number a person set (an HLP of 0.7, an effort) as the decimal they wrote: the
+    shortest one that reads back as the float, so 0.7 is 7/10, not 0.69999999999999996."""
+    return Fraction(repr(float(value)))
 
-    size: np.ndarray  # examples per stratum in the dataset
-    seen: np.ndarray  # of those, where the tag is known
-    tagged: np.ndarray  # of those, carrying the tag
-    human: np.ndarray  # of those, with a human label
-    agree: np.ndarray  # of those, where the human label equals the label
 
-    @property
-    def total(self) -> np.ndarray:
-        return self.size.sum(axis=0)
+def _floats(values: np.ndarray) -> np.ndarray:
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
 
-    @property
-    def needed(self) -> np.ndarray:
-        """The strata the dataset has, whose tag rate the estimate needs."""
-        return self.size > 0
+
+def _rate(proportion: Proportion, h: int, j: int) -> Fraction | None:
+    """The Hájek rate Σw·x / Σw of stratum h and tag j, exactly; None without examples.
+
+    With equal weights it is the ratio of the integer counts (the weights cancel)."""
+    n = int(proportion.n[h, j])
+    if n == 0:
+        return None
+    if proportion.equal[h, j]:
+        return Fraction(int(proportion.x[h, j]), n)
+    return Fraction(float(proportion.wx[h, j])) / Fraction(float(proportion.w[h, j]))
 
 
 @dataclass(frozen=True)
 class _Point:
-    sufficient: np.ndarray
-    mass: np.ndarray  # (2, K) share of the dataset carrying the tag, per stratum
-    share: np.ndarray
-    accuracy: np.ndarray
+    sufficient: np.ndarray  # (K,) bool
+    mass: np.ndarray  # (2, K) object: N_h / N x rate_h, the share carried by each stratum
+    share: np.ndarray  # (K,) object: Fraction or None
+    accuracy: np.ndarray  # (K,) object
 
 
 @dataclass(frozen=True)
 class _Hlp:
-    value: np.ndarray
+    value: np.ndarray  # (K,) object: Fraction or None
     source: np.ndarray
     note: np.ndarray
     measurable: np.ndarray  # measured from human labels (and so drawn, not fixed)
 
 
-def _point_estimates(strata: _Strata) -> _Point:
-    """Share and accuracy, each stratum weighted by its size over its seen examples."""
-    needed = strata.needed
-    sufficient = (strata.total > 0) & ~(needed & (strata.seen == 0)).any(axis=0)
-    q = ratio(strata.size[0], strata.total)
-    rate = np.where(needed, ratio(strata.tagged, strata.seen), 0.0)  # 0 where none exist
-    mass = np.stack([q * rate[0], (1 - q) * rate[1]])
-    share = np.where(sufficient, mass.sum(axis=0), np.nan)
-    accuracy = np.where(sufficient, ratio(mass[1], share), np.nan)
+def _point_estimates(counts: TagCounts) -> _Point:
+    """Share and accuracy, exactly: each stratum's rate weighted by the stratum's share
+    of the run (post-stratification by the target run's correctness)."""
+    size = counts.sizes
+    n_tags = size.shape[1]
+    needed = size > 0
+    sufficient = (size.sum(axis=0) > 0) & ~(needed & (counts.tag.n == 0)).any(axis=0)
+    mass = np.full((2, n_tags), None, dtype=object)
+    share = np.full(n_tags, None, dtype=object)
+    accuracy = np.full(n_tags, None, dtype=object)
+    for j in np.flatnonzero(sufficient):
+        total = int(size[:, j].sum())
+        for h in (0, 1):
+            rate = _rate(counts.tag, h, j) if needed[h, j] else Fraction(0)
+            mass[h, j] = Fraction(int(size[h, j]), total) * rate
+        share[j] = mass[0, j] + mass[1, j]
+        accuracy[j] = mass[1, j] / share[j] if share[j] > 0 else None
     return _Point(sufficient=sufficient, mass=mass, share=share, accuracy=accuracy)
 
 
-def _hlp_status(strata: _Strata, point: _Point, hlp_set: np.ndarray) -> _Hlp:
+def _hlp_status(counts: TagCounts, point: _Point, hlp_set: np.ndarray) -> _Hlp:
     """The HLP of each tag: set by the team, else measured from human labels where every
     stratum that carries the tag has some, else missing with a note saying what to add."""
-    carries = strata.needed & (strata.tagged > 0)
-    labelled = strata.human > 0
+    carries = (counts.sizes > 0) & (counts.tag.x > 0)
+    labelled = counts.agreement.n > 0
     any_labels = labelled.any(axis=0)
     has_set = ~np.isnan(hlp_set)
+    positive = np.array([share is not None and share > 0 for share in point.share], dtype=bool)
     measurable = (
-        point.sufficient
-        & ~has_set
-        & (point.share > 0)
-        & any_labels
-        & ~(carries & ~labelled).any(axis=0)
+        point.sufficient & ~has_set & positive & any_labels & ~(carries & ~labelled).any(axis=0)
     )
-    agreement = np.where(labelled, ratio(strata.agree, strata.human), 0.0)
-    measured = ratio((point.mass * agreement).sum(axis=0), point.share)
-    value = np.where(has_set, hlp_set, np.where(measurable, measured, np.nan))
+    value = np.full(len(hlp_set), None, dtype=object)
+    for j in np.flatnonzero(has_set):
+        value[j] = decimal(hlp_set[j])
+    for j in np.flatnonzero(measurable):
+        agreeing = [
+            point.mass[h, j] * _rate(counts.agreement, h, j) if labelled[h, j] else 0
+            for h in (0, 1)
+        ]
+        value[j] = sum(agreeing) / point.share[j]
     source = np.where(has_set, "set", np.where(measurable, "measured", "empty"))
 
     missing = ~has_set & ~measurable
     partial = point.sufficient & missing & any_labels
     # Where the tag has a share, say what is missing; elsewhere only that nothing is there.
-    explained = point.sufficient & (point.share > 0)
+    explained = point.sufficient & positive
     note = np.full(len(value), "", dtype=object)
     note[explained & missing] = NOTE_NO_HLP
     note[explained & partial & carries[1] & ~labelled[1]] = NOTE_HLP_ERRORS_ONLY
     note[explained & partial & carries[0] & ~labelled[0]] = NOTE_HLP_CORRECT_ONLY
     note[~explained & missing & ~any_labels] = NOTE_NO_HLP
     return _Hlp(value=value, source=source, note=note, measurable=measurable)
+
+
+def _gap_and_effect(point: _Point, hlp: _Hlp) -> tuple[np.ndarray, np.ndarray]:
+    """gap = HLP - accuracy and marginal effect = max(gap, 0) x share, exactly."""
+    gap = np.full(len(point.share), None, dtype=object)
+    effect = np.full(len(point.share), None, dtype=object)
+    values = zip(point.share, point.accuracy, hlp.value, strict=True)
+    for j, (share, accuracy, value) in enumerate(values):
+        if value is None or share is None:
+            continue
+        if accuracy is not None:
+            gap[j] = value - accuracy
+        # With no example carrying the tag the share is 0, and so is the
+        # marginal effect whatever the (undefined) gap.
+        effect[j] = Fraction(0) if share == 0 else max(gap[j], Fraction(0)) * share
+    return gap, effect
+
+
+def effective_counts(proportion: Proportion) -> tuple[np.ndarray, np.ndarray]:
+    """(x*, n*), shape (2, K): the counts of a simple random sample as informative as the
+    weighted one, for the Jeffreys machinery in place of (x, n).
+
+    With equal weights they are the integer counts themselves. Otherwise, from the Hájek
+    rate p = Σw·x / Σw and its linearised variance
+    v = [Σw²·x (1 - p)² + (Σw² - Σw²·x) p²] / (Σw)², the effective size is
+    n* = p (1 - p) / v (Kish's (Σw)² / Σw² where p is 0 or 1), at most the n examples
+    observed, and x* = p n*.
+    """
+    n = proportion.n.astype(float)
+    x = proportion.x.astype(float)
+    if proportion.equal.all():
+        return x, n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(proportion.w > 0, proportion.wx / proportion.w, 0.0)
+        variance = (
+            proportion.w2x * (1 - p) ** 2 + (proportion.w2 - proportion.w2x) * p**2
+        ) / proportion.w**2
+        kish = proportion.w**2 / proportion.w2
+        size = np.where((p > 0) & (p < 1), p * (1 - p) / variance, kish)
+    size = np.where(n > 0, np.minimum(np.nan_to_num(size, nan=0.0), n), 0.0)
+    return np.where(proportion.equal, x, p * size), np.where(proportion.equal, n, size)
 
 
 def _tag_rng(seed: int, tag: str) -> np.random.Generator:
@@ -206,7 +281,9 @@ def _proportion_draws(
 
 
 def _draws(
-    strata: _Strata,
+    size: np.ndarray,
+    tag: tuple[np.ndarray, np.ndarray],
+    agreement: tuple[np.ndarray, np.ndarray],
     measurable: np.ndarray,
     rows: np.ndarray,
     names: list[str],
@@ -216,12 +293,14 @@ def _draws(
 ) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
     """Draws of (q, p_0, p_1, a_0, a_1) for the tags at ``rows``, each from its own stream.
 
-    Returns the first combination of every tag's draws, shape (5, len(rows), draws), and
-    the extra combinations that boundary cases bring (see :func:`_proportion_draws`) as
+    ``size`` (2, K) are the strata's sizes, ``tag`` and ``agreement`` the effective counts
+    (x*, n*) of the tag and agreement rates (:func:`effective_counts`). Returns the first
+    combination of every tag's draws, shape (5, len(rows), draws), and the extra
+    combinations that boundary cases bring (see :func:`_proportion_draws`) as
     (position in ``rows``, (5, draws) block). The agreement rates are NaN for a tag whose
     HLP is not measured.
     """
-    size, total, needed = strata.size, strata.total, strata.needed
+    total, needed = size.sum(axis=0), size > 0
     first = np.empty((5, len(rows), draws))
     extra: list[tuple[int, np.ndarray]] = []
     for i, j in enumerate(rows):
@@ -231,13 +310,11 @@ def _draws(
         # weight in the draws of q; its tag rate is then unknown, and drawn
         # from the prior (n = 0 seen).
         for h in (0, 1):
-            seen = strata.seen[h, j] * needed[h, j]
-            alternatives.append(
-                _proportion_draws(rng, strata.tagged[h, j], seen, draws, boundary_fix)
-            )
+            seen = tag[1][h, j] * needed[h, j]
+            alternatives.append(_proportion_draws(rng, tag[0][h, j], seen, draws, boundary_fix))
         for h in (0, 1):
             alternatives.append(
-                _proportion_draws(rng, strata.agree[h, j], strata.human[h, j], draws, boundary_fix)
+                _proportion_draws(rng, agreement[0][h, j], agreement[1][h, j], draws, boundary_fix)
                 if measurable[j]
                 else [None]
             )
@@ -304,12 +381,8 @@ def _bounds(
 
 
 def estimate(
+    counts: TagCounts,
     *,
-    stratum_size: np.ndarray,
-    seen: np.ndarray,
-    tagged: np.ndarray,
-    human: np.ndarray,
-    agree: np.ndarray,
     hlp_set: np.ndarray,
     names: list[str],
     draws: int,
@@ -319,43 +392,44 @@ def estimate(
 ) -> Estimates:
     """Point estimates and percentile intervals for K tags at once (see the module).
 
-    ``stratum_size`` has shape (2,) or (2, K) (errors, correct); the other counts (2, K);
+    ``counts`` are the tags' sufficient statistics (:class:`~erroranalysis.counts.TagCounts`);
     ``hlp_set`` (K,) with NaN where no HLP is set; ``names`` key each tag's random stream.
     Tags without sufficient evidence get NaN estimates and intervals.
     """
-    size = np.broadcast_to(np.asarray(stratum_size, dtype=float).reshape(2, -1), seen.shape)
-    strata = _Strata(
-        size=size,
-        seen=seen.astype(float),
-        tagged=tagged.astype(float),
-        human=human.astype(float),
-        agree=agree.astype(float),
-    )
-    point = _point_estimates(strata)
-    hlp = _hlp_status(strata, point, hlp_set)
-    gap = hlp.value - point.accuracy
-    # With no example carrying the tag the share is 0, and so is the
-    # marginal effect whatever the (undefined) gap.
-    marginal_effect = np.where(
-        point.share == 0, np.where(np.isnan(hlp.value), np.nan, 0.0), gap.clip(0) * point.share
-    )
+    size = counts.sizes.astype(float)
+    point = _point_estimates(counts)
+    hlp = _hlp_status(counts, point, hlp_set)
+    gap, effect = _gap_and_effect(point, hlp)
+    hlp_values = _floats(hlp.value)
 
-    n_tags = seen.shape[1]
+    n_tags = size.shape[1]
     intervals = {name: (np.full(n_tags, np.nan), np.full(n_tags, np.nan)) for name in ESTIMATED}
     rows = np.flatnonzero(point.sufficient)
     if len(rows):
-        first, extra = _draws(strata, hlp.measurable, rows, names, draws, seed, boundary_fix)
-        for name, (low, high) in _bounds(first, extra, hlp.value[rows], level).items():
+        first, extra = _draws(
+            size,
+            effective_counts(counts.tag),
+            effective_counts(counts.agreement),
+            hlp.measurable,
+            rows,
+            names,
+            draws,
+            seed,
+            boundary_fix,
+        )
+        for name, (low, high) in _bounds(first, extra, hlp_values[rows], level).items():
             intervals[name][0][rows] = low
             intervals[name][1][rows] = high
     return Estimates(
-        share=point.share,
-        accuracy=point.accuracy,
-        hlp=hlp.value,
+        share=_floats(point.share),
+        accuracy=_floats(point.accuracy),
+        hlp=hlp_values,
         hlp_source=hlp.source,
         hlp_note=hlp.note,
-        gap=gap,
-        marginal_effect=marginal_effect,
+        gap=_floats(gap),
+        marginal_effect=_floats(effect),
         intervals=intervals,
         sufficient=point.sufficient,
+        exact_gap=gap,
+        exact_marginal_effect=effect,
     )

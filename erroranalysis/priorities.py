@@ -26,14 +26,25 @@ seeded Monte Carlo draw of Jeffreys posteriors (:mod:`erroranalysis.estimation`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
 
-from .estimation import LEVEL, Estimates, estimate, proportion_interval, ratio
+from .counts import TagCounts, check_weights, count_tags
+from .estimation import (
+    LEVEL,
+    Estimates,
+    decimal,
+    effective_counts,
+    estimate,
+    proportion_interval,
+    ratio,
+)
 from .evidence import Checked, Evidence, check_evidence, check_flag
 from .vocabulary import (
+    NOTE_LEFT_OUT,
     NOTE_MODEL_BEATS_HLP,
     NOTE_NO_EFFORT,
     NOTE_NO_EXAMPLES,
@@ -41,6 +52,7 @@ from .vocabulary import (
     NOTE_NO_REVIEWED_ERRORS,
     NOTE_NOT_SEEN_DATASET,
     NOTE_NOT_SEEN_REVIEWED,
+    NOTE_TIED,
     ORDERS,
 )
 
@@ -89,87 +101,8 @@ EXCLUSIVE_COLUMNS = ["tag", "examples", "exclusive", "exclusive_share"]
 MEASURES = ("count", "jaccard")
 
 
-# --------------------------------------------------------------------------- counting
-
-_CHUNK_ROWS = 1 << 14
-
-
-def _group_counts(matrix: np.ndarray, codes: np.ndarray, groups: int) -> np.ndarray:
-    """Count true cells per (group, column): ``out[g, j] = sum(matrix[codes == g, j])``.
-
-    Rows with a negative code are skipped. Works in row chunks that stay in
-    the CPU cache: one pass over the bool matrix, no float copy of it.
-    """
-    out = np.zeros((groups, matrix.shape[1]), dtype=np.int64)
-    if matrix.shape[1] == 0 or len(codes) == 0:
-        return out
-    present = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=groups))
-    if len(present) == 0:
-        return out
-    skipped = bool((codes < 0).any())
-    counted = present if skipped else present[:-1]
-    for start in range(0, len(codes), _CHUNK_ROWS):
-        block = matrix[start : start + _CHUNK_ROWS]
-        block_codes = codes[start : start + _CHUNK_ROWS]
-        rest = None if skipped else np.count_nonzero(block, axis=0)
-        for group in counted:
-            count = np.count_nonzero(block[block_codes == group], axis=0)
-            out[group] += count
-            if rest is not None:
-                rest -= count
-        if rest is not None:
-            out[present[-1]] += rest
-    return out
-
-
-@dataclass(frozen=True)
-class _Counts:
-    """Per-tag counts; index 0 of the first axis = errors, 1 = correct predictions."""
-
-    stratum_size: np.ndarray  # (2,) examples per stratum in the dataset
-    seen: np.ndarray  # (2, K) examples per stratum where the tag is known
-    tagged: np.ndarray  # (2, K) of those, carrying the tag
-    human: np.ndarray  # (2, K) of those, carrying the tag and with a human label
-    agree: np.ndarray  # (2, K) of those, where the human label equals the label
-
-
-def _count(inputs: Checked) -> _Counts:
-    stratum = inputs.correct.astype(np.int64)
-    n_tags = len(inputs.tag_names)
-    stratum_size = np.bincount(stratum, minlength=2)
-    reviewed_size = np.bincount(stratum[inputs.reviewed], minlength=2)
-    if inputs.human is None:
-        codes, groups = stratum, 2
-    else:  # 0: no human label, 1: it agrees with the label, 2: it does not
-        known, agrees = inputs.human
-        codes, groups = stratum + 2 * np.where(known, np.where(agrees, 1, 2), 0), 6
-    is_reviewed_kind = np.array([kind == "reviewed" for kind in inputs.kinds], dtype=bool)
-    by_group = np.zeros((groups, n_tags), dtype=np.int64)
-    # Dataset and rule tags are counted over every example, reviewed tags
-    # over the reviewed ones only (code -1 skips a row). Selecting columns
-    # copies the matrix, so the common all-one-kind case avoids it.
-    reviewed_codes = np.where(inputs.reviewed, codes, -1)
-    if not is_reviewed_kind.any():
-        by_group = _group_counts(inputs.matrix, codes, groups)
-    elif is_reviewed_kind.all():
-        by_group = _group_counts(inputs.matrix, reviewed_codes, groups)
-    else:
-        everywhere = np.flatnonzero(~is_reviewed_kind)
-        only_reviewed = np.flatnonzero(is_reviewed_kind)
-        by_group[:, everywhere] = _group_counts(inputs.matrix[:, everywhere], codes, groups)
-        by_group[:, only_reviewed] = _group_counts(
-            inputs.matrix[inputs.reviewed][:, only_reviewed], codes[inputs.reviewed], groups
-        )
-    by_group = by_group.reshape(groups // 2, 2, n_tags)  # (human status, stratum, tag)
-    seen = np.where(is_reviewed_kind, reviewed_size[:, None], stratum_size[:, None])
-    zeros = np.zeros((2, n_tags), dtype=np.int64)
-    return _Counts(
-        stratum_size=stratum_size,
-        seen=seen,
-        tagged=by_group.sum(axis=0),
-        human=by_group[1:].sum(axis=0) if groups == 6 else zeros,
-        agree=by_group[1] if groups == 6 else zeros,
-    )
+# Rows per block of the co-occurrence product: a float block stays in the CPU cache.
+_CHUNK_ROWS = 1 << 17
 
 
 # --------------------------------------------------------------------------- public API
@@ -184,29 +117,75 @@ def _empty_table() -> pd.DataFrame:
     return frame
 
 
+def left_out_summary(left_out: Mapping[str, int]) -> str:
+    """How many reviews are kept and shown but left out of the estimates, and why, in one
+    sentence ("" when none are): the line above the priority table."""
+    reasons = {str(reason): int(n) for reason, n in left_out.items() if int(n) > 0}
+    if not reasons:
+        return ""
+    total = sum(reasons.values())
+    return (
+        f"{_reviews(total)} shown but left out of the estimates: "
+        + "; ".join(f"{n:,} {reason}" for reason, n in reasons.items())
+        + "."
+    )
+
+
+def _reviews(n: int) -> str:
+    return f"{n:,} review" + ("" if n == 1 else "s")
+
+
+def _left_out_note(left_out: Mapping[str, int]) -> str:
+    reasons = {str(reason): int(n) for reason, n in left_out.items() if int(n) > 0}
+    if not reasons:
+        return ""
+    return NOTE_LEFT_OUT.format(
+        reviews=_reviews(sum(reasons.values())),
+        reasons="; ".join(f"{n:,} {reason}" for reason, n in reasons.items()),
+    )
+
+
 def _notes(
-    inputs: Checked, counts: _Counts, estimates: Estimates, effort: np.ndarray, by: str
+    inputs: Checked,
+    counts: TagCounts,
+    estimates: Estimates,
+    effort: np.ndarray,
+    by: str,
+    left_out: str,
+    ties: dict[int, list[int]],
 ) -> list[str]:
     notes = []
+    size = counts.size
     for j, kind in enumerate(inputs.kinds):
         parts = []
-        size, seen = counts.stratum_size, counts.seen[:, j]
+        seen = counts.tag.n[:, j]
         if size.sum() == 0:
             parts.append(NOTE_NO_EXAMPLES)
         if size[0] > 0 and seen[0] == 0:
             parts.append(NOTE_NO_REVIEWED_ERRORS)
         if size[1] > 0 and seen[1] == 0:
             parts.append(NOTE_NO_REVIEWED_CORRECT)
-        if estimates.sufficient[j] and counts.tagged[:, j].sum() == 0:
+        if estimates.sufficient[j] and counts.tag.x[:, j].sum() == 0:
             parts.append(NOTE_NOT_SEEN_REVIEWED if kind == "reviewed" else NOTE_NOT_SEEN_DATASET)
         if estimates.hlp_note[j]:
             parts.append(estimates.hlp_note[j])
         if by == "effort" and not np.isnan(estimates.marginal_effect[j]) and np.isnan(effort[j]):
             parts.append(NOTE_NO_EFFORT)
-        if estimates.gap[j] < 0:
+        gap = estimates.exact_gap[j]
+        if gap is not None and gap < 0:
             parts.append(NOTE_MODEL_BEATS_HLP)
+        if j in ties:
+            parts.append(NOTE_TIED.format(tags=_names([inputs.tag_names[k] for k in ties[j]])))
+        if kind == "reviewed" and left_out:
+            parts.append(left_out)
         notes.append("; ".join(parts))
     return notes
+
+
+def _names(names: list[str], shown: int = 3) -> str:
+    if len(names) <= shown:
+        return ", ".join(names)
+    return ", ".join(names[:shown]) + f" and {len(names) - shown:,} more"
 
 
 def _evidence_column(inputs: Checked, insufficient: np.ndarray) -> np.ndarray:
@@ -217,24 +196,44 @@ def _evidence_column(inputs: Checked, insufficient: np.ndarray) -> np.ndarray:
     ).astype(object)
 
 
-def _rank(table: pd.DataFrame, by: str) -> pd.DataFrame:
+def _ranking_keys(
+    estimates: Estimates, effort: np.ndarray, by: str
+) -> tuple[list[int], list[Fraction]]:
+    """Per tag: its group (0 ranked by the key, 1 for by="effort" a marginal effect but no
+    effort, 2 no marginal effect) and its exact key (marginal effect, or per effort)."""
+    groups, keys = [], []
+    for effect, cost in zip(estimates.exact_marginal_effect, effort, strict=True):
+        if effect is None:
+            groups.append(2)
+            keys.append(Fraction(0))
+        elif by == "effort" and not np.isnan(cost):
+            groups.append(0)
+            keys.append(effect / decimal(cost))
+        else:
+            groups.append(1 if by == "effort" else 0)
+            keys.append(effect)
+    return groups, keys
+
+
+def _order(
+    groups: list[int], keys: list[Fraction], upper: np.ndarray
+) -> tuple[np.ndarray, dict[int, list[int]]]:
     """Tags with a ranking value first (highest first), then, for by="effort", tags with a
-    marginal effect but no effort, then the rest. Ties go to the larger upper bound, then
-    to the input order."""
-    effect = table["marginal_effect"].to_numpy()
-    per_effort = table["marginal_effect_per_effort"].to_numpy()
-    known = ~np.isnan(effect)
-    if by == "effort":
-        key = np.where(np.isnan(per_effort), effect, per_effort)
-        group = np.where(~known, 2, np.where(np.isnan(per_effort), 1, 0))
-    else:
-        key = effect
-        group = np.where(known, 0, 2)
-    upper = np.nan_to_num(table["marginal_effect_high"].to_numpy(), nan=-1.0)
-    order = np.lexsort((np.arange(len(table)), -upper, -np.nan_to_num(key, nan=0.0), group))
-    table = table.iloc[order].reset_index(drop=True)
-    table["rank"] = np.arange(1, len(table) + 1, dtype=np.int64)
-    return table
+    marginal effect but no effort, then the rest. Exact ties go to the larger upper bound,
+    then to the input order. Also, per tag with a positive key tied with others, those."""
+    upper = np.nan_to_num(upper, nan=-1.0)
+    order = sorted(range(len(keys)), key=lambda j: (groups[j], -keys[j], -upper[j], j))
+    tied: dict[tuple[int, Fraction], list[int]] = {}
+    for j in order:
+        if groups[j] < 2 and keys[j] > 0:
+            tied.setdefault((groups[j], keys[j]), []).append(j)
+    ties = {
+        j: [k for k in members if k != j]
+        for members in tied.values()
+        if len(members) > 1
+        for j in members
+    }
+    return np.array(order, dtype=np.int64), ties
 
 
 def priority_table(
@@ -288,27 +287,29 @@ def priority_table(
     inputs = check_evidence(evidence)
     if not inputs.tag_names:
         return _empty_table()
-    counts = _count(inputs)
+    counts = count_tags(inputs, check_weights(evidence, inputs))
     names = inputs.tag_names
     effort = np.array([inputs.effort.get(tag, np.nan) for tag in names])
     estimates = estimate(
-        stratum_size=counts.stratum_size,
-        seen=counts.seen,
-        tagged=counts.tagged,
-        human=counts.human,
-        agree=counts.agree,
+        counts,
         hlp_set=np.array([inputs.hlp.get(tag, np.nan) for tag in names]),
         names=names,
         draws=int(draws),
         seed=int(seed),
     )
     intervals = estimates.intervals
+    groups, keys = _ranking_keys(estimates, effort, by)
+    order, ties = _order(groups, keys, intervals["marginal_effect"][1])
+    per_effort = [
+        np.nan if effect is None or np.isnan(cost) else float(effect / decimal(cost))
+        for effect, cost in zip(estimates.exact_marginal_effect, effort, strict=True)
+    ]
     table = pd.DataFrame(
         {
             "rank": 0,
             "tag": list(names),
             "kind": np.array(inputs.kinds, dtype=object),
-            "examples": counts.tagged.sum(axis=0),
+            "examples": counts.tag.x.sum(axis=0),
             "share": estimates.share,
             "share_low": intervals["share"][0],
             "share_high": intervals["share"][1],
@@ -323,18 +324,20 @@ def priority_table(
             "marginal_effect_high": intervals["marginal_effect"][1],
             "effort": effort,
             "evidence": _evidence_column(inputs, ~estimates.sufficient),
-            "note": _notes(inputs, counts, estimates, effort, by),
-            "estimated_examples": estimates.share * counts.stratum_size.sum(),
+            "note": _notes(
+                inputs, counts, estimates, effort, by, _left_out_note(evidence.left_out), ties
+            ),
+            "estimated_examples": estimates.share * counts.size.sum(),
             "hlp_low": intervals["hlp"][0],
             "hlp_high": intervals["hlp"][1],
             "gap_low": intervals["gap"][0],
             "gap_high": intervals["gap"][1],
-            "marginal_effect_per_effort": ratio(
-                estimates.marginal_effect, np.nan_to_num(effort, nan=0.0)
-            ),
+            "marginal_effect_per_effort": np.array(per_effort, dtype=float),
         }
     )
-    return _rank(table, by)
+    table = table.iloc[order].reset_index(drop=True)
+    table["rank"] = np.arange(1, len(table) + 1, dtype=np.int64)
+    return table
 
 
 def error_shares(evidence: Evidence, *, level: float = LEVEL) -> pd.DataFrame:
@@ -353,17 +356,25 @@ def error_shares(evidence: Evidence, *, level: float = LEVEL) -> pd.DataFrame:
     inputs = check_evidence(evidence)
     if not inputs.tag_names:
         return pd.DataFrame({column: [] for column in ERROR_SHARE_COLUMNS})
-    counts = _count(inputs)
-    errors = counts.tagged[0]
-    denominator = counts.seen[0]
-    low, high = proportion_interval(errors, denominator, level=level)
+    counts = count_tags(inputs, check_weights(evidence, inputs))
+    errors = counts.tag.x[0]
+    denominator = counts.tag.n[0]
+    # The Hájek rate among the errors, its interval from the effective counts: with equal
+    # weights, the plain fraction and its Jeffreys interval.
+    successes, trials = (values[0] for values in effective_counts(counts.tag))
+    low, high = proportion_interval(successes, trials, level=level)
+    share = np.where(
+        counts.tag.equal[0],
+        ratio(errors.astype(float), denominator),
+        ratio(counts.tag.wx[0], np.where(denominator > 0, counts.tag.w[0], 0.0)),
+    )
     table = pd.DataFrame(
         {
             "tag": list(inputs.tag_names),
             "kind": np.array(inputs.kinds, dtype=object),
             "errors": errors,
             "reviewed_errors": denominator,
-            "share_of_errors": ratio(errors.astype(float), denominator),
+            "share_of_errors": share,
             "share_of_errors_low": low,
             "share_of_errors_high": high,
             "evidence": _evidence_column(inputs, denominator == 0),
@@ -438,8 +449,8 @@ def _cooccurrence(matrix: np.ndarray) -> np.ndarray:
     k = matrix.shape[1]
     out = np.zeros((k, k), dtype=np.int64)
     dtype = np.float32  # exact: every partial sum is an integer below 2**24
-    for start in range(0, matrix.shape[0], _CHUNK_ROWS * 8):
-        block = matrix[start : start + _CHUNK_ROWS * 8].astype(dtype)
+    for start in range(0, matrix.shape[0], _CHUNK_ROWS):
+        block = matrix[start : start + _CHUNK_ROWS].astype(dtype)
         out += np.rint(block.T @ block).astype(np.int64)
     return out
 

@@ -25,6 +25,7 @@ __all__ = [
     "MAX_TAGS",
     "NOTE_HLP_CORRECT_ONLY",
     "NOTE_HLP_ERRORS_ONLY",
+    "NOTE_LEFT_OUT",
     "NOTE_MODEL_BEATS_HLP",
     "NOTE_NO_EFFORT",
     "NOTE_NO_EXAMPLES",
@@ -34,6 +35,7 @@ __all__ = [
     "NOTE_NOT_SEEN_DATASET",
     "NOTE_NOT_SEEN_REVIEWED",
     "NOTE_REVIEWED_TAG_SLICE",
+    "NOTE_TIED",
     "ORDERS",
     "SLICE_BY_TAGS",
     "STRATEGIES",
@@ -97,6 +99,12 @@ NOTE_HLP_CORRECT_ONLY = (
 NOTE_NO_EFFORT = "no effort set: ranked after the tags with an effort"
 NOTE_MODEL_BEATS_HLP = "the model beats HLP on this tag"
 NOTE_REVIEWED_TAG_SLICE = "reviewed examples only (mostly errors): accuracy is biased low"
+# On a reviewed tag's row (and, with the reasons, above the table): reviews kept and shown
+# but not in the estimates (Evidence.left_out, reason -> reviews).
+NOTE_LEFT_OUT = "estimated without {reviews} ({reasons})"
+# Tags whose marginal effect (or marginal effect per effort) is exactly the same rank by
+# the larger upper end of the marginal effect's interval, then in the evidence's order.
+NOTE_TIED = "same marginal effect as {tags}: the larger upper bound ranks first"
 
 # C0 and C1 control characters, and DEL.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

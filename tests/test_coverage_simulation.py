@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from erroranalysis.counts import TagCounts
 from erroranalysis.estimation import estimate
 
 REPETITIONS = 1000
@@ -154,12 +155,15 @@ def simulate(scenario: Scenario) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     else:
         human = agree = np.zeros((2, REPETITIONS), dtype=np.int64)
         hlp_set = np.full(REPETITIONS, scenario.hlp)
-    estimates = estimate(
-        stratum_size=np.stack([errors, correct]),
+    counts = TagCounts.unweighted(
+        size=np.stack([errors, correct]),
         seen=np.stack([seen_err, seen_cor]),
         tagged=np.stack([tagged_err, tagged_cor]),
         human=human,
         agree=agree,
+    )
+    estimates = estimate(
+        counts,
         hlp_set=hlp_set,
         names=[f"repetition {i}" for i in range(REPETITIONS)],
         draws=DRAWS,

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from erroranalysis.counts import TagCounts
 from erroranalysis.estimation import estimate, proportion_interval
 from erroranalysis.evidence import Evidence
 from erroranalysis.priorities import (
@@ -453,11 +454,9 @@ def test_public_table_equals_the_estimator_on_counts():
         [[np.sum(reviewed & ~correct & carries)], [np.sum(reviewed & correct & carries)]]
     )
     estimates = estimate(
-        stratum_size=np.array([np.sum(~correct), np.sum(correct)]),
-        seen=seen,
-        tagged=tagged,
-        human=np.zeros((2, 1)),
-        agree=np.zeros((2, 1)),
+        TagCounts.unweighted(
+            size=np.array([np.sum(~correct), np.sum(correct)]), seen=seen, tagged=tagged
+        ),
         hlp_set=np.array([0.95]),
         names=["noise"],
         draws=1000,

@@ -1,0 +1,300 @@
+"""The sufficient statistics of the priority table: what the estimates need from the data.
+
+Every estimate of a tag (share, accuracy, HLP, gap, marginal effect and their intervals)
+is a function of a few sums per *target stratum* h (0 = the errors, 1 = the correct
+predictions of the run estimated) and tag t, and of nothing else:
+
+=============  ==========================================================================
+``size``       N_h, the examples of the stratum in the run (exact integers)
+``n``          n_h, the examples where the tag is known and that enter the estimates:
+               every example for dataset and rule tags, the reviewed ones (weight not
+               NaN) for reviewed tags
+``x``          of those, how many carry the tag (exact integers)
+``w``, ``w2``  Σw and Σw² over those n_h examples (w = the design weight, 1 where none)
+``wx``         Σw·t, the weight of those carrying the tag
+``w2x``        Σw²·t
+``equal``      every one of those n_h examples has the same weight, so that the integer
+               counts say everything (the estimates are then exact ratios of integers)
+=============  ==========================================================================
+
+and the same six sums (:class:`Proportion`) for the human-label agreement behind a measured
+HLP: over the tagged examples of the stratum that have a second person's label, how many
+(and how much weight) agree with the label. :class:`TagCounts` holds them for K tags.
+
+:func:`count_tags` produces them in one vectorised pass over the evidence's bool tag
+matrix; another engine (a DuckDB or Spark SQL aggregation grouped by stratum and human
+status) produces the same arrays, and :func:`erroranalysis.estimation.estimate` turns them
+into the table's numbers. Dataset and rule tags are counted over every example, with
+weight 1: their counts are exact integers whatever the reviews' weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .evidence import Checked, Evidence, check_evidence
+
+__all__ = ["Proportion", "TagCounts", "check_weights", "count_tags", "tag_counts"]
+
+# Rows per block: a block of bool (and, for weights, float) tag columns stays in the cache.
+_CHUNK_ROWS = 1 << 14
+_WEIGHT_CHUNK_ROWS = 1 << 12
+
+
+@dataclass(frozen=True)
+class Proportion:
+    """The sufficient statistics of one weighted proportion per stratum and tag: arrays of
+    shape (2, K), axis 0 the target stratum (0 errors, 1 correct predictions)."""
+
+    n: np.ndarray  # int64: examples counted
+    x: np.ndarray  # int64: of those, with the property
+    w: np.ndarray  # float: Σw over the examples counted
+    w2: np.ndarray  # float: Σw²
+    wx: np.ndarray  # float: Σw over those with the property
+    w2x: np.ndarray  # float: Σw² over those with the property
+    equal: np.ndarray  # bool: every example counted has the same weight
+
+    @classmethod
+    def unweighted(cls, n: np.ndarray, x: np.ndarray) -> Proportion:
+        """Counts of examples of weight 1 (a census, or a simple random sample)."""
+        n = np.asarray(n, dtype=np.int64)
+        x = np.asarray(x, dtype=np.int64)
+        return cls(
+            n=n,
+            x=x,
+            w=n.astype(float),
+            w2=n.astype(float),
+            wx=x.astype(float),
+            w2x=x.astype(float),
+            equal=np.ones(n.shape, dtype=bool),
+        )
+
+
+@dataclass(frozen=True)
+class TagCounts:
+    """Everything the estimates of K tags need (see the module): the contract between an
+    engine that aggregates the data and :func:`erroranalysis.estimation.estimate`."""
+
+    size: np.ndarray  # int64 (2,) or (2, K): N_h, examples per stratum of the target run
+    tag: Proportion  # over the examples where the tag is known: carries the tag
+    agreement: Proportion  # over those carrying it with a human label: the label agrees
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """``size`` as (2, K)."""
+        return np.broadcast_to(self.size.reshape(2, -1), self.tag.n.shape)
+
+    @classmethod
+    def unweighted(
+        cls,
+        *,
+        size: np.ndarray,
+        seen: np.ndarray,
+        tagged: np.ndarray,
+        human: np.ndarray | None = None,
+        agree: np.ndarray | None = None,
+    ) -> TagCounts:
+        """From integer counts alone, every example of weight 1: ``size`` (2,) or (2, K);
+        ``seen``, ``tagged`` and, for a measured HLP, ``human`` and ``agree`` (2, K)."""
+        tagged = np.asarray(tagged)
+        none = np.zeros(tagged.shape, dtype=np.int64)
+        return cls(
+            size=np.asarray(size, dtype=np.int64),
+            tag=Proportion.unweighted(seen, tagged),
+            agreement=Proportion.unweighted(
+                none if human is None else human, none if agree is None else agree
+            ),
+        )
+
+
+def check_weights(evidence: Evidence, inputs: Checked) -> np.ndarray | None:
+    """The evidence's design weights as a float array (None: every weight 1), or ValueError.
+
+    A weight is a positive finite number, given exactly where ``reviewed`` is True: NaN
+    says the example does not enter the estimates, and such an example is not reviewed.
+    """
+    weights = evidence.weights
+    if weights is None:
+        return None
+    if not isinstance(weights, pd.Series):
+        raise ValueError(f"weights must be a pandas Series or None, got {type(weights).__name__}")
+    if pd.api.types.is_bool_dtype(weights.dtype) or not pd.api.types.is_numeric_dtype(
+        weights.dtype
+    ):
+        raise ValueError(f"weights must have a numeric dtype, got {weights.dtype}")
+    index = evidence.examples.index
+    if not weights.index.equals(index):
+        raise ValueError("weights must have the same index as examples")
+    values = weights.to_numpy(dtype=float, na_value=np.nan)
+    given = ~np.isnan(values)
+    bad = given & ~(np.isfinite(values) & (values > 0))
+    if bad.any():
+        where = list(index[bad][:5])
+        raise ValueError(f"weights must be positive numbers, got {values[bad][:5]} at {where}")
+    stray = given & ~inputs.reviewed
+    if stray.any():
+        raise ValueError(
+            f"weights are given for examples that are not reviewed, at {list(index[stray][:5])}"
+        )
+    missing = ~given & inputs.reviewed
+    if missing.any():
+        raise ValueError(
+            "weights are missing (NaN) for reviewed examples, at "
+            f"{list(index[missing][:5])}: an example that does not enter the estimates is "
+            "not reviewed"
+        )
+    return values
+
+
+def _group_counts(matrix: np.ndarray, codes: np.ndarray, groups: int) -> np.ndarray:
+    """Count true cells per (group, column): ``out[g, j] = sum(matrix[codes == g, j])``.
+
+    Rows with a negative code are skipped. Works in row chunks that stay in
+    the CPU cache: one pass over the bool matrix, no float copy of it.
+    """
+    out = np.zeros((groups, matrix.shape[1]), dtype=np.int64)
+    if matrix.shape[1] == 0 or len(codes) == 0:
+        return out
+    present = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=groups))
+    if len(present) == 0:
+        return out
+    skipped = bool((codes < 0).any())
+    counted = present if skipped else present[:-1]
+    for start in range(0, len(codes), _CHUNK_ROWS):
+        block = matrix[start : start + _CHUNK_ROWS]
+        block_codes = codes[start : start + _CHUNK_ROWS]
+        rest = None if skipped else np.count_nonzero(block, axis=0)
+        for group in counted:
+            count = np.count_nonzero(block[block_codes == group], axis=0)
+            out[group] += count
+            if rest is not None:
+                rest -= count
+        if rest is not None:
+            out[present[-1]] += rest
+    return out
+
+
+def _weighted_sums(
+    matrix: np.ndarray, codes: np.ndarray, groups: int, weights: np.ndarray
+) -> np.ndarray:
+    """(2, groups, K): ``out[p, g, j]`` = Σ w^(p+1) over the rows of group g carrying tag j.
+
+    One matrix product per block of rows: (2 * groups, rows) weights by (rows, K) tags.
+    """
+    out = np.zeros((2 * groups, matrix.shape[1]))
+    for start in range(0, len(codes), _WEIGHT_CHUNK_ROWS):
+        block = matrix[start : start + _WEIGHT_CHUNK_ROWS].astype(float)
+        block_codes = codes[start : start + _WEIGHT_CHUNK_ROWS]
+        w = weights[start : start + _WEIGHT_CHUNK_ROWS]
+        member = block_codes[None, :] == np.arange(groups)[:, None]  # (groups, rows)
+        out += np.concatenate([member * w, member * w**2]) @ block
+    return out.reshape(2, groups, -1)
+
+
+def count_tags(inputs: Checked, weights: np.ndarray | None = None) -> TagCounts:
+    """The sufficient statistics of every tag of checked evidence (see the module).
+
+    ``weights`` (from :func:`check_weights`, None for weight 1) weigh the reviewed
+    examples of reviewed tags; dataset and rule tags are counted over every example.
+    """
+    stratum = inputs.correct.astype(np.int64)
+    n_tags = len(inputs.tag_names)
+    size = np.bincount(stratum, minlength=2)
+    if inputs.human is None:
+        codes, groups = stratum, 2
+    else:  # 0: no human label, 1: it agrees with the label, 2: it does not
+        known, agrees = inputs.human
+        codes, groups = stratum + 2 * np.where(known, np.where(agrees, 1, 2), 0), 6
+    is_reviewed_kind = np.array([kind == "reviewed" for kind in inputs.kinds], dtype=bool)
+    reviewed = inputs.reviewed
+    # Dataset and rule tags are counted over every example, reviewed tags
+    # over the reviewed ones only (code -1 skips a row). Selecting columns
+    # copies the matrix, so the common all-one-kind case avoids it.
+    everywhere = np.flatnonzero(~is_reviewed_kind)
+    only_reviewed = np.flatnonzero(is_reviewed_kind)
+    by_group = np.zeros((groups, n_tags), dtype=np.int64)
+    if not is_reviewed_kind.any():
+        by_group = _group_counts(inputs.matrix, codes, groups)
+    elif is_reviewed_kind.all():
+        by_group = _group_counts(inputs.matrix, np.where(reviewed, codes, -1), groups)
+    else:
+        by_group[:, everywhere] = _group_counts(inputs.matrix[:, everywhere], codes, groups)
+        by_group[:, only_reviewed] = _group_counts(
+            inputs.matrix[reviewed][:, only_reviewed], codes[reviewed], groups
+        )
+    reviewed_size = np.bincount(stratum[reviewed], minlength=2)
+    seen = np.where(is_reviewed_kind, reviewed_size[:, None], size[:, None])
+    # (human status, stratum, tag): 0 no label, 1 agrees, 2 does not
+    by_group = by_group.reshape(groups // 2, 2, n_tags)
+    zeros = np.zeros((2, n_tags), dtype=np.int64)
+    tag = Proportion.unweighted(seen, by_group.sum(axis=0))
+    agreement = Proportion.unweighted(
+        by_group[1:].sum(axis=0) if groups == 6 else zeros, by_group[1] if groups == 6 else zeros
+    )
+    if weights is None or not len(only_reviewed):
+        return TagCounts(size=size, tag=tag, agreement=agreement)
+    return TagCounts(
+        size=size,
+        **_weigh(inputs, weights, codes, groups, stratum, only_reviewed, tag, agreement),
+    )
+
+
+def _weigh(
+    inputs: Checked,
+    weights: np.ndarray,
+    codes: np.ndarray,
+    groups: int,
+    stratum: np.ndarray,
+    columns: np.ndarray,
+    tag: Proportion,
+    agreement: Proportion,
+) -> dict[str, Proportion]:
+    """``tag`` and ``agreement`` with the weighted sums of the reviewed tags at ``columns``
+    in place of their weight-1 sums; the integer counts stay as they are."""
+    reviewed = inputs.reviewed
+    w, s = weights[reviewed], stratum[reviewed]
+    sums = _weighted_sums(inputs.matrix[reviewed][:, columns], codes[reviewed], groups, w)
+    sums = sums.reshape(2, groups // 2, 2, len(columns))  # (power, human status, stratum, tag)
+    per_stratum = [np.bincount(s, weights=w**power, minlength=2) for power in (1, 2)]
+    lowest = np.array([w[s == h].min() if (s == h).any() else 0.0 for h in (0, 1)])
+    highest = np.array([w[s == h].max() if (s == h).any() else 0.0 for h in (0, 1)])
+    equal = lowest == highest
+
+    def with_columns(proportion: Proportion, **values: np.ndarray) -> Proportion:
+        fields = {name: getattr(proportion, name).copy() for name in ("w", "w2", "wx", "w2x")}
+        fields["equal"] = proportion.equal.copy()
+        for name, value in values.items():
+            fields[name][:, columns] = value
+        return Proportion(n=proportion.n, x=proportion.x, **fields)
+
+    labelled = sums[:, 1:].sum(axis=1) if groups == 6 else np.zeros((2, 2, len(columns)))
+    agrees = sums[:, 1] if groups == 6 else np.zeros((2, 2, len(columns)))
+    repeat = np.repeat(equal[:, None], len(columns), axis=1)
+    return {
+        "tag": with_columns(
+            tag,
+            w=per_stratum[0][:, None],
+            w2=per_stratum[1][:, None],
+            wx=sums[0].sum(axis=0),
+            w2x=sums[1].sum(axis=0),
+            equal=repeat,
+        ),
+        "agreement": with_columns(
+            agreement,
+            w=labelled[0],
+            w2=labelled[1],
+            wx=agrees[0],
+            w2x=agrees[1],
+            equal=repeat,
+        ),
+    }
+
+
+def tag_counts(evidence: Evidence) -> TagCounts:
+    """The sufficient statistics of every tag of ``evidence``, weighted by its ``weights``
+    (ValueError naming the problem for evidence an analysis would refuse)."""
+    inputs = check_evidence(evidence)
+    return count_tags(inputs, check_weights(evidence, inputs))
