@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .discover import discover_slices
 from .evidence import Evidence, load_evidence, reviewable_tags
 from .priorities import error_shares, exclusive_shares, priority_table, tag_overlap, untagged_errors
 from .slices import baselines, confusion, metric_warnings, slice_table
@@ -27,6 +28,7 @@ __all__ = [
     "baselines",
     "confusion",
     "dataset_summary",
+    "discover_slices",
     "error_shares",
     "exclusive_shares",
     "load_evidence",
@@ -54,5 +56,6 @@ ANALYSES: dict[str, Callable[..., object]] = {
         metric_warnings,
         tag_overview,
         dataset_summary,
+        discover_slices,
     )
 }

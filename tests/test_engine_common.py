@@ -14,6 +14,7 @@ import pytest
 
 from erroranalysis import analyses
 from erroranalysis.analyses import ANALYSES
+from erroranalysis.discover import DISCOVER_COLUMNS
 from erroranalysis.evidence import Evidence
 from erroranalysis.priorities import COLUMNS, ERROR_SHARE_COLUMNS, EXCLUSIVE_COLUMNS
 from erroranalysis.slices import BASELINE_COLUMNS, SLICE_COLUMNS
@@ -92,6 +93,17 @@ OPTIONS = {
     ),
     "tag_overview": ([{}], []),
     "dataset_summary": ([{}], []),
+    "discover_slices": (
+        [{"max_level": 2}, {"columns": ["site", "car"], "alpha": 0.5, "top": 3}],
+        [
+            ({"max_level": 5}, "max_level must be an integer from 1 to 4"),
+            ({"min_support": 1.0}, "min_support must be a fraction above 0 and below 1"),
+            ({"alpha": 0}, "alpha must be above 0 and at most 1"),
+            ({"top": 0}, "top must be a positive integer"),
+            ({"columns": ["weather"]}, "'weather' is neither a column of the examples nor a tag"),
+            ({"columns": ["people"]}, "tag 'people' is a reviewed tag"),
+        ],
+    ),
 }
 
 
@@ -314,6 +326,7 @@ def assert_documented(name: str, result: object, evidence: Evidence, options: di
         "confusion": classes,
         "baselines": BASELINE_COLUMNS,
         "tag_overview": TAG_OVERVIEW_COLUMNS,
+        "discover_slices": DISCOVER_COLUMNS,
     }[name]
     assert list(result.columns) == columns
     if name in ("tag_overlap", "confusion"):
