@@ -22,11 +22,13 @@ from erroranalysis.priorities import (
 )
 from erroranalysis.vocabulary import (
     NOTE_HLP_ERRORS_ONLY,
+    NOTE_MODEL_BEATS_HLP,
     NOTE_NO_EFFORT,
     NOTE_NO_HLP,
     NOTE_NO_REVIEWED_CORRECT,
     NOTE_NO_REVIEWED_ERRORS,
     NOTE_NOT_SEEN_DATASET,
+    NOTE_TIED,
 )
 
 # The table of the error-analysis method: tag -> (accuracy, HLP, share of data).
@@ -306,6 +308,67 @@ def test_set_hlp_wins_over_human_labels():
         Evidence(examples, tags, kinds={"noise": "dataset"}, reviewed=reviewed, hlp={"noise": 0.9})
     ).iloc[0]
     assert (row["hlp_source"], row["hlp"]) == ("set", 0.9)
+
+
+def course_dataset(n: int, errors: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The course's table on ``n`` examples of which ``errors`` are errors: each tag a run
+    of errors and a run of correct predictions, starting a quarter further each time."""
+    correct = np.arange(n) >= errors
+    columns = {}
+    for i, (tag, (accuracy, _, share)) in enumerate(BOOK.items()):
+        carrying = round(share * n)
+        right = round(accuracy * carrying)
+        mask = np.zeros(n, bool)
+        mask[(errors // 4 * i + np.arange(carrying - right)) % errors] = True
+        mask[errors + ((n - errors) // 4 * i + np.arange(right)) % (n - errors)] = True
+        columns[tag] = mask
+    examples = pd.DataFrame({"correct": correct})
+    return examples, pd.DataFrame(columns, index=examples.index)
+
+
+@pytest.mark.parametrize("kind", ["dataset", "rule", "reviewed"])
+def test_course_table_ties_are_exact_and_break_as_documented(kind):
+    # With 2,850 errors among 10,000 examples, floating point made low bandwidth's gap
+    # -1.1e-16 ("the model beats HLP") and put clean speech (0.6 points) ahead of people
+    # noise (0.6 points) against the tie-break: the larger upper bound first.
+    examples, tags = course_dataset(10_000, 2_850)
+    everyone = pd.Series(True, index=examples.index)
+    kinds = dict.fromkeys(BOOK, kind)
+    table = priority_table(
+        Evidence(examples, tags, kinds=kinds, reviewed=everyone, hlp=BOOK_HLP)
+    ).set_index("tag")
+    low_bandwidth = table.loc["low bandwidth"]
+    assert (low_bandwidth["accuracy"], low_bandwidth["gap"]) == (0.7, 0.0)
+    assert low_bandwidth["marginal_effect"] == 0.0
+    assert NOTE_MODEL_BEATS_HLP not in low_bandwidth["note"]
+    clean, people = table.loc["clean speech"], table.loc["people noise"]
+    assert clean["marginal_effect"] == people["marginal_effect"] == 0.006
+    assert (clean["gap"], people["gap"]) == (0.01, 0.02)
+    first = (
+        "people noise"
+        if people["marginal_effect_high"] > clean["marginal_effect_high"]
+        else "clean speech"
+    )
+    assert list(table.index[:2]) == [first, ({"people noise", "clean speech"} - {first}).pop()]
+    assert NOTE_TIED.format(tags="clean speech") in people["note"]
+    assert NOTE_TIED.format(tags="people noise") in clean["note"]
+    assert not table.loc[["car noise", "low bandwidth"], "note"].str.contains("same").any()
+
+
+def test_ties_per_effort_are_exact():
+    # Clean speech 0.006 / 3 and car noise 0.0016 / 0.8 are both 0.002 per unit of effort:
+    # tied, so the larger upper bound of the marginal effect (clean speech's) ranks first.
+    examples, tags = course_dataset(10_000, 2_000)
+    effort = {"clean speech": 3.0, "people noise": 1.0, "car noise": 0.8}
+    table = priority_table(
+        Evidence(examples, tags, kinds=dict.fromkeys(BOOK, "dataset"), hlp=BOOK_HLP, effort=effort),
+        by="effort",
+    ).set_index("tag")
+    per_effort = table["marginal_effect_per_effort"]
+    assert per_effort["clean speech"] == per_effort["car noise"] == 0.002
+    assert per_effort["people noise"] == 0.006
+    assert list(table.index) == ["people noise", "clean speech", "car noise", "low bandwidth"]
+    assert NOTE_TIED.format(tags="car noise") in table.loc["clean speech", "note"]
 
 
 def test_tag_nobody_carries_has_zero_share_and_zero_marginal_effect():
