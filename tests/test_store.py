@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import socket
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -899,3 +901,182 @@ def test_random_writes_during_a_staged_import_end_as_a_model_says(
         )
         assert {t for _, t in model} <= set(project.tag_definitions().tag)
         assert project._conn.execute("SELECT count(*) FROM pending_actions").fetchone()[0] == 0
+
+
+# ---------------------------------------------------------------------- samples
+@dataclass(frozen=True)
+class Drawn:
+    """A draw as :func:`erroranalysis.sampling.draw_sample` hands it over (the fields the
+    store reads)."""
+
+    run: str
+    strategy: str
+    seed: int
+    size: int
+    examples: pd.DataFrame
+    design: dict
+
+
+def drawn(ids=("0", "1", "2"), *, run="main", strategy="stratified", probability=None, **fields):
+    ids = list(ids)
+    examples = pd.DataFrame(
+        {
+            "id": ids,
+            "stratum": ["error" if int(i) % 3 == 0 else "correct" for i in ids],
+            "probability": probability if probability is not None else [0.5] * len(ids),
+            "order": range(len(ids)),
+        }
+    )
+    values = {"seed": 7, "size": len(ids), "design": {"frame": None}} | fields
+    return Drawn(run=run, strategy=strategy, examples=examples, **values)
+
+
+def test_a_sample_is_recorded_in_one_logged_action(project):
+    before = project.revision()
+    sample = project.dataset("dev").record_sample(drawn(["3", "0", "4"]), actor="ana")
+    samples = project.dataset("dev").samples()
+    assert samples[["id", "run", "strategy", "seed", "size", "created_by"]].values.tolist() == [
+        [sample, "main", "stratified", 7, 3, "ana"]
+    ]
+    assert samples["design"].tolist() == [{"frame": None}]
+    draws = project.dataset("dev").sample_draws(sample)
+    assert draws.columns.tolist() == ["id", "stratum", "probability", "order"]
+    assert draws["id"].tolist() == ["3", "0", "4"] and draws["order"].tolist() == [0, 1, 2]
+    action = project.dataset("dev").actions().iloc[0]
+    assert action.kind == "sample" and json.loads(action.detail)["sample"] == sample
+    assert project.revision() == before + 1
+
+
+def bad_draw(**change):
+    base = drawn()
+    examples = change.pop("examples", None)
+    return Drawn(
+        **{**base.__dict__, "examples": base.examples.assign(**(examples or {})), **change}
+    )
+
+
+@pytest.mark.parametrize(
+    ("draw", "message"),
+    [
+        (bad_draw(strategy="lowest first"), "unknown sampling strategy 'lowest first'"),
+        (bad_draw(run="v9"), "has no run 'v9'"),
+        (bad_draw(size=0), "size must be at least 1"),
+        (bad_draw(seed=1.5), "seed must be a whole number"),
+        (bad_draw(design={"edges": {1, 2}}), "design is not JSON"),
+        (bad_draw(examples={"id": ["0", "1", "99"]}), "run 'main' has no example with id '99'"),
+        (bad_draw(examples={"id": ["0", "1", "1"]}), "example '1' is drawn twice"),
+        (bad_draw(examples={"id": ["0", 1, "2"]}), "drawn ids must be text, got 1"),
+        (bad_draw(examples={"stratum": ["error", "", "x"]}), "strata must be non-empty text"),
+        (bad_draw(examples={"probability": [0.5, 0.0, 1.0]}), "probability of '1' is 0.0"),
+        (bad_draw(examples={"probability": [0.5, 1.5, 1.0]}), r"must be a number in \(0, 1\]"),
+        (bad_draw(examples={"probability": [0.5, float("nan"), 1]}), "probability of '1' is nan"),
+        (bad_draw(examples={"probability": ["a", "b", "c"]}), "probabilities must be numbers"),
+        (bad_draw(examples={"order": [0, 0, 1]}), "order repeats 0"),
+        (bad_draw(examples={"order": [0.5, 1, 2]}), "order must be whole numbers"),
+        (drawn([], size=3), "draws no example"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_a_bad_draw_records_nothing(project, draw, message):
+    revision, actions = project.revision(), len(project.dataset("dev").actions())
+    with pytest.raises(StoreError, match=message):
+        project.dataset("dev").record_sample(draw, actor="ana")
+    assert project.dataset("dev").samples().empty
+    assert (project.revision(), len(project.dataset("dev").actions())) == (revision, actions)
+
+
+def test_reviews_carry_their_sample(project):
+    sample = project.dataset("dev").record_sample(drawn(["0", "1", "2"]), actor="ana")
+    project.dataset("dev").record_review("0", reviewer="ana", sample=sample)
+    project.dataset("dev").record_review("5", reviewer="ana", queue="direct")
+    reviews = pd.DataFrame({"id": ["1", "2"], "reviewer": ["ben", "ben"], "sample_id": sample})
+    project.dataset("dev").record_reviews(reviews, tags=[["x"], []], actor="ben")
+    found = project.dataset("dev").reviews()
+    assert found["sample_id"].dtype == "Int64"
+    assert found["sample_id"].tolist() == [sample, pd.NA, sample, sample]
+    assert found["example_id"].tolist() == ["0", "5", "1", "2"]
+
+
+def test_a_staged_import_carries_its_sample(project, monkeypatch):
+    monkeypatch.setattr(staging_module, "STAGE_ROWS", 2)
+    ids = [str(i) for i in range(7)]
+    sample = project.dataset("dev").record_sample(drawn(ids), actor="ana")
+    reviews = pd.DataFrame({"id": ids, "reviewer": "ben", "sample_id": [sample] * 6 + [None]})
+    project.dataset("dev").record_reviews(reviews, tags=[["x"]] * 7, actor="ben")
+    assert project.dataset("dev").reviews()["sample_id"].tolist() == [sample] * 6 + [pd.NA]
+
+
+def test_reviews_of_a_sample_are_of_its_run(project):
+    project.dataset("dev").import_run(
+        frame(range(10)),
+        run="v2",
+        source="v2.csv",
+        format="csv",
+        media_root=None,
+        metadata_columns=[],
+        dataset_tags=[],
+    )
+    sample = project.dataset("dev").record_sample(drawn(["0"], run="main"), actor="ana")
+    reviews = pd.DataFrame({"id": ["0"], "reviewer": ["ben"], "sample_id": [sample]})
+    project.dataset("dev").record_reviews(reviews, tags=None)  # the latest run is v2
+    assert project.dataset("dev").reviews()["run"].tolist() == ["main"]
+    with pytest.raises(StoreError, match="drawn from run 'main', not 'v2'"):
+        project.dataset("dev").record_reviews(reviews, tags=None, run="v2")
+
+
+def bad_reviews(project):
+    """Reviews naming samples wrongly: each case is (reviews, message)."""
+    add_dataset(project, "other", ids=range(5))
+    mine = project.dataset("dev").record_sample(drawn(["0", "1"]), actor="ana")
+    theirs = project.dataset("other").record_sample(drawn(["0"]), actor="ana")
+    return [
+        (["0", "1"], [mine, 999], "row 2: dataset 'dev' has no sample 999"),
+        (["0"], [theirs], rf"row 1: sample {theirs} is a sample of dataset 'other', not of 'dev'"),
+        (
+            ["0", "5", "1"],
+            [mine, mine, None],
+            rf"row 2: example '5' was not drawn in sample {mine}",
+        ),
+        (["0"], ["first"], "row 1: sample_id must be a whole number, got 'first'"),
+    ]
+
+
+def test_reviews_naming_a_wrong_sample_record_nothing(project):
+    for ids, samples, message in bad_reviews(project):
+        revision = project.revision()
+        reviews = pd.DataFrame(
+            {"id": ids, "reviewer": "ben", "sample_id": pd.Series(samples, dtype=object)}
+        )
+        with pytest.raises(StoreError, match=message):
+            project.dataset("dev").record_reviews(reviews, tags=[["x"]] * len(ids))
+        assert project.dataset("dev").reviews().empty and current(project).empty
+        assert project.revision() == revision
+    with pytest.raises(StoreError, match="has no sample 99"):
+        project.dataset("dev").record_review("0", reviewer="ben", sample=99)
+    with pytest.raises(StoreError, match="dataset 'dev' has no sample 99"):
+        project.dataset("dev").sample_draws(99)
+    theirs = project.dataset("other").samples()["id"].iloc[0]
+    with pytest.raises(StoreError, match="is a sample of dataset 'other', not of 'dev'"):
+        project.dataset("dev").sample_draws(theirs)
+
+
+def test_a_schema_3_file_reads_its_reviews_without_samples(tmp_path):
+    path = tmp_path / "old.db"
+    old = Project(path, migrate=False)
+    old.migrate(to=3)
+    add_dataset(old)
+    old.dataset("dev").record_review("0", reviewer="ana", queue="error")
+    old.close()
+    with open_project(path, readonly=True) as p:
+        assert p.schema_version == 3
+        reviews = p.dataset("dev").reviews()
+        assert reviews["example_id"].tolist() == ["0"]
+        assert reviews["sample_id"].isna().all() and reviews["sample_id"].dtype == "Int64"
+        assert p.dataset("dev").samples().empty
+        columns = ["id", "run", "strategy", "seed", "size", "created_at", "created_by", "design"]
+        assert list(p.dataset("dev").samples().columns) == columns
+        with pytest.raises(StoreError, match="has no sample 1"):
+            p.dataset("dev").sample_draws(1)
+    with open_project(path) as p:  # migrated: the old review keeps no sample
+        assert p.schema_version == SCHEMA_VERSION
+        assert p.dataset("dev").reviews()["sample_id"].isna().all()

@@ -17,11 +17,29 @@ from ..vocabulary import DEFAULT_RUN, check_name, check_tag_name
 from . import staging
 from .common import RunInfo, _blob_to_frame, _frame_to_blob, check_actor, now
 from .files import _guarded
+from .samples import (
+    DrawLike,
+    blob_draws,
+    check_draw,
+    check_review_samples,
+    draws_blob,
+    no_samples,
+    sample_ids,
+)
 from .staging import _INSERT_REVIEW, _values
 
 if TYPE_CHECKING:
     from ..importing import ImportResult
     from .project import Project
+
+# Schema 4 records the sample a review was drawn from (NULL: outside any sample).
+_INSERT_SAMPLED_REVIEW = (
+    "INSERT INTO reviews (action_id, dataset_id, run_id, example_id, reviewer, at, stratum,"
+    " note, label_wrong, corrected_label, queue, sample_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# The first schema with samples (see schema.py).
+SAMPLES_SCHEMA = 4
 
 
 class DatasetStore:
@@ -348,9 +366,13 @@ class DatasetStore:
         label_wrong: bool = False,
         corrected_label: str | None = None,
         queue: str = "",
+        sample: int | None = None,
     ) -> int:
         """Mark one example reviewed by ``reviewer``; with ``tags``, its reviewed tags are
-        set to exactly those (added and removed through the log) in the same action."""
+        set to exactly those (added and removed through the log) in the same action.
+
+        ``sample`` is the id of the sample (:meth:`record_sample`) the example was drawn
+        in, None for an example reviewed outside any sample; see :meth:`record_reviews`."""
         reviews = pd.DataFrame(
             {
                 "id": [example_id],
@@ -358,6 +380,7 @@ class DatasetStore:
                 "note": [note],
                 "label_wrong": [label_wrong],
                 "corrected_label": [corrected_label],
+                "sample_id": pd.array([sample], dtype="Int64"),
             }
         )
         return self.record_reviews(
@@ -385,9 +408,14 @@ class DatasetStore:
         """Record many reviews in one action, all or nothing; returns the action's id.
 
         ``reviews`` has columns ``id`` and ``reviewer`` (optionally ``note``, ``label_wrong``,
-        ``corrected_label``); ``tags[i]`` are the tags seen on row i. With ``exact`` the
-        example's other reviewed tags are removed (an example listed twice ends with the
-        tags of its last row); otherwise tags are only added.
+        ``corrected_label``, ``sample_id``); ``tags[i]`` are the tags seen on row i. With
+        ``exact`` the example's other reviewed tags are removed (an example listed twice
+        ends with the tags of its last row); otherwise tags are only added.
+
+        A row's ``sample_id`` (NA: none) must name a sample of this dataset that drew the
+        row's example, else :class:`StoreError` names the row and nothing is recorded. The
+        samples named must come from one run, and the reviews are of that run: ``run``
+        defaults to it, and another ``run`` is refused.
 
         Everything is checked and prepared before the write lock is taken. Up to
         :data:`~erroranalysis.store.staging.STAGE_ROWS` reviews and tag pairs are written in one transaction. More are
@@ -399,11 +427,25 @@ class DatasetStore:
         nothing (a killed one is removed by the next process that opens the file to write).
         """
         self.project._require_writable()
-        info = self.run(run)
         n = len(reviews)
         if tags is not None and len(tags) != n:
             raise StoreError(f"{len(tags)} tag lists for {n} reviews; nothing was recorded")
         ids = reviews["id"].astype(str).tolist()
+        samples = sample_ids(reviews)
+        sampled = any(s is not None for s in samples)
+        if sampled and self.project.schema_version < SAMPLES_SCHEMA:
+            raise StoreError(f"{self.path.name} predates samples; open it for writing to upgrade")
+        if sampled:
+            drawn_from = check_review_samples(
+                self.project._conn, dataset=self.name, dataset_id=self.id, ids=ids, samples=samples
+            )
+            if run is not None and run != drawn_from:
+                raise StoreError(
+                    f"the reviews are of samples drawn from run {drawn_from!r}, not {run!r}; "
+                    "nothing was recorded"
+                )
+            run = drawn_from
+        info = self.run(run)
         run_ids, run_correct = self.project.run_index(info)
         positions = run_ids.get_indexer(ids)
         if (positions < 0).any():
@@ -436,14 +478,21 @@ class DatasetStore:
                 label_wrong[lo:hi],
                 corrected[lo:hi],
                 repeat(queue),
+                *((samples[lo:hi],) if insert is _INSERT_SAMPLED_REVIEW else ()),
             )
+
+        insert = (
+            _INSERT_SAMPLED_REVIEW
+            if self.project.schema_version >= SAMPLES_SCHEMA
+            else _INSERT_REVIEW
+        )
 
         if n <= staging.STAGE_ROWS and (plan is None or plan.pairs <= staging.STAGE_ROWS):
             with self.project.write() as conn:
                 dataset_id = self.id
                 self.project._check_run_unchanged(conn, self.name, info)
                 action = self.project._action(conn, dataset_id, kind, actor, stamp, detail=detail)
-                conn.executemany(_INSERT_REVIEW, rows(action, dataset_id, 0, n))
+                conn.executemany(insert, rows(action, dataset_id, 0, n))
                 if plan is not None:
                     self.project._map_review_tags(conn, plan, actor, stamp, hidden=False)
                     self.project._review_tag_events(conn, action, dataset_id, stamp, exact=exact)
@@ -457,7 +506,7 @@ class DatasetStore:
                 self.project._staged_write(
                     stage,
                     lambda conn, lo=lo: conn.executemany(
-                        _INSERT_REVIEW, rows(stage.action, dataset_id, lo, lo + staging.STAGE_ROWS)
+                        insert, rows(stage.action, dataset_id, lo, lo + staging.STAGE_ROWS)
                     ),
                 )
             if plan is not None:
@@ -490,10 +539,17 @@ class DatasetStore:
     @_guarded
     def reviews(self, *, include_retracted: bool = False) -> pd.DataFrame:
         """Reviews of the dataset: example_id, reviewer, at, run, stratum, note, label_wrong,
-        corrected_label, queue (one row per review; an example may have several)."""
+        corrected_label, queue, retracted_by, sample_id (one row per review; an example may
+        have several). ``sample_id`` is NA for a review outside any sample, and for every
+        review of a file older than samples (read without migrating it)."""
+        sample = (
+            "reviews.sample_id"
+            if self.project.schema_version >= SAMPLES_SCHEMA
+            else "NULL AS sample_id"
+        )
         sql = (
             "SELECT example_id, reviewer, at, runs.name AS run, stratum, note,"
-            " label_wrong, corrected_label, queue, retracted_by FROM reviews"
+            f" label_wrong, corrected_label, queue, retracted_by, {sample} FROM reviews"
             " LEFT JOIN runs ON runs.id = run_id WHERE reviews.dataset_id = ?"
             f" AND {self.project._not_pending('reviews.action_id')}"
         )
@@ -501,4 +557,94 @@ class DatasetStore:
             sql += " AND retracted_by IS NULL"
         frame = self.project._query(sql + " ORDER BY reviews.id", (self.id,))
         frame["label_wrong"] = frame["label_wrong"].astype(bool)
+        frame["sample_id"] = frame["sample_id"].astype("Int64")
         return frame
+
+    # ----------------------------------------------------------------- samples
+    @_guarded
+    def record_sample(self, draw: DrawLike, *, actor: str) -> int:
+        """Record a draw (:class:`erroranalysis.sampling.Draw`) as a sample of the dataset,
+        in one transaction logged as an action of kind ``"sample"``; returns its id.
+
+        Everything is checked before the write (see
+        :func:`~erroranalysis.store.samples.check_draw`): the run, the strategy, the ids
+        (all of the run, each drawn once), strata, probabilities in (0, 1], order and a
+        JSON design. A bad draw raises :class:`StoreError` and records nothing.
+        """
+        self.project._require_writable()
+        actor = check_actor(actor)
+        if not isinstance(draw.run, str):
+            raise StoreError(f"the sample's run must be a run name, got {draw.run!r}")
+        info = self.run(draw.run)
+        run_ids, _ = self.project.run_index(info)
+        draws, design = check_draw(draw, run=info.name, run_ids=run_ids)
+        blob = draws_blob(draws)
+        stamp = now()
+        with self.project.write() as conn:
+            dataset_id = self.id
+            self.project._check_run_unchanged(conn, self.name, info)
+            sample = conn.execute(
+                "INSERT INTO samples (dataset_id, run_id, strategy, seed, size, created_at,"
+                " created_by, design, draws) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    dataset_id,
+                    info.id,
+                    draw.strategy,
+                    int(draw.seed),
+                    int(draw.size),
+                    stamp,
+                    actor,
+                    design,
+                    blob,
+                ),
+            ).lastrowid
+            detail = {
+                "sample": sample,
+                "run": info.name,
+                "strategy": draw.strategy,
+                "seed": int(draw.seed),
+                "size": int(draw.size),
+                "drawn": len(draws),
+            }
+            self.project._action(conn, dataset_id, "sample", actor, stamp, detail=detail)
+            self.project._bump()
+        return sample
+
+    @_guarded
+    def samples(self) -> pd.DataFrame:
+        """The dataset's samples, oldest first: id, run, strategy, seed, size, created_at,
+        created_by, design (a dict). Empty for a file older than samples."""
+        if self.project.schema_version < SAMPLES_SCHEMA:
+            return no_samples()
+        frame = self.project._query(
+            "SELECT samples.id, runs.name AS run, strategy, seed, size, created_at, created_by,"
+            " design FROM samples JOIN runs ON runs.id = run_id WHERE samples.dataset_id = ?"
+            " ORDER BY samples.id",
+            (self.id,),
+        )
+        if frame.empty:
+            return no_samples()
+        return frame.assign(
+            seed=frame["seed"].astype("Int64"), design=[json.loads(d) for d in frame["design"]]
+        )
+
+    @_guarded
+    def sample_draws(self, sample_id: int) -> pd.DataFrame:
+        """The draws of one sample, in review order: id, stratum, probability, order.
+
+        :class:`StoreError` for an id that is no sample of this dataset."""
+        row = None
+        if self.project.schema_version >= SAMPLES_SCHEMA:
+            row = self.project._conn.execute(
+                "SELECT dataset_id, draws FROM samples WHERE id = ?", (int(sample_id),)
+            ).fetchone()
+        if row is None:
+            raise StoreError(f"dataset {self.name!r} has no sample {sample_id}")
+        if row[0] != self.id:
+            owner = self.project._conn.execute(
+                "SELECT name FROM datasets WHERE id = ?", (row[0],)
+            ).fetchone()[0]
+            raise StoreError(
+                f"sample {sample_id} is a sample of dataset {owner!r}, not of {self.name!r}"
+            )
+        return blob_draws(row[1])
