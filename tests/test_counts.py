@@ -1,0 +1,193 @@
+"""The sufficient statistics: counts and design-weight sums per stratum of the run
+estimated and tag, from one aggregation of the evidence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from erroranalysis.counts import Proportion, TagCounts, count_tags, tag_counts
+from erroranalysis.evidence import Evidence, check_evidence
+
+NAN = np.nan
+
+# Eight examples: three errors, five correct predictions; "noise" is a reviewed tag,
+# "clip" a dataset tag; two correct predictions are not reviewed (weight NaN).
+CORRECT = [0, 0, 0, 1, 1, 1, 1, 1]
+NOISE = [1, 0, 1, 1, 0, 0, 1, 0]
+CLIP = [1, 1, 0, 0, 0, 0, 0, 1]
+REVIEWED = [1, 1, 1, 1, 1, 0, 1, 0]
+WEIGHTS = [2.0, 2.0, 4.0, 1.0, 3.0, NAN, 2.0, NAN]
+HUMAN = ["a", None, "b", "a", None, None, "a", "b"]
+
+
+def evidence(weights=WEIGHTS, reviewed=REVIEWED, **changes) -> Evidence:
+    index = pd.Index([f"e{i}" for i in range(len(CORRECT))], name="id")
+    examples = pd.DataFrame(
+        {
+            "correct": np.array(CORRECT, bool),
+            "label": "a",
+            "human_label": pd.array(HUMAN, dtype=object),
+        },
+        index=index,
+    )
+    tags = pd.DataFrame({"noise": np.array(NOISE, bool), "clip": np.array(CLIP, bool)}, index)
+    fields = {
+        "kinds": {"noise": "reviewed", "clip": "dataset"},
+        "reviewed": pd.Series(np.array(reviewed, bool), index=index),
+        "weights": None if weights is None else pd.Series(weights, index=index, dtype=float),
+    }
+    return Evidence(examples, tags, **(fields | changes))
+
+
+# (field, tag, errors, correct): the sums by hand from the table above.
+EXPECTED = [
+    ("n", "noise", 3, 3),
+    ("x", "noise", 2, 2),
+    ("w", "noise", 8.0, 6.0),
+    ("w2", "noise", 24.0, 14.0),
+    ("wx", "noise", 6.0, 3.0),
+    ("w2x", "noise", 20.0, 5.0),
+    ("equal", "noise", False, False),
+    # The dataset tag is counted over every example, with weight 1.
+    ("n", "clip", 3, 5),
+    ("x", "clip", 2, 1),
+    ("w", "clip", 3.0, 5.0),
+    ("w2", "clip", 3.0, 5.0),
+    ("wx", "clip", 2.0, 1.0),
+    ("w2x", "clip", 2.0, 1.0),
+    ("equal", "clip", True, True),
+]
+# Agreement: over the tagged examples with a human label (e0 agrees, e2 does not; e3 and
+# e6 agree; e7 carries clip, is correct and disagrees).
+EXPECTED_AGREEMENT = [
+    ("n", "noise", 2, 2),
+    ("x", "noise", 1, 2),
+    ("w", "noise", 6.0, 3.0),
+    ("w2", "noise", 20.0, 5.0),
+    ("wx", "noise", 2.0, 3.0),
+    ("w2x", "noise", 4.0, 5.0),
+    ("n", "clip", 1, 1),
+    ("x", "clip", 1, 0),
+    ("w", "clip", 1.0, 1.0),
+    ("wx", "clip", 1.0, 0.0),
+]
+COLUMN = {"noise": 0, "clip": 1}
+
+
+@pytest.mark.parametrize(("name", "tag", "errors", "correct"), EXPECTED)
+def test_tag_sums(name, tag, errors, correct):
+    counts = tag_counts(evidence())
+    assert counts.size.tolist() == [3, 5]
+    assert getattr(counts.tag, name)[:, COLUMN[tag]].tolist() == [errors, correct]
+
+
+@pytest.mark.parametrize(("name", "tag", "errors", "correct"), EXPECTED_AGREEMENT)
+def test_agreement_sums(name, tag, errors, correct):
+    counts = tag_counts(evidence())
+    assert getattr(counts.agreement, name)[:, COLUMN[tag]].tolist() == [errors, correct]
+
+
+def test_without_weights_every_weight_is_one():
+    counts = tag_counts(evidence(weights=None))
+    for proportion in (counts.tag, counts.agreement):
+        expected = Proportion.unweighted(proportion.n, proportion.x)
+        for name in ("w", "w2", "wx", "w2x", "equal"):
+            assert np.array_equal(getattr(proportion, name), getattr(expected, name)), name
+    assert counts.tag.n[:, 0].tolist() == [3, 3]
+
+
+def test_equal_weights_within_a_stratum_are_marked_equal():
+    weights = [1.5, 1.5, 1.5, 5 / 3, 5 / 3, NAN, 5 / 3, NAN]
+    counts = tag_counts(evidence(weights=weights))
+    assert counts.tag.equal[:, 0].tolist() == [True, True]
+    assert counts.tag.w[:, 0] == pytest.approx([4.5, 5.0])
+
+
+def test_one_pass_equals_a_loop_over_examples():
+    # The vectorised sums against the definition, on a random evidence with many tags and
+    # more rows than one block.
+    rng = np.random.default_rng(11)
+    n, k = 9000, 7
+    correct = rng.random(n) < 0.7
+    matrix = rng.random((n, k)) < rng.uniform(0.05, 0.6, k)
+    reviewed = rng.random(n) < 0.6
+    weights = np.where(reviewed, rng.uniform(0.5, 20, n), np.nan)
+    human = np.where(rng.random(n) < 0.5, np.where(rng.random(n) < 0.8, "a", "b"), None)
+    index = pd.RangeIndex(n)
+    names = [f"t{j}" for j in range(k)]
+    ev = Evidence(
+        pd.DataFrame({"correct": correct, "label": "a", "human_label": human}, index=index),
+        pd.DataFrame(matrix, index=index, columns=names),
+        kinds={name: ("dataset" if j == 3 else "reviewed") for j, name in enumerate(names)},
+        reviewed=pd.Series(reviewed, index=index),
+        weights=pd.Series(weights, index=index),
+    )
+    counts = count_tags(check_evidence(ev), weights)
+    known = human != None  # noqa: E711 (elementwise)
+    agrees = human == "a"
+    for j in range(k):
+        rows = np.ones(n, bool) if j == 3 else reviewed
+        w = np.ones(n) if j == 3 else np.nan_to_num(weights)
+        for h, in_stratum in enumerate((~correct, correct)):
+            counted = rows & in_stratum
+            tagged = counted & matrix[:, j]
+            assert counts.tag.n[h, j] == counted.sum()
+            assert counts.tag.x[h, j] == tagged.sum()
+            assert counts.tag.w[h, j] == pytest.approx(w[counted].sum())
+            assert counts.tag.w2x[h, j] == pytest.approx((w[tagged] ** 2).sum())
+            labelled = tagged & known
+            assert counts.agreement.n[h, j] == labelled.sum()
+            assert counts.agreement.wx[h, j] == pytest.approx(w[labelled & agrees].sum())
+            assert counts.agreement.w2[h, j] == pytest.approx((w[labelled] ** 2).sum())
+
+
+def test_unweighted_counts_from_integers():
+    counts = TagCounts.unweighted(size=[10, 20], seen=[[4], [5]], tagged=[[1], [2]])
+    assert counts.sizes.tolist() == [[10], [20]]
+    assert counts.tag.wx.tolist() == [[1.0], [2.0]]
+    assert counts.agreement.n.tolist() == [[0], [0]]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"weights": [1, 2, 3]}, "weights must be a pandas Series or None, got list"),
+        ({"weights": "series of bools"}, "weights must have a numeric dtype, got bool"),
+        ({"weights": "shifted index"}, "weights must have the same index as examples"),
+        (
+            {"weights": [2.0, 0.0, 4.0, 1.0, 3.0, NAN, 2.0, NAN]},
+            r"weights must be positive numbers, got \[0.\] at \['e1'\]",
+        ),
+        (
+            {"weights": [2.0, -1.0, 4.0, 1.0, np.inf, NAN, 2.0, NAN]},
+            r"weights must be positive numbers, got \[-1. inf\] at \['e1', 'e4'\]",
+        ),
+        (
+            {"weights": [2.0, 2.0, 4.0, 1.0, 3.0, 1.0, 2.0, NAN]},
+            r"weights are given for examples that are not reviewed, at \['e5'\]",
+        ),
+        (
+            {"weights": [2.0, 2.0, NAN, 1.0, 3.0, NAN, 2.0, NAN]},
+            r"weights are missing \(NaN\) for reviewed examples, at \['e2'\]",
+        ),
+    ],
+)
+def test_bad_weights_are_refused(change, message):
+    base = evidence()
+    weights = change["weights"]
+    if weights == "series of bools":
+        weights = pd.Series(True, index=base.examples.index)
+    elif weights == "shifted index":
+        weights = pd.Series(WEIGHTS, index=pd.RangeIndex(8))
+    elif isinstance(weights, list) and len(weights) == len(CORRECT):
+        weights = pd.Series(weights, index=base.examples.index)
+    with pytest.raises(ValueError, match=message):
+        tag_counts(_with(base, weights))
+
+
+def _with(base: Evidence, weights: object) -> Evidence:
+    return Evidence(
+        base.examples, base.tags, kinds=base.kinds, reviewed=base.reviewed, weights=weights
+    )
