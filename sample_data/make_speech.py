@@ -589,17 +589,26 @@ def summarize(clips: list[Clip], predictions: list[str], humans: list[str]) -> N
     print(f"{'all':<14}{len(clips):>5}{overall:>11.3f}")
 
 
-def main() -> None:
-    require_espeak()
-    rng = np.random.default_rng(SEED)
+def design(rng: np.random.Generator) -> tuple[list[Clip], list[Clip], list[np.ndarray]]:
+    """The training clips, the dev clips and the background talkers, drawn from ``rng``.
+
+    Other scripts (``make_speech_v2.py``) call this with a generator seeded with SEED to
+    get exactly the clips this script renders; ``rng`` is left where ``main`` goes on.
+    """
     speakers = make_speakers(rng)
     dev_speakers, train_speakers = speakers[:N_DEV_SPEAKERS], speakers[N_DEV_SPEAKERS:]
     print("synthesising background talkers ...")
     babble_pool = make_babble_pool(rng, speakers)
-
     train = plan_clips("t", N_TRAIN, TRAIN_SHARES, train_speakers, rng)
     dev = plan_clips("s", N_DEV, DEV_SHARES, dev_speakers, rng)
     add_mislabels(dev, rng)
+    return train, dev, babble_pool
+
+
+def main() -> None:
+    require_espeak()
+    rng = np.random.default_rng(SEED)
+    train, dev, babble_pool = design(rng)
 
     clip_dir = OUT_DIR / "clips"
     if clip_dir.exists():
