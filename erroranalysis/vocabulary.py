@@ -21,6 +21,9 @@ from .errors import InvalidName
 __all__ = [
     "DEFAULT_RUN",
     "KINDS",
+    "LEFT_OUT_DIRECT",
+    "LEFT_OUT_FILTERED",
+    "LEFT_OUT_TAGGED",
     "MAX_NAME",
     "MAX_TAGS",
     "NOTE_HLP_CORRECT_ONLY",
@@ -102,6 +105,11 @@ NOTE_REVIEWED_TAG_SLICE = "reviewed examples only (mostly errors): accuracy is b
 # On a reviewed tag's row (and, with the reasons, above the table): reviews kept and shown
 # but not in the estimates (Evidence.left_out, reason -> reviews).
 NOTE_LEFT_OUT = "estimated without {reviews} ({reasons})"
+# Why a review is kept and shown but left out of the estimates (the keys of
+# Evidence.left_out, read after a count: "3 opened outside any sample ...").
+LEFT_OUT_DIRECT = "opened outside any sample (by id, link, search or by hand)"
+LEFT_OUT_FILTERED = "from a filtered queue (a sample of part of the run only)"
+LEFT_OUT_TAGGED = "tagged without being marked reviewed"
 # Tags whose marginal effect (or marginal effect per effort) is exactly the same rank by
 # the larger upper end of the marginal effect's interval, then in the evidence's order.
 NOTE_TIED = "same marginal effect as {tags}: the larger upper bound ranks first"
