@@ -340,6 +340,52 @@ def _check_slicing(examples, *, by: str, positive: str | None, dataset: str) -> 
         )
 
 
+def cmd_discover(args: argparse.Namespace) -> None:
+    from . import analyses
+    from .discover import adopt_slice, check_discover_options, suggested_name
+
+    options = {
+        "max_level": args.max_level,
+        "min_support": args.min_support,
+        "top": args.top,
+        "alpha": args.alpha,
+    }
+    try:
+        check_discover_options(**options)
+    except ValueError as err:  # the message begins with the option's name
+        flag = "--" + str(err).split()[0].replace("_", "-")
+        raise CliError(f"{flag}: {err}") from None
+    if args.name is not None and args.adopt is None:
+        raise CliError("--name goes with --adopt N (the slice to adopt as a rule tag)")
+    dataset = _need_dataset(args)
+    with _project(args, write=False) as project:
+        evidence = analyses.load_evidence(project, dataset, run=args.run)
+    table = analyses.discover_slices(evidence, **options)
+    if args.adopt is None:
+        _write_table(table, args)
+        return
+    if not 1 <= args.adopt <= len(table):
+        raise CliError(
+            f"--adopt {args.adopt}: there are only {len(table)} slices (ranks 1 to {len(table)})"
+        )
+    row = table.iloc[args.adopt - 1]
+    description = (
+        f"Found by discover on run {evidence.run!r} of {dataset!r}: error rate "
+        f"{row['error_rate']:.1%} against {row['error_rate_elsewhere']:.1%} elsewhere, "
+        f"{row['examples']:,} examples"
+    )
+    with _project(args, write=True) as project:
+        name = adopt_slice(
+            project,
+            rule=row["rule"],
+            name=suggested_name(row) if args.name is None else args.name,
+            actor=args.actor,
+            examples=evidence.examples,
+            description=description,
+        )
+    print(f"defined the rule tag {name!r}: {row['rule']}")
+
+
 def cmd_undo(args: argparse.Namespace) -> None:
     with _project(args, write=True) as project:
         undone = project.dataset(_need_dataset(args)).undo(actor=args.reviewer)
@@ -533,6 +579,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", help="model run (default: the latest)")
     _out(p)
     p.set_defaults(func=cmd_slices)
+
+    p = sub.add_parser(
+        "discover",
+        help="weak-slice discovery: the metadata values and tags where the model fails",
+        description="Search conjunctions of metadata values (numeric columns cut into "
+        "quantile bins) and dataset or rule tags for the slices where the model does worst, "
+        "scored by SliceLine (alpha weighs error rate against size). Each slice's error rate "
+        "is tested against the rest of the data with a one-sided Fisher exact test; the "
+        "p-values are corrected with Benjamini-Hochberg (false discovery rate 5%%) over every "
+        "slice the search could test: each conjunction of up to --max-level predicates on "
+        "distinct columns, each predicate holding for at least --min-support of the examples.",
+    )
+    _common(p, dataset_required=True)
+    p.add_argument("--run", help="model run (default: the latest)")
+    p.add_argument(
+        "--max-level", type=int, default=3, help="most predicates in a slice, 1 to 4 (default: 3)"
+    )
+    p.add_argument(
+        "--min-support",
+        type=float,
+        default=0.01,
+        help="smallest slice, as a fraction of the examples (default: 0.01)",
+    )
+    p.add_argument("--top", type=int, default=20, help="slices to list (default: 20)")
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=0.95,
+        help="SliceLine's weight of error rate against size, in (0, 1] (default: 0.95)",
+    )
+    _out(p)
+    p.add_argument(
+        "--adopt",
+        type=int,
+        metavar="N",
+        help="define the slice ranked N as a rule tag with its condition (instead of listing)",
+    )
+    p.add_argument("--name", help="the rule tag's name (default: the slice's text)")
+    p.add_argument("--actor", default=os.environ.get("USER") or "discover", help="who adopts")
+    p.set_defaults(func=cmd_discover)
 
     p = sub.add_parser("undo", help="undo a reviewer's last action")
     _common(p, dataset_required=True)
