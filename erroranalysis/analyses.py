@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .compare import compare_runs
 from .discover import discover_slices
 from .evidence import Evidence, load_evidence, reviewable_tags
 from .priorities import error_shares, exclusive_shares, priority_table, tag_overlap, untagged_errors
@@ -26,6 +27,7 @@ __all__ = [
     "ANALYSES",
     "Evidence",
     "baselines",
+    "compare_runs",
     "confusion",
     "dataset_summary",
     "discover_slices",
@@ -57,5 +59,6 @@ ANALYSES: dict[str, Callable[..., object]] = {
         tag_overview,
         dataset_summary,
         discover_slices,
+        compare_runs,
     )
 }

@@ -14,6 +14,7 @@ import pytest
 
 from erroranalysis import analyses
 from erroranalysis.analyses import ANALYSES
+from erroranalysis.compare import COMPARE_COLUMNS
 from erroranalysis.discover import DISCOVER_COLUMNS
 from erroranalysis.evidence import Evidence
 from erroranalysis.priorities import COLUMNS, ERROR_SHARE_COLUMNS, EXCLUSIVE_COLUMNS
@@ -153,6 +154,19 @@ def run_fields(n: int = 12) -> dict:
         "dataset": "dev",
         "run": "main",
     }
+
+
+# A second run of the same examples for compare_runs (compared with an empty run, it has
+# no example in common: refused, see test_every_analysis_returns_what_it_documents).
+OPTIONS["compare_runs"] = (
+    [{"baseline": Evidence(**run_fields() | {"run": "v1"})}],
+    [
+        ({"baseline": "v1"}, "baseline must be an Evidence, got str"),
+        ({"level": 1.5}, "level must be between 0 and 1"),
+        ({"alpha": 0}, "alpha must be between 0 and 1"),
+        ({"draws": 10}, "draws must be an integer of at least 100"),
+    ],
+)
 
 
 def empty_fields() -> dict:
@@ -327,6 +341,7 @@ def assert_documented(name: str, result: object, evidence: Evidence, options: di
         "baselines": BASELINE_COLUMNS,
         "tag_overview": TAG_OVERVIEW_COLUMNS,
         "discover_slices": DISCOVER_COLUMNS,
+        "compare_runs": COMPARE_COLUMNS,
     }[name]
     assert list(result.columns) == columns
     if name in ("tag_overlap", "confusion"):
@@ -342,6 +357,10 @@ def test_every_analysis_returns_what_it_documents(call, fields):
     evidence = Evidence(**fields())
     if not len(evidence.examples) and "positive" in options:
         options = {k: v for k, v in options.items() if k != "positive"}  # no class to name
+    if name == "compare_runs" and not len(evidence.examples):
+        with pytest.raises(ValueError, match="share no examples"):
+            ANALYSES[name](evidence, **options)
+        return
     assert_documented(name, ANALYSES[name](evidence, **options), evidence, options)
 
 
