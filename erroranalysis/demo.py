@@ -1,4 +1,11 @@
-"""The demo project: a speech-command dev set with a team's review, and scikit-learn's digits."""
+"""The demo project: a speech-command dev set with a team's review, and scikit-learn's digits.
+
+Each dataset has two model runs on the same examples: ``main``, the model the team
+reviewed, and ``v2``, the model trained after that review (see ``sample_data/README.md``),
+so Compare has two runs to compare. A dataset's latest import is its default run (the
+one the pages and the CLI open without ``--run``), so ``main`` is imported after ``v2``:
+the demo opens on the run its review was made on, as the README's walkthrough reads.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,12 @@ from pathlib import Path
 
 from .importing import read_dataset, read_reviews, read_tag_definitions
 from .store import check_project_file, open_project
+from .vocabulary import DEFAULT_RUN
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 SPEECH = "speech-commands"
 DIGITS = "digits"
+NEXT_RUN = "v2"  # the model trained after the first error analysis
 
 
 def build_demo(
@@ -31,18 +40,26 @@ def build_demo(
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     speech = root / "speech"
     digits = root / "digits"
+    # Per dataset, its runs in import order; the last one is the default run.
+    imports = {
+        SPEECH: [(NEXT_RUN, speech / "speech_v2.csv"), (DEFAULT_RUN, speech / "speech_dev.csv")],
+        DIGITS: [(NEXT_RUN, digits / "digits_v2.csv"), (DEFAULT_RUN, digits / "digits_dev.csv")],
+    }
     with open_project(path) as project:
-        for name, file in (
-            (SPEECH, speech / "speech_dev.csv"),
-            (DIGITS, digits / "digits_dev.csv"),
-        ):
-            result = read_dataset(file)
-            project.dataset(name, create=True).import_result(result, actor="demo")
+        for name, runs in imports.items():
+            for run, file in runs:
+                result = read_dataset(file)
+                project.dataset(name, create=True).import_result(result, run=run, actor="demo")
         project.define_tags(read_tag_definitions(speech / "tags.csv"), actor="demo")
         reviews = read_reviews(
             speech / "reviews.csv", known_ids=project.dataset(SPEECH).example_ids()
         )
-        project.dataset(SPEECH).record_reviews(reviews.reviews, tags=reviews.tags, actor="demo")
-        runs = project.runs()
+        project.dataset(SPEECH).record_reviews(
+            reviews.reviews, tags=reviews.tags, run=DEFAULT_RUN, actor="demo"
+        )
+        runs = [r for r in project.runs() if r.name == DEFAULT_RUN]
     sizes = ", ".join(f"{r.dataset} ({r.n_examples} examples, {r.n_errors} errors)" for r in runs)
-    return f"built the demo project {path}: {sizes}; {len(reviews.reviews)} reviews"
+    return (
+        f"built the demo project {path}: {sizes}, each with a second run {NEXT_RUN!r}; "
+        f"{len(reviews.reviews)} reviews"
+    )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import importlib
+import sys
 import wave
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -193,3 +196,111 @@ def test_digits_rows_and_images(digits):
 def test_digits_error_rate(digits):
     _, rows = digits
     assert 0.03 <= 1 - accuracy(rows) <= 0.08
+
+
+# --------------------------------------------------------------------------- second runs
+
+
+def changed_rows(first: list[dict[str, str]], second: list[dict[str, str]]) -> list[int]:
+    """Rows whose prediction differs; every other column must be the same."""
+    assert [r["id"] for r in second] == [r["id"] for r in first]
+    model = {"prediction", "confidence"}
+    for a, b in zip(first, second, strict=True):
+        assert {k: v for k, v in a.items() if k not in model} == {
+            k: v for k, v in b.items() if k not in model
+        }, a["id"]
+    return [
+        i
+        for i, (a, b) in enumerate(zip(first, second, strict=True))
+        if a["prediction"] != b["prediction"]
+    ]
+
+
+def test_speech_v2_is_another_model_on_the_same_clips(speech):
+    columns, v2 = read_csv(SPEECH / "speech_v2.csv")
+    assert columns == SPEECH_COLUMNS
+    changed = changed_rows(speech, v2)
+    fixed = [i for i in changed if v2[i]["prediction"] == v2[i]["label"]]
+    broken = [i for i in changed if speech[i]["prediction"] == speech[i]["label"]]
+    assert len(fixed) >= 10 and broken, "v2 both fixes and breaks real examples"
+    for r in v2:
+        assert r["prediction"] in WORDS and 0.0 < float(r["confidence"]) <= 1.0
+    # The story of sample_data/README.md: telephone audio improves most, babble a little.
+    before, after = by_noise(speech), by_noise(v2)
+    gain = {noise: accuracy(after[noise]) - accuracy(before[noise]) for noise in NOISES}
+    assert gain["low_bandwidth"] > 0.2
+    assert gain["low_bandwidth"] == max(gain.values())
+    assert gain["people"] > 0
+
+
+def test_digits_v2_is_another_model_on_the_same_images(digits):
+    columns, rows = digits
+    v2_columns, v2 = read_csv(DIGITS / "digits_v2.csv")
+    assert v2_columns == columns
+    changed = changed_rows(rows, v2)
+    assert len(changed) >= 10
+    assert any(rows[i]["prediction"] == rows[i]["label"] for i in changed)
+    assert accuracy(v2) > accuracy(rows)
+
+
+# --------------------------------------------------------------------------- embeddings
+
+
+@pytest.fixture(scope="module")
+def generators():
+    """The sample-data scripts, imported as modules (they import each other by name)."""
+    sys.path.insert(0, str(SAMPLE_DATA))
+    try:
+        yield importlib.import_module("make_speech")
+    finally:
+        sys.path.remove(str(SAMPLE_DATA))
+
+
+def load_embeddings(path: Path, rows: int) -> np.ndarray:
+    matrix = np.load(path, allow_pickle=False)
+    assert matrix.dtype == np.float32 and matrix.ndim == 2 and matrix.shape[0] == rows
+    assert np.isfinite(matrix).all()
+    assert len(np.unique(matrix, axis=0)) == rows, "two examples share a vector"
+    return matrix
+
+
+def test_speech_embeddings_are_the_model_features_in_row_order(speech, generators):
+    matrix = load_embeddings(SPEECH / "speech_embeddings.npy", len(speech))
+    assert matrix.shape[1] == 40 * 7
+    for i in (0, 1, len(speech) // 2, len(speech) - 1):
+        clip = generators.read_wav(media_path(SPEECH, speech[i]["audio"]))
+        np.testing.assert_array_equal(matrix[i], generators.features(clip).astype(np.float32))
+
+
+def test_digits_embeddings_are_the_pixels_in_row_order(digits):
+    from sklearn.datasets import load_digits
+
+    _, rows = digits
+    matrix = load_embeddings(DIGITS / "digits_embeddings.npy", len(rows))
+    pixels = load_digits().data[[int(r["sklearn_index"]) for r in rows]]
+    np.testing.assert_array_equal(matrix, pixels.astype(np.float32))
+
+
+# --------------------------------------------------------------------------- the demo
+
+
+def test_the_demo_has_two_runs_and_opens_on_the_reviewed_one(tmp_path, speech, reviews):
+    from erroranalysis.demo import DIGITS as DIGITS_NAME
+    from erroranalysis.demo import NEXT_RUN, build_demo
+    from erroranalysis.demo import SPEECH as SPEECH_NAME
+    from erroranalysis.store import open_project
+    from erroranalysis.vocabulary import DEFAULT_RUN
+
+    build_demo(tmp_path / "demo.db")
+    with open_project(tmp_path / "demo.db", readonly=True) as project:
+        for name in (SPEECH_NAME, DIGITS_NAME):
+            dataset = project.dataset(name)
+            assert [r.name for r in dataset.runs()] == [NEXT_RUN, DEFAULT_RUN]
+            assert dataset.run().name == DEFAULT_RUN
+        store = project.dataset(SPEECH_NAME)
+        errors = {run: store.run(run).n_errors for run in (DEFAULT_RUN, NEXT_RUN)}
+        assert errors[DEFAULT_RUN] == sum(r["prediction"] != r["label"] for r in speech)
+        assert errors[NEXT_RUN] != errors[DEFAULT_RUN]
+        recorded = store.reviews()
+        assert len(recorded) == len(reviews)
+        assert set(recorded["run"]) == {DEFAULT_RUN}
