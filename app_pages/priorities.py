@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import _charts, _ui
+from erroranalysis import priorities
 
 _ui.start_page()
 
@@ -41,6 +42,8 @@ by = st.segmented_control(
     "Rank by", list(RANK_BY), format_func=RANK_BY.get, key="pr_by", default="marginal_effect"
 )
 table = _ui.analysis("priority_table", info, by=by or "marginal_effect")
+if left_out := priorities.left_out_summary(table.attrs.get("left_out", {})):
+    st.caption(_ui.md(left_out))
 # The download holds every column of the ranking (the interval ends too), not just those shown.
 _ui.show_table(
     _ui.with_interval(table)[SHOWN],

@@ -11,11 +11,15 @@ For each tag t (the method of *Machine Learning in Production*):
   could rise if the model reached HLP on t.
 
 Reviewers look mostly at errors, so a tag seen only on reviewed examples
-("reviewed" tags) is estimated from a stratified sample: the errors and the
-correct predictions are two strata, each reviewed example stands for
-stratum size / reviewed count examples of its stratum. From errors alone a
-tag's accuracy cannot be estimated, so a tag whose needed stratum has no
-reviews gets evidence ``"insufficient"`` and no numbers, never a 0.
+("reviewed" tags) is estimated from a sample: the errors and the correct
+predictions of the run estimated are two strata, and within each the tag's
+rate is the reviewed examples' rate, each example weighted by its design
+weight (how many examples it stands for: stratum size / reviewed count for a
+stratified sample of the same run; any weights for reviews sampled on another
+run or with unequal probabilities, see :mod:`erroranalysis.counts`). From
+errors alone a tag's accuracy cannot be estimated, so a tag whose needed
+stratum has no reviews gets evidence ``"insufficient"`` and no numbers,
+never a 0.
 
 Every share, accuracy and marginal effect carries a 95% interval from a
 seeded Monte Carlo draw of Jeffreys posteriors (:mod:`erroranalysis.estimation`,
@@ -271,11 +275,19 @@ def priority_table(
     needs, errors or correct predictions, has no reviewed example: share,
     accuracy, gap and marginal effect are then NaN, never 0). ``hlp_source``
     is ``"set"``, ``"measured"`` or ``"empty"``. Tags whose marginal effect
-    is unknown rank last; ``note`` says why in plain words.
+    is unknown rank last; ``note`` says why in plain words, and on reviewed
+    tags how many reviews were left out of the estimates and why
+    (``evidence.left_out``, also in ``table.attrs["left_out"]`` for
+    :func:`left_out_summary`). Exactly equal marginal effects (or marginal
+    effects per effort) rank by the larger upper bound, then in the
+    evidence's order, and the note names the tags tied.
 
-    Estimates: each stratum (errors, correct predictions) is weighted by its
-    size over its number of seen examples; intervals are 95% percentile
-    intervals of seeded Monte Carlo draws from Jeffreys posteriors, see
+    Estimates: per stratum of the run (errors, correct predictions), the
+    reviewed examples' rate of the tag, each weighted by its design weight
+    (``evidence.weights``; 1 where None), weighted by the stratum's size;
+    point estimates are exact (ratios of integers for dataset and rule tags)
+    and rounded once. Intervals are 95% percentile intervals of seeded Monte
+    Carlo draws from Jeffreys posteriors on the effective counts, see
     :mod:`erroranalysis.estimation` and ``docs/statistics.md``.
     """
     if not isinstance(by, str) or by not in ORDERS:
@@ -337,6 +349,7 @@ def priority_table(
     )
     table = table.iloc[order].reset_index(drop=True)
     table["rank"] = np.arange(1, len(table) + 1, dtype=np.int64)
+    table.attrs["left_out"] = {str(k): int(v) for k, v in evidence.left_out.items()}
     return table
 
 
