@@ -237,7 +237,11 @@ def cmd_import(args: argparse.Namespace) -> None:
     dataset = _need_dataset(args)
     mapping = ColumnMapping(**{role: getattr(args, f"{role}_column") for role in ROLES})
     result = read_dataset(
-        args.file, columns=mapping, media_root=args.media_root, encoding=args.encoding
+        args.file,
+        columns=mapping,
+        media_root=args.media_root,
+        encoding=args.encoding,
+        embeddings=args.embeddings,
     )
     with _project(args, write=True, create=True) as project:
         info = project.dataset(dataset, create=True).import_result(
@@ -522,6 +526,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replace", action="store_true", help="replace an existing run of that name")
     p.add_argument("--media-root", help="folder media paths are relative to (default: the file's)")
     p.add_argument("--actor", default=os.environ.get("USER") or "import", help="who imports")
+    p.add_argument(
+        "--embeddings",
+        metavar="FILE.npy",
+        help="a .npy array of one embedding per example, in the data file's row order",
+    )
     _encoding(p)
     for role, default in ColumnMapping().roles().items():
         p.add_argument(

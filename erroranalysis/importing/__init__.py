@@ -45,6 +45,7 @@ from typing import BinaryIO
 import pandas as pd
 import pyarrow.parquet as pq
 
+from ..embeddings import Embeddings, read_npy, take_embeddings
 from ..roles import REQUIRED_ROLES, ROLE_HELP, ROLES, ColumnMapping
 from .canonical import canonical
 from .csv_reader import read_csv
@@ -100,6 +101,7 @@ class ImportResult:
     source: str
     format: str
     warnings: list[str] = field(default_factory=list)
+    embeddings: Embeddings | None = None  # see erroranalysis.embeddings
 
 
 def read_dataset(
@@ -109,6 +111,7 @@ def read_dataset(
     columns: ColumnMapping = ColumnMapping(),  # noqa: B008 -- frozen, so sharing is safe
     media_root: str | Path | None = None,
     encoding: str = "utf-8",
+    embeddings: str | os.PathLike[str] | None = None,
 ) -> ImportResult:
     """Read and validate a CSV, Parquet or JSON Lines file of predictions.
 
@@ -116,6 +119,8 @@ def read_dataset(
     the format, unless the object has a ``name``). The format follows the extension:
     ``.csv``, ``.parquet``/``.pq``, ``.jsonl``/``.ndjson``. Media paths are resolved against
     ``media_root``, by default the data file's folder; a file object has none.
+    ``embeddings`` names a ``.npy`` file of one vector per example, in the file's row order
+    (see :mod:`erroranalysis.embeddings`, which also reads an embedding column).
 
     Raises :class:`ImportValidationError` listing every problem found; returns only a fully
     valid result.
@@ -150,6 +155,11 @@ def read_dataset(
         parsed = reader(raw, encoding=encoding, text_columns=text_columns, report=report)
     if parsed is None:
         raise report.error(name)
+    parsed, vectors = take_embeddings(parsed, raw=raw, fmt=fmt, report=report)
+    if embeddings is not None and vectors is not None:
+        report.add(f"the file has its own embedding ({vectors.source}) and --embeddings was given")
+    elif embeddings is not None:
+        vectors = read_npy(embeddings, rows=len(parsed), report=report)
     frame, metadata, tags = canonical(parsed, columns, root, report)
     if report.problems:
         raise report.error(name)
@@ -161,6 +171,7 @@ def read_dataset(
         source=name,
         format=fmt,
         warnings=report.warnings,
+        embeddings=vectors,
     )
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..embeddings import EMBEDDINGS_SCHEMA, Embeddings, from_blob, to_blob
 from ..errors import StoreError
 from ..vocabulary import DEFAULT_RUN, check_name, check_tag_name
 from . import staging
@@ -133,17 +134,21 @@ class DatasetStore:
         dataset_tags: Sequence[str],
         replace: bool = False,
         actor: str = "import",
+        embeddings: Embeddings | None = None,
     ) -> RunInfo:
         """Store a validated example frame (see :mod:`erroranalysis.importing`) as a run.
 
         Re-importing an existing run needs ``replace=True``; tags and reviews of ids that
         still exist are kept, those of ids that are gone are retracted through the log.
         One transaction; the Parquet encoding and the ids that go are worked out before it.
+        ``embeddings`` (one vector per row of ``frame``) are stored with the run; a replaced
+        run keeps none of its old ones.
         """
         self.project._require_writable()
         actor = check_actor(actor)
         run = check_name(run, kind="run")
         tags = [check_tag_name(t) for t in dataset_tags]
+        vectors = self._embedding_row(embeddings, len(frame))
         blob = _frame_to_blob(frame)
         n_errors = int((~frame["correct"].astype(bool)).sum())
         new_ids = pd.Index(frame["id"].astype(str))
@@ -199,13 +204,14 @@ class DatasetStore:
                 blob,
             )
             if old is None:
-                conn.execute(
+                run_id = conn.execute(
                     "INSERT INTO runs (source, format, media_root, n_examples, n_errors,"
                     " metadata_columns, dataset_tags, imported_at, imported_by, frame,"
                     " dataset_id, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (*values, dataset_id, run),
-                )
+                ).lastrowid
             else:
+                run_id = old[0]
                 conn.execute(
                     "UPDATE runs SET source = ?, format = ?, media_root = ?, n_examples = ?,"
                     " n_errors = ?, metadata_columns = ?, dataset_tags = ?, imported_at = ?,"
@@ -213,6 +219,13 @@ class DatasetStore:
                     (*values, old[0]),
                 )
                 self.project._forget_gone_ids(conn, dataset_id, action_id, actor, stamp)
+            if self.project.schema_version >= EMBEDDINGS_SCHEMA:
+                conn.execute("DELETE FROM embeddings WHERE run_id = ?", (run_id,))
+            if vectors is not None:
+                conn.execute(
+                    "INSERT INTO embeddings (run_id, source, dimensions, data) VALUES (?, ?, ?, ?)",
+                    (run_id, *vectors),
+                )
             for tag in tags:
                 self.project._tag_id(conn, tag, actor, stamp, create=True)
             self.project._bump()
@@ -244,7 +257,108 @@ class DatasetStore:
             dataset_tags=result.dataset_tags,
             replace=replace,
             actor=actor,
+            embeddings=result.embeddings,
         )
+
+    def _embedding_row(self, embeddings: Embeddings | None, rows: int) -> tuple | None:
+        """(source, dimensions, data) of the embeddings table for a run of ``rows`` examples."""
+        if embeddings is None:
+            return None
+        if self.project.schema_version < EMBEDDINGS_SCHEMA:
+            raise StoreError(
+                f"{self.path.name} predates embeddings; open it for writing to upgrade"
+            )
+        if len(embeddings) != rows:
+            raise StoreError(
+                f"{len(embeddings)} embeddings for {rows} examples; nothing was imported"
+            )
+        return embeddings.source, embeddings.dimensions, to_blob(embeddings)
+
+    @_guarded
+    def embeddings(self, run: str | None = None) -> Embeddings | None:
+        """The embeddings stored with a run (the latest unless ``run``), row i for example i
+        of :meth:`examples`; None when the run has none (always, in a file older than
+        schema 4)."""
+        info = self.run(run)
+        if self.project.schema_version < EMBEDDINGS_SCHEMA:
+            return None
+        row = self.project._conn.execute(
+            "SELECT source, dimensions, data FROM embeddings WHERE run_id = ?", (info.id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return from_blob(row[2], dimensions=row[1], source=row[0])
+
+    @_guarded
+    def tag_examples(
+        self, example_ids: Sequence[str], tag: str, *, actor: str, detail: dict | None = None
+    ) -> int | None:
+        """Add a reviewed tag to many examples in one logged action (kind ``tag_examples``,
+        undone as one), creating the tag if new; examples that carry it already are left as
+        they are. Tagging is not reviewing: the examples are not marked reviewed.
+
+        Returns the action's id, or None when every example had the tag (nothing is logged
+        then). An unknown id, or a tag that is a rule tag or comes with a dataset's data,
+        raises :class:`StoreError` and changes nothing. ``detail`` is logged with the action
+        (e.g. the cluster the examples come from).
+        """
+        self.project._require_writable()
+        actor = check_actor(actor)
+        tag = check_tag_name(tag)
+        ids = list(dict.fromkeys(str(i) for i in example_ids))
+        if not ids:
+            raise StoreError(f"no examples to tag with {tag!r}; nothing was changed")
+        known = self.example_ids()
+        missing = [i for i in ids if i not in known]
+        if missing:
+            raise StoreError(
+                f"dataset {self.name!r} has no example with id {missing[0]!r}"
+                + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                + "; nothing was changed"
+            )
+        if any(tag in info.dataset_tags for info in self.project.runs()):
+            raise StoreError(
+                f"{tag!r} is a tag that comes with the data; name the examples with another tag"
+            )
+        stamp = now()
+        with self.project.write() as conn:
+            dataset_id = self.id
+            rule = conn.execute(
+                "SELECT rule FROM tags WHERE name = ? AND deleted_at IS NULL", (tag,)
+            ).fetchone()
+            if rule is not None and rule[0]:
+                raise StoreError(
+                    f"{tag!r} is a rule tag (its examples follow its rule); name the examples "
+                    "with another tag"
+                )
+            tag_id = self.project._tag_id(conn, tag, actor, stamp, create=True)
+            already = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT example_id FROM tag_assignments a WHERE dataset_id = ? AND tag_id = ?"
+                    f" AND {self.project._present('a')}",
+                    (dataset_id, tag_id),
+                )
+            }
+            new = sorted(i for i in ids if i not in already)
+            if not new:
+                return None
+            action = self.project._action(
+                conn,
+                dataset_id,
+                "tag_examples",
+                actor,
+                stamp,
+                detail={"tag": tag, "op": "add", "examples": len(new), **(detail or {})},
+            )
+            conn.executemany(
+                "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
+                " VALUES (?, ?, ?, ?, 'add', ?, ?)",
+                ((action, dataset_id, i, tag_id, actor, stamp) for i in new),
+            )
+            self.project._follow_events(conn, action, dataset_id, removals=False)
+            self.project._bump()
+        return action
 
     def _check_example(self, example_id: str) -> None:
         if example_id not in self.example_ids():
@@ -332,7 +446,7 @@ class DatasetStore:
         self.project._require_writable()
         actor = check_actor(actor)
         stamp = now()
-        undoable = ("tag", "review", "reviews_import")
+        undoable = ("tag", "tag_examples", "review", "reviews_import")
         with self.project.write() as conn:
             dataset_id = self.id
             row = conn.execute(
