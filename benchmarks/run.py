@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -104,19 +103,7 @@ def bench_tag_writes(db: Path, work: Path, n: int = 2000) -> None:
             start = time.perf_counter()
             project.dataset(dataset).set_tag(example, f"tag {i % 7}", i % 3 != 2, actor="bench")
             times.append(time.perf_counter() - start)
-    bare_db = work / "bare.db"
-    conn = sqlite3.connect(bare_db, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("CREATE TABLE IF NOT EXISTS events (example TEXT, tag TEXT, op TEXT, at TEXT)")
-    bare = []
-    for i in range(n):
-        start = time.perf_counter()
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO events VALUES (?, ?, 'add', 'now')", (str(i), "t"))
-        conn.execute("COMMIT")
-        bare.append(time.perf_counter() - start)
-    conn.close()
+    bare = lock_wait.bare_commits(work, n)
     p99 = float(np.percentile(times, 99)) * 1000
     reference = (
         f"bare SQLite insert+commit p99 {np.percentile(bare, 99) * 1000:.2f} ms; "

@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import confusion_matrix
+from store_support import add_run
 
 from erroranalysis import analyses
 from erroranalysis.store import open_project
-from erroranalysis.vocabulary import NOTE_REVIEWED_TAG_SLICE
+from erroranalysis.vocabulary import LEFT_OUT_TAGGED, NOTE_REVIEWED_TAG_SLICE
 
 
 def run_frame() -> pd.DataFrame:
@@ -32,15 +33,7 @@ def run_frame() -> pd.DataFrame:
 @pytest.fixture
 def project(tmp_path):
     with open_project(tmp_path / "p.db") as p:
-        p.dataset("dev", create=True).import_run(
-            run_frame(),
-            source="dev.csv",
-            format="csv",
-            media_root=None,
-            metadata_columns=["snr_db"],
-            dataset_tags=["clipped"],
-            actor="setup",
-        )
+        add_run(p, "dev", run_frame(), metadata_columns=["snr_db"], dataset_tags=["clipped"])
         p.define_tag("quiet", actor="lead", rule="snr_db < 4", hlp=0.9)
         p.define_tag("broken rule", actor="lead", rule="volume > 3")
         p.define_tag("car noise", actor="lead", hlp=0.95, effort=2)
@@ -67,8 +60,10 @@ def test_every_kind_of_tag_reaches_the_engine(project):
         ([("e0", "error"), ("e1", "correct sample")], [0, 1]),
         # a correct example opened by link was chosen, not sampled: it does not count...
         ([("e1", "direct")], []),
-        # ...unless it was also reviewed from the queue; errors always count
-        ([("e1", "direct"), ("e1", "correct sample"), ("e3", "direct")], [1, 3]),
+        # ...unless it was also reviewed from the queue; an error opened by link neither...
+        ([("e1", "direct"), ("e1", "correct sample"), ("e3", "direct")], [1]),
+        # ...unless every error has been reviewed (a census of the errors)
+        ([("e0", "direct"), ("e3", "direct"), ("e6", "direct"), ("e9", "direct")], [0, 3, 6, 9]),
         ([("e2", "import")], [2]),
     ],
 )
@@ -79,9 +74,14 @@ def test_which_examples_count_as_reviewed(project, reviews, expected):
     assert np.flatnonzero(evidence.reviewed.to_numpy()).tolist() == expected
 
 
-def test_a_tagged_example_counts_as_reviewed(project):
+def test_a_tagged_example_counts_once_marked_reviewed(project):
     project.dataset("dev").set_tag("e6", "car noise", actor="ana")
-    assert analyses.load_evidence(project, "dev").reviewed.tolist()[6]
+    evidence = analyses.load_evidence(project, "dev")
+    assert not evidence.reviewed.tolist()[6]
+    assert evidence.left_out == {LEFT_OUT_TAGGED: 1}
+    project.dataset("dev").record_review("e6", reviewer="ana", queue="error")
+    evidence = analyses.load_evidence(project, "dev")
+    assert evidence.reviewed.tolist()[6] and evidence.left_out == {}
 
 
 def test_priorities_from_the_store_match_the_engine(project):
@@ -108,7 +108,7 @@ def test_confusion_of_a_tag_uses_sklearn_on_that_slice(project):
 
 
 def test_tag_overview_lists_the_taxonomy_with_kinds(project):
-    project.dataset("dev").set_tag("e3", "car noise", actor="ana")
+    project.dataset("dev").record_review("e3", reviewer="ana", tags=["car noise"], queue="error")
     overview = analyses.tag_overview(analyses.load_evidence(project, "dev")).set_index("tag")
     assert overview.loc["clipped", ["kind", "examples"]].tolist() == ["dataset", 5]
     assert overview.loc["quiet", ["kind", "examples", "hlp_source"]].tolist() == ["rule", 3, "set"]
@@ -136,13 +136,6 @@ def test_dataset_summary(project):
 
 
 def test_reviewable_tags_leave_out_rules_and_tags_from_data(project):
-    project.dataset("other", create=True).import_run(
-        run_frame().rename(columns={"tag:clipped": "tag:blurry"}),
-        source="o.csv",
-        format="csv",
-        media_root=None,
-        metadata_columns=[],
-        dataset_tags=["blurry"],
-        actor="setup",
-    )
+    frame = run_frame().rename(columns={"tag:clipped": "tag:blurry"})
+    add_run(project, "other", frame, dataset_tags=["blurry"], actor="setup")
     assert analyses.reviewable_tags(project) == ["car noise"]

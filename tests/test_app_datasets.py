@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from app_support import APP, DATASET, REVIEWER, no_errors, open_page
+from store_support import add_run
 from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 from streamlit.testing.v1 import AppTest
 
@@ -55,14 +56,7 @@ def test_skewed_classes_warn_and_point_to_precision_and_recall(tmp_path, monkeyp
     )
     db = tmp_path / "skew.db"
     with open_project(db) as project:
-        project.dataset("skewed", create=True).import_run(
-            frame,
-            source="x.csv",
-            format="csv",
-            media_root=None,
-            metadata_columns=[],
-            dataset_tags=[],
-        )
+        add_run(project, "skewed", frame)
     monkeypatch.setenv("ERRORANALYSIS_DB", str(db))
     at = AppTest.from_file(APP, default_timeout=60).run()
     no_errors(at)
@@ -73,15 +67,7 @@ def test_skewed_classes_warn_and_point_to_precision_and_recall(tmp_path, monkeyp
 def test_pick_another_dataset(app, project_file):
     with open_project(project_file) as project:
         frame = project.dataset(DATASET).examples().head(8)
-        project.dataset("production", create=True).import_run(
-            frame,
-            source="p.csv",
-            format="csv",
-            media_root=None,
-            metadata_columns=[],
-            dataset_tags=[],
-            actor="setup",
-        )
+        add_run(project, "production", frame, actor="setup")
     app.run()
     assert app.dataframe[0].value["dataset"].tolist() == [DATASET, "production"]
     app.sidebar.selectbox(key="dataset").select("production").run()

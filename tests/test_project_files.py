@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from store_support import add_run
 
 from erroranalysis.store import (
     APPLICATION_ID,
@@ -48,14 +49,7 @@ def frame(n: int) -> pd.DataFrame:
 def make_project(path: Path, n: int = 2000) -> Path:
     """A project of this version with a dataset, a tag and a review, closed cleanly."""
     with open_project(path) as p:
-        p.dataset("dev", create=True).import_run(
-            frame(n),
-            source="dev.csv",
-            format="csv",
-            media_root=None,
-            metadata_columns=[],
-            dataset_tags=[],
-        )
+        add_run(p, "dev", frame(n))
         p.dataset("dev").set_tag("1", "car noise", actor="ana")
         p.dataset("dev").record_review("2", reviewer="ana", tags=["blurry"])
     return path
@@ -529,15 +523,7 @@ def test_a_short_busy_timeout_for_one_block(project_path, lock_holder):
         ),
         lambda p: p.dataset("dev").undo(actor="ana"),
         lambda p: p.delete_tag("car noise", actor="ben"),
-        lambda p: p.dataset("dev", create=True).import_run(
-            frame(10),
-            source="x",
-            format="csv",
-            media_root=None,
-            metadata_columns=[],
-            dataset_tags=[],
-            replace=True,
-        ),
+        lambda p: add_run(p, "dev", frame(10), replace=True),
     ],
     ids=["set_tag", "record_review", "define_tags", "undo", "delete_tag", "import_run"],
 )

@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
+from store_support import add_run
 
 from benchmarks._lock_watch import holder
 from erroranalysis.store import check_project_file, open_project
@@ -188,14 +189,7 @@ def base_project(path: Path, ids: range) -> None:
         }
     )
     with open_project(path) as p:
-        p.dataset("dev", create=True).import_run(
-            frame,
-            source="dev.csv",
-            format="csv",
-            media_root=None,
-            metadata_columns=[],
-            dataset_tags=[],
-        )
+        add_run(p, "dev", frame)
 
 
 def copier(baseline: Path, db: Path) -> Callable[[], None]:
