@@ -23,14 +23,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from erroranalysis.counts import TagCounts
+from erroranalysis.counts import Proportion, TagCounts, tag_counts
 from erroranalysis.estimation import estimate
+from erroranalysis.evidence import Evidence
 
 REPETITIONS = 1000
 DRAWS = 1000
-MIN_COVERAGE = 0.92
+MIN_COVERAGE = 0.93
 MAX_WIDTH_RATIO = 1.25
 MAX_WIDTH_RATIO_FEW = 2.0
 Z = 1.959963984540054
@@ -200,3 +202,241 @@ def test_interval_coverage(scenario):
         assert coverage >= MIN_COVERAGE, report[-1]
         assert width <= bound, report[-1]
     print(f"{scenario.name}: " + "; ".join(report))
+
+
+# --------------------------------------------------------------------------- designs
+# Reviews sampled on one run, estimates for another, and unequal weights. Here the
+# counts are no longer binomial (a stratum of the run estimated mixes examples of
+# different weights), so every repetition draws its examples, its sample and its
+# weights, and the sufficient statistics are summed from them exactly as
+# erroranalysis.counts does (test_simulated_sums_are_the_counts_of_the_evidence
+# checks that on one repetition).
+
+DESIGN_REPETITIONS = 1000
+DESIGN_REPETITIONS_FAST = 200
+MIN_COVERAGE_FAST = 0.90  # 200 repetitions: a figure is good to about ±3 points
+MAX_WIDTH_RATIO_DESIGN = 1.3  # against the ideal: 2 z x the estimator's true spread
+CHUNK = 200  # repetitions drawn at once (each is n examples)
+
+
+@dataclass(frozen=True)
+class DesignScenario:
+    """Run v1 errs at rate q; the tag is on a fraction p_err of v1's errors and p_cor of
+    its correct predictions. Run v2 fixes a fraction fix_tag of v1's errors that carry the
+    tag (fix_other of the others) and breaks a fraction broken of v1's correct ones. The
+    reviews are sampled on v1: ``stratified`` (reviewed_errors and reviewed_correct drawn
+    at random from v1's strata) or ``poisson`` (each example drawn independently with a
+    probability that favours likely carriers of the tag, as the active strategy does,
+    expected size ``reviewed_errors + reviewed_correct``). The estimate is for ``target``."""
+
+    name: str
+    n: int
+    q: float
+    p_err: float
+    p_cor: float
+    hlp: float
+    design: str  # "stratified" | "poisson"
+    target: str  # "v1" | "v2"
+    reviewed_errors: int
+    reviewed_correct: int
+    fix_tag: float = 0.0
+    fix_other: float = 0.0
+    broken: float = 0.0
+    defensive: float = 0.1  # the share of the draw probability spread evenly
+    seed: int = 0
+
+    @property
+    def share(self) -> float:
+        return self.q * self.p_err + (1 - self.q) * self.p_cor
+
+    @property
+    def accuracy(self) -> float:
+        if self.target == "v1":
+            return (1 - self.q) * self.p_cor / self.share
+        fixed = self.q * self.p_err * self.fix_tag
+        kept = (1 - self.q) * self.p_cor * (1 - self.broken)
+        return (fixed + kept) / self.share
+
+    @property
+    def marginal_effect(self) -> float:
+        return max(self.hlp - self.accuracy, 0.0) * self.share
+
+
+DESIGN_SCENARIOS = [
+    DesignScenario(
+        "v2 from a stratified sample of v1 (v2 fixes the tag's errors)",
+        5000, 0.20, 0.40, 0.15, 0.95, "stratified", "v2", 300, 200,
+        fix_tag=0.5, fix_other=0.1, broken=0.02, seed=21,
+    ),
+    DesignScenario(
+        "v2 from a stratified sample of v1 (few correct reviewed)",
+        5000, 0.15, 0.30, 0.10, 0.95, "stratified", "v2", 400, 60,
+        fix_tag=0.3, fix_other=0.2, broken=0.01, seed=22,
+    ),
+    DesignScenario(
+        "v1 from a Poisson sample (unequal weights)",
+        5000, 0.15, 0.40, 0.15, 0.95, "poisson", "v1", 250, 250, seed=23,
+    ),
+    DesignScenario(
+        "v2 from a Poisson sample of v1 (unequal weights)",
+        5000, 0.20, 0.40, 0.15, 0.95, "poisson", "v2", 250, 250,
+        fix_tag=0.5, fix_other=0.1, broken=0.02, seed=24,
+    ),
+]  # fmt: skip
+
+
+def _draw_examples(scenario: DesignScenario, rng: np.random.Generator, reps: int):
+    """(reps, n) arrays: v1 correct, the tag, v2 correct, and each example's inclusion
+    probability and whether it was drawn."""
+    n = scenario.n
+    correct_v1 = rng.random((reps, n)) >= scenario.q
+    tag = rng.random((reps, n)) < np.where(correct_v1, scenario.p_cor, scenario.p_err)
+    fix = np.where(tag, scenario.fix_tag, scenario.fix_other)
+    correct_v2 = np.where(
+        correct_v1, rng.random((reps, n)) >= scenario.broken, rng.random((reps, n)) < fix
+    )
+    if scenario.design == "stratified":
+        keys = rng.random((reps, n))
+        drawn = np.zeros((reps, n), dtype=bool)
+        probability = np.zeros((reps, n))
+        for stratum, planned in (
+            (False, scenario.reviewed_errors),
+            (True, scenario.reviewed_correct),
+        ):
+            members = correct_v1 == stratum
+            size = members.sum(axis=1)
+            k = np.minimum(planned, size)
+            masked = np.where(members, keys, np.inf)
+            kth = np.take_along_axis(np.sort(masked, axis=1), (k - 1)[:, None], axis=1)
+            drawn |= members & (masked <= kth)
+            probability = np.where(members, (k / size)[:, None], probability)
+    else:
+        # A score like the active strategy's: a noisy guess of the tag from metadata and
+        # correctness, s = sqrt(p (1 - p) + (p - mean p)^2), with a defensive share.
+        guess = 1.5 * tag + 1.0 * ~correct_v1 + rng.normal(size=(reps, n)) - 1.5
+        p = 1 / (1 + np.exp(-guess))
+        score = np.sqrt(p * (1 - p) + (p - p.mean(axis=1, keepdims=True)) ** 2)
+        budget = scenario.reviewed_errors + scenario.reviewed_correct
+        eps = scenario.defensive
+        probability = np.minimum(
+            1.0, budget * ((1 - eps) * score / score.sum(axis=1, keepdims=True) + eps / n)
+        )
+        drawn = rng.random((reps, n)) < probability
+    return correct_v1, tag, correct_v2, probability, drawn
+
+
+def design_counts(correct: np.ndarray, tag: np.ndarray, weights: np.ndarray) -> TagCounts:
+    """The sufficient statistics of (reps, n) arrays, one repetition per column: strata by
+    ``correct`` (the run estimated), weights NaN where not drawn."""
+    drawn = ~np.isnan(weights)
+    w = np.nan_to_num(weights)
+    sums = {name: [] for name in ("n", "x", "w", "w2", "wx", "w2x", "equal")}
+    for stratum in (False, True):
+        counted = drawn & (correct == stratum)
+        tagged = counted & tag
+        sums["n"].append(counted.sum(axis=1))
+        sums["x"].append(tagged.sum(axis=1))
+        sums["w"].append((w * counted).sum(axis=1))
+        sums["w2"].append((w**2 * counted).sum(axis=1))
+        sums["wx"].append((w * tagged).sum(axis=1))
+        sums["w2x"].append((w**2 * tagged).sum(axis=1))
+        low = np.where(counted, w, np.inf).min(axis=1)
+        high = np.where(counted, w, -np.inf).max(axis=1)
+        sums["equal"].append(low == high)
+    zeros = np.zeros((2, len(correct)), dtype=np.int64)
+    return TagCounts(
+        size=np.stack([(~correct).sum(axis=1), correct.sum(axis=1)]),
+        tag=Proportion(**{name: np.stack(values) for name, values in sums.items()}),
+        agreement=Proportion.unweighted(zeros, zeros),
+    )
+
+
+def simulate_design(scenario: DesignScenario, repetitions: int):
+    """Intervals and point estimates of share, accuracy and marginal effect, per repetition."""
+    rng = np.random.default_rng(scenario.seed)
+    names = ("share", "accuracy", "marginal_effect")
+    lows, highs, points = ({name: [] for name in names} for _ in range(3))
+    for start in range(0, repetitions, CHUNK):
+        reps = min(CHUNK, repetitions - start)
+        correct_v1, tag, correct_v2, probability, drawn = _draw_examples(scenario, rng, reps)
+        weights = np.where(drawn, 1 / np.where(drawn, probability, 1.0), np.nan)
+        target = correct_v1 if scenario.target == "v1" else correct_v2
+        estimates = estimate(
+            design_counts(target, tag, weights),
+            hlp_set=np.full(reps, scenario.hlp),
+            names=[f"repetition {start + i}" for i in range(reps)],
+            draws=DRAWS,
+            seed=scenario.seed,
+        )
+        for name in names:
+            lows[name].append(estimates.intervals[name][0])
+            highs[name].append(estimates.intervals[name][1])
+            points[name].append(getattr(estimates, name))
+    return {
+        name: (
+            np.concatenate(lows[name]),
+            np.concatenate(highs[name]),
+            np.concatenate(points[name]),
+        )
+        for name in names
+    }
+
+
+def check_design(scenario: DesignScenario, repetitions: int, min_coverage: float) -> str:
+    truth = {
+        "share": scenario.share,
+        "accuracy": scenario.accuracy,
+        "marginal_effect": scenario.marginal_effect,
+    }
+    results = simulate_design(scenario, repetitions)
+    report = []
+    for name, true_value in truth.items():
+        low, high, point = results[name]
+        assert not np.isnan(low).any() and not np.isnan(high).any()
+        coverage = ((low <= true_value + 1e-12) & (true_value - 1e-12 <= high)).mean()
+        width = np.mean(high - low)
+        # The ideal: the width of a normal interval from the estimator's true spread,
+        # measured over the repetitions themselves.
+        ideal = 2 * Z * np.std(point)
+        report.append(
+            f"{name}: coverage {coverage:.3f}, mean width {width:.4f} (ideal {ideal:.4f})"
+        )
+        assert coverage >= min_coverage, report[-1]
+        assert width <= MAX_WIDTH_RATIO_DESIGN * ideal, report[-1]
+    return f"{scenario.name}: " + "; ".join(report)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", DESIGN_SCENARIOS, ids=[s.name for s in DESIGN_SCENARIOS])
+def test_design_interval_coverage(scenario):
+    print(check_design(scenario, DESIGN_REPETITIONS, MIN_COVERAGE))
+
+
+@pytest.mark.parametrize("scenario", DESIGN_SCENARIOS, ids=[s.name for s in DESIGN_SCENARIOS])
+def test_design_interval_coverage_fast(scenario):
+    print(check_design(scenario, DESIGN_REPETITIONS_FAST, MIN_COVERAGE_FAST))
+
+
+def test_simulated_sums_are_the_counts_of_the_evidence():
+    # The simulation sums what erroranalysis.counts sums: one repetition through Evidence.
+    scenario = DESIGN_SCENARIOS[3]
+    correct_v1, tag, correct_v2, probability, drawn = _draw_examples(
+        scenario, np.random.default_rng(0), 1
+    )
+    weights = np.where(drawn, 1 / np.where(drawn, probability, 1.0), np.nan)
+    expected = design_counts(correct_v2, tag, weights)
+    index = pd.RangeIndex(scenario.n)
+    counts = tag_counts(
+        Evidence(
+            pd.DataFrame({"correct": correct_v2[0]}, index=index),
+            pd.DataFrame({"tag": tag[0]}, index=index),
+            kinds={"tag": "reviewed"},
+            reviewed=pd.Series(drawn[0], index=index),
+            weights=pd.Series(weights[0], index=index),
+        )
+    )
+    assert counts.size.tolist() == expected.size[:, 0].tolist()
+    for name in ("n", "x", "equal"):
+        assert getattr(counts.tag, name).tolist() == getattr(expected.tag, name).tolist()
+    for name in ("w", "w2", "wx", "w2x"):
+        np.testing.assert_allclose(getattr(counts.tag, name), getattr(expected.tag, name))
