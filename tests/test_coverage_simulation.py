@@ -243,6 +243,7 @@ class DesignScenario:
     fix_other: float = 0.0
     broken: float = 0.0
     defensive: float = 0.1  # the share of the draw probability spread evenly
+    sharpness: float = 1.0  # how well the score singles out the tag's carriers
     seed: int = 0
 
     @property
@@ -274,11 +275,29 @@ DESIGN_SCENARIOS = [
         fix_tag=0.3, fix_other=0.2, broken=0.01, seed=22,
     ),
     DesignScenario(
-        "v1 from a Poisson sample (unequal weights)",
+        "v1 from a Poisson sample (weights 7 to 14)",
         5000, 0.15, 0.40, 0.15, 0.95, "poisson", "v1", 250, 250, seed=23,
     ),
     DesignScenario(
-        "v2 from a Poisson sample of v1 (unequal weights)",
+        "v2 from a sharper Poisson sample of v1 (weights 8 to 27)",
+        5000,
+        0.20,
+        0.40,
+        0.15,
+        0.95,
+        "poisson",
+        "v2",
+        150,
+        150,
+        fix_tag=0.5,
+        fix_other=0.1,
+        broken=0.02,
+        defensive=0.02,
+        sharpness=3.0,
+        seed=25,
+    ),
+    DesignScenario(
+        "v2 from a Poisson sample of v1 (weights 7 to 14)",
         5000, 0.20, 0.40, 0.15, 0.95, "poisson", "v2", 250, 250,
         fix_tag=0.5, fix_other=0.1, broken=0.02, seed=24,
     ),
@@ -313,7 +332,8 @@ def _draw_examples(scenario: DesignScenario, rng: np.random.Generator, reps: int
     else:
         # A score like the active strategy's: a noisy guess of the tag from metadata and
         # correctness, s = sqrt(p (1 - p) + (p - mean p)^2), with a defensive share.
-        guess = 1.5 * tag + 1.0 * ~correct_v1 + rng.normal(size=(reps, n)) - 1.5
+        noise = rng.normal(size=(reps, n))
+        guess = scenario.sharpness * (1.5 * tag + 1.0 * ~correct_v1 + noise - 1.5)
         p = 1 / (1 + np.exp(-guess))
         score = np.sqrt(p * (1 - p) + (p - p.mean(axis=1, keepdims=True)) ** 2)
         budget = scenario.reviewed_errors + scenario.reviewed_correct
