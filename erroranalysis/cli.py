@@ -390,6 +390,23 @@ def cmd_discover(args: argparse.Namespace) -> None:
     print(f"defined the rule tag {name!r}: {row['rule']}")
 
 
+def cmd_compare(args: argparse.Namespace) -> None:
+    from . import analyses
+
+    dataset = _need_dataset(args)
+    baseline, run = (_check_flag_name(name, flag="--runs", kind="run") for name in args.runs)
+    if baseline == run:
+        raise CliError(f"--runs: {run!r} twice; name two different runs of dataset {dataset!r}")
+    with _project(args, write=False) as project:
+        evidence_a = analyses.load_evidence(project, dataset, run=baseline)
+        evidence_b = analyses.load_evidence(project, dataset, run=run)
+    try:
+        table = analyses.compare_runs(evidence_b, baseline=evidence_a)
+    except ValueError as err:  # the analysis names what is wrong with the two runs
+        raise CliError(f"compare: {err}") from None
+    _write_table(table, args)
+
+
 def cmd_undo(args: argparse.Namespace) -> None:
     with _project(args, write=True) as project:
         undone = project.dataset(_need_dataset(args)).undo(actor=args.reviewer)
@@ -628,6 +645,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="the rule tag's name (default: the slice's text)")
     p.add_argument("--actor", default=os.environ.get("USER") or "discover", help="who adopts")
     p.set_defaults(func=cmd_discover)
+
+    p = sub.add_parser(
+        "compare", help="two runs of a dataset per tag: accuracy in each, difference, regressions"
+    )
+    _common(p, dataset_required=True)
+    p.add_argument(
+        "--runs",
+        nargs=2,
+        required=True,
+        metavar=("A", "B"),
+        help="the baseline run A and the run B compared with it (difference = B - A)",
+    )
+    _out(p)
+    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("undo", help="undo a reviewer's last action")
     _common(p, dataset_required=True)

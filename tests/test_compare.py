@@ -3,7 +3,10 @@ statsmodels', Holm's flags, the coverage of both intervals by simulation, bad in
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
+import json
 from fractions import Fraction
 
 import numpy as np
@@ -13,6 +16,7 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
 from erroranalysis.analyses import ANALYSES, load_evidence
+from erroranalysis.cli import main
 from erroranalysis.compare import (
     ALL_EXAMPLES,
     ALL_KIND,
@@ -26,6 +30,7 @@ from erroranalysis.compare import (
     paired_interval,
 )
 from erroranalysis.evidence import Evidence
+from erroranalysis.importing import read_dataset
 from erroranalysis.store import open_project
 
 # Ten examples, their correctness in run A and run B, and two dataset tags:
@@ -482,8 +487,6 @@ def test_neither_evidence_is_modified():
 
 # ---------------------------------------------------------------------- the project
 def test_two_imported_runs_compare_through_the_registry(tmp_path):
-    from erroranalysis.importing import read_dataset
-
     frame = pd.DataFrame(
         {
             "id": [f"s{i}" for i in range(40)],
@@ -507,3 +510,78 @@ def test_two_imported_runs_compare_through_the_registry(tmp_path):
     assert table.loc["car", "accuracy_a"] == 15 / 20 and table.loc["car", "accuracy_b"] == 16 / 20
     assert table.loc[ALL_EXAMPLES, "accuracy_a"] == 30 / 40
     assert table.loc[ALL_EXAMPLES, "accuracy_b"] == 36 / 40
+
+
+# ---------------------------------------------------------------------- the command line
+def two_run_project(tmp_path, *, disjoint: bool = False):
+    """A project with runs v1 and v2 of dataset "speech": v2 fixes two errors of the
+    "=car" tag (a formula-like name) and breaks every "quiet" example."""
+    n = 40
+    ids = [f"s{i:02d}" for i in range(n)]
+    car = [i < 20 for i in range(n)]
+    quiet = [i >= 30 for i in range(n)]
+    wrong_v1 = [i % 4 == 0 for i in range(n)]
+    wrong_v2 = [
+        (w and i not in (0, 4)) or q for i, (w, q) in enumerate(zip(wrong_v1, quiet, strict=True))
+    ]
+    db = tmp_path / "project.db"
+    with open_project(db) as project:
+        for name, wrong in (("v1", wrong_v1), ("v2", wrong_v2)):
+            frame = pd.DataFrame(
+                {
+                    "id": [f"{'x' if disjoint and name == 'v2' else ''}{i}" for i in ids],
+                    "label": ["yes"] * n,
+                    "prediction": ["no" if w else "yes" for w in wrong],
+                    "tag:=car": car,
+                    "tag:quiet": quiet,
+                }
+            )
+            path = tmp_path / f"{name}.csv"
+            frame.to_csv(path, index=False)
+            project.dataset("speech", create=True).import_result(
+                read_dataset(path), run=name, actor="t"
+            )
+    return db
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_compare_writes_a_safe_csv_and_json(tmp_path):
+    db = two_run_project(tmp_path)
+    code, out, _ = cli("compare", "--db", str(db), "--dataset", "speech", "--runs", "v1", "v2")
+    assert code == 0
+    table = pd.read_csv(io.StringIO(out), keep_default_na=False).set_index("tag")
+    assert list(table.reset_index().columns) == COMPARE_COLUMNS
+    # The formula-like tag is neutralised with a leading quote; numbers stay numbers.
+    assert "'=car" in table.index and "=car" not in table.index
+    assert table.loc["quiet", "accuracy_a"] == 0.8 and table.loc["quiet", "accuracy_b"] == 0.0
+    assert table.loc["quiet", "regression"]
+    assert table.loc["'=car", "difference"] == 2 / 20
+    out_file = tmp_path / "compare.json"
+    args = ["--dataset", "speech", "--runs", "v1", "v2", "--format", "json"]
+    code, _, err = cli("compare", "--db", str(db), *args, "--out", str(out_file))
+    assert code == 0 and "wrote 3 rows" in err
+    rows = {row["tag"]: row for row in json.loads(out_file.read_text())}
+    assert rows["=car"]["only_b_correct"] == 2 and rows["quiet"]["regression"] is True
+
+
+@pytest.mark.parametrize(
+    ("runs", "disjoint", "message"),
+    [
+        (("v1", "v1"), False, "--runs: 'v1' twice; name two different runs"),
+        (("v1", "v3"), False, "dataset 'speech' has no run 'v3'"),
+        (("v1", "v2"), True, "compare: runs 'v1' and 'v2' share no examples"),
+    ],
+)
+def test_cli_compare_refuses_bad_runs_and_changes_nothing(tmp_path, runs, disjoint, message):
+    db = two_run_project(tmp_path, disjoint=disjoint)
+    before = db.read_bytes()
+    code, out, err = cli("compare", "--db", str(db), "--dataset", "speech", "--runs", *runs)
+    assert code == 1 and out == ""
+    assert message in err and err.count("\n") == 1
+    assert db.read_bytes() == before
