@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .clusters import error_clusters
 from .compare import compare_runs
 from .discover import discover_slices
 from .evidence import Evidence, load_evidence, reviewable_tags
@@ -31,6 +32,7 @@ __all__ = [
     "confusion",
     "dataset_summary",
     "discover_slices",
+    "error_clusters",
     "error_shares",
     "exclusive_shares",
     "load_evidence",
@@ -59,6 +61,7 @@ ANALYSES: dict[str, Callable[..., object]] = {
         tag_overview,
         dataset_summary,
         discover_slices,
+        error_clusters,
         compare_runs,
     )
 }

@@ -14,6 +14,7 @@ import pytest
 
 from erroranalysis import analyses
 from erroranalysis.analyses import ANALYSES
+from erroranalysis.clusters import CLUSTER_COLUMNS, POINT_COLUMNS, ErrorClusters
 from erroranalysis.compare import COMPARE_COLUMNS
 from erroranalysis.discover import DISCOVER_COLUMNS
 from erroranalysis.evidence import Evidence
@@ -106,6 +107,18 @@ OPTIONS = {
         ],
     ),
 }
+
+OPTIONS["error_clusters"] = (
+    [{"text_column": "site", "k": 2}, {"text_column": "site", "correct_sample": 2, "seed": 4}],
+    [
+        ({"text_column": "weather"}, "examples has no column 'weather'"),
+        ({"k": 1}, "k must be an integer from 2 to 100"),
+        ({"correct_sample": -1}, "correct_sample must be a non-negative integer"),
+        ({"seed": -1}, "seed must be a non-negative integer"),
+        ({"level": 1.5}, "level must be between 0 and 1"),
+        ({"embeddings": [[0.0]]}, "give embeddings or text_column, not both"),
+    ],
+)
 
 
 def run_fields(n: int = 12) -> dict:
@@ -323,6 +336,11 @@ def assert_documented(name: str, result: object, evidence: Evidence, options: di
         assert list(result["class_balance"].columns) == CLASS_BALANCE_COLUMNS
         assert list(result["baselines"].columns) == BASELINE_COLUMNS
         assert all(isinstance(text, str) for text in result["warnings"])
+        return
+    if name == "error_clusters":
+        assert isinstance(result, ErrorClusters)
+        assert list(result.clusters.columns) == CLUSTER_COLUMNS
+        assert list(result.points.columns) == POINT_COLUMNS
         return
     if name == "metric_warnings":
         assert isinstance(result, list) and all(isinstance(text, str) for text in result)
