@@ -434,7 +434,10 @@ def tfidf_embeddings(examples: pd.DataFrame, column: str, *, seed: int = 0) -> E
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     text = examples[column].astype(object).where(examples[column].notna(), "").astype(str)
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, max_features=50_000)
+    # Words of one character count too (digits, "a", "x"): short labels are text as well.
+    vectorizer = TfidfVectorizer(
+        ngram_range=(1, 2), sublinear_tf=True, max_features=50_000, token_pattern=r"(?u)\b\w+\b"
+    )
     try:
         matrix = vectorizer.fit_transform(text.tolist())
     except ValueError:
