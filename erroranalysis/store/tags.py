@@ -193,12 +193,7 @@ class Taxonomy:
                 conn, None, "merge_tags", actor, stamp, detail={"from": source, "to": target}
             )
             present_s, present_d = self._present("s"), self._present("d")
-            moved = conn.execute(
-                "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
-                " SELECT ?, dataset_id, example_id, tag_id, 'remove', ?, ? FROM tag_assignments s"
-                f" WHERE tag_id = ? AND {present_s} ORDER BY dataset_id, example_id",
-                (action, actor, stamp, src),
-            ).rowcount
+            moved = self._log_removal(conn, src, action, actor, stamp)
             conn.execute(
                 "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
                 " SELECT ?, s.dataset_id, s.example_id, ?, 'add', ?, ? FROM tag_assignments s"
@@ -216,12 +211,30 @@ class Taxonomy:
                 f" WHERE tag_id = ? AND {present_s}{self._take_over()}",
                 (dst, actor, stamp, src),
             )
-            conn.execute(
-                f"DELETE FROM tag_assignments AS s WHERE tag_id = ? AND {present_s}", (src,)
-            )
-            conn.execute("UPDATE tags SET deleted_at = ? WHERE id = ?", (stamp, src))
+            self._drop_tag(conn, src, stamp)
             self._bump()
         return moved
+
+    def _log_removal(
+        self, conn: sqlite3.Connection, tag_id: int, action: int, actor: str, stamp: str
+    ) -> int:
+        """Log, under ``action``, a 'remove' event for every example carrying the tag;
+        returns how many (the assignments themselves are left for :meth:`_drop_tag`)."""
+        return conn.execute(
+            "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
+            " SELECT ?, dataset_id, example_id, tag_id, 'remove', ?, ? FROM tag_assignments a"
+            f" WHERE tag_id = ? AND {self._present('a')} ORDER BY dataset_id, example_id",
+            (action, actor, stamp, tag_id),
+        ).rowcount
+
+    def _drop_tag(self, conn: sqlite3.Connection, tag_id: int, stamp: str) -> None:
+        """Take the tag off every example and out of the taxonomy (kept, marked deleted,
+        so the log still replays)."""
+        conn.execute(
+            f"DELETE FROM tag_assignments AS a WHERE tag_id = ? AND {self._present('a')}",
+            (tag_id,),
+        )
+        conn.execute("UPDATE tags SET deleted_at = ? WHERE id = ?", (stamp, tag_id))
 
     @_guarded
     def delete_tag(self, name: str, *, actor: str) -> int:
@@ -232,16 +245,7 @@ class Taxonomy:
         with self.write() as conn:
             tag_id = self._tag_id(conn, name, actor, stamp, create=False)
             action = self._action(conn, None, "delete_tag", actor, stamp, detail={"tag": name})
-            present = self._present("a")
-            removed = conn.execute(
-                "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
-                " SELECT ?, dataset_id, example_id, tag_id, 'remove', ?, ? FROM tag_assignments a"
-                f" WHERE tag_id = ? AND {present} ORDER BY dataset_id, example_id",
-                (action, actor, stamp, tag_id),
-            ).rowcount
-            conn.execute(
-                f"DELETE FROM tag_assignments AS a WHERE tag_id = ? AND {present}", (tag_id,)
-            )
-            conn.execute("UPDATE tags SET deleted_at = ? WHERE id = ?", (stamp, tag_id))
+            removed = self._log_removal(conn, tag_id, action, actor, stamp)
+            self._drop_tag(conn, tag_id, stamp)
             self._bump()
         return removed
