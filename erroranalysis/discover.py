@@ -463,13 +463,22 @@ def _count(
     return sizes, wrong
 
 
-def _threshold(scores: list[np.ndarray], top: int) -> float:
-    """The score a candidate's bound must beat: the ``top``-th best so far, or 0."""
-    positive = np.concatenate(scores) if scores else np.zeros(0)
-    positive = positive[positive > 0]
-    if len(positive) < top:
+def _threshold(
+    scores: list[np.ndarray], keys: list[np.ndarray], top: int, *, distinct: bool
+) -> float:
+    """The score a candidate's bound must beat: the ``top``-th best so far, or 0. With
+    ``distinct``, slices of the same size and errors count once: they may hold the same
+    examples, and the score is a function of the two, so the ``top`` distinct slices
+    score at least this."""
+    score = np.concatenate(scores) if scores else np.zeros(0)
+    positive = score > 0
+    score = score[positive]
+    if distinct and len(score):
+        _, first = np.unique(np.concatenate(keys)[positive], return_index=True)
+        score = score[first]
+    if len(score) < top:
         return 0.0
-    return float(np.partition(positive, len(positive) - top)[len(positive) - top])
+    return float(np.partition(score, len(score) - top)[len(score) - top])
 
 
 def _search(
@@ -480,6 +489,7 @@ def _search(
     min_sup: int,
     top: int,
     alpha: float,
+    distinct: bool,
 ) -> list[_Level]:
     """Every slice SliceLine counts, level by level (only those of at least ``min_sup``
     examples are returned)."""
@@ -502,6 +512,7 @@ def _search(
     level = _Level(np.arange(len(feature_of), dtype=np.int64)[:, None], sizes, wrong)
     counted: list[_Level] = []
     scores: list[np.ndarray] = []
+    keys: list[np.ndarray] = []  # size and errors as one number
     for depth in range(1, min(max_level, len(features)) + 1):
         if depth > 1:
             kept = (level.sizes >= min_sup) & (level.errors > 0)
@@ -515,7 +526,9 @@ def _search(
                 alpha=alpha,
                 min_sup=min_sup,
             )
-            promising = (size_bound >= min_sup) & (bound > _threshold(scores, top))
+            promising = (size_bound >= min_sup) & (
+                bound > _threshold(scores, keys, top, distinct=distinct)
+            )
             candidates = candidates[promising]
             if not len(candidates):
                 break
@@ -534,7 +547,44 @@ def _search(
                 alpha=alpha,
             )
         )
+        keys.append(level.sizes[supported] * (n + 1) + level.errors[supported])
     return counted
+
+
+def _distinct(
+    order: np.ndarray,
+    slices: np.ndarray,
+    sizes: np.ndarray,
+    wrong: np.ndarray,
+    features: list[_Feature],
+    top: int,
+) -> np.ndarray:
+    """The first ``top`` of ``order`` that do not hold exactly the examples of one before
+    them. Only slices of equal size and errors can; their examples are compared then."""
+    # Predicate p is value p - start[j] + 1 of feature j.
+    feature_of = [j for j, f in enumerate(features) for _ in f.texts]
+    start = np.cumsum([0] + [len(f.texts) for f in features])
+    masks: dict[int, np.ndarray] = {}
+
+    def mask(i: int) -> np.ndarray:
+        if i not in masks:
+            held = [int(p) for p in slices[i] if p >= 0]
+            masks[i] = np.logical_and.reduce(
+                [features[feature_of[p]].codes == p - start[feature_of[p]] + 1 for p in held]
+            )
+        return masks[i]
+
+    kept: list[int] = []
+    by_key: dict[tuple[int, int], list[int]] = {}
+    for i in order:
+        same = by_key.setdefault((int(sizes[i]), int(wrong[i])), [])
+        if any(np.array_equal(mask(i), mask(j)) for j in same):
+            continue
+        same.append(i)
+        kept.append(i)
+        if len(kept) == top:
+            break
+    return np.array(kept, dtype=np.int64)
 
 
 def lattice_size(features_predicates: Sequence[int], max_level: int) -> int:
@@ -590,6 +640,7 @@ def discover_slices(
     columns: Sequence[str] | None = None,
     bins: int = 5,
     fdr: float = 0.05,
+    distinct: bool = True,
 ) -> pd.DataFrame:
     """The ``top`` slices by SliceLine's score (see the module docstring), best first.
 
@@ -601,7 +652,10 @@ def discover_slices(
     ``p_value`` is the one-sided Fisher exact test of the slice's error rate against the
     rest, ``p_adjusted`` its Benjamini–Hochberg correction over every slice the search
     could have tested (the count is in the module docstring), ``significant`` whether that
-    is at most ``fdr``; ``rule`` is the slice's condition for a rule tag.
+    is at most ``fdr``; ``rule`` is the slice's condition for a rule tag. With
+    ``distinct``, a slice holding exactly the examples of one ranked above it (a longer
+    description of the same examples, say ``bandwidth_khz = 3.4`` beside
+    ``noise = low_bandwidth``) is left out; without, the list is SliceLine's own.
     """
     checked = check_evidence(evidence)
     check_discover_options(
@@ -617,7 +671,15 @@ def discover_slices(
     features = _features(evidence, names, kinds, bins=bins, min_count=min_sup)
     if not features:
         return _empty()
-    levels = _search(features, errors, max_level=max_level, min_sup=min_sup, top=top, alpha=alpha)
+    levels = _search(
+        features,
+        errors,
+        max_level=max_level,
+        min_sup=min_sup,
+        top=top,
+        alpha=alpha,
+        distinct=distinct,
+    )
     slices = [
         np.pad(lv.slices, ((0, 0), (0, MAX_LEVEL - lv.slices.shape[1])), constant_values=-1)
         for lv in levels
@@ -637,7 +699,8 @@ def discover_slices(
     p_adjusted = benjamini_hochberg(p_value, hypotheses=hypotheses)
 
     order = np.lexsort((*table.T[::-1], depth, -score))
-    order = order[score[order] > 0][:top]
+    order = order[score[order] > 0]
+    order = _distinct(order, table, sizes, wrong, features, top) if distinct else order[:top]
     texts = [t for f in features for t in f.texts]
     rules = [r for f in features for r in f.rules]
     rows = []

@@ -96,14 +96,15 @@ def test_adopting_a_slice_makes_a_rule_tag_ranked_on_priorities(page, project_fi
     ranking = page.dataframe[0].value.set_index("tag")
     assert ranking.loc["car on phone", "kind"] == "rule"
     assert ranking.loc["car on phone", "examples"] == shown_examples(project_file)
+    # Back on Discover, the adopted tag is the slice (the same examples, said once).
+    open_page(page, "discover")
+    assert shown(page)["slice"].iloc[0] == "tag car on phone"
 
 
 def shown_examples(db) -> int:
-    from erroranalysis.analyses import discover_slices, load_evidence
-
     with open_project(db) as project:
-        table = discover_slices(load_evidence(project, DATASET))
-    return int(table.set_index("slice").loc[WEAK, "examples"])
+        examples = project.dataset(DATASET).examples()
+    return int(((examples["noise"] == "car") & (examples["device"] == "phone")).sum())
 
 
 def test_a_taken_name_is_refused_and_changes_nothing(page, project_file):

@@ -119,7 +119,7 @@ def assert_agrees_with_sliceline(evidence: Evidence, *, k: int, max_level: int) 
         )
         theirs.append((text, int(stats["slice_size"]), int(stats["sum_slice_error"])))
         theirs[-1] += (stats["slice_score"],)
-    ours = discover_slices(evidence, top=k, max_level=max_level)
+    ours = discover_slices(evidence, top=k, max_level=max_level, distinct=False)
     assert len(theirs) == len(ours) == k
     for (text, size, wrong, score), row in zip(theirs, ours.itertuples(), strict=True):
         assert (row.slice, row.examples, row.errors) == (text, size, wrong)
@@ -166,12 +166,34 @@ def exhaustive_top(evidence: Evidence, *, k: int, max_level: int, alpha: float) 
 def test_the_pruned_search_finds_the_exhaustive_top_slices(seed, alpha, max_level):
     evidence = Evidence(planted_frame(3_000, seed=seed).drop(columns=["batch"]))
     expected = exhaustive_top(evidence, k=12, max_level=max_level, alpha=alpha)
-    table = discover_slices(evidence, top=12, max_level=max_level, alpha=alpha)
+    table = discover_slices(evidence, top=12, max_level=max_level, alpha=alpha, distinct=False)
     found = [
         (round(s, 12), e, w)
         for s, e, w in zip(table.score, table.examples, table.errors, strict=True)
     ]
     assert found == expected
+
+
+def test_a_slice_of_the_same_examples_as_one_above_is_left_out():
+    """bandwidth is 3.4 exactly where noise is low_bandwidth: one slice, not two (nor the
+    pair of them); SliceLine's own list keeps all three."""
+    frame = planted_frame(6_000, seed=6)
+    low = frame["noise"] == "car"
+    frame = frame.assign(bandwidth=np.where(low, 3.4, 8.0))
+    evidence = Evidence(frame)
+    full = discover_slices(evidence, distinct=False, top=40)
+    assert {"noise = car", "bandwidth = 3.4", "noise = car & bandwidth = 3.4"} <= set(full["slice"])
+    table = discover_slices(evidence, top=40)
+    assert "noise = car" in set(table["slice"])
+    assert not table["slice"].str.contains("bandwidth = 3.4").any()
+    # The same as SliceLine's longer list with every repeat of a set of examples dropped.
+    seen, expected = set(), []
+    for row in discover_slices(evidence, distinct=False, top=400).itertuples():
+        held = evaluate_rule(row.rule, frame).to_numpy().tobytes()
+        if held not in seen:
+            seen.add(held)
+            expected.append(row.slice)
+    assert table["slice"].tolist() == expected[:40]
 
 
 @pytest.mark.parametrize(
