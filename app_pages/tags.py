@@ -85,28 +85,30 @@ def _select(name: str | None) -> None:
 
 def _confirm() -> None:
     kind, tag, other = st.session_state.pop("tg_pending")
-    who = actor
-    if kind == "rename":
-        _ui.act(
-            lambda: _ui.project().rename_tag(tag, other, actor=who),
-            what=f"renaming {tag!r} to {other!r}",
-            done=f"Renamed {tag!r} to {other!r}.",
-            then=lambda _: _select(other),
-        )
-    elif kind == "merge":
-        _ui.act(
-            lambda: _ui.project().merge_tags(tag, other, actor=who),
-            what=f"merging {tag!r} into {other!r}",
-            done=f"Merged {tag!r} into {other!r}.",
-            then=lambda _: _select(other),
-        )
-    else:
-        _ui.act(
-            lambda: _ui.project().delete_tag(tag, actor=who),
-            what=f"deleting {tag!r}",
-            done=f"Deleted {tag!r}.",
-            then=lambda _: _select(None),
-        )
+    who, project = actor, _ui.project
+    # kind -> (the change, what it is, what to say when done, the tag to select after)
+    changes = {
+        "rename": (
+            lambda: project().rename_tag(tag, other, actor=who),
+            f"renaming {tag!r} to {other!r}",
+            f"Renamed {tag!r} to {other!r}.",
+            other,
+        ),
+        "merge": (
+            lambda: project().merge_tags(tag, other, actor=who),
+            f"merging {tag!r} into {other!r}",
+            f"Merged {tag!r} into {other!r}.",
+            other,
+        ),
+        "delete": (
+            lambda: project().delete_tag(tag, actor=who),
+            f"deleting {tag!r}",
+            f"Deleted {tag!r}.",
+            None,
+        ),
+    }
+    change, what, done, selected = changes[kind]
+    _ui.act(change, what=what, done=done, then=lambda _: _select(selected))
 
 
 def _cancel() -> None:
