@@ -445,3 +445,53 @@ def slice_accuracy(slices: pd.DataFrame, *, top: int = TOP) -> go.Figure:
     fig.update_xaxes(title="accuracy", tickformat=".0%", range=[0, 1])
     fig.update_layout(barmode="overlay")
     return fig
+
+
+def difference_bars(table: pd.DataFrame, *, top: int = TOP) -> go.Figure:
+    """Accuracy B − A per tag with its interval: the whole dataset first, then the ``top``
+    tags of largest change, worst first; regressed tags in orange, improved in green. The
+    subtitle says how many more tags there are and how far they move at most."""
+    title = "Accuracy B − A (95% interval)"
+    known = table[table["difference"].notna()]
+    if known.empty:
+        return _empty(title)
+    whole, tags = known.iloc[:0], known
+    if "kind" in known and (known["kind"] == "all").any():
+        whole, tags = known[known["kind"] == "all"], known[known["kind"] != "all"]
+    largest = tags["difference"].abs().sort_values(ascending=False, kind="stable").index[:top]
+    drawn = tags.loc[tags.index.isin(largest)]
+    rest = tags.drop(largest)
+    tail = f"each within ±{rest['difference'].abs().max():.1%}" if len(rest) else ""
+    note = rest_note(len(drawn), len(tags), tail=tail)
+    shown = pd.concat([whole, drawn])
+    status = np.where(shown["regression"], "regressed", np.where(shown["improved"], "improved", ""))
+    fig = _figure(title, rows=len(shown), note=note)
+    groups = [("regressed", ORANGE), ("improved", GREEN), ("", BLUE)]
+    for name, color in groups:
+        rows = shown[status == name]
+        if rows.empty:
+            continue
+        fig.add_bar(
+            x=rows["difference"].to_numpy(),
+            y=_plain_all(rows["tag"]),
+            orientation="h",
+            name=name or "no significant change",
+            marker_color=color,
+            error_x=_interval(rows["difference"], rows["difference_low"], rows["difference_high"]),
+            customdata=np.column_stack(
+                [
+                    rows["accuracy_a"].to_numpy(dtype=float),
+                    rows["accuracy_b"].to_numpy(dtype=float),
+                    rows["difference_low"].to_numpy(dtype=float),
+                    rows["difference_high"].to_numpy(dtype=float),
+                    _plain_all(rows["evidence"]),
+                ]
+            ).astype(object),
+            hovertemplate="<b>%{y}</b><br>accuracy %{customdata[0]:.1%} → %{customdata[1]:.1%}"
+            "<br>B − A: %{x:+.1%} (95% interval %{customdata[2]:+.1%} – %{customdata[3]:+.1%})"
+            "<br>evidence: %{customdata[4]}<extra>%{fullData.name}</extra>",
+        )
+    _categories(fig, "y", _plain_all(shown["tag"]))
+    fig.update_xaxes(title="accuracy in B − accuracy in A", tickformat="+.0%", zeroline=True)
+    fig.update_layout(barmode="overlay")
+    return fig

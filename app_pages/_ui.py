@@ -173,6 +173,7 @@ PAGES = {
     "review": ("Review", ":material/rate_review:"),
     "tags": ("Tags", ":material/sell:"),
     "priorities": ("Priorities", ":material/leaderboard:"),
+    "compare": ("Compare", ":material/compare_arrows:"),
     "discover": ("Discover", ":material/travel_explore:"),
     "audit": ("Audit", ":material/fact_check:"),
 }
