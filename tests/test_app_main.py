@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from pathlib import Path
 
-import numpy as np
 import pytest
-from app_support import APP, DATASET, REVIEWER, build_project, no_errors, open_page
+from app_support import APP, DATASET, REVIEWER, no_errors, open_page
 from streamlit.testing.v1 import AppTest
+from test_project_files import (
+    a_folder,
+    missing_folder,
+    newer_version,
+    other_application,
+    random_bytes,
+    text_file,
+    truncated_mid_page,
+)
 
 from app_pages._ui import md
-from erroranalysis.store import SCHEMA_VERSION, open_project
+from erroranalysis.store import open_project
 
 
 # ---------------------------------------------------------------------- the entry point
@@ -87,61 +94,15 @@ def test_labels_from_data_are_escaped_on_the_page(project_file):
 
 
 # ---------------------------------------------------------------------- files that are not projects
-def _text(folder: Path) -> Path:
-    path = folder / "notes.db"
-    path.write_text("id,label,prediction\n1,a,b\n")
-    return path
-
-
-def _random_bytes(folder: Path) -> Path:
-    path = folder / "noise.db"
-    path.write_bytes(np.random.default_rng(7).bytes(8192))
-    return path
-
-
-def _other_application(folder: Path) -> Path:
-    path = folder / "contacts.sqlite"
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE contacts (name TEXT, phone TEXT)")
-    conn.execute("INSERT INTO contacts VALUES ('ana', '555')")
-    conn.commit()
-    conn.close()
-    return path
-
-
-def _truncated(folder: Path) -> Path:
-    path = build_project(folder)
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2 // 4096 * 4096])
-    return path
-
-
-def _folder(folder: Path) -> Path:
-    path = folder / "project.db"
-    path.mkdir()
-    return path
-
-
-def _newer(folder: Path) -> Path:
-    path = build_project(folder)
-    conn = sqlite3.connect(path)
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    conn.close()
-    return path
-
-
-def _missing_folder(folder: Path) -> Path:
-    return folder / "missing" / "project.db"
-
-
+# The store's own bad files (tests/test_project_files.py), each with what the page says.
 BAD_FILES = {
-    "text": (_text, "is not an SQLite file"),
-    "random bytes": (_random_bytes, "is not an SQLite file"),
-    "another application": (_other_application, "SQLite database of another application"),
-    "truncated": (_truncated, "is truncated or damaged"),
-    "folder": (_folder, "is a folder, not a project file"),
-    "newer version": (_newer, "written by a newer version of erroranalysis"),
-    "missing folder": (_missing_folder, "does not exist"),
+    "text": (text_file, "is not an SQLite file"),
+    "random bytes": (random_bytes, "is not an SQLite file"),
+    "another application": (other_application("delete"), "SQLite database of another application"),
+    "truncated": (truncated_mid_page, "is truncated or damaged"),
+    "folder": (a_folder, "is a folder, not a project file"),
+    "newer version": (newer_version, "written by a newer version of erroranalysis"),
+    "missing folder": (missing_folder, "does not exist"),
 }
 
 
