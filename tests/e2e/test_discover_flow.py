@@ -1,0 +1,63 @@
+"""Discover in the browser, on the speech demo: adopt the top discovered slice as a rule tag,
+then find that tag ranked on the Priorities page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from e2e_helpers import grid_texts, no_exception, open_page, set_reviewer, wait_idle
+from playwright.sync_api import Page, expect
+
+from erroranalysis.analyses import discover_slices, load_evidence
+from erroranalysis.demo import SPEECH, build_demo
+from erroranalysis.rules import evaluate_rule
+from erroranalysis.store import open_project
+
+pytestmark = pytest.mark.browser
+
+REVIEWER = "e2e reviewer"
+TAG = "e2e discovered slice"
+
+
+@pytest.fixture(scope="module")
+def project_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("demo") / "demo.db"
+    build_demo(db)
+    return db
+
+
+def test_adopt_a_discovered_slice_and_see_it_in_priorities(app, page: Page):
+    with open_project(app.db) as project:
+        top = discover_slices(load_evidence(project, SPEECH)).iloc[0]
+        assert TAG not in project.tag_definitions()["tag"].tolist()
+
+    open_page(page, app.page_url("discover", dataset=SPEECH))
+    set_reviewer(page, REVIEWER)
+    expect(page.get_by_role("heading", name="Discover")).to_be_visible()
+    grid = page.get_by_test_id("stDataFrame").first
+    expect(grid.get_by_text(top["slice"], exact=True)).to_be_attached()
+    name = page.get_by_role("textbox", name="Tag name")
+    name.fill(TAG)
+    name.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Adopt as rule tag").click()
+    wait_idle(page)
+    no_exception(page)
+
+    with open_project(app.db) as project:
+        definitions = project.tag_definitions().set_index("tag")
+        examples = project.dataset(SPEECH).examples()
+    assert definitions.loc[TAG, "rule"] == top["rule"]
+    assert definitions.loc[TAG, "created_by"] == REVIEWER
+    held = int(evaluate_rule(top["rule"], examples).sum())
+    assert held == top["examples"]
+
+    open_page(page, app.page_url("priorities"))
+    expect(page.get_by_role("heading", name="Priorities")).to_be_visible()
+    grid = page.get_by_test_id("stDataFrame").first
+    expect(grid.get_by_text(TAG, exact=True)).to_be_attached()
+    # rank, tag, kind, examples, ...: the first table is the priority table.
+    row = grid_texts(grid, column=1).index(TAG)
+    assert grid_texts(grid, column=2)[row] == "rule"
+    assert grid_texts(grid, column=3)[row] == str(held)
