@@ -19,6 +19,7 @@ from collections.abc import Callable
 from .clusters import error_clusters
 from .compare import compare_runs
 from .discover import discover_slices
+from .drift import drift_table
 from .evidence import Evidence, load_evidence, reviewable_tags
 from .priorities import error_shares, exclusive_shares, priority_table, tag_overlap, untagged_errors
 from .slices import baselines, confusion, metric_warnings, slice_table
@@ -33,6 +34,7 @@ __all__ = [
     "dataset_summary",
     "discover_slices",
     "error_clusters",
+    "drift_table",
     "error_shares",
     "exclusive_shares",
     "load_evidence",
@@ -60,6 +62,7 @@ ANALYSES: dict[str, Callable[..., object]] = {
         metric_warnings,
         tag_overview,
         dataset_summary,
+        drift_table,
         discover_slices,
         error_clusters,
         compare_runs,

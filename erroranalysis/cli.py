@@ -6,7 +6,7 @@ place that turns every expected failure -- an :class:`~erroranalysis.errors.Expe
 or an OS error an argument caused -- into ``error: ...`` on standard error and exit code 1.
 Anything else is a defect and keeps its traceback.
 
-Read commands (``datasets``, ``tags list``, ``priorities``, ``slices``) open the project
+Read commands (``datasets``, ``tags list``, ``priorities``, ``slices``, ``drift``) open the project
 read-only: they work on a read-only file and never change one. Output files are written
 whole or not at all (a temporary file in the same folder, then renamed over the target).
 """
@@ -41,6 +41,8 @@ NAME_FLAGS = (
     ("run", "--run", "run"),
     ("actor", "--actor", "reviewer"),
     ("reviewer", "--reviewer", "reviewer"),
+    ("against", "--against", "dataset"),
+    ("against_run", "--against-run", "run"),
 )
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -241,6 +243,7 @@ def cmd_import(args: argparse.Namespace) -> None:
         columns=mapping,
         media_root=args.media_root,
         encoding=args.encoding,
+        production=args.production,
         embeddings=args.embeddings,
     )
     with _project(args, write=True, create=True) as project:
@@ -249,9 +252,14 @@ def cmd_import(args: argparse.Namespace) -> None:
         )
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    quality = (
+        "a production sample, no labels"
+        if info.production
+        else f"{info.n_errors} errors, accuracy {info.accuracy:.1%}"
+    )
     print(
-        f"imported {info.n_examples} examples ({info.n_errors} errors, accuracy "
-        f"{info.accuracy:.1%}) into dataset {info.dataset!r}, run {info.name!r} of {args.db}"
+        f"imported {info.n_examples} examples ({quality}) into dataset {info.dataset!r}, "
+        f"run {info.name!r} of {args.db}"
     )
 
 
@@ -407,6 +415,20 @@ def cmd_compare(args: argparse.Namespace) -> None:
     _write_table(table, args)
 
 
+def cmd_drift(args: argparse.Namespace) -> None:
+    from . import analyses
+
+    dataset = _need_dataset(args)
+    with _project(args, write=False) as project:
+        evidence = analyses.load_evidence(project, dataset, run=args.run)
+        against = analyses.load_evidence(project, args.against, run=args.against_run)
+    try:
+        table = analyses.drift_table(evidence, against=against, by=args.by)
+    except ValueError as err:  # the analysis names what is wrong with the datasets or --by
+        raise CliError(f"drift: {err}") from None
+    _write_table(table, args)
+
+
 def cmd_undo(args: argparse.Namespace) -> None:
     with _project(args, write=True) as project:
         undone = project.dataset(_need_dataset(args)).undo(actor=args.reviewer)
@@ -541,6 +563,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--run", default=DEFAULT_RUN, help=f"name of this model run (default: {DEFAULT_RUN})"
     )
     p.add_argument("--replace", action="store_true", help="replace an existing run of that name")
+    p.add_argument(
+        "--production",
+        action="store_true",
+        help="a production sample: predictions without labels (no label, correct or "
+        "human_label column), in a dataset of its own; compare it with drift",
+    )
     p.add_argument("--media-root", help="folder media paths are relative to (default: the file's)")
     p.add_argument("--actor", default=os.environ.get("USER") or "import", help="who imports")
     p.add_argument(
@@ -660,6 +688,20 @@ def build_parser() -> argparse.ArgumentParser:
     _out(p)
     p.add_argument("--format", choices=["csv", "json"], default="csv")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "drift", help="shares of tags (or of a column's values) in dev against production"
+    )
+    _common(p, dataset_required=True)
+    p.add_argument(
+        "--against", required=True, help="the production sample (imported with --production)"
+    )
+    p.add_argument("--by", help="a column: one row per value, with the projected accuracy")
+    p.add_argument("--run", help="model run of --dataset (default: the latest)")
+    p.add_argument("--against-run", help="model run of --against (default: the latest)")
+    _out(p)
+    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.set_defaults(func=cmd_drift)
 
     p = sub.add_parser("undo", help="undo a reviewer's last action")
     _common(p, dataset_required=True)

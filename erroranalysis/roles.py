@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 __all__ = [
+    "LABEL_ROLES",
+    "PRODUCTION_ROLES",
     "REQUIRED_ROLES",
     "ROLES",
     "ROLE_HELP",
@@ -22,6 +24,10 @@ __all__ = [
 ]
 
 REQUIRED_ROLES = ("id", "label", "prediction")
+# A production sample (``import --production``) has predictions but no labels: it needs
+# only these roles and may not have the label roles (see erroranalysis.importing).
+PRODUCTION_ROLES = ("id", "prediction")
+LABEL_ROLES = ("label", "correct", "human_label")
 # Read exactly as written, whatever the format would make of them: "007" stays "007".
 TEXT_ROLES = ("id", "label", "prediction", "human_label", "text", "audio", "image", "tags")
 

@@ -17,6 +17,7 @@ from erroranalysis.analyses import ANALYSES
 from erroranalysis.clusters import CLUSTER_COLUMNS, POINT_COLUMNS, ErrorClusters
 from erroranalysis.compare import COMPARE_COLUMNS
 from erroranalysis.discover import DISCOVER_COLUMNS
+from erroranalysis.drift import DRIFT_BY_COLUMNS, DRIFT_COLUMNS
 from erroranalysis.evidence import Evidence
 from erroranalysis.priorities import COLUMNS, ERROR_SHARE_COLUMNS, EXCLUSIVE_COLUMNS
 from erroranalysis.slices import BASELINE_COLUMNS, SLICE_COLUMNS
@@ -177,6 +178,31 @@ OPTIONS["compare_runs"] = (
         ({"baseline": "v1"}, "baseline must be an Evidence, got str"),
         ({"level": 1.5}, "level must be between 0 and 1"),
         ({"alpha": 0}, "alpha must be between 0 and 1"),
+        ({"draws": 10}, "draws must be an integer of at least 100"),
+    ],
+)
+
+
+def production_sample() -> Evidence:
+    """A production sample beside run_fields for drift_table: no labels, the dataset and
+    rule tags known on every example."""
+    fields = run_fields()
+    examples = fields["examples"].drop(columns=["label", "correct", "human_label"])
+    tags = fields["tags"][["car", "quiet"]]
+    return Evidence(examples, tags=tags, kinds={"car": "dataset", "quiet": "rule"})
+
+
+OPTIONS["drift_table"] = (
+    [
+        {"against": production_sample(), "draws": 200},
+        {"against": production_sample(), "by": "site", "draws": 200, "seed": 2},
+    ],
+    [
+        ({"against": "prod"}, "against must be an Evidence, got str"),
+        ({"against": Evidence(**run_fields())}, "against must be a production sample"),
+        ({"by": "weather"}, "has no column 'weather'"),
+        ({"by": 3}, "by must be a column name or None"),
+        ({"level": 1.5}, "level must be between 0 and 1"),
         ({"draws": 10}, "draws must be an integer of at least 100"),
     ],
 )
@@ -358,6 +384,7 @@ def assert_documented(name: str, result: object, evidence: Evidence, options: di
         "confusion": classes,
         "baselines": BASELINE_COLUMNS,
         "tag_overview": TAG_OVERVIEW_COLUMNS,
+        "drift_table": DRIFT_BY_COLUMNS if options.get("by") else DRIFT_COLUMNS,
         "discover_slices": DISCOVER_COLUMNS,
         "compare_runs": COMPARE_COLUMNS,
     }[name]

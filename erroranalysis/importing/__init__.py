@@ -19,6 +19,11 @@ is the contract with the store and the engine:
 * one bool column ``tag:NAME`` per dataset tag, from the ``tags`` column (``;``-separated
   names) and from boolean ``tag:NAME`` columns of the file.
 
+A **production** sample (``production=True``: the model's predictions on data nobody has
+labelled yet) has no ``label``, ``correct`` or ``human_label`` column: a file with one is
+refused, so that labels are never dropped unseen. Its frame has ``id``, ``prediction`` and
+the rest as above, and no ``correct`` column.
+
 Column roles can be mapped to other file columns with :class:`ColumnMapping`.
 :func:`read_reviews` and :func:`read_tag_definitions` read the small CSV tables a team
 brings along with the same checks.
@@ -101,6 +106,7 @@ class ImportResult:
     source: str
     format: str
     warnings: list[str] = field(default_factory=list)
+    production: bool = False  # a production sample: no labels (see the module docstring)
     embeddings: Embeddings | None = None  # see erroranalysis.embeddings
 
 
@@ -111,9 +117,11 @@ def read_dataset(
     columns: ColumnMapping = ColumnMapping(),  # noqa: B008 -- frozen, so sharing is safe
     media_root: str | Path | None = None,
     encoding: str = "utf-8",
+    production: bool = False,
     embeddings: str | os.PathLike[str] | None = None,
 ) -> ImportResult:
-    """Read and validate a CSV, Parquet or JSON Lines file of predictions.
+    """Read and validate a CSV, Parquet or JSON Lines file of predictions (of a
+    ``production`` sample, without labels: see the module docstring).
 
     ``source`` is a path or a binary file object (then ``filename`` gives the name, and so
     the format, unless the object has a ``name``). The format follows the extension:
@@ -160,7 +168,7 @@ def read_dataset(
         report.add(f"the file has its own embedding ({vectors.source}) and --embeddings was given")
     elif embeddings is not None:
         vectors = read_npy(embeddings, rows=len(parsed), report=report)
-    frame, metadata, tags = canonical(parsed, columns, root, report)
+    frame, metadata, tags = canonical(parsed, columns, root, report, production=production)
     if report.problems:
         raise report.error(name)
     return ImportResult(
@@ -171,6 +179,7 @@ def read_dataset(
         source=name,
         format=fmt,
         warnings=report.warnings,
+        production=production,
         embeddings=vectors,
     )
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..media import URL_PATTERN, scan_media_paths
-from ..roles import REQUIRED_ROLES, ROLES, ColumnMapping, column_flag
+from ..roles import LABEL_ROLES, PRODUCTION_ROLES, REQUIRED_ROLES, ROLES, ColumnMapping, column_flag
 from ..vocabulary import TAG_PREFIX
 from .report import Report, value_text
 from .tags import collect_tags
@@ -29,10 +29,17 @@ _CANONICAL = frozenset(ROLES)
 
 
 def canonical(
-    frame: pd.DataFrame, mapping: ColumnMapping, root: Path | None, report: Report
+    frame: pd.DataFrame,
+    mapping: ColumnMapping,
+    root: Path | None,
+    report: Report,
+    *,
+    production: bool = False,
 ) -> tuple[pd.DataFrame, list[str], list[str]]:
     """(canonical frame, metadata columns, dataset tags) of a parsed file, every role checked.
 
+    A ``production`` sample needs only an id and a prediction, and a column of a label
+    role (label, correct, human label) is a problem: its labels would be dropped unseen.
     Problems go to ``report``; the frame is empty when there are any.
     """
     names = list(frame.columns)
@@ -46,9 +53,17 @@ def canonical(
             )
         owner.setdefault(name, role)
     present = {role: name for role, name in roles.items() if name in frame.columns}
-    for role in REQUIRED_ROLES:
+    for role in PRODUCTION_ROLES if production else REQUIRED_ROLES:
         if role not in present:
             report.add(_missing_message(role, roles[role], names), column=roles[role])
+    for role in LABEL_ROLES if production else ():
+        if role in present:
+            report.add(
+                f"is the {role.replace('_', ' ')} column, but a production sample has no "
+                "labels: import the file without --production (as a labelled dataset), or "
+                "remove the column",
+                column=present[role],
+            )
     used = set(present.values())
     for name in names:
         if name not in used and name in _CANONICAL:

@@ -29,6 +29,9 @@ from .samples import (
 )
 from .staging import _INSERT_REVIEW, _values
 
+# The first schema that marks production datasets (see schema.py).
+PRODUCTION_SCHEMA = 4
+
 if TYPE_CHECKING:
     from ..importing import ImportResult
     from .project import Project
@@ -69,6 +72,21 @@ class DatasetStore:
         if self._id is None:
             self._id = self.project._dataset_id(self.name)
         return self._id
+
+    @property
+    def production(self) -> bool:
+        """Whether the dataset is a production sample (predictions without labels), as set
+        by its first import; False in a file of schema 2-3, which has none."""
+        return self._production()
+
+    @_guarded
+    def _production(self) -> bool:
+        if self.project.schema_version < PRODUCTION_SCHEMA:
+            return False
+        row = self.project._conn.execute(
+            "SELECT production FROM datasets WHERE id = ?", (self.id,)
+        ).fetchone()
+        return bool(row[0])
 
     @_guarded
     def runs(self) -> list[RunInfo]:
@@ -135,12 +153,16 @@ class DatasetStore:
         replace: bool = False,
         actor: str = "import",
         embeddings: Embeddings | None = None,
+        production: bool = False,
     ) -> RunInfo:
         """Store a validated example frame (see :mod:`erroranalysis.importing`) as a run.
 
         Re-importing an existing run needs ``replace=True``; tags and reviews of ids that
         still exist are kept, those of ids that are gone are retracted through the log.
         One transaction; the Parquet encoding and the ids that go are worked out before it.
+        A ``production`` run (no labels, so no ``correct`` column) makes its dataset a
+        production one; a production run never joins a labelled dataset, nor a labelled
+        run a production one (:class:`StoreError`, nothing changed).
         ``embeddings`` (one vector per row of ``frame``) are stored with the run; a replaced
         run keeps none of its old ones.
         """
@@ -149,8 +171,13 @@ class DatasetStore:
         run = check_name(run, kind="run")
         tags = [check_tag_name(t) for t in dataset_tags]
         vectors = self._embedding_row(embeddings, len(frame))
+        if production == ("correct" in frame.columns):
+            raise StoreError(
+                "a production run has predictions without labels (no correct column), a "
+                "labelled run has them; nothing was imported"
+            )
         blob = _frame_to_blob(frame)
-        n_errors = int((~frame["correct"].astype(bool)).sum())
+        n_errors = 0 if production else int((~frame["correct"].astype(bool)).sum())
         new_ids = pd.Index(frame["id"].astype(str))
         existing = self._dataset_runs()
         replacing = any(info.name == run for info in existing)
@@ -161,12 +188,17 @@ class DatasetStore:
             self.project._stage_ids("gone_ids", gone)
         stamp = now()
         with self.project.write() as conn:
-            row = conn.execute("SELECT id FROM datasets WHERE name = ?", (self.name,)).fetchone()
+            row = conn.execute(
+                "SELECT id, production FROM datasets WHERE name = ?", (self.name,)
+            ).fetchone()
             if row is None:
                 dataset_id = conn.execute(
-                    "INSERT INTO datasets (name, created_at, created_by) VALUES (?, ?, ?)",
-                    (self.name, stamp, actor),
+                    "INSERT INTO datasets (name, created_at, created_by, production)"
+                    " VALUES (?, ?, ?, ?)",
+                    (self.name, stamp, actor, int(production)),
                 ).lastrowid
+            elif bool(row[1]) != production:
+                raise self._mixed_roles(production)
             else:
                 dataset_id = row[0]
             old = conn.execute(
@@ -231,6 +263,17 @@ class DatasetStore:
             self.project._bump()
         return self.run(run)
 
+    def _mixed_roles(self, production: bool) -> StoreError:
+        if production:
+            return StoreError(
+                f"dataset {self.name!r} holds labelled runs: import the production sample "
+                "into a dataset of its own (--dataset NAME --production); nothing was imported"
+            )
+        return StoreError(
+            f"dataset {self.name!r} is a production sample (no labels): import labelled "
+            "predictions into another dataset; nothing was imported"
+        )
+
     def _replace_needed(self, run: str) -> StoreError:
         return StoreError(
             f"dataset {self.name!r} already has run {run!r}; pass --replace to replace it "
@@ -258,6 +301,7 @@ class DatasetStore:
             replace=replace,
             actor=actor,
             embeddings=result.embeddings,
+            production=result.production,
         )
 
     def _embedding_row(self, embeddings: Embeddings | None, rows: int) -> tuple | None:
@@ -560,6 +604,11 @@ class DatasetStore:
                 )
             run = drawn_from
         info = self.run(run)
+        if info.production:
+            raise StoreError(
+                f"dataset {self.name!r} is a production sample: with no labels there are no "
+                "errors or correct predictions to review; nothing was recorded"
+            )
         run_ids, run_correct = self.project.run_index(info)
         positions = run_ids.get_indexer(ids)
         if (positions < 0).any():
