@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .design import DesignWeights, design_weights
 from .errors import ExpectedError
-from .review import DIRECT as DIRECT_QUEUE
 from .rules import evaluate_rule
-from .vocabulary import KINDS, TAG_PREFIX
+from .vocabulary import KINDS, STRATUM_DIRECT, TAG_PREFIX
 
 if TYPE_CHECKING:
     from .store import Project
@@ -71,7 +71,9 @@ class Evidence:
         if isinstance(self.examples, pd.DataFrame):
             if self.tags is None:
                 object.__setattr__(self, "tags", pd.DataFrame(index=self.examples.index))
-            if self.reviewed is None:
+            if self.reviewed is None and isinstance(self.weights, pd.Series):
+                object.__setattr__(self, "reviewed", self.weights.notna().rename("reviewed"))
+            elif self.reviewed is None:
                 nobody = pd.Series(False, index=self.examples.index, name="reviewed")
                 object.__setattr__(self, "reviewed", nobody)
         if self.kinds is None and isinstance(self.tags, pd.DataFrame):
@@ -106,7 +108,10 @@ def load_evidence(
     """Everything the analyses need for ``dataset`` (its latest run unless ``run``).
 
     Pass ``examples`` (the run's frame, e.g. from a cache) to skip reading it again.
-    An example counts as reviewed when someone marked it reviewed or tagged it.
+    Each example's design weight comes from the samples its reviews were drawn in
+    (:func:`erroranalysis.design.design_weights`, where the rules are): an example is
+    ``reviewed`` when it has a weight, and ``left_out`` counts the reviews kept but not
+    estimated, per reason.
     """
     info = project.dataset(dataset).run(run)
     frame = project.dataset(dataset).examples(info.name) if examples is None else examples
@@ -141,32 +146,15 @@ def load_evidence(
         columns[name] = column
         kinds[name] = "reviewed"
 
-    # The estimates treat the reviewed correct examples as a random sample of the correct
-    # ones. A correct example opened directly (a link, a search by id) was chosen, not
-    # sampled, so it counts only if it was also reviewed from a queue; errors all count.
-    reviews = project.dataset(dataset).reviews()
-    sampled = reviews.loc[reviews["queue"] != DIRECT_QUEUE, "example_id"]
-    direct = reviews.loc[reviews["queue"] == DIRECT_QUEUE, "example_id"]
-    reviewed = np.zeros(n, dtype=bool)
-    for ids in (reviews["example_id"], assignments["example_id"]):
-        found = positions.get_indexer(ids)
-        reviewed[found[found >= 0]] = True
-    # A production sample has no labels, so no correct column: none of its examples counts
-    # as a correct one opened directly.
-    correct = frame["correct"].to_numpy(dtype=bool) if "correct" in frame else np.zeros(n, bool)
-    chosen = np.zeros(n, dtype=bool)
-    found = positions.get_indexer(direct)
-    chosen[found[found >= 0]] = True
-    found = positions.get_indexer(sampled)
-    chosen[found[found >= 0]] = False
-    reviewed &= ~(chosen & correct)
-
+    design = _design(project, dataset, frame, tagged=assignments["example_id"])
     tags = pd.DataFrame(columns, index=frame.index) if columns else pd.DataFrame(index=frame.index)
     return Evidence(
         examples=frame,
         tags=tags,
         kinds=kinds,
-        reviewed=pd.Series(reviewed, index=frame.index, name="reviewed"),
+        reviewed=design.weights.notna().rename("reviewed"),
+        weights=design.weights,
+        left_out=design.left_out,
         hlp={t: v for t, v in _numbers(definitions["hlp"]).items() if t in kinds},
         effort={t: v for t, v in _numbers(definitions["effort"]).items() if t in kinds},
         definitions=definitions,
@@ -175,6 +163,22 @@ def load_evidence(
         dataset=info.dataset,
         run=info.name,
     )
+
+
+def _design(
+    project: Project, dataset: str, frame: pd.DataFrame, *, tagged: pd.Series
+) -> DesignWeights:
+    """The design weights of ``frame``'s examples from the dataset's reviews and samples."""
+    store = project.dataset(dataset)
+    reviews = store.reviews()
+    samples = store.samples()
+    draws = {int(s): store.sample_draws(int(s)) for s in samples["id"]}
+    legacy = reviews["sample_id"].isna() & (reviews["queue"] != STRATUM_DIRECT)
+    legacy_runs = set(reviews.loc[legacy, "run"].dropna())
+    runs = {info.name: project.run_index(info) for info in store.runs() if info.name in legacy_runs}
+    # A production sample has no labels, so no correct column, and no reviews.
+    target = frame if "correct" in frame else frame.assign(correct=False)
+    return design_weights(target, reviews, samples=samples, draws=draws, runs=runs, tagged=tagged)
 
 
 def reviewable_tags(project: Project) -> list[str]:
@@ -203,6 +207,7 @@ class Checked:
     human: tuple[np.ndarray, np.ndarray] | None  # see human_agreement
     hlp: dict[str, float]
     effort: dict[str, float]
+    weights: np.ndarray | None = None  # float, one per example, NaN where not reviewed
 
 
 def human_agreement(examples: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
@@ -253,6 +258,46 @@ def _check_numbers(values: object, name: str, *, positive: bool = False) -> dict
             raise ValueError(f"{name}[{tag!r}] must be between 0 and 1, got {value!r}")
         checked[str(tag)] = value
     return checked
+
+
+def _check_weights(weights: object, index: pd.Index, reviewed: np.ndarray) -> np.ndarray | None:
+    """The design weights as floats (None: every reviewed example weight 1): a positive
+    finite number exactly where an example is reviewed, NaN elsewhere."""
+    if weights is None:
+        return None
+    if not isinstance(weights, pd.Series):
+        raise ValueError(f"weights must be a pandas Series or None, got {type(weights).__name__}")
+    dtype = weights.dtype
+    if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_float_dtype(dtype):
+        raise ValueError(f"weights must have a float dtype, got {dtype}")
+    if not weights.index.equals(index):
+        raise ValueError("weights must have the same index as examples")
+    values = weights.to_numpy(dtype=float, na_value=np.nan)
+    given = ~np.isnan(values)
+    bad = given & ~(np.isfinite(values) & (values > 0))
+    if bad.any():
+        where = list(index[bad][:5])
+        raise ValueError(
+            f"weights must be positive numbers where given, got {values[bad][:5]} at {where}"
+        )
+    if (given != reviewed).any():
+        where = list(index[given != reviewed][:5])
+        raise ValueError(
+            f"weights must be given exactly on the reviewed examples, not so at {where}"
+        )
+    return values
+
+
+def _check_left_out(left_out: object) -> None:
+    if not isinstance(left_out, Mapping):
+        raise ValueError(
+            f"left_out must be a mapping reason -> reviews, got {type(left_out).__name__}"
+        )
+    for reason, count in left_out.items():
+        if not isinstance(reason, str):
+            raise ValueError(f"left_out reasons must be text, got {reason!r}")
+        if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 0:
+            raise ValueError(f"left_out[{reason!r}] must be a count of reviews, got {count!r}")
 
 
 def _check_tags(tags: pd.DataFrame, examples: pd.DataFrame) -> None:
@@ -331,6 +376,8 @@ def check_evidence(evidence: object, *, columns: Sequence[str] = ("correct",)) -
             raise ValueError(f"kind of tag {tag!r} must be one of {KINDS}, got {kinds[tag]!r}")
         tag_kinds.append(kinds[tag])
     reviewed = _check_bool_series(evidence.reviewed, "reviewed", examples.index)
+    weights = _check_weights(evidence.weights, examples.index, reviewed)
+    _check_left_out(evidence.left_out)
     _check_taxonomy(evidence)
     if "human_label" in examples.columns and "label" not in examples.columns:
         raise ValueError("examples has a 'human_label' column but no 'label' column")
@@ -360,6 +407,7 @@ def check_evidence(evidence: object, *, columns: Sequence[str] = ("correct",)) -
         human=human_agreement(examples),
         hlp=_check_numbers(evidence.hlp, "hlp"),
         effort=_check_numbers(evidence.effort, "effort", positive=True),
+        weights=weights,
     )
 
 

@@ -1064,8 +1064,18 @@ def test_a_schema_3_file_reads_its_reviews_without_samples(tmp_path):
     path = tmp_path / "old.db"
     old = Project(path, migrate=False)
     old.migrate(to=3)
-    add_dataset(old)
-    old.dataset("dev").record_review("0", reviewer="ana", queue="error")
+    with old.write() as conn:  # as version 3 wrote them: a run and one review
+        conn.execute("INSERT INTO datasets VALUES (1, 'dev', '2026-01-01', 'ana')")
+        conn.execute(
+            "INSERT INTO runs VALUES (1, 1, 'main', 'dev.csv', 'csv', NULL, 10, 4, '[]', '[]',"
+            " '2026-01-01', 'ana', ?)",
+            (_frame_to_blob(frame(range(10))),),
+        )
+        conn.execute("INSERT INTO actions VALUES (1, 1, 'review', 'ana', '2026-01-01', NULL, '{}')")
+        conn.execute(
+            "INSERT INTO reviews (action_id, dataset_id, run_id, example_id, reviewer, at, stratum,"
+            " queue) VALUES (1, 1, 1, '0', 'ana', '2026-01-01', 'error', 'error')"
+        )
     old.close()
     with open_project(path, readonly=True) as p:
         assert p.schema_version == 3
