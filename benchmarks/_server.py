@@ -1,6 +1,7 @@
 """Run the app (or any Streamlit script) as `erroranalysis serve` does, on a free local port.
 
-The browser tests (``tests/e2e/``) and the UI benchmark both start servers this way, so
+The browser tests (``tests/e2e/``) and the UI benchmark both start servers this way (and
+drive the same Chromium with the same flags), so
 both measure and test the command line users run, plus one flag: edits to the source
 while a server runs must not rerun the app under the test or the timing.
 """
@@ -20,6 +21,19 @@ from pathlib import Path
 from erroranalysis.cli import serve_command
 
 STARTUP_TIMEOUT_S = 60.0
+# Debian's Chromium, headless; without the networking flags it keeps dialling out
+# (updates, sync) on a closed network.
+CHROMIUM_ENV = "ERRORANALYSIS_CHROMIUM"
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:

@@ -46,7 +46,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 import synthetic  # noqa: E402
-from _server import serving  # noqa: E402
+from _server import CHROMIUM_ARGS, CHROMIUM_ENV, DEFAULT_CHROMIUM, serving  # noqa: E402
 
 from erroranalysis.store import open_project  # noqa: E402
 
@@ -56,16 +56,7 @@ DATASET = "synthetic"
 # Bump when the synthetic project changes, so a stale cached file is rebuilt.
 PROJECT_VERSION = 1
 REVIEWER = "bench"
-CHROMIUM = os.environ.get("ERRORANALYSIS_CHROMIUM", "/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = os.environ.get(CHROMIUM_ENV, DEFAULT_CHROMIUM)
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 TIMEOUT_MS = 120_000
 # The reviewed tags of the synthetic project: (name, HLP, share among errors, among correct).
@@ -425,7 +416,7 @@ def main() -> None:
         folder = Path(tmp)
         big = folder / "big.db"
         shutil.copyfile(cached, big)  # the runs add tag events; the cached file stays as built
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             print(
                 f"measuring the {args.examples:,}-example project ({args.repeat} repetitions each)",

@@ -21,22 +21,10 @@ from urllib.parse import urlencode
 import pytest
 
 from benchmarks import _server
-from benchmarks._server import stop_app
+from benchmarks._server import CHROMIUM_ARGS, CHROMIUM_ENV, DEFAULT_CHROMIUM, stop_app
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
-CHROMIUM_ENV = "ERRORANALYSIS_CHROMIUM"
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
-# Without the networking flags Chromium keeps dialling out (updates, sync) on a closed network.
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1400, "height": 1000}
 # pytest-playwright's own base_url fixture trips a pytest deprecation; not ours to fix.
 PLUGIN_WARNING = (
@@ -70,7 +58,7 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    return {**browser_type_launch_args, "executable_path": executable, "args": LAUNCH_ARGS}
+    return {**browser_type_launch_args, "executable_path": executable, "args": CHROMIUM_ARGS}
 
 
 @pytest.fixture(scope="session")
