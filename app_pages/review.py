@@ -1,15 +1,22 @@
 """Review: walk the queue of errors (and a sample of correct examples) and tag each one.
 
+The queue is a sample drawn by one of three strategies (stratified, confidence bands,
+active batches); the page says which is on and what the next reviews buy: the target
+tag's marginal-effect interval width now and the width expected after them. The sample is
+recorded with the first review made from the queue, so opening the page writes nothing.
+
 Every click is written to the project file at once. The example panel is a fragment, so a
 tag toggle or Next reruns only the panel, not the queue settings.
 """
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from app_pages import _charts, _ui
-from erroranalysis import review
+from erroranalysis import review, sampling
+from erroranalysis.evidence import Evidence
 from erroranalysis.store import RunInfo
 
 _ui.start_page()
@@ -17,7 +24,22 @@ _ui.start_page()
 SHORTCUTS = "← previous · → next · M mark reviewed · U undo · 1–9 toggle the first nine tags"
 # Tags offered as buttons; the others (a project may have thousands) through a search box.
 TAG_BUTTONS = 30
-ORDER_NAMES = {"random": "Random", "lowest_confidence": "Lowest confidence first"}
+STRATEGY_NAMES = {
+    "stratified": "Stratified",
+    "confidence": "Confidence bands",
+    "active": "Active",
+}
+STRATEGY_HELP = (
+    "**Stratified**: every error and a random share of correct examples. "
+    "**Confidence bands**: a sample from every band of confidence, errors and correct "
+    "examples apart, the least confident bands drawn most densely. "
+    "**Active**: batches that favour the examples most likely to narrow the widest "
+    "interval among the top-ranked tags. Every review is weighted by its chance of being "
+    "drawn, so the estimates stay unbiased whichever strategy chose it."
+)
+DEFAULT_SIZE = 50
+MAX_SIZE = 10_000
+ACTIVE_KEY = "rv_active_batch"  # the active batch drawn last: (settings, draw)
 
 st.title("Review")
 info = _ui.require_run()
@@ -27,6 +49,21 @@ has_confidence = "confidence" in data.frame.columns
 for key, default in _ui.REVIEW_DEFAULTS.items():
     st.session_state.setdefault(key, default)
 st.session_state.setdefault("rv_queue_rev", _ui.revision())
+# Sessions of earlier versions hold a queue order ("random", "lowest_confidence"): each
+# became a strategy. The size is no widget default, so it is kept across pages by hand.
+try:
+    st.session_state["rv_order"] = review.queue_strategy(st.session_state["rv_order"])
+except ValueError:
+    st.session_state["rv_order"] = "stratified"
+strategies = [s for s in STRATEGY_NAMES if s != "confidence" or has_confidence]
+if st.session_state["rv_order"] not in strategies:
+    st.session_state["rv_order"] = "stratified"
+# At most the run's size: a size kept from a larger dataset shrinks to fit this one.
+largest = max(1, min(MAX_SIZE, len(data.frame)))
+# The size widget is not one of the settings every page keeps (_ui.REVIEW_DEFAULTS), so
+# the page keeps its value itself, and sets the widget from it on every run.
+kept = min(int(st.session_state.get("rv_size_kept", DEFAULT_SIZE)), largest)
+st.session_state["rv_size"] = st.session_state["rv_size_kept"] = kept
 
 
 def _queue_changed() -> None:
@@ -35,28 +72,56 @@ def _queue_changed() -> None:
     st.session_state["rv_queue_rev"] = _ui.revision()
 
 
+def _size_changed() -> None:
+    st.session_state["rv_size_kept"] = st.session_state["rv_size"]
+    _queue_changed()
+
+
+def _next_batch() -> None:
+    st.session_state.pop(ACTIVE_KEY, None)
+
+
 # ------------------------------------------------------------------ queue settings
 with st.sidebar:
     st.subheader("Queue")
-    st.slider(
-        "Correct examples in the queue",
-        0,
-        50,
-        step=5,
-        format="%d%%",
-        key="rv_fraction",
-        on_change=_queue_changed,
-        help="A random sample of correct predictions is mixed into the queue so that each "
-        "tag's share can be estimated honestly, not from errors alone.",
-    )
     st.radio(
-        "Order",
-        list(ORDER_NAMES),
-        format_func=ORDER_NAMES.get,
+        "Strategy",
+        strategies,
+        format_func=STRATEGY_NAMES.get,
         key="rv_order",
-        disabled=not has_confidence,
         on_change=_queue_changed,
+        help=STRATEGY_HELP,
     )
+    strategy = st.session_state["rv_order"]
+    if strategy != "active":
+        st.slider(
+            "Correct examples in the queue",
+            0,
+            50,
+            step=5,
+            format="%d%%",
+            key="rv_fraction",
+            on_change=_queue_changed,
+            help="A random sample of correct predictions is mixed into the queue so that each "
+            "tag's share can be estimated honestly, not from errors alone.",
+        )
+    if strategy != "stratified":
+        st.number_input(
+            "Sample size" if strategy == "confidence" else "Batch size",
+            min_value=1,
+            max_value=largest,
+            step=10,
+            key="rv_size",
+            on_change=_size_changed,
+        )
+    if strategy == "active":
+        st.button(
+            "Draw the next batch",
+            icon=":material/casino:",
+            key="rv_next_batch",
+            on_click=_next_batch,
+            help="Fit the tag model again on every review so far and draw a new batch.",
+        )
     st.toggle("Skip reviewed examples", key="rv_skip")
     with st.expander("Filters", expanded=False):
         st.multiselect("True class", data.classes, key="rv_true", on_change=_queue_changed)
@@ -114,14 +179,162 @@ filters = review.ReviewFilters(
     metadata_values=values,
     metadata_range=bounds,
 )
-queue = _ui.review_queue(
-    info,
-    filters,
-    fraction=st.session_state["rv_fraction"] / 100,
-    seed=int(st.session_state["rv_seed"]),
-    order=st.session_state["rv_order"] if has_confidence else "random",
-    rev=st.session_state["rv_queue_rev"],
-)
+filtered = filters != review.ReviewFilters()
+seed = int(st.session_state["rv_seed"])
+fraction = st.session_state["rv_fraction"] / 100
+size = int(st.session_state["rv_size"])
+uses_tags = bool(filters.tags or filters.untagged)
+
+
+# ------------------------------------------------------------------ the sample
+@st.cache_resource(max_entries=16, show_spinner="Drawing the queue…")
+def _sample(
+    key: _ui.RunKey,
+    filters: review.ReviewFilters,
+    strategy: str,
+    seed: int,
+    size: int,
+    fraction: float,
+    rev: int,
+    _data: _ui.RunData,
+) -> tuple[sampling.Draw | None, _ui.ReviewQueue]:
+    """A stratified or confidence queue (shared, read-only): a pure function of the run
+    (``_data`` is the run of ``key``), the settings and, for a tag filter, the revision it
+    was read at. (None, empty) when the filters leave no error for a stratified queue."""
+    data = _data
+    assigned = (
+        _ui.project().dataset(key.dataset).tag_assignments()
+        if (filters.tags or filters.untagged)
+        else None
+    )
+    if strategy == "stratified":
+        size, fraction = review.stratified_size(
+            data.frame,
+            correct_fraction=fraction,
+            filters=filters,
+            tags_by_example=assigned,
+            ids=data.ids,
+        )
+        if size == 0:
+            return None, _queue_of(None, data)
+    draw = sampling.draw_sample(
+        Evidence(data.frame, dataset=key.dataset, run=key.run),
+        size=size,
+        strategy=strategy,
+        seed=seed,
+        filters=filters,
+        correct_fraction=fraction,
+        tags_by_example=assigned,
+        ids=data.ids,
+    )
+    return draw, _queue_of(draw, data)
+
+
+def _queue_of(draw: sampling.Draw | None, data: _ui.RunData) -> _ui.ReviewQueue:
+    """The queue of ``draw`` (None: an empty queue) with its ids hashed once."""
+    if draw is None:
+        frame = review.empty_queue()
+    else:
+        frame = review.queue_from_draw(draw, data.frame, ids=data.ids)
+    return _ui.ReviewQueue(frame=frame, ids=pd.Index(frame["id"], dtype=object))
+
+
+def _active_batch(
+    filters: review.ReviewFilters, seed: int, size: int
+) -> tuple[sampling.Draw, _ui.ReviewQueue]:
+    """The active batch of these settings, drawn once at the revision it was asked for and
+    kept in the session (a batch must not move under the reviews it is collecting). Its
+    seed is the queue's plus that revision, so every batch draws with fresh chances."""
+    settings = (_ui.run_key(info), filters, seed, size)
+    kept = st.session_state.get(ACTIVE_KEY)
+    if kept is not None and kept[0] == settings:
+        return kept[1], kept[2]
+    rev = _ui.revision()
+    evidence = _ui._evidence(_ui.run_key(info), rev)
+    table = _ui.analysis("priority_table", info)
+    assigned = _ui.project().dataset(info.dataset).tag_assignments() if uses_tags else None
+    with st.spinner("Fitting the tag model and drawing a batch…"):
+        draw = sampling.draw_sample(
+            evidence,
+            size=size,
+            strategy="active",
+            seed=seed + rev,
+            filters=filters,
+            table=table,
+            tags_by_example=assigned,
+            ids=data.ids,
+        )
+    queue = _queue_of(draw, data)
+    st.session_state[ACTIVE_KEY] = (settings, draw, queue)
+    return draw, queue
+
+
+problem = None
+try:
+    if strategy == "active":
+        draw, queue = _active_batch(filters, seed, size)
+    else:
+        draw, queue = _sample(
+            _ui.run_key(info),
+            filters,
+            strategy,
+            seed,
+            size,
+            fraction,
+            st.session_state["rv_queue_rev"] if uses_tags else 0,
+            data,
+        )
+except ValueError as err:
+    problem = str(err)
+    draw = None
+    queue = _queue_of(None, data)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _outlook(
+    key: _ui.RunKey,
+    rev: int,
+    settings: tuple,
+    reviews: int,
+    _draw: sampling.Draw,
+    _table: pd.DataFrame,
+) -> sampling.Outlook | str:
+    """What the next ``reviews`` of the queue buy, or why that cannot be said yet;
+    ``settings`` name the draw, ``_table`` is the priority table at ``rev``."""
+    try:
+        return sampling.outlook(_ui._evidence(key, rev), _draw, reviews=reviews, table=_table)
+    except ValueError as err:
+        return str(err)
+
+
+def show_strategy() -> None:
+    """Which strategy is on and the interval width the next reviews buy."""
+    name = STRATEGY_NAMES[strategy]
+    if problem is not None:
+        st.warning(f"**{name}**: {_ui.md(problem)}", icon=":material/info:")
+        return
+    if draw is None:
+        return
+    reviews = min(len(queue), size)
+    settings = (strategy, filters, draw.seed, draw.size, fraction, len(draw.examples))
+    table = _ui.analysis("priority_table", info)
+    outlook = _outlook(_ui.run_key(info), _ui.revision(), settings, reviews, draw, table)
+    if isinstance(outlook, str):
+        st.caption(f"Strategy: **{name}**. No interval to narrow yet: {_ui.md(outlook)}")
+    else:
+        st.caption(
+            f"Strategy: **{name}**, narrowing the widest marginal-effect interval among the "
+            f"top tags: **{_ui.md(outlook.tag)}**, {outlook.width:.3f} wide now, about "
+            f"{outlook.expected_width:.3f} after the next {outlook.reviews:,} reviews of "
+            "this queue."
+        )
+    if filtered:
+        st.caption(
+            ":material/filter_alt: A filter is on: reviews from this queue are kept and shown "
+            "with their tags, but do not enter the estimates (the queue samples part of the "
+            "run only)."
+        )
+
 
 opened = _ui.take_deep_link_example()
 if opened is not None:
@@ -173,7 +386,15 @@ def _add_tag(example_id: str, actor: str) -> None:
         _toggle(example_id, name, True, actor)
 
 
-def _mark(example_id: str, label: str, actor: str, next_id: str | None) -> None:
+def _mark(
+    example_id: str,
+    label: str,
+    actor: str,
+    next_id: str | None,
+    draw: sampling.Draw | None,
+) -> None:
+    """Record the review; one made from the queue (``draw``: its sample, None for an
+    example opened outside it) records the queue's sample first, once."""
     state = st.session_state
     dataset, run = info.dataset, info.name
     wrong = bool(state.get(f"rv_wrong:{example_id}"))
@@ -193,23 +414,21 @@ def _mark(example_id: str, label: str, actor: str, next_id: str | None) -> None:
                 "That was the last example left in this queue.",
             )
 
-    _ui.act(
-        lambda: (
-            _ui.project()
-            .dataset(dataset)
-            .record_review(
-                example_id,
-                reviewer=actor,
-                run=run,
-                note=note,
-                label_wrong=wrong,
-                corrected_label=None if corrected is None else str(corrected),
-                queue=label,
-            )
-        ),
-        what=f"the review of {example_id}",
-        then=reviewed,
-    )
+    def save() -> object:
+        store = _ui.project().dataset(dataset)
+        sample = None if draw is None else review.record_queue_sample(store, draw, actor=actor)
+        return store.record_review(
+            example_id,
+            reviewer=actor,
+            run=run,
+            note=note,
+            label_wrong=wrong,
+            corrected_label=None if corrected is None else str(corrected),
+            queue=label,
+            sample=sample,
+        )
+
+    _ui.act(save, what=f"the review of {example_id}", then=reviewed)
 
 
 def _undo(actor: str) -> None:
@@ -240,7 +459,7 @@ def _undone(undone: object) -> None:
 
 # ------------------------------------------------------------------ the example panel
 @st.fragment
-def review_panel(info: RunInfo, queue: _ui.ReviewQueue) -> None:
+def review_panel(info: RunInfo, queue: _ui.ReviewQueue, draw: sampling.Draw | None) -> None:
     _ui.flash()
     data = _ui.run_data(info)
     reviewed = _ui.reviewed_ids(info)
@@ -279,7 +498,8 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue) -> None:
 
     position = int(data.ids.get_loc(current))
     example = review.example_view(data.frame, position, metadata_columns=info.metadata_columns)
-    label = review.queue_label(queue.frame, current, correct=example.correct, ids=queue.ids)
+    label = review.queue_label(queue.frame, current, ids=queue.ids)
+    drawn = draw if label != review.DIRECT else None
 
     nav = st.container(horizontal=True, vertical_alignment="center")
     nav.button(
@@ -305,7 +525,7 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue) -> None:
         type="primary",
         disabled=actor is None,
         on_click=_mark,
-        args=(current, label, actor, cursor.next),
+        args=(current, label, actor, cursor.next, drawn),
     )
     nav.button(
         "Undo",
@@ -432,7 +652,8 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue) -> None:
     _ui.mark_deep_link(info.dataset, current)
 
 
-review_panel(info, queue)
+show_strategy()
+review_panel(info, queue, draw)
 st.divider()
 st.text_input(
     "Open an example by id",

@@ -1,11 +1,14 @@
 """The review queue: which examples a reviewer sees, in which order, and how far the review got.
 
-A queue holds every error that matches the filters plus a seeded random sample of the
-correct examples that match them. The correct sample keeps the review honest: a tag's share
-among errors only means something next to its share among correct examples, and a reviewer
-who sees nothing but errors cannot tell "this slice is hard" from "this slice is common".
-Each queue row says which stratum it came from (``"error"`` or ``"correct sample"``), and
-that label is recorded with the review.
+A queue is a sample (:class:`erroranalysis.sampling.Draw`) in review order: by default every
+error that matches the filters plus a seeded random sample of the correct examples that
+match them (the ``stratified`` strategy); the Review page also draws by confidence band or
+in active batches. The correct sample keeps the review honest: a tag's share among errors
+only means something next to its share among correct examples, and a reviewer who sees
+nothing but errors cannot tell "this slice is hard" from "this slice is common". Each queue
+row says which stratum it came from and its inclusion probability; the stratum is recorded
+with the review, and the sample itself (:func:`record_queue_sample`) with the first review
+made from the queue, so opening the page writes nothing.
 
 Everything here is vectorised over the example frame (numpy masks, one random key per
 example), so building a queue over a million examples takes a fraction of a second.
@@ -13,19 +16,28 @@ example), so building a queue over a million examples takes a fraction of a seco
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .vocabulary import TAG_PREFIX
+from .vocabulary import STRATEGIES, STRATUM_CORRECT, STRATUM_DIRECT, STRATUM_ERROR, TAG_PREFIX
 
-ERROR = "error"
-CORRECT_SAMPLE = "correct sample"
-DIRECT = "direct"  # a correct example opened by id or link, outside the random sample
-ORDERS = ("random", "lowest_confidence")
+if TYPE_CHECKING:
+    from .sampling import Draw
+    from .store import DatasetStore
+
+ERROR = STRATUM_ERROR
+CORRECT_SAMPLE = STRATUM_CORRECT
+DIRECT = STRATUM_DIRECT  # opened by id or link, outside the queue's sample
+# The queue orders of earlier versions, kept in sessions and links: the strategy each became.
+# "Lowest confidence first" is now a sample by confidence band, in random order.
+LEGACY_ORDERS = {"random": "stratified", "lowest_confidence": "confidence"}
 MAX_CORRECT_FRACTION = 0.9
+QUEUE_COLUMNS = ("position", "id", "queue", "probability", "correct")
 
 
 @dataclass(frozen=True)
@@ -176,6 +188,92 @@ def correct_sample_size(n_errors: int, n_correct: int, correct_fraction: float) 
     return int(min(n_correct, wanted))
 
 
+def queue_strategy(value: object) -> str:
+    """The sampling strategy named by ``value``: one of :data:`STRATEGIES`, or an order of
+    earlier versions (:data:`LEGACY_ORDERS`), so old sessions and links keep working."""
+    if isinstance(value, str):
+        value = LEGACY_ORDERS.get(value, value)
+        if value in STRATEGIES:
+            return value
+    raise ValueError(f"the queue's strategy must be one of {', '.join(STRATEGIES)}, got {value!r}")
+
+
+def queue_from_draw(
+    draw: Draw,
+    examples: pd.DataFrame,
+    *,
+    reviewed_ids: Collection[str] = (),
+    include_reviewed: bool = True,
+    ids: pd.Index | None = None,
+) -> pd.DataFrame:
+    """The queue of ``draw`` over the run's ``examples``, in the draw's order (random within
+    each stratum, strata interleaved at random).
+
+    Already reviewed examples stay in (they are part of the sample) unless
+    ``include_reviewed`` is False. ``ids`` may pass ``pd.Index(examples["id"])`` built once.
+    Returns a frame with columns :data:`QUEUE_COLUMNS`: ``position`` (row position in
+    ``examples``), ``id``, ``queue`` (the stratum), ``probability`` (the inclusion
+    probability) and ``correct``, indexed 0..n-1 in review order.
+    """
+    ids = _id_index(examples, ids)
+    values = np.asarray(ids, dtype=object)  # the Index's own array: no copy
+    drawn = draw.examples
+    wanted = drawn["id"].to_numpy(dtype=object)
+    positions = None if draw.positions is None else np.asarray(draw.positions, dtype=np.int64)
+    # The draw's own positions serve if they are of these examples: the same ids at a few
+    # dozen of them, evenly spread (comparing all would cost more than the lookup saves).
+    probe = np.linspace(0, len(wanted) - 1, min(len(wanted), 64)).astype(np.int64)
+    if (
+        positions is None
+        or len(positions) != len(wanted)
+        or (len(positions) and positions.max() >= len(values))
+        or not (values[positions[probe]] == wanted[probe]).all()
+    ):
+        positions = ids.get_indexer(pd.Index(wanted.astype(str), dtype=object))
+    if (positions < 0).any():
+        missing = drawn["id"][positions < 0].iloc[0]
+        raise ValueError(f"the sample draws {missing!r}, which the run does not hold")
+    rank = np.argsort(drawn["order"].to_numpy(), kind="stable")
+    positions = positions[rank]
+    keep = np.ones(len(positions), dtype=bool)
+    if not include_reviewed and len(reviewed_ids):
+        keep = ~np.isin(positions, positions_of(ids, reviewed_ids))
+    positions = positions[keep].astype(np.int64)
+    return pd.DataFrame(
+        {
+            "position": positions,
+            "id": pd.Series(values[positions], dtype=object),
+            "queue": pd.Series(drawn["stratum"].to_numpy(dtype=object)[rank][keep], dtype=object),
+            "probability": drawn["probability"].to_numpy(dtype=float)[rank][keep],
+            "correct": examples["correct"].to_numpy(dtype=bool)[positions],
+        }
+    )
+
+
+def stratified_size(
+    examples: pd.DataFrame,
+    *,
+    correct_fraction: float,
+    filters: ReviewFilters | None = None,
+    tags_by_example: pd.DataFrame | None = None,
+    ids: pd.Index | None = None,
+) -> tuple[int, float]:
+    """The size of the stratified queue that holds every error passing ``filters`` and
+    :func:`correct_sample_size` correct examples, and the ``correct_fraction`` to draw it
+    with (0 when it holds no correct example). The size is 0 when no error passes."""
+    passes = (
+        np.ones(len(examples), dtype=bool)
+        if filters is None
+        else filter_mask(examples, filters, tags_by_example=tags_by_example, ids=ids)
+    )
+    correct = examples["correct"].to_numpy(dtype=bool)
+    errors = int((passes & ~correct).sum())
+    sample = correct_sample_size(errors, int((passes & correct).sum()), correct_fraction)
+    if errors == 0:
+        return 0, 0.0
+    return errors + sample, correct_fraction if sample else 0.0
+
+
 def review_queue(
     examples: pd.DataFrame,
     *,
@@ -183,71 +281,75 @@ def review_queue(
     correct_fraction: float = 0.1,
     seed: int = 0,
     filters: ReviewFilters | None = None,
-    order: str = "random",
+    order: str = "stratified",
     tags_by_example: pd.DataFrame | None = None,
     include_reviewed: bool = False,
     ids: pd.Index | None = None,
 ) -> pd.DataFrame:
-    """The examples to review, in review order.
+    """The stratified queue: every error that passes ``filters`` plus a seeded random sample
+    of the correct examples that pass them, sized so that correct examples make up
+    ``correct_fraction`` of the queue, in random order (see :func:`queue_from_draw`).
 
-    Every error that passes ``filters`` plus a seeded random sample of the correct examples
-    that pass them, sized so that correct examples make up ``correct_fraction`` of the queue.
     The sample is nested: a larger fraction (same seed) keeps every example of a smaller
     one, so moving the slider never reshuffles what was already sampled. Already reviewed
     examples count towards the sample but leave the queue unless ``include_reviewed``.
-
-    ``order`` is ``"random"`` (errors and correct examples mixed, seeded) or
-    ``"lowest_confidence"``. ``ids`` may pass ``pd.Index(examples["id"])`` built once, to skip
-    rebuilding its hash table on every call.
-
-    Returns a frame with columns ``position`` (row position in ``examples``), ``id`` and
-    ``queue`` (``"error"`` or ``"correct sample"``), indexed 0..n-1 in review order.
+    ``order`` is ``"stratified"`` (or its old name ``"random"``); confidence and active
+    queues are drawn with :func:`erroranalysis.sampling.draw_sample` for a size of their
+    own. Empty when no error passes the filters.
     """
-    if order not in ORDERS:
-        raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
-    if order == "lowest_confidence" and "confidence" not in examples.columns:
-        raise ValueError("this run has no confidence column to order by")
-    filters = filters or ReviewFilters()
+    strategy = queue_strategy(order)
+    if strategy != "stratified":
+        raise ValueError(
+            f"review_queue draws stratified queues; draw a {strategy} one with "
+            "sampling.draw_sample and queue_from_draw"
+        )
+    # sampling reads this module's filters, so it is imported when a queue is drawn.
+    from .evidence import Evidence
+    from .sampling import draw_sample
+
     ids = _id_index(examples, ids)
-    n = len(examples)
-    # One random key per example, drawn over the whole frame: the same seed gives the same
-    # keys whatever the filters, which keeps samples stable and nested.
-    keys = np.random.default_rng(seed).random(n)
-    passes = filter_mask(examples, filters, tags_by_example=tags_by_example, ids=ids)
-    correct = examples["correct"].to_numpy(dtype=bool)
-    errors = np.flatnonzero(passes & ~correct)
-    candidates = np.flatnonzero(passes & correct)
-    size = correct_sample_size(len(errors), len(candidates), correct_fraction)
-    if size < len(candidates):
-        # The ``size`` candidates with the smallest keys, in O(n): no full sort.
-        sample = candidates[np.argpartition(keys[candidates], size)[:size]]
-    else:
-        sample = candidates
-    positions = np.concatenate([errors, np.sort(sample)]).astype(np.int64)
-    labels = np.array([ERROR] * len(errors) + [CORRECT_SAMPLE] * len(sample), dtype=object)
-    if not include_reviewed and len(reviewed_ids):
-        keep = ~np.isin(positions, positions_of(ids, reviewed_ids))
-        positions, labels = positions[keep], labels[keep]
-    if order == "random":
-        rank = np.argsort(keys[positions], kind="stable")
-    else:
-        confidence = examples["confidence"].to_numpy(dtype=float, na_value=np.nan)[positions]
-        # lexsort sorts by the last key first: confidence (NaN last), then the random key.
-        rank = np.lexsort((keys[positions], np.where(np.isnan(confidence), np.inf, confidence)))
-    positions, labels = positions[rank], labels[rank]
-    return pd.DataFrame(
-        {
-            "position": positions,
-            "id": ids[positions].to_numpy(dtype=object),
-            "queue": labels,
-        }
+    size, fraction = stratified_size(
+        examples,
+        correct_fraction=correct_fraction,
+        filters=filters,
+        tags_by_example=tags_by_example,
+        ids=ids,
+    )
+    if size == 0:
+        return empty_queue()
+    draw = draw_sample(
+        Evidence(examples),
+        size=size,
+        seed=seed,
+        filters=filters,
+        correct_fraction=fraction,
+        tags_by_example=tags_by_example,
+        ids=ids,
+    )
+    return queue_from_draw(
+        draw, examples, reviewed_ids=reviewed_ids, include_reviewed=include_reviewed, ids=ids
     )
 
 
+_QUEUE_DTYPES = {
+    "position": np.int64,
+    "id": object,
+    "queue": object,
+    "probability": float,
+    "correct": bool,
+}
+
+
+def empty_queue() -> pd.DataFrame:
+    """A queue with no example, with the columns and types of :func:`queue_from_draw`."""
+    return pd.DataFrame({c: pd.Series(dtype=d) for c, d in _QUEUE_DTYPES.items()})
+
+
 def queue_mix(queue: pd.DataFrame) -> dict[str, int]:
-    """How many queue rows came from each stratum: ``{"error": n, "correct sample": m}``."""
-    counts = queue["queue"].value_counts()
-    return {label: int(counts.get(label, 0)) for label in (ERROR, CORRECT_SAMPLE)}
+    """How many queue rows are errors and how many correct examples:
+    ``{"error": n, "correct sample": m}``."""
+    correct = int(queue["correct"].sum())
+    return {ERROR: len(queue) - correct, CORRECT_SAMPLE: correct}
 
 
 def review_progress(
@@ -258,17 +360,36 @@ def review_progress(
     ids: pd.Index | None = None,
 ) -> ReviewProgress:
     """Reviewed errors out of all the run's errors, and reviewed correct examples out of the
-    correct sample of ``queue`` (built with ``include_reviewed=True``)."""
+    correct examples of ``queue`` (built with reviewed examples kept in)."""
     ids = _id_index(examples, ids)
     reviewed = positions_of(ids, reviewed_ids)
     correct = examples["correct"].to_numpy(dtype=bool)
-    sampled = queue["position"].to_numpy()[queue["queue"].to_numpy() == CORRECT_SAMPLE]
+    sampled = queue["position"].to_numpy()[queue["correct"].to_numpy(dtype=bool)]
     return ReviewProgress(
         errors_reviewed=int((~correct[reviewed]).sum()),
         errors_total=int((~correct).sum()),
         correct_reviewed=int(np.isin(sampled, reviewed).sum()),
         correct_sampled=len(sampled),
     )
+
+
+def record_queue_sample(store: DatasetStore, draw: Draw, *, actor: str) -> int:
+    """The id of the sample to record with a review made from the queue of ``draw``: a
+    sample of the same run, strategy, seed, size and design recorded before (by anyone),
+    else ``draw`` recorded now. Idempotent, so a queue records its sample with its first
+    review, and opening or redrawing it writes nothing."""
+    design = json.loads(json.dumps(draw.design, sort_keys=True))
+    samples = store.samples()
+    same = samples[
+        (samples["run"] == draw.run)
+        & (samples["strategy"] == draw.strategy)
+        & (samples["seed"] == draw.seed)
+        & (samples["size"] == draw.size)
+    ]
+    for sample_id, recorded in zip(same["id"], same["design"], strict=True):
+        if recorded == design:
+            return int(sample_id)
+    return store.record_sample(draw, actor=actor)
 
 
 def step(
@@ -463,14 +584,12 @@ def review_history(reviews: pd.DataFrame, example_id: str) -> pd.DataFrame:
     return mine.iloc[::-1].reset_index(drop=True)
 
 
-def queue_label(
-    queue: pd.DataFrame, example_id: str, *, correct: bool, ids: pd.Index | None = None
-) -> str:
-    """The stratum to record with a review of ``example_id``: its queue label, or for an
-    example opened outside the queue ``"error"`` / ``"direct"`` (a correct example that
-    was not drawn at random, so it must not count as part of the correct sample).
-    ``ids`` as for :func:`queue_index`."""
+def queue_label(queue: pd.DataFrame, example_id: str, *, ids: pd.Index | None = None) -> str:
+    """The stratum to record with a review of ``example_id``: its queue label, or
+    ``"direct"`` for an example opened outside the queue (by id, by a link): it was not
+    drawn, so it is kept and shown but enters no estimate as part of a sample. ``ids`` as for
+    :func:`queue_index`."""
     index = queue_index(queue, example_id, ids=ids)
     if index is not None:
         return str(queue["queue"].iloc[index])
-    return DIRECT if correct else ERROR
+    return DIRECT

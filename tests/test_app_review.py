@@ -6,6 +6,7 @@ import json
 
 import pytest
 from app_support import DATASET, REVIEWER, add_many_tags, no_errors, open_page
+from store_support import add_run
 
 from app_pages.review import TAG_BUTTONS
 from erroranalysis.store import open_project
@@ -168,11 +169,120 @@ def test_filter_by_metadata(review):
     assert int(example[1:]) % 5 == 0
 
 
-def test_lowest_confidence_first(review):
-    review.radio(key="rv_order").set_value("lowest_confidence").run()
+def strategy_caption(at) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("Strategy:"))
+
+
+def test_a_session_of_an_earlier_version_keeps_its_order_as_a_strategy(project_file):
+    from app_support import APP
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["reviewer"] = REVIEWER
+    at.session_state["rv_order"] = "lowest_confidence"  # the order's old name
+    at = open_page(at.run(), "review")
+    no_errors(at)
+    assert at.radio(key="rv_order").value == "confidence"
+    assert "Confidence bands" in strategy_caption(at)
+
+
+def test_the_strategy_switch_draws_confidence_bands(review, project_file):
+    assert review.radio(key="rv_order").value == "stratified"
+    assert "Stratified" in strategy_caption(review)
+    review.radio(key="rv_order").set_value("confidence").run()
+    review.number_input(key="rv_size").set_value(12).run()
+    # 10% of 12 is one correct example, too few for four confidence bands of them.
+    assert any("every one of its 4 strata needs" in w.value for w in review.warning)
+    review.slider(key="rv_fraction").set_value(50).run()
     no_errors(review)
-    confidences = [float(m.value) for m in review.metric if m.label == "Confidence"]
-    assert confidences
+    assert "Confidence bands" in strategy_caption(review)
+    assert any("queue: error, confidence band" in m.value for m in review.markdown)
+    # Opening and switching wrote nothing; the first review records the sample.
+    with open_project(project_file) as project:
+        assert project.dataset(DATASET).samples().empty
+    first = current(review)
+    button(review, "Mark reviewed").click().run()
+    second = current(review)
+    button(review, "Mark reviewed").click().run()
+    no_errors(review)
+    with open_project(project_file) as project:
+        samples = project.dataset(DATASET).samples()
+        reviews = project.dataset(DATASET).reviews().set_index("example_id")
+        draws = project.dataset(DATASET).sample_draws(int(samples["id"].iloc[0]))
+    assert samples[["strategy", "size", "seed"]].values.tolist() == [["confidence", 12, 0]]
+    assert samples["design"].iloc[0]["frame"] is None
+    assert reviews.loc[[first, second], "sample_id"].tolist() == [samples["id"].iloc[0]] * 2
+    assert "confidence band" in reviews.loc[first, "queue"]
+    assert {first, second} <= set(draws["id"])
+
+
+def test_the_strategy_survives_a_visit_to_another_page(review):
+    review.radio(key="rv_order").set_value("confidence").run()
+    review.number_input(key="rv_size").set_value(20).run()
+    open_page(review, "tags")
+    open_page(review, "review")
+    assert review.radio(key="rv_order").value == "confidence"
+    assert review.number_input(key="rv_size").value == 20
+
+
+def test_a_filtered_queue_says_its_reviews_do_not_enter_the_estimates(review, project_file):
+    assert not any("A filter is on" in c.value for c in review.caption)
+    review.multiselect(key="rv_true").select("yes").run()
+    assert any("do not enter the estimates" in c.value for c in review.caption)
+    button(review, "Mark reviewed").click().run()
+    with open_project(project_file) as project:
+        design = project.dataset(DATASET).samples()["design"].iloc[0]
+    assert design["frame"]["true_classes"] == ["yes"]
+
+
+def test_active_needs_an_estimate_first(review):
+    review.radio(key="rv_order").set_value("active").run()
+    no_errors(review)
+    assert any("review a stratified sample first" in w.value for w in review.warning)
+    assert "No interval to narrow yet" not in " ".join(c.value for c in review.caption)
+    assert button(review, "Draw the next batch")
+
+
+@pytest.fixture
+def reviewed(project_file):
+    """Half the errors and a third of the correct examples reviewed; car noise (every
+    fifth example) tagged on the reviewed ones that carry it."""
+    with open_project(project_file) as project:
+        store = project.dataset(DATASET)
+        for i in range(0, 40, 2):
+            if i % 4 == 0 or i % 3 == 0:
+                tags = ["car noise"] if i % 5 == 0 else []
+                store.record_review(f"s{i:02d}", reviewer="setup", tags=tags, queue="error")
+    return project_file
+
+
+def test_active_batches_narrow_the_widest_interval(reviewed, app, project_file):
+    at = open_page(app, "review")
+    at.radio(key="rv_order").set_value("active").run()
+    at.number_input(key="rv_size").set_value(8).run()
+    no_errors(at)
+    caption = strategy_caption(at)
+    assert "Active" in caption and "car noise" in caption
+    assert "wide now, about" in caption
+    first = current(at)
+    button(at, "Mark reviewed").click().run()
+    no_errors(at)
+    with open_project(project_file) as project:
+        samples = project.dataset(DATASET).samples()
+        reviews = project.dataset(DATASET).reviews()
+    assert samples["strategy"].tolist() == ["active"]
+    assert samples["design"].iloc[0]["target"] == "car noise"
+    mine = reviews[reviews["example_id"] == first].iloc[-1]
+    assert (mine["queue"], mine["sample_id"]) == ("active", samples["id"].iloc[0])
+    # The batch stays while it is reviewed; the next one is drawn with fresh chances.
+    at.run()
+    button(at, "Draw the next batch").click().run()
+    button(at, "Mark reviewed").click().run()
+    no_errors(at)
+    with open_project(project_file) as project:
+        samples = project.dataset(DATASET).samples()
+    assert samples["strategy"].tolist() == ["active", "active"]
+    assert samples["seed"].iloc[0] != samples["seed"].iloc[1]
 
 
 def test_without_a_name_nothing_can_be_written(project_file):
@@ -212,15 +322,7 @@ def test_another_reviewers_tag_shows_up(review, project_file):
 def test_switching_dataset_after_a_deep_link(app, project_file):
     with open_project(project_file) as project:
         frame = project.dataset(DATASET).examples().iloc[20:].reset_index(drop=True)
-        project.dataset("other", create=True).import_run(
-            frame,
-            source="o.csv",
-            format="csv",
-            media_root=None,
-            metadata_columns=[],
-            dataset_tags=[],
-            actor="setup",
-        )
+        add_run(project, "other", frame, actor="setup")
     at = open_page(app, "review", dataset=DATASET, example="s07")
     at.sidebar.selectbox(key="dataset").select("other").run()
     no_errors(at)

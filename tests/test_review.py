@@ -1,8 +1,7 @@
-"""The review queue: filters, the correct sample, order, progress, stepping and the cursor."""
+"""The review queue: filters, the correct sample, order, progress, stepping, the cursor, and
+the sample recorded with the first review made from a queue."""
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pandas as pd
@@ -10,22 +9,29 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from erroranalysis.evidence import Evidence
 from erroranalysis.review import (
     CORRECT_SAMPLE,
     DIRECT,
     ERROR,
+    QUEUE_COLUMNS,
     Cursor,
     ReviewFilters,
     correct_sample_size,
     filter_mask,
+    queue_from_draw,
     queue_index,
     queue_label,
     queue_mix,
+    queue_strategy,
+    record_queue_sample,
     review_cursor,
     review_progress,
     review_queue,
     step,
 )
+from erroranalysis.sampling import draw_sample
+from erroranalysis.store import open_project
 
 
 def examples(n: int = 100, *, error_every: int = 5) -> pd.DataFrame:
@@ -65,8 +71,12 @@ def test_queue_holds_every_error_and_a_sample_of_correct(frame):
     assert len(sample) == 5
     assert frame.set_index("id").loc[sample["id"], "correct"].all()
     assert queue_mix(queue) == {ERROR: 20, CORRECT_SAMPLE: 5}
-    assert list(queue.columns) == ["position", "id", "queue"]
+    assert list(queue.columns) == list(QUEUE_COLUMNS)
     assert (frame["id"].to_numpy()[queue["position"]] == queue["id"].to_numpy()).all()
+    # Errors are drawn in full, the correct sample 5 of 80.
+    assert set(errors["probability"]) == {1.0}
+    assert set(sample["probability"]) == {5 / 80}
+    assert (queue["correct"] == (queue["queue"] == CORRECT_SAMPLE)).all()
 
 
 @pytest.mark.parametrize(
@@ -132,19 +142,42 @@ def test_random_order_mixes_errors_and_correct():
     assert 0 < (first_half == CORRECT_SAMPLE).sum() < len(first_half)
 
 
-def test_lowest_confidence_first(frame):
-    frame.loc[5, "confidence"] = np.nan  # an error without a confidence goes last
-    queue = review_queue(frame, correct_fraction=0.2, seed=1, order="lowest_confidence")
-    confidence = frame["confidence"].to_numpy()[queue["position"]]
-    assert np.isnan(confidence[-1])
-    assert (np.diff(confidence[:-1]) >= 0).all()
+def test_the_old_orders_name_strategies():
+    assert queue_strategy("random") == "stratified"
+    assert queue_strategy("lowest_confidence") == "confidence"
+    assert queue_strategy("active") == "active"
+    with pytest.raises(ValueError, match="strategy must be one of stratified, confidence, active"):
+        queue_strategy("newest")
 
 
-def test_order_needs_a_known_name_and_a_confidence_column(frame):
-    with pytest.raises(ValueError, match="order must be one of"):
+def test_review_queue_draws_stratified_queues_only(frame):
+    with pytest.raises(ValueError, match="strategy must be one of"):
         review_queue(frame, order="newest")
-    with pytest.raises(ValueError, match="no confidence column to order by"):
-        review_queue(frame.drop(columns="confidence"), order="lowest_confidence")
+    with pytest.raises(ValueError, match="draw a confidence one with sampling.draw_sample"):
+        review_queue(frame, order="lowest_confidence")
+
+
+def test_a_queue_from_a_confidence_draw_keeps_its_order_and_strata(frame):
+    draw = draw_sample(Evidence(frame), size=30, strategy="confidence", seed=4, bands=2)
+    queue = queue_from_draw(draw, frame)
+    assert queue["id"].tolist() == draw.examples["id"].tolist()
+    assert queue["queue"].tolist() == draw.examples["stratum"].tolist()
+    assert queue["probability"].tolist() == draw.examples["probability"].tolist()
+    assert (frame["id"].to_numpy()[queue["position"]] == queue["id"].to_numpy()).all()
+    # A draw read back from the store has no positions: the ids are looked up instead.
+    stored = type(draw)(draw.run, draw.strategy, draw.seed, draw.size, draw.examples, draw.design)
+    pd.testing.assert_frame_equal(queue_from_draw(stored, frame), queue)
+    # Errors come first in none of the strata: the order interleaves them at random.
+    first = queue["queue"].iloc[:10]
+    assert first.nunique() > 1
+    rest = queue_from_draw(draw, frame, reviewed_ids=list(queue["id"][:3]), include_reviewed=False)
+    assert rest["id"].tolist() == queue["id"].tolist()[3:]
+
+
+def test_a_draw_of_another_run_is_refused(frame):
+    draw = draw_sample(Evidence(frame), size=10, seed=0)
+    with pytest.raises(ValueError, match="which the run does not hold"):
+        queue_from_draw(draw, frame.iloc[50:].reset_index(drop=True))
 
 
 @pytest.mark.parametrize(
@@ -239,15 +272,15 @@ def test_queue_index_with_repeated_ids_finds_the_first():
     assert queue_index(queue, "x", ids=pd.Index(queue["id"], dtype=object)) == 0
 
 
+# An example opened outside the queue was not drawn, error or not: it is "direct".
 @pytest.mark.parametrize(
-    ("example_id", "correct", "expected"),
-    [("a", True, CORRECT_SAMPLE), ("b", False, ERROR), ("z", True, DIRECT), ("z", False, ERROR)],
+    ("example_id", "expected"), [("a", CORRECT_SAMPLE), ("b", ERROR), ("z", DIRECT)]
 )
-def test_queue_label(example_id, correct, expected):
+def test_queue_label(example_id, expected):
     queue = pd.DataFrame({"position": [0, 1], "id": ["a", "b"], "queue": [CORRECT_SAMPLE, ERROR]})
     ids = pd.Index(queue["id"], dtype=object)
-    assert queue_label(queue, example_id, correct=correct) == expected
-    assert queue_label(queue, example_id, correct=correct, ids=ids) == expected
+    assert queue_label(queue, example_id) == expected
+    assert queue_label(queue, example_id, ids=ids) == expected
 
 
 # The queue is a b c d; the run also holds x, outside the queue.
@@ -316,32 +349,28 @@ def test_queue_invariants(correct, fraction, seed):
     assert queue_mix(queue)[CORRECT_SAMPLE] == expected
 
 
-def test_a_million_examples_queue_in_well_under_a_second():
-    n = 1_000_000
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame(
-        {
-            "id": pd.Index(np.arange(n).astype(str), dtype=object),
-            "label": rng.choice(["yes", "no", "up"], n),
-            "prediction": rng.choice(["yes", "no", "up"], n),
-            "confidence": rng.random(n),
-        }
-    )
-    frame["correct"] = frame["label"] == frame["prediction"]
-    ids = pd.Index(frame["id"], dtype=object)
-    review_queue(frame, correct_fraction=0.1, seed=0, ids=ids)  # warm up
-    start = time.perf_counter()
-    queue = review_queue(
-        frame,
-        correct_fraction=0.1,
-        seed=0,
-        ids=ids,
-        order="lowest_confidence",
-        filters=ReviewFilters(true_classes=("yes", "no"), confidence=(0.0, 0.9)),
-        reviewed_ids=frame["id"][:5000],
-    )
-    progress = review_progress(frame, queue, frame["id"][:5000], ids=ids)
-    nxt = step(queue, 10, skip_ids=set(frame["id"][:5000]))
-    elapsed = time.perf_counter() - start
-    assert len(queue) > 300_000 and progress.errors_total > 600_000 and nxt == 11
-    assert elapsed < 1.0, f"{elapsed:.2f} s"
+def test_the_queue_records_its_sample_once(project_file):
+    # The first review from a queue records the queue's sample; the same run, strategy,
+    # seed, filters and size find it again, whoever draws it; anything else is another.
+    with open_project(project_file) as project:
+        store = project.dataset("speech")
+        frame = store.examples()
+        evidence = Evidence(frame, run="main")
+        first = draw_sample(evidence, size=15, seed=3)
+        again = draw_sample(evidence, size=15, seed=3)
+        filtered = draw_sample(
+            evidence, size=15, seed=3, filters=ReviewFilters(true_classes=("yes", "no", "up"))
+        )
+        assert store.samples().empty
+        sample = record_queue_sample(store, first, actor="ana")
+        assert record_queue_sample(store, again, actor="ben") == sample
+        assert record_queue_sample(store, filtered, actor="ana") != sample
+        assert record_queue_sample(
+            store, draw_sample(evidence, size=15, seed=4), actor="ana"
+        ) not in (sample,)
+        samples = store.samples()
+        assert len(samples) == 3
+        assert samples["design"].iloc[1]["frame"]["true_classes"] == ["yes", "no", "up"]
+        draws = store.sample_draws(sample)
+        assert draws["id"].tolist() == first.examples["id"].tolist()
+        assert draws["probability"].tolist() == first.examples["probability"].tolist()
