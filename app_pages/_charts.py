@@ -57,6 +57,9 @@ RUNS_COLUMNS = {
     "imported_by": st.column_config.TextColumn("imported by"),
     "examples": st.column_config.NumberColumn("examples", format="localized"),
     "errors": st.column_config.NumberColumn("errors", format="localized"),
+    "production": st.column_config.CheckboxColumn(
+        "production", help="a production sample: predictions without labels"
+    ),
 }
 
 TAG_COLUMNS = {
@@ -114,6 +117,26 @@ SLICE_COLUMNS = {
     "p_value": st.column_config.NumberColumn("p", format="%.2g"),
     "p_adjusted": st.column_config.NumberColumn("p adjusted", format="%.2g"),
     "flagged": st.column_config.CheckboxColumn("flagged", help="significantly worse than the rest"),
+}
+
+DRIFT_COLUMNS = {
+    "examples_dev": st.column_config.NumberColumn("examples (dev)", format="localized"),
+    "examples_against": st.column_config.NumberColumn("examples (production)", format="localized"),
+    "share_dev": percent("share (dev)"),
+    "share_against": percent("share (production)"),
+    "interval": st.column_config.TextColumn("95% interval (production)"),
+    "shift": percent("shift", "share in production − share in dev"),
+    "p_adjusted": st.column_config.NumberColumn(
+        "p (Holm)", format="%.3g", help="two-sided Fisher test, Holm-adjusted over the rows"
+    ),
+    "drifted": st.column_config.CheckboxColumn("drifted"),
+    "accuracy_dev": percent("accuracy (dev)"),
+    "hlp": percent("HLP"),
+    "marginal_effect_dev": percent("marginal effect (dev)"),
+    "marginal_effect_against": percent("marginal effect (production)"),
+    "projected_accuracy": percent(
+        "projected accuracy", "dev accuracies reweighted by production's shares"
+    ),
 }
 
 HISTORY_COLUMNS = {
@@ -444,6 +467,41 @@ def slice_accuracy(slices: pd.DataFrame, *, top: int = TOP) -> go.Figure:
     _categories(fig, "y", _plain_all(ordered["slice"]))
     fig.update_xaxes(title="accuracy", tickformat=".0%", range=[0, 1])
     fig.update_layout(barmode="overlay")
+    return fig
+
+
+def drift_shares(table: pd.DataFrame, *, top: int = TOP) -> go.Figure:
+    """Each row's share in dev and in production with their 95% intervals, the first
+    ``top`` rows in the table's order (drifted rows marked ``*``); the subtitle says how
+    many more there are."""
+    title = "Share in dev and in production (95% intervals)"
+    if table.empty:
+        return _empty(title)
+    shown = table.head(top)
+    names = [
+        plain(tag) + (" *" if drifted else "")
+        for tag, drifted in zip(shown["tag"], shown["drifted"], strict=True)
+    ]
+    note = rest_note(len(shown), len(table), word="row")
+    fig = _figure(title, rows=2 * len(shown), note=note)
+    for side, name, color in [("dev", "dev", BLUE), ("against", "production", ORANGE)]:
+        share = shown[f"share_{side}"]
+        low, high = shown[f"share_{side}_low"], shown[f"share_{side}_high"]
+        fig.add_bar(
+            x=share.to_numpy(),
+            y=names,
+            orientation="h",
+            name=name,
+            marker_color=color,
+            error_x=_interval(share, low, high),
+            customdata=np.column_stack([low.to_numpy(dtype=float), high.to_numpy(dtype=float)]),
+            hovertemplate="<b>%{y}</b><br>share: %{x:.1%}"
+            "<br>95% interval: %{customdata[0]:.1%} – %{customdata[1]:.1%}"
+            f"<extra>{name}</extra>",
+        )
+    _categories(fig, "y", names)
+    fig.update_xaxes(title="share of the examples", tickformat=".0%", rangemode="tozero")
+    fig.update_layout(barmode="group", legend_title_text="")
     return fig
 
 

@@ -175,6 +175,7 @@ PAGES = {
     "priorities": ("Priorities", ":material/leaderboard:"),
     "compare": ("Compare", ":material/compare_arrows:"),
     "discover": ("Discover", ":material/travel_explore:"),
+    "clusters": ("Clusters", ":material/bubble_chart:"),
     "audit": ("Audit", ":material/fact_check:"),
 }
 
@@ -463,7 +464,7 @@ def column_choices(info: RunInfo, column: str) -> review.ColumnChoices:
 # ------------------------------------------------------------------ analysis
 # Analyses that read only the run's examples: keyed without the revision, so a tag toggle
 # does not recompute them and the Datasets page never loads the tags.
-RUN_ONLY_ANALYSES = frozenset({"dataset_summary"})
+RUN_ONLY_ANALYSES = frozenset({"dataset_summary", "error_clusters"})
 
 
 @st.cache_resource(max_entries=4, show_spinner="Estimating…")

@@ -127,7 +127,16 @@ if len(runs):
     st.caption("Click a row (or use the sidebar) to work on that dataset.")
 
 info = _ui.current_run()
-if info is not None:
+if info is not None and info.production:
+    st.header(f"{_ui.md(info.dataset)} · run {_ui.md(info.name)}", anchor=False)
+    st.info(
+        "**A production sample:** the model's predictions on data without labels, so it has "
+        "no errors or accuracy. Compare it with a labelled dataset on the Drift page.",
+        icon=":material/sensors:",
+    )
+    st.metric("Examples", f"{info.n_examples:,}")
+    st.page_link(_ui.page_path("drift"), label="Go to Drift", icon=":material/moving:")
+elif info is not None:
     st.header(f"{_ui.md(info.dataset)} · run {_ui.md(info.name)}", anchor=False)
     summary = _ui.analysis("dataset_summary", info)
     baselines = summary["baselines"].set_index("baseline")

@@ -429,6 +429,60 @@ def cmd_drift(args: argparse.Namespace) -> None:
     _write_table(table, args)
 
 
+def cmd_clusters(args: argparse.Namespace) -> None:
+    from . import analyses
+    from .clusters import name_cluster
+
+    dataset = _need_dataset(args)
+    number, tag = _cluster_name(args.name)
+    with _project(args, write=False) as project:
+        evidence = analyses.load_evidence(project, dataset, run=args.run)
+        embeddings = project.dataset(dataset).embeddings(evidence.run)
+    text = args.text_column
+    if embeddings is not None and text is not None:
+        raise CliError(
+            f"--text-column: run {evidence.run!r} has an embedding already "
+            f"({embeddings.source}); leave --text-column out to use it"
+        )
+    if embeddings is None and text is None:
+        if "text" not in evidence.examples.columns:
+            raise CliError(
+                f"run {evidence.run!r} of dataset {dataset!r} has no embedding and no text "
+                "column: import one with the data (an 'embedding' column, emb_0 … columns, "
+                "or --embeddings FILE.npy), or name a text column with --text-column"
+            )
+        text = "text"
+    if text is not None and text not in evidence.examples.columns:
+        raise CliError(f"--text-column {text!r}: dataset {dataset!r} has no such column")
+    try:
+        result = analyses.error_clusters(
+            evidence, embeddings=embeddings, text_column=text, k=args.k, seed=args.seed
+        )
+    except ValueError as err:  # the message begins with the option's name when it is one
+        first = str(err).split()[0]
+        flag = f"--{first}" if first in ("k", "seed") else "clusters"
+        raise CliError(f"{flag}: {err}") from None
+    print(f"{result.k} clusters of {result.source}: {result.k_rule}", file=sys.stderr)
+    if number is not None:
+        if not 1 <= number <= result.k:
+            raise CliError(f"--name {number}: there are clusters 1 to {result.k} only")
+        with _project(args, write=True) as project:
+            action = name_cluster(project.dataset(dataset), result, number, tag, actor=args.actor)
+        members = len(result.members(number))
+        done = "already carried it" if action is None else "are tagged; review them to confirm"
+        print(f"cluster {number}: its {members} errors {done} ({tag!r})", file=sys.stderr)
+    _write_table(result.clusters, args)
+
+
+def _cluster_name(name: list[str] | None) -> tuple[int | None, str | None]:
+    if name is None:
+        return None, None
+    number, tag = name
+    if not number.isdigit():
+        raise CliError(f"--name {number} {tag}: N is the number of a cluster (1, 2, ...)")
+    return int(number), tag
+
+
 def cmd_undo(args: argparse.Namespace) -> None:
     with _project(args, write=True) as project:
         undone = project.dataset(_need_dataset(args)).undo(actor=args.reviewer)
@@ -702,6 +756,29 @@ def build_parser() -> argparse.ArgumentParser:
     _out(p)
     p.add_argument("--format", choices=["csv", "json"], default="csv")
     p.set_defaults(func=cmd_drift)
+
+    p = sub.add_parser(
+        "clusters", help="clusters of similar errors, from the run's embedding or a text column"
+    )
+    _common(p, dataset_required=True)
+    p.add_argument("--run", help="model run (default: the latest)")
+    p.add_argument("--k", type=int, help="number of clusters (default: chosen by silhouette)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample and of k-means")
+    p.add_argument(
+        "--text-column",
+        metavar="NAME",
+        help="embed this text column by TF-IDF (default: the text column, without an embedding)",
+    )
+    p.add_argument(
+        "--name",
+        nargs=2,
+        metavar=("N", "TAG"),
+        help="tag the errors of cluster N with the reviewed tag TAG (to be reviewed after)",
+    )
+    p.add_argument("--actor", default=os.environ.get("USER") or "clusters", help="who names")
+    _out(p)
+    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.set_defaults(func=cmd_clusters)
 
     p = sub.add_parser("undo", help="undo a reviewer's last action")
     _common(p, dataset_required=True)

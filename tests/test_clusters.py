@@ -4,6 +4,8 @@ and naming a cluster as one logged, undoable action that reviews nothing."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -293,3 +295,67 @@ def test_naming_a_cluster_that_does_not_exist_is_refused(project):
     result = clusters_of(project)
     with pytest.raises(ValueError, match=r"there is no cluster 9 \(clusters: 1 to 8\)"):
         name_cluster(project.dataset("dev"), result, 9, "telephone", actor="ana")
+
+
+# ---------------------------------------------------------------------- the command line
+@pytest.fixture
+def project_path(project, tmp_path):
+    return str(project.path)
+
+
+def test_the_cli_writes_the_table_and_names_a_cluster(project_path, tmp_path, capsys):
+    from erroranalysis.cli import main
+
+    out = tmp_path / "clusters.csv"
+    args = ["clusters", "--dataset", "dev", "--db", project_path, "--k", "8"]
+    assert main([*args, "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert list(table.columns) == CLUSTER_COLUMNS and len(table) == GROUPS
+    assert main([*args, "--name", "1", "telephone", "--actor", "ana"]) == 0
+    err = capsys.readouterr().err
+    assert f"cluster 1: its {table.loc[0, 'errors']} errors are tagged" in err
+    with open_project(project_path, readonly=True) as project:
+        assert len(project.dataset("dev").tag_assignments()) == table.loc[0, "errors"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--k", "1"], "--k: k must be an integer from 2 to 100"),
+        (["--seed", "-1"], "--seed: seed must be a non-negative integer"),
+        (["--name", "one", "telephone"], "--name one telephone: N is the number of a cluster"),
+        (["--name", "9", "telephone", "--k", "8"], "--name 9: there are clusters 1 to 8 only"),
+        (["--text-column", "label"], "--text-column: run 'main' has an embedding already"),
+        (["--run", "v9"], "dataset 'dev' has no run 'v9'"),
+    ],
+)
+def test_the_cli_refuses_bad_arguments_and_changes_nothing(project_path, capsys, extra, message):
+    from erroranalysis.cli import main
+
+    assert main(["clusters", "--dataset", "dev", "--db", project_path, *extra]) == 1
+    assert message in capsys.readouterr().err
+    with open_project(project_path, readonly=True) as project:
+        assert project.dataset("dev").tag_assignments().empty
+
+
+def test_the_cli_clusters_text_without_an_embedding(tmp_path, capsys):
+    from erroranalysis.cli import main
+
+    data = tmp_path / "text.csv"
+    pd.DataFrame(
+        {
+            "id": [f"t{i}" for i in range(60)],
+            "label": "a",
+            "prediction": ["b" if i % 3 == 0 else "a" for i in range(60)],
+            "text": [["car engine road", "people talking", "phone line"][i % 3] for i in range(60)],
+        }
+    ).to_csv(data, index=False)
+    db = str(tmp_path / "t.db")
+    assert main(["import", str(data), "--dataset", "t", "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["clusters", "--dataset", "t", "--db", db, "--k", "3"]) == 0
+    captured = capsys.readouterr()
+    assert "3 clusters of TF-IDF of column 'text'" in captured.err
+    assert pd.read_csv(io.StringIO(captured.out))["errors"].tolist() == [20, 0, 0]
+    assert main(["clusters", "--dataset", "t", "--db", db, "--text-column", "nope"]) == 1
+    assert "--text-column 'nope': dataset 't' has no such column" in capsys.readouterr().err
