@@ -177,6 +177,7 @@ PAGES = {
     "discover": ("Discover", ":material/travel_explore:"),
     "clusters": ("Clusters", ":material/bubble_chart:"),
     "audit": ("Audit", ":material/fact_check:"),
+    "drift": ("Drift", ":material/moving:"),
 }
 
 
@@ -319,12 +320,23 @@ def current_run() -> RunInfo | None:
         return None
 
 
-def require_run() -> RunInfo:
-    """The chosen run; stops the page with a pointer to the Datasets page when there is none."""
+def require_run(*, labelled: bool = True) -> RunInfo:
+    """The chosen run; stops the page with a pointer to the Datasets page when there is none
+    and, unless ``labelled`` is False, with a pointer to the Drift page when the run is of a
+    production sample: with no labels it has no errors, accuracy or reviews to show."""
     info = current_run()
     if info is None:
         st.info("No dataset yet: import one on the Datasets page.")
         st.page_link("app_pages/datasets.py", label="Go to Datasets", icon=":material/database:")
+        st.stop()
+    if labelled and info.production:
+        st.info(
+            f"**{md(info.dataset)} is a production sample:** it has no labels, so it has no "
+            "errors, accuracy or reviews to show here. Compare it with a labelled dataset on "
+            "the Drift page, or pick a labelled dataset in the sidebar.",
+            icon=":material/sensors:",
+        )
+        st.page_link(page_path("drift"), label="Go to Drift", icon=":material/moving:")
         st.stop()
     return info
 
@@ -361,7 +373,9 @@ def _run_data(key: RunKey) -> RunData:
     # An object Index, not the store's Arrow-string one: the review helpers look large id
     # arrays up in it, which Arrow strings do value by value.
     ids = pd.Index(frame["id"].astype(str), dtype=object)
-    return RunData(frame=frame, ids=ids, classes=review.classes(frame))
+    # A production sample has predictions but no labels, and so no classes to list.
+    classes = review.classes(frame) if "label" in frame.columns else ()
+    return RunData(frame=frame, ids=ids, classes=classes)
 
 
 def run_data(info: RunInfo) -> RunData:
@@ -477,15 +491,20 @@ def _evidence(key: RunKey, rev: int) -> analyses.Evidence:
 def _analysis(name: str, key: RunKey, rev: int | None, options: tuple) -> Any:
     # rev is None for RUN_ONLY_ANALYSES: the run's examples alone, no tags read.
     evidence = analyses.Evidence(_run_data(key).frame) if rev is None else _evidence(key, rev)
-    return analyses.ANALYSES[name](evidence, **dict(options))
+    # An option that names another run (drift's ``against``) is that run's evidence.
+    resolved = {k: _evidence(v, rev) if isinstance(v, RunKey) else v for k, v in options}
+    return analyses.ANALYSES[name](evidence, **resolved)
 
 
 def analysis(name: str, info: RunInfo, **options: Any) -> Any:
     """``analyses.ANALYSES[name]`` of the run at the project's current revision, with
     ``options`` (hashable values): computed once per revision and shared by every page
-    and session. What it returns is a copy, the page's own."""
+    and session. What it returns is a copy, the page's own. An option that is a
+    :class:`RunInfo` (another run, as drift's ``against``) reaches the analysis as that
+    run's evidence."""
     rev = None if name in RUN_ONLY_ANALYSES else revision()
-    return _analysis(name, run_key(info), rev, tuple(sorted(options.items())))
+    keyed = {k: run_key(v) if isinstance(v, RunInfo) else v for k, v in options.items()}
+    return _analysis(name, run_key(info), rev, tuple(sorted(keyed.items())))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
