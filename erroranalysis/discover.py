@@ -429,37 +429,50 @@ def _count(
     features: list[_Feature],
     feature_of: np.ndarray,
     value_of: np.ndarray,
-    errors: np.ndarray,
+    error_codes: list[np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Size and errors of each candidate: per combination of columns, one pass over the
-    examples' combined codes."""
+    """Size and errors of each candidate: per combination of columns, the examples' codes
+    combined into one mixed-radix number (the errors' apart, from ``error_codes``, the
+    codes of the erroneous examples), counted by one bincount. Combinations come sorted,
+    so those sharing all columns but the last reuse the previous combined codes."""
     sizes = np.zeros(len(candidates), dtype=np.int64)
     wrong = np.zeros(len(candidates), dtype=np.int64)
-    columns = feature_of[candidates]
-    combos, which = np.unique(columns, axis=0, return_inverse=True)
+    combos, which = np.unique(feature_of[candidates], axis=0, return_inverse=True)
     which = which.ravel()
-    for c, combo in enumerate(combos):
-        rows = np.flatnonzero(which == c)
+    grouped = np.argsort(which, kind="stable")
+    bounds = np.searchsorted(which[grouped], np.arange(len(combos) + 1))
+    prefix: tuple[int, ...] = ()
+    prefix_codes: tuple[np.ndarray, np.ndarray] | None = None
+    for c, combo in enumerate(combos.tolist()):
+        rows = grouped[bounds[c] : bounds[c + 1]]
         cards = [len(features[f].texts) + 1 for f in combo]
-        strides = np.cumprod([1, *cards[:0:-1]])[::-1]
-        cells = (value_of[candidates[rows]] * strides).sum(axis=1)
-        dtype = np.int32 if math.prod(cards) < 2**31 else np.int64
-        code = np.zeros(len(errors), dtype=dtype)
-        for f, stride in zip(combo, strides, strict=True):
-            code += features[f].codes.astype(dtype) * dtype(stride)
-        if math.prod(cards) <= _DENSE_CELLS:
-            total = math.prod(cards)
+        total = math.prod(cards)
+        dtype = np.int32 if total < 2**31 else np.int64
+        if tuple(combo[:-1]) == prefix and prefix_codes is not None:
+            code, code_wrong = prefix_codes
+        else:
+            code = features[combo[0]].codes.astype(dtype)
+            code_wrong = error_codes[combo[0]].astype(dtype)
+            for f in combo[1:-1]:
+                code = code * dtype(len(features[f].texts) + 1) + features[f].codes
+                code_wrong = code_wrong * dtype(len(features[f].texts) + 1) + error_codes[f]
+            prefix, prefix_codes = tuple(combo[:-1]), (code, code_wrong)
+        last, radix = combo[-1], dtype(cards[-1])
+        code = code * radix + features[last].codes
+        code_wrong = code_wrong * radix + error_codes[last]
+        cells = np.zeros(len(rows), dtype=np.int64)
+        for f, card in zip(range(len(combo)), cards, strict=True):
+            cells = cells * card + value_of[candidates[rows, f]]
+        if total <= _DENSE_CELLS:
             sizes[rows] = np.bincount(code, minlength=total)[cells]
-            wrong[rows] = np.bincount(code[errors], minlength=total)[cells]
+            wrong[rows] = np.bincount(code_wrong, minlength=total)[cells]
         else:
             order = np.argsort(cells)
             sorted_cells = cells[order]
-            where = np.minimum(np.searchsorted(sorted_cells, code), len(cells) - 1)
-            hit = sorted_cells[where] == code
-            counted = np.bincount(where[hit], minlength=len(cells))
-            counted_wrong = np.bincount(where[hit & errors], minlength=len(cells))
-            sizes[rows[order]] = counted
-            wrong[rows[order]] = counted_wrong
+            for counts, codes in ((sizes, code), (wrong, code_wrong)):
+                where = np.minimum(np.searchsorted(sorted_cells, codes), len(cells) - 1)
+                hit = sorted_cells[where] == codes
+                counts[rows[order]] = np.bincount(where[hit], minlength=len(cells))
     return sizes, wrong
 
 
@@ -505,9 +518,13 @@ def _search(
             f"{len(feature_of):,} predicates are too many to search to level {max_level}: "
             "name fewer columns or raise min_support"
         )
+    error_codes = [f.codes[errors] for f in features]
     sizes = np.concatenate([np.bincount(f.codes, minlength=len(f.texts) + 1)[1:] for f in features])
     wrong = np.concatenate(
-        [np.bincount(f.codes[errors], minlength=len(f.texts) + 1)[1:] for f in features]
+        [
+            np.bincount(c, minlength=len(f.texts) + 1)[1:]
+            for f, c in zip(features, error_codes, strict=True)
+        ]
     )
     level = _Level(np.arange(len(feature_of), dtype=np.int64)[:, None], sizes, wrong)
     counted: list[_Level] = []
@@ -532,7 +549,7 @@ def _search(
             candidates = candidates[promising]
             if not len(candidates):
                 break
-            sizes, wrong = _count(candidates, features, feature_of, value_of, errors)
+            sizes, wrong = _count(candidates, features, feature_of, value_of, error_codes)
             level = _Level(candidates, sizes, wrong)
         supported = level.sizes >= min_sup
         counted.append(
@@ -691,11 +708,10 @@ def discover_slices(
     score = _score(sizes, wrong, n=n, mean_error=n_errors / n, alpha=alpha)
 
     p_value = hypergeom.sf(wrong - 1, n, n_errors, sizes)
-    offered = [
-        int((np.bincount(f.codes, minlength=len(f.texts) + 1)[1:] >= min_sup).sum())
-        for f in features
-    ]
-    hypotheses = lattice_size(offered, max_level)
+    # The predicates of at least min_sup examples, per column: the first level's slices.
+    owner = np.concatenate([np.full(len(f.texts), i) for i, f in enumerate(features)])
+    offered = np.bincount(owner[levels[0].slices[:, 0]], minlength=len(features))
+    hypotheses = lattice_size(offered.tolist(), max_level)
     p_adjusted = benjamini_hochberg(p_value, hypotheses=hypotheses)
 
     order = np.lexsort((*table.T[::-1], depth, -score))
