@@ -33,11 +33,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from .evidence import Checked, Evidence, check_evidence
 
-__all__ = ["Proportion", "TagCounts", "check_weights", "count_tags", "tag_counts"]
+__all__ = ["Proportion", "TagCounts", "count_tags", "tag_counts"]
 
 # Rows per block: a block of bool (and, for weights, float) tag columns stays in the cache.
 _CHUNK_ROWS = 1 << 14
@@ -110,45 +109,6 @@ class TagCounts:
         )
 
 
-def check_weights(evidence: Evidence, inputs: Checked) -> np.ndarray | None:
-    """The evidence's design weights as a float array (None: every weight 1), or ValueError.
-
-    A weight is a positive finite number, given exactly where ``reviewed`` is True: NaN
-    says the example does not enter the estimates, and such an example is not reviewed.
-    """
-    weights = evidence.weights
-    if weights is None:
-        return None
-    if not isinstance(weights, pd.Series):
-        raise ValueError(f"weights must be a pandas Series or None, got {type(weights).__name__}")
-    if pd.api.types.is_bool_dtype(weights.dtype) or not pd.api.types.is_numeric_dtype(
-        weights.dtype
-    ):
-        raise ValueError(f"weights must have a numeric dtype, got {weights.dtype}")
-    index = evidence.examples.index
-    if not weights.index.equals(index):
-        raise ValueError("weights must have the same index as examples")
-    values = weights.to_numpy(dtype=float, na_value=np.nan)
-    given = ~np.isnan(values)
-    bad = given & ~(np.isfinite(values) & (values > 0))
-    if bad.any():
-        where = list(index[bad][:5])
-        raise ValueError(f"weights must be positive numbers, got {values[bad][:5]} at {where}")
-    stray = given & ~inputs.reviewed
-    if stray.any():
-        raise ValueError(
-            f"weights are given for examples that are not reviewed, at {list(index[stray][:5])}"
-        )
-    missing = ~given & inputs.reviewed
-    if missing.any():
-        raise ValueError(
-            "weights are missing (NaN) for reviewed examples, at "
-            f"{list(index[missing][:5])}: an example that does not enter the estimates is "
-            "not reviewed"
-        )
-    return values
-
-
 def _group_counts(matrix: np.ndarray, codes: np.ndarray, groups: int) -> np.ndarray:
     """Count true cells per (group, column): ``out[g, j] = sum(matrix[codes == g, j])``.
 
@@ -194,12 +154,13 @@ def _weighted_sums(
     return out.reshape(2, groups, -1)
 
 
-def count_tags(inputs: Checked, weights: np.ndarray | None = None) -> TagCounts:
+def count_tags(inputs: Checked) -> TagCounts:
     """The sufficient statistics of every tag of checked evidence (see the module).
 
-    ``weights`` (from :func:`check_weights`, None for weight 1) weigh the reviewed
-    examples of reviewed tags; dataset and rule tags are counted over every example.
+    Its ``weights`` (None for weight 1) weigh the reviewed examples of reviewed tags;
+    dataset and rule tags are counted over every example.
     """
+    weights = inputs.weights
     stratum = inputs.correct.astype(np.int64)
     n_tags = len(inputs.tag_names)
     size = np.bincount(stratum, minlength=2)
@@ -296,5 +257,4 @@ def _weigh(
 def tag_counts(evidence: Evidence) -> TagCounts:
     """The sufficient statistics of every tag of ``evidence``, weighted by its ``weights``
     (ValueError naming the problem for evidence an analysis would refuse)."""
-    inputs = check_evidence(evidence)
-    return count_tags(inputs, check_weights(evidence, inputs))
+    return count_tags(check_evidence(evidence))

@@ -14,8 +14,8 @@ Design-based estimate: in stratum h the tag rate is the Hájek ratio
 p_h = Σw·t / Σw over the examples that enter the estimates, each weighted by its design
 weight w (how many examples it stands for; 1 in a census or a simple random sample of the
 stratum, where p_h is the plain fraction x_h / n_h). Its uncertainty is that of a simple
-random sample of the effective size n*_h (Kish; from the linearised variance of the
-ratio), so the model below runs on (x*_h, n*_h) = (p_h n*_h, n*_h), which are (x_h, n_h)
+random sample of the effective size n*_h (from the linearised variance of the ratio;
+Kish's), so the model below runs on (x*_h, n*_h) = (p_h n*_h, n*_h), which are (x_h, n_h)
 themselves when the weights are equal.
 
 Model: the error rate q ~ Beta(E + 1/2, C + 1/2) over the run's E errors and C correct
@@ -219,15 +219,18 @@ def _gap_and_effect(point: _Point, hlp: _Hlp) -> tuple[np.ndarray, np.ndarray]:
     return gap, effect
 
 
-def effective_counts(proportion: Proportion) -> tuple[np.ndarray, np.ndarray]:
+def effective_counts(
+    proportion: Proportion, *, cap: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(x*, n*), shape (2, K): the counts of a simple random sample as informative as the
     weighted one, for the Jeffreys machinery in place of (x, n).
 
     With equal weights they are the integer counts themselves. Otherwise, from the Hájek
     rate p = Σw·x / Σw and its linearised variance
     v = [Σw²·x (1 - p)² + (Σw² - Σw²·x) p²] / (Σw)², the effective size is
-    n* = p (1 - p) / v (Kish's (Σw)² / Σw² where p is 0 or 1), at most the n examples
-    observed, and x* = p n*.
+    n* = p (1 - p) / v (Kish's (Σw)² / Σw² where p is 0 or 1), at most ``cap`` (the
+    stratum's size N_h), and x* = p n*. n* may exceed the n examples observed: a design
+    that oversampled the informative examples (the active strategy) buys that precision.
     """
     n = proportion.n.astype(float)
     x = proportion.x.astype(float)
@@ -240,7 +243,10 @@ def effective_counts(proportion: Proportion) -> tuple[np.ndarray, np.ndarray]:
         ) / proportion.w**2
         kish = proportion.w**2 / proportion.w2
         size = np.where((p > 0) & (p < 1), p * (1 - p) / variance, kish)
-    size = np.where(n > 0, np.minimum(np.nan_to_num(size, nan=0.0), n), 0.0)
+    size = np.nan_to_num(size, nan=0.0, posinf=0.0)
+    if cap is not None:
+        size = np.minimum(size, cap)
+    size = np.where(n > 0, size, 0.0)
     return np.where(proportion.equal, x, p * size), np.where(proportion.equal, n, size)
 
 
@@ -408,8 +414,8 @@ def estimate(
     if len(rows):
         first, extra = _draws(
             size,
-            effective_counts(counts.tag),
-            effective_counts(counts.agreement),
+            effective_counts(counts.tag, cap=size),
+            effective_counts(counts.agreement, cap=size),
             hlp.measurable,
             rows,
             names,

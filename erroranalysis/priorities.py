@@ -36,7 +36,7 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
-from .counts import TagCounts, check_weights, count_tags
+from .counts import TagCounts, count_tags
 from .estimation import (
     LEVEL,
     Estimates,
@@ -299,7 +299,7 @@ def priority_table(
     inputs = check_evidence(evidence)
     if not inputs.tag_names:
         return _empty_table()
-    counts = count_tags(inputs, check_weights(evidence, inputs))
+    counts = count_tags(inputs)
     names = inputs.tag_names
     effort = np.array([inputs.effort.get(tag, np.nan) for tag in names])
     estimates = estimate(
@@ -369,12 +369,12 @@ def error_shares(evidence: Evidence, *, level: float = LEVEL) -> pd.DataFrame:
     inputs = check_evidence(evidence)
     if not inputs.tag_names:
         return pd.DataFrame({column: [] for column in ERROR_SHARE_COLUMNS})
-    counts = count_tags(inputs, check_weights(evidence, inputs))
+    counts = count_tags(inputs)
     errors = counts.tag.x[0]
     denominator = counts.tag.n[0]
     # The Hájek rate among the errors, its interval from the effective counts: with equal
     # weights, the plain fraction and its Jeffreys interval.
-    successes, trials = (values[0] for values in effective_counts(counts.tag))
+    successes, trials = (values[0] for values in effective_counts(counts.tag, cap=counts.sizes))
     low, high = proportion_interval(successes, trials, level=level)
     share = np.where(
         counts.tag.equal[0],

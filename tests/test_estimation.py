@@ -39,8 +39,9 @@ def proportion(x, n, w, w2, wx, w2x, equal=False) -> Proportion:
         (proportion(2, 5, 12.5, 31.25, 5.0, 12.5, equal=True), 2, 5),
         # Weights 1, 3, 2 (tagged: 1 and 2): p = 3/6, v = (5 / 4 + 9 / 4) / 36, n* = 18/7.
         (proportion(2, 3, 6.0, 14.0, 3.0, 5.0), 9 / 7, 18 / 7),
-        # Weights 2, 2, 4 (tagged: 2 and 4): n* = 3.43 is more than the 3 examples seen.
-        (proportion(2, 3, 8.0, 24.0, 6.0, 20.0), 2.25, 3.0),
+        # Weights 2, 2, 4 (tagged: 2 and 4): p = 6/8, v = (20/16 + 4 * 9/16) / 64, n* = 24/7,
+        # more than the 3 examples seen (the heavy example carries the tag).
+        (proportion(2, 3, 8.0, 24.0, 6.0, 20.0), 18 / 7, 24 / 7),
         # Nothing tagged: Kish's size (Σw)² / Σw² = 16 / 10.
         (proportion(0, 2, 4.0, 10.0, 0.0, 0.0), 0.0, 1.6),
         # Everything tagged: the same.
@@ -53,6 +54,15 @@ def test_effective_counts(weighted, successes, trials):
     x, n = effective_counts(weighted)
     assert x[0, 0] == pytest.approx(successes, abs=1e-12)
     assert n[0, 0] == pytest.approx(trials, abs=1e-12)
+
+
+def test_effective_size_is_at_most_the_stratum():
+    # One tagged example of weight 1, one untagged of weight 99: n* = 100² / (2 x 99), about
+    # 50.5 from two examples; the stratum holds 10.
+    weighted = proportion(1, 2, 100.0, 9802.0, 1.0, 1.0)
+    assert effective_counts(weighted)[1][0, 0] == pytest.approx(100**2 / (2 * 99))
+    x, n = effective_counts(weighted, cap=np.array([[10]]))
+    assert (x[0, 0], n[0, 0]) == pytest.approx((0.1, 10.0))
 
 
 @pytest.mark.parametrize(
