@@ -695,7 +695,7 @@ def build_parser() -> argparse.ArgumentParser:
         "quantile bins) and dataset or rule tags for the slices where the model does worst, "
         "scored by SliceLine (alpha weighs error rate against size). Each slice's error rate "
         "is tested against the rest of the data with a one-sided Fisher exact test; the "
-        "p-values are corrected with Benjamini-Hochberg (false discovery rate 5%%) over every "
+        "p-values are corrected with Benjamini-Hochberg (false discovery rate 5%) over every "
         "slice the search could test: each conjunction of up to --max-level predicates on "
         "distinct columns, each predicate holding for at least --min-support of the examples.",
     )
