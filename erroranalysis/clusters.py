@@ -69,6 +69,7 @@ MAX_K = 100
 SILHOUETTE_POINTS = 3_000
 # Above this many points, MiniBatchKMeans instead of KMeans (the same objective, in batches).
 FULL_KMEANS_POINTS = 50_000
+FIT_INITS = 2  # k-means++ starts of the final fit; the best of them is kept
 K_RULE = (
     "k from 2 to 20, and at most the square root of the number of errors, with the highest "
     f"silhouette (cosine) on a seeded sample of at most {SILHOUETTE_POINTS:,} of the "
@@ -342,29 +343,50 @@ def _fit(points: np.ndarray, k: int, seed: int) -> np.ndarray:
     from sklearn.cluster import KMeans, MiniBatchKMeans
 
     if len(points) > FULL_KMEANS_POINTS:
-        model = MiniBatchKMeans(k, n_init=3, batch_size=4096, random_state=seed)
+        model = MiniBatchKMeans(k, n_init=FIT_INITS, batch_size=4096, random_state=seed)
     else:
-        model = KMeans(k, n_init=4, random_state=seed)
+        model = KMeans(k, n_init=FIT_INITS, random_state=seed)
     return model.fit(points).cluster_centers_.astype(np.float32)
 
 
 def _choose_k(points: np.ndarray, errors: int, rng: np.random.Generator, seed: int) -> int:
     from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
 
     sample = points[np.sort(rng.choice(len(points), min(len(points), SILHOUETTE_POINTS), False))]
     distinct = len(np.unique(sample.round(6), axis=0))
+    # The distances between the sampled points, once for every k tried.
+    squared = (sample**2).sum(axis=1)
+    distances = np.sqrt(np.maximum(squared[:, None] + squared[None, :] - 2 * sample @ sample.T, 0))
     best, best_score = min(2, len(points)), -np.inf
     for k in K_CHOICES:
         if k >= distinct or k > max(2, math.ceil(math.sqrt(errors))):
             break
-        labels = KMeans(k, n_init=2, random_state=seed).fit_predict(sample)
-        if len(np.unique(labels)) < 2:
-            continue
-        score = silhouette_score(sample, labels)
+        labels = KMeans(k, n_init=1, random_state=seed).fit_predict(sample)
+        score = silhouette(distances, labels)
         if score > best_score + 1e-9:
             best, best_score = k, score
     return best
+
+
+def silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
+    """The mean silhouette coefficient of a clustering, from the points' distance matrix (as
+    scikit-learn's ``silhouette_score(..., metric="precomputed")``: 0 for a point alone in
+    its cluster); -inf with fewer than two clusters."""
+    present, labels = np.unique(labels, return_inverse=True)
+    if len(present) < 2:
+        return -np.inf
+    onehot = np.zeros((len(labels), len(present)), dtype=distances.dtype)
+    onehot[np.arange(len(labels)), labels] = 1
+    sizes = onehot.sum(axis=0)
+    sums = distances @ onehot  # each point's total distance to each cluster
+    own = sizes[labels]
+    inside = sums[np.arange(len(labels)), labels] / np.maximum(own - 1, 1)
+    means = sums / sizes
+    means[np.arange(len(labels)), labels] = np.inf
+    outside = means.min(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = (outside - inside) / np.maximum(inside, outside)
+    return float(np.where(own > 1, np.nan_to_num(values), 0.0).mean())
 
 
 def _nearest(vectors: np.ndarray, centres: np.ndarray, chunk: int = 65_536) -> np.ndarray:

@@ -359,3 +359,19 @@ def test_the_cli_clusters_text_without_an_embedding(tmp_path, capsys):
     assert pd.read_csv(io.StringIO(captured.out))["errors"].tolist() == [20, 0, 0]
     assert main(["clusters", "--dataset", "t", "--db", db, "--text-column", "nope"]) == 1
     assert "--text-column 'nope': dataset 't' has no such column" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("k", [2, 3, 7])
+def test_the_silhouette_is_scikit_learns(k):
+    from sklearn.metrics import pairwise_distances, silhouette_score
+
+    from erroranalysis.clusters import silhouette
+
+    rng = np.random.default_rng(k)
+    points = rng.normal(size=(300, 5))
+    labels = rng.integers(0, k, 300)
+    labels[0] = k  # a cluster of one point
+    distances = pairwise_distances(points)
+    assert silhouette(distances, labels) == pytest.approx(
+        silhouette_score(distances, labels, metric="precomputed"), rel=1e-9
+    )
