@@ -220,8 +220,11 @@ def _readable_edges(cuts: np.ndarray, *, integer: bool) -> np.ndarray:
 
 
 def _categorical(name: str, ref: str, values: pd.Series, min_count: int) -> _Feature:
-    codes, uniques = pd.factorize(values, sort=False)
-    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    if isinstance(values.dtype, pd.CategoricalDtype):  # coded already
+        codes, uniques = values.cat.codes.to_numpy().astype(np.int64), values.cat.categories
+    else:
+        codes, uniques = pd.factorize(values, sort=False)
+    counts = np.bincount(codes + 1, minlength=len(uniques) + 1)[1:]
     keep = [i for i in range(len(uniques)) if counts[i] >= min_count]
     literals = {i: _literal(uniques[i]) for i in keep}
     keep = [i for i in keep if literals[i] is not None]

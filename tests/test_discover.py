@@ -222,8 +222,9 @@ def test_a_slice_of_the_same_examples_as_one_above_is_left_out():
         # few values: one predicate per value, not bins
         (pd.Series([3.4, 8.0] * 50), ["3.4", "8.0"]),
         (pd.Series(["b", "a", None] * 40), ["a", "b"]),
+        (pd.Series(pd.Categorical(["b", "a", None] * 40, categories=["a", "b", "z"])), ["a", "b"]),
     ],
-    ids=["integers", "tenths", "close cuts", "two numbers", "text with missing"],
+    ids=["integers", "tenths", "close cuts", "two numbers", "text with missing", "categorical"],
 )
 def test_numeric_columns_are_cut_at_readable_edges(values, expected):
     examples = pd.DataFrame({"x": values, "correct": np.arange(len(values)) % 3 == 0})
