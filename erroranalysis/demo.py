@@ -45,10 +45,15 @@ def build_demo(
         SPEECH: [(NEXT_RUN, speech / "speech_v2.csv"), (DEFAULT_RUN, speech / "speech_dev.csv")],
         DIGITS: [(NEXT_RUN, digits / "digits_v2.csv"), (DEFAULT_RUN, digits / "digits_dev.csv")],
     }
+    # One vector per example, in the files' row order (both runs list the same examples).
+    embeddings = {
+        SPEECH: speech / "speech_embeddings.npy",
+        DIGITS: digits / "digits_embeddings.npy",
+    }
     with open_project(path) as project:
         for name, runs in imports.items():
             for run, file in runs:
-                result = read_dataset(file)
+                result = read_dataset(file, embeddings=embeddings[name])
                 project.dataset(name, create=True).import_result(result, run=run, actor="demo")
         project.define_tags(read_tag_definitions(speech / "tags.csv"), actor="demo")
         reviews = read_reviews(

@@ -375,3 +375,20 @@ def test_the_silhouette_is_scikit_learns(k):
     assert silhouette(distances, labels) == pytest.approx(
         silhouette_score(distances, labels, metric="precomputed"), rel=1e-9
     )
+
+
+def test_the_demo_clusters_its_telephone_errors_apart(tmp_path):
+    from erroranalysis.demo import SPEECH, build_demo
+
+    build_demo(tmp_path / "demo.db")
+    with open_project(tmp_path / "demo.db", readonly=True) as project:
+        store = project.dataset(SPEECH)
+        assert {r.name for r in store.runs()} == {"main", "v2"}
+        assert all(store.embeddings(run).dimensions == 280 for run in ("main", "v2"))
+        evidence = load_evidence(project, SPEECH)
+        result = error_clusters(evidence, embeddings=store.embeddings())
+    frame = evidence.examples.set_index("id")
+    telephone = frame.index[(frame["bandwidth_khz"] < 4) & ~frame["correct"]]
+    weak = result.clusters[result.clusters["weak"]]
+    assert len(weak) == 1
+    assert sorted(result.members(int(weak["cluster"].iloc[0]))) == sorted(telephone)
