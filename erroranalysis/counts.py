@@ -171,22 +171,33 @@ def count_tags(inputs: Checked) -> TagCounts:
         codes, groups = stratum + 2 * np.where(known, np.where(agrees, 1, 2), 0), 6
     is_reviewed_kind = np.array([kind == "reviewed" for kind in inputs.kinds], dtype=bool)
     reviewed = inputs.reviewed
-    # Dataset and rule tags are counted over every example, reviewed tags
-    # over the reviewed ones only (code -1 skips a row). Selecting columns
-    # copies the matrix, so the common all-one-kind case avoids it.
     everywhere = np.flatnonzero(~is_reviewed_kind)
     only_reviewed = np.flatnonzero(is_reviewed_kind)
+    weighted = weights is not None and len(only_reviewed) > 0
+    # Dataset and rule tags are counted over every example, reviewed tags over the
+    # reviewed ones only. Selecting rows or columns copies the matrix: worth it when few
+    # are reviewed, or with weights (the copy serves both the counts and the weighted
+    # sums); else the all-reviewed case skips rows by code -1 in one pass over the matrix.
+    rows = np.flatnonzero(reviewed)
+    subset = None
+    if len(only_reviewed) and (weighted or 4 * len(rows) <= len(reviewed)):
+        subset = (
+            inputs.matrix[rows]
+            if len(everywhere) == 0
+            else inputs.matrix[np.ix_(rows, only_reviewed)]
+        )
     by_group = np.zeros((groups, n_tags), dtype=np.int64)
     if not is_reviewed_kind.any():
         by_group = _group_counts(inputs.matrix, codes, groups)
-    elif is_reviewed_kind.all():
+    elif is_reviewed_kind.all() and subset is None:
         by_group = _group_counts(inputs.matrix, np.where(reviewed, codes, -1), groups)
     else:
-        by_group[:, everywhere] = _group_counts(inputs.matrix[:, everywhere], codes, groups)
-        by_group[:, only_reviewed] = _group_counts(
-            inputs.matrix[reviewed][:, only_reviewed], codes[reviewed], groups
-        )
-    reviewed_size = np.bincount(stratum[reviewed], minlength=2)
+        if len(everywhere):
+            by_group[:, everywhere] = _group_counts(inputs.matrix[:, everywhere], codes, groups)
+        if subset is None:
+            subset = inputs.matrix[np.ix_(rows, only_reviewed)]
+        by_group[:, only_reviewed] = _group_counts(subset, codes[rows], groups)
+    reviewed_size = np.bincount(stratum[rows], minlength=2)
     seen = np.where(is_reviewed_kind, reviewed_size[:, None], size[:, None])
     # (human status, stratum, tag): 0 no label, 1 agrees, 2 does not
     by_group = by_group.reshape(groups // 2, 2, n_tags)
@@ -195,29 +206,28 @@ def count_tags(inputs: Checked) -> TagCounts:
     agreement = Proportion.unweighted(
         by_group[1:].sum(axis=0) if groups == 6 else zeros, by_group[1] if groups == 6 else zeros
     )
-    if weights is None or not len(only_reviewed):
+    if not weighted:
         return TagCounts(size=size, tag=tag, agreement=agreement)
+    sums = _weighted_sums(subset, codes[rows], groups, weights[rows])
     return TagCounts(
         size=size,
-        **_weigh(inputs, weights, codes, groups, stratum, only_reviewed, tag, agreement),
+        **_weigh(sums, weights[rows], stratum[rows], groups, only_reviewed, tag, agreement),
     )
 
 
 def _weigh(
-    inputs: Checked,
-    weights: np.ndarray,
-    codes: np.ndarray,
+    sums: np.ndarray,
+    w: np.ndarray,
+    s: np.ndarray,
     groups: int,
-    stratum: np.ndarray,
     columns: np.ndarray,
     tag: Proportion,
     agreement: Proportion,
 ) -> dict[str, Proportion]:
     """``tag`` and ``agreement`` with the weighted sums of the reviewed tags at ``columns``
-    in place of their weight-1 sums; the integer counts stay as they are."""
-    reviewed = inputs.reviewed
-    w, s = weights[reviewed], stratum[reviewed]
-    sums = _weighted_sums(inputs.matrix[reviewed][:, columns], codes[reviewed], groups, w)
+    in place of their weight-1 sums; the integer counts stay as they are. ``sums`` come
+    from :func:`_weighted_sums` over the reviewed examples, of weights ``w`` and strata
+    ``s``."""
     sums = sums.reshape(2, groups // 2, 2, len(columns))  # (power, human status, stratum, tag)
     per_stratum = [np.bincount(s, weights=w**power, minlength=2) for power in (1, 2)]
     lowest = np.array([w[s == h].min() if (s == h).any() else 0.0 for h in (0, 1)])

@@ -107,31 +107,38 @@ def test_equal_weights_within_a_stratum_are_marked_equal():
     assert counts.tag.w[:, 0] == pytest.approx([4.5, 5.0])
 
 
-def test_one_pass_equals_a_loop_over_examples():
+@pytest.mark.parametrize(
+    ("reviewed_share", "weighted", "dataset_tag"),
+    [(0.6, True, 3), (0.6, False, 3), (0.1, False, 3), (0.1, True, None), (0.6, False, None)],
+)
+def test_one_pass_equals_a_loop_over_examples(reviewed_share, weighted, dataset_tag):
     # The vectorised sums against the definition, on a random evidence with many tags and
-    # more rows than one block.
+    # more rows than one block, through each way of counting (few or many reviewed, with
+    # or without weights, with or without a dataset tag).
     rng = np.random.default_rng(11)
     n, k = 9000, 7
     correct = rng.random(n) < 0.7
     matrix = rng.random((n, k)) < rng.uniform(0.05, 0.6, k)
-    reviewed = rng.random(n) < 0.6
-    weights = np.where(reviewed, rng.uniform(0.5, 20, n), np.nan)
+    reviewed = rng.random(n) < reviewed_share
+    weights = np.where(reviewed, rng.uniform(0.5, 20, n), np.nan) if weighted else None
     human = np.where(rng.random(n) < 0.5, np.where(rng.random(n) < 0.8, "a", "b"), None)
     index = pd.RangeIndex(n)
     names = [f"t{j}" for j in range(k)]
     ev = Evidence(
         pd.DataFrame({"correct": correct, "label": "a", "human_label": human}, index=index),
         pd.DataFrame(matrix, index=index, columns=names),
-        kinds={name: ("dataset" if j == 3 else "reviewed") for j, name in enumerate(names)},
+        kinds={
+            name: ("dataset" if j == dataset_tag else "reviewed") for j, name in enumerate(names)
+        },
         reviewed=pd.Series(reviewed, index=index),
-        weights=pd.Series(weights, index=index),
+        weights=None if weights is None else pd.Series(weights, index=index),
     )
     counts = count_tags(check_evidence(ev))
     known = human != None  # noqa: E711 (elementwise)
     agrees = human == "a"
     for j in range(k):
-        rows = np.ones(n, bool) if j == 3 else reviewed
-        w = np.ones(n) if j == 3 else np.nan_to_num(weights)
+        rows = np.ones(n, bool) if j == dataset_tag else reviewed
+        w = np.ones(n) if j == dataset_tag or weights is None else np.nan_to_num(weights)
         for h, in_stratum in enumerate((~correct, correct)):
             counted = rows & in_stratum
             tagged = counted & matrix[:, j]
