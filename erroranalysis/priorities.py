@@ -128,15 +128,17 @@ def left_out_summary(left_out: Mapping[str, int]) -> str:
     if not reasons:
         return ""
     total = sum(reasons.values())
-    return (
-        f"{_reviews(total)} shown but left out of the estimates: "
-        + "; ".join(f"{n:,} {reason}" for reason, n in reasons.items())
-        + "."
-    )
+    return f"{_reviews(total)} shown but left out of the estimates: {_reasons(reasons)}."
 
 
 def _reviews(n: int) -> str:
     return f"{n:,} review" + ("" if n == 1 else "s")
+
+
+def _reasons(reasons: Mapping[str, int]) -> str:
+    """ "3 opened outside any sample, 2 … and 1 …": each reason after its count."""
+    parts = [f"{n:,} {reason}" for reason, n in reasons.items()]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _left_out_note(left_out: Mapping[str, int]) -> str:
@@ -145,7 +147,7 @@ def _left_out_note(left_out: Mapping[str, int]) -> str:
         return ""
     return NOTE_LEFT_OUT.format(
         reviews=_reviews(sum(reasons.values())),
-        reasons="; ".join(f"{n:,} {reason}" for reason, n in reasons.items()),
+        reasons=_reasons(reasons),
     )
 
 

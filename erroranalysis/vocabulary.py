@@ -104,7 +104,7 @@ NOTE_MODEL_BEATS_HLP = "the model beats HLP on this tag"
 NOTE_REVIEWED_TAG_SLICE = "reviewed examples only (mostly errors): accuracy is biased low"
 # On a reviewed tag's row (and, with the reasons, above the table): reviews kept and shown
 # but not in the estimates (Evidence.left_out, reason -> reviews).
-NOTE_LEFT_OUT = "estimated without {reviews} ({reasons})"
+NOTE_LEFT_OUT = "estimated without {reviews}: {reasons}"
 # Why a review is kept and shown but left out of the estimates (the keys of
 # Evidence.left_out, read after a count: "3 opened outside any sample ...").
 LEFT_OUT_DIRECT = "opened outside any sample (by id, link, search or by hand)"

@@ -14,7 +14,7 @@ from erroranalysis.counts import Proportion, TagCounts, tag_counts
 from erroranalysis.estimation import decimal, effective_counts, estimate
 from erroranalysis.evidence import Evidence
 from erroranalysis.priorities import error_shares, left_out_summary, priority_table
-from erroranalysis.vocabulary import NOTE_LEFT_OUT
+from erroranalysis.vocabulary import LEFT_OUT_DIRECT, LEFT_OUT_FILTERED, NOTE_LEFT_OUT
 
 
 def proportion(x, n, w, w2, wx, w2x, equal=False) -> Proportion:
@@ -165,7 +165,7 @@ def test_reviews_of_one_run_estimate_another():
     assert counts.tag.equal[:, 0].tolist() == [True, False]  # v2's correct mix two weights
 
 
-LEFT_OUT = {"outside any sample": 3, "from a filtered queue": 1}
+LEFT_OUT = {LEFT_OUT_DIRECT: 3, LEFT_OUT_FILTERED: 1}
 
 
 def test_left_out_reviews_are_said_on_reviewed_tags_and_above_the_table():
@@ -174,15 +174,13 @@ def test_left_out_reviews_are_said_on_reviewed_tags_and_above_the_table():
     table = priority_table(
         Evidence(examples, tags, kinds=kinds, reviewed=reviewed, hlp=BOOK_HLP, left_out=LEFT_OUT)
     ).set_index("tag")
-    note = NOTE_LEFT_OUT.format(
-        reviews="4 reviews", reasons="3 outside any sample; 1 from a filtered queue"
-    )
+    reasons = f"3 {LEFT_OUT_DIRECT} and 1 {LEFT_OUT_FILTERED}"
+    note = NOTE_LEFT_OUT.format(reviews="4 reviews", reasons=reasons)
     for tag in ("clean speech", "people noise", "low bandwidth"):
         assert note in table.loc[tag, "note"]
     assert note not in table.loc["car noise", "note"]
     assert left_out_summary(LEFT_OUT) == (
-        "4 reviews shown but left out of the estimates: "
-        "3 outside any sample; 1 from a filtered queue."
+        f"4 reviews shown but left out of the estimates: {reasons}."
     )
 
 
@@ -193,6 +191,10 @@ def test_left_out_reviews_are_said_on_reviewed_tags_and_above_the_table():
         ({"outside any sample": 0}, ""),
         ({"outside any sample": 1}, "1 review shown but left out of the estimates: 1 outside"),
         ({"outside any sample": 1200}, "1,200 reviews shown but left out"),
+        (
+            {"a": 1, "b": 2, "c": 3},
+            "6 reviews shown but left out of the estimates: 1 a, 2 b and 3 c.",
+        ),
     ],
 )
 def test_left_out_summary(left_out, summary):
