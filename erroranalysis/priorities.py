@@ -136,7 +136,8 @@ def _reviews(n: int) -> str:
 
 
 def _reasons(reasons: Mapping[str, int]) -> str:
-    """ "3 opened outside any sample, 2 … and 1 …": each reason after its count."""
+    """Each reason after its count, as in "3 opened outside any sample and 1 from a
+    filtered queue"."""
     parts = [f"{n:,} {reason}" for reason, n in reasons.items()]
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
