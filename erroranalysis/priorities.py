@@ -137,9 +137,11 @@ def _reviews(n: int) -> str:
 
 def _reasons(reasons: Mapping[str, int]) -> str:
     """Each reason after its count, as in "3 opened outside any sample and 1 from a
-    filtered queue"."""
+    filtered queue"; a single reason alone (the total already counts it)."""
+    if len(reasons) == 1:
+        return next(iter(reasons))
     parts = [f"{n:,} {reason}" for reason, n in reasons.items()]
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _left_out_note(left_out: Mapping[str, int]) -> str:

@@ -189,7 +189,7 @@ def test_left_out_reviews_are_said_on_reviewed_tags_and_above_the_table():
     [
         ({}, ""),
         ({"outside any sample": 0}, ""),
-        ({"outside any sample": 1}, "1 review shown but left out of the estimates: 1 outside"),
+        ({"outside any sample": 1}, "1 review shown but left out of the estimates: outside"),
         ({"outside any sample": 1200}, "1,200 reviews shown but left out"),
         (
             {"a": 1, "b": 2, "c": 3},
