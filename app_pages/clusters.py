@@ -3,6 +3,7 @@ examples to listen to or look at, and "Name this cluster" to tag a whole group a
 
 from __future__ import annotations
 
+import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -38,6 +39,8 @@ COLUMNS = {
     "representatives": st.column_config.TextColumn("Representatives", width="medium"),
 }
 GREY = "#b0b0b0"
+# 24 distinct colours, none of them grey: a cluster's colour differs from the correct ones'.
+PALETTE = px.colors.qualitative.Dark24
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the embedding…")
@@ -122,6 +125,7 @@ def cluster_map(result: clusters.ErrorClusters) -> go.Figure:
         )
     )
     for number in result.clusters["cluster"]:
+        colour = PALETTE[(number - 1) % len(PALETTE)]
         errors = points[points["error"] & (points["cluster"] == number)]
         outline = result.outlines[result.outlines["cluster"] == number]
         figure.add_trace(
@@ -131,7 +135,7 @@ def cluster_map(result: clusters.ErrorClusters) -> go.Figure:
                 mode="markers",
                 name=f"cluster {number}",
                 legendgroup=str(number),
-                marker={"size": 7},
+                marker={"size": 7, "color": colour},
                 customdata=errors[["id"]],
                 hovertemplate=f"%{{customdata[0]}}: error, cluster {number}<extra></extra>",
             )
@@ -144,7 +148,7 @@ def cluster_map(result: clusters.ErrorClusters) -> go.Figure:
                 legendgroup=str(number),
                 showlegend=False,
                 hoverinfo="skip",
-                line={"width": 1, "dash": "dot", "color": "#555"},
+                line={"width": 1, "dash": "dot", "color": colour},
             )
         )
     figure.add_trace(
