@@ -10,6 +10,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy.stats import fisher_exact
 from statsmodels.stats.multitest import multipletests
 
@@ -242,6 +244,45 @@ def test_a_bin_rule_holds_exactly_on_its_bin():
     assert len(table) >= 2  # the low bins, worse than the rest
     for row in table.itertuples():
         assert (evaluate_rule(row.rule, examples) == (features["snr_db"] == row.slice)).all()
+
+
+# Column names a rule must quote (spaces, keywords, a leading dunder) or cannot name at all
+# (a backtick), and text values with quotes, backslashes and non-ASCII letters.
+NAMES = ["noise", "snr db", "not", "class", "__x", "tag:y", "a`b"]
+TEXT = st.text(alphabet="ab \"'\\é=+-@$€\u200b", min_size=0, max_size=4)
+
+
+@st.composite
+def frames(draw) -> pd.DataFrame:
+    n = draw(st.integers(40, 120))
+    names = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True))
+    columns = {}
+    for name in names:
+        kind = draw(st.sampled_from(["text", "float", "int"]))
+        if kind == "text":
+            pool = draw(st.lists(TEXT, min_size=1, max_size=4))
+            values = draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n))
+        elif kind == "float":
+            number = st.floats(-1e6, 1e6) | st.just(float("nan")) | st.just(float("inf"))
+            values = draw(st.lists(number, min_size=n, max_size=n))
+        else:
+            values = draw(st.lists(st.integers(-50, 50), min_size=n, max_size=n))
+        columns[name] = values
+    correct = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    return pd.DataFrame(columns).assign(correct=correct)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frames())
+def test_every_slice_reads_back_through_its_rule(examples):
+    """Whatever the names and values, a slice's rule parses and holds on exactly its
+    examples: the rule tag adopted from it is the slice."""
+    table = discover_slices(Evidence(examples), max_level=2, min_support=0.05, alpha=1.0, top=50)
+    errors = ~examples["correct"].to_numpy()
+    for row in table.itertuples():
+        inside = evaluate_rule(row.rule, examples).to_numpy()
+        assert (inside.sum(), (inside & errors).sum()) == (row.examples, row.errors)
+    assert not table["slice"].str.contains("a`b").any()
 
 
 def test_tags_are_predicates_and_reviewed_tags_are_not():
