@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import clusters  # noqa: E402
+import compare  # noqa: E402
 import discover  # noqa: E402
 import lock_wait  # noqa: E402
 import synthetic  # noqa: E402
@@ -194,6 +195,7 @@ def main() -> None:
     bench_engine()
     discover.bench_discover(record)
     clusters.bench_clusters(record)
+    compare.bench(record, best_of)
     ui = HERE / "ui_latency.py"
     if not args.skip_ui and ui.exists():
         subprocess.run([sys.executable, str(ui), "--results", str(OUT / "ui.json")], check=True)
