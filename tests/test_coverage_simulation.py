@@ -235,7 +235,7 @@ class DesignScenario:
     p_err: float
     p_cor: float
     hlp: float
-    design: str  # "stratified" | "poisson"
+    design: str  # "stratified" | "confidence" | "poisson"
     target: str  # "v1" | "v2"
     reviewed_errors: int
     reviewed_correct: int
@@ -244,6 +244,7 @@ class DesignScenario:
     broken: float = 0.0
     defensive: float = 0.1  # the share of the draw probability spread evenly
     sharpness: float = 1.0  # how well the score singles out the tag's carriers
+    bands: tuple[int, ...] = ()  # for "confidence": reviews per band, low confidence first
     seed: int = 0
 
     @property
@@ -295,6 +296,23 @@ DESIGN_SCENARIOS = [
         fix_other=0.2,
         broken=0.01,
         seed=22,
+    ),
+    DesignScenario(
+        "v2 from a confidence-stratified sample of v1",
+        n=5000,
+        q=0.20,
+        p_err=0.40,
+        p_cor=0.15,
+        hlp=0.95,
+        design="confidence",
+        target="v2",
+        reviewed_errors=0,
+        reviewed_correct=0,
+        fix_tag=0.5,
+        fix_other=0.1,
+        broken=0.02,
+        bands=(250, 150, 100),
+        seed=26,
     ),
     DesignScenario(
         "v1 from a Poisson sample (weights 7 to 14)",
@@ -356,17 +374,24 @@ def _draw_examples(scenario: DesignScenario, rng: np.random.Generator, reps: int
     correct_v2 = np.where(
         correct_v1, rng.random((reps, n)) >= scenario.broken, rng.random((reps, n)) < fix
     )
-    if scenario.design == "stratified":
-        keys = rng.random((reps, n))
+    if scenario.design in ("stratified", "confidence"):
+        if scenario.design == "stratified":
+            strata = correct_v1.astype(np.int64)
+            planned = (scenario.reviewed_errors, scenario.reviewed_correct)
+        else:
+            # The model's confidence, lower on its errors; bands cut at 0.6 and 0.85, the
+            # low band oversampled (as the confidence-stratified queue does).
+            logit = 2.5 * correct_v1 - 0.5 + rng.normal(size=(reps, n))
+            confidence = 1 / (1 + np.exp(-logit))
+            strata = np.digitize(confidence, (0.6, 0.85))
+            planned = scenario.bands
         drawn = np.zeros((reps, n), dtype=bool)
         probability = np.zeros((reps, n))
-        for stratum, planned in (
-            (False, scenario.reviewed_errors),
-            (True, scenario.reviewed_correct),
-        ):
-            members = correct_v1 == stratum
+        keys = rng.random((reps, n))
+        for stratum, k_planned in enumerate(planned):
+            members = strata == stratum
             size = members.sum(axis=1)
-            k = np.minimum(planned, size)
+            k = np.minimum(k_planned, size)
             masked = np.where(members, keys, np.inf)
             kth = np.take_along_axis(np.sort(masked, axis=1), (k - 1)[:, None], axis=1)
             drawn |= members & (masked <= kth)
