@@ -342,7 +342,9 @@ def tag_chances(
     x = np.hstack([e.matrix(train[e.name]) for e in encoders])
     from sklearn.linear_model import LogisticRegression  # loaded only for active draws
 
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+    # Newton steps on a Cholesky factor: the same L2-penalised fit as lbfgs, several times
+    # faster on the few features and the thousands of reviews it sees.
+    model = LogisticRegression(C=1.0, solver="newton-cholesky", max_iter=100).fit(x, y)
     coef = model.coef_[0]
     logit = np.full(len(frame), float(model.intercept_[0]))
     start = 0
