@@ -245,8 +245,8 @@ st.subheader("Name this cluster", anchor=False)
 st.caption(
     f"Tags the cluster's {row['errors']:,} errors with a reviewed tag, in one action (undo "
     "takes it back whole). Tagging is not reviewing: an example nobody has reviewed stays "
-    "out of the estimates until a reviewer confirms it on the Review page, one by one or in "
-    "bulk."
+    "out of the estimates until a reviewer confirms it on the Review page, where the queue "
+    "shows it with the tag already set."
 )
 tag = st.text_input("Tag", key=f"cl_tag:{number}", max_chars=100, placeholder="e.g. telephone")
 st.button(

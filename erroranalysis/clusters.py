@@ -501,7 +501,7 @@ def name_cluster(
     """Tag the errors of ``cluster`` with the reviewed tag ``tag`` (created if new), in one
     logged action (:meth:`DatasetStore.tag_examples`); returns its id, or None when they all
     carried it already. Their reviews are still to do: tagged examples enter the estimates
-    once reviewed (one by one, or in bulk on the Review page)."""
+    once reviewed on the Review page, where they show with the tag set."""
     members = clusters.members(cluster)
     if not members:
         raise ValueError(f"cluster {cluster} has no errors to tag")
