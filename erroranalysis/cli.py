@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import ipaddress
 import os
+import secrets
 import socket
 import stat
 import subprocess
@@ -28,7 +29,7 @@ from pathlib import Path
 from . import __version__
 from .errors import ExpectedError
 from .roles import ROLE_HELP, ROLES, ColumnMapping, column_flag
-from .vocabulary import DEFAULT_RUN, ORDERS, SLICE_BY_TAGS, check_name
+from .vocabulary import DEFAULT_RUN, ORDERS, SLICE_BY_TAGS, STRATEGIES, check_name
 
 DEFAULT_DB = "erroranalysis.db"
 DEFAULT_HOST = "127.0.0.1"  # only this machine: the app has no sign-in of its own
@@ -265,19 +266,60 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 def cmd_reviews_import(args: argparse.Namespace) -> None:
     from .importing import read_reviews
+    from .importing.tables import KnownSample
 
     dataset = _need_dataset(args)
     # Read and validate the whole file before opening the project for writing.
     with _project(args, write=False) as project:
-        project.dataset(dataset).run(args.run)  # fails clearly on an unknown dataset or run
-        known = project.dataset(dataset).example_ids()
-    table = read_reviews(args.file, known_ids=known, encoding=args.encoding)
+        store = project.dataset(dataset)
+        store.run(args.run)  # fails clearly on an unknown dataset or run
+        known = store.example_ids()
+        # What a sample file (from `erroranalysis sample`) is checked against.
+        samples = {
+            int(sample.id): KnownSample(run=sample.run, draws=store.sample_draws(int(sample.id)))
+            for sample in store.samples().itertuples()
+        }
+    table = read_reviews(args.file, known_ids=known, samples=samples, encoding=args.encoding)
     with _project(args, write=True) as project:
         project.dataset(dataset).record_reviews(
             table.reviews, tags=table.tags, run=args.run, actor=args.actor
         )
     n_tags = sum(len(t) for t in table.tags)
-    print(f"recorded {len(table.reviews)} reviews with {n_tags} tags in dataset {dataset!r}")
+    of = ""
+    if "sample_id" in table.reviews:
+        of = " of sample " + ", ".join(map(str, sorted(set(table.reviews["sample_id"]))))
+    print(f"recorded {len(table.reviews)} reviews{of} with {n_tags} tags in dataset {dataset!r}")
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    from . import analyses
+    from .export import safe_csv
+    from .importing.tables import sample_sheet
+    from .sampling import draw_sample
+
+    dataset = _need_dataset(args)
+    # A fresh seed unless one is given, so a second sample draws other examples; it is
+    # recorded with the sample and printed, so the draw can be repeated.
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    with _project(args, write=True) as project:
+        evidence = analyses.load_evidence(project, dataset, run=args.run)
+        try:
+            draw = draw_sample(evidence, size=args.size, strategy=args.strategy, seed=seed)
+        except ExpectedError:
+            raise
+        except ValueError as err:  # the draw's own check of its options
+            raise CliError(f"sample: {err}") from None
+        sample = project.dataset(dataset).record_sample(draw, actor=args.actor)
+        info = project.dataset(dataset).run(draw.run)
+    sheet = sample_sheet(
+        evidence.examples, draw.examples, sample=sample, run=draw.run, columns=info.metadata_columns
+    )
+    write_atomic(args.out, safe_csv(sheet))
+    print(
+        f"drew sample {sample} of dataset {dataset!r}, run {draw.run!r}: {len(sheet)} examples "
+        f"({args.strategy}, seed {seed}); wrote {args.out}: fill in reviewer and tags, then "
+        f"erroranalysis reviews import {args.out} --dataset {dataset}"
+    )
 
 
 def cmd_tags_import(args: argparse.Namespace) -> None:
@@ -651,6 +693,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--actor", help="who imports (default: the first reviewer)")
     _encoding(r)
     r.set_defaults(func=cmd_reviews_import)
+
+    p = sub.add_parser(
+        "sample", help="draw a sample of a run for review, recorded, as a CSV to fill in"
+    )
+    _common(p, dataset_required=True)
+    p.add_argument("--run", help="model run to draw from (default: the latest)")
+    p.add_argument("--size", type=int, required=True, help="examples to draw")
+    p.add_argument("--strategy", choices=STRATEGIES, default=STRATEGIES[0])
+    p.add_argument("--seed", type=int, help="random seed (default: a fresh one, printed)")
+    p.add_argument("--out", required=True, help="the CSV to write (whole or not at all)")
+    p.add_argument("--actor", default=os.environ.get("USER") or "sample", help="who draws")
+    p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("tags", help="tag definitions")
     tsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")

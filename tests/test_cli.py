@@ -427,3 +427,136 @@ def test_serve_refuses_a_file_that_is_not_a_project(tmp_path):
     code, out, err = run_cli("serve", "--db", str(notes), "--port", str(_free_port()))
     assert code == 1 and "not an SQLite file" in err and out == "" and "Traceback" not in err
     assert notes.read_text() == "hello\n"
+
+
+# ---------------------------------------------------------------------- samples
+SPEECH = "id,label,prediction,confidence,noise\n" + "".join(
+    f"s{i:02d},{'yes' if i % 2 else 'no'},{'yes' if i % 3 else 'no'},0.{i % 10},"
+    f"{'=car' if i % 4 == 0 else 'clean'}\n"
+    for i in range(100)
+)
+
+
+@pytest.fixture
+def speech(tmp_path):
+    data = tmp_path / "speech.csv"
+    data.write_text(SPEECH)
+    db = tmp_path / "s.db"
+    assert main(["import", str(data), "--db", str(db), "--dataset", "speech"]) == 0
+    return db
+
+
+def draw(db, out, *options):
+    return main(["sample", "--db", str(db), "--dataset", "speech", "--out", str(out), *options])
+
+
+def test_sample_writes_the_drawn_examples_and_records_them(speech, tmp_path, capsys):
+    out = tmp_path / "sample.csv"
+    assert draw(speech, out, "--size", "12", "--seed", "5") == 0
+    assert "drew sample 1" in capsys.readouterr().out
+    sheet = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert sheet.columns.tolist() == [
+        "id",
+        "sample",
+        "run",
+        "stratum",
+        "weight",
+        "label",
+        "prediction",
+        "confidence",
+        "noise",
+        "reviewer",
+        "tags",
+    ]
+    with open_project(speech) as p:
+        draws = p.dataset("speech").sample_draws(1)
+        assert p.dataset("speech").samples()["seed"].tolist() == [5]
+    assert sheet["id"].tolist() == draws["id"].tolist()
+    assert (sheet["sample"] == "1").all() and (sheet["run"] == "main").all()
+    assert sheet["weight"].astype(float).tolist() == (1 / draws["probability"]).tolist()
+    assert (sheet["reviewer"] == "").all() and (sheet["tags"] == "").all()
+    noise = sheet["noise"][sheet["noise"].str.contains("car")]
+    assert (noise == "'=car").all()  # formula-safe: a spreadsheet shows text
+
+
+def test_a_sample_file_comes_back_as_reviews_of_that_sample(speech, tmp_path):
+    out = tmp_path / "sample.csv"
+    assert draw(speech, out, "--size", "50", "--seed", "5", "--strategy", "confidence") == 0
+    sheet = pd.read_csv(out, dtype=str, keep_default_na=False)
+    sheet.loc[:5, "reviewer"] = "ana"
+    sheet.loc[:2, "tags"] = "car noise"
+    sheet.to_csv(out, index=False)
+    assert main(["reviews", "import", str(out), "--db", str(speech), "--dataset", "speech"]) == 0
+    with open_project(speech) as p:
+        reviews = p.dataset("speech").reviews()
+        tagged = p.dataset("speech").tag_assignments()
+    assert reviews["example_id"].tolist() == sheet["id"][:6].tolist()
+    assert reviews["sample_id"].tolist() == [1] * 6
+    assert sorted(tagged["example_id"]) == sorted(sheet["id"][:3])
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"weight": "0"}, "line 2, column 'weight': value '0' is not a positive number"),
+        ({"weight": "heavy"}, "column 'weight': value 'heavy' is not a positive number"),
+        ({"weight": "1.5"}, "value '1.5' is not the weight sample 1 recorded for this example"),
+        ({"sample": "7"}, "line 2, column 'sample': value '7' is not a sample of this dataset"),
+        ({"id": "nope"}, "value 'nope' was not drawn in sample 1"),
+        ({"id": "nope"}, "column 'id': value 'nope' is not an id of this dataset"),
+        ({"run": "v9"}, "value 'v9' is not the run sample 1 was drawn from ('main')"),
+    ],
+)
+def test_a_bad_sample_file_changes_nothing(speech, tmp_path, capsys, change, expected):
+    out = tmp_path / "sample.csv"
+    assert draw(speech, out, "--size", "6", "--seed", "1") == 0
+    sheet = pd.read_csv(out, dtype=str, keep_default_na=False).assign(reviewer="ana")
+    for column, value in change.items():
+        sheet.loc[0, column] = value
+    sheet.to_csv(out, index=False)
+    before = dump(speech)
+    capsys.readouterr()
+    assert main(["reviews", "import", str(out), "--db", str(speech), "--dataset", "speech"]) == 1
+    assert expected in capsys.readouterr().err
+    assert dump(speech) == before
+
+
+def test_a_plain_reviews_file_keeps_its_meaning(speech, tmp_path):
+    plain = tmp_path / "reviews.csv"
+    plain.write_text("id,reviewer,tags\ns00,ana,car noise\ns01,ana,\n")
+    assert main(["reviews", "import", str(plain), "--db", str(speech), "--dataset", "speech"]) == 0
+    with open_project(speech) as p:
+        assert p.dataset("speech").reviews()["sample_id"].isna().all()
+        assert p.dataset("speech").samples().empty
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--size", "0"], "sample: size must be"),
+        (["--size", "101"], "sample: size 101 is more than the 100 examples of the run"),
+        (["--size", "5", "--run", "v9"], "has no run 'v9'"),
+    ],
+)
+def test_a_bad_sample_request_records_nothing(speech, tmp_path, capsys, options, expected):
+    before = dump(speech)
+    assert draw(speech, tmp_path / "s.csv", *options) == 1
+    assert expected in capsys.readouterr().err
+    assert dump(speech) == before and not (tmp_path / "s.csv").exists()
+
+
+def test_an_unknown_strategy_is_refused(speech, tmp_path):
+    code, _, err = run_cli(
+        "sample",
+        "--db",
+        str(speech),
+        "--dataset",
+        "speech",
+        "--size",
+        "3",
+        "--strategy",
+        "lowest",
+        "--out",
+        str(tmp_path / "s.csv"),
+    )
+    assert code == 2 and "invalid choice: 'lowest'" in err

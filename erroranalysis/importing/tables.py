@@ -6,11 +6,17 @@ raise one :class:`~erroranalysis.importing.ImportValidationError` listing every 
 each with its line, so nothing is written from a half-good file. Names a file brings
 (reviewers, tags) pass the same rules as everywhere (:func:`~erroranalysis.vocabulary.check_name`),
 and a file may not bring more than :data:`~erroranalysis.vocabulary.MAX_TAGS` tags.
+
+A reviews file may also be a sample file as ``erroranalysis sample`` writes it
+(:func:`sample_sheet`: ``id, sample, run, stratum, weight``, the example's columns and empty
+``reviewer`` and ``tags``), brought back with ``reviewer`` and ``tags`` filled in: its
+reviews are reviews of that sample, checked against what the project recorded of it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,29 +25,100 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import InvalidName
-from ..vocabulary import MAX_TAGS, check_reviewer
+from ..export import restore
+from ..vocabulary import MAX_TAGS, TAG_SEPARATOR, check_reviewer
 from .csv_reader import read_text_table
 from .report import MAX_PROBLEMS_PER_CHECK, Report
 from .tags import split_tags, tag_name
 
-__all__ = ["ReviewTable", "read_reviews", "read_tag_definitions"]
+__all__ = [
+    "SAMPLE_COLUMNS",
+    "KnownSample",
+    "ReviewTable",
+    "read_reviews",
+    "read_tag_definitions",
+    "sample_sheet",
+]
+
+# The columns a sample file begins with; the example's own columns and the reviewer's
+# follow (see sample_sheet).
+SAMPLE_COLUMNS = ("id", "sample", "run", "stratum", "weight")
+# A weight read back must be the recorded 1/π to this relative precision (a spreadsheet
+# may write fewer digits than Python).
+WEIGHT_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
 class ReviewTable:
     """Validated reviews: one row per reviewed example, with the tags seen on it."""
 
-    reviews: pd.DataFrame  # columns: id, reviewer
+    reviews: pd.DataFrame  # columns: id, reviewer (and sample_id for a sample file)
     tags: list[list[str]]
 
 
-def read_reviews(path: str | Path, *, known_ids: pd.Index, encoding: str = "utf-8") -> ReviewTable:
+@dataclass(frozen=True)
+class KnownSample:
+    """What the project recorded of a sample, to check a sample file against."""
+
+    run: str
+    draws: pd.DataFrame  # id, probability (see DatasetStore.sample_draws)
+
+
+def sample_sheet(
+    examples: pd.DataFrame,
+    draws: pd.DataFrame,
+    *,
+    sample: int,
+    run: str,
+    columns: Sequence[str] = (),
+) -> pd.DataFrame:
+    """The file a reviewer fills in for one sample: a row per drawn example in review
+    order, with ``id, sample, run, stratum, weight`` (1/π, the number of examples it stands
+    for), then ``label, prediction, confidence`` and ``columns`` (the run's metadata) where
+    the run has them, then empty ``reviewer`` and ``tags``. Write it with
+    :func:`erroranalysis.export.safe_csv`; :func:`read_reviews` reads it back."""
+    rows = pd.Index(examples["id"].astype(str)).get_indexer(draws["id"].astype(str))
+    if (rows < 0).any():
+        missing = draws["id"][rows < 0].iloc[0]
+        raise ValueError(f"the draws name example {missing!r}, which the examples lack")
+    shown = [c for c in ("label", "prediction", "confidence", *columns) if c in examples.columns]
+    shown = [c for c in dict.fromkeys(shown) if c not in (*SAMPLE_COLUMNS, "reviewer", "tags")]
+    sheet = pd.DataFrame(
+        {
+            "id": draws["id"].astype(str).to_numpy(dtype=object),
+            "sample": np.full(len(draws), int(sample), dtype=np.int64),
+            "run": run,
+            "stratum": draws["stratum"].astype(str).to_numpy(dtype=object),
+            "weight": 1.0 / draws["probability"].to_numpy(dtype=float),
+        }
+    )
+    picked = examples.iloc[rows][shown].reset_index(drop=True)
+    return pd.concat([sheet, picked], axis=1).assign(reviewer="", tags="")
+
+
+def read_reviews(
+    path: str | Path,
+    *,
+    known_ids: pd.Index,
+    samples: Mapping[int, KnownSample] | None = None,
+    encoding: str = "utf-8",
+) -> ReviewTable:
     """Read a reviews CSV (``id``, ``reviewer``, ``tags`` `;`-separated, empty = no tag).
 
     Every id must be one of ``known_ids``; reviewers and tags are checked as names. Each
     distinct reviewer and tag is checked once, so a million-row file reads in seconds.
+
+    A file with a ``sample`` column is a sample file (:func:`sample_sheet`): each row
+    must name one of ``samples`` (sample id -> what the project recorded) that drew its
+    example, with the ``weight`` (a positive number) it recorded, 1/π, and the sample's
+    ``run``; its other columns are kept and not read. Rows nobody reviewed (no reviewer
+    and no tags) are skipped; the reviews carry ``sample_id``. Cells the export
+    neutralized for spreadsheets (a leading ``'``) are read as they were.
     """
     frame, report = read_text_table(path, required=["id", "reviewer", "tags"], encoding=encoding)
+    sampled = "sample" in frame.columns
+    if sampled:
+        frame = _sample_rows(frame, report, samples or {})
     ids = frame["id"]
     unknown = np.asarray(known_ids.get_indexer(ids) < 0)
     if unknown.any():
@@ -69,7 +146,110 @@ def read_reviews(path: str | Path, *, known_ids: pd.Index, encoding: str = "utf-
     tag_lists = _tag_lists(frame["tags"], report)
     if report.problems:
         raise report.error(Path(path).name)
-    return ReviewTable(reviews=frame[["id", "reviewer"]].reset_index(drop=True), tags=tag_lists)
+    kept = ["id", "reviewer", "sample_id"] if sampled else ["id", "reviewer"]
+    return ReviewTable(reviews=frame[kept].reset_index(drop=True), tags=tag_lists)
+
+
+def _sample_rows(
+    frame: pd.DataFrame, report: Report, samples: Mapping[int, KnownSample]
+) -> pd.DataFrame:
+    """The reviewed rows of a sample file, with ``sample_id``, its cells restored from the
+    export's neutralizing; every row that does not match the recorded sample is reported.
+    The later checks of the kept rows still name the lines of the file."""
+    frame = frame.assign(**{c: frame[c].map(restore) for c in ("id", "reviewer", "tags")})
+    lines = np.asarray(report.locate(np.arange(len(frame))))
+    reviewed = (frame["reviewer"].str.strip() != "") | (
+        frame["tags"].str.strip(f" {TAG_SEPARATOR}") != ""
+    )
+    sample_ids = np.full(len(frame), -1, dtype=np.int64)
+    for position in np.flatnonzero(reviewed.to_numpy()):
+        row = frame.iloc[position]
+        line = int(lines[position])
+        sample = _whole_number(row["sample"])
+        if sample is None:
+            report.add(
+                "is not a sample id (a whole number)",
+                column="sample",
+                row=line,
+                value=row["sample"],
+            )
+            continue
+        known = samples.get(sample)
+        if known is None:
+            listing = ", ".join(map(str, sorted(samples))) or "none"
+            report.add(
+                f"is not a sample of this dataset (samples: {listing})",
+                column="sample",
+                row=line,
+                value=row["sample"],
+            )
+            continue
+        sample_ids[position] = sample
+    # Examples against their samples: vectorised per sample, so a big sample reads fast.
+    for sample in np.unique(sample_ids[sample_ids >= 0]).tolist():
+        known = samples[sample]
+        here = np.flatnonzero(sample_ids == sample)
+        drawn = pd.Index(known.draws["id"].astype(str))
+        where = drawn.get_indexer(frame["id"].iloc[here])
+        for position in here[where < 0][:MAX_PROBLEMS_PER_CHECK].tolist():
+            report.add(
+                f"was not drawn in sample {sample}",
+                column="id",
+                row=int(lines[position]),
+                value=frame["id"].iloc[position],
+            )
+        expected = 1.0 / known.draws["probability"].to_numpy(dtype=float)
+        for position, at in zip(here.tolist(), where.tolist(), strict=True):
+            if at < 0:
+                continue
+            _check_weight(frame, position, int(lines[position]), expected[at], sample, report)
+            if "run" in frame.columns and frame["run"].iloc[position] != known.run:
+                report.add(
+                    f"is not the run sample {sample} was drawn from ({known.run!r})",
+                    column="run",
+                    row=int(lines[position]),
+                    value=frame["run"].iloc[position],
+                )
+    if "weight" not in frame.columns:
+        report.add(
+            "missing required column of a sample file (weight = 1/π of each example)",
+            column="weight",
+        )
+    keep = reviewed.to_numpy()
+    if not keep.any():
+        report.add("no row is reviewed yet: fill in reviewer (and tags) on the rows reviewed")
+    # Later checks name frame positions: point them at the lines the kept rows are on.
+    kept_lines = lines[keep]
+    report.locate = lambda positions: kept_lines[np.asarray(positions, dtype=np.int64)]
+    out = frame[keep].copy()
+    out["sample_id"] = pd.array(sample_ids[keep], dtype="Int64")
+    return out
+
+
+def _whole_number(text: str) -> int | None:
+    text = str(text).strip()
+    return int(text) if text.isdecimal() and text.isascii() else None
+
+
+def _check_weight(
+    frame: pd.DataFrame, position: int, line: int, expected: float, sample: int, report: Report
+) -> None:
+    if "weight" not in frame.columns:
+        return
+    raw = frame["weight"].iloc[position]
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0) or "_" in raw:
+        report.add("is not a positive number", column="weight", row=line, value=raw)
+    elif not math.isclose(value, expected, rel_tol=WEIGHT_TOLERANCE):
+        report.add(
+            f"is not the weight sample {sample} recorded for this example ({expected:.10g})",
+            column="weight",
+            row=line,
+            value=raw,
+        )
 
 
 def _tag_lists(cells: pd.Series, report: Report) -> list[list[str]]:
