@@ -304,3 +304,33 @@ def test_the_demo_has_two_runs_and_opens_on_the_reviewed_one(tmp_path, speech, r
         recorded = store.reviews()
         assert len(recorded) == len(reviews)
         assert set(recorded["run"]) == {DEFAULT_RUN}
+
+
+# --------------------------------------------------------------------------- production
+
+
+PRODUCTION = SAMPLE_DATA / "speech_production"
+MAX_PRODUCTION_BYTES = 3_000_000
+
+
+def test_speech_production_sample_has_no_labels_and_real_clips(speech):
+    from erroranalysis.importing import read_dataset
+
+    columns, rows = read_csv(PRODUCTION / "speech_production.csv")
+    assert columns == [c for c in SPEECH_COLUMNS if c not in ("label", "human_label")]
+    assert len({r["id"] for r in rows}) == len(rows) >= 100
+    referenced = {media_path(PRODUCTION, r["audio"]) for r in rows}
+    assert referenced == set((PRODUCTION / "clips").glob("*.wav"))
+    for path in referenced:
+        with wave.open(str(path)) as wav:
+            assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 16_000)
+            assert any(wav.readframes(wav.getnframes())[1::2]), f"{path.name} is silent"
+    assert sum(p.stat().st_size for p in referenced) <= MAX_PRODUCTION_BYTES
+    assert not {r["speaker"] for r in rows} & {r["speaker"] for r in speech}
+    # The mix has moved toward the conditions the model is weakest on.
+    dev_share = {n: len(g) / len(speech) for n, g in by_noise(speech).items()}
+    prod_share = {n: len(g) / len(rows) for n, g in by_noise(rows).items()}
+    assert prod_share["low_bandwidth"] > 2 * dev_share["low_bandwidth"]
+    assert prod_share["car"] > 2 * dev_share["car"]
+    result = read_dataset(PRODUCTION / "speech_production.csv", production=True)
+    assert result.production and len(result.frame) == len(rows)
