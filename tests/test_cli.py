@@ -60,6 +60,7 @@ def test_every_subcommand_has_help():
     for command in (
         ["import"],
         ["reviews", "import"],
+        ["sample"],
         ["tags", "import"],
         ["tags", "list"],
         ["datasets"],
