@@ -60,6 +60,7 @@ COMMANDS = {
     ("priorities",): Command(["--dataset", "dev"], ("--dataset", "--run"), out=True),
     ("slices",): Command(["--dataset", "dev", "--by", "noise"], ("--dataset", "--run"), out=True),
     ("clusters",): Command(["--dataset", "dev"], ("--dataset", "--run", "--actor"), out=True),
+    ("discover",): Command(["--dataset", "dev"], ("--dataset", "--run", "--actor"), out=True),
     ("undo",): Command(["--dataset", "dev", "--reviewer", "ana"], ("--dataset", "--reviewer")),
     ("demo",): Command(["--force"], ("--dataset",), creates=True),
     ("serve",): Command(["--port", "PORT"], ("--dataset",)),
