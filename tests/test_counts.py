@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from erroranalysis.counts import Proportion, TagCounts, count_tags, tag_counts
 from erroranalysis.evidence import Evidence, check_evidence
@@ -163,3 +165,71 @@ def test_bad_weights_are_refused_by_the_one_evidence_check():
     weights = pd.Series([2.0, -1.0, 4.0, 1.0, 3.0, NAN, 2.0, NAN], index=evidence().examples.index)
     with pytest.raises(ValueError, match="weights must be positive numbers"):
         tag_counts(evidence(weights=weights))
+
+
+@st.composite
+def small_evidence(draw) -> tuple[Evidence, pd.DataFrame]:
+    """A small evidence of any shape (kinds mixed, some reviewed, weights or none, human
+    labels or none) and its examples as one frame, for the brute-force count."""
+    n = draw(st.integers(1, 40))
+    k = draw(st.integers(1, 4))
+    bools = st.lists(st.booleans(), min_size=n, max_size=n)
+    correct = np.array(draw(bools))
+    reviewed = np.array(draw(bools))
+    matrix = np.array([draw(bools) for _ in range(k)]).T
+    kinds = [draw(st.sampled_from(["dataset", "rule", "reviewed"])) for _ in range(k)]
+    weighted = draw(st.booleans())
+    weights = [draw(st.floats(0.1, 50)) for _ in range(n)] if weighted else None
+    humans = draw(
+        st.one_of(st.none(), st.lists(st.sampled_from(["a", "b", None]), min_size=n, max_size=n))
+    )
+    index = pd.RangeIndex(n)
+    columns = {"correct": correct, "label": "a"}
+    if humans is not None:
+        columns["human_label"] = pd.array(humans, dtype=object)
+    names = [f"t{j}" for j in range(k)]
+    evidence = Evidence(
+        pd.DataFrame(columns, index=index),
+        pd.DataFrame(matrix, index=index, columns=names),
+        kinds=dict(zip(names, kinds, strict=True)),
+        reviewed=pd.Series(reviewed, index=index),
+        weights=None
+        if weights is None
+        else pd.Series(np.where(reviewed, weights, np.nan), index=index),
+    )
+    return evidence, pd.DataFrame(columns | {"reviewed": reviewed}, index=index)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_evidence())
+def test_counts_equal_a_groupby_of_the_examples(case):
+    # The one vectorised pass against the plainest frame computation, any evidence.
+    evidence, frame = case
+    counts = tag_counts(evidence)
+    weight = evidence.weights.fillna(0.0) if evidence.weights is not None else 1.0
+    frame = frame.assign(
+        w=np.where(frame["reviewed"], weight, 0.0) if evidence.weights is not None else 1.0
+    )
+    human = frame["human_label"] if "human_label" in frame else pd.Series(None, index=frame.index)
+    for j, tag in enumerate(evidence.tags.columns):
+        known = frame["reviewed"] if evidence.kinds[tag] == "reviewed" else True
+        rows = frame.assign(
+            t=evidence.tags[tag], known=known, labelled=human.notna(), agrees=human == "a"
+        )
+        rows = rows[rows["known"]]
+        if evidence.kinds[tag] != "reviewed":
+            rows = rows.assign(w=1.0)
+        for h, group in rows.groupby("correct"):
+            h = int(h)
+            tagged = group[group["t"]]
+            labelled = tagged[tagged["labelled"]]
+            assert counts.tag.n[h, j] == len(group)
+            assert counts.tag.x[h, j] == len(tagged)
+            assert counts.tag.w[h, j] == pytest.approx(group["w"].sum())
+            assert counts.tag.w2x[h, j] == pytest.approx((tagged["w"] ** 2).sum())
+            assert counts.agreement.n[h, j] == len(labelled)
+            assert counts.agreement.x[h, j] == labelled["agrees"].sum()
+            assert counts.agreement.wx[h, j] == pytest.approx(
+                labelled.loc[labelled["agrees"], "w"].sum()
+            )
+            assert counts.tag.equal[h, j] == (group["w"].nunique() <= 1)
