@@ -66,6 +66,7 @@ def test_every_subcommand_has_help():
         ["datasets"],
         ["priorities"],
         ["slices"],
+        ["discover"],
         ["undo"],
         ["demo"],
         ["serve"],
