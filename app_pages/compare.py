@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _charts, _ui
-from erroranalysis import analyses
+from erroranalysis import analyses, compare
 from erroranalysis.store import RunInfo
 
 _ui.start_page()
@@ -84,12 +84,15 @@ st.caption(
     "tags). A tag is flagged regressed or improved when the change is significant after "
     "Holm's correction across all rows."
 )
-for key, default in (("cmp_a", runs[-2]), ("cmp_b", runs[-1])):
+reviewed_runs = set(_ui.reviews(info)["run"].dropna())
+for key, default in zip(("cmp_a", "cmp_b"), compare.default_runs(runs, reviewed_runs), strict=True):
     if st.session_state.get(key) not in runs:
         st.session_state[key] = default
 left, right = st.columns(2)
-run_a = left.selectbox("Baseline run (A)", runs, key="cmp_a")
-run_b = right.selectbox("Compared run (B)", runs, key="cmp_b", help="The latest import first.")
+run_a = left.selectbox(
+    "Baseline run (A)", runs, key="cmp_a", help="First the latest run with reviews."
+)
+run_b = right.selectbox("Compared run (B)", runs, key="cmp_b", help="First the latest other run.")
 if run_a == run_b:
     st.warning("Pick two different runs to compare.", icon=":material/compare_arrows:")
     st.stop()

@@ -22,13 +22,16 @@ wrong); only the two discordant cells move the difference.
   probability come from seeded Monte Carlo draws of the difference, as the priority
   table's do. A cell the runs have but no review reaches leaves the tag "insufficient".
 
-``docs/statistics.md`` and ``tests/test_compare.py`` hold the coverage of both intervals by
-simulation.
+``tests/test_compare.py`` holds the coverage of both intervals by simulation.
+
+The module is longer than most (about 670 lines) for a reason: both estimators fill one
+table whose pairing, flags and notes follow one set of rules, kept together here.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +43,7 @@ from .evidence import Checked, Evidence, check_evidence
 from .slices import holm_adjust
 from .vocabulary import NOTE_NOT_SEEN_DATASET, NOTE_NOT_SEEN_REVIEWED
 
-__all__ = ["ALL_EXAMPLES", "ALL_KIND", "COMPARE_COLUMNS", "compare_runs"]
+__all__ = ["ALL_EXAMPLES", "ALL_KIND", "COMPARE_COLUMNS", "compare_runs", "default_runs"]
 
 LEVEL = 0.95
 ALPHA = 0.05
@@ -158,27 +161,12 @@ def _align(evidence: Evidence, baseline: Evidence) -> _Pair:
     )
 
 
-def _observed(evidence: Evidence, checked: Checked) -> tuple[np.ndarray, np.ndarray]:
-    """(enters the estimates, design weight) per example of ``evidence``: its weights where
-    given (NaN = left out), else weight 1 on every reviewed example."""
-    weights = evidence.weights
-    if weights is None:
+def _observed(checked: Checked) -> tuple[np.ndarray, np.ndarray]:
+    """(enters the estimates, design weight) per example: the reviewed examples, with
+    their weights where the evidence has them (check_evidence checked them), else 1."""
+    if checked.weights is None:
         return checked.reviewed, np.ones(len(checked.reviewed))
-    if not isinstance(weights, pd.Series):
-        raise ValueError(f"weights must be a pandas Series, got {type(weights).__name__}")
-    if not pd.api.types.is_numeric_dtype(weights.dtype) or pd.api.types.is_bool_dtype(
-        weights.dtype
-    ):
-        raise ValueError(f"weights must be numbers, got dtype {weights.dtype}")
-    if not weights.index.equals(evidence.examples.index):
-        raise ValueError("weights must have the same index as examples")
-    values = weights.to_numpy(dtype=float, na_value=np.nan)
-    known = ~np.isnan(values)
-    bad = known & ~(np.isfinite(values) & (values > 0))
-    if bad.any():
-        where = list(weights.index[bad][:5])
-        raise ValueError(f"weights must be positive numbers (or NaN), not at {where}")
-    return known, np.where(known, values, 0.0)
+    return checked.reviewed, np.nan_to_num(checked.weights, nan=0.0)
 
 
 # --------------------------------------------------------------------------- counting
@@ -542,7 +530,7 @@ def compare_runs(
     _check_options(level, alpha, draws, seed)
     level, alpha = float(level), float(alpha)
     _check_pair(evidence, baseline)
-    observed_b, weights_b = _observed(evidence, checked_b)
+    observed_b, weights_b = _observed(checked_b)
     pair = _align(evidence, baseline)
 
     codes = 2 * checked_a.correct[pair.rows_a].astype(np.int64) + checked_b.correct[pair.rows_b]
@@ -671,3 +659,14 @@ def _finish(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
     rest = table.iloc[1:]
     order = np.lexsort((np.arange(len(rest)), np.nan_to_num(rest["difference"], nan=np.inf)))
     return pd.concat([table.iloc[:1], rest.iloc[order]], ignore_index=True)
+
+
+def default_runs(runs: Sequence[str], reviewed: Collection[str] = ()) -> tuple[str, str]:
+    """The pair (A, B) to compare first, from the runs oldest import first and the runs
+    with reviews: A is the latest run with reviews (the one the team analysed), else the
+    one before the latest; B the latest run other than A. ValueError with fewer than two."""
+    if len(runs) < 2:
+        raise ValueError(f"comparing needs two runs, got {len(runs)}")
+    analysed = [run for run in runs if run in reviewed]
+    baseline = analysed[-1] if analysed else runs[-2]
+    return baseline, next(run for run in reversed(runs) if run != baseline)

@@ -26,6 +26,7 @@ from erroranalysis.compare import (
     ONLY_A,
     ONLY_B,
     compare_runs,
+    default_runs,
     mcnemar_p,
     paired_interval,
 )
@@ -141,6 +142,27 @@ def test_only_shared_examples_are_compared():
     assert row["examples"] == 6
     assert row["accuracy_a"] == 3 / 6 and row["accuracy_b"] == 4 / 6
     assert row["note"] == "compared on the 6 examples in both runs; run A has 0 more, run B 4 more"
+
+
+@pytest.mark.parametrize(
+    ("runs", "reviewed", "expected"),
+    [
+        (["v1", "v2"], [], ("v1", "v2")),
+        (["v1", "v2", "v3"], [], ("v2", "v3")),
+        (["v1", "v2", "v3"], ["v1"], ("v1", "v3")),
+        # The demo imports its reviewed run last: it is still the baseline.
+        (["v2", "main"], ["main"], ("main", "v2")),
+        (["v1", "v2", "v3"], ["v1", "v2"], ("v2", "v3")),
+        (["v1", "v2"], ["elsewhere"], ("v1", "v2")),
+    ],
+)
+def test_default_runs(runs, reviewed, expected):
+    assert default_runs(runs, reviewed) == expected
+
+
+def test_default_runs_needs_two_runs():
+    with pytest.raises(ValueError, match="comparing needs two runs, got 1"):
+        default_runs(["main"])
 
 
 # ---------------------------------------------------------------------- McNemar and Holm
@@ -460,12 +482,13 @@ def test_bad_baseline_and_weights_are_refused():
     broken = Evidence(baseline.examples.astype(int), baseline.tags, run="v1")
     with pytest.raises(ValueError, match=r"baseline: examples\['correct'\] must have a bool"):
         compare_runs(evidence, baseline=broken)
+    shown = pd.Series(True, index=IDS)
     for weights, message in [
         (pd.Series(-1.0, index=IDS), "weights must be positive numbers"),
         (pd.Series(1.0, index=IDS[::-1]), "weights must have the same index as examples"),
-        (pd.Series("1", index=IDS), "weights must be numbers"),
+        (pd.Series("1", index=IDS), "weights must have a float dtype"),
     ]:
-        weighted = run(CORRECT_B, run_name="v2", weights=weights)
+        weighted = run(CORRECT_B, run_name="v2", weights=weights, reviewed=shown)
         with pytest.raises(ValueError, match=message):
             compare_runs(weighted, baseline=baseline)
     duplicated = Evidence(
