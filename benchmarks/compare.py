@@ -127,3 +127,78 @@ def bench(record: Callable[..., None], best_of: Callable[..., float]) -> None:
     """Every benchmark of this file, recorded with run.py's ``record``."""
     bench_compare(record, best_of)
     bench_sample(record, best_of)
+
+
+# ---------------------------------------------------------------------- in the browser
+def add_next_run(db, dataset: str, *, run: str = "next", seed: int = 6) -> None:
+    """Import a next model's run of ``dataset`` into ``db`` unless it has two runs already:
+    the latest run's examples with 30% of its errors fixed and 2% of its correct
+    predictions broken."""
+    from erroranalysis.store import open_project
+
+    with open_project(db) as project:
+        store = project.dataset(dataset)
+        if len(store.runs()) > 1:
+            return
+        info = store.run()
+        frame = store.examples(info.name)
+        rng = np.random.default_rng(seed)
+        correct = frame["correct"].to_numpy()
+        flip = np.where(correct, rng.random(len(frame)) < 0.02, rng.random(len(frame)) < 0.3)
+        frame["correct"] = correct ^ flip
+        frame["prediction"] = np.where(frame["correct"], frame["label"], "other")
+        store.import_run(
+            frame,
+            run=run,
+            source=f"{run}.parquet",
+            format="parquet",
+            media_root=None,
+            metadata_columns=list(info.metadata_columns),
+            dataset_tags=list(info.dataset_tags),
+            actor="bench",
+        )
+
+
+COMPARE_DRAWN = """(() => {
+  const title = Array.from(document.querySelectorAll('h1')).some(h => h.innerText.trim() === 'Compare');
+  if (!title) return false;
+  const main = document.querySelector("[data-testid='stMain']");
+  const chart = main.querySelector("[data-testid='stPlotlyChart'] .main-svg");
+  if (!chart || chart.getBoundingClientRect().height < 10) return false;
+  if (!main.querySelector("[data-testid='stDataFrame'] [data-testid='glide-cell-1-0']")) return false;
+  const app = document.querySelector("[data-testid='stApp']");
+  return app.getAttribute('data-test-script-state') === 'notRunning'
+    && !document.querySelector("[data-stale='true']");
+})()"""
+
+
+def time_compare_page(browser, db, dataset: str, folder, repeat: int):
+    """From the Tags page, click Compare in the navigation ``repeat`` times: until its chart
+    and table are drawn and the script is done (the first visit, which computes the
+    comparison, is timed apart). Returns (ui_latency's Timing of the later visits, the
+    first visit's milliseconds until drawn)."""
+    from urllib.parse import urlencode
+
+    from _server import serving
+    from ui_latency import APP, TIMEOUT_MS, Timing, click_and_wait, wait_idle
+
+    add_next_run(db, dataset)
+    with serving(APP, db, folder / f"{dataset}-compare.log") as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/tags?{urlencode({'dataset': dataset})}")
+        page.wait_for_selector("h1:has-text('Tags')", timeout=TIMEOUT_MS)
+        wait_idle(page)
+        nav = page.get_by_test_id("stSidebarNav")
+        to_compare, to_tags = (nav.get_by_role("link", name=n) for n in ("Compare", "Tags"))
+        timing, first = Timing([], []), None
+        for _ in range(repeat + 1):
+            shown, idle = click_and_wait(page, to_compare, COMPARE_DRAWN)
+            if first is None:  # the first visit computes the comparison
+                first = shown
+            else:
+                timing.add(shown, idle)
+            to_tags.click()
+            page.wait_for_selector("h1:has-text('Tags')", timeout=TIMEOUT_MS)
+            wait_idle(page)
+        page.close()
+    return timing, first

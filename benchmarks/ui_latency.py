@@ -9,7 +9,9 @@ the cached file stays pristine) and times, each ``--repeat`` times (median and p
 * Next: click -> the next example's heading (<= 500 ms);
 * the Priorities page: click in the navigation -> every chart and table drawn and the script
   finished (<= 2 s), once with the project unchanged since the last visit and once after
-  another reviewer's tag changed it (so the estimates are recomputed).
+  another reviewer's tag changed it (so the estimates are recomputed);
+* the Compare page of two runs (a next run imported into the copy first): click in the
+  navigation -> its chart and table drawn (<= 2 s; see benchmarks/compare.py).
 
 Timings are taken inside the page: from the timestamp of Playwright's (real) mouse click
 to the moment a MutationObserver sees the DOM condition, both on the page's clock
@@ -45,6 +47,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
+import compare  # noqa: E402
 import synthetic  # noqa: E402
 from _server import CHROMIUM_ARGS, CHROMIUM_ENV, DEFAULT_CHROMIUM, serving  # noqa: E402
 
@@ -429,6 +432,13 @@ def main() -> None:
             )
             print("measuring a bare Streamlit round trip for reference", flush=True)
             bare = time_bare_round_trip(browser, folder, args.repeat)
+            print("measuring the Compare page (after importing a next run)", flush=True)
+            compared, compared_first = compare.time_compare_page(
+                browser, big, DATASET, folder, args.repeat
+            )
+            compared_demo, _ = compare.time_compare_page(
+                browser, demo_project(folder), "speech-commands", folder, args.repeat
+            )
         finally:
             browser.close()
 
@@ -449,6 +459,7 @@ def main() -> None:
             small.priorities_unchanged,
             2000,
         ),
+        ("Compare drawn (two runs)", compared, compared_demo, 2000),
     ]
     records = []
     print(
@@ -477,6 +488,7 @@ def main() -> None:
             f"  {pct(demo.shown_ms, 50):.0f} / {pct(demo.shown_ms, 90):.0f} ms"
         )
     print(f"     {bare_ref}, p90 {pct(bare.shown_ms, 90):.0f} ms")
+    print(f"     first draw of Compare (computes the comparison): {compared_first:.0f} ms ({size})")
     print(
         f"     first load of the Review page: {large.first_load_s:.1f} s ({size}), "
         f"{small.first_load_s:.1f} s (demo)"
