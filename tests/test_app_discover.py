@@ -6,10 +6,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from app_support import APP, REVIEWER, no_errors, open_page
+from app_support import (
+    APP,
+    REVIEWER,
+    downloads,
+    no_errors,
+    open_page,
+    record_downloads,
+    rows_of_csv,
+    unsafe_cells,
+)
 from streamlit.testing.v1 import AppTest
 
 from app_pages.discover import SHOWN
+from erroranalysis.discover import DISCOVER_COLUMNS
 from erroranalysis.importing import read_dataset
 from erroranalysis.store import open_project
 
@@ -17,14 +27,13 @@ DATASET = "calls"
 WEAK = "noise = car & device = phone"
 
 
-@pytest.fixture
-def project_file(tmp_path, monkeypatch):
+def build(folder, *, device: str = "device"):
     """600 calls: car noise on a phone fails half the time, everything else 5%."""
     rng = np.random.default_rng(7)
     n = 600
     noise = rng.choice(["car", "clean", "people"], n)
-    device = rng.choice(["phone", "laptop"], n)
-    weak = (noise == "car") & (device == "phone")
+    phone = rng.choice(["phone", "laptop"], n)
+    weak = (noise == "car") & (phone == "phone")
     wrong = rng.random(n) < np.where(weak, 0.5, 0.05)
     frame = pd.DataFrame(
         {
@@ -32,16 +41,22 @@ def project_file(tmp_path, monkeypatch):
             "label": "yes",
             "prediction": np.where(wrong, "no", "yes"),
             "noise": noise,
-            "device": device,
+            device: phone,
             "snr_db": rng.uniform(0, 40, n).round(1),
         }
     )
-    csv = tmp_path / "calls.csv"
+    csv = folder / "calls.csv"
     frame.to_csv(csv, index=False)
-    db = tmp_path / "project.db"
+    db = folder / "project.db"
     with open_project(db) as project:
         project.dataset(DATASET, create=True).import_result(read_dataset(csv), actor="setup")
         project.define_tag("taken", actor="setup")
+    return db
+
+
+@pytest.fixture
+def project_file(tmp_path, monkeypatch):
+    db = build(tmp_path)
     monkeypatch.setenv("ERRORANALYSIS_DB", str(db))
     return db
 
@@ -124,3 +139,22 @@ def test_adopting_needs_a_reviewer_name(project_file):
     no_errors(at)
     assert at.button(key="dc_adopt").disabled
     assert any("Enter your name" in w.value for w in at.warning)
+
+
+def test_the_download_is_the_whole_table_and_formula_safe(tmp_path, monkeypatch):
+    """A column named like a formula makes slices whose text begins with one."""
+    db = build(tmp_path, device="=device")
+    monkeypatch.setenv("ERRORANALYSIS_DB", str(db))
+    made = record_downloads(monkeypatch)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["reviewer"] = REVIEWER
+    at = open_page(at.run(), "discover")
+    no_errors(at)
+    files = downloads(at, made)
+    assert list(files) == ["discovered-slices:csv"]
+    name, text = files["discovered-slices:csv"]
+    assert name == "calls-main-discovered-slices.csv"
+    header, *body = rows_of_csv(text)
+    assert header == DISCOVER_COLUMNS and len(body) == len(shown(at))
+    assert any(row[1].startswith("'=device") for row in body)
+    assert unsafe_cells(text) == []
