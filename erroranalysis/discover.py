@@ -14,8 +14,9 @@ examples, mostly errors, so any of them would look weak. Each slice S of at leas
 other. The lattice is walked level by level: a slice of level L is a candidate only if all
 its L parents of level L − 1 were kept (at least ``min_support`` examples, one error or
 more), and it is counted only if SliceLine's upper bound of its score, taken from its
-parents' sizes and errors, beats the ``top``-th score found so far. The bound is sound, so
-the ``top`` slices are exactly those of an exhaustive search. Counting is vectorised: for
+parents' sizes and errors, beats the ``top``-th score found so far (slices of the same size
+and errors counted once, as they may hold the same examples, which are listed once). The
+bound is sound, so the ``top`` slices are exactly those of an exhaustive search. Counting is vectorised: for
 each combination of columns the candidates of one level share, one ``bincount`` of the
 examples' combined codes gives every candidate's size and errors.
 
