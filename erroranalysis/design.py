@@ -77,6 +77,15 @@ class _Part:
     inverse: np.ndarray
 
 
+def _mask(n: int, positions: np.ndarray) -> np.ndarray:
+    """A bool mask of ``n`` rows, True at the non-negative ``positions``.
+
+    (Hash lookups through ``get_indexer``: ``isin`` on text is many times slower.)"""
+    mask = np.zeros(n, dtype=bool)
+    mask[positions[positions >= 0]] = True
+    return mask
+
+
 def _check_columns(frame: object, name: str, columns: Iterable[str]) -> pd.DataFrame:
     if not isinstance(frame, pd.DataFrame):
         raise ValueError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
@@ -110,10 +119,11 @@ def _stratum_sizes(design: Mapping, draws: pd.DataFrame) -> dict[str, float]:
 def _sample_part(
     strategy: str, size: float, design: Mapping, draws: pd.DataFrame, observed: pd.Index
 ) -> _Part | None:
-    seen = draws["id"].astype(str).isin(observed).to_numpy()
+    drawn = draws["id"].astype(str).to_numpy(dtype=object)
+    seen = observed.get_indexer(drawn) >= 0
     if not seen.any():
         return None
-    ids = draws["id"].astype(str).to_numpy(dtype=object)[seen]
+    ids = drawn[seen]
     if strategy in POISSON_STRATEGIES:
         inverse = 1.0 / draws["probability"].to_numpy(dtype=float)[seen]
         return _Part(size=size, ids=ids, inverse=inverse)
@@ -202,7 +212,7 @@ def design_weights(
         # The ids of one part are distinct, so a plain fancy-index add is exact.
         values[positions[here]] += part.size / total * part.inverse[here]
         enters[positions[here]] = True
-    seen = ids.isin(observed)
+    seen = _mask(len(ids), ids.get_indexer(observed))
     for stratum in (False, True):
         members = correct == stratum
         if members.any() and seen[members].all():
@@ -220,7 +230,8 @@ def design_weights(
     ):
         if mask.any():
             left_out[reason] = int(mask.sum())
-    tags_only = ids.isin(pd.Index(list(tagged), dtype=object)) & ~seen
+    tagged = pd.unique(np.asarray(list(tagged), dtype=object))
+    tags_only = _mask(len(ids), ids.get_indexer(tagged)) & ~seen
     if tags_only.any():
         left_out[LEFT_OUT_TAGGED] = int(tags_only.sum())
     weights = pd.Series(values, index=examples.index, name="weight")
