@@ -113,7 +113,9 @@ def _group_counts(matrix: np.ndarray, codes: np.ndarray, groups: int) -> np.ndar
     """Count true cells per (group, column): ``out[g, j] = sum(matrix[codes == g, j])``.
 
     Rows with a negative code are skipped. Works in row chunks that stay in
-    the CPU cache: one pass over the bool matrix, no float copy of it.
+    the CPU cache: one pass over the bool matrix, no float copy of it. Each chunk is
+    summed as bytes into 16-bit counters (a chunk holds fewer than 65,536 rows), which
+    is faster than ``count_nonzero`` and exact.
     """
     out = np.zeros((groups, matrix.shape[1]), dtype=np.int64)
     if matrix.shape[1] == 0 or len(codes) == 0:
@@ -124,11 +126,11 @@ def _group_counts(matrix: np.ndarray, codes: np.ndarray, groups: int) -> np.ndar
     skipped = bool((codes < 0).any())
     counted = present if skipped else present[:-1]
     for start in range(0, len(codes), _CHUNK_ROWS):
-        block = matrix[start : start + _CHUNK_ROWS]
+        block = matrix[start : start + _CHUNK_ROWS].view(np.uint8)
         block_codes = codes[start : start + _CHUNK_ROWS]
-        rest = None if skipped else np.count_nonzero(block, axis=0)
+        rest = None if skipped else block.sum(axis=0, dtype=np.uint16).astype(np.int64)
         for group in counted:
-            count = np.count_nonzero(block[block_codes == group], axis=0)
+            count = block[block_codes == group].sum(axis=0, dtype=np.uint16)
             out[group] += count
             if rest is not None:
                 rest -= count
