@@ -22,7 +22,6 @@ from __future__ import annotations
 import io
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,24 +56,36 @@ TFIDF_DIMENSIONS = 100
 _NUMBERED = re.compile(rf"{EMBEDDING_PREFIX}(0|[1-9][0-9]*)")
 
 
-@dataclass(frozen=True, eq=False)
 class Embeddings:
     """One vector per example of a run (row i = example i of the run's frame).
 
     ``vectors`` is a read-only float32 array (examples × dimensions); ``source`` says where
     it came from ("column 'embedding'", "columns emb_0 … emb_383", a file name, "TF-IDF of
-    column 'text'").
+    column 'text'"). The array given is never changed: a writable one is copied.
+
+    A plain class, not a dataclass: the app's cache hashes an analysis' options, and
+    Streamlit turns a dataclass into a dict (copying its arrays) to hash it, where it
+    samples a large array of a plain object.
     """
 
-    vectors: np.ndarray
-    source: str
+    __slots__ = ("source", "vectors")
 
-    def __post_init__(self) -> None:
-        vectors = np.ascontiguousarray(self.vectors, dtype=np.float32)
-        if vectors.ndim != 2:
-            raise ValueError(f"embeddings must be a 2-D array, got {vectors.ndim} dimensions")
-        vectors.flags.writeable = False
-        object.__setattr__(self, "vectors", vectors)
+    def __init__(self, vectors: np.ndarray, source: str) -> None:
+        given = np.asarray(vectors)
+        array = np.ascontiguousarray(given, dtype=np.float32)
+        if array.ndim != 2:
+            raise ValueError(f"embeddings must be a 2-D array, got {array.ndim} dimensions")
+        if array.flags.writeable and np.may_share_memory(array, given):
+            array = array.copy()
+        array.flags.writeable = False
+        self.vectors = array
+        self.source = source
+
+    def __reduce__(self) -> tuple:
+        return (Embeddings, (self.vectors, self.source))
+
+    def __repr__(self) -> str:
+        return f"<Embeddings {self.vectors.shape[0]} x {self.vectors.shape[1]} from {self.source}>"
 
     def __len__(self) -> int:
         return self.vectors.shape[0]

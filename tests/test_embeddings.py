@@ -3,8 +3,10 @@ the problem named (and nothing stored), float32 storage per run, TF-IDF for text
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -449,3 +451,65 @@ def test_embedding_bytes_of_a_parquet_upload(tmp_path):
     data = parquet_file(tmp_path, listed(base(), VECTORS.tolist())).read_bytes()
     result = read_dataset(io.BytesIO(data), filename="up.parquet")
     np.testing.assert_array_equal(result.embeddings.vectors, VECTORS.astype(np.float32))
+
+
+def test_the_array_given_is_never_changed():
+    given = VECTORS.astype(np.float32)
+    embeddings = Embeddings(given, "s")
+    assert given.flags.writeable and not embeddings.vectors.flags.writeable
+    given[0, 0] = 99.0
+    assert embeddings.vectors[0, 0] == VECTORS[0, 0]
+
+
+def test_embeddings_pickle_and_hash_for_the_app_cache():
+    from streamlit.runtime.caching.cache_type import CacheType
+    from streamlit.runtime.caching.hashing import update_hash
+
+    embeddings = Embeddings(np.arange(600_000, dtype=np.float32).reshape(-1, 6), "s")
+    back = pickle.loads(pickle.dumps(embeddings))
+    np.testing.assert_array_equal(back.vectors, embeddings.vectors)
+    assert back.source == "s" and not back.vectors.flags.writeable
+    digests = []
+    for value in (embeddings, back, Embeddings(embeddings.vectors + 1, "s")):
+        hasher = hashlib.new("md5")
+        update_hash(value, hasher, CacheType.DATA)
+        digests.append(hasher.hexdigest())
+    assert digests[0] == digests[1] != digests[2]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    hnp.arrays(
+        np.float32,
+        st.tuples(st.integers(1, 30), st.integers(1, 8)),
+        elements=st.floats(allow_nan=False, allow_infinity=False, width=32),
+    ),
+    st.sampled_from(["npy", "emb_ columns", "jsonl"]),
+)
+def test_what_is_imported_is_read_back_from_the_project(vectors, source):
+    import tempfile
+    from pathlib import Path
+
+    n = len(vectors)
+    frame = pd.DataFrame({"id": [f"r{i}" for i in range(n)], "label": "a", "prediction": "a"})
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        npy = None
+        if source == "npy":
+            data, npy = csv_file(folder, frame), npy_file(folder, vectors)
+        elif source == "emb_ columns":
+            # Python's shortest round-trip text of each float32, as a CSV holds it.
+            data = csv_file(folder, numbered(frame, vectors.astype(np.float64)))
+        else:
+            values = vectors.astype(np.float64).tolist()
+            data = jsonl_file(
+                folder,
+                [
+                    r | {"embedding": v}
+                    for r, v in zip(frame.to_dict("records"), values, strict=True)
+                ],
+            )
+        with open_project(folder / "p.db") as project:
+            store = project.dataset("d", create=True)
+            store.import_result(read_dataset(data, embeddings=npy), actor="t")
+            np.testing.assert_array_equal(store.embeddings().vectors, vectors)
