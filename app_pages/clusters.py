@@ -216,12 +216,12 @@ row = result.clusters.set_index("cluster").loc[number]
 points = result.points
 chosen = points[(points["cluster"] == number) & (points["representative"] > 0)]
 ids = chosen.sort_values("representative")["id"].tolist()
-by_id = frame.set_index(frame["id"].astype(str))
+# The run's hashed ids find the representatives' rows without indexing the whole frame.
+rows = frame.iloc[_ui.run_data(info).ids.get_indexer(ids)]
 st.subheader("Representative errors", anchor=False)
 st.caption("The cluster's errors nearest its centre.")
 media = [kind for kind in ("audio", "image") if kind in frame.columns]
-for example_id in ids:
-    example = by_id.loc[example_id]
+for example_id, (_, example) in zip(ids, rows.iterrows(), strict=True):
     with st.container(border=True):
         st.markdown(
             f"**{_ui.md(example_id)}** · label {_ui.md(example['label'])} · predicted "
