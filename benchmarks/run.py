@@ -24,6 +24,7 @@ sys.path.insert(0, str(HERE))
 import clusters  # noqa: E402
 import compare  # noqa: E402
 import discover  # noqa: E402
+import drift  # noqa: E402
 import lock_wait  # noqa: E402
 import synthetic  # noqa: E402
 
@@ -196,6 +197,7 @@ def main() -> None:
     discover.bench_discover(record)
     clusters.bench_clusters(record)
     compare.bench(record, best_of)
+    drift.bench(record, best_of)
     ui = HERE / "ui_latency.py"
     if not args.skip_ui and ui.exists():
         subprocess.run([sys.executable, str(ui), "--results", str(OUT / "ui.json")], check=True)

@@ -36,6 +36,7 @@ and projection intervals' coverage by simulation.
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 from collections.abc import Mapping
 
@@ -277,8 +278,10 @@ def _drift_tags(
     columns = _shares(x_dev, n_dev, correct, x_against, n_against, level)
     accuracy = columns["accuracy_dev"]
 
-    hlp = np.full(len(rows), np.nan)
-    if rows:
+    # The HLP as the priority table has it: set by the team, else measured from human
+    # labels (which only the priority table's estimator measures).
+    hlp = np.array([inputs.hlp.get(tag, np.nan) for tag in names], dtype=float)
+    if rows and inputs.human is not None:
         table = priority_table(evidence, draws=HLP_DRAWS).set_index("tag")["hlp"]
         hlp = table.reindex(names).to_numpy(dtype=float)
     gap = np.clip(hlp - accuracy, 0.0, None)
@@ -353,16 +356,25 @@ def _drift_by(
             listing = ", ".join(repr(c) for c in list(side.examples.columns)[:20])
             raise ValueError(f"by: {_name(side, name)} has no column {by!r} (columns: {listing})")
     dev, prod = evidence.examples[by], against.examples[by]
-    both = pd.concat([dev.astype(object), prod.astype(object)], ignore_index=True)
-    try:
-        codes, values = pd.factorize(both, sort=True)
-    except TypeError:  # values of several types (text and numbers) do not sort
-        codes, values = pd.factorize(both)
+    # Each side is factorised in its own dtype (fast), then their few values are joined.
+    dev_codes, dev_values = pd.factorize(dev)
+    prod_codes, prod_values = pd.factorize(prod)
+    values = pd.Index(dev_values, dtype=object).append(pd.Index(prod_values, dtype=object))
+    values = values.unique()
     if len(values) > MAX_VALUES:
         raise ValueError(
             f"by: column {by!r} has {len(values):,} values, more than {MAX_VALUES}: drift by "
             "a column of few values (or define a rule tag that bins it)"
         )
+    with contextlib.suppress(TypeError):  # values of several types (text, numbers) do not sort
+        values = values.sort_values()
+    # A missing value's code, -1, picks the -1 appended to each side's map.
+    codes = np.concatenate(
+        [
+            np.append(values.get_indexer(side_values), -1)[side_codes]
+            for side_codes, side_values in ((dev_codes, dev_values), (prod_codes, prod_values))
+        ]
+    )
     labels = [*values.tolist(), MISSING]
     codes = np.where(codes < 0, len(values), codes)
     n_cells = len(labels)
