@@ -218,18 +218,7 @@ def queue_from_draw(
     ids = _id_index(examples, ids)
     values = np.asarray(ids, dtype=object)  # the Index's own array: no copy
     drawn = draw.examples
-    wanted = drawn["id"].to_numpy(dtype=object)
-    positions = None if draw.positions is None else np.asarray(draw.positions, dtype=np.int64)
-    # The draw's own positions serve if they are of these examples: the same ids at a few
-    # dozen of them, evenly spread (comparing all would cost more than the lookup saves).
-    probe = np.linspace(0, len(wanted) - 1, min(len(wanted), 64)).astype(np.int64)
-    if (
-        positions is None
-        or len(positions) != len(wanted)
-        or (len(positions) and positions.max() >= len(values))
-        or not (values[positions[probe]] == wanted[probe]).all()
-    ):
-        positions = ids.get_indexer(pd.Index(wanted.astype(str), dtype=object))
+    positions = draw_positions(draw, ids)
     if (positions < 0).any():
         missing = drawn["id"][positions < 0].iloc[0]
         raise ValueError(f"the sample draws {missing!r}, which the run does not hold")
@@ -248,6 +237,26 @@ def queue_from_draw(
             "correct": examples["correct"].to_numpy(dtype=bool)[positions],
         }
     )
+
+
+def draw_positions(draw: Draw, ids: pd.Index | pd.Series) -> np.ndarray:
+    """Where each example of ``draw`` stands in a run whose ids are ``ids`` (-1: not
+    there). The draw's own ``positions`` serve when they are of these ids: the same ids at
+    a few dozen of them, evenly spread (comparing all would cost more than the lookup
+    saves); otherwise, and for a draw read back from the store, the ids are looked up."""
+    values = np.asarray(ids, dtype=object)
+    wanted = draw.examples["id"].to_numpy(dtype=object)
+    positions = None if draw.positions is None else np.asarray(draw.positions, dtype=np.int64)
+    probe = np.linspace(0, len(wanted) - 1, min(len(wanted), 64)).astype(np.int64)
+    if (
+        positions is not None
+        and len(positions) == len(wanted)
+        and (not len(positions) or positions.max() < len(values))
+        and (values[positions[probe]] == wanted[probe]).all()
+    ):
+        return positions
+    index = ids if isinstance(ids, pd.Index) else pd.Index(values.astype(str), dtype=object)
+    return index.get_indexer(pd.Index(wanted.astype(str), dtype=object))
 
 
 def stratified_size(

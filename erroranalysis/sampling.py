@@ -46,7 +46,7 @@ import pandas as pd
 
 from .evidence import Evidence, check_evidence
 from .priorities import priority_table
-from .review import ReviewFilters, filter_mask
+from .review import ReviewFilters, draw_positions, filter_mask
 from .vocabulary import STRATEGIES, STRATUM_ACTIVE, STRATUM_CORRECT, STRATUM_ERROR, TAG_PREFIX
 
 DEFAULT_CORRECT_FRACTION = 0.1
@@ -365,10 +365,16 @@ def tag_chances(
 
 
 def active_probabilities(
-    chances: np.ndarray, correct: np.ndarray, size: int, *, defensive: float
+    chances: np.ndarray,
+    correct: np.ndarray,
+    size: int,
+    *,
+    defensive: float,
+    hlp: float | None = None,
 ) -> tuple[np.ndarray, float]:
     """π_i = min(1, c·[(1 - ε)·s_i/Σs + ε/N]) over the frame and the scale c that makes
-    Σπ = ``size`` (see the module docstring)."""
+    Σπ = ``size`` (see the module docstring). With the tag's ``hlp``, s_i is weighted by
+    |hlp - correct_i|, the example's part in the marginal effect."""
     n = len(chances)
     mean = np.zeros(n)
     for stratum in (False, True):
@@ -376,6 +382,8 @@ def active_probabilities(
         if where.any():
             mean[where] = chances[where].mean()
     score = np.sqrt(chances * (1 - chances) + (chances - mean) ** 2)
+    if hlp is not None:
+        score = score * np.abs(hlp - correct.astype(float))
     total = score.sum()
     base = (1 - defensive) * (score / total if total > 0 else 1.0 / n) + defensive / n
     if size >= n:
@@ -390,6 +398,16 @@ def active_probabilities(
         sure |= more
     probability = np.where(sure, 1.0, np.minimum(1.0, base * scale))
     return probability, float(scale)
+
+
+def _target_hlp(evidence: Evidence, tag: str, table: pd.DataFrame | None) -> float:
+    """The HLP the marginal effect of ``tag`` is measured against: set by the team, else
+    as the priority table measures it, else 1 (no HLP known: every error counts)."""
+    if tag in evidence.hlp and evidence.hlp[tag] is not None and not pd.isna(evidence.hlp[tag]):
+        return float(evidence.hlp[tag])
+    table = priority_table(evidence) if table is None else table
+    row = table.loc[table["tag"] == tag, "hlp"]
+    return float(row.iloc[0]) if len(row) and pd.notna(row.iloc[0]) else 1.0
 
 
 # --------------------------------------------------------------------------- the draw
@@ -546,14 +564,16 @@ def _active(
                 f"active sampling has no target: {err}; review a stratified sample first"
             ) from None
     target = tag
+    hlp = _target_hlp(evidence, target, table)
     chances, model = tag_chances(evidence, target)
     probability, scale = active_probabilities(
-        chances[frame], correct, size, defensive=float(defensive)
+        chances[frame], correct, size, defensive=float(defensive), hlp=hlp
     )
     # Poisson sampling: each example drawn on its own with its probability.
     drawn = np.flatnonzero(keys < probability)
     extra = {
         "target": target,
+        "hlp": hlp,
         "model": model,
         "defensive": float(defensive),
         "scale": scale,
@@ -605,21 +625,24 @@ def outlook(
     """The target tag's marginal-effect interval width now, and about what it will be once
     ``reviews`` more examples of ``draw`` (default: all of it) are reviewed.
 
-    The width scales with the standard error of the tag's rate, post-stratified by
-    correctness: per stratum, the variance of the reviews so far (Kish's effective size)
-    combined with the expected variance of the new ones, Σ (1 - π'_i) e_i² / π'_i² / N_h²
-    over the draw's unreviewed examples, where π'_i is the drawn example's inclusion
-    probability thinned to the share of the draw reviewed and e_i² = p_i(1 - p_i) +
-    (p_i - p̄_h)² the tag model's (:func:`tag_chances`) expected squared residual.
+    The width scales with the standard error of the marginal effect, linearised as
+    Σ_h a_h N_h/N · p̂_h over the strata h (errors, correct examples) with a_h = |HLP -
+    correct_h| and p̂_h the tag's rate there: per stratum, the variance of the reviews so
+    far (Kish's effective size) combined with the expected variance of the new ones,
+    Σ (1 - π'_i) e_i² / π'_i² / N_h² over the draw's unreviewed examples, where π'_i is
+    the drawn example's inclusion probability thinned to the share of the draw reviewed
+    and e_i² = p_i(1 - p_i) + (p_i - p̄_h)² the tag model's (:func:`tag_chances`)
+    expected squared residual.
     """
     table = priority_table(evidence) if table is None else table
     target = target_tag(evidence, table=table) if tag is None else tag
     row = table.loc[table["tag"] == target]
     width = float((row["marginal_effect_high"] - row["marginal_effect_low"]).iloc[0])
+    hlp = float(row["hlp"].iloc[0]) if pd.notna(row["hlp"].iloc[0]) else 1.0
     inputs = check_evidence(evidence)
     taken = len(draw.examples) if reviews is None else min(reviews, len(draw.examples))
     chances, _ = tag_chances(evidence, target)
-    position = pd.Index(evidence.examples["id"].astype(str)).get_indexer(draw.examples["id"])
+    position = draw_positions(draw, evidence.examples["id"])
     known = position >= 0
     position = position[known]
     thinned = draw.examples["probability"].to_numpy()[known] * taken / max(len(draw.examples), 1)
@@ -645,7 +668,7 @@ def outlook(
         pi = thinned[rows]
         residual = p * (1 - p) + (p - chances[members].mean()) ** 2
         new = float(((1 - pi) * residual / pi**2).sum()) / size**2 if rows.any() else math.inf
-        share = (size / n) ** 2
+        share = ((1 - hlp if stratum else hlp) * size / n) ** 2
         now += share * current
         after += share * _combined(current, new)
     ratio = math.sqrt(after / now) if math.isfinite(now) and now > 0 else math.nan
