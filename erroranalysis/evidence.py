@@ -2,9 +2,10 @@
 
 :func:`load_evidence` gathers, for one run of a dataset, everything an analysis needs into
 an :class:`Evidence`: the example frame, every tag as a bool column (dataset tags from the
-data, rule tags evaluated on it, reviewed tags from the log), which examples were
-reviewed, the team's HLP and effort, the taxonomy and the tags other datasets bring with
-their data. Every analysis (see :mod:`erroranalysis.analyses`) is a pure function of an
+data, rule tags evaluated on it, reviewed tags from the log), which examples enter the
+estimates and how many examples each stands for (its design weight, from the samples the
+reviews were drawn in: :mod:`erroranalysis.design`), the reviews left out and why, the
+team's HLP and effort, the taxonomy and the tags other datasets bring with their data. Every analysis (see :mod:`erroranalysis.analyses`) is a pure function of an
 Evidence; tests and scripts build one from frames directly.
 
 :func:`check_evidence` is the one validator the analyses call first: it raises ValueError
