@@ -27,6 +27,7 @@ from erroranalysis.drift import (
 )
 from erroranalysis.estimation import proportion_interval
 from erroranalysis.evidence import Evidence
+from erroranalysis.priorities import priority_table
 
 Z = 1.959963984540054
 
@@ -376,3 +377,14 @@ def test_intervals_cover_the_truth_in_a_quick_simulation():
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
 def test_intervals_cover_the_truth(scenario):
     check(simulate(scenario, repetitions=1000, seed=7), scenario)
+
+
+def test_a_measured_hlp_is_the_priority_tables():
+    dev, prod = tagged_pair()
+    # A second person's label on every example: it agrees on 3 of car's 4 examples.
+    human = ["x", "x", "x", "z", *["x"] * 6]
+    dev = Evidence(dev.examples.assign(human_label=human), tags=dev.tags, dataset="dev")
+    table = drift_table(dev, against=prod).set_index("tag")
+    ranked = priority_table(dev, draws=200).set_index("tag")
+    assert table.loc["car", "hlp"] == ranked.loc["car", "hlp"] == 0.75
+    assert table.loc["car", "marginal_effect_dev"] == pytest.approx(0.25 * 0.4, abs=1e-15)

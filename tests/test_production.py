@@ -8,11 +8,14 @@ need labels refusing it in one message, and the ``drift`` command end to end.
 from __future__ import annotations
 
 import io
+import itertools
 import sqlite3
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from erroranalysis import analyses
 from erroranalysis.cli import main
@@ -200,3 +203,30 @@ def test_cli_drift_names_a_rule_production_cannot_evaluate(db, capsys):
         project.dataset("dev").import_result(read(DEV.replace("snr_db", "speed")), run="v2")
     assert main(["drift", "--db", str(db), "--dataset", "dev", "--against", "prod"]) == 1
     assert "rule tag 'fast' cannot be evaluated on the production sample" in capsys.readouterr().err
+
+
+ROUND = itertools.count()
+IDS = st.text(alphabet="0123456789abcXYZ_-", min_size=1, max_size=8)
+ROWS = st.lists(
+    st.tuples(IDS, st.sampled_from(["yes", "no", "007", "7"]), st.floats(0, 1)),
+    min_size=1,
+    max_size=25,
+    unique_by=lambda row: row[0],
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=ROWS)
+def test_a_production_sample_reads_back_as_written(tmp_path, rows):
+    frame = pd.DataFrame(rows, columns=["id", "prediction", "confidence"])
+    data = frame.to_csv(index=False)
+    db = tmp_path / f"round-{next(ROUND)}.db"  # one project per example hypothesis draws
+    with open_project(db) as project:
+        project.dataset("prod", create=True).import_result(read(data, production=True))
+        back = project.dataset("prod").examples()
+    assert back["id"].tolist() == frame["id"].tolist()
+    assert back["prediction"].tolist() == frame["prediction"].tolist()
+    assert back["confidence"].tolist() == pytest.approx(frame["confidence"].tolist(), abs=0)
+    assert "correct" not in back.columns and "label" not in back.columns
