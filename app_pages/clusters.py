@@ -23,6 +23,7 @@ SHOWN = [
     "share_of_errors",
     "weak",
     "common_error",
+    "common_metadata",
     "representatives",
 ]
 COLUMNS = {
@@ -36,6 +37,12 @@ COLUMNS = {
         "Weak", help="The error rate's interval lies wholly above the run's error rate"
     ),
     "common_error": st.column_config.TextColumn("Most common error"),
+    "common_metadata": st.column_config.TextColumn(
+        "Most over-represented value",
+        help="The metadata value whose share of the cluster's errors most exceeds its share "
+        "of the run",
+        width="medium",
+    ),
     "representatives": st.column_config.TextColumn("Representatives", width="medium"),
 }
 GREY = "#b0b0b0"

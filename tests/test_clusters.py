@@ -392,3 +392,35 @@ def test_the_demo_clusters_its_telephone_errors_apart(tmp_path):
     weak = result.clusters[result.clusters["weak"]]
     assert len(weak) == 1
     assert sorted(result.members(int(weak["cluster"].iloc[0]))) == sorted(telephone)
+    assert (
+        weak["common_metadata"].iloc[0] == "noise = low_bandwidth (13 of 13 errors; 7% of the run)"
+    )
+
+
+def test_each_cluster_names_its_most_over_represented_metadata_value():
+    examples, vectors, group = planted()
+    # A room that holds planted group 0 and a quarter of group 5; a column with too many
+    # values to profile; a tag column and the roles, never profiled.
+    room = np.where(
+        group == 0,
+        "attic",
+        np.where((group == 5) & (np.arange(len(group)) % 4 == 0), "attic", "hall"),
+    )
+    examples = examples.assign(
+        room=room,
+        speaker=[f"spk{i % 50}" for i in range(len(group))],
+        confidence=0.5,
+        **{"tag:loud": group == 1},
+    )
+    result = error_clusters(Evidence(examples), embeddings=Embeddings(vectors, "t"), k=GROUPS)
+    points = result.points.merge(pd.DataFrame({"id": examples["id"], "group": group}), on="id")
+    attic = points.loc[points["group"] == 0, "cluster"].mode()[0]
+    row = result.clusters.set_index("cluster").loc[attic]
+    errors = int(row["errors"])
+    share = (room == "attic").mean()
+    assert (
+        row["common_metadata"]
+        == f"room = attic ({errors} of {errors} errors; {share:.0%} of the run)"
+    )
+    profiled = " ".join(result.clusters["common_metadata"])
+    assert "speaker" not in profiled and "loud" not in profiled and "confidence" not in profiled
