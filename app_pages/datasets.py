@@ -10,6 +10,7 @@ import streamlit as st
 from app_pages import _charts, _ui
 from erroranalysis import archive, importing, media
 from erroranalysis.errors import ExpectedError
+from erroranalysis.roles import PRODUCTION_ROLES
 from erroranalysis.vocabulary import DEFAULT_RUN, MAX_NAME
 
 _ui.start_page()
@@ -24,6 +25,12 @@ def _pick_from_table() -> None:
         chosen = _ui.table_page(_ui.runs_table(), name="runs").iloc[rows[0]]
         st.session_state[_ui.DATASET_KEY] = chosen["dataset"]
         st.session_state[_ui.RUN_KEY] = chosen["run"]
+
+
+def _forget_label_roles() -> None:
+    # The label roles' columns were picked for the other kind of file: pick them again.
+    for role in ("label", "correct", "human_label"):
+        st.session_state.pop(f"ds_role:{role}", None)
 
 
 @st.cache_data(max_entries=2, show_spinner="Reading the archive…")
@@ -57,6 +64,7 @@ def _import(data: bytes, filename: str) -> None:
     )
     dataset, run = state.get("ds_name", "").strip(), state.get("ds_run", "").strip()
     replace = bool(state.get("ds_replace"))
+    production = bool(state.get("ds_production"))
     project_file = _ui.db_path()
     extracted: archive.ExtractedArchive | None = None
     previous: Path | None = None
@@ -68,7 +76,10 @@ def _import(data: bytes, filename: str) -> None:
             extracted = archive.extract_archive(data, folder)
             # The media root is the predictions file's folder inside the extracted archive.
             result = importing.read_dataset(
-                extracted.predictions, filename=f"{filename}/{extracted.member}", columns=mapping
+                extracted.predictions,
+                filename=f"{filename}/{extracted.member}",
+                columns=mapping,
+                production=production,
             )
         else:
             picked = state.get("ds_media_root")
@@ -78,7 +89,11 @@ def _import(data: bytes, filename: str) -> None:
                 sub=state.get("ds_media_sub") or "",
             )
             result = importing.read_dataset(
-                io.BytesIO(data), filename=filename, columns=mapping, media_root=root
+                io.BytesIO(data),
+                filename=filename,
+                columns=mapping,
+                media_root=root,
+                production=production,
             )
         info = (
             _ui.project()
@@ -104,7 +119,7 @@ def _import(data: bytes, filename: str) -> None:
         info.dataset,
         info.name,
         info.n_examples,
-        info.n_errors,
+        None if info.production else info.n_errors,
         result.warnings,
     )
 
@@ -185,9 +200,8 @@ st.header("Import a dataset", anchor=False)
 done = st.session_state.pop("ds_imported", None)
 if done:
     name, run, n, errors, warnings = done
-    st.success(
-        f"Imported {n:,} examples ({errors:,} errors) into {_ui.md(name)}, run {_ui.md(run)}."
-    )
+    what = "a production sample, no labels" if errors is None else f"{errors:,} errors"
+    st.success(f"Imported {n:,} examples ({what}) into {_ui.md(name)}, run {_ui.md(run)}.")
     for warning in warnings:
         st.warning(_ui.md(warning))
 
@@ -234,6 +248,15 @@ if upload is not None:
     else:
         columns = _ui.file_columns(data, upload.name)
 if upload is not None and columns is not None:
+    # Outside the form: whether the file has labels decides which columns it must map.
+    production = st.toggle(
+        "Production sample: predictions without labels",
+        key="ds_production",
+        on_change=_forget_label_roles,
+        help="The model's predictions on new data, in a dataset of its own, to compare with a "
+        "labelled one on the Drift page. The file has no label, correct or human label column.",
+    )
+    needed = PRODUCTION_ROLES if production else importing.REQUIRED_ROLES
     with st.form("ds_import"):
         first, second, third = st.columns([2, 1, 1], vertical_alignment="bottom")
         first.text_input("Dataset name", value=Path(upload.name).stem, key="ds_name", max_chars=100)
@@ -242,7 +265,7 @@ if upload is not None and columns is not None:
         st.markdown("**Column mapping**")
         grid = st.columns(5)
         for i, role in enumerate(importing.ROLES):
-            required = role in importing.REQUIRED_ROLES
+            required = role in needed
             options = list(columns) if required or role in columns else [NONE, *columns]
             default = options.index(role) if role in options else 0
             grid[i % 5].selectbox(

@@ -107,3 +107,35 @@ def test_datasets_page_marks_a_production_sample(app):
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Examples"] == "30"
     assert "Accuracy" not in metrics
+
+
+def submit(at: AppTest) -> AppTest:
+    return at.button(key="FormSubmitter:ds_import-Validate and import").click().run()
+
+
+def test_the_datasets_page_imports_a_production_sample(app, with_production):
+    data = production_frame().head(6).to_csv(index=False).encode()
+    app.file_uploader(key="ds_upload").upload("week2.csv", data, "text/csv").run()
+    app.toggle(key="ds_production").set_value(True).run()
+    no_errors(app)
+    # Without labels, the label role may stay unmapped.
+    assert app.selectbox(key="ds_role:label").value == "(none)"
+    app.text_input(key="ds_name").input("week2")
+    submit(app)
+    no_errors(app)
+    assert any("6 examples (a production sample, no labels)" in s.value for s in app.success)
+    with open_project(with_production) as project:
+        assert project.dataset("week2").production
+
+
+def test_a_labelled_file_uploaded_as_production_is_refused(app, with_production):
+    data = speech_frame().head(4).drop(columns=["audio"]).to_csv(index=False).encode()
+    app.file_uploader(key="ds_upload").upload("mixed.csv", data, "text/csv").run()
+    app.toggle(key="ds_production").set_value(True).run()
+    app.text_input(key="ds_name").input("mixed")
+    submit(app)
+    no_errors(app)
+    problems = app.dataframe[-1].value["problem"].tolist()
+    assert any("a production sample has no labels" in p for p in problems)
+    with open_project(with_production) as project:
+        assert "mixed" not in project.dataset_names()
