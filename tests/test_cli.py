@@ -523,6 +523,24 @@ def test_a_bad_sample_file_changes_nothing(speech, tmp_path, capsys, change, exp
     assert dump(speech) == before
 
 
+def test_a_sample_file_is_of_its_run(speech, tmp_path, capsys):
+    out = tmp_path / "sample.csv"
+    assert draw(speech, out, "--size", "6", "--seed", "1") == 0
+    pd.read_csv(out, dtype=str).assign(reviewer="ana").to_csv(out, index=False)
+    data = tmp_path / "v2.csv"
+    data.write_text(SPEECH)
+    assert main(["import", str(data), "--db", str(speech), "--dataset", "speech", "--run=v2"]) == 0
+    before = dump(speech)
+    capsys.readouterr()
+    command = ["reviews", "import", str(out), "--db", str(speech), "--dataset", "speech"]
+    assert main([*command, "--run", "v2"]) == 1
+    assert "samples drawn from run 'main', not 'v2'" in capsys.readouterr().err
+    assert dump(speech) == before
+    assert main(command) == 0  # the sample's run, though v2 is the latest
+    with open_project(speech) as p:
+        assert set(p.dataset("speech").reviews()["run"]) == {"main"}
+
+
 def test_a_plain_reviews_file_keeps_its_meaning(speech, tmp_path):
     plain = tmp_path / "reviews.csv"
     plain.write_text("id,reviewer,tags\ns00,ana,car noise\ns01,ana,\n")
@@ -538,6 +556,7 @@ def test_a_plain_reviews_file_keeps_its_meaning(speech, tmp_path):
         (["--size", "0"], "sample: size must be"),
         (["--size", "101"], "sample: size 101 is more than the 100 examples of the run"),
         (["--size", "5", "--run", "v9"], "has no run 'v9'"),
+        (["--size", "5", "--strategy", "active"], "sample: active sampling has no target"),
     ],
 )
 def test_a_bad_sample_request_records_nothing(speech, tmp_path, capsys, options, expected):
