@@ -119,7 +119,7 @@ def bench_sample(record: Callable[..., None], best_of: Callable[..., float]) -> 
             "s",
             "<= 1 s",
             seconds <= 1.0,
-            f"bare numpy choice of 1,000 ids {t_bare * 1000:.0f} ms",
+            f"bare numpy choice of 1,000 ids {t_bare * 1000:.1f} ms",
         )
 
 
