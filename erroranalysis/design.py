@@ -212,7 +212,8 @@ def design_weights(
         # The ids of one part are distinct, so a plain fancy-index add is exact.
         values[positions[here]] += part.size / total * part.inverse[here]
         enters[positions[here]] = True
-    seen = _mask(len(ids), ids.get_indexer(observed))
+    where = ids.get_indexer(reviewed_ids)  # each review's example in the run estimated
+    seen = _mask(len(ids), where)
     for stratum in (False, True):
         members = correct == stratum
         if members.any() and seen[members].all():
@@ -221,7 +222,6 @@ def design_weights(
     values[~enters] = np.nan
 
     left_out: dict[str, int] = {}
-    where = ids.get_indexer(reviewed_ids)
     out = (where >= 0) & ~enters[np.maximum(where, 0)]
     from_filtered = np.isin(sample_of, list(filtered)) if filtered else np.zeros_like(out)
     for reason, mask in (
