@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtri
+from scipy.special import ndtr, ndtri
 from scipy.stats import binomtest
 
 from .evidence import Checked, Evidence, check_evidence
@@ -385,6 +385,19 @@ def weighted_rates(
     return _Weighted(observed=observed, tagged=tagged, rate=rate, effective=effective)
 
 
+def _tail_probability(difference: np.ndarray) -> float:
+    """Twice the share of draws on the smaller side of 0, at most 1. Where no draw crosses
+    0, the normal tail of the draws' mean and spread, below one draw's share: the draws
+    alone would stop at 1 / draws, which Holm's correction over many tags never lets pass."""
+    draws = len(difference)
+    smaller = min(np.count_nonzero(difference <= 0), np.count_nonzero(difference >= 0))
+    if smaller:
+        return min(1.0, 2 * smaller / draws)
+    spread = float(np.std(difference))
+    tail = 2 * float(ndtr(-abs(float(np.mean(difference))) / spread)) if spread > 0 else 0.0
+    return min(tail, 1 / draws)
+
+
 def _weighted_estimates(
     stats: _Weighted,
     cell_size: np.ndarray,
@@ -420,8 +433,7 @@ def _weighted_estimates(
             drawn[cell] = cell_size[cell] * rng.beta(x + 0.5, n_star - x + 0.5, draws)
         difference = (drawn[ONLY_B] - drawn[ONLY_A]) / drawn.sum(axis=0)
         low[j], high[j] = np.quantile(difference, [tail, 1 - tail])
-        smaller = min(np.count_nonzero(difference <= 0), np.count_nonzero(difference >= 0))
-        p_value[j] = min(1.0, 2 * (smaller + 1) / (draws + 1))
+        p_value[j] = _tail_probability(difference)
     return result | {
         "difference_low": low,
         "difference_high": high,
@@ -516,7 +528,8 @@ def compare_runs(
     ``only_b_correct`` the discordant ones. ``evidence`` is ``"dataset"`` (exact counts:
     dataset and rule tags, the whole dataset; ``test`` "McNemar exact"), ``"reviewed"``
     (design-weighted; ``test`` "design-weighted draws", ``p_value`` the two-sided tail
-    probability of the difference's draws) or ``"insufficient"`` (a cell of joint
+    probability of the difference's draws, from their normal approximation where no draw
+    crosses 0) or ``"insufficient"`` (a cell of joint
     correctness has examples but no review: numbers NaN, ``note`` says which).
 
     ``p_adjusted`` is ``p_value`` after Holm's step-down correction across every tested

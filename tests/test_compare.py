@@ -292,6 +292,29 @@ def test_reviewed_tag_seen_nowhere_says_so():
     assert row["note"] == "no reviewed example carries this tag yet"
 
 
+def test_a_clear_reviewed_regression_is_flagged_among_many_tags():
+    # 150 reviewed tags on a census of 200 examples; one tag's 60 examples all go wrong in
+    # B. The draws never cross 0, and Holm over 151 rows still lets its p-value pass.
+    n = 200
+    ids = pd.Index([f"r{i}" for i in range(n)], name="id")
+    rng = np.random.default_rng(0)
+    tags = pd.DataFrame(rng.random((n, 150)) < 0.2, index=ids).rename(columns=lambda j: f"t{j}")
+    broken = np.arange(n) < 60
+    tags["t0"] = broken
+    correct_a = np.ones(n, dtype=bool)
+    correct_b = ~broken
+    kinds = dict.fromkeys(tags.columns, "reviewed")
+    shown = pd.Series(True, index=ids)
+    table = compare_runs(
+        run(correct_b, run_name="B", tags=tags, kinds=kinds, reviewed=shown),
+        baseline=run(correct_a, run_name="A", tags=tags, kinds=kinds, reviewed=shown),
+        draws=1000,
+    ).set_index("tag")
+    assert table.loc["t0", "p_value"] < 1 / 1000
+    assert table.loc["t0", "regression"]
+    assert table.loc["t0", "difference"] == pytest.approx(-1.0)
+
+
 # ---------------------------------------------------------------------- coverage
 Z95 = 1.959963984540054
 EXACT_SCENARIOS = [
