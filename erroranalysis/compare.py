@@ -24,7 +24,7 @@ wrong); only the two discordant cells move the difference.
 
 ``tests/test_compare.py`` holds the coverage of both intervals by simulation.
 
-The module is longer than most (about 670 lines) for a reason: both estimators fill one
+The module is longer than most (about 700 lines) for a reason: both estimators fill one
 table whose pairing, flags and notes follow one set of rules, kept together here.
 """
 
