@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
+from store_support import add_run
 
 from erroranalysis.store import (
     SCHEMA_VERSION,
@@ -46,15 +47,7 @@ def frame(ids, correct=None):
 
 
 def add_dataset(project: Project, name="dev", ids=range(10), **options) -> None:
-    project.dataset(name, create=True).import_run(
-        frame(ids),
-        source="dev.csv",
-        format="csv",
-        media_root=None,
-        metadata_columns=[],
-        dataset_tags=[],
-        **options,
-    )
+    add_run(project, name, frame(ids), **options)
 
 
 @pytest.fixture
