@@ -384,9 +384,11 @@ def review_progress(
 
 def record_queue_sample(store: DatasetStore, draw: Draw, *, actor: str) -> int:
     """The id of the sample to record with a review made from the queue of ``draw``: a
-    sample of the same run, strategy, seed, size and design recorded before (by anyone),
-    else ``draw`` recorded now. Idempotent, so a queue records its sample with its first
-    review, and opening or redrawing it writes nothing."""
+    sample recorded before (by anyone) of the same run, strategy, seed, size and design
+    that drew the same examples, else ``draw`` recorded now. Idempotent, so a queue
+    records its sample with its first review, and opening or redrawing it writes nothing.
+    (The examples are compared too: under a tag filter the same settings may frame other
+    examples once the tags have changed.)"""
     design = json.loads(json.dumps(draw.design, sort_keys=True))
     samples = store.samples()
     same = samples[
@@ -395,8 +397,9 @@ def record_queue_sample(store: DatasetStore, draw: Draw, *, actor: str) -> int:
         & (samples["seed"] == draw.seed)
         & (samples["size"] == draw.size)
     ]
+    drawn = draw.examples["id"].tolist()
     for sample_id, recorded in zip(same["id"], same["design"], strict=True):
-        if recorded == design:
+        if recorded == design and store.sample_draws(int(sample_id))["id"].tolist() == drawn:
             return int(sample_id)
     return store.record_sample(draw, actor=actor)
 

@@ -30,7 +30,7 @@ from erroranalysis.review import (
     review_queue,
     step,
 )
-from erroranalysis.sampling import draw_sample
+from erroranalysis.sampling import Draw, draw_sample
 from erroranalysis.store import open_project
 
 
@@ -368,8 +368,19 @@ def test_the_queue_records_its_sample_once(project_file):
         assert record_queue_sample(
             store, draw_sample(evidence, size=15, seed=4), actor="ana"
         ) not in (sample,)
+        # The same settings that frame other examples (a tag filter after the tags
+        # changed) are another sample.
+        other = Draw(
+            first.run,
+            first.strategy,
+            first.seed,
+            first.size,
+            first.examples.assign(id=list(reversed(frame["id"]))[:15]),
+            first.design,
+        )
+        assert record_queue_sample(store, other, actor="ana") not in (sample,)
         samples = store.samples()
-        assert len(samples) == 3
+        assert len(samples) == 4
         assert samples["design"].iloc[1]["frame"]["true_classes"] == ["yes", "no", "up"]
         draws = store.sample_draws(sample)
         assert draws["id"].tolist() == first.examples["id"].tolist()
