@@ -31,6 +31,10 @@ and the width expected once the next reviews of the draw are in.
 
 Everything is vectorised over the frame (one random key per example, masks,
 ``argpartition``): a draw of 1,000 from a million examples takes a fraction of a second.
+
+The module is longer than the house limit on purpose: the three strategies, the active
+model and the outlook share the frame, the random keys and the design they record, and the
+inclusion probabilities are checked by reading them side by side.
 """
 
 from __future__ import annotations
