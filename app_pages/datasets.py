@@ -27,10 +27,10 @@ def _pick_from_table() -> None:
         st.session_state[_ui.RUN_KEY] = chosen["run"]
 
 
-def _forget_label_roles() -> None:
-    # The label roles' columns were picked for the other kind of file: pick them again.
-    for role in ("label", "correct", "human_label"):
-        st.session_state.pop(f"ds_role:{role}", None)
+def _role_key(role: str, production: bool) -> str:
+    # A production sample's mapping has widgets of its own: the columns picked for a
+    # labelled file (a label mapped to the first column) must not carry over.
+    return f"ds_role:production:{role}" if production else f"ds_role:{role}"
 
 
 @st.cache_data(max_entries=2, show_spinner="Reading the archive…")
@@ -57,14 +57,14 @@ def _import(data: bytes, filename: str) -> None:
     """
     state = st.session_state
     state.pop("ds_report", None)
+    production = bool(state.get("ds_production"))
     # A role left at "(none)" keeps its own name, which the file then does not have.
-    chosen = {role: state.get(f"ds_role:{role}") for role in importing.ROLES}
+    chosen = {role: state.get(_role_key(role, production)) for role in importing.ROLES}
     mapping = importing.ColumnMapping(
         **{role: role if col in (None, NONE) else col for role, col in chosen.items()}
     )
     dataset, run = state.get("ds_name", "").strip(), state.get("ds_run", "").strip()
     replace = bool(state.get("ds_replace"))
-    production = bool(state.get("ds_production"))
     project_file = _ui.db_path()
     extracted: archive.ExtractedArchive | None = None
     previous: Path | None = None
@@ -252,7 +252,6 @@ if upload is not None and columns is not None:
     production = st.toggle(
         "Production sample: predictions without labels",
         key="ds_production",
-        on_change=_forget_label_roles,
         help="The model's predictions on new data, in a dataset of its own, to compare with a "
         "labelled one on the Drift page. The file has no label, correct or human label column.",
     )
@@ -272,7 +271,7 @@ if upload is not None and columns is not None:
                 role.replace("_", " "),
                 options or [role],
                 index=default,
-                key=f"ds_role:{role}",
+                key=_role_key(role, production),
                 help=importing.ROLE_HELP[role],
             )
         if bundle:

@@ -119,7 +119,7 @@ def test_the_datasets_page_imports_a_production_sample(app, with_production):
     app.toggle(key="ds_production").set_value(True).run()
     no_errors(app)
     # Without labels, the label role may stay unmapped.
-    assert app.selectbox(key="ds_role:label").value == "(none)"
+    assert app.selectbox(key="ds_role:production:label").value == "(none)"
     app.text_input(key="ds_name").input("week2")
     submit(app)
     no_errors(app)
