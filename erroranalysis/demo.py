@@ -1,23 +1,31 @@
-"""The demo project: a speech-command dev set with a team's review, and scikit-learn's digits.
+"""The demo project: a speech-command dev set with a team's review, scikit-learn's digits,
+and a production sample of the speech model's traffic.
 
 Each dataset has two model runs on the same examples: ``main``, the model the team
 reviewed, and ``v2``, the model trained after that review (see ``sample_data/README.md``),
 so Compare has two runs to compare. A dataset's latest import is its default run (the
 one the pages and the CLI open without ``--run``), so ``main`` is imported after ``v2``:
 the demo opens on the run its review was made on, as the README's walkthrough reads.
+
+The speech set's one weak cluster of errors (its telephone-band clips, found in the model's
+own features) is named as a tag, and the production sample (no labels) is there for Drift.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from .clusters import error_clusters, name_cluster
+from .evidence import load_evidence
 from .importing import read_dataset, read_reviews, read_tag_definitions
-from .store import check_project_file, open_project
+from .store import Project, check_project_file, open_project
 from .vocabulary import DEFAULT_RUN
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 SPEECH = "speech-commands"
 DIGITS = "digits"
+PRODUCTION = "speech-production"
+CLUSTER_TAG = "telephone audio"  # the name the demo gives the speech set's weak cluster
 NEXT_RUN = "v2"  # the model trained after the first error analysis
 
 
@@ -62,9 +70,26 @@ def build_demo(
         project.dataset(SPEECH).record_reviews(
             reviews.reviews, tags=reviews.tags, run=DEFAULT_RUN, actor="demo"
         )
+        _name_weak_cluster(project)
+        result = read_dataset(root / "speech_production" / "speech_production.csv", production=True)
+        project.dataset(PRODUCTION, create=True).import_result(result, actor="demo")
         runs = [r for r in project.runs() if r.name == DEFAULT_RUN]
-    sizes = ", ".join(f"{r.dataset} ({r.n_examples} examples, {r.n_errors} errors)" for r in runs)
+    sizes = ", ".join(
+        f"{r.dataset} ({r.n_examples} examples, "
+        + ("a production sample without labels)" if r.production else f"{r.n_errors} errors)")
+        for r in runs
+    )
     return (
-        f"built the demo project {path}: {sizes}, each with a second run {NEXT_RUN!r}; "
+        f"built the demo project {path}: {sizes}; {SPEECH} and {DIGITS} each have a second "
+        f"run {NEXT_RUN!r}; "
         f"{len(reviews.reviews)} reviews"
     )
+
+
+def _name_weak_cluster(project: Project) -> None:
+    """Tag the errors of the speech run's weakest cluster, as a reviewer would on Clusters."""
+    store = project.dataset(SPEECH)
+    found = error_clusters(load_evidence(project, SPEECH), embeddings=store.embeddings())
+    weak = found.clusters.loc[found.clusters["weak"]]
+    if len(weak):
+        name_cluster(store, found, int(weak["cluster"].iloc[0]), CLUSTER_TAG, actor="demo")

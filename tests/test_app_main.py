@@ -35,7 +35,7 @@ def test_first_start_builds_the_demo(tmp_path, monkeypatch):
     at = AppTest.from_file(APP, default_timeout=120).run()
     no_errors(at)
     with open_project(db) as project:
-        assert project.dataset_names() == ["speech-commands", "digits"]
+        assert project.dataset_names() == ["speech-commands", "digits", "speech-production"]
     assert at.sidebar.selectbox(key="dataset").value == "speech-commands"
 
 
