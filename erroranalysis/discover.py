@@ -789,5 +789,5 @@ def adopt_slice(
         raise StoreError(
             f"a tag named {name!r} exists already; nothing was changed (choose another name)"
         )
-    project.define_tag(name, actor=actor, rule=rule, description=description)
+    project.define_tag(name, actor=actor, rule=rule, description=description, new=True)
     return name

@@ -1083,3 +1083,14 @@ def test_a_schema_3_file_reads_its_reviews_without_samples(tmp_path):
     with open_project(path) as p:  # migrated: the old review keeps no sample
         assert p.schema_version == SCHEMA_VERSION
         assert p.dataset("dev").reviews()["sample_id"].isna().all()
+
+
+def test_a_new_tag_refuses_a_name_taken_meanwhile(project):
+    project.define_tag("car noise", actor="ana", hlp=0.9)
+    before = project.tag_definitions()
+    with pytest.raises(StoreError, match="a tag named 'car noise' exists already; nothing"):
+        project.define_tag("car noise", actor="ben", rule="snr_db < 3", new=True)
+    assert_frame_equal(project.tag_definitions(), before)
+    project.delete_tag("car noise", actor="ana")
+    project.define_tag("car noise", actor="ben", rule="snr_db < 3", new=True)  # free again
+    assert project.tag_definitions().set_index("tag").loc["car noise", "rule"] == "snr_db < 3"

@@ -112,9 +112,13 @@ class Taxonomy:
         effort: float | None = None,
         rule: str | None = None,
         clear: Iterable[str] = (),
+        new: bool = False,
     ) -> None:
         """Create a tag or update its definition. Fields left None keep their value;
-        fields named in ``clear`` are set to NULL (e.g. ``clear=["hlp"]`` to measure HLP)."""
+        fields named in ``clear`` are set to NULL (e.g. ``clear=["hlp"]`` to measure HLP).
+        With ``new``, a tag of that name must not exist yet (checked in the same
+        transaction, so two people creating one name cannot overwrite each other):
+        :class:`StoreError`, nothing changed."""
         self._require_writable()
         actor = check_actor(actor)
         changes = self._definition_changes(
@@ -122,6 +126,16 @@ class Taxonomy:
         )
         stamp = now()
         with self.write() as conn:
+            if (
+                new
+                and conn.execute(
+                    "SELECT 1 FROM tags WHERE name = ? AND deleted_at IS NULL", (name,)
+                ).fetchone()
+            ):
+                raise StoreError(
+                    f"a tag named {name!r} exists already; nothing was changed "
+                    "(choose another name)"
+                )
             self._define(conn, name, changes, actor, stamp)
             self._bump()
 
