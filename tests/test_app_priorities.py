@@ -19,6 +19,7 @@ from app_support import (
 from streamlit.testing.v1 import AppTest
 
 from app_pages import _charts, _ui
+from erroranalysis.review import DIRECT
 from erroranalysis.store import open_project
 from erroranalysis.store import tags as store_tags
 
@@ -157,3 +158,17 @@ def test_two_thousand_tags_stay_light(thousands, app, monkeypatch):
     at.number_input(key="priorities:page").set_value(3).run()
     no_errors(at)
     assert at.dataframe[0].value["rank"].tolist() == list(range(101, 151))
+
+
+def test_the_page_says_which_reviews_are_left_out_of_the_estimates(app, project_file):
+    open_page(app, "priorities")
+    assert not [c for c in app.caption if "left out of the estimates" in c.value]
+    with open_project(project_file) as project:
+        for example in ("s01", "s02", "s03"):  # opened by link, outside any sample
+            project.dataset(DATASET).record_review(
+                example, reviewer="ben", tags=["car noise"], queue=DIRECT
+            )
+    app.run()
+    no_errors(app)
+    (line,) = [c.value for c in app.caption if "left out of the estimates" in c.value]
+    assert line.startswith("3 reviews shown but left out of the estimates")
