@@ -321,12 +321,18 @@ def show_strategy() -> None:
     outlook = _outlook(_ui.run_key(info), _ui.revision(), settings, reviews, draw, table)
     if isinstance(outlook, str):
         st.caption(f"Strategy: **{name}**. No interval to narrow yet: {_ui.md(outlook)}")
+    elif outlook.reviews == 0:
+        st.caption(
+            f"Strategy: **{name}**. Every example of this queue is reviewed: the interval of "
+            f"**{_ui.md(outlook.tag)}** is {outlook.width:.3f} wide. Draw another sample "
+            "(a new seed, a larger share, or the next active batch) to narrow it."
+        )
     else:
         st.caption(
             f"Strategy: **{name}**, narrowing the widest marginal-effect interval among the "
             f"top tags: **{_ui.md(outlook.tag)}**, {outlook.width:.3f} wide now, about "
-            f"{outlook.expected_width:.3f} after the next {outlook.reviews:,} reviews of "
-            "this queue."
+            f"{outlook.expected_width:.3f} after the next {outlook.reviews:,} new reviews "
+            "from this queue."
         )
     if filtered:
         st.caption(

@@ -596,7 +596,7 @@ class Outlook:
     tag: str
     width: float  # the tag's marginal-effect interval width now
     expected_width: float  # about, once those reviews are in
-    reviews: int
+    reviews: int  # of examples not reviewed yet; 0 when the whole draw is reviewed
 
 
 def _stratum_variance(weights: np.ndarray, tagged: np.ndarray) -> float:
@@ -627,7 +627,7 @@ def outlook(
     table: pd.DataFrame | None = None,
 ) -> Outlook:
     """The target tag's marginal-effect interval width now, and about what it will be once
-    ``reviews`` more examples of ``draw`` (default: all of it) are reviewed.
+    the next ``reviews`` examples of ``draw`` not reviewed yet (default: all of them) are.
 
     The width scales with the standard error of the marginal effect, linearised as
     Σ_h a_h N_h/N · p̂_h over the strata h (errors, correct examples) with a_h = |HLP -
@@ -644,12 +644,10 @@ def outlook(
     width = float((row["marginal_effect_high"] - row["marginal_effect_low"]).iloc[0])
     hlp = float(row["hlp"].iloc[0]) if pd.notna(row["hlp"].iloc[0]) else 1.0
     inputs = check_evidence(evidence)
-    taken = len(draw.examples) if reviews is None else min(reviews, len(draw.examples))
     chances, _ = tag_chances(evidence, target)
     position = draw_positions(draw, evidence.examples["id"])
     known = position >= 0
     position = position[known]
-    thinned = draw.examples["probability"].to_numpy()[known] * taken / max(len(draw.examples), 1)
     weights = (
         np.ones(len(inputs.correct))
         if evidence.weights is None
@@ -657,7 +655,12 @@ def outlook(
     )
     entered = inputs.reviewed & np.isfinite(weights)
     tagged = inputs.matrix[:, inputs.tag_names.index(target)]
+    # Only the draws not reviewed yet are reviews to come; the next ``reviews`` of them are
+    # a random part (the draw's order is random), so each is thinned to that share.
     fresh = ~entered[position]
+    waiting = int(fresh.sum())
+    taken = waiting if reviews is None else min(reviews, waiting)
+    thinned = draw.examples["probability"].to_numpy()[known] * taken / max(waiting, 1)
     now = after = 0.0
     n = len(inputs.correct)
     for stratum in (False, True):
@@ -667,7 +670,7 @@ def outlook(
             continue
         mine = entered & members
         current = _stratum_variance(weights[mine], tagged[mine])
-        rows = fresh & (inputs.correct[position] == stratum)
+        rows = fresh & (inputs.correct[position] == stratum) & (taken > 0)
         p = chances[position[rows]]
         pi = thinned[rows]
         residual = p * (1 - p) + (p - chances[members].mean()) ** 2

@@ -316,10 +316,23 @@ def test_a_filtered_draw_records_its_frame(evidence):
 def test_the_outlook_narrows_the_interval(evidence):
     draw = draw_sample(evidence, size=30, strategy="active", seed=0)
     seen = outlook(evidence, draw)
-    assert seen.tag == TAG and seen.reviews == len(draw.examples)
+    drawn = evidence.examples["id"].isin(draw.examples["id"]).to_numpy()
+    waiting = int((drawn & ~evidence.reviewed.to_numpy()).sum())
+    assert 0 < waiting < len(draw.examples)  # some drawn examples were reviewed already
+    assert seen.tag == TAG and seen.reviews == waiting
     assert 0 < seen.expected_width < seen.width
     fewer = outlook(evidence, draw, reviews=5)
     assert seen.expected_width < fewer.expected_width < seen.width
+    # A draw reviewed in full buys nothing more.
+    done = Evidence(
+        evidence.examples,
+        tags=evidence.tags,
+        kinds=evidence.kinds,
+        reviewed=evidence.reviewed | pd.Series(drawn, index=evidence.examples.index),
+        hlp=evidence.hlp,
+    )
+    finished = outlook(done, draw)
+    assert finished.reviews == 0 and finished.expected_width == finished.width
 
 
 @pytest.mark.parametrize(
