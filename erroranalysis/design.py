@@ -155,6 +155,7 @@ def design_weights(
     draws: Mapping[int, pd.DataFrame] | None = None,
     runs: Mapping[str, tuple[pd.Index, np.ndarray]] | None = None,
     tagged: Iterable[str] = (),
+    ids: pd.Index | None = None,
 ) -> DesignWeights:
     """The design weight of every example of ``examples`` (the run estimated: ``id``,
     ``correct``), from the dataset's ``reviews`` (``example_id``, ``run``, ``queue``,
@@ -162,6 +163,8 @@ def design_weights(
     (:meth:`DatasetStore.samples`) with their ``draws`` (sample id -> ``id``,
     ``stratum``, ``probability``), each run's ``(ids, correct)`` for legacy reviews
     (:meth:`Project.run_index`, by run name) and the ids ``tagged`` with a reviewed tag.
+    ``ids``, when given, is ``examples["id"]`` as an Index already built (hashing a
+    million ids takes a good part of a second, so a caller that has one passes it).
 
     See the module docstring for the rules and the assumption behind them. Raises
     ValueError for a frame that lacks a column it needs. Never modifies its inputs.
@@ -173,7 +176,8 @@ def design_weights(
     samples = _check_columns(samples, "samples", SAMPLE_COLUMNS)
     draws = draws or {}
     runs = runs or {}
-    ids = pd.Index(examples["id"].astype(str), dtype=object)
+    if ids is None or len(ids) != len(examples):
+        ids = pd.Index(examples["id"].astype(str), dtype=object)
     correct = examples["correct"].to_numpy(dtype=bool)
     reviewed_ids = reviews["example_id"].astype(str).to_numpy(dtype=object)
     observed = pd.Index(pd.unique(reviewed_ids), dtype=object)

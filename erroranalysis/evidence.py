@@ -134,7 +134,11 @@ def load_evidence(
         except ValueError as err:  # a rule on columns this dataset does not have
             rule_problems[name] = str(err)
 
-    positions = pd.Index(frame["id"].astype(str))
+    # The run's id index is built once per import and kept (Project.run_index): hashing a
+    # million ids on every revision would cost most of a redraw.
+    positions, _ = project.run_index(info)
+    if len(positions) != len(frame):  # a frame that is not the stored run's
+        positions = pd.Index(frame["id"].astype(str), dtype=object)
     assignments = project.dataset(dataset).tag_assignments()
     where = positions.get_indexer(assignments["example_id"])
     assignments = assignments[where >= 0].assign(position=where[where >= 0])
@@ -147,7 +151,7 @@ def load_evidence(
         columns[name] = column
         kinds[name] = "reviewed"
 
-    design = _design(project, dataset, frame, tagged=assignments["example_id"])
+    design = _design(project, dataset, frame, tagged=assignments["example_id"], ids=positions)
     tags = pd.DataFrame(columns, index=frame.index) if columns else pd.DataFrame(index=frame.index)
     return Evidence(
         examples=frame,
@@ -167,7 +171,7 @@ def load_evidence(
 
 
 def _design(
-    project: Project, dataset: str, frame: pd.DataFrame, *, tagged: pd.Series
+    project: Project, dataset: str, frame: pd.DataFrame, *, tagged: pd.Series, ids: pd.Index
 ) -> DesignWeights:
     """The design weights of ``frame``'s examples from the dataset's reviews and samples."""
     store = project.dataset(dataset)
@@ -179,7 +183,9 @@ def _design(
     runs = {info.name: project.run_index(info) for info in store.runs() if info.name in legacy_runs}
     # A production sample has no labels, so no correct column, and no reviews.
     target = frame if "correct" in frame else frame.assign(correct=False)
-    return design_weights(target, reviews, samples=samples, draws=draws, runs=runs, tagged=tagged)
+    return design_weights(
+        target, reviews, samples=samples, draws=draws, runs=runs, tagged=tagged, ids=ids
+    )
 
 
 def reviewable_tags(project: Project) -> list[str]:
