@@ -35,7 +35,7 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from erroranalysis import analyses, export, importing, media, review, rules
+from erroranalysis import analyses, export, importing, media, review, rules, sampling
 from erroranalysis.errors import ProjectBusy, ProjectFileError
 from erroranalysis.store import Project, RunInfo, StoreError, check_actor, open_project
 
@@ -425,45 +425,97 @@ class ReviewQueue:
         return len(self.frame)
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _queue(
-    key: RunKey, filters: review.ReviewFilters, fraction: float, seed: int, order: str, rev: int
-) -> ReviewQueue:
+@st.cache_resource(max_entries=16, show_spinner="Drawing the queue…")
+def _sample(
+    key: RunKey,
+    filters: review.ReviewFilters,
+    strategy: str,
+    seed: int,
+    size: int,
+    fraction: float,
+    rev: int,
+) -> tuple[sampling.Draw | None, ReviewQueue]:
     data = _run_data(key)
     assigned = (
         project().dataset(key.dataset).tag_assignments()
         if (filters.tags or filters.untagged)
         else None
     )
-    frame = review.review_queue(
-        data.frame,
-        correct_fraction=fraction,
+    if strategy == "stratified":
+        size, fraction = review.stratified_size(
+            data.frame,
+            correct_fraction=fraction,
+            filters=filters,
+            tags_by_example=assigned,
+            ids=data.ids,
+        )
+        if size == 0:
+            return None, _queue_of(None, data)
+    draw = sampling.draw_sample(
+        analyses.Evidence(data.frame, dataset=key.dataset, run=key.run),
+        size=size,
+        strategy=strategy,
         seed=seed,
         filters=filters,
-        order=order,
+        correct_fraction=fraction,
         tags_by_example=assigned,
-        include_reviewed=True,
         ids=data.ids,
     )
-    return ReviewQueue(frame=frame, ids=pd.Index(frame["id"].astype(str), dtype=object))
+    return draw, _queue_of(draw, data)
 
 
-def review_queue(
+def sample_queue(
     info: RunInfo,
     filters: review.ReviewFilters,
     *,
-    fraction: float,
+    strategy: str,
     seed: int,
-    order: str,
+    size: int,
+    fraction: float,
     rev: int,
-) -> ReviewQueue:
-    """The review queue with reviewed examples kept in (shared, read-only).
+) -> tuple[sampling.Draw | None, ReviewQueue]:
+    """A stratified or confidence sample of the run and its queue (shared, read-only); for
+    a stratified queue ``fraction`` is the share of correct examples and ``size`` is worked
+    out from it. (None, an empty queue) when the filters leave no error to review.
 
-    ``rev`` is the revision the tag filter was read at: the queue only changes when the
+    ``rev`` is the revision a tag filter was read at: the queue only changes when the
     reviewer changes the filters, not each time a tag toggles under them.
     """
     uses_tags = bool(filters.tags or filters.untagged)
-    return _queue(run_key(info), filters, fraction, seed, order, rev if uses_tags else 0)
+    return _sample(run_key(info), filters, strategy, seed, size, fraction, rev if uses_tags else 0)
+
+
+def _queue_of(draw: sampling.Draw | None, data: RunData) -> ReviewQueue:
+    if draw is None:
+        frame = review.empty_queue()
+    else:
+        frame = review.queue_from_draw(draw, data.frame, ids=data.ids)
+    return ReviewQueue(frame=frame, ids=pd.Index(frame["id"], dtype=object))
+
+
+def queue_of(draw: sampling.Draw | None, info: RunInfo) -> ReviewQueue:
+    """The review queue of ``draw`` (None: an empty queue), its ids hashed once."""
+    return _queue_of(draw, run_data(info))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _outlook(
+    key: RunKey, rev: int, settings: tuple, reviews: int, _draw: sampling.Draw
+) -> sampling.Outlook | str:
+    # ``settings`` name the draw (which is not hashed); the table is the one at ``rev``.
+    table = _analysis("priority_table", key, rev, ())
+    try:
+        return sampling.outlook(_evidence(key, rev), _draw, reviews=reviews, table=table)
+    except ValueError as err:
+        return str(err)
+
+
+def outlook(
+    info: RunInfo, draw: sampling.Draw, *, settings: tuple, reviews: int
+) -> sampling.Outlook | str:
+    """What the next ``reviews`` of ``draw``'s queue buy (the target tag's interval width
+    now and after them), or why that cannot be said yet; ``settings`` identify the draw."""
+    return _outlook(run_key(info), revision(), settings, reviews, draw)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -494,6 +546,12 @@ def _analysis(name: str, key: RunKey, rev: int | None, options: tuple) -> Any:
     # An option that names another run (drift's ``against``) is that run's evidence.
     resolved = {k: _evidence(v, rev) if isinstance(v, RunKey) else v for k, v in options}
     return analyses.ANALYSES[name](evidence, **resolved)
+
+
+def evidence(info: RunInfo) -> analyses.Evidence:
+    """The run's evidence at the project's current revision (shared, read-only): the one
+    copy every page and analysis of this revision uses."""
+    return _evidence(run_key(info), revision())
 
 
 def analysis(name: str, info: RunInfo, **options: Any) -> Any:

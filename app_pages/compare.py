@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _charts, _ui
-from erroranalysis import analyses, compare
+from erroranalysis import compare
 
 _ui.start_page()
 
@@ -41,14 +41,6 @@ COLUMNS = {
         "improved", help="B significantly better than A (Holm-adjusted p < 0.05)"
     ),
 }
-
-
-@st.cache_data(max_entries=8, show_spinner="Comparing the runs…")
-def _comparison(key_b: _ui.RunKey, key_a: _ui.RunKey, rev: int) -> pd.DataFrame:
-    # Keyed on both runs and the project's revision: a new review or tag recomputes it.
-    # The evidence of each run comes from the app's one evidence cache, which the other
-    # pages share: a run's evidence is read once per revision, whichever page asks.
-    return analyses.compare_runs(_ui._evidence(key_b, rev), baseline=_ui._evidence(key_a, rev))
 
 
 def _names(tags: pd.Series) -> str:
@@ -93,7 +85,7 @@ if run_a == run_b:
 dataset = _ui.project().dataset(info.dataset)
 info_a, info_b = dataset.run(run_a), dataset.run(run_b)
 try:
-    table = _comparison(_ui.run_key(info_b), _ui.run_key(info_a), _ui.revision())
+    table = _ui.analysis("compare_runs", info_b, baseline=info_a)
 except ValueError as err:  # runs that share no example
     st.error(_ui.md(err), icon=":material/block:")
     st.stop()

@@ -11,12 +11,10 @@ tag toggle or Next reruns only the panel, not the queue settings.
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from app_pages import _charts, _ui
 from erroranalysis import review, sampling
-from erroranalysis.evidence import Evidence
 from erroranalysis.store import RunInfo
 
 _ui.start_page()
@@ -187,58 +185,6 @@ uses_tags = bool(filters.tags or filters.untagged)
 
 
 # ------------------------------------------------------------------ the sample
-@st.cache_resource(max_entries=16, show_spinner="Drawing the queue…")
-def _sample(
-    key: _ui.RunKey,
-    filters: review.ReviewFilters,
-    strategy: str,
-    seed: int,
-    size: int,
-    fraction: float,
-    rev: int,
-    _data: _ui.RunData,
-) -> tuple[sampling.Draw | None, _ui.ReviewQueue]:
-    """A stratified or confidence queue (shared, read-only): a pure function of the run
-    (``_data`` is the run of ``key``), the settings and, for a tag filter, the revision it
-    was read at. (None, empty) when the filters leave no error for a stratified queue."""
-    data = _data
-    assigned = (
-        _ui.project().dataset(key.dataset).tag_assignments()
-        if (filters.tags or filters.untagged)
-        else None
-    )
-    if strategy == "stratified":
-        size, fraction = review.stratified_size(
-            data.frame,
-            correct_fraction=fraction,
-            filters=filters,
-            tags_by_example=assigned,
-            ids=data.ids,
-        )
-        if size == 0:
-            return None, _queue_of(None, data)
-    draw = sampling.draw_sample(
-        Evidence(data.frame, dataset=key.dataset, run=key.run),
-        size=size,
-        strategy=strategy,
-        seed=seed,
-        filters=filters,
-        correct_fraction=fraction,
-        tags_by_example=assigned,
-        ids=data.ids,
-    )
-    return draw, _queue_of(draw, data)
-
-
-def _queue_of(draw: sampling.Draw | None, data: _ui.RunData) -> _ui.ReviewQueue:
-    """The queue of ``draw`` (None: an empty queue) with its ids hashed once."""
-    if draw is None:
-        frame = review.empty_queue()
-    else:
-        frame = review.queue_from_draw(draw, data.frame, ids=data.ids)
-    return _ui.ReviewQueue(frame=frame, ids=pd.Index(frame["id"], dtype=object))
-
-
 def _active_batch(
     filters: review.ReviewFilters, seed: int, size: int
 ) -> tuple[sampling.Draw, _ui.ReviewQueue]:
@@ -250,7 +196,7 @@ def _active_batch(
     if kept is not None and kept[0] == settings:
         return kept[1], kept[2]
     rev = _ui.revision()
-    evidence = _ui._evidence(_ui.run_key(info), rev)
+    evidence = _ui.evidence(info)
     table = _ui.analysis("priority_table", info)
     assigned = _ui.project().dataset(info.dataset).tag_assignments() if uses_tags else None
     with st.spinner("Fitting the tag model and drawing a batch…"):
@@ -264,7 +210,7 @@ def _active_batch(
             tags_by_example=assigned,
             ids=data.ids,
         )
-    queue = _queue_of(draw, data)
+    queue = _ui.queue_of(draw, info)
     st.session_state[ACTIVE_KEY] = (settings, draw, queue)
     return draw, queue
 
@@ -274,37 +220,19 @@ try:
     if strategy == "active":
         draw, queue = _active_batch(filters, seed, size)
     else:
-        draw, queue = _sample(
-            _ui.run_key(info),
+        draw, queue = _ui.sample_queue(
+            info,
             filters,
-            strategy,
-            seed,
-            size,
-            fraction,
-            st.session_state["rv_queue_rev"] if uses_tags else 0,
-            data,
+            strategy=strategy,
+            seed=seed,
+            size=size,
+            fraction=fraction,
+            rev=st.session_state["rv_queue_rev"],
         )
 except ValueError as err:
     problem = str(err)
     draw = None
-    queue = _queue_of(None, data)
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _outlook(
-    key: _ui.RunKey,
-    rev: int,
-    settings: tuple,
-    reviews: int,
-    _draw: sampling.Draw,
-    _table: pd.DataFrame,
-) -> sampling.Outlook | str:
-    """What the next ``reviews`` of the queue buy, or why that cannot be said yet;
-    ``settings`` name the draw, ``_table`` is the priority table at ``rev``."""
-    try:
-        return sampling.outlook(_ui._evidence(key, rev), _draw, reviews=reviews, table=_table)
-    except ValueError as err:
-        return str(err)
+    queue = _ui.queue_of(None, info)
 
 
 def show_strategy() -> None:
@@ -317,8 +245,7 @@ def show_strategy() -> None:
         return
     reviews = min(len(queue), size)
     settings = (strategy, filters, draw.seed, draw.size, fraction, len(draw.examples))
-    table = _ui.analysis("priority_table", info)
-    outlook = _outlook(_ui.run_key(info), _ui.revision(), settings, reviews, draw, table)
+    outlook = _ui.outlook(info, draw, settings=settings, reviews=reviews)
     if isinstance(outlook, str):
         st.caption(f"Strategy: **{name}**. No interval to narrow yet: {_ui.md(outlook)}")
     elif outlook.reviews == 0:
