@@ -1,5 +1,10 @@
 """One dataset of a project, bound once, in the manner of sqlite-utils' ``db["table"]``:
-``project.dataset("dev")`` resolves the dataset and its methods need no dataset argument."""
+``project.dataset("dev")`` resolves the dataset and its methods need no dataset argument.
+
+The module runs past 600 lines because every write to one dataset (a run's import, tags,
+reviews, samples, embeddings, undo) is a method of the one object that holds the
+dataset's id and its transaction; what could live apart does: staging of large review
+imports in :mod:`.staging`, sample records in :mod:`.samples`, the log in :mod:`.log`."""
 
 from __future__ import annotations
 
