@@ -28,9 +28,11 @@ those examples enter the estimates only once someone reviews them.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -43,6 +45,9 @@ from .vocabulary import TAG_PREFIX
 
 if TYPE_CHECKING:
     from .store import DatasetStore
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 __all__ = [
     "CLUSTER_COLUMNS",
@@ -167,6 +172,23 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
+def _one_thread(func: Callable[P, R]) -> Callable[P, R]:
+    """``func`` run with native thread pools limited to one thread."""
+
+    @functools.wraps(func)
+    def limited(*args: P.args, **kwargs: P.kwargs) -> R:
+        import sklearn.cluster  # noqa: F401 -- loaded first: the limit applies to loaded libraries
+        from threadpoolctl import threadpool_limits
+
+        # One thread: on a shared machine, k-means' OpenMP threads and BLAS threads contend
+        # for the same cores and were 10-30x slower than a single thread, measured here.
+        with threadpool_limits(limits=1):
+            return func(*args, **kwargs)
+
+    return limited
+
+
+@_one_thread
 def error_clusters(
     evidence: Evidence,
     *,
@@ -187,35 +209,6 @@ def error_clusters(
     errors, at most all of them); ``representatives`` errors per cluster are listed.
     Raises ValueError naming the problem; never modifies its input.
     """
-    import sklearn.cluster  # noqa: F401 -- loaded first: the limit applies to loaded libraries
-    from threadpoolctl import threadpool_limits
-
-    # One thread: on a shared machine, k-means' OpenMP threads and BLAS threads contend for
-    # the same cores and were 10-30x slower than a single thread, measured here.
-    with threadpool_limits(limits=1):
-        return _error_clusters(
-            evidence,
-            embeddings=embeddings,
-            text_column=text_column,
-            k=k,
-            correct_sample=correct_sample,
-            seed=seed,
-            level=level,
-            representatives=representatives,
-        )
-
-
-def _error_clusters(
-    evidence: Evidence,
-    *,
-    embeddings: Embeddings | None = None,
-    text_column: str | None = None,
-    k: int | None = None,
-    correct_sample: int | None = None,
-    seed: int = 0,
-    level: float = LEVEL,
-    representatives: int = 3,
-) -> ErrorClusters:
     checked = check_evidence(evidence)
     _check_options(
         evidence,
