@@ -558,21 +558,12 @@ def compare_runs(
     tags = _tags(checked_b, checked_a)
     computed = [c for c in COMPARE_COLUMNS if c not in ("p_adjusted", "regression", "improved")]
     columns: dict[str, list] = {column: [] for column in computed}
+    numbers = [c for c in computed if c not in ("tag", "kind", "evidence", "test", "note")]
 
     def add(names, kinds, values: dict[str, np.ndarray], evidence_kind, test, notes) -> None:
         columns["tag"].extend(names)
         columns["kind"].extend(kinds)
-        for name in (
-            "examples",
-            "accuracy_a",
-            "accuracy_b",
-            "difference",
-            "difference_low",
-            "difference_high",
-            "p_value",
-            "only_a_correct",
-            "only_b_correct",
-        ):
+        for name in numbers:
             columns[name].extend(values[name].tolist())
         columns["evidence"].extend(evidence_kind)
         columns["test"].extend(test)
