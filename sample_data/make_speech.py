@@ -559,6 +559,18 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
+def clip_columns(c) -> dict:
+    """The columns describing a clip's recording, last in the dev and production CSVs."""
+    return {
+        "audio": f"clips/{c.id}.wav",
+        "noise": c.noise,
+        "snr_db": f"{c.snr_db:.1f}",
+        "bandwidth_khz": f"{c.bandwidth_khz:g}",
+        "device": c.device,
+        "speaker": c.speaker.name,
+    }
+
+
 def dev_rows(clips, predictions, confidences, humans) -> list[dict]:
     return [
         {
@@ -567,12 +579,7 @@ def dev_rows(clips, predictions, confidences, humans) -> list[dict]:
             "prediction": p,
             "confidence": f"{conf:.3f}",
             "human_label": h,
-            "audio": f"clips/{c.id}.wav",
-            "noise": c.noise,
-            "snr_db": f"{c.snr_db:.1f}",
-            "bandwidth_khz": f"{c.bandwidth_khz:g}",
-            "device": c.device,
-            "speaker": c.speaker.name,
+            **clip_columns(c),
         }
         for c, p, conf, h in zip(clips, predictions, confidences, humans, strict=True)
     ]

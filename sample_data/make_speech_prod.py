@@ -77,12 +77,7 @@ def main() -> None:
             "id": c.id,
             "prediction": str(p),
             "confidence": f"{conf:.3f}",
-            "audio": f"clips/{c.id}.wav",
-            "noise": c.noise,
-            "snr_db": f"{c.snr_db:.1f}",
-            "bandwidth_khz": f"{c.bandwidth_khz:g}",
-            "device": c.device,
-            "speaker": c.speaker.name,
+            **ms.clip_columns(c),
         }
         for c, p, conf in zip(prod, predictions, proba.max(axis=1), strict=True)
     ]
