@@ -435,22 +435,18 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue, draw: sampling.Draw | No
     drawn = draw if label != review.DIRECT else None
 
     nav = st.container(horizontal=True, vertical_alignment="center")
-    nav.button(
-        "Previous",
-        icon=":material/arrow_back:",
-        shortcut="Left",
-        disabled=cursor.previous is None,
-        on_click=_go,
-        args=(cursor.previous,),
-    )
-    nav.button(
-        "Next",
-        icon=":material/arrow_forward:",
-        shortcut="Right",
-        disabled=cursor.next is None,
-        on_click=_go,
-        args=(cursor.next,),
-    )
+    for text, icon, shortcut, target in (
+        ("Previous", ":material/arrow_back:", "Left", cursor.previous),
+        ("Next", ":material/arrow_forward:", "Right", cursor.next),
+    ):
+        nav.button(
+            text,
+            icon=icon,
+            shortcut=shortcut,
+            disabled=target is None,
+            on_click=_go,
+            args=(target,),
+        )
     nav.button(
         "Mark reviewed",
         icon=":material/done_all:",
