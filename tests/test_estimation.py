@@ -8,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 import pytest
-from test_priorities import BOOK, BOOK_HLP, N_ERRORS, N_EXAMPLES, book_dataset
+from test_priorities import BOOK, BOOK_HLP, N_ERRORS, N_EXAMPLES, book_dataset, book_evidence
 
 from erroranalysis.counts import Proportion, TagCounts, tag_counts
 from erroranalysis.estimation import decimal, effective_counts, estimate
@@ -203,19 +203,11 @@ def test_left_out_summary(left_out, summary):
 
 
 def test_weighted_error_shares_are_hajek_rates():
-    examples, tags, reviewed = book_dataset()
+    book = examples, tags, reviewed = book_dataset()
     rng = np.random.default_rng(0)
     weights = pd.Series(np.where(reviewed, rng.uniform(1, 3, N_EXAMPLES), np.nan))
     weights.index = examples.index
-    shares = error_shares(
-        Evidence(
-            examples,
-            tags,
-            kinds=dict.fromkeys(BOOK, "reviewed"),
-            reviewed=reviewed,
-            weights=weights,
-        )
-    ).set_index("tag")
+    shares = error_shares(book_evidence(book, "reviewed", weights=weights)).set_index("tag")
     errors = ~examples["correct"].to_numpy()
     for tag in BOOK:
         carries = tags[tag].to_numpy()

@@ -75,6 +75,12 @@ def book():
     return book_dataset()
 
 
+def book_evidence(book, kind: str, **fields) -> Evidence:
+    """The book's dataset with every tag of kind ``kind``; ``fields`` go on to Evidence."""
+    examples, tags, reviewed = book
+    return Evidence(examples, tags, kinds=dict.fromkeys(BOOK, kind), reviewed=reviewed, **fields)
+
+
 def by_tag(table: pd.DataFrame) -> pd.DataFrame:
     return table.set_index("tag")
 
@@ -90,10 +96,7 @@ def by_tag(table: pd.DataFrame) -> pd.DataFrame:
     ],
 )
 def test_book_table(book, kind, tag, accuracy, hlp, share, gap, marginal_effect):
-    examples, tags, reviewed = book
-    table = priority_table(
-        Evidence(examples, tags, kinds=dict.fromkeys(BOOK, kind), reviewed=reviewed, hlp=BOOK_HLP)
-    )
+    table = priority_table(book_evidence(book, kind, hlp=BOOK_HLP))
     row = by_tag(table).loc[tag]
     assert row["accuracy"] == pytest.approx(accuracy, abs=1e-9)
     assert row["hlp"] == pytest.approx(hlp, abs=1e-9)
@@ -119,20 +122,12 @@ def test_book_table(book, kind, tag, accuracy, hlp, share, gap, marginal_effect)
     ],
 )
 def test_examples_counts_what_was_seen(book, kind, tag, examples_seen):
-    examples, tags, reviewed = book
-    table = priority_table(
-        Evidence(examples, tags, kinds=dict.fromkeys(BOOK, kind), reviewed=reviewed, hlp=BOOK_HLP)
-    )
+    table = priority_table(book_evidence(book, kind, hlp=BOOK_HLP))
     assert by_tag(table).loc[tag, "examples"] == examples_seen
 
 
 def test_book_shares_sum_above_one_and_low_bandwidth_ranks_last(book):
-    examples, tags, reviewed = book
-    table = priority_table(
-        Evidence(
-            examples, tags, kinds=dict.fromkeys(BOOK, "dataset"), reviewed=reviewed, hlp=BOOK_HLP
-        )
-    )
+    table = priority_table(book_evidence(book, "dataset", hlp=BOOK_HLP))
     assert table["share"].sum() == pytest.approx(1.54)
     assert list(table.columns[: len(COLUMNS)]) == COLUMNS
     assert list(table["rank"]) == [1, 2, 3, 4]
@@ -399,16 +394,8 @@ def test_tag_nobody_carries_has_zero_share_and_zero_marginal_effect():
     ],
 )
 def test_rank_by_effort(book, effort, order, has_note):
-    examples, tags, reviewed = book
     table = priority_table(
-        Evidence(
-            examples,
-            tags,
-            kinds=dict.fromkeys(BOOK, "dataset"),
-            reviewed=reviewed,
-            hlp=BOOK_HLP,
-            effort=effort,
-        ),
+        book_evidence(book, "dataset", hlp=BOOK_HLP, effort=effort),
         by="effort",
     )
     assert list(table["tag"]) == order
@@ -421,12 +408,9 @@ def test_rank_by_effort(book, effort, order, has_note):
 
 
 def test_no_hlp_ranks_last_with_a_note(book):
-    examples, tags, reviewed = book
     hlp = dict(BOOK_HLP)
     del hlp["clean speech"]
-    table = priority_table(
-        Evidence(examples, tags, kinds=dict.fromkeys(BOOK, "dataset"), reviewed=reviewed, hlp=hlp)
-    )
+    table = priority_table(book_evidence(book, "dataset", hlp=hlp))
     last = table.iloc[-1]
     assert last["tag"] == "clean speech"
     assert last["hlp_source"] == "empty"
@@ -480,12 +464,7 @@ def test_inputs_are_not_modified(book):
 def test_dataset_tag_interval_is_as_narrow_as_a_binomial_one(book):
     # The dataset is a sample of what the model will meet: the share's
     # interval is about the Jeffreys interval of tagged / all examples.
-    examples, tags, reviewed = book
-    table = by_tag(
-        priority_table(
-            Evidence(examples, tags, kinds=dict.fromkeys(BOOK, "dataset"), reviewed=reviewed)
-        )
-    )
+    table = by_tag(priority_table(book_evidence(book, "dataset")))
     for tag, (_, _, share) in BOOK.items():
         low, high = proportion_interval(round(share * N_EXAMPLES), N_EXAMPLES)
         width = table.loc[tag, "share_high"] - table.loc[tag, "share_low"]
@@ -569,10 +548,7 @@ def test_proportion_interval_without_trials_is_nan():
     ],
 )
 def test_error_shares(book, kind, tag, errors, denominator, share):
-    examples, tags, reviewed = book
-    table = error_shares(
-        Evidence(examples, tags, kinds=dict.fromkeys(BOOK, kind), reviewed=reviewed)
-    )
+    table = error_shares(book_evidence(book, kind))
     assert list(table.columns) == ERROR_SHARE_COLUMNS
     assert list(table["tag"]) == ["low bandwidth", "people noise", "clean speech", "car noise"]
     row = by_tag(table).loc[tag]

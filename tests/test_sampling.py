@@ -52,6 +52,12 @@ def planted(n: int = 240, *, seed: int = 0, reviewed: int = 80) -> Evidence:
     seen = np.zeros(n, dtype=bool)
     seen[order[: reviewed // 2]] = True
     seen[rng.choice(np.flatnonzero(correct), reviewed // 2, replace=False)] = True
+    return car_noise_evidence(frame, tagged, seen)
+
+
+def car_noise_evidence(frame: pd.DataFrame, tagged: np.ndarray, seen: np.ndarray) -> Evidence:
+    """Run "main" with the reviewed tag car noise (HLP 0.95) on ``tagged``, seen where
+    ``seen``."""
     return Evidence(
         frame,
         tags=pd.DataFrame({TAG: tagged}, index=frame.index),
@@ -406,14 +412,7 @@ def test_the_store_records_every_strategy(project_file, strategy):
         tagged = (frame["noise"] == "car").to_numpy()
         seen = np.zeros(len(frame), dtype=bool)
         seen[::2] = True
-        evidence = Evidence(
-            frame,
-            tags=pd.DataFrame({TAG: tagged}, index=frame.index),
-            kinds={TAG: "reviewed"},
-            reviewed=pd.Series(seen, index=frame.index),
-            hlp={TAG: 0.95},
-            run="main",
-        )
+        evidence = car_noise_evidence(frame, tagged, seen)
         assert (~correct).sum() == 10
         draw = draw_sample(evidence, size=20, strategy=strategy, correct_fraction=0.5, bands=2)
         sample = store.record_sample(draw, actor="ana")
