@@ -195,6 +195,12 @@ def _categories(fig: go.Figure, axis: str, order: list[str]) -> None:
         fig.update_xaxes(**options)
 
 
+def _with_evidence(rows: pd.DataFrame, numbers: list[str]) -> np.ndarray:
+    """Hover data: the ``numbers`` columns as floats, then the plain evidence of each row."""
+    columns = [rows[name].to_numpy(dtype=float) for name in numbers]
+    return np.column_stack([*columns, _plain_all(rows["evidence"])]).astype(object)
+
+
 def _interval(values: pd.Series, low: pd.Series, high: pd.Series) -> dict[str, Any]:
     """Asymmetric error bars from interval ends (none where an end is unknown)."""
     return {
@@ -287,13 +293,7 @@ def marginal_effect_bars(table: pd.DataFrame, *, top: int = TOP) -> go.Figure:
             error_x=_interval(
                 rows["marginal_effect"], rows["marginal_effect_low"], rows["marginal_effect_high"]
             ),
-            customdata=np.column_stack(
-                [
-                    rows["marginal_effect_low"].to_numpy(dtype=float),
-                    rows["marginal_effect_high"].to_numpy(dtype=float),
-                    _plain_all(rows["evidence"]),
-                ]
-            ).astype(object),
+            customdata=_with_evidence(rows, ["marginal_effect_low", "marginal_effect_high"]),
             hovertemplate="<b>%{y}</b><br>marginal effect: %{x:.2%}"
             "<br>95% interval: %{customdata[0]:.2%} – %{customdata[1]:.2%}"
             "<br>evidence: %{customdata[2]}<extra>%{fullData.name}</extra>",
@@ -536,15 +536,9 @@ def difference_bars(table: pd.DataFrame, *, top: int = TOP) -> go.Figure:
             name=name or "no significant change",
             marker_color=color,
             error_x=_interval(rows["difference"], rows["difference_low"], rows["difference_high"]),
-            customdata=np.column_stack(
-                [
-                    rows["accuracy_a"].to_numpy(dtype=float),
-                    rows["accuracy_b"].to_numpy(dtype=float),
-                    rows["difference_low"].to_numpy(dtype=float),
-                    rows["difference_high"].to_numpy(dtype=float),
-                    _plain_all(rows["evidence"]),
-                ]
-            ).astype(object),
+            customdata=_with_evidence(
+                rows, ["accuracy_a", "accuracy_b", "difference_low", "difference_high"]
+            ),
             hovertemplate="<b>%{y}</b><br>accuracy %{customdata[0]:.1%} → %{customdata[1]:.1%}"
             "<br>B − A: %{x:+.1%} (95% interval %{customdata[2]:+.1%} – %{customdata[3]:+.1%})"
             "<br>evidence: %{customdata[4]}<extra>%{fullData.name}</extra>",
