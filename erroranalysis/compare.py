@@ -39,7 +39,7 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 from scipy.stats import binomtest
 
-from .evidence import Checked, Evidence, check_evidence
+from .evidence import Checked, Evidence, _check_draws, _check_fraction, check_evidence
 from .slices import holm_adjust
 from .vocabulary import NOTE_NOT_SEEN_DATASET, NOTE_NOT_SEEN_REVIEWED
 
@@ -86,15 +86,9 @@ _CHUNK_ROWS = 1 << 16  # rows per block when counting: the block stays in the CP
 
 
 def _check_options(level: object, alpha: object, draws: object, seed: object) -> None:
-    for name, value in (("level", level), ("alpha", alpha)):
-        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-            raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
-        if not 0 < float(value) < 1:
-            raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
-    if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < MIN_DRAWS:
-        raise ValueError(f"draws must be an integer of at least {MIN_DRAWS}, got {draws!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    _check_fraction(level, "level")
+    _check_fraction(alpha, "alpha")
+    _check_draws(draws, seed, minimum=MIN_DRAWS)
 
 
 def _check_pair(evidence: Evidence, baseline: Evidence) -> None:

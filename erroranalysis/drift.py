@@ -45,7 +45,14 @@ import pandas as pd
 from scipy.stats import fisher_exact, hypergeom
 
 from .estimation import proportion_interval, ratio
-from .evidence import Checked, Evidence, _check_tags, check_evidence
+from .evidence import (
+    Checked,
+    Evidence,
+    _check_draws,
+    _check_fraction,
+    _check_tags,
+    check_evidence,
+)
 from .priorities import priority_table
 from .slices import holm_adjust
 
@@ -101,14 +108,8 @@ DRIFT_BY_COLUMNS = ["tag", "value", *_SHARES, *_PROJECTION]
 def _check_options(by: object, level: object, draws: object, seed: object) -> None:
     if by is not None and not isinstance(by, str):
         raise ValueError(f"by must be a column name or None, got {by!r}")
-    if isinstance(level, bool) or not isinstance(level, int | float | np.number):
-        raise ValueError(f"level must be between 0 and 1, got {level!r}")
-    if not 0 < float(level) < 1:
-        raise ValueError(f"level must be between 0 and 1, got {level!r}")
-    if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < MIN_DRAWS:
-        raise ValueError(f"draws must be an integer of at least {MIN_DRAWS}, got {draws!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    _check_fraction(level, "level")
+    _check_draws(draws, seed, minimum=MIN_DRAWS)
 
 
 def _name(evidence: Evidence, fallback: str) -> str:

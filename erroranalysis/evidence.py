@@ -245,6 +245,22 @@ def _check_bool_series(values: object, name: str, index: pd.Index) -> np.ndarray
     return values.to_numpy(dtype=bool)
 
 
+def _check_fraction(value: object, name: str) -> None:
+    """``value`` is a number strictly between 0 and 1 (a level or a significance)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+    if not 0 < float(value) < 1:
+        raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+
+
+def _check_draws(draws: object, seed: object, *, minimum: int) -> None:
+    """``draws`` is an integer of at least ``minimum``; ``seed`` a non-negative integer."""
+    if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < minimum:
+        raise ValueError(f"draws must be an integer of at least {minimum}, got {draws!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+
+
 def _check_numbers(values: object, name: str, *, positive: bool = False) -> dict[str, float]:
     """Mapping tag -> finite float, in [0, 1] or positive; None or NaN mean "not set"."""
     if not isinstance(values, Mapping):
