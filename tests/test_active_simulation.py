@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
+from estimate_support import run_frame
 
 from erroranalysis.design import design_weights
 from erroranalysis.evidence import Evidence
@@ -44,16 +45,14 @@ def scenario(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     correct = rng.random(n) < np.where(car, ACCURACY["car"], ACCURACY["clean"])
     confidence = np.clip(np.where(correct, 0.8, 0.55) + rng.normal(0, 0.15, n), 0, 1)
     tagged = rng.random(n) < np.where(car, TAGGED["car"], TAGGED["clean"])
-    frame = pd.DataFrame(
-        {
-            "id": [f"e{i:05d}" for i in range(n)],
-            "label": "yes",
-            "prediction": np.where(correct, "yes", "no"),
-            "correct": correct,
-            "confidence": confidence,
-            "noise": np.where(car, "car", "clean"),
-            "snr_db": np.where(car, 8.0, 20.0) + rng.normal(0, 4, n),
-        }
+    frame = run_frame(
+        [f"e{i:05d}" for i in range(n)],
+        correct,
+        confidence,
+        np.where(car, "car", "clean"),
+        np.where(car, 8.0, 20.0) + rng.normal(0, 4, n),
+        label="yes",
+        wrong="no",
     )
     return frame, tagged
 

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from estimate_support import run_frame
 
 from erroranalysis.evidence import Evidence
 from erroranalysis.review import ReviewFilters
@@ -37,16 +38,14 @@ def planted(n: int = 240, *, seed: int = 0, reviewed: int = 80) -> Evidence:
     correct = rng.random(n) < np.where(noise == "car", 0.5, 0.9)
     confidence = np.clip(np.where(correct, 0.75, 0.45) + rng.normal(0, 0.15, n), 0, 1)
     tagged = ((noise == "car") & (rng.random(n) < 0.9)) | (rng.random(n) < 0.03)
-    frame = pd.DataFrame(
-        {
-            "id": [f"x{i:04d}" for i in range(n)],
-            "label": "a",
-            "prediction": np.where(correct, "a", "b"),
-            "correct": correct,
-            "confidence": confidence,
-            "noise": noise,
-            "snr_db": rng.normal(20, 5, n),
-        }
+    frame = run_frame(
+        [f"x{i:04d}" for i in range(n)],
+        correct,
+        confidence,
+        noise,
+        rng.normal(20, 5, n),
+        label="a",
+        wrong="b",
     )
     order = np.argsort(correct, kind="stable")  # errors first
     seen = np.zeros(n, dtype=bool)
