@@ -178,6 +178,15 @@ def small(correct, tag, reviewed=None, **columns):
     return examples, tags, reviewed
 
 
+def noise_row(dataset, kind: str = "dataset", **fields) -> pd.Series:
+    """The priority table's row for the one tag of a ``small`` dataset, noise, of kind
+    ``kind``; ``fields`` go on to Evidence."""
+    examples, tags, reviewed = dataset
+    return priority_table(
+        Evidence(examples, tags, kinds={"noise": kind}, reviewed=reviewed, **fields)
+    ).iloc[0]
+
+
 @pytest.mark.parametrize(
     ("correct", "tag", "reviewed", "note"),
     [
@@ -232,16 +241,15 @@ def test_dataset_tag_with_every_example_reviewed_or_not_is_the_same(book):
     ],
 )
 def test_measured_hlp(human_label, hlp, source):
-    examples, tags, reviewed = small(
-        [0, 1, 1, 1, 1, 0],
-        [1, 1, 1, 1, 0, 0],
-        label=["a"] * 6,
-        prediction=["b", "a", "a", "a", "a", "b"],
-        human_label=pd.array(human_label, dtype=object),
+    row = noise_row(
+        small(
+            [0, 1, 1, 1, 1, 0],
+            [1, 1, 1, 1, 0, 0],
+            label=["a"] * 6,
+            prediction=["b", "a", "a", "a", "a", "b"],
+            human_label=pd.array(human_label, dtype=object),
+        )
     )
-    row = priority_table(
-        Evidence(examples, tags, kinds={"noise": "dataset"}, reviewed=reviewed)
-    ).iloc[0]
     assert row["hlp_source"] == source
     if source == "measured":
         assert row["hlp"] == pytest.approx(hlp)
@@ -259,49 +267,48 @@ def test_measured_hlp_is_weighted_by_stratum():
     correct = [0, 0] + [1] * 8
     reviewed = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
     human = ["a", "x", "a", "a", None, None, None, None, None, None]
-    examples, tags, reviewed = small(
-        correct,
-        [1] * 10,
-        reviewed,
-        label=["a"] * 10,
-        prediction=["b", "b"] + ["a"] * 8,
-        human_label=pd.array(human, dtype=object),
+    row = noise_row(
+        small(
+            correct,
+            [1] * 10,
+            reviewed,
+            label=["a"] * 10,
+            prediction=["b", "b"] + ["a"] * 8,
+            human_label=pd.array(human, dtype=object),
+        ),
+        "reviewed",
     )
-    row = priority_table(
-        Evidence(examples, tags, kinds={"noise": "reviewed"}, reviewed=reviewed)
-    ).iloc[0]
     assert row["hlp_source"] == "measured"
     assert row["hlp"] == pytest.approx(0.2 * 0.5 + 0.8 * 1.0)
     assert row["accuracy"] == pytest.approx(0.8)
 
 
 def test_human_labels_only_on_errors_cannot_measure_hlp():
-    examples, tags, reviewed = small(
-        [0, 0, 1, 1],
-        [1, 1, 1, 1],
-        label=["a"] * 4,
-        prediction=["b", "b", "a", "a"],
-        human_label=pd.array(["a", "b", None, None], dtype=object),
+    row = noise_row(
+        small(
+            [0, 0, 1, 1],
+            [1, 1, 1, 1],
+            label=["a"] * 4,
+            prediction=["b", "b", "a", "a"],
+            human_label=pd.array(["a", "b", None, None], dtype=object),
+        )
     )
-    row = priority_table(
-        Evidence(examples, tags, kinds={"noise": "dataset"}, reviewed=reviewed)
-    ).iloc[0]
     assert row["hlp_source"] == "empty"
     assert np.isnan(row["hlp"])
     assert NOTE_HLP_ERRORS_ONLY in row["note"]
 
 
 def test_set_hlp_wins_over_human_labels():
-    examples, tags, reviewed = small(
-        [0, 1, 1, 1],
-        [1, 1, 1, 1],
-        label=["a"] * 4,
-        prediction=["b", "a", "a", "a"],
-        human_label=pd.array(["a", "a", "b", "b"], dtype=object),
+    row = noise_row(
+        small(
+            [0, 1, 1, 1],
+            [1, 1, 1, 1],
+            label=["a"] * 4,
+            prediction=["b", "a", "a", "a"],
+            human_label=pd.array(["a", "a", "b", "b"], dtype=object),
+        ),
+        hlp={"noise": 0.9},
     )
-    row = priority_table(
-        Evidence(examples, tags, kinds={"noise": "dataset"}, reviewed=reviewed, hlp={"noise": 0.9})
-    ).iloc[0]
     assert (row["hlp_source"], row["hlp"]) == ("set", 0.9)
 
 
@@ -367,10 +374,7 @@ def test_ties_per_effort_are_exact():
 
 
 def test_tag_nobody_carries_has_zero_share_and_zero_marginal_effect():
-    examples, tags, reviewed = small([0, 1, 1, 1], [0, 0, 0, 0])
-    row = priority_table(
-        Evidence(examples, tags, kinds={"noise": "dataset"}, reviewed=reviewed, hlp={"noise": 0.9})
-    ).iloc[0]
+    row = noise_row(small([0, 1, 1, 1], [0, 0, 0, 0]), hlp={"noise": 0.9})
     assert row["share"] == 0.0 and row["share_low"] == 0.0 and row["share_high"] > 0
     assert np.isnan(row["accuracy"])
     assert row["marginal_effect"] == 0.0
@@ -419,10 +423,7 @@ def test_no_hlp_ranks_last_with_a_note(book):
 
 
 def test_model_beating_people_has_negative_gap_and_zero_marginal_effect():
-    examples, tags, reviewed = small([1, 1, 1, 0], [1, 1, 1, 1])
-    row = priority_table(
-        Evidence(examples, tags, kinds={"noise": "dataset"}, reviewed=reviewed, hlp={"noise": 0.5})
-    ).iloc[0]
+    row = noise_row(small([1, 1, 1, 0], [1, 1, 1, 1]), hlp={"noise": 0.5})
     assert row["gap"] == pytest.approx(-0.25)
     assert row["marginal_effect"] == 0.0
     assert "beats HLP" in row["note"]
