@@ -109,6 +109,22 @@ def test_equal_weights_within_a_stratum_are_marked_equal():
     assert counts.tag.w[:, 0] == pytest.approx([4.5, 5.0])
 
 
+def matrix_evidence(
+    columns: dict, matrix: np.ndarray, kinds: list[str], reviewed: np.ndarray, weights=None
+) -> Evidence:
+    """Examples from ``columns`` and one tag t0, t1, ... per column of the boolean
+    ``matrix``, of the kinds ``kinds``; ``weights`` NaN where not reviewed, or None."""
+    index = pd.RangeIndex(len(reviewed))
+    names = [f"t{j}" for j in range(matrix.shape[1])]
+    return Evidence(
+        pd.DataFrame(columns, index=index),
+        pd.DataFrame(matrix, index=index, columns=names),
+        kinds=dict(zip(names, kinds, strict=True)),
+        reviewed=pd.Series(reviewed, index=index),
+        weights=None if weights is None else pd.Series(weights, index=index),
+    )
+
+
 @pytest.mark.parametrize(
     ("reviewed_share", "weighted", "dataset_tag"),
     [(0.6, True, 3), (0.6, False, 3), (0.1, False, 3), (0.1, True, None), (0.6, False, None)],
@@ -124,16 +140,12 @@ def test_one_pass_equals_a_loop_over_examples(reviewed_share, weighted, dataset_
     reviewed = rng.random(n) < reviewed_share
     weights = np.where(reviewed, rng.uniform(0.5, 20, n), np.nan) if weighted else None
     human = np.where(rng.random(n) < 0.5, np.where(rng.random(n) < 0.8, "a", "b"), None)
-    index = pd.RangeIndex(n)
-    names = [f"t{j}" for j in range(k)]
-    ev = Evidence(
-        pd.DataFrame({"correct": correct, "label": "a", "human_label": human}, index=index),
-        pd.DataFrame(matrix, index=index, columns=names),
-        kinds={
-            name: ("dataset" if j == dataset_tag else "reviewed") for j, name in enumerate(names)
-        },
-        reviewed=pd.Series(reviewed, index=index),
-        weights=None if weights is None else pd.Series(weights, index=index),
+    ev = matrix_evidence(
+        {"correct": correct, "label": "a", "human_label": human},
+        matrix,
+        ["dataset" if j == dataset_tag else "reviewed" for j in range(k)],
+        reviewed,
+        weights,
     )
     counts = count_tags(check_evidence(ev))
     known = human != None  # noqa: E711 (elementwise)
@@ -187,15 +199,12 @@ def small_evidence(draw) -> tuple[Evidence, pd.DataFrame]:
     columns = {"correct": correct, "label": "a"}
     if humans is not None:
         columns["human_label"] = pd.array(humans, dtype=object)
-    names = [f"t{j}" for j in range(k)]
-    evidence = Evidence(
-        pd.DataFrame(columns, index=index),
-        pd.DataFrame(matrix, index=index, columns=names),
-        kinds=dict(zip(names, kinds, strict=True)),
-        reviewed=pd.Series(reviewed, index=index),
-        weights=None
-        if weights is None
-        else pd.Series(np.where(reviewed, weights, np.nan), index=index),
+    evidence = matrix_evidence(
+        columns,
+        matrix,
+        kinds,
+        reviewed,
+        None if weights is None else np.where(reviewed, weights, np.nan),
     )
     return evidence, pd.DataFrame(columns | {"reviewed": reviewed}, index=index)
 
