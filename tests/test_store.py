@@ -482,6 +482,18 @@ def many_reviews(n: int, *, tagged_every: int = 3):
     return reviews, tags
 
 
+def after_each_stage(monkeypatch, hook) -> None:
+    """Run ``hook(project, stage)`` after every staging transaction of a review import, as
+    another reviewer acting in between them would."""
+    original = Project._staged_write
+
+    def staged_write(self, stage, write):
+        original(self, stage, write)
+        hook(self, stage)
+
+    monkeypatch.setattr(Project, "_staged_write", staged_write)
+
+
 @pytest.fixture
 def big_project(tmp_path):
     with open_project(tmp_path / "big.db") as p:
@@ -625,16 +637,14 @@ def test_an_abandoned_stage_is_invisible_and_removed_by_the_next_writer(
 def test_a_run_reimported_while_reviews_are_staged_records_nothing(big_project, monkeypatch):
     monkeypatch.setattr(staging_module, "STAGE_ROWS", 100)
     reviews, tags = many_reviews(500)
-    original = Project._staged_write
 
-    def reimport_midway(self, stage, write):
-        original(self, stage, write)
+    def reimport_midway(self, stage):
         if not hasattr(reimport_midway, "done"):
             reimport_midway.done = True
             with open_project(self.path) as other:
                 add_dataset(other, ids=range(500), replace=True)
 
-    monkeypatch.setattr(Project, "_staged_write", reimport_midway)
+    after_each_stage(monkeypatch, reimport_midway)
     with pytest.raises(StoreError, match="was re-imported while the reviews were being recorded"):
         big_project.dataset("dev").record_reviews(reviews, tags=tags, actor="lead")
     assert big_project._conn.execute("SELECT count(*) FROM reviews").fetchone()[0] == 0
@@ -707,10 +717,8 @@ def test_tags_changed_by_others_while_an_import_is_staged(big_project, monkeypat
     monkeypatch.setattr(staging_module, "STAGE_ROWS", 50)
     reviews, tags = many_reviews(300)  # examples 0, 3, 6, ... get "common" and t0..t3
     big_project.dataset("dev").set_tag("9", "common", actor="ana")  # there before: no event needed
-    original = Project._staged_write
 
-    def others_meanwhile(self, stage, write):
-        original(self, stage, write)
+    def others_meanwhile(self, stage):
         staged = self._conn.execute(
             "SELECT count(*) FROM tag_events WHERE action_id = ? AND example_id IN ('0', '3')"
             " AND tag_id = (SELECT id FROM tags WHERE name = 'common')",
@@ -733,7 +741,7 @@ def test_tags_changed_by_others_while_an_import_is_staged(big_project, monkeypat
                 other.dataset("dev").set_tag("6", "extra", actor="ben")  # exact: goes again
                 other.dataset("dev").set_tag("400", "extra", actor="ben")  # not in the import
 
-    monkeypatch.setattr(Project, "_staged_write", others_meanwhile)
+    after_each_stage(monkeypatch, others_meanwhile)
     big_project.dataset("dev").record_reviews(reviews, tags=tags, exact=exact, actor="lead")
     assert others_meanwhile.done
     state = {tuple(r) for r in current(big_project).values.tolist()}
@@ -766,10 +774,8 @@ def test_tags_changed_by_others_while_an_import_is_staged(big_project, monkeypat
 def test_a_discarded_stage_keeps_what_others_took_over(big_project, monkeypatch):
     monkeypatch.setattr(staging_module, "STAGE_ROWS", 50)
     reviews, tags = many_reviews(300)
-    original = Project._staged_write
 
-    def fail_after_tags(self, stage, write):
-        original(self, stage, write)
+    def fail_after_tags(self, stage):
         staged = self._conn.execute(
             "SELECT count(*) FROM tag_assignments WHERE pending = ?", (stage.action,)
         ).fetchone()[0]
@@ -778,7 +784,7 @@ def test_a_discarded_stage_keeps_what_others_took_over(big_project, monkeypatch)
                 other.dataset("dev").set_tag("0", "common", actor="ben")
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(Project, "_staged_write", fail_after_tags)
+    after_each_stage(monkeypatch, fail_after_tags)
     with pytest.raises(KeyboardInterrupt):
         big_project.dataset("dev").record_reviews(reviews, tags=tags, actor="lead")
     assert current(big_project).values.tolist() == [["0", "common"]]
@@ -797,11 +803,9 @@ def test_one_staged_import_per_dataset_at_a_time(big_project, monkeypatch):
     monkeypatch.setattr(staging_module, "STAGE_ROWS", 50)
     add_dataset(big_project, name="other", ids=range(300))
     reviews, tags = many_reviews(300)
-    original = Project._staged_write
     seen = []
 
-    def second_import(self, stage, write):
-        original(self, stage, write)
+    def second_import(self, stage):
         if seen:
             return
         seen.append(stage)
@@ -813,7 +817,7 @@ def test_one_staged_import_per_dataset_at_a_time(big_project, monkeypatch):
             )  # another dataset
             other.dataset("dev").record_review("5", reviewer="ben", tags=["t1"])  # a single review
 
-    monkeypatch.setattr(Project, "_staged_write", second_import)
+    after_each_stage(monkeypatch, second_import)
     big_project.dataset("dev").record_reviews(reviews, tags=tags, actor="lead")
     assert (
         len(big_project.dataset("dev").reviews()) == 301
@@ -848,10 +852,8 @@ def test_random_writes_during_a_staged_import_end_as_a_model_says(
         reviewed = [str(rng.randrange(n + 30)) for _ in range(n)]
         tag_lists = [rng.sample(names, rng.randrange(3)) for _ in range(n)]
         reviews = pd.DataFrame({"id": reviewed, "reviewer": "lead"})
-        original = Project._staged_write
 
-        def meanwhile(self, stage, write):
-            original(self, stage, write)
+        def meanwhile(self, stage):
             with open_project(self.path) as other:
                 for _ in range(rng.randrange(4)):
                     roll, example = rng.random(), str(rng.randrange(n + 30))
@@ -877,7 +879,7 @@ def test_random_writes_during_a_staged_import_end_as_a_model_says(
                             model.difference_update({p for p in model if p[1] == src})
                             model.update((e, dst) for e in moved)
 
-        monkeypatch.setattr(Project, "_staged_write", meanwhile)
+        after_each_stage(monkeypatch, meanwhile)
         project.dataset("dev").record_reviews(reviews, tags=tag_lists, exact=exact, actor="lead")
         final: dict[str, set[str]] = {}
         for example, tags in zip(reviewed, tag_lists, strict=True):
