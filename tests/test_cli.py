@@ -159,39 +159,29 @@ def test_reviews_and_tags_import(project, tmp_path):
         assert pd.isna(definitions.loc["low bandwidth", "effort"])
 
 
-@pytest.mark.parametrize(
-    ("content", "expected"),
-    [
-        ("id,reviewer,tags\n404,ana,x\n", "line 2, column 'id'"),
-        ("id,reviewer,tags\n7,,x\n", "reviewer"),
-        ("id,reviewer\n7,ana\n", "tags"),
-        ("id,reviewer,tags\n7,ana,a\x01b\n", "control"),
-    ],
-)
-def test_bad_reviews_change_nothing(project, tmp_path, content, expected):
-    reviews = tmp_path / "reviews.csv"
-    reviews.write_text(content)
-    before = dump(project)
-    code, _, err = run_cli(
-        "reviews", "import", str(reviews), "--db", str(project), "--dataset", "dev"
-    )
-    assert code == 1 and expected in err and dump(project) == before
+REVIEWS_IMPORT = ("reviews", "import", "--dataset", "dev")
+TAGS_IMPORT = ("tags", "import")
 
 
 @pytest.mark.parametrize(
-    ("content", "expected"),
+    ("command", "content", "expected"),
     [
-        ("tag,hlp\nx,1.5\n", "hlp"),
-        ("tag,hlp,effort\nx,0.9,-1\n", "effort"),
-        ("tag,hlp\nx,0.9\nx,0.8\n", "listed twice"),
-        ("tag\nx\n", "hlp"),
+        (REVIEWS_IMPORT, "id,reviewer,tags\n404,ana,x\n", "line 2, column 'id'"),
+        (REVIEWS_IMPORT, "id,reviewer,tags\n7,,x\n", "reviewer"),
+        (REVIEWS_IMPORT, "id,reviewer\n7,ana\n", "tags"),
+        (REVIEWS_IMPORT, "id,reviewer,tags\n7,ana,a\x01b\n", "control"),
+        (TAGS_IMPORT, "tag,hlp\nx,1.5\n", "hlp"),
+        (TAGS_IMPORT, "tag,hlp,effort\nx,0.9,-1\n", "effort"),
+        (TAGS_IMPORT, "tag,hlp\nx,0.9\nx,0.8\n", "listed twice"),
+        (TAGS_IMPORT, "tag\nx\n", "hlp"),
     ],
 )
-def test_bad_tag_definitions_change_nothing(project, tmp_path, content, expected):
-    tags = tmp_path / "tags.csv"
-    tags.write_text(content)
+def test_a_bad_import_file_changes_nothing(project, tmp_path, command, content, expected):
+    kind, verb, *options = command
+    file = tmp_path / f"{kind}.csv"
+    file.write_text(content)
     before = dump(project)
-    code, _, err = run_cli("tags", "import", str(tags), "--db", str(project))
+    code, _, err = run_cli(kind, verb, str(file), "--db", str(project), *options)
     assert code == 1 and expected in err and dump(project) == before
 
 
