@@ -1,6 +1,7 @@
 """Fixtures for the end-to-end tests: the real app, served on a project file, in headless Chromium.
 
-Each test module defines a module-scoped ``project_file`` fixture; the ``app`` fixture serves
+A test module defines a module-scoped ``project_file`` fixture (the speech demo unless it
+overrides ``project_file``); the ``app`` fixture serves
 that file with ``streamlit run`` on a free port for the whole module (one server per module)
 and stops it afterwards. Browsers come from pytest-playwright (``browser``, ``context``,
 ``page``), launched from Debian's Chromium with the flags that keep it off the network.
@@ -22,6 +23,7 @@ import pytest
 
 from benchmarks import _server
 from benchmarks._server import CHROMIUM_ARGS, CHROMIUM_ENV, DEFAULT_CHROMIUM, stop_app
+from erroranalysis.demo import build_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
@@ -92,6 +94,14 @@ def start_app(
     command line, ``env`` to its environment); returns the process and its base URL once
     it answers."""
     return _server.start_app(APP, db, log, port=port, env=env, flags=flags)
+
+
+@pytest.fixture(scope="module")
+def project_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project the module's app serves: the demo, unless the module overrides this."""
+    db = tmp_path_factory.mktemp("demo") / "demo.db"
+    build_demo(db)
+    return db
 
 
 @pytest.fixture(scope="module")

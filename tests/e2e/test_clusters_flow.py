@@ -4,27 +4,18 @@ Priorities."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from e2e_helpers import grid_texts, no_exception, open_page, set_reviewer, wait_idle
 from playwright.sync_api import Page, expect
 
 from erroranalysis.analyses import error_clusters, load_evidence
-from erroranalysis.demo import SPEECH, build_demo
+from erroranalysis.demo import SPEECH
 from erroranalysis.store import open_project
 
 pytestmark = pytest.mark.browser
 
 REVIEWER = "e2e reviewer"
 TAG = "e2e telephone audio"
-
-
-@pytest.fixture(scope="module")
-def project_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("demo") / "demo.db"
-    build_demo(db)
-    return db
 
 
 def test_name_the_weak_cluster_and_see_its_tag_in_priorities(app, page: Page):

@@ -3,14 +3,12 @@ then find that tag ranked on the Priorities page."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from e2e_helpers import grid_texts, no_exception, open_page, set_reviewer, wait_idle
 from playwright.sync_api import Page, expect
 
 from erroranalysis.analyses import discover_slices, load_evidence
-from erroranalysis.demo import SPEECH, build_demo
+from erroranalysis.demo import SPEECH
 from erroranalysis.rules import evaluate_rule
 from erroranalysis.store import open_project
 
@@ -18,13 +16,6 @@ pytestmark = pytest.mark.browser
 
 REVIEWER = "e2e reviewer"
 TAG = "e2e discovered slice"
-
-
-@pytest.fixture(scope="module")
-def project_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("demo") / "demo.db"
-    build_demo(db)
-    return db
 
 
 def test_adopt_a_discovered_slice_and_see_it_in_priorities(app, page: Page):
