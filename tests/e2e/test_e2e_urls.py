@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from e2e_helpers import no_exception, open_page
 from playwright.sync_api import Page, expect
 
 from app_pages._ui import PAGES
-from erroranalysis.demo import build_demo
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def project_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("urls") / "demo.db"
-    build_demo(db)
-    return db
 
 
 @pytest.mark.parametrize("name", list(PAGES))
