@@ -4,24 +4,16 @@ on the Datasets page, open Compare, and read which tag regressed."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from e2e_helpers import grid_texts, no_exception, open_page, wait_idle
 from playwright.sync_api import Page, expect
 
-from erroranalysis.demo import SAMPLE_DATA, SPEECH, build_demo
+from erroranalysis.demo import SAMPLE_DATA, SPEECH
 from erroranalysis.store import open_project
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def project_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("compare") / "demo.db"
-    build_demo(db)
-    return db
 
 
 def next_run() -> bytes:
