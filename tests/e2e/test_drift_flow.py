@@ -4,26 +4,18 @@ sample on the Datasets page, open Drift, compare by noise and read the projected
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from e2e_helpers import grid_texts, no_exception, open_page, wait_idle
 from playwright.sync_api import Page, expect
 
-from erroranalysis.demo import SAMPLE_DATA, build_demo
+from erroranalysis.demo import SAMPLE_DATA
 from erroranalysis.store import open_project
 
 pytestmark = pytest.mark.browser
 
 PRODUCTION = SAMPLE_DATA / "speech_production" / "speech_production.csv"
-
-
-@pytest.fixture(scope="module")
-def project_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("drift") / "demo.db"
-    build_demo(db)
-    return db
 
 
 def production_upload() -> bytes:
