@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -642,30 +640,3 @@ def test_exclusive_shares():
         }
     )
     pd.testing.assert_frame_equal(result, expected)
-
-
-@pytest.mark.slow
-def test_speed_one_million_examples_fifty_tags():
-    rng = np.random.default_rng(0)
-    n, k = 1_000_000, 50
-    matrix = rng.random((n, k)) < rng.uniform(0.01, 0.5, k)
-    names = [f"tag {i}" for i in range(k)]
-    examples = pd.DataFrame({"correct": rng.random(n) < 0.8, "label": "a", "prediction": "a"})
-    tags = pd.DataFrame({name: matrix[:, i] for i, name in enumerate(names)})
-    kinds = dict.fromkeys(names, "dataset")
-    hlp = dict.fromkeys(names, 0.95)
-
-    def best_of(run, times=5):
-        timings = []
-        for _ in range(times):
-            start = time.perf_counter()
-            run()
-            timings.append(time.perf_counter() - start)
-        return min(timings)
-
-    evidence = Evidence(examples, tags, kinds=kinds, hlp=hlp)
-    ours = best_of(lambda: priority_table(evidence))
-    groupby = best_of(lambda: tags.groupby(examples["correct"]).sum())
-    print(f"priority_table {ours * 1000:.0f} ms, bare groupby {groupby * 1000:.0f} ms")
-    assert ours <= 0.3
-    assert ours <= 3 * groupby
