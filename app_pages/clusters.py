@@ -210,6 +210,17 @@ def _name(number: int, tag: str) -> None:
     )
 
 
+def _confirm(number: int) -> None:
+    who, dataset, run = actor, info.dataset, info.name
+    _ui.act(
+        lambda: clusters.confirm_cluster(
+            _ui.project().dataset(dataset), result, number, reviewer=who, run=run
+        ),
+        what=f"the reviews of cluster {number}",
+        done=f"Marked the errors of cluster {number} reviewed by {who}.",
+    )
+
+
 def _describe(number: int) -> str:
     row = result.clusters.set_index("cluster").loc[number]
     return f"Cluster {number} · {row['errors']:,} errors · {row['error_rate']:.0%} error rate"
@@ -264,6 +275,20 @@ st.button(
     on_click=_name,
     args=(int(number), tag.strip()),
     key="cl_name",
+)
+st.caption(
+    "Heard or seen the group as a whole? *Confirm all as reviewed* marks its errors reviewed "
+    "by you with the tags they carry, in one action. Those reviews were drawn in no sample, "
+    "so the estimates leave them out (Priorities says how many) unless every error is "
+    "reviewed; confirm them one by one from a review queue to keep them in its sample."
+)
+st.button(
+    "Confirm all as reviewed",
+    icon=":material/done_all:",
+    disabled=actor is None,
+    on_click=_confirm,
+    args=(int(number),),
+    key="cl_confirm",
 )
 if actor is None:
     _ui.need_reviewer()

@@ -23,7 +23,8 @@ embedding of a text column:
 Clusters are numbered 1, 2, … by errors (most first), then error rate; the numbers are
 the same for the same run, embedding, options and seed. :func:`name_cluster` tags a
 cluster's errors with a reviewed tag, in one logged action; tagging is not reviewing, so
-those examples enter the estimates only once someone reviews them.
+those examples enter the estimates only once someone reviews them, one by one from a
+review queue or all at once with :func:`confirm_cluster`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from .embeddings import Embeddings, tfidf_embeddings
 from .estimation import LEVEL, proportion_interval
 from .evidence import Evidence, check_evidence
 from .roles import ROLES
-from .vocabulary import TAG_PREFIX
+from .vocabulary import STRATUM_DIRECT, TAG_PREFIX
 
 if TYPE_CHECKING:
     from .store import DatasetStore
@@ -54,6 +55,7 @@ __all__ = [
     "K_RULE",
     "POINT_COLUMNS",
     "ErrorClusters",
+    "confirm_cluster",
     "error_clusters",
     "name_cluster",
 ]
@@ -545,4 +547,38 @@ def name_cluster(
     detail = {"cluster": int(cluster), "k": clusters.k, "seed": clusters.seed}
     return store.tag_examples(
         members, tag, actor=actor, detail=detail | {"source": clusters.source}
+    )
+
+
+def confirm_cluster(
+    store: DatasetStore,
+    clusters: ErrorClusters,
+    cluster: int,
+    *,
+    reviewer: str,
+    run: str | None = None,
+) -> int | None:
+    """Mark the errors of ``cluster`` reviewed by ``reviewer`` with the tags they carry,
+    in one undoable action (kind ``confirm_cluster``): for a reviewer who has listened to
+    or looked at the group as a whole. Returns the action's id, or None when every one of
+    them has a review already.
+
+    These reviews were drawn in no sample, so the estimates leave them out (counted as
+    opened by hand) unless every error of the run is reviewed, when the errors are a
+    census; confirming one by one from a review queue keeps them in its sample."""
+    members = clusters.members(cluster)
+    if not members:
+        raise ValueError(f"cluster {cluster} has no errors to confirm")
+    seen = set(store.reviews()["example_id"].astype(str))
+    todo = [example for example in members if example not in seen]
+    if not todo:
+        return None
+    reviews = pd.DataFrame({"id": todo, "reviewer": reviewer})
+    return store.record_reviews(
+        reviews,
+        tags=[[] for _ in todo],  # adds nothing: the review keeps the tags they carry
+        run=run,
+        queue=STRATUM_DIRECT,
+        kind="confirm_cluster",
+        actor=reviewer,
     )

@@ -100,11 +100,24 @@ def test_naming_a_cluster_tags_its_errors_without_reviewing_them(page, project_f
         assert store.actions().iloc[0]["kind"] == "tag_examples"
 
 
+def test_confirming_a_cluster_reviews_its_errors_with_their_tags(page, project_file):
+    page.text_input(key="cl_tag:1").input("telephone").run()
+    page.button(key="cl_name").click().run()
+    page.button(key="cl_confirm").click().run()
+    no_errors(page)
+    with open_project(project_file, readonly=True) as project:
+        store = project.dataset(DATASET)
+        reviews = store.reviews()
+        assert len(reviews) == 5 and reviews["reviewer"].eq(REVIEWER).all()
+        assert sorted(reviews["example_id"]) == sorted(store.tag_assignments()["example_id"])
+        assert store.actions().iloc[0]["kind"] == "confirm_cluster"
+
+
 def test_naming_needs_a_reviewer(project_file):
     at = AppTest.from_file(APP, default_timeout=60).run()
     at = open_page(at, "clusters")
     no_errors(at)
-    assert at.button(key="cl_name").disabled
+    assert at.button(key="cl_name").disabled and at.button(key="cl_confirm").disabled
 
 
 def test_a_run_without_an_embedding_is_clustered_on_its_text(tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ from erroranalysis.clusters import (
     CLUSTER_COLUMNS,
     K_RULE,
     POINT_COLUMNS,
+    confirm_cluster,
     error_clusters,
     name_cluster,
 )
@@ -24,6 +25,7 @@ from erroranalysis.estimation import proportion_interval
 from erroranalysis.evidence import Evidence, load_evidence
 from erroranalysis.importing import read_dataset
 from erroranalysis.store import open_project
+from erroranalysis.vocabulary import LEFT_OUT_DIRECT
 
 # Four groups where the model fails (70% errors) and four where it does well (3%), 400
 # examples each, around random directions of a 64-d space.
@@ -424,3 +426,27 @@ def test_each_cluster_names_its_most_over_represented_metadata_value():
     )
     profiled = " ".join(result.clusters["common_metadata"])
     assert "speaker" not in profiled and "loud" not in profiled and "confidence" not in profiled
+
+
+def test_confirming_a_cluster_reviews_its_errors_in_one_undoable_action(project):
+    store = project.dataset("dev")
+    result = clusters_of(project)
+    members = result.members(1)
+    name_cluster(store, result, 1, "telephone", actor="ana")
+    store.record_review(members[0], reviewer="ben", tags=["telephone"])  # one seen before
+    action = confirm_cluster(store, result, 1, reviewer="ana")
+    reviews = store.reviews()
+    mine = reviews[reviews["reviewer"] == "ana"]
+    assert sorted(mine["example_id"]) == sorted(members[1:])
+    assert set(mine["queue"]) == {"direct"}
+    assert store.actions().iloc[0][["id", "kind"]].tolist() == [action, "confirm_cluster"]
+    # The tags stay as they were; the reviews are kept, but drawn in no sample.
+    assigned = store.tag_assignments()
+    assert sorted(assigned.loc[assigned["tag"] == "telephone", "example_id"]) == sorted(members)
+    evidence = load_evidence(project, "dev")
+    assert evidence.reviewed.sum() == 1  # ben's, from no queue: the legacy sample
+    assert evidence.left_out[LEFT_OUT_DIRECT] == len(members) - 1
+    # Confirming again records nothing; undo takes the whole confirmation back.
+    assert confirm_cluster(store, result, 1, reviewer="ana") is None
+    assert store.undo(actor="ana")["kind"] == "confirm_cluster"
+    assert len(store.reviews()) == 1

@@ -495,7 +495,7 @@ class DatasetStore:
         self.project._require_writable()
         actor = check_actor(actor)
         stamp = now()
-        undoable = ("tag", "tag_examples", "review", "reviews_import")
+        undoable = ("tag", "tag_examples", "review", "reviews_import", "confirm_cluster")
         with self.project.write() as conn:
             dataset_id = self.id
             row = conn.execute(
