@@ -18,8 +18,9 @@ estimates can weight each review by 1/π and stay unbiased whichever strategy ch
   reviewed tags; a logistic regression of carrying it on the examples' metadata,
   confidence and correctness, fitted on the reviews so far, gives each example a chance
   p_i, and π_i = min(1, c·[(1 - ε)·s_i/Σs + ε/N]) with s_i = sqrt(p_i(1 - p_i) +
-  (p_i - p̄_h)²), the expected squared residual of the tag around its rate in the
-  example's stratum (errors or correct). Examples likely to move the estimate are drawn
+  (p_i - p̄_h)²) · |HLP - correct_i|: the expected squared residual of the tag around its
+  rate in the example's stratum (errors or correct), weighted by the example's part in
+  the marginal effect (Σ tag · (HLP - correct)). Examples likely to move the estimate are drawn
   more often; the defensive share ε keeps every example reachable and every weight at
   most N / (c ε). c makes the expected size the size asked for.
 

@@ -362,8 +362,10 @@ def test_the_cli_refuses_bad_embeddings_and_writes_nothing(tmp_path, capsys):
 
     db = tmp_path / "p.db"
     data = csv_file(tmp_path, base())
-    code = main(["import", str(data), "--dataset", "d", "--db", str(db), "--embeddings",
-                 str(npy_file(tmp_path, VECTORS[:2]))])  # fmt: skip
+    vectors = npy_file(tmp_path, VECTORS[:2])
+    code = main(
+        ["import", str(data), "--dataset", "d", "--db", str(db), "--embeddings", str(vectors)]
+    )
     assert code == 1
     assert "has 2 rows but the data has 3 examples" in capsys.readouterr().err
     assert not db.exists()
