@@ -3,6 +3,8 @@ then find that tag ranked on the Priorities page."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from e2e_helpers import grid_texts, no_exception, open_page, set_reviewer, wait_idle
 from playwright.sync_api import Page, expect
@@ -32,9 +34,12 @@ def test_adopt_a_discovered_slice_and_see_it_in_priorities(app, page: Page):
     name.fill(TAG)
     name.press("Enter")
     wait_idle(page)
-    page.get_by_role("button", name="Adopt as rule tag").click()
+    adopt = page.get_by_role("button", name="Adopt as rule tag")
+    expect(adopt).to_be_enabled()  # the name has reached the server
+    adopt.click()
     wait_idle(page)
     no_exception(page)
+    expect(page.get_by_text(re.compile(r"Adopted .* as a rule tag"))).to_be_visible()
 
     with open_project(app.db) as project:
         definitions = project.tag_definitions().set_index("tag")
