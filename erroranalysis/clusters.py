@@ -40,7 +40,7 @@ import pandas as pd
 
 from .embeddings import Embeddings, tfidf_embeddings
 from .estimation import LEVEL, proportion_interval
-from .evidence import Evidence, check_evidence
+from .evidence import Evidence, _check_fraction, check_evidence
 from .roles import ROLES
 from .vocabulary import STRATUM_DIRECT, TAG_PREFIX
 
@@ -164,8 +164,7 @@ def _check_options(
         )
     if not (_is_int(seed) and seed >= 0):
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
-        raise ValueError(f"level must be between 0 and 1, got {level!r}")
+    _check_fraction(level, "level")
     if not (_is_int(representatives) and representatives >= 1):
         raise ValueError(f"representatives must be a positive integer, got {representatives!r}")
 

@@ -53,7 +53,7 @@ import pandas as pd
 from scipy.stats import hypergeom
 
 from .errors import StoreError
-from .evidence import Evidence, check_evidence
+from .evidence import Evidence, _check_fraction, check_evidence
 from .roles import ROLES
 from .rules import evaluate_rule, parse_rule
 from .vocabulary import MAX_NAME, TAG_PREFIX, check_tag_name
@@ -106,8 +106,7 @@ def check_discover_options(
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha <= 1:
         raise ValueError(f"alpha must be above 0 and at most 1, got {alpha!r}")
     _check_bins(bins)
-    if isinstance(fdr, bool) or not isinstance(fdr, int | float) or not 0 < fdr < 1:
-        raise ValueError(f"fdr must be between 0 and 1, got {fdr!r}")
+    _check_fraction(fdr, "fdr")
 
 
 def _check_support(min_support: object) -> None:

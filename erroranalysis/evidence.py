@@ -247,7 +247,7 @@ def _check_bool_series(values: object, name: str, index: pd.Index) -> np.ndarray
 
 def _check_fraction(value: object, name: str) -> None:
     """``value`` is a number strictly between 0 and 1 (a level or a significance)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
     if not 0 < float(value) < 1:
         raise ValueError(f"{name} must be between 0 and 1, got {value!r}")

@@ -46,7 +46,7 @@ from .estimation import (
     proportion_interval,
     ratio,
 )
-from .evidence import Checked, Evidence, check_evidence, check_flag
+from .evidence import Checked, Evidence, _check_fraction, check_evidence, check_flag
 from .vocabulary import (
     NOTE_LEFT_OUT,
     NOTE_MODEL_BEATS_HLP,
@@ -369,8 +369,7 @@ def error_shares(evidence: Evidence, *, level: float = LEVEL) -> pd.DataFrame:
     overlap. ``evidence`` is ``"insufficient"`` (and the share NaN) for a
     reviewed tag when no error has been reviewed.
     """
-    if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
-        raise ValueError(f"level must be between 0 and 1, got {level!r}")
+    _check_fraction(level, "level")
     inputs = check_evidence(evidence)
     if not inputs.tag_names:
         return pd.DataFrame({column: [] for column in ERROR_SHARE_COLUMNS})

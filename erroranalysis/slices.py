@@ -25,7 +25,7 @@ from scipy.stats import hypergeom
 from sklearn.dummy import DummyClassifier
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from .evidence import Checked, Evidence, check_evidence
+from .evidence import Checked, Evidence, _check_fraction, check_evidence
 from .vocabulary import NOTE_NO_HLP, NOTE_REVIEWED_TAG_SLICE, SLICE_BY_TAGS
 
 CORRECTIONS = ("holm", "bonferroni")
@@ -73,8 +73,7 @@ def _check_slicing(
         raise ValueError(f"examples has no column {by!r} to slice by")
     if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 2:
         raise ValueError(f"bins must be an integer of at least 2, got {bins!r}")
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
-        raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}")
+    _check_fraction(alpha, "alpha")
     if isinstance(max_slices, bool) or not isinstance(max_slices, int) or max_slices < 1:
         raise ValueError(f"max_slices must be a positive integer, got {max_slices!r}")
     if not isinstance(correction, str) or correction not in CORRECTIONS:
