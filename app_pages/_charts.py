@@ -104,6 +104,18 @@ ERROR_SHARE_COLUMNS = {
     ),
 }
 
+EXCLUSIVE_COLUMNS = {
+    "examples": st.column_config.NumberColumn(
+        "examples", format="localized", help="examples carrying this tag, where every tag is known"
+    ),
+    "exclusive": st.column_config.NumberColumn(
+        "alone", format="localized", help="of those, the examples that carry no other tag"
+    ),
+    "exclusive_share": percent(
+        "exclusive share", "the fraction of the tag's examples that carry no other tag"
+    ),
+}
+
 SLICE_COLUMNS = {
     "share": percent("share"),
     "accuracy": percent("accuracy"),

@@ -84,12 +84,15 @@ if len(untagged):
 
 st.subheader("Tag overlap", anchor=False)
 st.caption(
-    "Examples carrying both tags, for the tags ranked first. Overlapping marginal effects do "
-    "not add up."
+    "Examples carrying both tags, for the tags ranked first, and each tag's exclusive share: "
+    "of the examples carrying it, the fraction that carry no other tag. Overlapping marginal "
+    "effects do not add up; a low exclusive share means most of a tag's marginal effect is "
+    "shared with other tags."
 )
 overlap = _ui.analysis("tag_overlap", info)
 # All pairs of 2,000 tags are 4 million cells (5 MB of chart): the tags ranked first only.
 top = _charts.top_overlap(overlap, table["tag"])
+left, right = st.columns([3, 2])
 _charts.show(
     _charts.heatmap(
         top,
@@ -100,4 +103,13 @@ _charts.show(
         note=_charts.rest_note(len(top), len(overlap)),
     ),
     key="pr_overlap_chart",
+    where=left,
 )
+with right:
+    _ui.show_table(
+        _ui.analysis("exclusive_shares", info),
+        name="exclusive-shares",
+        run=info,
+        hide_index=True,
+        column_config=_charts.EXCLUSIVE_COLUMNS,
+    )

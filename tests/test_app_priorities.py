@@ -85,6 +85,26 @@ def test_csv_download_is_the_safe_export(reviewed, monkeypatch):
     assert "marginal_effect_low" in text.splitlines()[0]
 
 
+@pytest.mark.parametrize(
+    ("tag", "examples", "alone", "share"),
+    [
+        # Counted on the six reviewed examples: s00 carries clipped and car noise, s04 car
+        # noise alone, s02 and s08 people noise alone.
+        ("clipped", 1, 0, 0.0),
+        ("car noise", 2, 1, 0.5),
+        ("people noise", 2, 2, 1.0),
+    ],
+)
+def test_exclusive_shares_beside_the_overlap(priorities, tag, examples, alone, share):
+    (table,) = [t.value for t in priorities.dataframe if "exclusive_share" in t.value.columns]
+    assert table.columns.tolist() == ["tag", "examples", "exclusive", "exclusive_share"]
+    row = table.set_index("tag").loc[tag]
+    assert (row["examples"], row["exclusive"], row["exclusive_share"]) == (examples, alone, share)
+    assert any(
+        "exclusive share: of the examples carrying it" in c.value for c in priorities.caption
+    )
+
+
 def test_other_reviewers_tags_show_up(priorities, reviewed):
     before = priorities.dataframe[0].value.set_index("tag")
     with open_project(reviewed) as project:
