@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +50,31 @@ def now() -> str:
 def check_actor(actor: str) -> str:
     """The trimmed name of who acts (a reviewer, an importer), or :class:`InvalidName`."""
     return check_name(actor, kind="reviewer")
+
+
+def stored_media_root(project_file: str | Path, root: str | Path | None) -> str | None:
+    """How a run's media root is written in the project file at ``project_file``: relative
+    to the file's folder (with ``/``) where the root lies below that folder, so the
+    project and its media move together; absolute otherwise; None for no root."""
+    if root is None or str(root) == "":
+        return None
+    folder = Path(project_file).resolve().parent
+    resolved = Path(root).resolve()
+    if resolved.is_relative_to(folder):
+        return resolved.relative_to(folder).as_posix() or "."
+    return str(resolved)
+
+
+def read_media_root(project_file: str | Path, stored: str | None) -> Path | None:
+    """The media root that :func:`stored_media_root` wrote: a relative one is resolved
+    against the project file's folder, an absolute one (written by older versions, or
+    outside the folder) is taken as it is."""
+    if not stored:
+        return None
+    root = Path(stored)
+    if root.is_absolute():
+        return root
+    return Path(os.path.normpath(Path(project_file).resolve().parent / root))
 
 
 def _frame_to_blob(frame: pd.DataFrame) -> bytes:

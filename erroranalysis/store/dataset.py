@@ -21,7 +21,7 @@ from ..embeddings import EMBEDDINGS_SCHEMA, Embeddings, from_blob, to_blob
 from ..errors import StoreError
 from ..vocabulary import DEFAULT_RUN, check_name, check_tag_name
 from . import staging
-from .common import RunInfo, _blob_to_frame, _frame_to_blob, check_actor, now
+from .common import RunInfo, _blob_to_frame, _frame_to_blob, check_actor, now, stored_media_root
 from .files import _guarded
 from .samples import (
     DrawLike,
@@ -231,7 +231,7 @@ class DatasetStore:
             values = (
                 source,
                 format,
-                str(media_root) if media_root else None,
+                stored_media_root(self.project.path, media_root),
                 len(frame),
                 n_errors,
                 json.dumps(list(metadata_columns)),

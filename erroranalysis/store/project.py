@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ProjectFileError, StoreError
-from .common import RunInfo, _blob_to_frame
+from .common import RunInfo, _blob_to_frame, read_media_root
 from .dataset import DatasetStore
 from .files import (
     _create_project_file,
@@ -345,7 +345,7 @@ class Project(Taxonomy, TagLog, ReviewStaging):
                 name=r[3],
                 source=r[4],
                 format=r[5],
-                media_root=Path(r[6]) if r[6] else None,
+                media_root=read_media_root(self.path, r[6]),
                 n_examples=r[7],
                 n_errors=r[8],
                 metadata_columns=tuple(json.loads(r[9])),
