@@ -427,13 +427,7 @@ class ReviewQueue:
 
 @st.cache_resource(max_entries=16, show_spinner="Drawing the queue…")
 def _sample(
-    key: RunKey,
-    filters: review.ReviewFilters,
-    strategy: str,
-    seed: int,
-    size: int,
-    fraction: float,
-    rev: int,
+    key: RunKey, filters: review.ReviewFilters, options: tuple, rev: int
 ) -> tuple[sampling.Draw | None, ReviewQueue]:
     data = _run_data(key)
     assigned = (
@@ -441,25 +435,12 @@ def _sample(
         if (filters.tags or filters.untagged)
         else None
     )
-    if strategy == "stratified":
-        size, fraction = review.stratified_size(
-            data.frame,
-            correct_fraction=fraction,
-            filters=filters,
-            tags_by_example=assigned,
-            ids=data.ids,
-        )
-        if size == 0:
-            return None, _queue_of(None, data)
-    draw = sampling.draw_sample(
+    draw = review.queue_draw(
         analyses.Evidence(data.frame, dataset=key.dataset, run=key.run),
-        size=size,
-        strategy=strategy,
-        seed=seed,
         filters=filters,
-        correct_fraction=fraction,
         tags_by_example=assigned,
         ids=data.ids,
+        **dict(options),
     )
     return draw, _queue_of(draw, data)
 
@@ -482,7 +463,13 @@ def sample_queue(
     reviewer changes the filters, not each time a tag toggles under them.
     """
     uses_tags = bool(filters.tags or filters.untagged)
-    return _sample(run_key(info), filters, strategy, seed, size, fraction, rev if uses_tags else 0)
+    options = (
+        ("strategy", strategy),
+        ("seed", seed),
+        ("size", size),
+        ("correct_fraction", fraction),
+    )
+    return _sample(run_key(info), filters, options, rev if uses_tags else 0)
 
 
 def _queue_of(draw: sampling.Draw | None, data: RunData) -> ReviewQueue:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .evidence import Evidence
 from .vocabulary import STRATEGIES, STRATUM_CORRECT, STRATUM_DIRECT, STRATUM_ERROR, TAG_PREFIX
 
 if TYPE_CHECKING:
@@ -312,31 +313,59 @@ def review_queue(
             f"review_queue draws stratified queues; draw a {strategy} one with "
             "sampling.draw_sample and queue_from_draw"
         )
-    # sampling reads this module's filters, so it is imported when a queue is drawn.
-    from .evidence import Evidence
-    from .sampling import draw_sample
-
     ids = _id_index(examples, ids)
-    size, fraction = stratified_size(
-        examples,
-        correct_fraction=correct_fraction,
-        filters=filters,
-        tags_by_example=tags_by_example,
-        ids=ids,
-    )
-    if size == 0:
-        return empty_queue()
-    draw = draw_sample(
+    draw = queue_draw(
         Evidence(examples),
-        size=size,
         seed=seed,
         filters=filters,
-        correct_fraction=fraction,
+        correct_fraction=correct_fraction,
         tags_by_example=tags_by_example,
         ids=ids,
     )
+    if draw is None:
+        return empty_queue()
     return queue_from_draw(
         draw, examples, reviewed_ids=reviewed_ids, include_reviewed=include_reviewed, ids=ids
+    )
+
+
+def queue_draw(
+    evidence: Evidence,
+    *,
+    strategy: str = "stratified",
+    size: int = 0,
+    seed: int = 0,
+    correct_fraction: float = 0.1,
+    filters: ReviewFilters | None = None,
+    tags_by_example: pd.DataFrame | None = None,
+    ids: pd.Index | None = None,
+) -> Draw | None:
+    """The sample behind a ``strategy`` queue of the evidence's run (see
+    :func:`erroranalysis.sampling.draw_sample`). A ``stratified`` one ignores ``size``: it
+    holds every error passing ``filters`` and :func:`correct_sample_size` correct examples
+    for ``correct_fraction``, and is None when no error passes; the others draw ``size``."""
+    # sampling reads this module's filters, so it is imported when a queue is drawn.
+    from .sampling import draw_sample
+
+    if strategy == "stratified":
+        size, correct_fraction = stratified_size(
+            evidence.examples,
+            correct_fraction=correct_fraction,
+            filters=filters,
+            tags_by_example=tags_by_example,
+            ids=ids,
+        )
+        if size == 0:
+            return None
+    return draw_sample(
+        evidence,
+        size=size,
+        strategy=strategy,
+        seed=seed,
+        filters=filters,
+        correct_fraction=correct_fraction,
+        tags_by_example=tags_by_example,
+        ids=ids,
     )
 
 

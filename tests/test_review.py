@@ -19,6 +19,7 @@ from erroranalysis.review import (
     ReviewFilters,
     correct_sample_size,
     filter_mask,
+    queue_draw,
     queue_from_draw,
     queue_index,
     queue_label,
@@ -172,6 +173,25 @@ def test_a_queue_from_a_confidence_draw_keeps_its_order_and_strata(frame):
     assert first.nunique() > 1
     rest = queue_from_draw(draw, frame, reviewed_ids=list(queue["id"][:3]), include_reviewed=False)
     assert rest["id"].tolist() == queue["id"].tolist()[3:]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "size", "expected"),
+    [("stratified", 3, 22), ("stratified", 0, 22), ("confidence", 30, 30), ("confidence", 5, 5)],
+)
+def test_queue_draw_sizes_a_stratified_draw_from_its_fraction(frame, strategy, size, expected):
+    draw = queue_draw(Evidence(frame), strategy=strategy, size=size, seed=4, correct_fraction=0.1)
+    assert (draw.strategy, len(draw.examples)) == (strategy, expected)
+    if strategy == "stratified":
+        queue = review_queue(frame, correct_fraction=0.1, seed=4, include_reviewed=True)
+        assert draw.examples["id"].tolist() == queue["id"].tolist()
+
+
+def test_queue_draw_is_none_when_no_error_passes_the_filters(frame):
+    filters = ReviewFilters(metadata_column="snr_db", metadata_range=(1, 4))
+    assert queue_draw(Evidence(frame), filters=filters) is None
+    with pytest.raises(ValueError, match="the filtered queue has no errors"):
+        queue_draw(Evidence(frame), strategy="confidence", size=4, filters=filters)
 
 
 def test_a_draw_of_another_run_is_refused(frame):
