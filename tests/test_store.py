@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +20,7 @@ from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 from store_support import add_run
 
+from erroranalysis.sampling import Draw
 from erroranalysis.store import (
     SCHEMA_VERSION,
     Project,
@@ -899,19 +899,6 @@ def test_random_writes_during_a_staged_import_end_as_a_model_says(
 
 
 # ---------------------------------------------------------------------- samples
-@dataclass(frozen=True)
-class Drawn:
-    """A draw as :func:`erroranalysis.sampling.draw_sample` hands it over (the fields the
-    store reads)."""
-
-    run: str
-    strategy: str
-    seed: int
-    size: int
-    examples: pd.DataFrame
-    design: dict
-
-
 def drawn(ids=("0", "1", "2"), *, run="main", strategy="stratified", probability=None, **fields):
     ids = list(ids)
     examples = pd.DataFrame(
@@ -923,7 +910,7 @@ def drawn(ids=("0", "1", "2"), *, run="main", strategy="stratified", probability
         }
     )
     values = {"seed": 7, "size": len(ids), "design": {"frame": None}} | fields
-    return Drawn(run=run, strategy=strategy, examples=examples, **values)
+    return Draw(run=run, strategy=strategy, examples=examples, **values)
 
 
 def test_a_sample_is_recorded_in_one_logged_action(project):
@@ -945,9 +932,7 @@ def test_a_sample_is_recorded_in_one_logged_action(project):
 def bad_draw(**change):
     base = drawn()
     examples = change.pop("examples", None)
-    return Drawn(
-        **{**base.__dict__, "examples": base.examples.assign(**(examples or {})), **change}
-    )
+    return Draw(**{**base.__dict__, "examples": base.examples.assign(**(examples or {})), **change})
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,6 @@ from . import staging
 from .common import RunInfo, _blob_to_frame, _frame_to_blob, check_actor, now, stored_media_root
 from .files import _guarded
 from .samples import (
-    DrawLike,
     blob_draws,
     check_draw,
     check_review_samples,
@@ -39,6 +38,7 @@ PRODUCTION_SCHEMA = 4
 
 if TYPE_CHECKING:
     from ..importing import ImportResult
+    from ..sampling import Draw
     from .project import Project
 
 # Schema 4 records the sample a review was drawn from (NULL: outside any sample).
@@ -730,7 +730,7 @@ class DatasetStore:
 
     # ----------------------------------------------------------------- samples
     @_guarded
-    def record_sample(self, draw: DrawLike, *, actor: str) -> int:
+    def record_sample(self, draw: Draw, *, actor: str) -> int:
         """Record a draw (:class:`erroranalysis.sampling.Draw`) as a sample of the dataset,
         in one transaction logged as an action of kind ``"sample"``; returns its id.
 

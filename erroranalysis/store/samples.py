@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,19 +23,12 @@ from ..errors import StoreError
 from ..vocabulary import STRATEGIES
 from .common import _blob_to_frame, _frame_to_blob
 
+if TYPE_CHECKING:
+    # Only the type: the store never imports the sampling engine.
+    from ..sampling import Draw
+
 DRAW_COLUMNS = ("id", "stratum", "probability", "order")
 SAMPLE_COLUMNS = ("id", "run", "strategy", "seed", "size", "created_at", "created_by", "design")
-
-
-class DrawLike(Protocol):
-    """What :meth:`DatasetStore.record_sample` reads of a draw (``sampling.Draw``)."""
-
-    run: str
-    strategy: str
-    seed: int
-    size: int
-    examples: pd.DataFrame
-    design: dict
 
 
 def _more(values: Sequence[object]) -> str:
@@ -52,7 +45,7 @@ def _integer(value: object, name: str, *, low: int | None = None) -> int:
     return int(value)
 
 
-def check_draw(draw: DrawLike, *, run: str, run_ids: pd.Index) -> tuple[pd.DataFrame, str]:
+def check_draw(draw: Draw, *, run: str, run_ids: pd.Index) -> tuple[pd.DataFrame, str]:
     """The draw's rows as stored (id, stratum, probability, order, in review order) and
     its design as JSON, or :class:`StoreError` naming the first problem.
 
