@@ -1,0 +1,370 @@
+"""Excel workbooks a meeting opens directly: one formatted sheet per table.
+
+Each table becomes a sheet with a bold, frozen header row, an autofilter and column
+widths that fit the content. Numbers are written as numbers, booleans as booleans,
+datetimes as dates and missing values as empty cells; the columns named in
+``percent_columns`` are shown as percentages (``0.0%``) while keeping their values.
+
+A text cell is always written as text, never as a formula or an error value: openpyxl
+on its own stores a string that begins with ``=`` as a formula and ``#N/A`` as an
+error, so a tag named ``=HYPERLINK(...)`` would become a live link. Here every text
+cell has its type forced to string, so its content is exactly the data's, with no
+added ``'`` (that prefix is the CSV rule, :mod:`erroranalysis.export`). Text that a
+spreadsheet would read as a formula also gets Excel's quote-prefix style, the one
+typing a leading ``'`` gives, so editing the cell later keeps it text.
+
+What a workbook cannot hold is changed visibly, not dropped: characters XML forbids
+(control characters other than tab and line breaks, lone surrogates) become U+FFFD,
+and an infinite number becomes the text ``inf`` or ``-inf``. A carriage return reads
+back as a line feed, as XML normalises line ends. Sheets are written in openpyxl's
+streaming mode, so memory stays flat on a sheet of a million rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import os
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell.cell import TYPE_STRING, Cell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from .export import FORMULA_STARTS, _default_index, _is_text
+
+__all__ = [
+    "DATETIME_FORMAT",
+    "DATE_FORMAT",
+    "MAX_CELL_TEXT",
+    "MAX_COLUMNS",
+    "MAX_ROWS",
+    "MAX_SHEET_NAME",
+    "PERCENT_FORMAT",
+    "sheet_name",
+    "workbook_bytes",
+    "write_workbook",
+]
+
+MAX_SHEET_NAME = 31  # characters Excel allows in a sheet name
+MAX_ROWS = 1_048_576  # rows in a sheet, the header included
+MAX_COLUMNS = 16_384
+MAX_CELL_TEXT = 32_767  # characters Excel holds in one cell
+PERCENT_FORMAT = "0.0%"
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+
+# Excel's forbidden characters, and every control character (a name is shown in tabs).
+_SHEET_FORBIDDEN = re.compile("[][:*?/\\\\\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+# XML 1.0 cannot carry these; openpyxl refuses a cell that holds one.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_REPLACEMENT = "\ufffd"
+# Width in characters: room for the header's filter button, and a cap so that one long
+# note does not push every other column off the screen.
+_MIN_WIDTH, _MAX_WIDTH, _FILTER_BUTTON = 6, 60, 3
+_WIDTH_SAMPLE = 1_000  # rows read to size a column
+_NUMBER_WIDTH, _PERCENT_WIDTH = 10, 8
+_HEADER_FONT = Font(bold=True)
+
+
+def sheet_name(name: str) -> str:
+    """``name`` as a valid sheet name: ``[]:*?/\\`` and control characters become ``_``,
+    surrounding spaces and apostrophes go, and it is cut to 31 characters.
+
+    Raises ValueError when nothing is left or the name is Excel's reserved ``History``.
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"sheet name must be a string, got {type(name).__name__}")
+    cleaned = _SHEET_FORBIDDEN.sub("_", name)
+    cleaned = cleaned.strip().strip("'")[:MAX_SHEET_NAME].strip().strip("'")
+    if not cleaned:
+        raise ValueError(f"sheet name {name!r} is empty once made valid")
+    if cleaned.casefold() == "history":
+        raise ValueError(f"sheet name {name!r} is reserved by Excel")
+    return cleaned
+
+
+@dataclass(frozen=True)
+class _Column:
+    header: str
+    values: list[Any]
+    number_format: str | None
+    width: float
+
+
+@dataclass(frozen=True)
+class _Sheet:
+    title: str
+    columns: list[_Column]
+    rows: int
+
+
+def _check_sheets(
+    sheets: Mapping[str, pd.DataFrame],
+    percent_columns: Mapping[str, Collection[str]] | None,
+) -> dict[str, str]:
+    """Each key's sheet title, once every sheet and option is checked."""
+    if not isinstance(sheets, Mapping):
+        raise ValueError(
+            f"sheets must be a mapping of sheet name to DataFrame, got {type(sheets).__name__}"
+        )
+    if not sheets:
+        raise ValueError("sheets is empty: a workbook needs at least one sheet")
+    titles: dict[str, str] = {}
+    taken: dict[str, str] = {}
+    for key, frame in sheets.items():
+        if not isinstance(frame, pd.DataFrame):
+            raise ValueError(
+                f"sheet {key!r} must be a pandas DataFrame, got {type(frame).__name__}"
+            )
+        title = sheet_name(key)
+        clash = taken.get(title.casefold())
+        if clash is not None:
+            raise ValueError(
+                f"sheets {clash!r} and {key!r} both become the sheet name {title!r}; "
+                "sheet names must differ (Excel ignores case)"
+            )
+        taken[title.casefold()] = key
+        titles[key] = title
+        rows, columns = _table(frame).shape
+        if rows + 1 > MAX_ROWS:
+            raise ValueError(
+                f"sheet {key!r} has {rows:,} rows; a sheet holds {MAX_ROWS - 1:,} below its header"
+            )
+        if columns > MAX_COLUMNS:
+            raise ValueError(
+                f"sheet {key!r} has {columns:,} columns; a sheet holds {MAX_COLUMNS:,}"
+            )
+    if percent_columns is None:
+        return titles
+    if not isinstance(percent_columns, Mapping):
+        raise ValueError(
+            "percent_columns must be a mapping of sheet name to column names, "
+            f"got {type(percent_columns).__name__}"
+        )
+    for key, names in percent_columns.items():
+        if key not in sheets:
+            raise ValueError(f"percent_columns names sheet {key!r}, which is not among the sheets")
+        if isinstance(names, str) or not isinstance(names, Collection):
+            raise ValueError(f"percent_columns[{key!r}] must be a collection of column names")
+        frame = sheets[key]
+        for name in names:
+            if name not in frame.columns:
+                raise ValueError(f"percent column {name!r} is not a column of sheet {key!r}")
+            column = frame[name]
+            if not isinstance(column, pd.Series) or not _is_number(column):
+                raise ValueError(
+                    f"percent column {name!r} of sheet {key!r} must be one numeric column"
+                )
+    return titles
+
+
+def _table(frame: pd.DataFrame) -> pd.DataFrame:
+    # The index is data when it is not the default 0..n-1, as in the CSV export.
+    return frame if _default_index(frame) else frame.reset_index()
+
+
+def _is_number(series: pd.Series) -> bool:
+    dtype = series.dtype
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
+def _header(label: Any) -> str:
+    if isinstance(label, tuple):
+        return " ".join(str(part) for part in label if str(part))
+    return str(label)
+
+
+def _clean_text(text: str) -> str:
+    return _XML_ILLEGAL.sub(_REPLACEMENT, text)
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def _scalar(value: Any) -> Any:
+    """A cell value openpyxl writes as itself: a str, bool, int, float, datetime or None."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return _number(float(value))
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        stamp = pd.Timestamp(value)
+        if stamp.tzinfo is not None:
+            stamp = stamp.tz_convert("UTC").tz_localize(None)
+        return stamp.to_pydatetime()
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    return str(value)
+
+
+def _check_lengths(key: str, header: str, values: list[Any]) -> None:
+    for row, value in enumerate(values, start=2):
+        if isinstance(value, str) and len(value) > MAX_CELL_TEXT:
+            raise ValueError(
+                f"sheet {key!r}, column {header!r}, row {row}: {len(value):,} characters; "
+                f"a cell holds {MAX_CELL_TEXT:,}"
+            )
+
+
+def _width(header: str, values: list[Any], floor: int) -> float:
+    longest = max(
+        (
+            max(map(len, str(value).splitlines() or [""]))
+            for value in values[:_WIDTH_SAMPLE]
+            if value is not None
+        ),
+        default=0,
+    )
+    wanted = max(len(header) + _FILTER_BUTTON, longest + 1, floor, _MIN_WIDTH)
+    return float(min(wanted, _MAX_WIDTH))
+
+
+def _prepare(key: str, title: str, frame: pd.DataFrame, percent: Collection[str]) -> _Sheet:
+    table = _table(frame)
+    wanted = set(percent)
+    percent_positions = {
+        position for position, label in enumerate(frame.columns) if label in wanted
+    }
+    if table is not frame:
+        # reset_index put the index's levels first.
+        shift = table.shape[1] - frame.shape[1]
+        percent_positions = {position + shift for position in percent_positions}
+    columns = []
+    for position in range(table.shape[1]):
+        series = table.iloc[:, position]
+        header = _clean_text(_header(table.columns[position]))
+        _check_lengths(key, "header", [header])
+        if position in percent_positions:
+            values = [_number(v) for v in series.astype(float).tolist()]
+            number_format, floor = PERCENT_FORMAT, _PERCENT_WIDTH
+        elif _is_number(series):
+            values = [_scalar(v) for v in series.astype(object).tolist()]
+            number_format, floor = None, _NUMBER_WIDTH
+        elif pd.api.types.is_bool_dtype(series.dtype):
+            values = [_scalar(v) for v in series.astype(object).tolist()]
+            number_format, floor = None, 0
+        elif pd.api.types.is_datetime64_any_dtype(series.dtype):
+            values = [_scalar(v) for v in series.astype(object).tolist()]
+            stamps = [v for v in values if v is not None]
+            midnight = all(v == dt.datetime(v.year, v.month, v.day) for v in stamps)
+            number_format = DATE_FORMAT if midnight else DATETIME_FORMAT
+            floor = len(number_format)
+        else:
+            if isinstance(series.dtype, pd.CategoricalDtype) or not _is_text(series):
+                series = series.astype(object)
+            values = [_scalar(v) for v in series.tolist()]
+            values = [_clean_text(v) if isinstance(v, str) else v for v in values]
+            _check_lengths(key, header, values)
+            number_format, floor = None, 0
+        columns.append(_Column(header, values, number_format, _width(header, values, floor)))
+    return _Sheet(title, columns, len(table))
+
+
+class _Cells:
+    """Builds the cells of one worksheet, a row at a time while streaming."""
+
+    def __init__(self, worksheet: Any) -> None:
+        self._worksheet = worksheet
+
+    def text(self, text: str) -> Cell:
+        cell = Cell(self._worksheet, row=1, column=1)
+        # Set the type after the value: assigning the value would infer a formula from
+        # "=" and an error from "#N/A".
+        cell._value = text
+        cell.data_type = TYPE_STRING
+        if text.lstrip("'").startswith(FORMULA_STARTS):
+            cell.quotePrefix = True
+        return cell
+
+    def plain(self, value: Any) -> Any:
+        return self.text(value) if isinstance(value, str) else value
+
+    def formatted(self, number_format: str) -> Callable[[Any], Any]:
+        def cell(value: Any) -> Any:
+            if value is None or isinstance(value, str):
+                return self.plain(value)
+            styled = Cell(self._worksheet, row=1, column=1, value=value)
+            styled.number_format = number_format
+            return styled
+
+        return cell
+
+    def header(self, text: str) -> Cell:
+        cell = self.text(text)
+        cell.font = _HEADER_FONT
+        return cell
+
+
+def _write_sheet(book: Workbook, sheet: _Sheet) -> None:
+    worksheet = book.create_sheet(sheet.title)
+    for number, column in enumerate(sheet.columns, start=1):
+        worksheet.column_dimensions[get_column_letter(number)].width = column.width
+    if not sheet.columns:
+        return
+    worksheet.freeze_panes = "A2"
+    last = get_column_letter(len(sheet.columns))
+    worksheet.auto_filter.ref = f"A1:{last}{sheet.rows + 1}"
+    cells = _Cells(worksheet)
+    worksheet.append([cells.header(column.header) for column in sheet.columns])
+    converters = [
+        cells.plain if column.number_format is None else cells.formatted(column.number_format)
+        for column in sheet.columns
+    ]
+    for values in zip(*(column.values for column in sheet.columns), strict=True):
+        worksheet.append(
+            [convert(value) for convert, value in zip(converters, values, strict=True)]
+        )
+
+
+def write_workbook(
+    sheets: Mapping[str, pd.DataFrame],
+    target: str | os.PathLike[str] | BinaryIO,
+    *,
+    percent_columns: Mapping[str, Collection[str]] | None = None,
+) -> None:
+    """Write one sheet per entry of ``sheets``, in order, to a path or a binary stream.
+
+    Sheet names are made valid by :func:`sheet_name`; a non-default index is written as
+    leading columns. ``percent_columns[sheet]`` names the numeric columns shown as
+    percentages. Everything is checked before anything is written: a value that is not
+    a DataFrame, an empty mapping, two sheets whose names clash once made valid, a
+    percent column that is missing or not numeric, a sheet too large for Excel or a text
+    longer than a cell holds raises ValueError naming it.
+    """
+    titles = _check_sheets(sheets, percent_columns)
+    percent = percent_columns or {}
+    prepared = [
+        _prepare(key, titles[key], frame, percent.get(key, ())) for key, frame in sheets.items()
+    ]
+    book = Workbook(write_only=True)
+    for sheet in prepared:
+        _write_sheet(book, sheet)
+    book.save(target)
+
+
+def workbook_bytes(
+    sheets: Mapping[str, pd.DataFrame],
+    *,
+    percent_columns: Mapping[str, Collection[str]] | None = None,
+) -> bytes:
+    """The workbook :func:`write_workbook` writes, as bytes (for a download button)."""
+    buffer = io.BytesIO()
+    write_workbook(sheets, buffer, percent_columns=percent_columns)
+    return buffer.getvalue()
