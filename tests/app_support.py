@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from PIL import Image
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
@@ -80,6 +81,19 @@ def build_project(folder: Path) -> Path:
         project.dataset(DATASET).set_tag("s04", "car noise", actor="setup")
         project.dataset(DATASET).record_review("s04", reviewer="setup", queue="error")
     return db
+
+
+def project_file_of(build: Callable[[Path], Path]):
+    """A ``project_file`` fixture: the project file ``build`` makes in the test's folder,
+    the one the app opens (``$ERRORANALYSIS_DB``)."""
+
+    @pytest.fixture
+    def project_file(tmp_path, monkeypatch) -> Path:
+        db = build(tmp_path)
+        monkeypatch.setenv("ERRORANALYSIS_DB", str(db))
+        return db
+
+    return project_file
 
 
 def png_bytes() -> bytes:

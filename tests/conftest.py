@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from app_support import APP, REVIEWER, build_project
+from app_support import APP, REVIEWER, build_project, project_file_of
 from streamlit.testing.v1 import AppTest
 
-
-@pytest.fixture
-def project_file(tmp_path, monkeypatch) -> Path:
-    db = build_project(tmp_path)
-    monkeypatch.setenv("ERRORANALYSIS_DB", str(db))
-    return db
+project_file = project_file_of(build_project)
 
 
 @pytest.fixture

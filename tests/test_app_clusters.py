@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from app_support import APP, REVIEWER, _wav, no_errors, open_page, speech_frame
+from app_support import APP, REVIEWER, _wav, no_errors, open_page, project_file_of, speech_frame
 from streamlit.testing.v1 import AppTest
 
 from app_pages._ui import md
@@ -41,11 +41,7 @@ def build(folder, *, embedding: bool = True, text: bool = True):
     return db
 
 
-@pytest.fixture
-def project_file(tmp_path, monkeypatch):
-    db = build(tmp_path)
-    monkeypatch.setenv("ERRORANALYSIS_DB", str(db))
-    return db
+project_file = project_file_of(build)
 
 
 @pytest.fixture

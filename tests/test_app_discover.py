@@ -12,6 +12,7 @@ from app_support import (
     downloads,
     no_errors,
     open_page,
+    project_file_of,
     record_downloads,
     rows_of_csv,
     unsafe_cells,
@@ -54,11 +55,7 @@ def build(folder, *, device: str = "device"):
     return db
 
 
-@pytest.fixture
-def project_file(tmp_path, monkeypatch):
-    db = build(tmp_path)
-    monkeypatch.setenv("ERRORANALYSIS_DB", str(db))
-    return db
+project_file = project_file_of(build)
 
 
 @pytest.fixture

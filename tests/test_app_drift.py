@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from app_support import APP, DATASET, REVIEWER, no_errors, open_page, speech_frame
+from app_support import APP, DATASET, no_errors, open_page, speech_frame
 from streamlit.testing.v1 import AppTest
 
 from erroranalysis.importing import read_dataset
@@ -41,10 +41,9 @@ def with_production(project_file, tmp_path):
 
 
 @pytest.fixture
-def app(with_production) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["reviewer"] = REVIEWER
-    return at.run()
+def app(with_production, app) -> AppTest:
+    """The app started once the production sample is in the project."""
+    return app
 
 
 def test_drift_by_tag_shows_the_table_and_the_chart(app):
