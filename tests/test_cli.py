@@ -39,13 +39,17 @@ def run_cli(*args: str) -> tuple[int, str, str]:
     return proc.returncode, proc.stdout, proc.stderr
 
 
+def imported(folder: Path, dataset: str, text: str, *, db: str) -> Path:
+    """A project file ``db`` in ``folder`` holding ``text`` imported by the CLI as ``dataset``."""
+    data = folder / f"{dataset}.csv"
+    data.write_text(text)
+    assert main(["import", str(data), "--db", str(folder / db), "--dataset", dataset]) == 0
+    return folder / db
+
+
 @pytest.fixture
 def project(tmp_path):
-    data = tmp_path / "dev.csv"
-    data.write_text(GOOD)
-    db = tmp_path / "p.db"
-    assert main(["import", str(data), "--db", str(db), "--dataset", "dev"]) == 0
-    return db
+    return imported(tmp_path, "dev", GOOD, db="p.db")
 
 
 def test_import_keeps_ids_and_labels_as_text(project):
@@ -431,11 +435,7 @@ SPEECH = "id,label,prediction,confidence,noise\n" + "".join(
 
 @pytest.fixture
 def speech(tmp_path):
-    data = tmp_path / "speech.csv"
-    data.write_text(SPEECH)
-    db = tmp_path / "s.db"
-    assert main(["import", str(data), "--db", str(db), "--dataset", "speech"]) == 0
-    return db
+    return imported(tmp_path, "speech", SPEECH, db="s.db")
 
 
 def draw(db, out, *options):
