@@ -61,6 +61,13 @@ def current(project, dataset="dev"):
     return project.dataset(dataset).tag_assignments()[["example_id", "tag"]]
 
 
+def assert_replays(project, dataset="dev"):
+    """Replaying the dataset's tag events gives its current tags."""
+    assert_frame_equal(
+        project.dataset(dataset).replay_tags(), current(project, dataset).reset_index(drop=True)
+    )
+
+
 def test_new_file_is_wal_at_current_schema(tmp_path):
     with open_project(tmp_path / "p.db") as p:
         assert p.schema_version == SCHEMA_VERSION
@@ -125,9 +132,7 @@ def test_undo_reverts_the_reviewers_last_action_only(project):
         "add",
         "remove",
     ]
-    assert_frame_equal(
-        project.dataset("dev").replay_tags(), current(project).reset_index(drop=True)
-    )
+    assert_replays(project)
 
 
 def test_review_sets_tags_exactly_and_records_stratum(project):
@@ -173,9 +178,7 @@ def test_reimport_needs_replace_and_keeps_tags_of_surviving_ids(project):
     add_dataset(project, ids=range(5), replace=True)
     assert current(project).values.tolist() == [["1", "keep"]]
     assert project.dataset("dev").reviews().empty
-    assert_frame_equal(
-        project.dataset("dev").replay_tags(), current(project).reset_index(drop=True)
-    )
+    assert_replays(project)
     assert project.dataset("dev").runs()[0].n_examples == 5
 
 
@@ -197,9 +200,7 @@ def test_rename_merge_delete_are_logged_and_replay(project):
     assert project.delete_tag("blur", actor="lead") == 1
     assert sorted(current(project).values.tolist()) == [["1", "car noise"], ["2", "car noise"]]
     assert project.tag_definitions().tag.tolist() == ["car noise"]
-    assert_frame_equal(
-        project.dataset("dev").replay_tags(), current(project).reset_index(drop=True)
-    )
+    assert_replays(project)
     kinds = project.actions().kind.tolist()
     assert {"rename_tag", "merge_tags", "delete_tag"} <= set(kinds)
 
@@ -294,7 +295,7 @@ def test_migration_from_version_1_keeps_data(tmp_path):
         p.dataset("dev").record_review("1", reviewer="ben", note="new in v2")
         assert p.dataset("dev").reviews().note.tolist() == ["", "new in v2"]
         p.delete_tag("car noise", actor="ben")
-        assert_frame_equal(p.dataset("dev").replay_tags(), current(p).reset_index(drop=True))
+        assert_replays(p)
 
 
 def test_a_newer_file_is_refused(tmp_path):
@@ -373,9 +374,7 @@ def test_every_public_write_is_one_transaction(project, write):
         project.dataset("dev").set_tag(example, "seed", actor="ana")
     project.dataset("dev").set_tag("9", "other", actor="ana")
     assert begins(project, write) == 1
-    assert_frame_equal(
-        project.dataset("dev").replay_tags(), current(project).reset_index(drop=True)
-    )
+    assert_replays(project)
 
 
 def test_a_bad_row_of_definitions_applies_nothing(project):
@@ -524,9 +523,7 @@ def test_a_staged_import_equals_a_direct_one(big_project, tmp_path, monkeypatch)
     assert_frame_equal(big_project.dataset("dev").reviews()[cols], expected[0][cols])
     assert_frame_equal(current(big_project), expected[1])
     assert len(big_project.dataset("dev").tag_events()) == expected[2]
-    assert_frame_equal(
-        big_project.dataset("dev").replay_tags(), current(big_project).reset_index(drop=True)
-    )
+    assert_replays(big_project)
     assert big_project._conn.execute("SELECT count(*) FROM pending_actions").fetchone()[0] == 0
     assert big_project.dataset("dev").undo(actor="lead")["action"] == action
     assert big_project.dataset("dev").reviews().empty
@@ -629,9 +626,7 @@ def test_an_abandoned_stage_is_invisible_and_removed_by_the_next_writer(
         assert writer.dataset("dev").reviews().empty and current(writer).empty
         writer.dataset("dev").set_tag("3", "staged", actor="ben")  # takes the staged row's place
         assert writer.dataset("dev").example_tags("3") == ["staged"]
-        assert_frame_equal(
-            writer.dataset("dev").replay_tags(), current(writer).reset_index(drop=True)
-        )
+        assert_replays(writer)
 
 
 def test_a_run_reimported_while_reviews_are_staged_records_nothing(big_project, monkeypatch):
@@ -659,9 +654,7 @@ def test_exact_reviews_end_with_the_last_row_of_each_example(project):
     )
     assert current(project).values.tolist() == [["1", "c"], ["2", "b"]]
     assert set(project.dataset("dev").tag_assignments().actor) == {"ben", "cy"}
-    assert_frame_equal(
-        project.dataset("dev").replay_tags(), current(project).reset_index(drop=True)
-    )
+    assert_replays(project)
     assert len(project.dataset("dev").reviews()) == 3
 
 
@@ -752,9 +745,7 @@ def test_tags_changed_by_others_while_an_import_is_staged(big_project, monkeypat
     assert ("9", "common") in state  # example 9 is in the import: present again
     events = big_project.dataset("dev").tag_events()
     assert alternates(events)
-    assert_frame_equal(
-        big_project.dataset("dev").replay_tags(), current(big_project).reset_index(drop=True)
-    )
+    assert_replays(big_project)
     common_0 = events[(events.example_id == "0") & (events.tag == "common")]
     assert common_0[["op", "actor"]].values.tolist() == [
         ["add", "ben"],
@@ -766,9 +757,7 @@ def test_tags_changed_by_others_while_an_import_is_staged(big_project, monkeypat
     undone = big_project.dataset("dev").undo(actor="lead")
     assert undone["kind"] == "reviews_import"
     assert alternates(big_project.dataset("dev").tag_events())
-    assert_frame_equal(
-        big_project.dataset("dev").replay_tags(), current(big_project).reset_index(drop=True)
-    )
+    assert_replays(big_project)
 
 
 def test_a_discarded_stage_keeps_what_others_took_over(big_project, monkeypatch):
@@ -794,9 +783,7 @@ def test_a_discarded_stage_keeps_what_others_took_over(big_project, monkeypatch)
         for t in ("reviews", "tag_events", "tag_assignments", "pending_actions")
     ]
     assert raw == [0, 1, 1, 0]
-    assert_frame_equal(
-        big_project.dataset("dev").replay_tags(), current(big_project).reset_index(drop=True)
-    )
+    assert_replays(big_project)
 
 
 def test_one_staged_import_per_dataset_at_a_time(big_project, monkeypatch):
@@ -824,10 +811,7 @@ def test_one_staged_import_per_dataset_at_a_time(big_project, monkeypatch):
         and len(big_project.dataset("other").reviews()) == 300
     )
     for dataset in ("dev", "other"):
-        assert_frame_equal(
-            big_project.dataset(dataset).replay_tags(),
-            current(big_project, dataset).reset_index(drop=True),
-        )
+        assert_replays(big_project, dataset)
 
 
 @pytest.mark.parametrize("exact", [False, True])
@@ -891,9 +875,7 @@ def test_random_writes_during_a_staged_import_end_as_a_model_says(
         assert {tuple(r) for r in current(project).values.tolist()} == model
         events = project.dataset("dev").tag_events()
         assert alternates(events)
-        assert_frame_equal(
-            project.dataset("dev").replay_tags(), current(project).reset_index(drop=True)
-        )
+        assert_replays(project)
         assert {t for _, t in model} <= set(project.tag_definitions().tag)
         assert project._conn.execute("SELECT count(*) FROM pending_actions").fetchone()[0] == 0
 
