@@ -308,17 +308,17 @@ def test_every_analysis_refuses_what_is_not_evidence(name):
         ANALYSES[name](run_fields()["examples"], **OPTIONS[name][0][0])
 
 
-@pytest.mark.parametrize(("change", "message"), BAD_EVIDENCE)
-@pytest.mark.parametrize("name", sorted(ANALYSES))
-def test_every_analysis_refuses_bad_evidence(name, change, message):
-    evidence = Evidence(**change(run_fields()))
-    with pytest.raises(ValueError, match=message):
-        ANALYSES[name](evidence, **OPTIONS[name][0][0])
+# Every analysis refuses BAD_EVIDENCE; those that read labels refuse BAD_LABELS too.
+REFUSED = [
+    (name, change, message)
+    for names, bad in ((ANALYSES, BAD_EVIDENCE), (READS_LABELS, BAD_LABELS))
+    for name in sorted(names)
+    for change, message in bad
+]
 
 
-@pytest.mark.parametrize(("change", "message"), BAD_LABELS)
-@pytest.mark.parametrize("name", sorted(READS_LABELS))
-def test_analyses_of_labels_refuse_missing_labels(name, change, message):
+@pytest.mark.parametrize(("name", "change", "message"), REFUSED)
+def test_every_analysis_refuses_bad_evidence_and_missing_labels(name, change, message):
     evidence = Evidence(**change(run_fields()))
     with pytest.raises(ValueError, match=message):
         ANALYSES[name](evidence, **OPTIONS[name][0][0])

@@ -277,6 +277,12 @@ def expect_clean(call) -> None:
             assert err.problems
 
 
+def written(path: Path, data: bytes) -> Path:
+    """``path``, holding ``data``."""
+    path.write_bytes(data)
+    return path
+
+
 # ---------------------------------------------------------------------- the functions
 @FUZZ
 @given(case=mutated(DATASET_CSV))
@@ -302,8 +308,7 @@ def test_read_dataset_parquet(data):
 @given(case=mutated(REVIEWS_CSV))
 def test_read_reviews(tmp_path, case):
     data, encoding = case
-    path = tmp_path / "reviews.csv"
-    path.write_bytes(data)
+    path = written(tmp_path / "reviews.csv", data)
     expect_clean(lambda: read_reviews(path, known_ids=pd.Index(IDS), encoding=encoding))
 
 
@@ -311,8 +316,7 @@ def test_read_reviews(tmp_path, case):
 @given(case=mutated(TAGS_CSV))
 def test_read_tag_definitions(tmp_path, case):
     data, encoding = case
-    path = tmp_path / "tags.csv"
-    path.write_bytes(data)
+    path = written(tmp_path / "tags.csv", data)
     expect_clean(lambda: read_tag_definitions(path, encoding=encoding))
 
 
@@ -346,10 +350,8 @@ def test_commands_fail_cleanly_and_change_nothing(tmp_path_factory, project_byte
     def run(case):
         data, encoding = case
         folder = tmp_path_factory.mktemp("fuzz")
-        db = folder / "p.db"
-        db.write_bytes(project_bytes)
-        source = folder / filename
-        source.write_bytes(data)
+        db = written(folder / "p.db", project_bytes)
+        source = written(folder / filename, data)
         dataset = ["--dataset", "new" if command == ["import"] else "dev"]
         args = [*command, str(source), "--db", str(db), *dataset, "--encoding", encoding]
         before = sha256(db)
