@@ -109,6 +109,11 @@ def open_page(at: AppTest, page: str, **query: str) -> AppTest:
     return at.run()
 
 
+def first_table(at: AppTest) -> pd.DataFrame:
+    """The page's first table, as the page shows it."""
+    return at.dataframe[0].value
+
+
 def no_errors(at: AppTest) -> None:
     assert not at.exception, [e.message for e in at.exception]
 

@@ -4,9 +4,17 @@ run's embedding (or a TF-IDF of its text), and naming a cluster as a reviewed ta
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
-from app_support import APP, REVIEWER, _wav, no_errors, open_page, project_file_of, speech_frame
+from app_support import (
+    APP,
+    REVIEWER,
+    _wav,
+    first_table,
+    no_errors,
+    open_page,
+    project_file_of,
+    speech_frame,
+)
 from streamlit.testing.v1 import AppTest
 
 from app_pages._ui import md
@@ -53,14 +61,10 @@ def page_caption_source(at: AppTest) -> str:
     return at.caption[0].value.removeprefix("On ").split(": every error")[0]
 
 
-def table(at: AppTest) -> pd.DataFrame:
-    return at.dataframe[0].value
-
-
 def test_the_page_shows_the_map_the_table_and_the_representatives(page):
     no_errors(page)
     assert page.title[0].value == "Clusters"
-    shown = table(page)
+    shown = first_table(page)
     assert shown["errors"].sum() == 10 and shown["examples"].sum() == 40
     assert page.caption[0].value.startswith("On " + md("emb.npy") + ":")
     assert len(page.get("plotly_chart")) == 1
@@ -71,7 +75,7 @@ def test_the_page_shows_the_map_the_table_and_the_representatives(page):
 
 
 def test_two_clusters_where_the_model_fails_and_one_where_it_does_well(page):
-    shown = table(page).set_index("cluster")
+    shown = first_table(page).set_index("cluster")
     # Chosen by the silhouette rule: the two groups of errors, and the correct examples.
     assert len(shown) == 3
     assert shown["errors"].tolist() == [5, 5, 0] and shown["weak"].tolist() == [True, True, False]
@@ -80,7 +84,7 @@ def test_two_clusters_where_the_model_fails_and_one_where_it_does_well(page):
 def test_k_can_be_set(page):
     page.number_input(key="cl_k").set_value(2).run()
     no_errors(page)
-    assert len(table(page)) == 2
+    assert len(first_table(page)) == 2
 
 
 def test_naming_a_cluster_tags_its_errors_without_reviewing_them(page, project_file):
@@ -123,7 +127,7 @@ def test_a_run_without_an_embedding_is_clustered_on_its_text(tmp_path, monkeypat
     at = open_page(at.run(), "clusters")
     no_errors(at)
     assert page_caption_source(at) == md("TF-IDF of column 'text'")
-    assert table(at)["errors"].sum() == 10
+    assert first_table(at)["errors"].sum() == 10
 
 
 def test_a_run_without_an_embedding_or_text_says_how_to_import_one(tmp_path, monkeypatch):

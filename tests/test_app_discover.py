@@ -10,6 +10,7 @@ from app_support import (
     APP,
     REVIEWER,
     downloads,
+    first_table,
     no_errors,
     open_page,
     project_file_of,
@@ -63,14 +64,10 @@ def page(app):
     return open_page(app, "discover")
 
 
-def shown(at: AppTest) -> pd.DataFrame:
-    return at.dataframe[0].value
-
-
 def test_the_weak_slice_comes_first(page):
     no_errors(page)
     assert page.title[0].value == "Discover"
-    table = shown(page)
+    table = first_table(page)
     assert list(table.columns) == SHOWN
     assert table["slice"].iloc[0] == WEAK
     assert bool(table["significant"].iloc[0])
@@ -78,19 +75,19 @@ def test_the_weak_slice_comes_first(page):
 
 
 def test_the_settings_change_the_search(page):
-    before = shown(page)
+    before = first_table(page)
     page.number_input(key="dc_level").set_value(1).run()
     no_errors(page)
-    assert set(shown(page)["level"]) == {1}
+    assert set(first_table(page)["level"]) == {1}
     page.number_input(key="dc_level").set_value(2).run()
     page.slider(key="dc_alpha").set_value(0.9).run()
     no_errors(page)
-    after = shown(page)
+    after = first_table(page)
     # Weighing size more, big slices climb and every score changes.
     assert not np.allclose(after["score"].iloc[:3], before["score"].iloc[:3])
     page.number_input(key="dc_support").set_value(0.2).run()
     no_errors(page)
-    assert (shown(page)["share"] >= 0.2).all() or "No slice" in page.info[0].value
+    assert (first_table(page)["share"] >= 0.2).all() or "No slice" in page.info[0].value
 
 
 def test_adopting_a_slice_makes_a_rule_tag_ranked_on_priorities(page, project_file):
@@ -110,7 +107,7 @@ def test_adopting_a_slice_makes_a_rule_tag_ranked_on_priorities(page, project_fi
     assert ranking.loc["car on phone", "examples"] == shown_examples(project_file)
     # Back on Discover, the adopted tag is the slice (the same examples, said once).
     open_page(page, "discover")
-    assert shown(page)["slice"].iloc[0] == "tag car on phone"
+    assert first_table(page)["slice"].iloc[0] == "tag car on phone"
 
 
 def shown_examples(db) -> int:
@@ -152,6 +149,6 @@ def test_the_download_is_the_whole_table_and_formula_safe(tmp_path, monkeypatch)
     name, text = files["discovered-slices:csv"]
     assert name == "calls-main-discovered-slices.csv"
     header, *body = rows_of_csv(text)
-    assert header == DISCOVER_COLUMNS and len(body) == len(shown(at))
+    assert header == DISCOVER_COLUMNS and len(body) == len(first_table(at))
     assert any(row[1].startswith("'=device") for row in body)
     assert unsafe_cells(text) == []
