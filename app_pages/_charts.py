@@ -13,7 +13,7 @@ whole.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -224,6 +224,17 @@ def _interval(values: pd.Series, low: pd.Series, high: pd.Series) -> dict[str, A
         "thickness": 1.2,
         "width": 4,
     }
+
+
+def _groups(
+    rows: pd.DataFrame, keys: np.ndarray | pd.Series, styles: list[tuple[object, str, str]]
+) -> Iterator[tuple[pd.DataFrame, str, str]]:
+    """For each (key, name, colour) of ``styles`` in order, the rows whose key it is, with
+    its name and colour: one trace (legend entry) each; a key without rows draws none."""
+    for key, name, color in styles:
+        chosen = rows[np.asarray(keys == key)]
+        if not chosen.empty:
+            yield chosen, name, color
 
 
 def _count(n: int, word: str) -> str:
@@ -462,10 +473,8 @@ def slice_accuracy(slices: pd.DataFrame, *, top: int = TOP) -> go.Figure:
     note = rest_note(len(ordered), len(everything), word="slice", lead="Worst", tail=tail)
     flagged = ordered["flagged"].fillna(False).astype(bool)
     fig = _figure(title, rows=len(ordered), note=note)
-    for is_flagged, name, color in [(False, "not flagged", BLUE), (True, "flagged", ORANGE)]:
-        rows = ordered[flagged == is_flagged]
-        if rows.empty:
-            continue
+    styles = [(False, "not flagged", BLUE), (True, "flagged", ORANGE)]
+    for rows, name, color in _groups(ordered, flagged, styles):
         fig.add_bar(
             x=rows["accuracy"].to_numpy(),
             y=_plain_all(rows["slice"]),
@@ -536,16 +545,17 @@ def difference_bars(table: pd.DataFrame, *, top: int = TOP) -> go.Figure:
     shown = pd.concat([whole, drawn])
     status = np.where(shown["regression"], "regressed", np.where(shown["improved"], "improved", ""))
     fig = _figure(title, rows=len(shown), note=note)
-    groups = [("regressed", ORANGE), ("improved", GREEN), ("", BLUE)]
-    for name, color in groups:
-        rows = shown[status == name]
-        if rows.empty:
-            continue
+    styles = [
+        ("regressed", "regressed", ORANGE),
+        ("improved", "improved", GREEN),
+        ("", "no significant change", BLUE),
+    ]
+    for rows, name, color in _groups(shown, status, styles):
         fig.add_bar(
             x=rows["difference"].to_numpy(),
             y=_plain_all(rows["tag"]),
             orientation="h",
-            name=name or "no significant change",
+            name=name,
             marker_color=color,
             error_x=_interval(rows["difference"], rows["difference_low"], rows["difference_high"]),
             customdata=_with_evidence(

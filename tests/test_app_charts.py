@@ -95,6 +95,41 @@ def test_tag_names_are_escaped_in_the_figure(name):
     assert any(ESCAPED in s for s in strings)
 
 
+def test_bars_draw_one_trace_per_group_that_has_rows():
+    slices = pd.DataFrame(
+        {"slice": ["a", "b", "c"], "examples": [4, 9, 5], "accuracy": [0.9, 0.2, 0.5]}
+    )
+    traces = _charts.slice_accuracy(slices.assign(flagged=[True, False, True])).data
+    assert [(t.name, list(t.y)) for t in traces] == [
+        ("not flagged", ["b"]),
+        ("flagged", ["c", "a"]),
+    ]
+    traces = _charts.slice_accuracy(slices.assign(flagged=False)).data
+    assert [(t.name, list(t.y)) for t in traces] == [("not flagged", ["b", "c", "a"])]
+    compared = pd.DataFrame(
+        {
+            "tag": ["up", "down", "flat"],
+            "kind": ["reviewed"] * 3,
+            "accuracy_a": [0.5, 0.9, 0.7],
+            "accuracy_b": [0.8, 0.6, 0.71],
+            "difference": [0.3, -0.3, 0.01],
+            "difference_low": [0.1, -0.5, -0.1],
+            "difference_high": [0.5, -0.1, 0.12],
+            "regression": [False, True, False],
+            "improved": [True, False, False],
+            "evidence": ["paired"] * 3,
+        }
+    )
+    traces = _charts.difference_bars(compared).data
+    assert [(t.name, list(t.y)) for t in traces] == [
+        ("regressed", ["down"]),
+        ("improved", ["up"]),
+        ("no significant change", ["flat"]),
+    ]
+    traces = _charts.difference_bars(compared.iloc[[2]]).data
+    assert [(t.name, list(t.y)) for t in traces] == [("no significant change", ["flat"])]
+
+
 def test_numeric_looking_classes_stay_categories():
     fig = _charts.heatmap(
         pd.DataFrame([[1, 0], [0, 1]], index=["0", "7"], columns=["0", "7"]),
