@@ -50,12 +50,15 @@ __all__ = [
     "ArchiveLimits",
     "ExtractedArchive",
     "extract_archive",
+    "extract_files",
     "inspect_archive",
     "is_archive",
     "media_area",
+    "open_zip",
     "read_predictions",
     "remove_run_folder",
     "run_folder",
+    "safe_part",
 ]
 
 ARCHIVE_SUFFIXES = (".zip",)
@@ -123,14 +126,14 @@ def inspect_archive(data: bytes, *, limits: ArchiveLimits = DEFAULT_LIMITS) -> A
     file nearest the top of the archive; none, or two at the same depth, is an error.
     Raises :class:`ArchiveError` naming the first thing wrong.
     """
-    with _open_zip(data) as archive:
+    with open_zip(data) as archive:
         return _inspect(archive, limits)[0]
 
 
 def read_predictions(data: bytes, *, limits: ArchiveLimits = DEFAULT_LIMITS) -> tuple[str, bytes]:
     """The archive's predictions file: its name inside the archive and its content, read
     only after the whole archive passed :func:`inspect_archive`."""
-    with _open_zip(data) as archive:
+    with open_zip(data) as archive:
         contents, infos = _inspect(archive, limits)
         sink = io.BytesIO()
         _copy(archive, infos[contents.predictions], sink, budget=limits.max_total_bytes)
@@ -147,27 +150,75 @@ def extract_archive(
     behind and :class:`ArchiveError` says why. ``dest``'s parent folders are created.
     """
     dest = Path(dest)
+    with open_zip(data) as archive:
+        contents, infos = _inspect(archive, limits)
+        staging = _extract(archive, infos, contents.files, dest, limits)
+    try:
+        folder = _claim(staging, dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    member = contents.predictions
+    return ExtractedArchive(
+        folder=folder, predictions=folder.joinpath(*member.split("/")), member=member
+    )
+
+
+def extract_files(
+    source: bytes | BinaryIO, dest: str | Path, *, limits: ArchiveLimits = DEFAULT_LIMITS
+) -> tuple[str, ...]:
+    """Extract every file of the zip archive ``source`` (its bytes or an open binary file)
+    into ``dest``, a folder that does not exist yet or is empty, after every member passed
+    the checks of the module docstring (no predictions file is needed); the names written.
+
+    Either every file is written and ``dest`` appears complete, or nothing is left behind
+    and :class:`ArchiveError` says why.
+    """
+    dest = Path(dest)
+    with open_zip(source) as archive:
+        infos = _members(archive, limits)
+        files = tuple(sorted(infos))
+        staging = _extract(archive, infos, files, dest, limits)
+    try:
+        if dest.is_dir() and not dest.is_symlink() and not any(dest.iterdir()):
+            dest.rmdir()
+        os.rename(staging, dest)
+    except OSError as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ArchiveError(
+            f"the archive could not be put in {dest} ({err.strerror or err}); nothing was kept"
+        ) from None
+    return files
+
+
+def _extract(
+    archive: zipfile.ZipFile,
+    infos: dict[str, zipfile.ZipInfo],
+    files: tuple[str, ...],
+    dest: Path,
+    limits: ArchiveLimits,
+) -> Path:
+    """Write ``files`` into a new hidden folder beside ``dest`` (made with its parents);
+    that folder, complete. On any failure nothing is left and :class:`ArchiveError` (or
+    the failure itself) is raised."""
     staging: Path | None = None
     try:
-        with _open_zip(data) as archive:
-            contents, infos = _inspect(archive, limits)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(
-                tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
-            )
-            budget = limits.max_total_bytes
-            real = os.path.realpath(staging)
-            for name in contents.files:
-                target = staging.joinpath(*name.split("/"))
-                # Nothing in the archive is a link and the folder is new, so no write can
-                # land outside it; checked anyway, it costs nothing.
-                parent = os.path.realpath(target.parent)
-                if parent != real and not parent.startswith(real + os.sep):
-                    raise ArchiveError(f"archive member {name!r} leads outside the archive")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with open(target, "xb") as sink:
-                    budget -= _copy(archive, infos[name], sink, budget=budget)
-        folder = _claim(staging, dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(
+            tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
+        )
+        budget = limits.max_total_bytes
+        real = os.path.realpath(staging)
+        for name in files:
+            target = staging.joinpath(*name.split("/"))
+            # Nothing in the archive is a link and the folder is new, so no write can
+            # land outside it; checked anyway, it costs nothing.
+            parent = os.path.realpath(target.parent)
+            if parent != real and not parent.startswith(real + os.sep):
+                raise ArchiveError(f"archive member {name!r} leads outside the archive")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "xb") as sink:
+                budget -= _copy(archive, infos[name], sink, budget=budget)
     except OSError as err:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
@@ -179,10 +230,7 @@ def extract_archive(
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         raise
-    member = contents.predictions
-    return ExtractedArchive(
-        folder=folder, predictions=folder.joinpath(*member.split("/")), member=member
-    )
+    return staging
 
 
 # ---------------------------------------------------------------------- the managed area
@@ -198,7 +246,7 @@ def run_folder(project_file: str | Path, dataset: str, run: str, data: bytes) ->
     ``NAME.media/DATASET/RUN-HASH``, names reduced to safe characters and ``HASH`` the
     first 12 hex digits of the archive's SHA-256 (so a glance tells two uploads apart)."""
     digest = hashlib.sha256(data).hexdigest()[:12]
-    return media_area(project_file) / _safe_part(dataset) / f"{_safe_part(run)}-{digest}"
+    return media_area(project_file) / safe_part(dataset) / f"{safe_part(run)}-{digest}"
 
 
 def remove_run_folder(path: str | Path, *, project_file: str | Path) -> bool:
@@ -224,7 +272,9 @@ def remove_run_folder(path: str | Path, *, project_file: str | Path) -> bool:
 
 
 # ---------------------------------------------------------------------- internals
-def _open_zip(data: bytes | BinaryIO) -> zipfile.ZipFile:
+def open_zip(data: bytes | BinaryIO) -> zipfile.ZipFile:
+    """The zip archive ``data`` (its bytes or an open binary file), or :class:`ArchiveError`
+    when it is not one; its members are not checked yet."""
     source = io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
     try:
         return zipfile.ZipFile(source)
@@ -238,6 +288,17 @@ def _inspect(
     archive: zipfile.ZipFile, limits: ArchiveLimits
 ) -> tuple[ArchiveContents, dict[str, zipfile.ZipInfo]]:
     """The checked contents, and the member of each normalised file name."""
+    files = _members(archive, limits)
+    contents = ArchiveContents(
+        files=tuple(sorted(files)),
+        predictions=_predictions(list(files)),
+        total_bytes=sum(info.file_size for info in files.values()),
+    )
+    return contents, files
+
+
+def _members(archive: zipfile.ZipFile, limits: ArchiveLimits) -> dict[str, zipfile.ZipInfo]:
+    """The member of each normalised file name, every member checked."""
     members = archive.infolist()
     if len(members) > limits.max_members:
         raise ArchiveError(
@@ -277,10 +338,7 @@ def _inspect(
                     f"archive member {parent!r} is both a file and a folder; nothing was imported"
                 )
             parent = posixpath.dirname(parent)
-    contents = ArchiveContents(
-        files=tuple(sorted(files)), predictions=_predictions(list(files)), total_bytes=total
-    )
-    return contents, files
+    return files
 
 
 def _member_name(info: zipfile.ZipInfo) -> str | None:
@@ -367,7 +425,8 @@ def _claim(staging: Path, dest: Path) -> Path:
     raise ArchiveError(f"no free folder name next to {dest.name!r}; nothing was kept")
 
 
-def _safe_part(name: str) -> str:
+def safe_part(name: str) -> str:
+    """``name`` as a plain folder name: only letters, digits, ``.``, ``_`` and ``-``."""
     # Dataset and run names were checked (no control characters) but may hold '/', '..',
     # spaces or anything else; the folder name keeps only plain characters.
     return _SAFE_PART.sub("_", name).strip("._")[:60] or "x"
