@@ -49,6 +49,7 @@ __all__ = [
     "check_media_root",
     "is_url",
     "load_media",
+    "local_media",
     "media_path_problem",
     "resolve_media",
     "scan_media_paths",
@@ -181,6 +182,18 @@ def _resolve_inside(base: Path, relative: str) -> tuple[Path, str | None]:
     if target == base or not target.is_relative_to(base):
         return target, _OUTSIDE
     return target, None
+
+
+def local_media(frame: pd.DataFrame) -> list[str]:
+    """The distinct file paths (not http(s) URLs) that ``frame``'s media columns (``audio``,
+    ``image``) name, in the order they first appear."""
+    paths: dict[str, None] = {}
+    for column in KIND_TYPES:
+        if column in frame.columns:
+            values = frame[column].dropna().astype(str)
+            for value in values[~values.str.fullmatch(URL_PATTERN)].unique():
+                paths.setdefault(value, None)
+    return list(paths)
 
 
 def check_media_paths(root: str | Path, values: pd.Series) -> list[tuple[int, str, str]]:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..embeddings import EMBEDDINGS_SCHEMA, Embeddings, from_blob, to_blob
 from ..errors import StoreError
+from ..media import local_media, scan_media_paths
 from ..vocabulary import DEFAULT_RUN, check_name, check_tag_name
 from . import staging
 from .common import RunInfo, _blob_to_frame, _frame_to_blob, check_actor, now, stored_media_root
@@ -308,6 +309,73 @@ class DatasetStore:
             embeddings=result.embeddings,
             production=result.production,
         )
+
+    @_guarded
+    def relink_media(
+        self, root: str | Path, *, run: str | None = None, actor: str, verify: bool = True
+    ) -> list[RunInfo]:
+        """Point run ``run`` (every run of the dataset when None) at the media folder
+        ``root``, stored relative to the project file where it lies below its folder.
+
+        With ``verify`` (the default) every media file the run's media columns name must be
+        in ``root``: a missing folder, a path that leaves it or a missing file raises
+        :class:`StoreError` (saying how many are missing and the first) and changes
+        nothing. ``verify=False`` is for a copy whose media are put in place afterwards.
+        One logged action (``relink``) and one revision.
+        """
+        self.project._require_writable()
+        actor = check_actor(actor)
+        runs = [self.run(run)] if run is not None else self.runs()
+        if not runs:
+            raise StoreError(f"dataset {self.name!r} has no imported run; nothing was changed")
+        if verify:
+            for info in runs:
+                self._check_media(info, Path(root))
+        stored = stored_media_root(self.project.path, root)
+        stamp = now()
+        with self.project.write() as conn:
+            current = {r.id: r.imported_at for r in self.project._runs(self.id)}
+            before = {}
+            for info in runs:
+                if current.get(info.id) != info.imported_at:
+                    raise StoreError(
+                        f"run {info.name!r} was imported again meanwhile; nothing was changed"
+                    )
+                before[info.name] = conn.execute(
+                    "SELECT media_root FROM runs WHERE id = ?", (info.id,)
+                ).fetchone()[0]
+            self.project._action(
+                conn,
+                self.id,
+                "relink",
+                actor,
+                stamp,
+                detail={"media_root": stored, "before": before},
+            )
+            conn.executemany(
+                "UPDATE runs SET media_root = ? WHERE id = ?", [(stored, r.id) for r in runs]
+            )
+            self.project._bump()
+        return [self.run(info.name) for info in runs]
+
+    def _check_media(self, info: RunInfo, root: Path) -> None:
+        """Every media file the run names is in ``root``, else :class:`StoreError`."""
+        if not root.is_dir():
+            raise StoreError(f"media folder {str(root)!r} does not exist; nothing was changed")
+        paths = local_media(self.examples(info.name))
+        scan = scan_media_paths(root, pd.Series(paths, dtype=object))
+        if scan.unsafe:
+            _, value, reason = scan.unsafe[0]
+            raise StoreError(
+                f"media path {value!r} of run {info.name!r} {reason} ({str(root)!r}); "
+                "nothing was changed"
+            )
+        if scan.missing:
+            raise StoreError(
+                f"{len(scan.missing)} of {len(paths)} media files of run {info.name!r} are not "
+                f"in {str(root)!r} (first missing: {paths[scan.missing[0]]!r}); "
+                "nothing was changed"
+            )
 
     def _embedding_row(self, embeddings: Embeddings | None, rows: int) -> tuple | None:
         """(source, dimensions, data) of the embeddings table for a run of ``rows`` examples."""

@@ -268,6 +268,23 @@ class Project(Taxonomy, TagLog, ReviewStaging):
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
         return int(row[0])
 
+    @_guarded
+    def snapshot(self, dest: str | Path) -> None:
+        """Write a consistent copy of the whole project to the new file ``dest``, through
+        SQLite's backup API: every committed change is in it (those still in the WAL too),
+        none half-made, and the copy needs no ``-wal`` file beside it."""
+        dest = Path(dest)
+        if dest.exists() or dest.is_symlink():
+            raise StoreError(f"{dest} exists already; a snapshot is written to a new file")
+        target = sqlite3.connect(dest)
+        try:
+            self._conn.backup(target)
+            # A copy made from a WAL file is in WAL mode too; DELETE folds everything into
+            # the one file (the next writer switches it back).
+            target.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            target.close()
+
     def _query(self, sql: str, params: Sequence | dict = ()) -> pd.DataFrame:
         cursor = self._conn.execute(sql, params)
         columns = [d[0] for d in cursor.description]
