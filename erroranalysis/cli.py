@@ -24,6 +24,7 @@ import contextlib
 import ipaddress
 import os
 import secrets
+import shlex
 import socket
 import stat
 import subprocess
@@ -72,6 +73,11 @@ def _check_arguments(args: argparse.Namespace) -> None:
             args.encoding = check_encoding(args.encoding)
         except ExpectedError as err:
             raise CliError(f"--encoding: {err}") from None
+    if args.command == "serve" and args.bundle is None and _is_zip(args.db):
+        args.bundle = args.db  # serve --db FILE.zip serves the bundle, as serve FILE.zip
+    if getattr(args, "bundle", None) is not None:
+        _check_input(Path(args.bundle))
+        args.db = None  # the bundle's project, once opened
     if getattr(args, "db", None) is not None:
         from .store import check_project_file
 
@@ -88,6 +94,10 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise CliError(f"--media-root {args.media_root}: no such folder")
     if getattr(args, "host", None) is not None:
         _check_listen(args.host, args.port)
+
+
+def _is_zip(path: str) -> bool:
+    return Path(path).suffix.lower() == ".zip"
 
 
 def _check_flag_name(value: str, *, flag: str, kind: str) -> str:
@@ -540,6 +550,35 @@ def cmd_undo(args: argparse.Namespace) -> None:
         print(f"undid {undone['kind']} action {undone['action']} by {args.reviewer!r}")
 
 
+def cmd_media_relink(args: argparse.Namespace) -> None:
+    dataset = _need_dataset(args)
+    with _project(args, write=True) as project:
+        runs = project.dataset(dataset).relink_media(args.root, run=args.run, actor=args.actor)
+    for info in runs:
+        print(f"run {info.name!r} of {info.dataset!r} reads its media from {info.media_root}")
+
+
+def cmd_bundle(args: argparse.Namespace) -> None:
+    from .bundle import bundle_project
+
+    files = bundle_project(args.db, args.out, actor=args.actor)
+    print(f"wrote {args.out}: the project {args.db} and {files} media files")
+
+
+def _open_bundle(bundle: str, into: str | None) -> Path:
+    from .bundle import open_bundle
+
+    opened = open_bundle(bundle, into=into)
+    done = "was opened already in" if opened.reused else "opened into"
+    print(f"{bundle} {done} {opened.folder}; project file: {opened.project}", file=sys.stderr)
+    return opened.project
+
+
+def cmd_open(args: argparse.Namespace) -> None:
+    project = _open_bundle(args.bundle, args.into)
+    print(f"serve it with: erroranalysis serve --db {shlex.quote(str(project))}")
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from .demo import build_demo
     from .store import check_project_file
@@ -619,6 +658,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = Path(__file__).resolve().parent.parent / "app.py"
     if not app.exists():
         raise CliError(f"the app is not next to the package ({app}); run from a source checkout")
+    if args.bundle is not None:
+        args.db = _open_bundle(args.bundle, None)
     db = Path(args.db).resolve()
     # Refuse a file that is not a project before starting, rather than on every page.
     with _project(args, write=False):
@@ -845,6 +886,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reviewer", required=True)
     p.set_defaults(func=cmd_undo)
 
+    p = sub.add_parser("media", help="where runs read their media from")
+    msub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    m = msub.add_parser("relink", help="point runs at their media, moved to another folder")
+    _common(m, dataset_required=True)
+    m.add_argument("--run", help="the run to relink (default: every run of the dataset)")
+    m.add_argument(
+        "--root", required=True, help="the folder that now holds the media files the runs name"
+    )
+    m.add_argument("--actor", default=os.environ.get("USER") or "relink", help="who relinks")
+    m.set_defaults(func=cmd_media_relink)
+
+    p = sub.add_parser("bundle", help="write the project and its media into one .zip")
+    _common(p)
+    p.add_argument("--out", required=True, help="the .zip to write (whole or not at all)")
+    p.add_argument("--actor", default=os.environ.get("USER") or "bundle", help="who bundles")
+    p.set_defaults(func=cmd_bundle)
+
+    p = sub.add_parser("open", help="extract a bundle (.zip) written by `bundle` to use it")
+    p.add_argument("bundle", metavar="FILE.zip", help="the bundle")
+    p.add_argument(
+        "--into", help="the folder to extract into (default: beside the bundle, named after it)"
+    )
+    p.set_defaults(func=cmd_open)
+
     p = sub.add_parser("demo", help="build the demo project from sample_data/")
     _common(p)
     p.add_argument("--sample-data", help="folder with the sample data (default: the repository's)")
@@ -868,6 +933,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="a folder the app may serve media from (repeatable; default: none, so media "
         "come from uploaded archives and URLs only)",
+    )
+    p.add_argument(
+        "bundle",
+        nargs="?",
+        metavar="FILE.zip",
+        help="a bundle to open (as `open` does) and serve, instead of --db",
     )
     p.set_defaults(func=cmd_serve)
     return parser

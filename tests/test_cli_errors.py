@@ -47,6 +47,7 @@ class Command:
     file: str | None = None  # the input file it reads, if any
     out: bool = False  # whether it takes --out
     creates: bool = False  # whether it may create a missing project file
+    db: bool = True  # whether it takes --db (open takes a bundle instead)
 
 
 COMMANDS = {
@@ -69,6 +70,10 @@ COMMANDS = {
     ("undo",): Command(["--dataset", "dev", "--reviewer", "ana"], ("--dataset", "--reviewer")),
     ("demo",): Command(["--force"], ("--dataset",), creates=True),
     ("serve",): Command(["--port", "PORT"], ("--dataset",)),
+    ("media", "relink"): Command(["--dataset", "dev", "--root", "."],
+                                 ("--dataset", "--run", "--actor")),
+    ("bundle",): Command(["--out", "b.zip"], ("--dataset", "--actor"), out=True),
+    ("open",): Command([], (), db=False),
 }  # fmt: skip
 
 
@@ -210,7 +215,9 @@ def _args(
     words = list(command)
     if spec.file:
         words.append(str(file or folder / spec.file))
-    words += ["--db", str(db or folder / "p.db"), *spec.args, *extra]
+    if spec.db:
+        words += ["--db", str(db or folder / "p.db")]
+    words += [*spec.args, *extra]
     return [free_port() if word == "PORT" else word for word in words]
 
 
@@ -234,7 +241,7 @@ def cases() -> list[Case]:
         def add(name, build, expected, command=command):
             table.append(Case(command, name, build, expected))
 
-        for kind, (make, expected) in BAD_DB.items():
+        for kind, (make, expected) in BAD_DB.items() if spec.db else ():
             if kind == "missing file" and spec.creates:
                 continue  # import and demo create a missing project
             add(
@@ -268,6 +275,10 @@ def cases() -> list[Case]:
                     expected,
                 )
     return table
+
+
+def _relink(folder: Path, *extra: str) -> list[str]:
+    return ["media", "relink", "--db", str(folder / "p.db"), "--dataset", "dev", *extra]
 
 
 EXTRA = [
@@ -395,6 +406,37 @@ EXTRA = [
         lambda f: ["serve", "--db", str(f / "p.db"), "--port", "70000"],
         "a port is a number from 1 to 65535",
     ),
+    Case(
+        ("media", "relink"),
+        "--root missing",
+        lambda f: _relink(f, "--root", str(f / "no-media")),
+        "media folder '",
+    ),
+    Case(
+        ("media", "relink"),
+        "an unknown run",
+        lambda f: _relink(f, "--run", "nope", "--root", str(f)),
+        "has no run 'nope'",
+    ),
+    Case(("open",), "a missing bundle", lambda f: ["open", str(f / "b.zip")], "no such file"),
+    Case(
+        ("open",),
+        "a bundle that is a folder",
+        lambda f: ["open", str(_mkdir(f / "b.zip"))],
+        "is a folder",
+    ),
+    Case(
+        ("open",),
+        "a bundle that is no zip",
+        lambda f: ["open", str(f / "data.csv")],
+        "data.csv is not a readable .zip archive; nothing was written",
+    ),
+    Case(
+        ("serve",),
+        "a bundle that is no zip",
+        lambda f: ["serve", str(_write(f / "b.zip", DATA)), "--port", free_port()],
+        "b.zip is not a readable .zip archive",
+    ),
 ]
 ALL = cases() + EXTRA
 
@@ -419,7 +461,10 @@ def test_bad_argument_is_a_message_and_changes_nothing(folder, capsys, case):
 
 def test_every_command_has_bad_database_cases():
     covered = {(c.command, c.name) for c in ALL}
-    for command in COMMANDS:
+    for command, spec in COMMANDS.items():
+        if not spec.db:
+            assert (command, "a bundle that is no zip") in covered
+            continue
         assert (command, "--db text file") in covered
         assert (command, "--dataset control character") in covered
 
