@@ -2,7 +2,9 @@
 
 pyarrow parses the file; the csv module walks it only when something is wrong, to name
 the line of every ragged record and of an unclosed quote. Text roles are read exactly as
-written; other columns are typed as pandas would type them.
+written; other columns are typed as pandas would type them. A UTF-8 byte order mark and
+CRLF line ends read as plain UTF-8 text; a small table may also be separated by ``;``
+(as spreadsheets write CSV in many locales, see :func:`sniff_delimiter`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ NA_MARKERS = (
     "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
     "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
 )  # fmt: skip
+# The delimiters a small table may use: spreadsheets in locales whose decimal mark is a
+# comma write CSV with ";".
+DELIMITERS = (",", ";")
 
 
 def read_csv(
@@ -68,13 +73,16 @@ def read_text_table(
 
     The file passes the same checks as a dataset CSV (encoding, binary content, NUL bytes,
     ragged rows, unclosed quotes, repeated header names) and must have the ``required``
-    columns and at least one row. Returns the frame and the report, whose ``locate`` turns
+    columns and at least one row. Its delimiter is ``,`` or ``;``, whichever the header
+    uses (:func:`sniff_delimiter`). Returns the frame and the report, whose ``locate`` turns
     frame positions into file lines, for the caller's own checks; raises
     :class:`ImportValidationError` at once if the file cannot be read as a table.
     """
     name, raw, _ = load(source, None)
     report = Report()
-    read = _csv_table(raw, encoding=encoding, text_columns=None, report=report, json_hint="")
+    read = _csv_table(
+        raw, encoding=encoding, text_columns=None, report=report, json_hint="", delimiter=None
+    )
     if read is None:
         raise report.error(name)
     table = read[0]
@@ -94,10 +102,12 @@ def _csv_table(
     text_columns: Sequence[str] | None,
     report: Report,
     json_hint: str,
+    delimiter: str | None = ",",
 ) -> tuple[pa.Table, list[str], Callable[[pa_csv.ConvertOptions], pa.Table]] | None:
     """Parse a CSV file into an Arrow table, reporting every malformed record.
 
     ``text_columns`` are read as text exactly as written; None reads *every* column so.
+    ``delimiter`` None takes the one the header line uses (:func:`sniff_delimiter`).
     Returns (table with clean header names, the names as written, a function that parses
     the file again with other conversion options), or None if the file cannot be a table.
     On success ``report.locate`` maps table positions to file lines.
@@ -111,6 +121,8 @@ def _csv_table(
             f"the file looks like JSON Lines, not CSV (a JSON object on line {line}){json_hint}"
         )
         return None
+    if delimiter is None:
+        delimiter = sniff_delimiter(first)
 
     ragged_count = 0
 
@@ -127,7 +139,7 @@ def _csv_table(
             io.BytesIO(data),
             read_options=pa_csv.ReadOptions(block_size=block_size),
             parse_options=pa_csv.ParseOptions(
-                newlines_in_values=quotes > 0, invalid_row_handler=on_ragged
+                delimiter=delimiter, newlines_in_values=quotes > 0, invalid_row_handler=on_ragged
             ),
             convert_options=convert,
         )
@@ -140,7 +152,7 @@ def _csv_table(
         )
 
     all_text = text_columns is None
-    wanted = _csv_header(text) if text_columns is None else text_columns
+    wanted = _csv_header(text, delimiter) if text_columns is None else text_columns
     try:
         try:
             table = read(convert(wanted))
@@ -165,7 +177,7 @@ def _csv_table(
         return None
     table = table.rename_columns(names)
     odd_quotes = quotes % 2 == 1
-    scan = _scan_csv(text) if ragged_count or odd_quotes else None
+    scan = _scan_csv(text, delimiter) if ragged_count or odd_quotes else None
     if scan is not None:
         for line, count in scan.ragged[:MAX_PROBLEMS_PER_CHECK]:
             report.add(f"this row has {count} fields, but the header has {scan.fields}", row=line)
@@ -179,14 +191,27 @@ def _csv_table(
         if not report.problems:
             report.add("the file has a header but no rows")
         return None
-    report.locate = _csv_locator(text, table.num_rows, scan)
+    report.locate = _csv_locator(text, table.num_rows, scan, delimiter)
     return table, original, read
 
 
-def _csv_header(text: str) -> list[str]:
+def sniff_delimiter(header: str) -> str:
+    """The delimiter of a CSV file from its header line: ``;`` where the line holds more
+    ``;`` than ``,`` outside quotes, else ``,``. Only those two are told apart."""
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    for char in header:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    return ";" if counts[";"] > counts[","] else ","
+
+
+def _csv_header(text: str, delimiter: str) -> list[str]:
     """The header's names as the csv module reads them (the first record that is not blank)."""
     csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
-    for values in csv.reader(io.StringIO(text, newline="")):
+    for values in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
         if values:
             return values
     return []
@@ -220,14 +245,14 @@ class _CsvScan:
     last_start: int  # first line of the last record
 
 
-def _scan_csv(text: str) -> _CsvScan:
+def _scan_csv(text: str, delimiter: str) -> _CsvScan:
     """Walk the file with the csv module to find where each record starts.
 
     Only called when something is wrong (or line numbers cannot be derived directly):
     it takes about a second per million rows.
     """
     csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     records: list[int] = []
     ragged: list[tuple[int, int]] = []
     expected: int | None = None
@@ -246,7 +271,9 @@ def _scan_csv(text: str) -> _CsvScan:
     return _CsvScan(records, ragged, expected or 0, start)
 
 
-def _csv_locator(text: str, rows: int, scan: _CsvScan | None) -> Callable[[np.ndarray], np.ndarray]:
+def _csv_locator(
+    text: str, rows: int, scan: _CsvScan | None, delimiter: str
+) -> Callable[[np.ndarray], np.ndarray]:
     """Map frame positions to file lines; scans the file only if it must, and only once."""
     cache: dict[str, np.ndarray | None] = {}
 
@@ -260,7 +287,7 @@ def _csv_locator(text: str, rows: int, scan: _CsvScan | None) -> Callable[[np.nd
                 and "\r\n\r\n" not in text
                 and not text.startswith(("\n", "\r"))
             )
-            records = None if simple else (scan or _scan_csv(text)).records
+            records = None if simple else (scan or _scan_csv(text, delimiter)).records
             # If the csv module and the parser disagree, fall back to the plain count.
             cache["lines"] = np.asarray(records) if records and len(records) == rows else None
         lines = cache["lines"]
