@@ -281,6 +281,7 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 
 def cmd_reviews_import(args: argparse.Namespace) -> None:
+    from .evidence import derived_tags
     from .importing import read_reviews
     from .importing.tables import KnownSample
 
@@ -295,7 +296,17 @@ def cmd_reviews_import(args: argparse.Namespace) -> None:
             int(sample.id): KnownSample(run=sample.run, draws=store.sample_draws(int(sample.id)))
             for sample in store.samples().itertuples()
         }
-    table = read_reviews(args.file, known_ids=known, samples=samples, encoding=args.encoding)
+        # The examples' own columns and tags (an exported sheet carries them): not read.
+        example_columns = [c for info in store.runs() for c in info.metadata_columns]
+        derived = derived_tags(project)
+    table = read_reviews(
+        args.file,
+        known_ids=known,
+        samples=samples,
+        example_columns=example_columns,
+        derived_tags=derived,
+        encoding=args.encoding,
+    )
     with _project(args, write=True) as project:
         project.dataset(dataset).record_reviews(
             table.reviews, tags=table.tags, run=args.run, actor=args.actor
@@ -304,7 +315,11 @@ def cmd_reviews_import(args: argparse.Namespace) -> None:
     of = ""
     if "sample_id" in table.reviews:
         of = " of sample " + ", ".join(map(str, sorted(set(table.reviews["sample_id"]))))
-    print(f"recorded {len(table.reviews)} reviews{of} with {n_tags} tags in dataset {dataset!r}")
+    skipped = f"; skipped {table.skipped} rows nobody reviewed" if table.skipped else ""
+    print(
+        f"recorded {len(table.reviews)} reviews{of} with {n_tags} tags in dataset {dataset!r}"
+        + skipped
+    )
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
@@ -732,7 +747,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reviews", help="reviews of examples")
     rsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     r = rsub.add_parser(
-        "import", help="record reviews from a CSV with id, reviewer, tags (';'-separated)"
+        "import",
+        help="record reviews from a CSV with id, reviewer and tags (';'-separated) or a column "
+        "per tag, optional note, label_wrong, corrected_label",
     )
     r.add_argument("file")
     _common(r, dataset_required=True)

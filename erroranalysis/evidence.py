@@ -193,10 +193,20 @@ def reviewable_tags(project: Project) -> list[str]:
     that come with the data of any dataset. Cheaper than :func:`load_evidence`: it reads
     only the taxonomy and the list of runs."""
     definitions, data_tags = _taxonomy(project)
-    from_data = frozenset().union(*data_tags.values())
+    derived = _derived(definitions, data_tags)
+    return [tag for tag in definitions.index if tag not in derived]
+
+
+def derived_tags(project: Project) -> frozenset[str]:
+    """The tags nobody sets by hand (the complement of :func:`reviewable_tags`): rule tags
+    and the tags that come with the data of any dataset."""
+    return _derived(*_taxonomy(project))
+
+
+def _derived(definitions: pd.DataFrame, data_tags: Mapping[str, frozenset[str]]) -> frozenset[str]:
     rules = definitions["rule"]
-    manual = definitions.index[rules.isna() | (rules == "")]
-    return [tag for tag in manual if tag not in from_data]
+    ruled = definitions.index[rules.notna() & (rules != "")]
+    return frozenset(ruled).union(*data_tags.values())
 
 
 # --------------------------------------------------------------------------- validation

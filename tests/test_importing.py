@@ -1074,12 +1074,12 @@ BAD_TABLES = [
         'id,reviewer,tags\n1,ana,"two\nlines"\n404,ana,x\n2,,x\n3,ana,ok;bad\x01\n4,ana\n',
         [
             "line 7: this row has 2 fields, but the header has 3",
-            "line 4, column 'id': value '404' is not an id of this dataset",
-            "line 5, column 'reviewer': value '' is not a reviewer name: reviewer name is empty",
             "line 2, column 'tags': value 'two\\x0alines' is not a tag name: tag name contains "
             "control characters: 'two\\x0alines'",
             "line 6, column 'tags': value 'bad\\x01' is not a tag name: tag name contains "
             "control characters: 'bad\\x01'",
+            "line 4, column 'id': value '404' is not an id of this dataset",
+            "line 5, column 'reviewer': value '' is not a reviewer name: reviewer name is empty",
         ],
     ),
     (

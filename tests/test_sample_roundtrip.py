@@ -85,7 +85,13 @@ def test_what_a_sample_file_brings_back_is_what_the_project_holds(project, data)
         sheet.to_csv(path, index=False)
 
         samples = {sample: KnownSample(run=drawn.run, draws=p.dataset("dev").sample_draws(sample))}
-        table = read_reviews(path, known_ids=p.dataset("dev").example_ids(), samples=samples)
+        # The run's metadata column "note" is the example's, not a review's note.
+        table = read_reviews(
+            path,
+            known_ids=p.dataset("dev").example_ids(),
+            samples=samples,
+            example_columns=["note"],
+        )
         p.dataset("dev").record_reviews(table.reviews, tags=table.tags, actor="ana")
 
         back = p.dataset("dev").reviews()

@@ -7,16 +7,19 @@ each with its line, so nothing is written from a half-good file. Names a file br
 (reviewers, tags) pass the same rules as everywhere (:func:`~erroranalysis.vocabulary.check_name`),
 and a file may not bring more than :data:`~erroranalysis.vocabulary.MAX_TAGS` tags.
 
-A reviews file may also be a sample file as ``erroranalysis sample`` writes it
-(:func:`sample_sheet`: ``id, sample, run, stratum, weight``, the example's columns and empty
-``reviewer`` and ``tags``), brought back with ``reviewer`` and ``tags`` filled in: its
-reviews are reviews of that sample, checked against what the project recorded of it.
+A reviews file holds tags in a ``tags`` column, in ``tag:NAME`` columns or in one column
+per tag, with a note and label flags (the rule is stated once, in :func:`read_reviews`). It
+may also be a sample file as ``erroranalysis sample`` writes it (:func:`sample_sheet`:
+``id, sample, run, stratum, weight``, the example's columns and empty ``reviewer`` and
+``tags``), brought back with ``reviewer`` and ``tags`` filled in: its reviews are reviews of
+that sample, checked against what the project recorded of it; or the examples sheet that
+``erroranalysis export examples`` writes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,13 +28,18 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import InvalidName
-from ..export import restore
-from ..vocabulary import MAX_TAGS, TAG_SEPARATOR, check_reviewer
+from ..export import QUOTE, restore
+from ..roles import ROLES
+from ..vocabulary import MAX_TAGS, TAG_PREFIX, TAG_SEPARATOR, check_reviewer
 from .csv_reader import read_text_table
 from .report import MAX_PROBLEMS_PER_CHECK, Report
 from .tags import split_tags, tag_name
 
 __all__ = [
+    "EXAMPLE_COLUMNS",
+    "MARKS",
+    "NO_MARKS",
+    "REVIEW_COLUMNS",
     "SAMPLE_COLUMNS",
     "KnownSample",
     "ReviewTable",
@@ -43,6 +51,15 @@ __all__ = [
 # The columns a sample file begins with; the example's own columns and the reviewer's
 # follow (see sample_sheet).
 SAMPLE_COLUMNS = ("id", "sample", "run", "stratum", "weight")
+# What a review holds beside its reviewer and tags (see DatasetStore.record_reviews).
+REVIEW_COLUMNS = ("note", "label_wrong", "corrected_label")
+# The columns of an example a sheet may carry beside its review (the run's roles, and when
+# it was last reviewed, as the examples export writes them): kept, not read.
+EXAMPLE_COLUMNS = (*(r for r in ROLES if r not in ("id", "tags")), "reviewed_at")
+# A cell that marks a tag (or that a label is wrong), and one that does not; any case,
+# trimmed.
+MARKS = ("x", "1", "yes", "true")
+NO_MARKS = ("", "0", "no", "false")
 # A weight read back must be the recorded 1/π to this relative precision (a spreadsheet
 # may write fewer digits than Python).
 WEIGHT_TOLERANCE = 1e-9
@@ -50,10 +67,13 @@ WEIGHT_TOLERANCE = 1e-9
 
 @dataclass(frozen=True)
 class ReviewTable:
-    """Validated reviews: one row per reviewed example, with the tags seen on it."""
+    """Validated reviews: one row per review, with the tags seen on it."""
 
-    reviews: pd.DataFrame  # columns: id, reviewer (and sample_id for a sample file)
+    # columns: id, reviewer (and sample_id for a sample file; note, label_wrong and
+    # corrected_label where the file has them)
+    reviews: pd.DataFrame
     tags: list[list[str]]
+    skipped: int = 0  # rows with no reviewer that record nothing
 
 
 @dataclass(frozen=True)
@@ -101,9 +121,38 @@ def read_reviews(
     *,
     known_ids: pd.Index,
     samples: Mapping[int, KnownSample] | None = None,
+    example_columns: Collection[str] = (),
+    derived_tags: Collection[str] = (),
     encoding: str = "utf-8",
 ) -> ReviewTable:
-    """Read a reviews CSV (``id``, ``reviewer``, ``tags`` `;`-separated, empty = no tag).
+    """Read a reviews CSV: a row per reviewed example, ``id`` and ``reviewer`` always.
+
+    The rule for the other columns:
+
+    - ``note`` (text), ``label_wrong`` (a mark, see below) and ``corrected_label`` (text)
+      are read into the review. A corrected label implies ``label_wrong`` where that cell
+      is empty or the column absent; beside an explicit ``label_wrong`` of ``0``, ``no``
+      or ``false`` it is an error.
+    - With a ``tags`` column (names ``;``-separated, empty = no tag), ``tag:NAME``
+      columns each hold the tag NAME too; any other column not listed below is an error
+      that names it.
+    - Without a ``tags`` column, every column not listed below is one tag, named by its
+      header (a ``tag:`` prefix is dropped): a spreadsheet's column per tag.
+    - Kept and not read: a sample file's design columns (:data:`SAMPLE_COLUMNS`), the
+      columns of an example the examples export writes beside its review
+      (:data:`EXAMPLE_COLUMNS`) and the run's own ``example_columns`` (its metadata),
+      which win over a review column of the same name. A column without a header that
+      holds nothing is left out too.
+    - ``derived_tags`` (the tags that come with the data or follow a rule, which the
+      examples export writes too) are the example's own: named in ``tags`` or as a tag's
+      column, they are kept and not read.
+
+    A mark (a tag column's cell, ``label_wrong``) is ``x``, ``1``, ``yes`` or ``true`` (any
+    case, trimmed) for yes and empty, ``0``, ``no`` or ``false`` for no; anything else is
+    an error naming its line and column. A ``reviewer`` cell may name several reviewers
+    ``;``-joined (as the examples export writes them): one review each, in that order,
+    with the row's tags, note and label flags on the last. Rows that name no reviewer and
+    record nothing (no tag, note or label flag) are skipped and counted in ``skipped``.
 
     Every id must be one of ``known_ids``; reviewers and tags are checked as names. Each
     distinct reviewer and tag is checked once, so a million-row file reads in seconds.
@@ -111,11 +160,56 @@ def read_reviews(
     A file with a ``sample`` column is a sample file (:func:`sample_sheet`): each row
     must name one of ``samples`` (sample id -> what the project recorded) that drew its
     example, with the ``weight`` (a positive number) it recorded, 1/π, and the sample's
-    ``run``; its other columns are kept and not read. Rows nobody reviewed (no reviewer
-    and no tags) are skipped; the reviews carry ``sample_id``. Cells the export
-    neutralized for spreadsheets (a leading ``'``) are read as they were.
+    ``run``; the reviews carry ``sample_id``. Cells the export neutralized for
+    spreadsheets (a leading ``'``) are read as they were. The file may be separated by
+    ``,`` or ``;`` and start with a byte order mark, as spreadsheets write CSV.
     """
-    frame, report = read_text_table(path, required=["id", "reviewer", "tags"], encoding=encoding)
+    frame, report = read_text_table(path, required=["id", "reviewer"], encoding=encoding)
+    derived = frozenset(derived_tags)
+    layout = _layout(frame, report, example_columns, derived)
+    frame = frame.assign(**{c: _restored(frame[c]) for c in layout.text if c in frame.columns})
+    n = len(frame)
+    if "tags" in frame.columns:
+        tag_lists, distinct, tagged = _tag_lists(frame["tags"], report, ignore=derived)
+    else:
+        tag_lists, distinct, tagged = [[] for _ in range(n)], set(), np.zeros(n, dtype=bool)
+    for column, name in layout.tag_columns.items():
+        flags = _marks(frame[column], column, report, what=f"a mark of tag {name!r}")
+        distinct.add(name)
+        tagged |= flags
+        for position in np.flatnonzero(flags).tolist():
+            if name not in tag_lists[position]:
+                tag_lists[position].append(name)
+    wrong = given = None
+    if "label_wrong" in layout.read:
+        wrong = _marks(frame["label_wrong"], "label_wrong", report, what="a label flag")
+        given = _blank(frame["label_wrong"]) > 0
+    corrected = None
+    if "corrected_label" in layout.read:
+        corrected = frame["corrected_label"].where(_blank(frame["corrected_label"]) > 0, None)
+    recorded = (_blank(frame["reviewer"]) > 0) | tagged
+    if "note" in layout.read:
+        recorded |= _blank(frame["note"]) > 0
+    if wrong is not None:
+        recorded |= wrong
+    if corrected is not None:
+        recorded |= corrected.notna().to_numpy()
+    if not recorded.any():
+        report.add("no row is reviewed yet: fill in reviewer (and tags) on the rows reviewed")
+        raise report.error(Path(path).name)
+    skipped = int(n - recorded.sum())
+    if skipped:
+        # Later checks name frame positions: point them at the lines the kept rows are on.
+        lines = np.asarray(report.locate(np.arange(n)))[recorded]
+        report.locate = lambda positions: lines[np.asarray(positions, dtype=np.int64)]
+        kept = np.flatnonzero(recorded)
+        frame = frame.iloc[kept].reset_index(drop=True)
+        tag_lists = [tag_lists[position] for position in kept.tolist()]
+        if wrong is not None and given is not None:
+            wrong, given = wrong[kept], given[kept]
+        if corrected is not None:
+            corrected = corrected.iloc[kept].reset_index(drop=True)
+
     sampled = "sample" in frame.columns
     if sampled:
         frame = _sample_rows(frame, report, samples or {})
@@ -128,41 +222,197 @@ def read_reviews(
             column="id",
             values=lambda p: ids.iloc[p],
         )
-    reviewers = frame["reviewer"]
-    codes, distinct = pd.factorize(reviewers)
-    reasons = {}
-    for code, name in enumerate(distinct.tolist()):
-        try:
-            check_reviewer(name)
-        except InvalidName as err:
-            reasons[code] = str(err)
+    reviewers = _reviewer_lists(frame["reviewer"], report)
+    if len(distinct) > MAX_TAGS:
+        report.add(
+            f"the file holds {len(distinct)} different tags; at most {MAX_TAGS} are supported",
+            column="tags" if "tags" in frame.columns else None,
+        )
+    review = pd.DataFrame({"id": ids, "reviewer": frame["reviewer"]})
+    if sampled:
+        review["sample_id"] = frame["sample_id"]
+    if "note" in layout.read:
+        review["note"] = frame["note"]
+    if wrong is not None or corrected is not None:
+        flags = np.zeros(len(frame), dtype=bool) if wrong is None else wrong
+        if corrected is not None:
+            has = corrected.notna().to_numpy()
+            if given is not None:
+                report.at_rows(
+                    np.flatnonzero(has & given & ~flags),
+                    "is a corrected label, but label_wrong on this line says the label is "
+                    "right; mark label_wrong or clear the corrected label",
+                    column="corrected_label",
+                    values=lambda p: corrected.iloc[p],
+                )
+            flags = flags | has
+        review["label_wrong"] = flags
+        review["corrected_label"] = (
+            pd.Series(None, index=review.index, dtype=object) if corrected is None else corrected
+        )
+    if report.problems:
+        raise report.error(Path(path).name)
+    review, tag_lists = _one_review_per_reviewer(review, tag_lists, *reviewers)
+    return ReviewTable(reviews=review, tags=tag_lists, skipped=skipped)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How a reviews file's columns are read: ``read`` the review columns read,
+    ``tag_columns`` each tag column's tag name, ``text`` the columns whose text counts."""
+
+    read: tuple[str, ...]
+    tag_columns: dict[str, str]
+    text: tuple[str, ...]
+
+
+def _layout(
+    frame: pd.DataFrame, report: Report, example_columns: Collection[str], derived: frozenset[str]
+) -> _Layout:
+    """The columns of a reviews file by the rule of :func:`read_reviews`; every column it
+    cannot read is reported."""
+    kept = {*SAMPLE_COLUMNS, *EXAMPLE_COLUMNS, *example_columns} - {"id", "reviewer"}
+    read = tuple(c for c in REVIEW_COLUMNS if c in frame.columns and c not in kept)
+    by_tag = "tags" in frame.columns
+    rest = [c for c in frame.columns if c not in {"id", "reviewer", "tags", *read, *kept}]
+    tag_columns: dict[str, str] = {}
+    headers = 0  # the columns that name a tag, derived or not
+    for position, column in enumerate(frame.columns):
+        if column not in rest:
+            continue
+        if column == f"Unnamed: {position}":  # no header (see header_names)
+            if (_blank(frame[column]) > 0).any():
+                report.add(
+                    "has no header but holds values: name it (a tag's name, or "
+                    f"{TAG_PREFIX}NAME beside a tags column)",
+                    column=column,
+                )
+            continue  # one that holds nothing, as spreadsheets add, is left out
+        header = restore(column)
+        if by_tag and not header.startswith(TAG_PREFIX):
+            report.add(
+                "is not a column of a reviews file with a tags column: put the tag in the "
+                f"tags column or name its column {TAG_PREFIX}NAME, or leave out the tags "
+                "column to read every column as a tag (the columns read: id, reviewer, "
+                f"tags, {', '.join(REVIEW_COLUMNS)})",
+                column=column,
+            )
+            continue
+        name, problem = tag_name(header.removeprefix(TAG_PREFIX))
+        if problem is not None:
+            why = (
+                f"columns named {TAG_PREFIX}NAME hold one tag each"
+                if by_tag
+                else "without a tags column, every column other than id, reviewer, "
+                f"{', '.join(REVIEW_COLUMNS)} and the example's own is a tag"
+            )
+            report.add(f"is not a tag name: {problem} ({why})", column=column)
+            continue
+        headers += 1
+        if name not in derived:
+            tag_columns[column] = name
+    if not by_tag and not headers:
+        found = ", ".join(map(repr, list(frame.columns)[:30]))
+        report.add(
+            "missing required column: a tags column (names ';'-separated) or one column "
+            f"per tag (columns found: {found})",
+            column="tags",
+        )
+    text = ("id", "reviewer", "tags", *(c for c in read if c != "label_wrong"))
+    return _Layout(read=read, tag_columns=tag_columns, text=text)
+
+
+def _blank(cells: pd.Series) -> np.ndarray:
+    """The length of each cell's text once trimmed: 0 for a blank cell."""
+    return cells.str.strip().str.len().to_numpy()
+
+
+def _restored(cells: pd.Series) -> pd.Series:
+    """The cells as they were before the export neutralized them (see export.restore);
+    only cells that start with the export's ``'`` are looked at, so big files read fast."""
+    quoted = cells.str.startswith(QUOTE).to_numpy()
+    if not quoted.any():
+        return cells
+    out = cells.copy()
+    out[quoted] = cells[quoted].map(restore)
+    return out
+
+
+def _marks(cells: pd.Series, column: str, report: Report, *, what: str) -> np.ndarray:
+    """Whether each cell marks yes (:data:`MARKS`); a cell that is neither a mark nor one of
+    :data:`NO_MARKS` is reported with its line."""
+    words = cells.str.strip().str.lower()
+    marked = words.isin(MARKS).to_numpy()
+    bad = np.flatnonzero(~marked & ~words.isin(NO_MARKS).to_numpy())
+    if len(bad):
+        report.at_rows(
+            bad,
+            f"is not {what}: {', '.join(MARKS)} mark yes; empty, {', '.join(NO_MARKS[1:])} mark no",
+            column=column,
+            values=lambda p: cells.iloc[p],
+        )
+    return marked
+
+
+def _reviewer_lists(cells: pd.Series, report: Report) -> tuple[np.ndarray, list[list[str]]]:
+    """(each cell's code, the reviewers each distinct cell names ``;``-joined, as written);
+    every cell with a name that is not a reviewer name (or with none) is reported where it
+    appears."""
+    codes, distinct = pd.factorize(cells)
+    lists: list[list[str]] = []
+    reasons: dict[int, str] = {}
+    for code, cell in enumerate(distinct.tolist()):
+        names = [name for name in cell.split(TAG_SEPARATOR) if name.strip()] or [""]
+        lists.append(names)
+        for name in names:
+            try:
+                check_reviewer(name)
+            except InvalidName as err:
+                reasons[code] = str(err)
+                break
     if reasons:
         report.at_rows(
             np.flatnonzero(np.isin(codes, list(reasons))),
             lambda p: f"is not a reviewer name: {reasons[codes[p]]}",
             column="reviewer",
-            values=lambda p: reviewers.iloc[p],
+            values=lambda p: cells.iloc[p],
         )
-    tag_lists = _tag_lists(frame["tags"], report)
-    if report.problems:
-        raise report.error(Path(path).name)
-    kept = ["id", "reviewer", "sample_id"] if sampled else ["id", "reviewer"]
-    return ReviewTable(reviews=frame[kept].reset_index(drop=True), tags=tag_lists)
+    return codes, lists
+
+
+def _one_review_per_reviewer(
+    reviews: pd.DataFrame, tags: list[list[str]], codes: np.ndarray, lists: list[list[str]]
+) -> tuple[pd.DataFrame, list[list[str]]]:
+    """A review per reviewer a row names (row i names ``lists[codes[i]]``), in order; the
+    row's tags, note and label flags go with its last reviewer."""
+    sizes = np.asarray([len(names) for names in lists], dtype=np.int64)
+    if (sizes == 1).all():
+        single = np.asarray([names[0] for names in lists], dtype=object)
+        return reviews.assign(reviewer=single[codes]), tags
+    counts = sizes[codes]
+    rows = np.repeat(np.arange(len(reviews)), counts)
+    last = np.zeros(len(rows), dtype=bool)
+    last[np.cumsum(counts) - 1] = True
+    out = reviews.iloc[rows].reset_index(drop=True)
+    out["reviewer"] = [name for code in codes.tolist() for name in lists[code]]
+    earlier = ~last
+    if "note" in out.columns:
+        out.loc[earlier, "note"] = ""
+    if "label_wrong" in out.columns:
+        out.loc[earlier, "label_wrong"] = False
+        out.loc[earlier, "corrected_label"] = None
+    row_tags = [tags[row] if at_last else [] for row, at_last in zip(rows, last, strict=True)]
+    return out, row_tags
 
 
 def _sample_rows(
     frame: pd.DataFrame, report: Report, samples: Mapping[int, KnownSample]
 ) -> pd.DataFrame:
-    """The reviewed rows of a sample file, with ``sample_id``, its cells restored from the
-    export's neutralizing; every row that does not match the recorded sample is reported.
-    The later checks of the kept rows still name the lines of the file."""
-    frame = frame.assign(**{c: frame[c].map(restore) for c in ("id", "reviewer", "tags")})
+    """The rows of a sample file with ``sample_id``; every row that does not match the
+    recorded sample is reported."""
     lines = np.asarray(report.locate(np.arange(len(frame))))
-    reviewed = (frame["reviewer"].str.strip() != "") | (
-        frame["tags"].str.strip(f" {TAG_SEPARATOR}") != ""
-    )
     sample_ids = np.full(len(frame), -1, dtype=np.int64)
-    for position in np.flatnonzero(reviewed.to_numpy()):
+    for position in range(len(frame)):
         row = frame.iloc[position]
         line = int(lines[position])
         sample = _whole_number(row["sample"])
@@ -215,14 +465,8 @@ def _sample_rows(
             "missing required column of a sample file (weight = 1/π of each example)",
             column="weight",
         )
-    keep = reviewed.to_numpy()
-    if not keep.any():
-        report.add("no row is reviewed yet: fill in reviewer (and tags) on the rows reviewed")
-    # Later checks name frame positions: point them at the lines the kept rows are on.
-    kept_lines = lines[keep]
-    report.locate = lambda positions: kept_lines[np.asarray(positions, dtype=np.int64)]
-    out = frame[keep].copy()
-    out["sample_id"] = pd.array(sample_ids[keep], dtype="Int64")
+    out = frame.copy()
+    out["sample_id"] = pd.array(sample_ids, dtype="Int64")
     return out
 
 
@@ -252,12 +496,16 @@ def _check_weight(
         )
 
 
-def _tag_lists(cells: pd.Series, report: Report) -> list[list[str]]:
-    """The checked tag names of every cell, reporting each bad name where it appears."""
+def _tag_lists(
+    cells: pd.Series, report: Report, *, ignore: frozenset[str]
+) -> tuple[list[list[str]], set[str], np.ndarray]:
+    """The checked tag names of every cell but those to ``ignore``, the names seen, and
+    whether each cell names one; each bad name is reported where it appears."""
     distinct, codes, rows = split_tags(pa.array(cells, type=pa.string(), from_pandas=True))
     result: list[list[str]] = [[] for _ in range(len(cells))]
+    tagged = np.zeros(len(cells), dtype=bool)
     if not distinct:
-        return result
+        return result, set(), tagged
     clean: list[str] = []
     reasons: dict[int, str] = {}
     for code, name in enumerate(distinct):
@@ -277,16 +525,14 @@ def _tag_lists(cells: pd.Series, report: Report) -> list[list[str]]:
                 value=clean[int(codes[at])],
             )
         report.more(len(bad) - len(shown), column="tags")
-        return result
-    if len(set(clean)) > MAX_TAGS:
-        report.add(
-            f"the file holds {len(set(clean))} different tags; at most {MAX_TAGS} are supported",
-            column="tags",
-        )
-        return result
+        tagged[rows] = True
+        return result, set(), tagged
+    read = np.asarray([name not in ignore for name in clean], dtype=bool)[codes]
+    codes, rows = codes[read], rows[read]
     for row, code in zip(rows.tolist(), codes.tolist(), strict=True):
         result[row].append(clean[code])
-    return result
+    tagged[rows] = True
+    return result, {clean[code] for code in np.unique(codes).tolist()}, tagged
 
 
 def read_tag_definitions(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFrame:
