@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from app_support import DATASET, N, _wav, speech_frame
-from test_archive import make_zip, symlink_member
+from test_archive import WAV, make_zip, symlink_member
 
 from erroranalysis import cli
-from erroranalysis.archive import ArchiveError
+from erroranalysis.archive import ArchiveError, extract_archive, run_folder
 from erroranalysis.bundle import BundleError, bundle_project, open_bundle
 from erroranalysis.errors import StoreError
 from erroranalysis.importing import read_dataset
@@ -334,3 +334,21 @@ def test_runs_on_the_same_media_share_one_copy_in_the_bundle(tmp_path):
     with sqlite3.connect(opened.project) as conn:
         roots = conn.execute("SELECT name, media_root FROM runs ORDER BY id").fetchall()
     assert roots == [("main", "media/speech/main"), ("v2", "media/speech/main")]
+
+
+def test_an_uploaded_archive_is_stored_relative_to_the_project(tmp_path):
+    db = tmp_path / "project.db"
+    data = make_zip(
+        [("speech.csv", b"id,label,prediction,audio\n1,a,a,clips/a.wav\n"), ("clips/a.wav", WAV)]
+    )
+    extracted = extract_archive(data, run_folder(db, DATASET, "main", data))
+    with open_project(db) as project:
+        project.dataset(DATASET, create=True).import_result(
+            read_dataset(extracted.predictions), actor="setup"
+        )
+    assert stored_root(db) == f"project.media/speech/{extracted.folder.name}"
+    shutil.copytree(tmp_path, tmp_path.parent / f"{tmp_path.name}-copy")
+    copied = tmp_path.parent / f"{tmp_path.name}-copy" / "project.db"
+    root = media_root(copied)
+    assert root == copied.parent / "project.media" / "speech" / extracted.folder.name
+    assert load_media(root, "clips/a.wav", kind="audio") == (WAV, "audio/wav")
