@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from app_support import DATASET, N, _wav, speech_frame
+from app_support import APP, DATASET, REVIEWER, N, _wav, no_errors, open_page, speech_frame
+from streamlit.testing.v1 import AppTest
 from test_archive import WAV, make_zip, symlink_member
 
 from erroranalysis import cli
@@ -352,3 +353,18 @@ def test_an_uploaded_archive_is_stored_relative_to_the_project(tmp_path):
     root = media_root(copied)
     assert root == copied.parent / "project.media" / "speech" / extracted.folder.name
     assert load_media(root, "clips/a.wav", kind="audio") == (WAV, "audio/wav")
+
+
+def test_the_review_page_plays_the_audio_of_an_opened_bundle(tmp_path, monkeypatch):
+    db = demo_like(tmp_path / "source")
+    bundle_project(db, tmp_path / "b.zip")
+    shutil.rmtree(tmp_path / "source")
+    opened = open_bundle(tmp_path / "b.zip", into=tmp_path / "elsewhere")
+    monkeypatch.setenv("ERRORANALYSIS_DB", str(opened.project))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["reviewer"] = REVIEWER
+    review = open_page(at.run(), "review")
+    no_errors(review)
+    assert [w.value for w in review.warning] == []
+    assert len(review.get("audio")) == 1
+    assert review.get("audio")[0].proto.url.endswith(".wav")
