@@ -701,8 +701,19 @@ def _encoding(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoding", default="utf-8", help="text encoding (default: utf-8)")
 
 
-def _out(parser: argparse.ArgumentParser) -> None:
+def _out(parser: argparse.ArgumentParser, *, formats: bool = False) -> None:
     parser.add_argument("--out", help="write here instead of standard output (whole or not at all)")
+    if formats:
+        parser.add_argument("--format", choices=["csv", "json"], default="csv")
+
+
+def _run(parser: argparse.ArgumentParser, help: str = "model run (default: the latest)") -> None:
+    parser.add_argument("--run", help=help)
+
+
+def _actor(parser: argparse.ArgumentParser, fallback: str, help: str | None = None) -> None:
+    """``--actor``: who the recorded action names, by default the login name."""
+    parser.add_argument("--actor", default=os.environ.get("USER") or fallback, help=help)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -728,7 +739,7 @@ def build_parser() -> argparse.ArgumentParser:
         "human_label column), in a dataset of its own; compare it with drift",
     )
     p.add_argument("--media-root", help="folder media paths are relative to (default: the file's)")
-    p.add_argument("--actor", default=os.environ.get("USER") or "import", help="who imports")
+    _actor(p, "import", "who imports")
     p.add_argument(
         "--embeddings",
         metavar="FILE.npy",
@@ -753,7 +764,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("file")
     _common(r, dataset_required=True)
-    r.add_argument("--run", help="run the reviewers looked at (default: the latest)")
+    _run(r, "run the reviewers looked at (default: the latest)")
     r.add_argument("--actor", help="who imports (default: the first reviewer)")
     _encoding(r)
     r.set_defaults(func=cmd_reviews_import)
@@ -762,12 +773,12 @@ def build_parser() -> argparse.ArgumentParser:
         "sample", help="draw a sample of a run for review, recorded, as a CSV to fill in"
     )
     _common(p, dataset_required=True)
-    p.add_argument("--run", help="model run to draw from (default: the latest)")
+    _run(p, "model run to draw from (default: the latest)")
     p.add_argument("--size", type=int, required=True, help="examples to draw")
     p.add_argument("--strategy", choices=STRATEGIES, default=STRATEGIES[0])
     p.add_argument("--seed", type=int, help="random seed (default: a fresh one, printed)")
     p.add_argument("--out", required=True, help="the CSV to write (whole or not at all)")
-    p.add_argument("--actor", default=os.environ.get("USER") or "sample", help="who draws")
+    _actor(p, "sample", "who draws")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("tags", help="tag definitions")
@@ -777,7 +788,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("file")
     _common(t)
-    t.add_argument("--actor", default=os.environ.get("USER") or "import")
+    _actor(t, "import")
     _encoding(t)
     t.set_defaults(func=cmd_tags_import)
     t = tsub.add_parser("list", help="list tags (with counts for a --dataset)")
@@ -792,9 +803,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("priorities", help="export the ranked priority table")
     _common(p, dataset_required=True)
-    p.add_argument("--run", help="model run (default: the latest)")
-    _out(p)
-    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    _run(p)
+    _out(p, formats=True)
     p.add_argument("--by", choices=ORDERS, default=ORDERS[0])
     p.set_defaults(func=cmd_priorities)
 
@@ -802,7 +812,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, dataset_required=True)
     p.add_argument("--by", required=True, help=f"a metadata column, or {SLICE_BY_TAGS!r}")
     p.add_argument("--positive", help="positive class for precision/recall/F1 (default: macro)")
-    p.add_argument("--run", help="model run (default: the latest)")
+    _run(p)
     _out(p)
     p.set_defaults(func=cmd_slices)
 
@@ -814,10 +824,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--against", required=True, help="the production sample (imported with --production)"
     )
     p.add_argument("--by", help="a column: one row per value, with the projected accuracy")
-    p.add_argument("--run", help="model run of --dataset (default: the latest)")
+    _run(p, "model run of --dataset (default: the latest)")
     p.add_argument("--against-run", help="model run of --against (default: the latest)")
-    _out(p)
-    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    _out(p, formats=True)
     p.set_defaults(func=cmd_drift)
 
     p = sub.add_parser(
@@ -832,7 +841,7 @@ def build_parser() -> argparse.ArgumentParser:
         "distinct columns, each predicate holding for at least --min-support of the examples.",
     )
     _common(p, dataset_required=True)
-    p.add_argument("--run", help="model run (default: the latest)")
+    _run(p)
     p.add_argument(
         "--max-level", type=int, default=3, help="most predicates in a slice, 1 to 4 (default: 3)"
     )
@@ -857,7 +866,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="define the slice ranked N as a rule tag with its condition (instead of listing)",
     )
     p.add_argument("--name", help="the rule tag's name (default: the slice's text)")
-    p.add_argument("--actor", default=os.environ.get("USER") or "discover", help="who adopts")
+    _actor(p, "discover", "who adopts")
     p.set_defaults(func=cmd_discover)
 
     p = sub.add_parser(
@@ -871,15 +880,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar=("A", "B"),
         help="the baseline run A and the run B compared with it (difference = B - A)",
     )
-    _out(p)
-    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    _out(p, formats=True)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(
         "clusters", help="clusters of similar errors, from the run's embedding or a text column"
     )
     _common(p, dataset_required=True)
-    p.add_argument("--run", help="model run (default: the latest)")
+    _run(p)
     p.add_argument("--k", type=int, help="number of clusters (default: chosen by silhouette)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample and of k-means")
     p.add_argument(
@@ -893,9 +901,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar=("N", "TAG"),
         help="tag the errors of cluster N with the reviewed tag TAG (to be reviewed after)",
     )
-    p.add_argument("--actor", default=os.environ.get("USER") or "clusters", help="who names")
-    _out(p)
-    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    _actor(p, "clusters", "who names")
+    _out(p, formats=True)
     p.set_defaults(func=cmd_clusters)
 
     p = sub.add_parser("undo", help="undo a reviewer's last action")
