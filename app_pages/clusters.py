@@ -14,18 +14,6 @@ from erroranalysis.embeddings import Embeddings
 _ui.start_page()
 
 AUTO = 0  # the k input's "choose it" value
-SHOWN = [
-    "cluster",
-    "examples",
-    "errors",
-    "error_rate",
-    "interval",
-    "share_of_errors",
-    "weak",
-    "common_error",
-    "common_metadata",
-    "representatives",
-]
 COLUMNS = {
     "cluster": st.column_config.NumberColumn("Cluster", width="small"),
     "examples": st.column_config.NumberColumn("Examples", format="%d"),
@@ -45,6 +33,7 @@ COLUMNS = {
     ),
     "representatives": st.column_config.TextColumn("Representatives", width="medium"),
 }
+SHOWN = list(COLUMNS)  # the table's columns, in this order
 GREY = "#b0b0b0"
 # 24 distinct colours, none of them grey: a cluster's colour differs from the correct ones'.
 PALETTE = px.colors.qualitative.Dark24

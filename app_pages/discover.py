@@ -10,18 +10,6 @@ from erroranalysis import discover
 _ui.start_page()
 
 TOP = 20
-SHOWN = [
-    "rank",
-    "slice",
-    "level",
-    "examples",
-    "share",
-    "error_rate",
-    "error_rate_elsewhere",
-    "score",
-    "p_adjusted",
-    "significant",
-]
 COLUMNS = {
     "rank": st.column_config.NumberColumn("Rank", width="small"),
     "slice": st.column_config.TextColumn("Slice", width="large"),
@@ -36,6 +24,7 @@ COLUMNS = {
     ),
     "significant": st.column_config.CheckboxColumn("Significant", help="Adjusted p ≤ 0.05"),
 }
+SHOWN = list(COLUMNS)  # the table's columns, in this order
 
 st.title("Discover")
 info = _ui.require_run()
