@@ -38,6 +38,37 @@ def open_page(page: Page, url: str) -> None:
     expect(page.get_by_role("dialog").filter(has_text="Page not found")).to_have_count(0)
 
 
+def go_to(page: Page, name: str) -> None:
+    """Open the page ``name`` from the sidebar and wait until it is drawn without error."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=name).click()
+    expect(page.get_by_role("heading", name=name)).to_be_visible()
+    wait_idle(page)
+    no_exception(page)
+
+
+def drop_file(page: Page, name: str, data: bytes, *, mime: str = "text/csv") -> Locator:
+    """Drop ``data`` as the file ``name`` on the Datasets page's uploader; once the import
+    form is drawn, its "Validate and import" button."""
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+        files=[{"name": name, "mimeType": mime, "buffer": data}]
+    )
+    submit = page.get_by_role("button", name=re.compile("Validate and import"))
+    expect(submit).to_be_visible()
+    wait_idle(page)
+    return submit
+
+
+def priority_row(page: Page, url: str, tag: str) -> tuple[Locator, int]:
+    """Open Priorities at ``url`` until ``tag`` is in its first table (the priority table:
+    rank, tag, kind, examples, ...); that grid and the tag's row in it."""
+    open_page(page, url)
+    expect(page.get_by_role("heading", name="Priorities")).to_be_visible()
+    grid = page.get_by_test_id("stDataFrame").first
+    # The grid is drawn on a canvas; its cells are mirrored in an accessible (hidden) table.
+    expect(grid.get_by_text(tag, exact=True)).to_be_attached()
+    return grid, grid_texts(grid, column=1).index(tag)
+
+
 def key_class(key: str) -> str:
     """The CSS class Streamlit gives the element of a widget ``key`` (st-key-…)."""
     return "st-key-" + re.sub(r"[^a-zA-Z0-9_-]", "-", key.strip())

@@ -5,7 +5,14 @@ Priorities."""
 from __future__ import annotations
 
 import pytest
-from e2e_helpers import grid_texts, no_exception, open_page, set_reviewer, wait_idle
+from e2e_helpers import (
+    grid_texts,
+    no_exception,
+    open_page,
+    priority_row,
+    set_reviewer,
+    wait_idle,
+)
 from playwright.sync_api import Page, expect
 
 from erroranalysis.analyses import error_clusters, load_evidence
@@ -45,9 +52,5 @@ def test_name_the_weak_cluster_and_see_its_tag_in_priorities(app, page: Page):
     assert sorted(assigned.loc[assigned["tag"] == TAG, "example_id"]) == members
     assert actions.iloc[0]["kind"] == "tag_examples" and actions.iloc[0]["actor"] == REVIEWER
 
-    open_page(page, app.page_url("priorities"))
-    expect(page.get_by_role("heading", name="Priorities")).to_be_visible()
-    grid = page.get_by_test_id("stDataFrame").first
-    expect(grid.get_by_text(TAG, exact=True)).to_be_attached()
-    row = grid_texts(grid, column=1).index(TAG)
+    grid, row = priority_row(page, app.page_url("priorities"), TAG)
     assert grid_texts(grid, column=2)[row] == "reviewed"

@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 import pytest
-from e2e_helpers import grid_texts, no_exception, open_page, wait_idle
+from e2e_helpers import drop_file, go_to, grid_texts, no_exception, open_page, wait_idle
 from playwright.sync_api import Page, expect
 
 from erroranalysis.demo import SAMPLE_DATA, SPEECH
@@ -31,12 +31,7 @@ def test_import_a_second_run_then_compare_shows_the_regression(app, page: Page):
     with open_project(app.db, readonly=True) as project:
         before = [run.name for run in project.dataset(SPEECH).runs()]
     open_page(page, app.page_url(""))
-    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
-        files=[{"name": "speech_v2.csv", "mimeType": "text/csv", "buffer": next_run()}]
-    )
-    submit = page.get_by_role("button", name=re.compile("Validate and import"))
-    expect(submit).to_be_visible()
-    wait_idle(page)
+    submit = drop_file(page, "speech_v2.csv", next_run())
     page.get_by_role("textbox", name="Dataset name").fill(SPEECH)
     page.get_by_role("textbox", name="Run name").fill("next")
     submit.click()
@@ -45,10 +40,7 @@ def test_import_a_second_run_then_compare_shows_the_regression(app, page: Page):
     with open_project(app.db, readonly=True) as project:
         assert [run.name for run in project.dataset(SPEECH).runs()] == [*before, "next"]
 
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Compare").click()
-    expect(page.get_by_role("heading", name="Compare")).to_be_visible()
-    wait_idle(page)
-    no_exception(page)
+    go_to(page, "Compare")
     # The two latest runs are compared first: the one before, and the one just imported.
     expect(page.get_by_text("Regressed in next:")).to_be_visible()
     expect(page.get_by_test_id("stAlertContentError")).to_contain_text("car")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from e2e_helpers import grid_texts, no_exception, open_page, set_reviewer, wait_idle
+from e2e_helpers import grid_texts, no_exception, open_page, priority_row, set_reviewer, wait_idle
 from playwright.sync_api import Page, expect
 
 from erroranalysis.analyses import discover_slices, load_evidence
@@ -49,11 +49,6 @@ def test_adopt_a_discovered_slice_and_see_it_in_priorities(app, page: Page):
     held = int(evaluate_rule(top["rule"], examples).sum())
     assert held == top["examples"]
 
-    open_page(page, app.page_url("priorities"))
-    expect(page.get_by_role("heading", name="Priorities")).to_be_visible()
-    grid = page.get_by_test_id("stDataFrame").first
-    expect(grid.get_by_text(TAG, exact=True)).to_be_attached()
-    # rank, tag, kind, examples, ...: the first table is the priority table.
-    row = grid_texts(grid, column=1).index(TAG)
+    grid, row = priority_row(page, app.page_url("priorities"), TAG)
     assert grid_texts(grid, column=2)[row] == "rule"
     assert grid_texts(grid, column=3)[row] == str(held)

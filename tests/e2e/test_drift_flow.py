@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 import pytest
-from e2e_helpers import grid_texts, no_exception, open_page, wait_idle
+from e2e_helpers import drop_file, go_to, grid_texts, no_exception, open_page, wait_idle
 from playwright.sync_api import Page, expect
 
 from erroranalysis.demo import SAMPLE_DATA
@@ -26,12 +26,7 @@ def production_upload() -> bytes:
 
 def test_upload_a_production_sample_then_drift_projects_its_accuracy(app, page: Page):
     open_page(page, app.page_url(""))
-    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
-        files=[{"name": "week1.csv", "mimeType": "text/csv", "buffer": production_upload()}]
-    )
-    submit = page.get_by_role("button", name=re.compile("Validate and import"))
-    expect(submit).to_be_visible()
-    wait_idle(page)
+    submit = drop_file(page, "week1.csv", production_upload())
     page.get_by_test_id("stCheckbox").filter(has_text="Production sample").click()
     wait_idle(page)
     toggle = page.get_by_role("switch", name="Production sample: predictions without labels")
@@ -47,10 +42,7 @@ def test_upload_a_production_sample_then_drift_projects_its_accuracy(app, page: 
     with open_project(app.db, readonly=True) as project:
         assert project.dataset("week1").production
 
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Drift").click()
-    expect(page.get_by_role("heading", name="Drift")).to_be_visible()
-    wait_idle(page)
-    no_exception(page)
+    go_to(page, "Drift")
     page.get_by_test_id("stSelectbox").filter(has_text="Labelled dataset").click()
     page.get_by_role("option", name="speech-commands").click()
     wait_idle(page)

@@ -20,6 +20,7 @@ from e2e_helpers import (
     grid_texts,
     nav_button,
     open_page,
+    priority_row,
     set_reviewer,
     tag_button,
     tag_shortcut,
@@ -129,15 +130,8 @@ def test_tags_are_still_shown_after_a_reload(tagged, app):
 
 
 def test_priorities_ranks_the_new_tag(tagged, app, page):
-    open_page(page, app.page_url("priorities"))
-    expect(page.get_by_role("heading", name="Priorities")).to_be_visible()
-    grid = page.get_by_test_id("stDataFrame").first
-    # The grid is drawn on a canvas; its cells are mirrored in an accessible (hidden) table.
-    expect(grid.get_by_text(NEW_TAG, exact=True)).to_be_attached()
-    tags = grid_texts(grid, column=1)
+    grid, row = priority_row(page, app.page_url("priorities"), NEW_TAG)
     counts = grid_texts(grid, column=3)
-    # rank, tag, kind, examples, ...: the first table is the priority table.
-    row = tags.index(NEW_TAG)
     # Only the example marked reviewed (drawn in the queue's sample) enters the estimates;
     # the two tagged without a review are kept and shown, but left out.
     assert counts[row] == "1"
