@@ -914,17 +914,17 @@ def build_parser() -> argparse.ArgumentParser:
     msub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     m = msub.add_parser("relink", help="point runs at their media, moved to another folder")
     _common(m, dataset_required=True)
-    m.add_argument("--run", help="the run to relink (default: every run of the dataset)")
+    _run(m, "the run to relink (default: every run of the dataset)")
     m.add_argument(
         "--root", required=True, help="the folder that now holds the media files the runs name"
     )
-    m.add_argument("--actor", default=os.environ.get("USER") or "relink", help="who relinks")
+    _actor(m, "relink", "who relinks")
     m.set_defaults(func=cmd_media_relink)
 
     p = sub.add_parser("bundle", help="write the project and its media into one .zip")
     _common(p)
     p.add_argument("--out", required=True, help="the .zip to write (whole or not at all)")
-    p.add_argument("--actor", default=os.environ.get("USER") or "bundle", help="who bundles")
+    _actor(p, "bundle", "who bundles")
     p.set_defaults(func=cmd_bundle)
 
     p = sub.add_parser("open", help="extract a bundle (.zip) written by `bundle` to use it")
