@@ -901,6 +901,22 @@ def flash() -> None:
         )
 
 
+def tag_button(
+    label: str, name: str, *, on_click: Callable[..., None], args: tuple, key: str
+) -> None:
+    """The button that makes the tag ``name`` from what the page shows (``on_click(*args)``):
+    off until the reviewer is known and the name is not blank."""
+    st.button(
+        label,
+        type="primary",
+        icon=PAGES["tags"][1],
+        disabled=reviewer() is None or not name.strip(),
+        on_click=on_click,
+        args=args,
+        key=key,
+    )
+
+
 def need_reviewer() -> str | None:
     """The reviewer's name; when missing, a short prompt that asks for it once."""
     name = reviewer()

@@ -256,14 +256,8 @@ st.caption(
     "shows it with the tag already set."
 )
 tag = st.text_input("Tag", key=f"cl_tag:{number}", max_chars=100, placeholder="e.g. telephone")
-st.button(
-    "Name this cluster",
-    type="primary",
-    icon=":material/sell:",
-    disabled=actor is None or not tag.strip(),
-    on_click=_name,
-    args=(int(number), tag.strip()),
-    key="cl_name",
+_ui.tag_button(
+    "Name this cluster", tag, on_click=_name, args=(int(number), tag.strip()), key="cl_name"
 )
 st.caption(
     "Heard or seen the group as a whole? *Confirm all as reviewed* marks its errors reviewed "

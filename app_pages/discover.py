@@ -124,11 +124,9 @@ description = (
     f"Found by Discover on run {info.name!r}: error rate {row['error_rate']:.1%} against "
     f"{row['error_rate_elsewhere']:.1%} elsewhere, {row['examples']:,} examples"
 )
-st.button(
+_ui.tag_button(
     "Adopt as rule tag",
-    type="primary",
-    icon=":material/sell:",
-    disabled=actor is None or not name.strip(),
+    name,
     on_click=_adopt,
     args=(row["rule"], name.strip(), description),
     key="dc_adopt",
