@@ -15,9 +15,9 @@ typing a leading ``'`` gives, so editing the cell later keeps it text.
 
 What a workbook cannot hold is changed visibly, not dropped: characters XML forbids
 (control characters other than tab and line breaks, lone surrogates) become U+FFFD,
-and an infinite number becomes the text ``inf`` or ``-inf``. A carriage return reads
-back as a line feed, as XML normalises line ends. Sheets are written in openpyxl's
-streaming mode, so memory stays flat on a sheet of a million rows.
+and an infinite number becomes the text ``inf`` or ``-inf``. openpyxl, in its
+streaming mode, lays out the workbook; the rows below each header are streamed into
+the sheet in chunks, so memory stays flat on a sheet of a million rows.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ import io
 import math
 import os
 import re
-from collections.abc import Callable, Collection, Mapping
+import zipfile
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -37,8 +38,9 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import TYPE_STRING, Cell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import to_excel
 
-from .export import FORMULA_STARTS, _default_index, _is_text
+from .export import FORMULA_STARTS, _default_index
 
 __all__ = [
     "DATETIME_FORMAT",
@@ -94,8 +96,8 @@ def sheet_name(name: str) -> str:
 @dataclass(frozen=True)
 class _Column:
     header: str
-    values: list[Any]
-    number_format: str | None
+    values: pd.Series  # numbers as floats or ints, everything else as objects
+    number_format: str | None  # for the column's numbers and dates
     width: float
 
 
@@ -214,13 +216,12 @@ def _scalar(value: Any) -> Any:
     return str(value)
 
 
-def _check_lengths(key: str, header: str, values: list[Any]) -> None:
-    for row, value in enumerate(values, start=2):
-        if isinstance(value, str) and len(value) > MAX_CELL_TEXT:
-            raise ValueError(
-                f"sheet {key!r}, column {header!r}, row {row}: {len(value):,} characters; "
-                f"a cell holds {MAX_CELL_TEXT:,}"
-            )
+def _check_length(key: str, header: str, row: int, text: str) -> None:
+    if len(text) > MAX_CELL_TEXT:
+        raise ValueError(
+            f"sheet {key!r}, column {header!r}, row {row}: {len(text):,} characters; "
+            f"a cell holds {MAX_CELL_TEXT:,}"
+        )
 
 
 def _width(header: str, values: list[Any], floor: int) -> float:
@@ -250,87 +251,156 @@ def _prepare(key: str, title: str, frame: pd.DataFrame, percent: Collection[str]
     for position in range(table.shape[1]):
         series = table.iloc[:, position]
         header = _clean_text(_header(table.columns[position]))
-        _check_lengths(key, "header", [header])
+        _check_length(key, "header", 1, header)
         if position in percent_positions:
-            values = [_number(v) for v in series.astype(float).tolist()]
-            number_format, floor = PERCENT_FORMAT, _PERCENT_WIDTH
-        elif _is_number(series):
-            values = [_scalar(v) for v in series.astype(object).tolist()]
-            number_format, floor = None, _NUMBER_WIDTH
-        elif pd.api.types.is_bool_dtype(series.dtype):
-            values = [_scalar(v) for v in series.astype(object).tolist()]
-            number_format, floor = None, 0
+            values, number_format, floor = series.astype(float), PERCENT_FORMAT, _PERCENT_WIDTH
         elif pd.api.types.is_datetime64_any_dtype(series.dtype):
-            values = [_scalar(v) for v in series.astype(object).tolist()]
-            stamps = [v for v in values if v is not None]
-            midnight = all(v == dt.datetime(v.year, v.month, v.day) for v in stamps)
+            values = series.astype(object)
+            stamps = series.dropna()
+            if getattr(stamps.dt, "tz", None) is not None:
+                stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+            midnight = bool((stamps == stamps.dt.normalize()).all())
             number_format = DATE_FORMAT if midnight else DATETIME_FORMAT
             floor = len(number_format)
         else:
-            if isinstance(series.dtype, pd.CategoricalDtype) or not _is_text(series):
-                series = series.astype(object)
-            values = [_scalar(v) for v in series.tolist()]
-            values = [_clean_text(v) if isinstance(v, str) else v for v in values]
-            _check_lengths(key, header, values)
-            number_format, floor = None, 0
-        columns.append(_Column(header, values, number_format, _width(header, values, floor)))
+            values = series if _is_number(series) else series.astype(object)
+            number_format = None
+            floor = _NUMBER_WIDTH if _is_number(series) else 0
+            if not _is_number(series) and not pd.api.types.is_bool_dtype(series.dtype):
+                for row, text in _long_texts(values):
+                    _check_length(key, header, row, text)
+        sample = [_scalar(value) for value in values.iloc[:_WIDTH_SAMPLE].tolist()]
+        columns.append(_Column(header, values, number_format, _width(header, sample, floor)))
     return _Sheet(title, columns, len(table))
 
 
-class _Cells:
-    """Builds the cells of one worksheet, a row at a time while streaming."""
-
-    def __init__(self, worksheet: Any) -> None:
-        self._worksheet = worksheet
-
-    def text(self, text: str) -> Cell:
-        cell = Cell(self._worksheet, row=1, column=1)
-        # Set the type after the value: assigning the value would infer a formula from
-        # "=" and an error from "#N/A".
-        cell._value = text
-        cell.data_type = TYPE_STRING
-        if text.lstrip("'").startswith(FORMULA_STARTS):
-            cell.quotePrefix = True
-        return cell
-
-    def plain(self, value: Any) -> Any:
-        return self.text(value) if isinstance(value, str) else value
-
-    def formatted(self, number_format: str) -> Callable[[Any], Any]:
-        def cell(value: Any) -> Any:
-            if value is None or isinstance(value, str):
-                return self.plain(value)
-            styled = Cell(self._worksheet, row=1, column=1, value=value)
-            styled.number_format = number_format
-            return styled
-
-        return cell
-
-    def header(self, text: str) -> Cell:
-        cell = self.text(text)
-        cell.font = _HEADER_FONT
-        return cell
+def _long_texts(values: pd.Series) -> list[tuple[int, str]]:
+    """The (row, text) of every text longer than a cell holds, rows counted as in the sheet."""
+    too_long = values.map(lambda v: isinstance(v, str) and len(v) > MAX_CELL_TEXT)
+    return [(int(row) + 2, values.iloc[row]) for row in np.flatnonzero(too_long.to_numpy())]
 
 
-def _write_sheet(book: Workbook, sheet: _Sheet) -> None:
+# ---------------------------------------------------------------- writing
+# openpyxl lays out the workbook (sheets, styles, header row, frozen pane, filter, widths)
+# and the rows below the header are streamed straight into each sheet's XML, in the form
+# openpyxl writes them (inline strings, typed cells). Building an openpyxl cell per value
+# took 0.3 ms of CPU per row of 13 columns, forty times pandas' to_csv of the same rows;
+# streamed, the rows take five times to_csv.
+_CHUNK_ROWS = 5_000
+_SHEET_DATA_END = b"</sheetData>"
+
+
+@dataclass(frozen=True)
+class _Styles:
+    """The workbook's style numbers of the cells below the header."""
+
+    quoted: int
+    formats: dict[str, int]
+
+
+def _styles(worksheet: Any) -> _Styles:
+    def style(**attributes: Any) -> int:
+        probe = Cell(worksheet, row=1, column=1)
+        for name, value in attributes.items():
+            setattr(probe, name, value)
+        return probe.style_id
+
+    formats = (PERCENT_FORMAT, DATE_FORMAT, DATETIME_FORMAT)
+    return _Styles(
+        quoted=style(quotePrefix=True),
+        formats={number_format: style(number_format=number_format) for number_format in formats},
+    )
+
+
+def _escape(text: str) -> str:
+    text = _clean_text(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # A literal carriage return would read back as a line feed.
+    return text.replace("\r", "&#13;")
+
+
+def _cell_xml(ref: str, value: Any, number_format: str | None, styles: _Styles) -> str:
+    """One cell's XML; a text is always an inline string, so never a formula or an error."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        quoted = f' s="{styles.quoted}"' if value.lstrip("'").startswith(FORMULA_STARTS) else ""
+        return (
+            f'<c r="{ref}" t="inlineStr"{quoted}><is><t xml:space="preserve">'
+            f"{_escape(value)}</t></is></c>"
+        )
+    if isinstance(value, bool):
+        return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, dt.datetime):
+        style = styles.formats[number_format or DATETIME_FORMAT]
+        return f'<c r="{ref}" s="{style}"><v>{to_excel(value)!r}</v></c>'
+    style = f' s="{styles.formats[number_format]}"' if number_format else ""
+    return f'<c r="{ref}"{style}><v>{value!r}</v></c>'
+
+
+def _rows_xml(sheet: _Sheet, styles: _Styles) -> Iterator[bytes]:
+    letters = [get_column_letter(number) for number in range(1, len(sheet.columns) + 1)]
+    formats = [column.number_format for column in sheet.columns]
+    for start in range(0, sheet.rows, _CHUNK_ROWS):
+        stop = min(start + _CHUNK_ROWS, sheet.rows)
+        chunk = [
+            [_scalar(value) for value in column.values.iloc[start:stop].tolist()]
+            for column in sheet.columns
+        ]
+        parts = []
+        for number, values in enumerate(zip(*chunk, strict=True), start=start + 2):
+            parts.append(f'<row r="{number}">')
+            parts.extend(
+                _cell_xml(f"{letter}{number}", value, number_format, styles)
+                for letter, value, number_format in zip(letters, values, formats, strict=True)
+            )
+            parts.append("</row>")
+        yield "".join(parts).encode("utf-8")
+
+
+def _layout(book: Workbook, sheet: _Sheet) -> _Styles:
+    """Add the sheet with its header row; the styles of the cells below it."""
     worksheet = book.create_sheet(sheet.title)
     for number, column in enumerate(sheet.columns, start=1):
         worksheet.column_dimensions[get_column_letter(number)].width = column.width
-    if not sheet.columns:
-        return
-    worksheet.freeze_panes = "A2"
-    last = get_column_letter(len(sheet.columns))
-    worksheet.auto_filter.ref = f"A1:{last}{sheet.rows + 1}"
-    cells = _Cells(worksheet)
-    worksheet.append([cells.header(column.header) for column in sheet.columns])
-    converters = [
-        cells.plain if column.number_format is None else cells.formatted(column.number_format)
-        for column in sheet.columns
-    ]
-    for values in zip(*(column.values for column in sheet.columns), strict=True):
-        worksheet.append(
-            [convert(value) for convert, value in zip(converters, values, strict=True)]
-        )
+    styles = _styles(worksheet)
+    if sheet.columns:
+        worksheet.freeze_panes = "A2"
+        last = get_column_letter(len(sheet.columns))
+        worksheet.auto_filter.ref = f"A1:{last}{sheet.rows + 1}"
+        header = []
+        for column in sheet.columns:
+            cell = Cell(worksheet, row=1, column=1)
+            # Set the type after the value: assigning the value would infer a formula
+            # from "=" and an error from "#N/A".
+            cell._value = column.header
+            cell.data_type = TYPE_STRING
+            cell.font = _HEADER_FONT
+            cell.quotePrefix = column.header.lstrip("'").startswith(FORMULA_STARTS)
+            header.append(cell)
+        worksheet.append(header)
+    return styles
+
+
+def _fill(
+    layout: bytes, target: BinaryIO | str | os.PathLike[str], rows: dict[str, Iterator[bytes]]
+) -> None:
+    """Copy the laid-out workbook to ``target``, streaming the rows of each sheet in
+    ``rows`` after its header row (the last one before ``</sheetData>``)."""
+    with (
+        zipfile.ZipFile(io.BytesIO(layout)) as source,
+        zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out,
+    ):
+        for member in source.infolist():
+            data = source.read(member)
+            if member.filename not in rows:
+                out.writestr(member, data)
+                continue
+            head, tail = data.rsplit(_SHEET_DATA_END, 1)
+            with out.open(member.filename, "w", force_zip64=True) as stream:
+                stream.write(head)
+                for chunk in rows[member.filename]:
+                    stream.write(chunk)
+                stream.write(_SHEET_DATA_END + tail)
 
 
 def write_workbook(
@@ -354,9 +424,17 @@ def write_workbook(
         _prepare(key, titles[key], frame, percent.get(key, ())) for key, frame in sheets.items()
     ]
     book = Workbook(write_only=True)
-    for sheet in prepared:
-        _write_sheet(book, sheet)
-    book.save(target)
+    streams = [_rows_xml(sheet, _layout(book, sheet)) for sheet in prepared]
+    layout = io.BytesIO()
+    book.save(layout)
+    # A sheet's part name is numbered when the workbook is saved.
+    members = [worksheet.path.lstrip("/") for worksheet in book.worksheets]
+    rows = {
+        member: stream
+        for member, stream, sheet in zip(members, streams, prepared, strict=True)
+        if sheet.rows and sheet.columns
+    }
+    _fill(layout.getvalue(), target, rows)
 
 
 def workbook_bytes(

@@ -45,8 +45,8 @@ HOSTILE = [
 ]
 
 
-def xml_text(text: str) -> str:
-    """``text`` as it reads back from XML (either format): a carriage return is a line feed."""
+def csv_text(text: str) -> str:
+    """``text`` as LibreOffice reads it from a CSV field: a carriage return is a line feed."""
     return text.replace("\r", "\n")
 
 
