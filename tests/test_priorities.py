@@ -185,6 +185,20 @@ def noise_row(dataset, kind: str = "dataset", **fields) -> pd.Series:
     ).iloc[0]
 
 
+def labelled(prediction, human, *, tag=None, reviewed=None):
+    """A ``small`` dataset whose label is always "a" (so correct where ``prediction`` is "a"),
+    with the human labels ``human`` (None: none) and the tag on ``tag`` (default: all)."""
+    n = len(prediction)
+    return small(
+        [p == "a" for p in prediction],
+        [1] * n if tag is None else tag,
+        reviewed,
+        label=["a"] * n,
+        prediction=prediction,
+        human_label=pd.array(human, dtype=object),
+    )
+
+
 @pytest.mark.parametrize(
     ("correct", "tag", "reviewed", "note"),
     [
@@ -239,15 +253,7 @@ def test_dataset_tag_with_every_example_reviewed_or_not_is_the_same(book):
     ],
 )
 def test_measured_hlp(human_label, hlp, source):
-    row = noise_row(
-        small(
-            [0, 1, 1, 1, 1, 0],
-            [1, 1, 1, 1, 0, 0],
-            label=["a"] * 6,
-            prediction=["b", "a", "a", "a", "a", "b"],
-            human_label=pd.array(human_label, dtype=object),
-        )
-    )
+    row = noise_row(labelled(["b", "a", "a", "a", "a", "b"], human_label, tag=[1, 1, 1, 1, 0, 0]))
     assert row["hlp_source"] == source
     if source == "measured":
         assert row["hlp"] == pytest.approx(hlp)
@@ -262,51 +268,23 @@ def test_measured_hlp_is_weighted_by_stratum():
     # Errors: 2 tagged, both reviewed, human agrees on 1 (0.5).
     # Correct: 8 tagged, 2 reviewed (both human-labelled, both agree: 1.0).
     # Stratum weights: errors 2 of the tag's 2 + 8 = 10 examples -> 0.2.
-    correct = [0, 0] + [1] * 8
     reviewed = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
     human = ["a", "x", "a", "a", None, None, None, None, None, None]
-    row = noise_row(
-        small(
-            correct,
-            [1] * 10,
-            reviewed,
-            label=["a"] * 10,
-            prediction=["b", "b"] + ["a"] * 8,
-            human_label=pd.array(human, dtype=object),
-        ),
-        "reviewed",
-    )
+    row = noise_row(labelled(["b", "b"] + ["a"] * 8, human, reviewed=reviewed), "reviewed")
     assert row["hlp_source"] == "measured"
     assert row["hlp"] == pytest.approx(0.2 * 0.5 + 0.8 * 1.0)
     assert row["accuracy"] == pytest.approx(0.8)
 
 
 def test_human_labels_only_on_errors_cannot_measure_hlp():
-    row = noise_row(
-        small(
-            [0, 0, 1, 1],
-            [1, 1, 1, 1],
-            label=["a"] * 4,
-            prediction=["b", "b", "a", "a"],
-            human_label=pd.array(["a", "b", None, None], dtype=object),
-        )
-    )
+    row = noise_row(labelled(["b", "b", "a", "a"], ["a", "b", None, None]))
     assert row["hlp_source"] == "empty"
     assert np.isnan(row["hlp"])
     assert NOTE_HLP_ERRORS_ONLY in row["note"]
 
 
 def test_set_hlp_wins_over_human_labels():
-    row = noise_row(
-        small(
-            [0, 1, 1, 1],
-            [1, 1, 1, 1],
-            label=["a"] * 4,
-            prediction=["b", "a", "a", "a"],
-            human_label=pd.array(["a", "a", "b", "b"], dtype=object),
-        ),
-        hlp={"noise": 0.9},
-    )
+    row = noise_row(labelled(["b", "a", "a", "a"], ["a", "a", "b", "b"]), hlp={"noise": 0.9})
     assert (row["hlp_source"], row["hlp"]) == ("set", 0.9)
 
 
