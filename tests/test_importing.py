@@ -179,6 +179,10 @@ def test_arbitrary_text_survives_csv_and_jsonl(ids, labels, data):
 
 
 # ---------------------------------------------------------------------- the canonical frame
+# The columns a run leads with, in this order, whatever the file's order.
+LEADING_COLUMNS = ["id", "label", "prediction", "correct", "confidence"]
+
+
 def test_column_order_and_types():
     data = (
         b"snr,tags,image,text,audio,human_label,confidence,correct,prediction,label,id,tag:x\n"
@@ -186,11 +190,7 @@ def test_column_order_and_types():
     )
     result = read_bytes(data, media_root=".")
     assert list(result.frame.columns) == [
-        "id",
-        "label",
-        "prediction",
-        "correct",
-        "confidence",
+        *LEADING_COLUMNS,
         "human_label",
         "text",
         "audio",
@@ -304,14 +304,7 @@ def test_column_mapping_renames_roles():
     data = b"uid,gold,guess,score,note\n1,a,a,0.5,x\n"
     mapping = ColumnMapping(id="uid", label="gold", prediction="guess", confidence="score")
     result = read_bytes(data, columns=mapping)
-    assert list(result.frame.columns) == [
-        "id",
-        "label",
-        "prediction",
-        "correct",
-        "confidence",
-        "note",
-    ]
+    assert list(result.frame.columns) == [*LEADING_COLUMNS, "note"]
 
 
 def test_every_role_has_help_and_a_command_line_flag_with_its_default():
