@@ -226,15 +226,30 @@ def _interval(values: pd.Series, low: pd.Series, high: pd.Series) -> dict[str, A
     }
 
 
-def _groups(
-    rows: pd.DataFrame, keys: np.ndarray | pd.Series, styles: list[tuple[object, str, str]]
-) -> Iterator[tuple[pd.DataFrame, str, str]]:
-    """For each (key, name, colour) of ``styles`` in order, the rows whose key it is, with
-    its name and colour: one trace (legend entry) each; a key without rows draws none."""
+def _bar_groups(
+    rows: pd.DataFrame,
+    keys: np.ndarray | pd.Series,
+    styles: list[tuple[object, str, str]],
+    *,
+    x: str,
+    y: str,
+) -> Iterator[tuple[pd.DataFrame, dict[str, Any]]]:
+    """Horizontal bars of ``rows``, one trace (legend entry) per (key, name, colour) of
+    ``styles`` in order: the rows whose key it is and the trace's bars (length ``x``, label
+    ``y`` shown plain, the style's name and colour). A key without rows draws none."""
     for key, name, color in styles:
         chosen = rows[np.asarray(keys == key)]
         if not chosen.empty:
-            yield chosen, name, color
+            yield (
+                chosen,
+                {
+                    "x": chosen[x].to_numpy(),
+                    "y": _plain_all(chosen[y]),
+                    "orientation": "h",
+                    "name": name,
+                    "marker_color": color,
+                },
+            )
 
 
 def _count(n: int, word: str) -> str:
@@ -474,16 +489,12 @@ def slice_accuracy(slices: pd.DataFrame, *, top: int = TOP) -> go.Figure:
     flagged = ordered["flagged"].fillna(False).astype(bool)
     fig = _figure(title, rows=len(ordered), note=note)
     styles = [(False, "not flagged", BLUE), (True, "flagged", ORANGE)]
-    for rows, name, color in _groups(ordered, flagged, styles):
+    for rows, bars in _bar_groups(ordered, flagged, styles, x="accuracy", y="slice"):
         fig.add_bar(
-            x=rows["accuracy"].to_numpy(),
-            y=_plain_all(rows["slice"]),
-            orientation="h",
-            name=name,
-            marker_color=color,
+            **bars,
             customdata=rows[["examples"]].to_numpy(dtype=float),
             hovertemplate="<b>%{y}</b><br>accuracy: %{x:.1%}<br>%{customdata[0]:,} examples"
-            f"<extra>{name}</extra>",
+            f"<extra>{bars['name']}</extra>",
         )
     _categories(fig, "y", _plain_all(ordered["slice"]))
     fig.update_xaxes(title="accuracy", tickformat=".0%", range=[0, 1])
@@ -550,13 +561,9 @@ def difference_bars(table: pd.DataFrame, *, top: int = TOP) -> go.Figure:
         ("improved", "improved", GREEN),
         ("", "no significant change", BLUE),
     ]
-    for rows, name, color in _groups(shown, status, styles):
+    for rows, bars in _bar_groups(shown, status, styles, x="difference", y="tag"):
         fig.add_bar(
-            x=rows["difference"].to_numpy(),
-            y=_plain_all(rows["tag"]),
-            orientation="h",
-            name=name,
-            marker_color=color,
+            **bars,
             error_x=_interval(rows["difference"], rows["difference_low"], rows["difference_high"]),
             customdata=_with_evidence(
                 rows, ["accuracy_a", "accuracy_b", "difference_low", "difference_high"]
