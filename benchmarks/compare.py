@@ -159,17 +159,11 @@ def add_next_run(db, dataset: str, *, run: str = "next", seed: int = 6) -> None:
         )
 
 
-COMPARE_DRAWN = """(() => {
-  const title = Array.from(document.querySelectorAll('h1')).some(h => h.innerText.trim() === 'Compare');
-  if (!title) return false;
-  const main = document.querySelector("[data-testid='stMain']");
-  const chart = main.querySelector("[data-testid='stPlotlyChart'] .main-svg");
-  if (!chart || chart.getBoundingClientRect().height < 10) return false;
-  if (!main.querySelector("[data-testid='stDataFrame'] [data-testid='glide-cell-1-0']")) return false;
-  const app = document.querySelector("[data-testid='stApp']");
-  return app.getAttribute('data-test-script-state') === 'notRunning'
-    && !document.querySelector("[data-stale='true']");
-})()"""
+# For page_drawn: the Compare page's chart (a Plotly figure) is drawn.
+COMPARE_CHART = """
+const chart = main.querySelector("[data-testid='stPlotlyChart'] .main-svg");
+if (!chart || chart.getBoundingClientRect().height < 10) return false;
+"""
 
 
 def time_compare_page(browser, db, dataset: str, folder, repeat: int):
@@ -180,7 +174,7 @@ def time_compare_page(browser, db, dataset: str, folder, repeat: int):
     from urllib.parse import urlencode
 
     from _server import serving
-    from ui_latency import APP, TIMEOUT_MS, Timing, click_and_wait, wait_idle
+    from ui_latency import APP, TIMEOUT_MS, Timing, click_and_wait, page_drawn, wait_idle
 
     add_next_run(db, dataset)
     with serving(APP, db, folder / f"{dataset}-compare.log") as url:
@@ -192,7 +186,7 @@ def time_compare_page(browser, db, dataset: str, folder, repeat: int):
         to_compare, to_tags = (nav.get_by_role("link", name=n) for n in ("Compare", "Tags"))
         timing, first = Timing([], []), None
         for _ in range(repeat + 1):
-            shown, idle = click_and_wait(page, to_compare, COMPARE_DRAWN)
+            shown, idle = click_and_wait(page, to_compare, page_drawn("Compare", COMPARE_CHART))
             if first is None:  # the first visit computes the comparison
                 first = shown
             else:

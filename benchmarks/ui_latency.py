@@ -278,23 +278,34 @@ def time_next(page, repeat: int) -> Timing:
     return timing
 
 
+def page_drawn(title: str, charts: str) -> str:
+    """JS: the page titled ``title`` drawn, its table with cells, the script idle; ``charts``
+    are JS statements that return false while its charts are not drawn (in ``main``)."""
+    return f"""(() => {{
+  const title = Array.from(document.querySelectorAll('h1')).some(h => h.innerText.trim() === '{title}');
+  if (!title) return false;
+  const main = document.querySelector("[data-testid='stMain']");
+{textwrap.indent(textwrap.dedent(charts).strip(), "  ")}
+  if (!main.querySelector("[data-testid='stDataFrame'] [data-testid='glide-cell-1-0']")) return false;
+  const app = document.querySelector("[data-testid='stApp']");
+  return app.getAttribute('data-test-script-state') === 'notRunning'
+    && !document.querySelector("[data-stale='true']");
+}})()"""
+
+
 def _priorities_drawn(charts: int) -> str:
     """JS: the Priorities page with ``charts`` charts drawn, a table with cells, script idle."""
-    return f"""(() => {{
-      const title = Array.from(document.querySelectorAll('h1')).some(h => h.innerText.trim() === 'Priorities');
-      if (!title) return false;
-      const main = document.querySelector("[data-testid='stMain']");
-      const charts = main.querySelectorAll("[data-testid='stVegaLiteChart']");
-      if (charts.length < {charts}) return false;
-      for (const chart of charts) {{
-        const drawn = chart.querySelector('canvas, svg');
-        if (!drawn || drawn.getBoundingClientRect().height < 10) return false;
-      }}
-      if (!main.querySelector("[data-testid='stDataFrame'] [data-testid='glide-cell-1-0']")) return false;
-      const app = document.querySelector("[data-testid='stApp']");
-      return app.getAttribute('data-test-script-state') === 'notRunning'
-        && !document.querySelector("[data-stale='true']");
-    }})()"""
+    return page_drawn(
+        "Priorities",
+        f"""
+        const charts = main.querySelectorAll("[data-testid='stVegaLiteChart']");
+        if (charts.length < {charts}) return false;
+        for (const chart of charts) {{
+          const drawn = chart.querySelector('canvas, svg');
+          if (!drawn || drawn.getBoundingClientRect().height < 10) return false;
+        }}
+        """,
+    )
 
 
 def time_priorities(page, repeat: int, *, before_each: Callable[[], None] | None = None) -> Timing:
