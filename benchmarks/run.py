@@ -27,6 +27,7 @@ import discover  # noqa: E402
 import drift  # noqa: E402
 import lock_wait  # noqa: E402
 import synthetic  # noqa: E402
+import workbook  # noqa: E402
 
 OUT = HERE / "out"
 RESULTS: list[dict] = []
@@ -198,6 +199,7 @@ def main() -> None:
     clusters.bench_clusters(record)
     compare.bench(record, best_of)
     drift.bench(record, best_of)
+    workbook.bench(record, best_of)
     ui = HERE / "ui_latency.py"
     if not args.skip_ui and ui.exists():
         subprocess.run([sys.executable, str(ui), "--results", str(OUT / "ui.json")], check=True)
