@@ -117,7 +117,9 @@ def write_csv(
         safe.to_csv(target, index=write_index, na_rep="", lineterminator="\r\n")
 
 
-def _jsonable(value: Any) -> Any:
+def python_scalar(value: Any) -> Any:
+    """``value`` as plain Python: None for a missing value (None, ``pd.NA``, ``pd.NaT``), a
+    boolean, integer or float (numpy's too) as bool, int or float; anything else as it is."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, bool | np.bool_):
@@ -125,8 +127,16 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, int | np.integer):
         return int(value)
     if isinstance(value, float | np.floating):
-        value = float(value)
+        return float(value)
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    value = python_scalar(value)
+    if isinstance(value, float):
         return None if math.isnan(value) or math.isinf(value) else value
+    if value is None or isinstance(value, bool | int):
+        return value
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     if isinstance(value, pd.Interval):

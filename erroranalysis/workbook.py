@@ -40,7 +40,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 
-from .export import FORMULA_STARTS, _default_index
+from .export import FORMULA_STARTS, _default_index, python_scalar
 
 __all__ = [
     "DATETIME_FORMAT",
@@ -196,16 +196,11 @@ def _number(value: Any) -> Any:
 
 def _scalar(value: Any) -> Any:
     """A cell value openpyxl writes as itself: a str, bool, int, float, datetime or None."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, str):
+    value = python_scalar(value)
+    if isinstance(value, float):
+        return _number(value)
+    if value is None or isinstance(value, str | bool | int):
         return value
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return _number(float(value))
     if isinstance(value, pd.Timestamp | dt.datetime):
         stamp = pd.Timestamp(value)
         if stamp.tzinfo is not None:

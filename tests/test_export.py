@@ -15,6 +15,7 @@ from erroranalysis.evidence import Evidence
 from erroranalysis.export import (
     neutralize,
     neutralize_frame,
+    python_scalar,
     restore,
     safe_csv,
     to_json_records,
@@ -179,6 +180,31 @@ def test_neutralize_round_trip(value):
     safe = neutralize(value)
     assert restore(safe) == value
     assert not safe.startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        (pd.NA, None),
+        (pd.NaT, None),
+        (np.bool_(True), True),
+        (False, False),
+        (np.int64(-3), -3),
+        (np.uint8(7), 7),
+        (np.float32(0.5), 0.5),
+        ("=1+1", "=1+1"),
+        (pd.Timestamp("2026-01-02"), pd.Timestamp("2026-01-02")),
+    ],
+)
+def test_python_scalar(value, expected):
+    converted = python_scalar(value)
+    assert type(converted) is type(expected) and converted == expected
+
+
+def test_python_scalar_keeps_nan_a_float():
+    nan = python_scalar(np.float64("nan"))
+    assert type(nan) is float and np.isnan(nan)
 
 
 def test_json_records():
