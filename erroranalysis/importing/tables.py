@@ -387,6 +387,8 @@ def _one_review_per_reviewer(
     row's tags, note and label flags go with its last reviewer."""
     sizes = np.asarray([len(names) for names in lists], dtype=np.int64)
     if (sizes == 1).all():
+        if not reviews["reviewer"].str.contains(TAG_SEPARATOR, regex=False).any():
+            return reviews, tags  # every cell is one name as written
         single = np.asarray([names[0] for names in lists], dtype=object)
         return reviews.assign(reviewer=single[codes]), tags
     counts = sizes[codes]
@@ -527,12 +529,15 @@ def _tag_lists(
         report.more(len(bad) - len(shown), column="tags")
         tagged[rows] = True
         return result, set(), tagged
-    read = np.asarray([name not in ignore for name in clean], dtype=bool)[codes]
-    codes, rows = codes[read], rows[read]
+    seen = set(clean)
+    if seen & ignore:
+        read = np.asarray([name not in ignore for name in clean], dtype=bool)[codes]
+        codes, rows = codes[read], rows[read]
+        seen = {clean[code] for code in np.unique(codes).tolist()}
     for row, code in zip(rows.tolist(), codes.tolist(), strict=True):
         result[row].append(clean[code])
     tagged[rows] = True
-    return result, {clean[code] for code in np.unique(codes).tolist()}, tagged
+    return result, seen, tagged
 
 
 def read_tag_definitions(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFrame:
