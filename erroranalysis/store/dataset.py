@@ -105,8 +105,9 @@ class DatasetStore:
         return self.project._tag_events(self.id)
 
     @_guarded
-    def actions(self, *, limit: int = 100) -> pd.DataFrame:
-        """The newest actions on the dataset or the whole project, newest first."""
+    def actions(self, *, limit: int | None = 100) -> pd.DataFrame:
+        """The newest actions on the dataset or the whole project, newest first;
+        ``limit=None``: every action."""
         return self.project._actions(self.id, limit=limit)
 
     @_guarded

@@ -83,11 +83,12 @@ class TagLog:
         return self._query(sql + " ORDER BY tag_events.id", params)
 
     @_guarded
-    def actions(self, *, limit: int = 100) -> pd.DataFrame:
-        """The newest actions of the whole project (who did what, when), newest first."""
+    def actions(self, *, limit: int | None = 100) -> pd.DataFrame:
+        """The newest actions of the whole project (who did what, when), newest first;
+        ``limit=None``: every action."""
         return self._actions(None, limit=limit)
 
-    def _actions(self, dataset_id: int | None, *, limit: int) -> pd.DataFrame:
+    def _actions(self, dataset_id: int | None, *, limit: int | None) -> pd.DataFrame:
         sql = (
             "SELECT actions.id, datasets.name AS dataset, kind, actor, at, undoes, detail"
             f" FROM actions LEFT JOIN datasets ON datasets.id = dataset_id"
@@ -97,7 +98,9 @@ class TagLog:
         if dataset_id is not None:
             sql += " AND (dataset_id = ? OR dataset_id IS NULL)"
             params = (dataset_id,)
-        return self._query(sql + " ORDER BY actions.id DESC LIMIT ?", (*params, int(limit)))
+        # SQLite reads a negative LIMIT as no limit.
+        rows = -1 if limit is None else int(limit)
+        return self._query(sql + " ORDER BY actions.id DESC LIMIT ?", (*params, rows))
 
     def _invert_events(
         self,
