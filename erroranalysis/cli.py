@@ -35,6 +35,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import ExpectedError
+from .exports import EXPORT_KINDS, FORMATS
 from .roles import ROLE_HELP, ROLES, ColumnMapping, column_flag
 from .vocabulary import DEFAULT_RUN, ORDERS, SLICE_BY_TAGS, STRATEGIES, check_name
 
@@ -51,6 +52,8 @@ NAME_FLAGS = (
     ("reviewer", "--reviewer", "reviewer"),
     ("against", "--against", "dataset"),
     ("against_run", "--against-run", "run"),
+    ("baseline", "--baseline", "run"),
+    ("tag", "--tag", "tag"),
 )
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -155,32 +158,12 @@ def _check_output(path: Path, *, project: Path) -> None:
 
 
 def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` whole or not at all.
+    """Write ``text`` (UTF-8) to ``path`` whole or not at all (see
+    :func:`erroranalysis.exports.replace_atomically`): a reader sees the old file or the
+    new one, never half a table under the real name."""
+    from .exports import replace_atomically
 
-    The text goes to a temporary file in the same folder, which then replaces ``path`` in
-    one rename: a reader sees the old file or the new one, and a failed or killed write
-    leaves at most the temporary file, never half a table under the real name.
-    """
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        # mkstemp makes the file private (0600); give it the mode a new file would get.
-        try:
-            mode = stat.S_IMODE(path.stat().st_mode)
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    replace_atomically(path, lambda stream: stream.write(text.encode("utf-8")))
 
 
 def media_roots(folders: Sequence[str]) -> list[Path]:
@@ -394,6 +377,29 @@ def cmd_priorities(args: argparse.Namespace) -> None:
         evidence = analyses.load_evidence(project, _need_dataset(args), run=args.run)
         table = analyses.priority_table(evidence, by=args.by)
     _write_table(table, args)
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from .exports import export_table, extra_sheets, format_for, write_export
+
+    fmt = format_for(args.out, args.format)
+    options = {
+        "reviewed_only": args.reviewed or None,
+        "apply": args.apply or None,
+        **{name: getattr(args, name) for name in ("by", "positive", "baseline", "tag")},
+    }
+    with _project(args, write=False) as project:
+        try:
+            table = export_table(project, args.dataset, args.kind, run=args.run, **options)
+        except ExpectedError:
+            raise
+        except ValueError as err:  # an analysis naming what is wrong with an option
+            raise CliError(f"export {args.kind}: {err}") from None
+        sheets = extra_sheets(project, args.dataset, args.kind, run=args.run)
+    write_export(
+        table, args.out, format=fmt, kind=args.kind, sheets=sheets if fmt == "xlsx" else None
+    )
+    print(f"wrote {len(table)} rows of {args.kind} to {args.out} ({fmt})", file=sys.stderr)
 
 
 def cmd_slices(args: argparse.Namespace) -> None:
@@ -807,6 +813,20 @@ def build_parser() -> argparse.ArgumentParser:
     _out(p, formats=True)
     p.add_argument("--by", choices=ORDERS, default=ORDERS[0])
     p.set_defaults(func=cmd_priorities)
+
+    p = sub.add_parser("export", help="write a table (examples, labels, any analysis) to a file")
+    p.add_argument("kind", choices=EXPORT_KINDS, metavar="KIND", help=", ".join(EXPORT_KINDS))
+    _common(p, dataset_required=True)
+    p.add_argument("--run", help="model run (default: the latest)")
+    p.add_argument("--out", required=True, help="the file to write (whole or not at all)")
+    p.add_argument("--format", choices=FORMATS, help="default: from --out's suffix, else csv")
+    p.add_argument("--reviewed", action="store_true", help="examples: only the reviewed ones")
+    p.add_argument("--apply", action="store_true", help="labels: the run with them substituted")
+    p.add_argument("--by", help=f"slices: a column or {SLICE_BY_TAGS!r}; priorities: {ORDERS}")
+    p.add_argument("--positive", help="slices: positive class for precision/recall/F1")
+    p.add_argument("--baseline", help="compare: run A (default: the dataset's other run)")
+    p.add_argument("--tag", help="confusion: only the examples carrying this tag")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("slices", help="performance audit: metrics per slice")
     _common(p, dataset_required=True)

@@ -59,6 +59,8 @@ COMMANDS = {
     ("tags", "list"): Command([], ("--dataset",), out=True),
     ("datasets",): Command([], ("--dataset",), out=True),
     ("priorities",): Command(["--dataset", "dev"], ("--dataset", "--run"), out=True),
+    ("export",): Command(["examples", "--dataset", "dev", "--out", "out.csv"],
+                         ("--dataset", "--run", "--baseline", "--tag"), out=True),
     ("slices",): Command(["--dataset", "dev", "--by", "noise"], ("--dataset", "--run"), out=True),
     ("clusters",): Command(["--dataset", "dev"], ("--dataset", "--run", "--actor"), out=True),
     ("discover",): Command(["--dataset", "dev"], ("--dataset", "--run", "--actor"), out=True),
