@@ -157,7 +157,10 @@ def test_examples_sheet_does_not_modify_its_inputs(project):
     ("make", "message"),
     [
         (lambda e, r: examples_sheet(e.examples, r), "evidence must be an Evidence"),
-        (lambda e, r: examples_sheet(e, r.drop(columns="note")), r"reviews has no \[.note.\] columns"),
+        (
+            lambda e, r: examples_sheet(e, r.drop(columns="note")),
+            r"reviews has no \[.note.\] columns",
+        ),
         (lambda e, r: examples_sheet(e, r, reviewed_only="yes"), "reviewed_only must be True"),
         (
             lambda e, r: examples_sheet(Evidence(e.examples.assign(note="x")), r),
@@ -230,13 +233,12 @@ def read(path: Path, fmt: str) -> pd.DataFrame:
         return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"id": str})
     if fmt == "parquet":
         return pd.read_parquet(path)
+    if fmt == "xlsx":
+        return pd.read_excel(path, sheet_name=0, dtype={"id": str})
     return pd.DataFrame([json.loads(line) for line in path.read_text("utf-8").splitlines()])
 
 
-WRITTEN = [fmt for fmt in FORMATS if fmt != "xlsx"]
-
-
-@pytest.mark.parametrize("fmt", WRITTEN)
+@pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("kind", EXPORT_KINDS)
 def test_every_kind_in_every_format(project, tmp_path, kind, fmt):
     table = export_table(project, "dev", kind, **OPTIONS.get(kind, {}))
@@ -249,7 +251,8 @@ def test_every_kind_in_every_format(project, tmp_path, kind, fmt):
         values = table[column]
         if pd.api.types.is_numeric_dtype(values.dtype) and values.notna().any() and column != "id":
             assert pd.api.types.is_numeric_dtype(back.iloc[:, position].dtype), (kind, column)
-    assert export_bytes(table, format=fmt, kind=kind) == out.read_bytes()
+    if fmt != "xlsx":  # a workbook records when it was written
+        assert export_bytes(table, format=fmt, kind=kind) == out.read_bytes()
 
 
 @pytest.mark.parametrize(
@@ -467,6 +470,36 @@ def test_cli_errors_write_nothing(db, tmp_path, capsys, args, message):
     assert message in capsys.readouterr().err
     assert list(folder.iterdir()) == []
     assert db.read_bytes() == before
+
+
+def test_cli_priorities_workbook_has_the_examples_and_the_log(db, tmp_path):
+    from openpyxl import load_workbook
+
+    out = tmp_path / "meeting.xlsx"
+    assert export(db, "priorities", "--out", str(out)) == 0
+    book = load_workbook(out)
+    assert book.sheetnames == ["priorities", "examples", "log"]
+    sheets = pd.read_excel(out, sheet_name=None, dtype={"id": str})
+    assert len(sheets["examples"]) == 5 and len(sheets["log"]) == 5
+    priorities = book["priorities"]
+    header = [cell.value for cell in priorities[1]]
+    share = priorities.cell(row=2, column=header.index("share") + 1)
+    assert isinstance(share.value, float) and "%" in share.number_format
+    cells = [cell for row in book["examples"].iter_rows() for cell in row]
+    assert "=cmd" in [cell.value for cell in cells]
+    assert all(cell.data_type != "f" for cell in cells)
+
+
+def test_workbook_shows_rates_as_percentages_but_not_p_values(project, tmp_path):
+    from openpyxl import load_workbook
+
+    out = tmp_path / "compare.xlsx"
+    write_export(export_table(project, "dev", "compare"), out, format="xlsx", kind="compare")
+    sheet = load_workbook(out)["compare"]
+    header = [cell.value for cell in sheet[1]]
+    formats = {name: sheet.cell(row=2, column=i + 1).number_format for i, name in enumerate(header)}
+    assert "%" in formats["difference"] and "%" in formats["accuracy_a"]
+    assert "%" not in formats["p_value"] and "%" not in formats["examples"]
 
 
 def test_cli_unknown_kind_is_refused_by_the_parser(db, tmp_path, capsys):
