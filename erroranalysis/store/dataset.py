@@ -23,6 +23,7 @@ from ..media import local_media, scan_media_paths
 from ..vocabulary import DEFAULT_RUN, check_name, check_tag_name
 from . import staging
 from .common import RunInfo, _blob_to_frame, _frame_to_blob, check_actor, now, stored_media_root
+from .examples import EXAMPLES_SCHEMA, run_rows, write_run_rows
 from .files import _guarded
 from .samples import (
     blob_draws,
@@ -184,6 +185,7 @@ class DatasetStore:
                 "labelled run has them; nothing was imported"
             )
         blob = _frame_to_blob(frame)
+        rows = run_rows(frame, tags) if self.project.schema_version >= EXAMPLES_SCHEMA else None
         n_errors = 0 if production else int((~frame["correct"].astype(bool)).sum())
         new_ids = pd.Index(frame["id"].astype(str))
         existing = self._dataset_runs()
@@ -265,8 +267,11 @@ class DatasetStore:
                     "INSERT INTO embeddings (run_id, source, dimensions, data) VALUES (?, ?, ?, ?)",
                     (run_id, *vectors),
                 )
-            for tag in tags:
-                self.project._tag_id(conn, tag, actor, stamp, create=True)
+            tag_ids = {
+                tag: self.project._tag_id(conn, tag, actor, stamp, create=True) for tag in tags
+            }
+            if rows is not None:
+                write_run_rows(conn, run_id, rows, tag_ids)
             self.project._bump()
         return self.run(run)
 

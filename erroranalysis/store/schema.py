@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
+
+from .examples import fill_run_rows
 
 # The mark in every project file's SQLite header: the bytes "EAwb" (0x45417762).
 APPLICATION_ID = int.from_bytes(b"EAwb", "big")
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # The oldest schema this code reads without migrating it: version 3 added only the file
-# mark, the staging table and indexes, so a version-2 file reads as it is.
+# mark, the staging table and indexes, so a version-2 file reads as it is; versions 4-5
+# added what the code reads only when the file has it (samples, embeddings, the SQL
+# examples and views).
 READABLE_FROM = 2
 # What a project of schema 1–2 (before the mark) has, whatever else it holds.
 _LEGACY_TABLES = frozenset({"meta", "runs", "tags", "actions"})
@@ -153,12 +158,83 @@ _MIGRATIONS: dict[int, str] = {
             data BLOB NOT NULL
         );
     """,
+    # Version 5: the project file in SQL. Every run's examples (run_examples) and the
+    # dataset tags they came with (run_tags) as rows beside the run's Parquet frame,
+    # written in the import's transaction, and views that name datasets, runs and tags,
+    # so that sqlite3, Datasette or sqlite-utils answer "which examples labelled yes carry
+    # car noise?" with one SELECT. Rule tags are computed from their rule and are in no
+    # table. The two tables are keyed for appending a run sorted by id, and carry no
+    # foreign keys: a check per row would slow a million-row import for a run id the
+    # same transaction has just written. The migration fills them from each run's frame.
+    5: """
+        CREATE TABLE run_examples (
+            run_id INTEGER NOT NULL,
+            example_id TEXT NOT NULL,
+            label TEXT,
+            prediction TEXT NOT NULL,
+            correct INTEGER,
+            confidence REAL,
+            PRIMARY KEY (run_id, example_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE run_tags (
+            tag_id INTEGER NOT NULL,
+            run_id INTEGER NOT NULL,
+            example_id TEXT NOT NULL,
+            PRIMARY KEY (tag_id, run_id, example_id)
+        ) WITHOUT ROWID;
+        CREATE VIEW examples AS
+            SELECT d.name AS dataset, r.name AS run, e.example_id, e.label, e.prediction,
+                e.correct, e.confidence
+            FROM run_examples e
+            JOIN runs r ON r.id = e.run_id
+            JOIN datasets d ON d.id = r.dataset_id;
+        CREATE VIEW tagged_examples AS
+            SELECT d.name AS dataset, a.example_id, t.name AS tag, 'reviewed' AS kind,
+                a.actor, a.at, NULL AS run
+            FROM tag_assignments a
+            JOIN datasets d ON d.id = a.dataset_id
+            JOIN tags t ON t.id = a.tag_id
+            WHERE t.deleted_at IS NULL
+                AND (a.pending IS NULL
+                    OR a.pending NOT IN (SELECT action_id FROM pending_actions))
+            UNION ALL
+            SELECT d.name, g.example_id, t.name, 'dataset', r.imported_by, r.imported_at,
+                r.name
+            FROM run_tags g
+            JOIN runs r ON r.id = g.run_id
+            JOIN datasets d ON d.id = r.dataset_id
+            JOIN tags t ON t.id = g.tag_id
+            WHERE t.deleted_at IS NULL;
+        CREATE VIEW review_log AS
+            SELECT v.id AS review, d.name AS dataset, r.name AS run, v.example_id,
+                v.reviewer, v.at, v.stratum, v.note, v.label_wrong, v.corrected_label,
+                v.queue, v.retracted_by IS NOT NULL AS retracted, u.at AS retracted_at,
+                v.sample_id AS sample
+            FROM reviews v
+            JOIN datasets d ON d.id = v.dataset_id
+            LEFT JOIN runs r ON r.id = v.run_id
+            LEFT JOIN actions u ON u.id = v.retracted_by
+            WHERE v.action_id NOT IN (SELECT action_id FROM pending_actions);
+        CREATE VIEW runs_summary AS
+            SELECT d.name AS dataset, r.name AS run, r.n_examples AS examples,
+                CASE WHEN d.production THEN NULL ELSE r.n_errors END AS errors,
+                CASE WHEN d.production OR r.n_examples = 0 THEN NULL
+                    ELSE 1.0 - CAST(r.n_errors AS REAL) / r.n_examples END AS accuracy,
+                d.production, r.source, r.format, r.imported_at, r.imported_by
+            FROM runs r
+            JOIN datasets d ON d.id = r.dataset_id;
+    """,
 }
+# What a migration does beyond its SQL: filling new tables from what the file holds.
+_FILLS: dict[int, Callable[[sqlite3.Connection], None]] = {5: fill_run_rows}
 
 
 def _apply_migration(conn: sqlite3.Connection, version: int) -> None:
     for statement in _split_sql(_MIGRATIONS[version]):
         conn.execute(statement)
+    fill = _FILLS.get(version)
+    if fill is not None:
+        fill(conn)
 
 
 def _split_sql(script: str) -> list[str]:

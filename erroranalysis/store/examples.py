@@ -1,0 +1,130 @@
+"""The examples of every run as SQL rows, so the project file answers queries by itself.
+
+A run's frame lives in its Parquet blob, which the engine reads; from schema 5 the file
+also holds, per run, one row per example in ``run_examples`` (id, label, prediction,
+correct, confidence) and one row per dataset tag an example came with in ``run_tags``.
+With the views of schema 5 (see :mod:`.schema`), ``sqlite3``, Datasette or sqlite-utils
+join examples, tags and reviews by name. Both tables are written in the transaction that
+imports the run, from rows prepared before it (:func:`run_rows`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ..vocabulary import TAG_PREFIX
+
+# The first schema with run_examples, run_tags and the views (see schema.py).
+EXAMPLES_SCHEMA = 5
+# The columns of a run's frame that run_examples repeats; a production run has no label
+# or correct (NULL), a run without confidences none (NULL).
+EXAMPLE_COLUMNS = ("id", "label", "prediction", "correct", "confidence")
+
+
+# Rows bound per INSERT statement (fewer where SQLite allows fewer parameters). One
+# statement for many rows skips executemany's work on every row (a tuple, a step, a
+# reset), which was most of the insert's time: a million five-column rows went in 2-3.5
+# times faster here.
+ROWS_PER_INSERT = 500
+
+
+@dataclass(frozen=True)
+class RunRows:
+    """One run's rows, sorted by id: for ``run_examples`` the values of every row one
+    after another (:data:`EXAMPLE_COLUMNS`, so five per row), for ``run_tags`` the ids
+    that carry each dataset tag."""
+
+    values: list
+    tagged: dict[str, list[str]]
+
+
+def run_rows(frame: pd.DataFrame, tags: Sequence[str]) -> RunRows:
+    """The SQL rows of a run's canonical frame and of its dataset ``tags`` (each a bool
+    column ``tag:NAME`` of the frame), sorted by id so that both tables, keyed by id, grow
+    at their end; the frame is not changed."""
+    order = pc.sort_indices(pa.array(frame["id"].astype(str))).to_numpy()
+    table = np.full((len(frame), len(EXAMPLE_COLUMNS)), None, dtype=object)
+    for j, name in enumerate(EXAMPLE_COLUMNS):
+        if name in frame.columns:
+            # Python bools and floats; a NaN confidence is stored as NULL by SQLite.
+            values = frame[name].to_numpy(dtype=bool if name == "correct" else None)
+            table[:, j] = values[order]
+    ids = table[:, 0]
+    tagged = {
+        tag: ids[frame[TAG_PREFIX + tag].to_numpy(dtype=bool)[order]].tolist()
+        for tag in tags
+        if TAG_PREFIX + tag in frame.columns
+    }
+    return RunRows(values=table.ravel().tolist(), tagged=tagged)
+
+
+def blob_rows(blob: bytes, tags: Sequence[str]) -> RunRows:
+    """:func:`run_rows` of a run stored as a Parquet blob, reading only the columns needed."""
+    source = io.BytesIO(blob)
+    names = pq.read_schema(source).names
+    wanted = {*EXAMPLE_COLUMNS, *(TAG_PREFIX + tag for tag in tags)}
+    table = pq.read_table(source, columns=[n for n in names if n in wanted])
+    return run_rows(table.to_pandas(), tags)
+
+
+def write_run_rows(
+    conn: sqlite3.Connection, run_id: int, rows: RunRows, tag_ids: dict[str, int]
+) -> None:
+    """Replace run ``run_id``'s rows in ``run_examples`` and ``run_tags`` by ``rows``
+    (inside the caller's transaction); ``tag_ids`` maps each dataset tag to its id."""
+    conn.execute("DELETE FROM run_examples WHERE run_id = ?", (run_id,))
+    conn.execute("DELETE FROM run_tags WHERE run_id = ?", (run_id,))
+    # Ids of ours (ints) are written into the statements, so only the rows' values are bound.
+    run = int(run_id)
+    _insert(
+        conn,
+        "INSERT INTO run_examples (run_id, example_id, label, prediction, correct, confidence)",
+        f"({run}, ?, ?, ?, ?, ?)",
+        rows.values,
+    )
+    for tag, ids in rows.tagged.items():
+        _insert(
+            conn,
+            "INSERT INTO run_tags (tag_id, run_id, example_id)",
+            f"({int(tag_ids[tag])}, {run}, ?)",
+            ids,
+        )
+
+
+def _insert(conn: sqlite3.Connection, head: str, row: str, values: list) -> None:
+    """``head VALUES row, row, ...`` over ``values``, the rows' values one after another
+    (as many per row as ``row`` has parameters), up to :data:`ROWS_PER_INSERT` rows a
+    statement."""
+    width = row.count("?")
+    per = min(ROWS_PER_INSERT, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width)
+    n = len(values) // width
+    whole = n - n % per
+    statement = f"{head} VALUES {', '.join([row] * per)}"
+    step = per * width
+    for lo in range(0, whole * width, step):
+        conn.execute(statement, values[lo : lo + step])
+    if whole < n:
+        conn.execute(f"{head} VALUES {', '.join([row] * (n - whole))}", values[whole * width :])
+
+
+def fill_run_rows(conn: sqlite3.Connection) -> None:
+    """Write both tables for every run the file holds (the migration to schema 5).
+
+    A dataset tag is found by the name the run recorded; a tag renamed since has no row
+    of that name and its rows are left out, as the tag of that name no longer exists."""
+    tag_ids = dict(conn.execute("SELECT name, id FROM tags"))
+    for run_id, tags in conn.execute("SELECT id, dataset_tags FROM runs ORDER BY id").fetchall():
+        # One blob at a time: a file of many big runs never holds them all in memory.
+        (blob,) = conn.execute("SELECT frame FROM runs WHERE id = ?", (run_id,)).fetchone()
+        known = [tag for tag in json.loads(tags) if tag in tag_ids]
+        write_run_rows(conn, run_id, blob_rows(blob, known), tag_ids)
