@@ -33,6 +33,10 @@ from erroranalysis.workbook import sheet_name, write_workbook
 
 pytestmark = pytest.mark.slow
 
+FORMULA_TAG = '=HYPERLINK("http://x.example","click")'
+DDE_TAG = "=cmd|' /C calc'!A0"  # runs a program in spreadsheets that allow DDE
+EXPORT_FORMATS = ("csv", "xlsx")
+OPTIONS = {"slices": {"by": "noise"}}
 NUMBERS = [-0.03, 0.5, -2.0, 1e-9, 0.0, 1.0, -1.5, 0.25, 3.0, 0.125, -1e6, 42.0]
 COUNTS = list(range(-6, 6))
 FLAGS = [True, False] * 6
@@ -56,12 +60,6 @@ def control_workbook(path: Path) -> None:
     book.active.append(["tag"])
     book.active.append(["=1+1"])
     book.save(path)
-
-
-FORMULA_TAG = '=HYPERLINK("http://x.example","click")'
-DDE_TAG = "=cmd|' /C calc'!A0"
-EXPORT_FORMATS = ("csv", "xlsx")
-OPTIONS = {"slices": {"by": "noise"}}
 
 
 def hostile_run(prediction: list[str]) -> pd.DataFrame:
@@ -150,7 +148,7 @@ def opened(tmp_path_factory) -> Opened:
     control_workbook(files["control.xlsx"])
     write_csv(hostile_frame(), files["hostile.csv"])
     write_workbook(
-        {"hostile": hostile_frame(), "=cmd|' /C calc'!A0": hostile_frame()},
+        {"hostile": hostile_frame(), DDE_TAG: hostile_frame()},
         files["hostile.xlsx"],
         percent_columns={"hostile": ["=SUM(A1:A2)"]},
     )
