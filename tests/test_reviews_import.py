@@ -4,13 +4,19 @@ per tag, with a note and label flags; saved by Excel or Google Sheets (a byte or
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from store_support import add_run
 from test_cli import dump, imported
 
 from erroranalysis.cli import main
+from erroranalysis.export import restore
+from erroranalysis.exports import export_table, write_export
 from erroranalysis.importing import ImportValidationError, read_reviews
 from erroranalysis.store import open_project
 
@@ -385,3 +391,142 @@ def test_a_bad_sheet_changes_nothing(project, tmp_path, capsys, content, expecte
     assert reviews_import(project, sheet) == 1
     assert expected in capsys.readouterr().err
     assert dump(project) == before
+
+
+# ---------------------------------------------------------------------- the round trip
+# Names within the rules (no control characters, trimmed), awkward otherwise: text a
+# spreadsheet takes for a formula, the export's own quote, CSV quoting and separators.
+# ";" is left out of tag and reviewer names: it separates them in a cell.
+AWKWARD = "ab7 =+-@',\":é"
+awkward_names = st.text(AWKWARD, min_size=1, max_size=8).filter(lambda s: s.strip() == s)
+tag_names = st.one_of(
+    awkward_names.filter(lambda s: s != "clean"),
+    st.sampled_from(["tag:x", "=1+1", "'=x", "x, y", '"q"', "t" * 100]),
+)
+notes = st.text(AWKWARD + ";\n", max_size=12)
+labels = st.text(AWKWARD + ";", min_size=1, max_size=6).filter(lambda s: s.strip() != "")
+
+
+@st.composite
+def reviewed_runs(draw):
+    ids = draw(st.lists(awkward_names, min_size=1, max_size=8, unique=True))
+    n = len(ids)
+    reviews = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, n - 1),
+                st.sampled_from(["ana", "=bob", "O'Neil, Jo"]),
+                st.lists(tag_names, max_size=3, unique=True),
+                notes,
+                st.one_of(st.none(), st.just(""), labels),  # None: the label is right
+            ),
+            min_size=1,
+            max_size=12,
+        )
+    )
+    return ids, draw(st.lists(st.booleans(), min_size=n, max_size=n)), reviews
+
+
+def run_frame(ids: list[str], correct: list[bool]) -> pd.DataFrame:
+    """A run of ``ids`` with a metadata column that looks like a formula and a tag that
+    comes with the data."""
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "label": "yes",
+            "prediction": ["yes" if c else "no" for c in correct],
+            "correct": correct,
+            "noise": [f"=car{i}" for i in range(len(ids))],
+            "tag:clean": [i % 2 == 0 for i in range(len(ids))],
+        }
+    )
+
+
+def new_project(path: Path, frame: pd.DataFrame) -> None:
+    with open_project(path) as p:
+        add_run(p, "dev", frame, metadata_columns=["noise"], dataset_tags=["clean"])
+
+
+def exported(path: Path, out: Path) -> pd.DataFrame:
+    """The reviewed examples sheet of ``path`` as ``export examples`` writes it, written
+    to ``out``, and as a reader of that CSV sees it."""
+    with open_project(path) as p:
+        sheet = export_table(p, "dev", "examples", reviewed_only=True)
+    write_export(sheet, out, format="csv", kind="examples")
+    return pd.read_csv(out, dtype=str, keep_default_na=False)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=reviewed_runs())
+def test_reviews_exported_come_back_the_same(case):
+    ids, correct, reviews = case
+    frame = run_frame(ids, correct)
+    with tempfile.TemporaryDirectory() as folder:
+        first, second = Path(folder) / "a.db", Path(folder) / "b.db"
+        new_project(first, frame)
+        new_project(second, frame)
+        with open_project(first) as p:
+            p.dataset("dev").record_reviews(
+                pd.DataFrame(
+                    {
+                        "id": [ids[r[0]] for r in reviews],
+                        "reviewer": [r[1] for r in reviews],
+                        "note": [r[3] for r in reviews],
+                        "label_wrong": [r[4] is not None for r in reviews],
+                        "corrected_label": [r[4] or None for r in reviews],
+                    }
+                ),
+                tags=[r[2] for r in reviews],
+                actor="lead",
+            )
+        sheet = exported(first, Path(folder) / "a.csv")
+        assert reviews_import(second, Path(folder) / "a.csv") == 0
+        again = exported(second, Path(folder) / "b.csv")
+
+    # What the reviews said, per example: its reviewers, the tags any review gave, the
+    # latest note given, and the latest label flag with its corrected label.
+    expected = {}
+    for position, reviewer, tags, note, corrected in reviews:
+        got = expected.setdefault(
+            ids[position], {"reviewers": [], "tags": set(), "note": "", "flag": ("False", "")}
+        )
+        if reviewer not in got["reviewers"]:
+            got["reviewers"].append(reviewer)
+        got["tags"] |= set(tags)
+        got["note"] = note or got["note"]
+        if corrected is not None:
+            got["flag"] = ("True", corrected)
+    data_tags = dict(zip(ids, frame["tag:clean"], strict=True))
+    for sheets in (sheet, again):
+        assert sorted(sheets["id"].map(restore)) == sorted(expected)
+        for row in sheets.map(restore).to_dict("records"):
+            want = expected[row["id"]]
+            assert row["reviewer"].split(";") == want["reviewers"]
+            assert set(filter(None, row["tags"].split(";"))) == want["tags"] | (
+                {"clean"} if data_tags[row["id"]] else set()
+            )
+            assert row["note"] == want["note"]
+            assert (row["label_wrong"], row["corrected_label"]) == want["flag"]
+    same = [c for c in sheet.columns if c != "reviewed_at"]
+    pd.testing.assert_frame_equal(sheet[same], again[same])
+
+
+def test_the_whole_examples_sheet_imports_without_its_unreviewed_rows(tmp_path, capsys):
+    frame = run_frame(["a", "b", "c"], [True, False, True])
+    first, second = tmp_path / "a.db", tmp_path / "b.db"
+    new_project(first, frame)
+    new_project(second, frame)
+    with open_project(first) as p:
+        p.dataset("dev").record_review("b", reviewer="ana", tags=["echo"], note="=hum")
+    out = str(tmp_path / "all.csv")
+    assert main(["export", "examples", "--db", str(first), "--dataset", "dev", "--out", out]) == 0
+    capsys.readouterr()
+    assert reviews_import(second, tmp_path / "all.csv") == 0
+    assert capsys.readouterr().out == (
+        "recorded 1 reviews with 1 tags in dataset 'dev'; skipped 2 rows nobody reviewed\n"
+    )
+    with open_project(second) as p:
+        reviews = p.dataset("dev").reviews()
+        tagged = p.dataset("dev").tag_assignments()
+    assert reviews[["example_id", "reviewer", "note"]].values.tolist() == [["b", "ana", "=hum"]]
+    assert list(zip(tagged["example_id"], tagged["tag"], strict=True)) == [("b", "echo")]
