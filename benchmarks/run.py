@@ -25,6 +25,7 @@ import clusters  # noqa: E402
 import compare  # noqa: E402
 import discover  # noqa: E402
 import drift  # noqa: E402
+import exports  # noqa: E402
 import lock_wait  # noqa: E402
 import synthetic  # noqa: E402
 import workbook  # noqa: E402
@@ -225,6 +226,7 @@ def main() -> None:
     compare.bench(record, best_of)
     drift.bench(record, best_of)
     workbook.bench(record, best_of)
+    exports.bench(record)
     ui = HERE / "ui_latency.py"
     if not args.skip_ui and ui.exists():
         subprocess.run([sys.executable, str(ui), "--results", str(OUT / "ui.json")], check=True)
