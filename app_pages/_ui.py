@@ -35,7 +35,7 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from erroranalysis import analyses, export, importing, media, review, rules, sampling
+from erroranalysis import analyses, exports, importing, media, review, rules, sampling
 from erroranalysis.errors import ProjectBusy, ProjectFileError
 from erroranalysis.store import Project, RunInfo, StoreError, check_actor, open_project
 
@@ -62,6 +62,22 @@ REVIEW_DEFAULTS: dict[str, Any] = {
     "rv_meta_column": None,
     "rv_seed": 0,
 }
+
+# What a download button offers: per format, its label, MIME type and what the file is for.
+DOWNLOAD_FORMATS = {
+    "csv": ("CSV", "text/csv", "safe to open in a spreadsheet"),
+    "xlsx": (
+        "Excel",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "safe to open in a spreadsheet",
+    ),
+    "parquet": ("Parquet", "application/vnd.apache.parquet", "with every digit, for a program"),
+}
+TABLE_FORMATS = ("csv", "xlsx")
+
+# A table, or what builds it when its download is clicked.
+TableSource = pd.DataFrame | Callable[[], pd.DataFrame]
+
 
 # A click waits for another writer (a long import) at most BUSY_ATTEMPTS × BUSY_WAIT_S, about
 # 2 s; then the change is kept in the session and saved on the next rerun or on Retry.
@@ -570,6 +586,83 @@ def recent_actions(info: RunInfo, *, limit: int = 100) -> pd.DataFrame:
     return actions[["at", "actor", "kind", "detail", "undoes"]]
 
 
+# ------------------------------------------------------------------ exports
+class ExportCounts(NamedTuple):
+    """What a run has to export beyond its tables: examples with a review, and with a
+    corrected label."""
+
+    reviewed: int
+    corrected: int
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _export_counts(key: RunKey, rev: int) -> ExportCounts:
+    data = _run_data(key)
+    reviewed = data.ids.isin(list(_reviewed_ids(key, rev)))
+    corrected = exports.corrected_labels(data.frame, _reviews(key, rev))
+    return ExportCounts(reviewed=int(reviewed.sum()), corrected=len(corrected))
+
+
+def export_counts(info: RunInfo) -> ExportCounts:
+    """How many of the run's examples are reviewed, and how many have a corrected label."""
+    return _export_counts(run_key(info), revision())
+
+
+def run_export(info: RunInfo, kind: str, **options: Any) -> Callable[[], pd.DataFrame]:
+    """What builds ``erroranalysis export KIND`` of the run (the log: of its dataset) with
+    ``options``, from the project file as it is when called. A download runs it on a click,
+    in a thread of its own, so it reads through a read-only connection of its own."""
+    path, dataset, run = db_path(), info.dataset, None if kind == "log" else info.name
+
+    def build() -> pd.DataFrame:
+        with open_project(path, readonly=True, create=False) as store:
+            return exports.export_table(store, dataset, kind, run=run, **options)
+
+    return build
+
+
+def run_downloads(
+    info: RunInfo,
+    kind: str,
+    *,
+    name: str,
+    label: str,
+    formats: tuple[str, ...] = TABLE_FORMATS,
+    where: Any = None,
+    **options: Any,
+) -> None:
+    """A row of download buttons (``where``: a new one unless given) for ``erroranalysis
+    export KIND`` of the run with ``options`` (:func:`run_export`), built on a click."""
+    table_downloads(
+        run_export(info, kind, **options),
+        name=name,
+        run=info,
+        kind=kind,
+        formats=formats,
+        label=label,
+        where=st.container(horizontal=True) if where is None else where,
+    )
+
+
+def nothing_to_export(reason: str) -> None:
+    """Said in place of a download that would give an empty file."""
+    st.caption(f":material/block: Nothing to export: {reason}.")
+
+
+def meeting_workbook(info: RunInfo) -> Callable[[], bytes]:
+    """What builds the run's meeting workbook, the file of ``erroranalysis export priorities
+    --format xlsx``: the priority table, then the examples and the log on their own sheets."""
+    path, dataset, run = db_path(), info.dataset, info.name
+
+    def build() -> bytes:
+        with open_project(path, readonly=True, create=False) as store:
+            table = exports.export_table(store, dataset, "priorities", run=run)
+            sheets = exports.extra_sheets(store, dataset, "priorities", run=run)
+        return exports.export_bytes(table, format="xlsx", kind="priorities", sheets=sheets)
+
+    return build
+
+
 # ------------------------------------------------------------------ imports
 def runs_table() -> pd.DataFrame:
     """Every dataset and run of the project, one row per run."""
@@ -662,29 +755,51 @@ def table_page(frame: pd.DataFrame, *, name: str, page_rows: int = PAGE_ROWS) ->
     return frame.iloc[(page - 1) * page_rows : page * page_rows]
 
 
-def csv_download(
-    frame: pd.DataFrame,
+def export_file(
+    table: TableSource, *, format: str, kind: str | None = None, index: bool = False
+) -> Callable[[], bytes]:
+    """What a click on a download of ``table`` sends: :func:`exports.export_bytes` of it,
+    the file ``erroranalysis export KIND`` writes for the same table (formula-safe text,
+    numbers as numbers, rates to 4 significant digits in CSV). ``index``: the table's index
+    goes in as its first column (a matrix such as the tag overlap); else it is left out."""
+
+    def build() -> bytes:
+        frame = table() if callable(table) else table
+        return exports.export_bytes(frame.reset_index(drop=not index), format=format, kind=kind)
+
+    return build
+
+
+def table_downloads(
+    table: TableSource,
     *,
     name: str,
     run: RunInfo | None = None,
-    index: bool | None = None,
+    kind: str | None = None,
+    index: bool = False,
+    formats: tuple[str, ...] = TABLE_FORMATS,
+    label: str = "Download",
     where: Any = st,
 ) -> None:
-    """A "Download CSV" button for ``frame``: formula-safe text (:func:`export.safe_csv`:
-    text that a spreadsheet would run as a formula gets a leading ``'``, numbers stay
-    numbers), built only when clicked. The file is ``<dataset>-<run>-<name>.csv``."""
+    """A download button per format (CSV and Excel unless ``formats`` says otherwise) for
+    ``table`` (see :func:`export_file`), built only when clicked. ``kind`` is the table's
+    kind in :data:`exports.EXPORT_KINDS` (None for a table the command line does not
+    export); ``name`` names the file, ``<dataset>-<run>-<name>.<format>``, and the buttons'
+    keys, ``<name>:<format>``."""
     parts = (run.dataset, run.name, name) if run is not None else (name,)
-    where.download_button(
-        "Download CSV",
-        data=lambda: export.safe_csv(frame, index=index),
-        file_name=safe_filename(*parts) + ".csv",
-        mime="text/csv",
-        icon=":material/download:",
-        on_click="ignore",
-        key=f"{name}:csv",
-        type="tertiary",
-        help="The whole table as CSV, safe to open in a spreadsheet.",
-    )
+    for format in formats:
+        text, mime, purpose = DOWNLOAD_FORMATS[format]
+        where.download_button(
+            f"{label} {text}".strip(),
+            data=export_file(table, format=format, kind=kind, index=index),
+            file_name=f"{safe_filename(*parts)}.{format}",
+            mime=mime,
+            icon=":material/download:",
+            on_click="ignore",
+            key=f"{name}:{format}",
+            type="tertiary",
+            help=f"The whole table as {text}, {purpose}.",
+        )
 
 
 def show_table(
@@ -692,7 +807,8 @@ def show_table(
     *,
     name: str,
     run: RunInfo | None = None,
-    export_frame: pd.DataFrame | None = None,
+    kind: str | None = None,
+    export_frame: TableSource | None = None,
     page_rows: int = PAGE_ROWS,
     **options: Any,
 ) -> Any:
@@ -703,9 +819,11 @@ def show_table(
     off (``client.disableDataExport`` in ``.streamlit/config.toml``): it writes text that
     begins with ``=``, ``+``, ``-`` or ``@`` as it is, and a spreadsheet runs that as a
     formula. ``name`` names the table: in the file name (with the run's dataset and name)
-    and in the keys of its widgets, so it is unique on the page. ``export_frame`` is what
-    the download holds when it is not the frame shown (e.g. with columns the grid hides).
-    ``options`` go to ``st.dataframe``; its index is downloaded only when shown.
+    and in the keys of its widgets, so it is unique on the page; ``kind`` is its kind of
+    export (:func:`table_downloads`). ``export_frame`` is what the downloads hold when it
+    is not the frame shown (e.g. with columns the grid hides, or every row of a log the
+    page shows the end of): a frame, or what builds it on a click. ``options`` go to
+    ``st.dataframe``; the index is not downloaded (every table hides it).
     """
     pages = _pages(frame, page_rows)
     key = _page_key(name)
@@ -714,11 +832,11 @@ def show_table(
     shown = table_page(frame, name=name, page_rows=page_rows)
     event = st.dataframe(shown, **options)
     bar = st.container(horizontal=True, vertical_alignment="center", gap="small")
-    csv_download(
+    table_downloads(
         frame if export_frame is None else export_frame,
         name=name,
         run=run,
-        index=False if options.get("hide_index") else None,
+        kind=kind,
         where=bar,
     )
     if pages > 1:

@@ -39,6 +39,7 @@ _ui.show_table(
     slices,
     name=f"slices-{by}",
     run=info,
+    kind="slices",
     hide_index=True,
     width="stretch",
     column_config=_charts.SLICE_COLUMNS,
@@ -60,12 +61,21 @@ with left:
         _charts.heatmap(matrix, title="", x="prediction", y="label", value="examples"),
         key="au_confusion_chart",
     )
+    _ui.table_downloads(
+        matrix,
+        name="confusion" if tag is None else f"confusion-{tag}",
+        run=info,
+        kind="confusion",
+        index=True,
+        where=st.container(horizontal=True),
+    )
 with right:
     st.subheader("Baselines", anchor=False)
     _ui.show_table(
         _ui.analysis("dataset_summary", info)["baselines"],
         name="baselines",
         run=info,
+        kind="baselines",
         hide_index=True,
         width="stretch",
         column_config={"accuracy": _charts.percent("accuracy")},

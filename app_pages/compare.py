@@ -119,6 +119,7 @@ _ui.show_table(
     _ui.with_interval(table, column="difference")[SHOWN],
     name=f"compare-{run_a}-{run_b}",
     run=info_b,
+    kind="compare",
     export_frame=table,
     hide_index=True,
     width="stretch",

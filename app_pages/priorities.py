@@ -49,6 +49,7 @@ _ui.show_table(
     _ui.with_interval(table)[SHOWN],
     name="priorities",
     run=info,
+    kind="priorities",
     export_frame=table,
     hide_index=True,
     width="stretch",
@@ -68,6 +69,7 @@ with right:
         _ui.with_interval(shares, column="share_of_errors")[ERROR_SHARE_SHOWN],
         name="error-shares",
         run=info,
+        kind="error-shares",
         export_frame=shares,
         hide_index=True,
         column_config=_charts.ERROR_SHARE_COLUMNS,
@@ -77,7 +79,7 @@ untagged = _ui.analysis("untagged_errors", info)
 st.subheader(f"Untagged errors: {len(untagged):,}", anchor=False)
 if len(untagged):
     st.caption("Reviewed errors that carry no tag: a new tag may be waiting in them.")
-    _ui.show_table(untagged, name="untagged-errors", run=info, hide_index=True)
+    _ui.show_table(untagged, name="untagged-errors", run=info, kind="untagged", hide_index=True)
     if st.button("Review untagged errors", icon=":material/rate_review:", key="pr_untagged"):
         _ui.review_untagged()
         st.switch_page("app_pages/review.py")
@@ -105,11 +107,21 @@ _charts.show(
     key="pr_overlap_chart",
     where=left,
 )
+# Every pair, not only the tags the heatmap draws.
+_ui.table_downloads(
+    overlap,
+    name="overlap",
+    run=info,
+    kind="overlap",
+    index=True,
+    where=left.container(horizontal=True),
+)
 with right:
     _ui.show_table(
         _ui.analysis("exclusive_shares", info),
         name="exclusive-shares",
         run=info,
+        kind="exclusive-shares",
         hide_index=True,
         column_config=_charts.EXCLUSIVE_COLUMNS,
     )

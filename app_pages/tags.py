@@ -245,4 +245,13 @@ with st.expander("Recent changes (event log)"):
     except StoreError as err:
         st.error(_ui.md(err))
     else:
-        _ui.show_table(log, name="event-log", run=info, hide_index=True, width="stretch")
+        # The page shows the newest changes; the downloads hold the whole log.
+        _ui.show_table(
+            log,
+            name="event-log",
+            run=info,
+            kind="log",
+            export_frame=_ui.run_export(info, "log"),
+            hide_index=True,
+            width="stretch",
+        )

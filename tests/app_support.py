@@ -13,6 +13,7 @@ import io
 import wave
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -228,13 +229,18 @@ def record_downloads(monkeypatch) -> dict[str, tuple[str | None, Callable[[], ob
     return made
 
 
-def downloads(at: AppTest, made: dict) -> dict[str, tuple[str, str]]:
-    """Every download button of the page: key -> (file name, the text a click sends)."""
+def downloads(at: AppTest, made: dict, *, format: str = "csv") -> dict[str, tuple[str, Any]]:
+    """Every download button of the page in ``format`` (its key ends in ``:format``): key ->
+    (file name, what a click sends: the text of a CSV, the bytes of any other file)."""
     files = {}
     for button in at.get("download_button"):
+        if not button.key.endswith(f":{format}"):
+            continue
         name, build = made[button.proto.deferred_file_id]
         data = build()
-        files[button.key] = (name, data.decode() if isinstance(data, bytes) else data)
+        if format == "csv" and isinstance(data, bytes):
+            data = data.decode()
+        files[button.key] = (name, data)
     return files
 
 

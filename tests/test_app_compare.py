@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from app_support import DATASET, downloads, no_errors, open_page, record_downloads, speech_frame
 
+from erroranalysis import exports
 from erroranalysis.importing import read_dataset
 from erroranalysis.store import open_project
 
@@ -75,6 +76,10 @@ def test_the_download_holds_the_whole_comparison(project_file, app, tmp_path, mo
     frame = pd.read_csv(io.StringIO(text))
     assert {"difference_low", "difference_high", "p_value", "test"} <= set(frame.columns)
     assert len(frame) == len(at.dataframe[0].value)
+    # The file `erroranalysis export compare --run v2 --baseline main` writes.
+    with open_project(project_file) as project:
+        table = exports.export_table(project, DATASET, "compare", run="v2", baseline="main")
+    assert text.encode() == exports.export_bytes(table, format="csv", kind="compare")
 
 
 def test_a_dataset_with_one_run_says_so(app):

@@ -1,12 +1,15 @@
-"""Table downloads: one formula-safe CSV beside every table of every page, holding the whole
-table; the grid's own CSV export (which writes formulas as they are) is switched off."""
+"""Table downloads: a formula-safe CSV and an Excel workbook beside every table of every page,
+holding the whole table; the grid's own CSV export (which writes formulas as they are) is
+switched off."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import tomllib
 
+import openpyxl
 import pytest
 from app_support import (
     APP,
@@ -43,20 +46,41 @@ def start() -> AppTest:
 
 
 # ---------------------------------------------------------------------- one per table
+# Per page of the speech project: its tables, in order, and what else it downloads (the
+# matrices behind its heatmaps; on Datasets, the Export section).
+TABLES = {
+    "datasets": (["runs", "class-balance"], ["reviewed-examples", "log"]),
+    "review": (["example-s04", "reviews-of-s04"], []),
+    "tags": (["tags", "event-log"], []),
+    "priorities": (["priorities", "error-shares", "exclusive-shares"], ["overlap"]),
+    "audit": (["slices-tags", "baselines"], ["confusion"]),
+}
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_table_has_a_download_beside_it(project_file, made, page):
     at = start()
     query = {"dataset": DATASET, "example": "s04"} if page == "review" else {}  # s04: reviewed
     at = open_page(at, page, **query)
     no_errors(at)
-    tables = at.dataframe
+    tables, others = TABLES[page]
+    assert len(at.dataframe) == len(tables)
+    buttons = [b.key for b in at.get("download_button")]
+    meeting = ["meeting:xlsx"] if page == "datasets" else []
+    assert sorted(buttons) == sorted(
+        [f"{name}:{format}" for name in [*tables, *others] for format in ("csv", "xlsx")] + meeting
+    )
     files = downloads(at, made)
-    assert len(tables) >= 2
-    assert sorted(k for k in files if k.endswith(":csv")) == sorted(files)
-    assert len(files) == len(tables), (list(files), len(tables))
-    for name, text in files.values():
-        assert name.endswith(".csv") and "/" not in name
-        assert rows_of_csv(text)[0], "a header row"
+    books = downloads(at, made, format="xlsx")
+    for name in [*tables, *others]:
+        csv_name, text = files[f"{name}:csv"]
+        xlsx_name, data = books[f"{name}:xlsx"]
+        assert csv_name.endswith(".csv") and xlsx_name == csv_name[: -len("csv")] + "xlsx"
+        assert "/" not in csv_name
+        header = rows_of_csv(text)[0]
+        assert header, "a header row"
+        sheet = openpyxl.load_workbook(io.BytesIO(data)).worksheets[0]
+        assert [cell.value for cell in next(sheet.iter_rows(max_row=1))] == header
 
 
 def test_the_download_is_the_table_shown(project_file, made):
@@ -112,6 +136,10 @@ def test_no_download_holds_a_live_formula(formulas, made):
         for key, (_, text) in files.items():
             assert unsafe_cells(text) == [], (page, key)
             seen[f"{page}/{key}"] = text
+        for key, (_, data) in downloads(at, made, format="xlsx").items():
+            book = openpyxl.load_workbook(io.BytesIO(data))
+            cells = [cell for sheet in book for row in sheet.iter_rows() for cell in row]
+            assert [c.coordinate for c in cells if c.data_type == "f"] == [], (page, key)
     everything = "\n".join(seen.values())
     cells = {cell for text in seen.values() for row in rows_of_csv(text) for cell in row}
     # The payloads did reach the downloads, each one neutralised, never dropped.
