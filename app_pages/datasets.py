@@ -195,6 +195,80 @@ elif info is not None:
         f"{_ui.md(', '.join(info.metadata_columns)) or 'none'}."
     )
 
+    # ------------------------------------------------------------------ export
+    st.subheader("Export", anchor=False)
+    st.caption(
+        "The team's work on this run as files, built when you click: the same files as "
+        "`erroranalysis export KIND`. Text that a spreadsheet would run as a formula gets a "
+        "leading `'`; numbers stay numbers."
+    )
+    counts = _ui.export_counts(info)
+    sheet, labels = st.columns(2)
+    with sheet.container(border=True):
+        st.markdown("**Error-analysis sheet**")
+        st.caption(
+            "One row per example: label, prediction, confidence, metadata, its tags "
+            "(`;`-joined, and a column per tag), reviewers, the latest note, the label flag "
+            "and the corrected label. `erroranalysis reviews import` reads it back."
+        )
+        reviewed_only = st.toggle("Reviewed examples only", value=True, key="ds_export_reviewed")
+        if reviewed_only and not counts.reviewed:
+            _ui.nothing_to_export("no example of this run is reviewed yet")
+        else:
+            _ui.run_downloads(
+                info,
+                "examples",
+                name="reviewed-examples" if reviewed_only else "examples",
+                label="Sheet",
+                reviewed_only=reviewed_only,
+            )
+    with labels.container(border=True):
+        st.markdown("**Corrected labels**")
+        st.caption(
+            "The examples a reviewer corrected (id, label, corrected label, who, when) for a "
+            "relabeling job; or the whole run with the corrected labels in place and "
+            "`correct` recomputed, for the next training."
+        )
+        if not counts.corrected:
+            _ui.nothing_to_export("no label of this run is corrected yet")
+        else:
+            bar = st.container(horizontal=True)
+            for name, label, apply in (
+                ("corrected-labels", "Labels", False),
+                ("corrected-dataset", "Dataset", True),
+            ):
+                _ui.run_downloads(
+                    info,
+                    "labels",
+                    name=name,
+                    label=label,
+                    formats=("csv", "parquet"),
+                    where=bar,
+                    apply=apply,
+                )
+    log, meeting = st.columns(2)
+    with log.container(border=True):
+        st.markdown("**Action log**")
+        st.caption("Every change to this dataset and to the tags, oldest first: who, when, what.")
+        _ui.run_downloads(info, "log", name="log", label="Log")
+    with meeting.container(border=True):
+        st.markdown("**Meeting workbook**")
+        st.caption(
+            "An Excel workbook: the priority table (percentages as percentages, intervals in "
+            "columns of their own), then the examples and the action log."
+        )
+        st.download_button(
+            "Workbook",
+            data=_ui.meeting_workbook(info),
+            file_name=_ui.safe_filename(info.dataset, info.name, "meeting") + ".xlsx",
+            mime=_ui.DOWNLOAD_FORMATS["xlsx"][1],
+            help="The priority table, the examples and the log in one Excel workbook.",
+            icon=":material/download:",
+            on_click="ignore",
+            key="meeting:xlsx",
+            type="tertiary",
+        )
+
 # ------------------------------------------------------------------ import
 st.header("Import a dataset", anchor=False)
 done = st.session_state.pop("ds_imported", None)

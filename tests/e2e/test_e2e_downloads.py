@@ -50,6 +50,7 @@ App, start_app, stop_app = _servers.App, _servers.start_app, _servers.stop_app
 GRID = "stDataFrame"
 GRID_DOWNLOAD = "[data-testid='stElementToolbarButton'] button[aria-label^='Download as CSV']"
 SENTINEL = "clipboard untouched"
+CSV_BUTTON = re.compile(r"\bCSV\b")
 # A malformed upload whose problems table repeats the payloads it was given.
 BAD_UPLOAD = (
     "id,label,prediction,confidence\n"
@@ -71,7 +72,9 @@ def open_expanders(page: Page) -> None:
 
 
 def download_buttons(page: Page) -> Locator:
-    return page.get_by_test_id("stDownloadButton").get_by_role("button", name="Download CSV")
+    """The page's CSV downloads: "Download CSV" beside a table or a heatmap, "Sheet CSV",
+    "Labels CSV" … in the Datasets page's Export section."""
+    return page.get_by_test_id("stDownloadButton").get_by_role("button", name=CSV_BUTTON)
 
 
 def downloads_on(page: Page, folder: Path) -> dict[str, str]:
@@ -121,23 +124,32 @@ def upload_bad_file(page: Page) -> None:
     wait_idle(page)
 
 
-# Tables per view of the formula project: the review page adds the example's earlier reviews
-# to its metadata where there are some; Priorities lists p2, the one untagged reviewed error,
-# and each tag's exclusive share.
+# (tables, CSV downloads) per view of the formula project: the review page adds the example's
+# earlier reviews to its metadata where there are some; Priorities lists p2, the one untagged
+# reviewed error, and each tag's exclusive share, and downloads the overlap heatmap's matrix;
+# Audit the confusion matrix's; Datasets exports the sheet, the labels, the corrected dataset
+# and the log.
 REVIEWED = {FORMULAS[0], FORMULAS[1], FORMULAS[2], "p1", "p2"}
-TABLES = {"datasets": 2, "upload report": 3, "tags": 2, "priorities": 4, "audit": 2}
+TABLES = {
+    "datasets": (2, 6),
+    "upload report": (3, 7),
+    "tags": (2, 2),
+    "priorities": (4, 5),
+    "audit": (2, 3),
+}
 
 
 def test_every_download_is_formula_safe(app, page: Page, tmp_path: Path):
     seen: dict[str, str] = {}
 
-    def collect(where: str, tables: int) -> None:
+    def collect(where: str, counts: tuple[int, int]) -> None:
+        tables, csvs = counts
         open_expanders(page)
         # Every table is drawn, and a download beside each one.
         expect(page.get_by_test_id(GRID)).to_have_count(tables)
-        expect(download_buttons(page)).to_have_count(tables)
+        expect(download_buttons(page)).to_have_count(csvs)
         files = downloads_on(page, tmp_path)
-        assert len(files) == tables, f"{where}: downloads {sorted(files)}"
+        assert len(files) == csvs, f"{where}: downloads {sorted(files)}"
         for name, text in files.items():
             assert name.endswith(".csv"), name
             assert unsafe_cells(text) == [], f"{where}: {name}"
@@ -145,11 +157,15 @@ def test_every_download_is_formula_safe(app, page: Page, tmp_path: Path):
 
     visit(page, app, "datasets")
     collect("datasets", TABLES["datasets"])
+    # The Export section's files, built by the server when clicked.
+    for export_name in ("reviewed-examples", "corrected-labels", "corrected-dataset", "log"):
+        assert any(w.endswith(f"-{export_name}.csv") for w in seen), export_name
     upload_bad_file(page)
     collect("upload report", TABLES["upload report"])
     for example in [*FORMULAS, "p1", "p2"]:
         visit(page, app, "review", example=example)
-        collect(f"review {example!r}", 2 if example in REVIEWED else 1)
+        shown = 2 if example in REVIEWED else 1
+        collect(f"review {example!r}", (shown, shown))
     for path in ("tags", "priorities"):
         visit(page, app, path)
         collect(path, TABLES[path])
