@@ -10,6 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 import sqlite_utils
 from datasette.app import Datasette
@@ -188,6 +189,29 @@ def test_a_replaced_run_replaces_its_rows(built):
     ) == [("s3", "main"), ("s2", "v2"), ("s4", "v2")]
     # The other run is as it was.
     assert rows(built, "SELECT count(*) FROM examples WHERE run = 'v2'") == [(4,)]
+
+
+def test_a_column_read_in_pieces_is_written_whole(tmp_path):
+    # A large CSV's text columns arrive as Arrow arrays of several chunks.
+    def pieces(*chunks: list[str]) -> pd.Series:
+        return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(chunks)))
+
+    frame = pd.DataFrame(
+        {
+            "id": pieces(["b", "a"], ["c"]),
+            "label": pieces(["yes", "no"], ["no"]),
+            "prediction": pieces(["yes"], ["yes", "no"]),
+            "correct": [True, False, True],
+        }
+    )
+    path = tmp_path / "p.db"
+    with open_project(path) as project:
+        add_run(project, "dev", frame)
+    assert rows(path, "SELECT example_id, label, prediction, correct FROM examples ORDER BY 1") == [
+        ("a", "no", "yes", 0),
+        ("b", "yes", "yes", 1),
+        ("c", "no", "no", 1),
+    ]
 
 
 def schema_4_project(path: Path) -> dict[str, pd.DataFrame]:

@@ -76,7 +76,10 @@ def _classes(values: pd.Series) -> np.ndarray:
     """A text column of few distinct values as an object array that repeats one Python
     string per value (a million new strings took a third of a second here); missing
     values are None."""
-    encoded = pc.dictionary_encode(pa.array(values))
+    array = pa.array(values)
+    if isinstance(array, pa.ChunkedArray):  # a column read in pieces (a large CSV)
+        array = array.combine_chunks()
+    encoded = pc.dictionary_encode(array)
     names = np.asarray([*encoded.dictionary.to_pylist(), None], dtype=object)
     return names[pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy()]
 
