@@ -83,6 +83,12 @@ DATASET_RECORDS = [
 ]
 DATASET_JSONL = "".join(json.dumps(r) + "\n" for r in DATASET_RECORDS)
 REVIEWS_CSV = 'id,reviewer,tags\n1,ana,car noise;echo\n2,ben,\n3,ana,"a;b"\n007,cy,echo\n'
+# A spreadsheet's reviews: a column per tag, notes and label flags, saved with a byte
+# order mark, ';' between fields and CRLF line ends.
+SHEET_CSV = (
+    "\ufeffid;reviewer;car noise;tag:echo;note;label_wrong;corrected_label;noise\r\n"
+    '1;ana;x;;"a; b";yes;no;car\r\n2;ana;;TRUE;;;;\r\n007;cy;;1;=hum;0;;\r\n3;;;;;;;\r\n'
+)
 TAGS_CSV = "tag,hlp,effort,description\ncar noise,0.93,2,engine hum\necho,0.7,,\nb,,1,x\n"
 
 # Text the mutations splice in: the pieces real hostile files are made of.
@@ -305,11 +311,12 @@ def test_read_dataset_parquet(data):
 
 
 @FUZZ
-@given(case=mutated(REVIEWS_CSV))
+@given(case=st.one_of(mutated(REVIEWS_CSV), mutated(SHEET_CSV)))
 def test_read_reviews(tmp_path, case):
     data, encoding = case
     path = written(tmp_path / "reviews.csv", data)
-    expect_clean(lambda: read_reviews(path, known_ids=pd.Index(IDS), encoding=encoding))
+    options = {"example_columns": ["noise"], "derived_tags": ["echo"]}
+    expect_clean(lambda: read_reviews(path, known_ids=pd.Index(IDS), encoding=encoding, **options))
 
 
 @FUZZ
