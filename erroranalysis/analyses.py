@@ -14,16 +14,47 @@ same numbers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
-from .clusters import error_clusters
-from .compare import compare_runs
-from .discover import discover_slices
-from .drift import drift_table
 from .evidence import Evidence, load_evidence, reviewable_tags
-from .priorities import error_shares, exclusive_shares, priority_table, tag_overlap, untagged_errors
-from .slices import baselines, confusion, metric_warnings, slice_table
-from .summary import dataset_summary, runs_table, tag_overview
+
+if TYPE_CHECKING:
+    from .clusters import error_clusters
+    from .compare import compare_runs
+    from .discover import discover_slices
+    from .drift import drift_table
+    from .priorities import (
+        error_shares,
+        exclusive_shares,
+        priority_table,
+        tag_overlap,
+        untagged_errors,
+    )
+    from .slices import baselines, confusion, metric_warnings, slice_table
+    from .summary import dataset_summary, runs_table, tag_overview
+
+# Where each analysis lives. Its module (and what that imports: scipy, scikit-learn) is
+# imported on first use, so a command that needs none of them starts as fast as pandas.
+_MODULES = {
+    "priority_table": "priorities",
+    "error_shares": "priorities",
+    "untagged_errors": "priorities",
+    "tag_overlap": "priorities",
+    "exclusive_shares": "priorities",
+    "slice_table": "slices",
+    "confusion": "slices",
+    "baselines": "slices",
+    "metric_warnings": "slices",
+    "tag_overview": "summary",
+    "dataset_summary": "summary",
+    "drift_table": "drift",
+    "discover_slices": "discover",
+    "error_clusters": "clusters",
+    "compare_runs": "compare",
+}
+_LAZY = {**_MODULES, "runs_table": "summary"}
 
 __all__ = [
     "ANALYSES",
@@ -48,23 +79,34 @@ __all__ = [
     "untagged_errors",
 ]
 
-ANALYSES: dict[str, Callable[..., object]] = {
-    analysis.__name__: analysis
-    for analysis in (
-        priority_table,
-        error_shares,
-        untagged_errors,
-        tag_overlap,
-        exclusive_shares,
-        slice_table,
-        confusion,
-        baselines,
-        metric_warnings,
-        tag_overview,
-        dataset_summary,
-        drift_table,
-        discover_slices,
-        error_clusters,
-        compare_runs,
-    )
-}
+
+def __getattr__(name: str) -> object:
+    """``analyses.NAME`` (and ``from erroranalysis.analyses import NAME``), imported on
+    first use."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __package__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+class _Analyses(Mapping[str, Callable[..., object]]):
+    """Every analysis by name, in a fixed order; each imported on first access."""
+
+    def __getitem__(self, name: str) -> Callable[..., object]:
+        if name not in _MODULES:
+            raise KeyError(name)
+        return __getattr__(name)  # type: ignore[return-value]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_MODULES)
+
+    def __len__(self) -> int:
+        return len(_MODULES)
+
+
+ANALYSES: Mapping[str, Callable[..., object]] = _Analyses()

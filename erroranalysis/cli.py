@@ -348,10 +348,10 @@ def cmd_tags_import(args: argparse.Namespace) -> None:
 
 
 def cmd_tags_list(args: argparse.Namespace) -> None:
-    from . import analyses
-
     with _project(args, write=False) as project:
         if args.dataset:
+            from . import analyses
+
             frame = analyses.tag_overview(analyses.load_evidence(project, args.dataset))
         else:
             frame = project.tag_definitions()
@@ -990,18 +990,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; 0 on success, 1 with ``error: ...`` on standard error otherwise."""
-    from .importing import ImportValidationError
-
     args = build_parser().parse_args(argv)
     command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
     try:
         _check_arguments(args)
         return args.func(args) or 0
-    except ImportValidationError as err:
-        print(f"error: {command} failed, nothing was written:\n{err}", file=sys.stderr)
-        return 1
     except ExpectedError as err:
-        print(f"error: {err}", file=sys.stderr)
+        # Imported here, not at the top: the commands that read no file never load it.
+        from .importing import ImportValidationError
+
+        if isinstance(err, ImportValidationError):
+            print(f"error: {command} failed, nothing was written:\n{err}", file=sys.stderr)
+        else:
+            print(f"error: {err}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         # The reader of standard output went away (| head): not an error of ours. Point

@@ -36,8 +36,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr, ndtri
-from scipy.stats import binomtest
 
 from .evidence import Checked, Evidence, _check_draws, _check_fraction, check_evidence
 from .slices import holm_adjust
@@ -291,6 +289,8 @@ def paired_interval(counts: np.ndarray, *, level: float = LEVEL) -> tuple[np.nda
     table is empty. The Wilson intervals of both accuracies are joined with the phi
     coefficient of the paired outcomes (0 when a margin is empty).
     """
+    from scipy.special import ndtri
+
     counts = np.asarray(counts, dtype=float)
     wrong_both, only_b, only_a, right_both = counts
     n = counts.sum(axis=0)
@@ -325,6 +325,8 @@ def paired_interval(counts: np.ndarray, *, level: float = LEVEL) -> tuple[np.nda
 def mcnemar_p(only_b: int, only_a: int) -> float:
     """The exact McNemar test's two-sided p-value on the discordant pairs: twice the
     smaller binomial tail (scipy's ``binomtest``, p = 1/2), at most 1; 1 with none."""
+    from scipy.stats import binomtest
+
     discordant = int(only_b) + int(only_a)
     if discordant == 0:
         return 1.0
@@ -383,6 +385,8 @@ def _tail_probability(difference: np.ndarray) -> float:
     """Twice the share of draws on the smaller side of 0, at most 1. Where no draw crosses
     0, the normal tail of the draws' mean and spread, below one draw's share: the draws
     alone would stop at 1 / draws, which Holm's correction over many tags never lets pass."""
+    from scipy.special import ndtr
+
     draws = len(difference)
     smaller = min(np.count_nonzero(difference <= 0), np.count_nonzero(difference >= 0))
     if smaller:

@@ -50,7 +50,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.stats import hypergeom
 
 from .errors import StoreError
 from .evidence import Evidence, _check_fraction, check_evidence
@@ -681,6 +680,8 @@ def discover_slices(
     description of the same examples, say ``bandwidth_khz = 3.4`` beside
     ``noise = low_bandwidth``) is left out; without, the list is SliceLine's own.
     """
+    from scipy.stats import hypergeom
+
     checked = check_evidence(evidence)
     check_discover_options(
         max_level=max_level, min_support=min_support, top=top, alpha=alpha, bins=bins, fdr=fdr

@@ -42,7 +42,6 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from scipy.stats import fisher_exact, hypergeom
 
 from .estimation import proportion_interval, ratio
 from .evidence import (
@@ -154,6 +153,8 @@ def _rng(seed: int, name: str) -> np.random.Generator:
 def _fisher(x_dev: int, n_dev: int, x_against: int, n_against: int) -> float:
     """Two-sided Fisher exact test of equal shares: the probability, given both margins, of
     a table no more likely than the one seen (:func:`scipy.stats.fisher_exact`'s rule)."""
+    from scipy.stats import fisher_exact, hypergeom
+
     if n_dev == 0 or n_against == 0:
         return np.nan
     tagged, total = x_dev + x_against, n_dev + n_against

@@ -43,7 +43,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-from scipy.special import betaincinv
 
 from .counts import Proportion, TagCounts
 from .vocabulary import NOTE_HLP_CORRECT_ONLY, NOTE_HLP_ERRORS_ONLY, NOTE_NO_HLP
@@ -73,6 +72,8 @@ def proportion_interval(
     Returns (low, high): floats for scalar counts, else arrays; NaN where
     there are no trials.
     """
+    from scipy.special import betaincinv
+
     x = np.asarray(successes, dtype=float)
     n = np.asarray(trials, dtype=float)
     tail = (1 - level) / 2

@@ -21,9 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import hypergeom
-from sklearn.dummy import DummyClassifier
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from .evidence import Checked, Evidence, _check_fraction, check_evidence
 from .vocabulary import NOTE_NO_HLP, NOTE_REVIEWED_TAG_SLICE, SLICE_BY_TAGS
@@ -204,6 +201,8 @@ def _scores(
     ``pairs`` are codes label * n_classes + prediction; weighting each pair
     by its count gives exactly the result on the rows themselves.
     """
+    from sklearn.metrics import precision_recall_fscore_support
+
     if len(pairs) == 0:
         return np.nan, np.nan, np.nan
     y_true, y_pred = np.divmod(pairs, n_classes)
@@ -304,6 +303,8 @@ def _metrics(
     hlp: Mapping[str, float],
 ) -> pd.DataFrame:
     """The slice table (:data:`SLICE_COLUMNS`) of the slices counted in ``counts``."""
+    from scipy.stats import hypergeom
+
     n_classes = len(run.classes)
     n = len(run.label)
     # The run's classes hold the positive class (checked), even where these examples (the
@@ -359,6 +360,8 @@ def _metrics(
 
 def _majority_code(label_codes: np.ndarray, n_classes: int) -> int:
     """The most frequent label, ties to the first class, as DummyClassifier picks it."""
+    from sklearn.dummy import DummyClassifier
+
     if len(label_codes) == 0:
         return 0
     dummy = DummyClassifier(strategy="most_frequent")
@@ -465,6 +468,8 @@ def slice_table(
 def _confusion(examples: pd.DataFrame, mask: np.ndarray | None, labels: list) -> pd.DataFrame:
     """Confusion matrix (scikit-learn's) of the examples selected by ``mask`` (None: all),
     with ``labels`` on both axes in that order."""
+    from sklearn.metrics import confusion_matrix
+
     label_codes, prediction_codes, classes = _codes(examples)
     position = {value: i for i, value in enumerate(classes)}
     wanted = [position.get(value, -1 - i) for i, value in enumerate(labels)]

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ..vocabulary import check_name
 
@@ -78,6 +77,8 @@ def read_media_root(project_file: str | Path, stored: str | None) -> Path | None
 
 
 def _frame_to_blob(frame: pd.DataFrame) -> bytes:
+    import pyarrow.parquet as pq  # loaded on first use: a command that reads no run skips it
+
     table = pa.Table.from_pandas(frame, preserve_index=False)
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
@@ -85,5 +86,7 @@ def _frame_to_blob(frame: pd.DataFrame) -> bytes:
 
 
 def _blob_to_frame(blob: bytes, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
     table = pq.read_table(io.BytesIO(blob), columns=list(columns) if columns else None)
     return table.to_pandas()
