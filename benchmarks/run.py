@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import clusters  # noqa: E402
+import cold_start  # noqa: E402
 import compare  # noqa: E402
 import discover  # noqa: E402
 import drift  # noqa: E402
@@ -227,6 +228,7 @@ def main() -> None:
     drift.bench(record, best_of)
     workbook.bench(record, best_of)
     exports.bench(record)
+    cold_start.bench(record)
     ui = HERE / "ui_latency.py"
     if not args.skip_ui and ui.exists():
         subprocess.run([sys.executable, str(ui), "--results", str(OUT / "ui.json")], check=True)
