@@ -187,6 +187,7 @@ def export_table(
     :class:`ExpectedError` (a ValueError) naming it and the valid choices.
     """
     from . import analyses
+    from .evidence import no_labels
 
     kind = _check_kind(kind)
     _check_options(kind, options)
@@ -197,9 +198,11 @@ def export_table(
         return log_table(store)
     evidence = analyses.load_evidence(project, dataset, run=run)
     if kind == "examples":
-        reviewed_only = bool(options.get("reviewed_only") or False)
+        reviewed_only = options.get("reviewed_only") or False
         return examples_sheet(evidence, store.reviews(), reviewed_only=reviewed_only)
     if kind == "labels":
+        if "label" not in evidence.examples.columns:
+            raise ExpectedError(no_labels(dataset))
         labels = corrected_labels(evidence, store.reviews())
         return apply_corrections(evidence.examples, labels) if options.get("apply") else labels
     if kind == "compare":

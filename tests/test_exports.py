@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from store_support import add_run
 
+from erroranalysis.analyses import load_evidence
 from erroranalysis.cli import main
 from erroranalysis.errors import ExpectedError, StoreError
 from erroranalysis.evidence import Evidence
@@ -67,6 +68,8 @@ def db(tmp_path) -> Path:
         add_run(p, "dev", run_frame(["yes", "yes", "no", "up"]), run="v2", **settings_)
         add_run(p, "dev", run_frame(["yes", "yes", "no", "no"]), run="main", **settings_)
         add_run(p, "other", run_frame(["yes", "no", "no", "up"]), **settings_)
+        production = run_frame(["yes", "no", "no", "up"]).drop(columns=["label", "correct"])
+        add_run(p, "prod", production, production=True)
         store = p.dataset("dev")
         store.record_reviews(
             reviews([("7", "ana", "=1+1", True, "yes"), ("007", "ana", "", False, None)]),
@@ -140,7 +143,7 @@ def test_reviewed_only_keeps_the_reviewed_examples_in_run_order(project):
 
 
 def test_examples_sheet_does_not_modify_its_inputs(project):
-    evidence = __import__("erroranalysis.analyses").analyses.load_evidence(project, "dev")
+    evidence = load_evidence(project, "dev")
     frame, tags, given_reviews = (
         evidence.examples.copy(),
         evidence.tags.copy(),
@@ -171,8 +174,6 @@ def test_examples_sheet_does_not_modify_its_inputs(project):
     ],
 )
 def test_bad_sheet_input_is_refused(project, make, message):
-    from erroranalysis.analyses import load_evidence
-
     with pytest.raises(ValueError, match=message):
         make(load_evidence(project, "dev"), project.dataset("dev").reviews())
 
@@ -377,6 +378,8 @@ def test_jsonl_is_one_object_per_line_at_full_precision(project):
         ("dev", "log", {"run": "main"}, ExpectedError, "does not take a run"),
         ("gone", "examples", {}, StoreError, "no dataset named 'gone'"),
         ("dev", "examples", {"run": "v9"}, StoreError, "has no run 'v9'"),
+        ("dev", "examples", {"reviewed_only": "yes"}, ValueError, "must be True or False"),
+        ("prod", "labels", {}, ExpectedError, "'prod' is a production sample"),
     ],
 )
 def test_bad_requests_name_the_problem(project, dataset, kind, options, error, message):
