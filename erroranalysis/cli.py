@@ -25,12 +25,14 @@ import ipaddress
 import os
 import secrets
 import shlex
+import signal
 import socket
 import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import __version__
@@ -692,7 +694,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
         serve_banner(db, host=args.host, port=args.port, media_roots=args.media_roots),
         flush=True,
     )
-    return subprocess.call(command, env={**os.environ, **extra})
+    return run_child(command, env={**os.environ, **extra})
+
+
+def run_child(command: Sequence[str], *, env: Mapping[str, str], grace: float = 10.0) -> int:
+    """Run ``command`` and return its exit code (128 + N if signal N ended it), so that
+    it stops with this process: a SIGTERM, SIGINT or SIGHUP sent to this process is passed
+    on to it, and if it is still running ``grace`` seconds later it is killed."""
+    child = subprocess.Popen(command, env=env)
+
+    def forward(signum: int, _frame: object) -> None:
+        child.send_signal(signum)
+        deadline = threading.Timer(grace, child.kill)
+        deadline.daemon = True  # it must not keep this process alive once the child is gone
+        deadline.start()
+
+    stops = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, forward) for signum in stops}
+    try:
+        code = child.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if child.poll() is None:  # this process is failing: never leave the child behind
+            child.kill()
+            child.wait()
+    return 128 - code if code < 0 else code
 
 
 # ------------------------------------------------------------------ parser

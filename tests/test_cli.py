@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -365,56 +366,124 @@ def _other_address() -> str | None:
     return None if address.startswith("127.") else address
 
 
-@pytest.mark.slow
-def test_serve_starts_on_127_0_0_1_only(project, tmp_path):
-    port = _free_port()
-    media = tmp_path / "media"
-    media.mkdir()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "erroranalysis",
-            "serve",
-            "--db",
-            str(project),
-            "--port",
-            str(port),
-            "--media-root",
-            str(media),
-        ],
+def _serve(project: Path, port: int, *options: str) -> subprocess.Popen:
+    """``erroranalysis serve`` on ``project``, in a session (a process group) of its own."""
+    command = [sys.executable, "-m", "erroranalysis", "serve", "--db", str(project)]
+    return subprocess.Popen(
+        [*command, "--port", str(port), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
     )
+
+
+def _health(proc: subprocess.Popen, port: int) -> str | None:
+    """The app's answer on ``/_stcore/health`` once it gives one (None if ``proc`` ends or
+    90 s pass first)."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            url = f"http://127.0.0.1:{port}/_stcore/health"
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.read().decode()
+        except OSError:
+            time.sleep(0.5)
+    return None
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    proc.stdout.close()
+
+
+@pytest.mark.slow
+def test_serve_starts_on_127_0_0_1_only(project, tmp_path):
+    port = _free_port()
+    media = tmp_path / "media"
+    media.mkdir()
+    proc = _serve(project, port, "--media-root", str(media))
     try:
         banner = proc.stdout.readline()
         assert banner.startswith(f"serving {project.resolve()} at http://127.0.0.1:{port} (only")
         assert banner.rstrip().endswith(f"media from the server only inside {media.resolve()}")
-        deadline = time.monotonic() + 90
-        answer = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                url = f"http://127.0.0.1:{port}/_stcore/health"
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    answer = response.read().decode()
-                    break
-            except OSError:
-                time.sleep(0.5)
-        assert answer == "ok"
+        assert _health(proc, port) == "ok"
         other = _other_address()
         if other is not None:
             with pytest.raises(OSError), socket.create_connection((other, port), timeout=2):
                 pass
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        proc.stdout.close()
+        _stop_group(proc)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_serve_stops_its_streamlit_child_when_it_is_stopped(project, signum):
+    port = _free_port()
+    proc = _serve(project, port)
+    try:
+        assert _health(proc, port) == "ok"
+        os.kill(proc.pid, signum)  # serve alone, not its process group
+        proc.wait(timeout=30)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        with pytest.raises(ProcessLookupError):  # nothing of the group is left running
+            os.killpg(proc.pid, 0)
+    finally:
+        _stop_group(proc)
+
+
+# A child that writes its process id to the file named by its argument, then sleeps
+# (ignoring SIGTERM if its second argument says so).
+SLEEPER = """
+import pathlib, signal, sys, time
+if sys.argv[2:] == ["ignore"]:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+pathlib.Path(sys.argv[1]).write_text(str(__import__("os").getpid()))
+time.sleep(120)
+"""
+RUN_CHILD = """
+import os, sys
+from erroranalysis.cli import run_child
+sys.exit(run_child([sys.executable, "-c", sys.argv[1], *sys.argv[2:]], env=os.environ, grace=1))
+"""
+
+
+@pytest.mark.parametrize(
+    ("signum", "ignore", "code"),
+    [
+        (signal.SIGTERM, False, 128 + signal.SIGTERM),
+        (signal.SIGINT, False, 128 + signal.SIGINT),
+        (signal.SIGHUP, False, 128 + signal.SIGHUP),
+        (signal.SIGTERM, True, 128 + signal.SIGKILL),  # killed once the grace is over
+    ],
+)
+def test_run_child_passes_a_stop_on_and_never_leaves_the_child_running(
+    tmp_path, signum, ignore, code
+):
+    pid_file = tmp_path / "child.pid"
+    argv = [SLEEPER, str(pid_file), *(["ignore"] if ignore else [])]
+    parent = subprocess.Popen([sys.executable, "-c", RUN_CHILD, *argv], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline and parent.poll() is None
+            time.sleep(0.1)
+        child = int(pid_file.read_text())
+        parent.send_signal(signum)
+        assert parent.wait(timeout=30) == code
+        with pytest.raises(ProcessLookupError):  # ended and reaped, not a zombie
+            os.kill(child, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(parent.pid, signal.SIGKILL)
+        parent.wait()
 
 
 def test_serve_refuses_a_file_that_is_not_a_project(tmp_path):
