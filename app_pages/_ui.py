@@ -35,7 +35,16 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from erroranalysis import analyses, exports, importing, media, review, rules, sampling
+from erroranalysis import (
+    analyses,
+    exports,
+    importing,
+    media,
+    review,
+    rules,
+    sampling,
+    workbook,
+)
 from erroranalysis.errors import ProjectBusy, ProjectFileError
 from erroranalysis.store import Project, RunInfo, StoreError, check_actor, open_project
 
@@ -598,9 +607,16 @@ class ExportCounts(NamedTuple):
 @st.cache_data(max_entries=16, show_spinner=False)
 def _export_counts(key: RunKey, rev: int) -> ExportCounts:
     data = _run_data(key)
-    reviewed = data.ids.isin(list(_reviewed_ids(key, rev)))
+    # A lookup of the reviewed ids in the run's hashed ids, not a scan of the run.
+    reviewed = data.ids.get_indexer(list(_reviewed_ids(key, rev))) >= 0
     corrected = exports.corrected_labels(data.frame, _reviews(key, rev))
     return ExportCounts(reviewed=int(reviewed.sum()), corrected=len(corrected))
+
+
+def sheet_formats(rows: int) -> tuple[str, ...]:
+    """The formats a table of ``rows`` rows downloads in: CSV and Excel, or CSV alone when
+    an Excel sheet cannot hold that many."""
+    return TABLE_FORMATS if rows < workbook.MAX_ROWS else ("csv",)
 
 
 def export_counts(info: RunInfo) -> ExportCounts:

@@ -220,6 +220,7 @@ elif info is not None:
                 "examples",
                 name="reviewed-examples" if reviewed_only else "examples",
                 label="Sheet",
+                formats=_ui.sheet_formats(counts.reviewed if reviewed_only else info.n_examples),
                 reviewed_only=reviewed_only,
             )
     with labels.container(border=True):
@@ -257,17 +258,23 @@ elif info is not None:
             "An Excel workbook: the priority table (percentages as percentages, intervals in "
             "columns of their own), then the examples and the action log."
         )
-        st.download_button(
-            "Workbook",
-            data=_ui.meeting_workbook(info),
-            file_name=_ui.safe_filename(info.dataset, info.name, "meeting") + ".xlsx",
-            mime=_ui.DOWNLOAD_FORMATS["xlsx"][1],
-            help="The priority table, the examples and the log in one Excel workbook.",
-            icon=":material/download:",
-            on_click="ignore",
-            key="meeting:xlsx",
-            type="tertiary",
-        )
+        if "xlsx" not in _ui.sheet_formats(info.n_examples):
+            st.caption(
+                f":material/block: {info.n_examples:,} examples are more than an Excel sheet "
+                "holds: export the sheet as CSV."
+            )
+        else:
+            st.download_button(
+                "Workbook",
+                data=_ui.meeting_workbook(info),
+                file_name=_ui.safe_filename(info.dataset, info.name, "meeting") + ".xlsx",
+                mime=_ui.DOWNLOAD_FORMATS["xlsx"][1],
+                help="The priority table, the examples and the log in one Excel workbook.",
+                icon=":material/download:",
+                on_click="ignore",
+                key="meeting:xlsx",
+                type="tertiary",
+            )
 
 # ------------------------------------------------------------------ import
 st.header("Import a dataset", anchor=False)

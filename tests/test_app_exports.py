@@ -25,7 +25,7 @@ from app_support import (
 from store_support import add_run
 from streamlit.testing.v1 import AppTest
 
-from erroranalysis import exports
+from erroranalysis import exports, workbook
 from erroranalysis.store import open_project
 from erroranalysis.vocabulary import TAG_PREFIX
 
@@ -246,3 +246,15 @@ def test_a_run_without_reviews_says_there_is_nothing_to_export(tmp_path, monkeyp
     at.toggle(key="ds_export_reviewed").set_value(False).run()
     assert len(rows_of_csv(clicked(at, made, "examples:csv").decode())) == 4
     assert {"log:csv", "meeting:xlsx"} <= {b.key for b in at.get("download_button")}
+
+
+def test_a_run_larger_than_an_excel_sheet_exports_as_csv(project_file, made, monkeypatch):
+    monkeypatch.setattr(workbook, "MAX_ROWS", 20)  # the speech run has 40 examples
+    at = open_page(start(), "datasets")
+    keys = {b.key for b in at.get("download_button")}
+    assert {"reviewed-examples:csv", "reviewed-examples:xlsx"} <= keys  # s04 alone
+    assert "meeting:xlsx" not in keys
+    assert any("40 examples are more than an Excel sheet holds" in c.value for c in at.caption)
+    at.toggle(key="ds_export_reviewed").set_value(False).run()
+    keys = {b.key for b in at.get("download_button")}
+    assert "examples:csv" in keys and "examples:xlsx" not in keys
