@@ -365,7 +365,10 @@ def joined_tags(matrix: np.ndarray, names: list[str]) -> pd.Series:
     import numpy as np
     import pyarrow as pa
 
-    _, cols = np.nonzero(matrix)  # row by row, each row's tags in column order
+    # Row by row, each row's tags in column order: the flat positions of a C-ordered copy
+    # (nonzero of the column-ordered frame's matrix takes twice as long).
+    flat = np.flatnonzero(np.ascontiguousarray(matrix))
+    cols = flat % matrix.shape[1] if matrix.shape[1] else flat
     offsets = np.zeros(matrix.shape[0] + 1, dtype=np.int64)
     np.cumsum(np.count_nonzero(matrix, axis=1), out=offsets[1:])
     labels = pa.array(list(names), type=pa.large_string()).take(pa.array(cols))
