@@ -61,6 +61,8 @@ PROJECT_VERSION = 1
 REVIEWER = "bench"
 CHROMIUM = os.environ.get(CHROMIUM_ENV, DEFAULT_CHROMIUM)
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+# The pages draw their charts with st.plotly_chart.
+PLOTLY_CHART = "[data-testid='stPlotlyChart']"
 TIMEOUT_MS = 120_000
 # The reviewed tags of the synthetic project: (name, HLP, share among errors, among correct).
 REVIEWED_TAGS = [
@@ -298,10 +300,11 @@ def _priorities_drawn(charts: int) -> str:
     return page_drawn(
         "Priorities",
         f"""
-        const charts = main.querySelectorAll("[data-testid='stVegaLiteChart']");
+        const charts = main.querySelectorAll({json.dumps(PLOTLY_CHART)});
         if (charts.length < {charts}) return false;
         for (const chart of charts) {{
-          const drawn = chart.querySelector('canvas, svg');
+          // Plotly draws its plot area (.main-svg) once the figure is laid out.
+          const drawn = chart.querySelector('.main-svg');
           if (!drawn || drawn.getBoundingClientRect().height < 10) return false;
         }}
         """,
@@ -318,7 +321,9 @@ def time_priorities(page, repeat: int, *, before_each: Callable[[], None] | None
     to_priorities.click()
     page.wait_for_selector("h1:has-text('Priorities')", timeout=TIMEOUT_MS)
     wait_idle(page)
-    charts = page.locator("[data-testid='stMain'] [data-testid='stVegaLiteChart']").count()
+    # Plotly draws after the script run is over: count the charts once they are drawn.
+    page.wait_for_function(_priorities_drawn(1), timeout=TIMEOUT_MS)
+    charts = page.locator(f"[data-testid='stMain'] {PLOTLY_CHART}").count()
     for _ in range(repeat):
         to_review.click()
         page.wait_for_selector("h3:has-text('Example ')", timeout=TIMEOUT_MS)
