@@ -17,7 +17,7 @@ from test_cli import dump, imported
 from erroranalysis.cli import main
 from erroranalysis.export import restore
 from erroranalysis.exports import export_table, write_export
-from erroranalysis.importing import ImportValidationError, read_reviews
+from erroranalysis.importing import ImportValidationError, read_reviews, read_tag_definitions
 from erroranalysis.store import open_project
 
 KNOWN = pd.Index(["1", "2", "3"])
@@ -530,3 +530,46 @@ def test_the_whole_examples_sheet_imports_without_its_unreviewed_rows(tmp_path, 
         tagged = p.dataset("dev").tag_assignments()
     assert reviews[["example_id", "reviewer", "note"]].values.tolist() == [["b", "ana", "=hum"]]
     assert list(zip(tagged["example_id"], tagged["tag"], strict=True)) == [("b", "echo")]
+
+
+# ---------------------------------------------------------------------- decimal commas
+def test_a_sample_file_saved_with_decimal_commas_comes_back(project, tmp_path):
+    out = tmp_path / "sample.csv"
+    command = ["sample", "--db", str(project), "--dataset", "dev", "--size", "2", "--seed", "1"]
+    assert main([*command, "--out", str(out)]) == 0
+    sheet = pd.read_csv(out, dtype=str, keep_default_na=False).assign(reviewer="ana")
+    assert sheet["weight"].str.contains(".", regex=False).any()  # a weight with decimals
+    sheet["weight"] = sheet["weight"].str.replace(".", ",")
+    sheet.to_csv(out, index=False, sep=";", lineterminator="\r\n")
+    assert reviews_import(project, out) == 0
+    with open_project(project) as p:
+        assert p.dataset("dev").reviews()["sample_id"].tolist() == [1, 1]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("tag;hlp;effort\r\necho;0,93;1,5\r\n", [["echo", 0.93, 1.5]]),
+        ("tag;hlp;effort\r\necho;0.93;2\r\n", [["echo", 0.93, 2.0]]),
+    ],
+)
+def test_tag_definitions_separated_by_semicolons_take_decimal_commas(tmp_path, content, expected):
+    path = tmp_path / "tags.csv"
+    path.write_text(content, newline="")
+    frame = read_tag_definitions(path)
+    assert frame[["tag", "hlp", "effort"]].values.tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('tag,hlp\r\necho,"0,93"\r\n', "line 2, column 'hlp': value '0,93' is not a number"),
+        ("tag;hlp\r\necho;1,000.5\r\n", "line 2, column 'hlp': value '1,000.5' is not a number"),
+    ],
+)
+def test_a_decimal_comma_is_a_number_only_between_semicolons(tmp_path, content, expected):
+    path = tmp_path / "tags.csv"
+    path.write_text(content, newline="")
+    with pytest.raises(ImportValidationError) as caught:
+        read_tag_definitions(path)
+    assert [str(p) for p in caught.value.problems] == [expected]

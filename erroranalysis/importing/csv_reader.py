@@ -14,6 +14,7 @@ import io
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -50,7 +51,7 @@ def read_csv(
     )
     if read is None:
         return None
-    table, original, again = read
+    table, original, again, _ = read
 
     def as_text(names: list[str]) -> pa.Table:
         return again(
@@ -66,16 +67,24 @@ def read_csv(
     return table.to_pandas()
 
 
+class TextTable(NamedTuple):
+    """A small CSV table read whole as text (see :func:`read_text_table`)."""
+
+    frame: pd.DataFrame
+    report: Report
+    delimiter: str  # "," or ";": a ";" file may write numbers with a decimal comma
+
+
 def read_text_table(
     source: str | os.PathLike[str], *, required: Sequence[str], encoding: str = "utf-8"
-) -> tuple[pd.DataFrame, Report]:
+) -> TextTable:
     """A small CSV table (reviews, tag definitions) with every value as text, as written.
 
     The file passes the same checks as a dataset CSV (encoding, binary content, NUL bytes,
     ragged rows, unclosed quotes, repeated header names) and must have the ``required``
     columns and at least one row. Its delimiter is ``,`` or ``;``, whichever the header
-    uses (:func:`sniff_delimiter`). Returns the frame and the report, whose ``locate`` turns
-    frame positions into file lines, for the caller's own checks; raises
+    uses (:func:`sniff_delimiter`). Returns the frame, the report, whose ``locate`` turns
+    frame positions into file lines, for the caller's own checks, and the delimiter; raises
     :class:`ImportValidationError` at once if the file cannot be read as a table.
     """
     name, raw, _ = load(source, None)
@@ -92,7 +101,7 @@ def read_text_table(
         for column in missing:
             report.add(f"missing required column (columns found: {found})", column=column)
         raise report.error(name)
-    return table.to_pandas(), report
+    return TextTable(table.to_pandas(), report, read[3])
 
 
 def _csv_table(
@@ -103,13 +112,14 @@ def _csv_table(
     report: Report,
     json_hint: str,
     delimiter: str | None = ",",
-) -> tuple[pa.Table, list[str], Callable[[pa_csv.ConvertOptions], pa.Table]] | None:
+) -> tuple[pa.Table, list[str], Callable[[pa_csv.ConvertOptions], pa.Table], str] | None:
     """Parse a CSV file into an Arrow table, reporting every malformed record.
 
     ``text_columns`` are read as text exactly as written; None reads *every* column so.
     ``delimiter`` None takes the one the header line uses (:func:`sniff_delimiter`).
     Returns (table with clean header names, the names as written, a function that parses
-    the file again with other conversion options), or None if the file cannot be a table.
+    the file again with other conversion options, the delimiter), or None if the file
+    cannot be a table.
     On success ``report.locate`` maps table positions to file lines.
     """
     decoded = text_file(raw, encoding=encoding, kind="CSV", report=report)
@@ -192,7 +202,7 @@ def _csv_table(
             report.add("the file has a header but no rows")
         return None
     report.locate = _csv_locator(text, table.num_rows, scan, delimiter)
-    return table, original, read
+    return table, original, read, delimiter
 
 
 def sniff_delimiter(header: str) -> str:

@@ -162,9 +162,10 @@ def read_reviews(
     example, with the ``weight`` (a positive number) it recorded, 1/π, and the sample's
     ``run``; the reviews carry ``sample_id``. Cells the export neutralized for
     spreadsheets (a leading ``'``) are read as they were. The file may be separated by
-    ``,`` or ``;`` and start with a byte order mark, as spreadsheets write CSV.
+    ``,`` or ``;`` (its weights then may have a decimal comma) and start with a byte order
+    mark, as spreadsheets write CSV.
     """
-    frame, report = read_text_table(path, required=["id", "reviewer"], encoding=encoding)
+    frame, report, delimiter = read_text_table(path, required=["id", "reviewer"], encoding=encoding)
     derived = frozenset(derived_tags)
     layout = _layout(frame, report, example_columns, derived)
     frame = frame.assign(**{c: _restored(frame[c]) for c in layout.text if c in frame.columns})
@@ -212,7 +213,7 @@ def read_reviews(
 
     sampled = "sample" in frame.columns
     if sampled:
-        frame = _sample_rows(frame, report, samples or {})
+        frame = _sample_rows(frame, report, samples or {}, comma=delimiter == ";")
     ids = frame["id"]
     unknown = np.asarray(known_ids.get_indexer(ids) < 0)
     if unknown.any():
@@ -408,10 +409,10 @@ def _one_review_per_reviewer(
 
 
 def _sample_rows(
-    frame: pd.DataFrame, report: Report, samples: Mapping[int, KnownSample]
+    frame: pd.DataFrame, report: Report, samples: Mapping[int, KnownSample], *, comma: bool
 ) -> pd.DataFrame:
     """The rows of a sample file with ``sample_id``; every row that does not match the
-    recorded sample is reported."""
+    recorded sample is reported. ``comma``: weights may have a decimal comma."""
     lines = np.asarray(report.locate(np.arange(len(frame))))
     sample_ids = np.full(len(frame), -1, dtype=np.int64)
     for position in range(len(frame)):
@@ -454,7 +455,8 @@ def _sample_rows(
         for position, at in zip(here.tolist(), where.tolist(), strict=True):
             if at < 0:
                 continue
-            _check_weight(frame, position, int(lines[position]), expected[at], sample, report)
+            line = int(lines[position])
+            _check_weight(frame, position, line, expected[at], sample, report, comma=comma)
             if "run" in frame.columns and frame["run"].iloc[position] != known.run:
                 report.add(
                     f"is not the run sample {sample} was drawn from ({known.run!r})",
@@ -478,13 +480,20 @@ def _whole_number(text: str) -> int | None:
 
 
 def _check_weight(
-    frame: pd.DataFrame, position: int, line: int, expected: float, sample: int, report: Report
+    frame: pd.DataFrame,
+    position: int,
+    line: int,
+    expected: float,
+    sample: int,
+    report: Report,
+    *,
+    comma: bool,
 ) -> None:
     if "weight" not in frame.columns:
         return
     raw = frame["weight"].iloc[position]
     try:
-        value = float(raw)
+        value = _float(raw, comma=comma)
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and value > 0) or "_" in raw:
@@ -544,9 +553,11 @@ def read_tag_definitions(path: str | Path, *, encoding: str = "utf-8") -> pd.Dat
     """Read a tags CSV (``tag``, ``hlp``, optional ``effort``, ``description``).
 
     Returns columns tag, hlp (float or NaN), effort (float or NaN), description. HLP is a
-    number in [0, 1], effort a finite number > 0; empty means unknown.
+    number in [0, 1], effort a finite number > 0; empty means unknown. In a file separated
+    by ``;`` a number may have a decimal comma (``0,93``).
     """
-    frame, report = read_text_table(path, required=["tag", "hlp"], encoding=encoding)
+    frame, report, delimiter = read_text_table(path, required=["tag", "hlp"], encoding=encoding)
+    comma = delimiter == ";"
     if frame["tag"].str.strip().nunique() > MAX_TAGS:
         # Checked first: past the limit the file is refused whatever its rows say.
         report.add(
@@ -571,8 +582,10 @@ def read_tag_definitions(path: str | Path, *, encoding: str = "utf-8") -> pd.Dat
                     value=row["tag"],
                 )
             seen.setdefault(tag, line)
-        hlp = _number(row["hlp"], "hlp", line, report, low=0.0, high=1.0)
-        effort = _number(row.get("effort", ""), "effort", line, report, low=0.0, strict_low=True)
+        hlp = _number(row["hlp"], "hlp", line, report, low=0.0, high=1.0, comma=comma)
+        effort = _number(
+            row.get("effort", ""), "effort", line, report, low=0.0, strict_low=True, comma=comma
+        )
         out.append(
             {"tag": tag, "hlp": hlp, "effort": effort, "description": row.get("description", "")}
         )
@@ -590,13 +603,15 @@ def _number(
     low: float,
     high: float = math.inf,
     strict_low: bool = False,
+    comma: bool = False,
 ) -> float:
     """The number in a cell (NaN if empty), or NaN with a problem if it is not a finite
-    number from ``low`` (excluded if ``strict_low``) to ``high``."""
+    number from ``low`` (excluded if ``strict_low``) to ``high``; ``comma``: the number
+    may have a decimal comma."""
     if raw is None or not str(raw).strip():
         return math.nan
     try:
-        value = float(raw)
+        value = _float(raw, comma=comma)
     except ValueError:
         report.add("is not a number", column=column, row=line, value=raw)
         return math.nan
@@ -607,3 +622,11 @@ def _number(
         report.add(f"is not a finite number {bounds}", column=column, row=line, value=raw)
         return math.nan
     return value
+
+
+def _float(text: str, *, comma: bool) -> float:
+    """``float(text)``; with ``comma`` (a file separated by ``;``, as spreadsheets write CSV
+    where the decimal mark is a comma) ``0,5`` is read as ``0.5`` too."""
+    if comma and text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")
+    return float(text)
