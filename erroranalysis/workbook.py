@@ -280,7 +280,8 @@ def _long_texts(values: pd.Series) -> list[tuple[int, str]]:
 # and the rows below the header are streamed straight into each sheet's XML, in the form
 # openpyxl writes them (inline strings, typed cells). Building an openpyxl cell per value
 # took 0.3 ms of CPU per row of 13 columns, forty times pandas' to_csv of the same rows;
-# streamed, the rows take five times to_csv.
+# streamed, 100k rows of 17 columns take 3.3 s of CPU against to_csv's 0.64 s, half of it
+# compressing the sheet.
 _CHUNK_ROWS = 5_000
 _SHEET_DATA_END = b"</sheetData>"
 
@@ -307,22 +308,35 @@ def _styles(worksheet: Any) -> _Styles:
     )
 
 
+# What a text needs changed before it goes into the XML; most texts need nothing.
+_NEEDS_ESCAPE = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _escape(text: str) -> str:
+    if _NEEDS_ESCAPE.search(text) is None:
+        return text
     text = _clean_text(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     # A literal carriage return would read back as a line feed.
     return text.replace("\r", "&#13;")
 
 
+def _text_xml(ref: str, text: str, styles: _Styles) -> str:
+    """A text cell: always an inline string, so never a formula or an error value."""
+    if not text:
+        return ""
+    quoted = f' s="{styles.quoted}"' if text.lstrip("'").startswith(FORMULA_STARTS) else ""
+    return (
+        f'<c r="{ref}" t="inlineStr"{quoted}><is><t xml:space="preserve">'
+        f"{_escape(text)}</t></is></c>"
+    )
+
+
 def _cell_xml(ref: str, value: Any, number_format: str | None, styles: _Styles) -> str:
-    """One cell's XML; a text is always an inline string, so never a formula or an error."""
-    if value is None or value == "":
+    """One cell's XML, for a value :func:`_scalar` gave."""
+    if value is None:
         return ""
     if isinstance(value, str):
-        quoted = f' s="{styles.quoted}"' if value.lstrip("'").startswith(FORMULA_STARTS) else ""
-        return (
-            f'<c r="{ref}" t="inlineStr"{quoted}><is><t xml:space="preserve">'
-            f"{_escape(value)}</t></is></c>"
-        )
+        return _text_xml(ref, value, styles)
     if isinstance(value, bool):
         return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
     if isinstance(value, dt.datetime):
@@ -332,24 +346,53 @@ def _cell_xml(ref: str, value: Any, number_format: str | None, styles: _Styles) 
     return f'<c r="{ref}"{style}><v>{value!r}</v></c>'
 
 
+def _column_xml(column: _Column, start: int, stop: int, letter: str, styles: _Styles) -> list[str]:
+    """The XML of the column's cells in the rows ``start`` to ``stop`` below the header.
+
+    A column of plain numbers or booleans is written without a per-value type check; any
+    other goes value by value.
+    """
+    values = column.values.iloc[start:stop]
+    rows = range(start + 2, stop + 2)
+    dtype = values.dtype
+    plain = isinstance(dtype, np.dtype)
+    if plain and pd.api.types.is_bool_dtype(dtype):
+        return [
+            f'<c r="{letter}{n}" t="b"><v>{int(v)}</v></c>'
+            for n, v in zip(rows, values.tolist(), strict=True)
+        ]
+    style = f' s="{styles.formats[column.number_format]}"' if column.number_format else ""
+    if plain and pd.api.types.is_integer_dtype(dtype):
+        return [
+            f'<c r="{letter}{n}"{style}><v>{v}</v></c>'
+            for n, v in zip(rows, values.tolist(), strict=True)
+        ]
+    if pd.api.types.is_float_dtype(dtype):
+        numbers = values.to_numpy(dtype=float, na_value=np.nan).tolist()
+        return [
+            f'<c r="{letter}{n}"{style}><v>{v!r}</v></c>'
+            if math.isfinite(v)
+            else _cell_xml(f"{letter}{n}", _number(v), None, styles)
+            for n, v in zip(rows, numbers, strict=True)
+        ]
+    return [
+        _text_xml(f"{letter}{n}", v, styles)
+        if type(v) is str
+        else _cell_xml(f"{letter}{n}", _scalar(v), column.number_format, styles)
+        for n, v in zip(rows, values.tolist(), strict=True)
+    ]
+
+
 def _rows_xml(sheet: _Sheet, styles: _Styles) -> Iterator[bytes]:
     letters = [get_column_letter(number) for number in range(1, len(sheet.columns) + 1)]
-    formats = [column.number_format for column in sheet.columns]
     for start in range(0, sheet.rows, _CHUNK_ROWS):
         stop = min(start + _CHUNK_ROWS, sheet.rows)
-        chunk = [
-            [_scalar(value) for value in column.values.iloc[start:stop].tolist()]
-            for column in sheet.columns
+        cells = [
+            _column_xml(column, start, stop, letter, styles)
+            for column, letter in zip(sheet.columns, letters, strict=True)
         ]
-        parts = []
-        for number, values in enumerate(zip(*chunk, strict=True), start=start + 2):
-            parts.append(f'<row r="{number}">')
-            parts.extend(
-                _cell_xml(f"{letter}{number}", value, number_format, styles)
-                for letter, value, number_format in zip(letters, values, formats, strict=True)
-            )
-            parts.append("</row>")
-        yield "".join(parts).encode("utf-8")
+        rows = zip(range(start + 2, stop + 2), zip(*cells, strict=True), strict=True)
+        yield "".join(f'<row r="{n}">{"".join(row)}</row>' for n, row in rows).encode("utf-8")
 
 
 def _layout(book: Workbook, sheet: _Sheet) -> _Styles:
