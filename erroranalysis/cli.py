@@ -390,17 +390,19 @@ def cmd_export(args: argparse.Namespace) -> None:
         "apply": args.apply or None,
         **{name: getattr(args, name) for name in ("by", "positive", "baseline", "tag")},
     }
-    with _project(args, write=False) as project:
-        try:
+    try:
+        with _project(args, write=False) as project:
             table = export_table(project, args.dataset, args.kind, run=args.run, **options)
-        except ExpectedError:
-            raise
-        except ValueError as err:  # an analysis naming what is wrong with an option
-            raise CliError(f"export {args.kind}: {err}") from None
-        sheets = extra_sheets(project, args.dataset, args.kind, run=args.run)
-    write_export(
-        table, args.out, format=fmt, kind=args.kind, sheets=sheets if fmt == "xlsx" else None
-    )
+            sheets = (
+                extra_sheets(project, args.dataset, args.kind, run=args.run)
+                if fmt == "xlsx"
+                else None
+            )
+        write_export(table, args.out, format=fmt, kind=args.kind, sheets=sheets)
+    except ExpectedError:
+        raise
+    except ValueError as err:  # an analysis's option, or what a workbook cannot hold
+        raise CliError(f"export {args.kind}: {err}") from None
     print(f"wrote {len(table)} rows of {args.kind} to {args.out} ({fmt})", file=sys.stderr)
 
 

@@ -505,6 +505,16 @@ def test_workbook_shows_rates_as_percentages_but_not_p_values(project, tmp_path)
     assert "%" not in formats["p_value"] and "%" not in formats["examples"]
 
 
+def test_cli_a_note_too_long_for_a_workbook_cell_writes_nothing(db, tmp_path, capsys):
+    with open_project(db) as p:
+        p.dataset("dev").record_review("8", reviewer="ana", note="n" * 40_000, run="main")
+    out = tmp_path / "sheet.xlsx"
+    assert export(db, "examples", "--out", str(out)) == 1
+    assert "error: export examples: " in capsys.readouterr().err
+    assert not [path.name for path in tmp_path.iterdir() if "sheet" in path.name]
+    assert export(db, "examples", "--out", str(tmp_path / "sheet.csv")) == 0  # CSV holds it
+
+
 def test_cli_unknown_kind_is_refused_by_the_parser(db, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         export(db, "everything", "--out", str(tmp_path / "t.csv"))
