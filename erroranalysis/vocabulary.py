@@ -54,7 +54,9 @@ __all__ = [
 ]
 
 TAG_PREFIX = "tag:"  # a column named tag:NAME holds one tag
-TAG_SEPARATOR = ";"  # between tags in a tags cell
+TAG_SEPARATOR = ";"  # between tags in a tags cell, and between reviewers in a reviewer cell
+# Names that a sheet lists several to a cell, so they may not hold the separator.
+_LISTED_KINDS = frozenset({"tag", "reviewer"})
 DEFAULT_RUN = "main"  # the run an import makes when none is named
 MAX_NAME = 100  # characters in any name
 # Each tag is a bool column of the frame: a million rows x 500 tags is already 500 MB. The
@@ -146,6 +148,11 @@ def check_name(value: object, *, kind: str) -> str:
         raise InvalidName(
             f"{kind} name contains Unicode direction controls (such as U+202E), "
             f"which make text read differently from what it is: {show(clean)}"
+        )
+    if kind in _LISTED_KINDS and TAG_SEPARATOR in clean:
+        raise InvalidName(
+            f"{kind} name contains {TAG_SEPARATOR!r}, which separates {kind}s in a sheet's "
+            f"cell: {show(clean)}"
         )
     return clean
 

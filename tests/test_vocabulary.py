@@ -54,3 +54,17 @@ def test_bad_names_are_refused_with_the_reason(value, message):
 def test_the_message_names_the_kind_and_is_a_store_error(kind):
     with pytest.raises(StoreError, match=f"^{kind} name is empty$"):
         check_name("", kind=kind)
+
+
+@pytest.mark.parametrize(
+    ("kind", "allowed"),
+    [("tag", False), ("reviewer", False), ("dataset", True), ("run", True)],
+)
+def test_only_names_listed_in_a_cell_refuse_the_separator(kind, allowed):
+    # A sheet's tags and reviewer cells list several names split by ';', so a tag or
+    # reviewer name holding one would come back as two.
+    if allowed:
+        assert check_name("a;b", kind=kind) == "a;b"
+    else:
+        with pytest.raises(InvalidName, match=f"^{kind} name contains ';', which separates"):
+            check_name("a;b", kind=kind)
