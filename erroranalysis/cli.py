@@ -7,8 +7,8 @@ or an OS error an argument caused -- into ``error: ...`` on standard error and e
 Anything else is a defect and keeps its traceback.
 
 Read commands (``datasets``, ``tags list``, ``priorities``, ``slices``, ``compare``,
-``drift``, and ``discover`` / ``clusters`` unless they adopt or name something) open the
-project read-only: they work on a read-only file and never change one. Output files are
+``drift``, ``export``, and ``discover`` / ``clusters`` unless they adopt or name something)
+open the project read-only: they work on a read-only file and never change one. Output files are
 written whole or not at all (a temporary file in the same folder, then renamed over the
 target).
 
