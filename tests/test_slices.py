@@ -7,7 +7,10 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import fisher_exact
+from sklearn.dummy import DummyClassifier
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from erroranalysis.evidence import Evidence
@@ -295,6 +298,18 @@ def test_baselines():
     assert table["accuracy"].tolist() == pytest.approx([0.75, 0.75, 2 / 3])
     assert table["note"].iloc[1] == "always predicting 'a'"
     assert baselines(Evidence(examples), hlp=0.97)["accuracy"].iloc[2] == 0.97
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["b", "a", "c", "10", "9"]), min_size=1, max_size=30))
+def test_the_most_frequent_class_is_the_one_scikit_learn_picks(labels):
+    examples = pd.DataFrame({"label": labels, "prediction": labels[::-1]})
+    examples["correct"] = examples["label"] == examples["prediction"]
+    dummy = DummyClassifier(strategy="most_frequent").fit(np.zeros((len(labels), 1)), labels)
+    picked = str(dummy.predict(np.zeros((1, 1)))[0])
+    row = baselines(Evidence(examples)).set_index("baseline").loc["most frequent class"]
+    assert row["note"] == f"always predicting {picked!r}"
+    assert row["accuracy"] == pytest.approx(labels.count(picked) / len(labels))
 
 
 @pytest.mark.parametrize("use_mask", [False, True])
