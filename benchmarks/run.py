@@ -228,7 +228,7 @@ def main() -> None:
     drift.bench(record, best_of)
     workbook.bench(record, best_of)
     exports.bench(record)
-    cold_start.bench(record)
+    cold_start.bench(record, ui=not args.skip_ui)
     ui = HERE / "ui_latency.py"
     if not args.skip_ui and ui.exists():
         subprocess.run([sys.executable, str(ui), "--results", str(OUT / "ui.json")], check=True)
