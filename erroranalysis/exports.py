@@ -10,7 +10,8 @@ analyses come from :mod:`erroranalysis.analyses`, so the numbers are the app's);
 
 How the numbers are written: in CSV, a float column named in :data:`RATE_COLUMNS` (a
 share, an accuracy, a gap, a marginal effect, a difference, a p-value, or an interval
-bound of one) of an analysis table is rounded to 4 significant digits (0.8139); the
+bound of one) or in :data:`ESTIMATE_COLUMNS` (an estimated number of examples) of an
+analysis table is rounded to 4 significant digits (0.8139, 102.8); the
 tables of examples (``examples``, ``labels``, ``untagged``) and the ``log`` are data and
 keep every digit, as do all other columns. Counts are integers, ids and labels text as
 imported. Text cells are made formula-safe (:func:`erroranalysis.export.write_csv`).
@@ -93,7 +94,8 @@ KIND_OPTIONS: dict[str, tuple[str, ...]] = {
     "baselines": (),
     "log": (),
 }
-REQUIRED_OPTIONS = {"slices": ("by",)}
+# The options a kind cannot do without, each with what it holds (said when it is missing).
+REQUIRED_OPTIONS = {"slices": {"by": "a column of the run to slice by, or tags"}}
 # Tables of examples and the log: data, written with every digit (see the module's text).
 DATA_KINDS = frozenset({"examples", "labels", "untagged", "log"})
 
@@ -122,6 +124,8 @@ RATE_COLUMNS = frozenset(
         "p_adjusted",
     }
 )
+# Estimated counts of examples: rounded like the rates, but counts, not percentages.
+ESTIMATE_COLUMNS = frozenset({"estimated_examples"})
 SIGNIFICANT_DIGITS = 4
 
 # The examples sheet: these columns first (where the run has them), then the run's other
@@ -165,9 +169,9 @@ def _check_options(kind: str, options: Mapping[str, Any]) -> None:
         if name not in allowed and value is not None:
             takes = ", ".join(allowed) if allowed else "no options"
             raise ExpectedError(f"export {kind} does not take {name!r} (it takes {takes})")
-    for name in REQUIRED_OPTIONS.get(kind, ()):
+    for name, holds in REQUIRED_OPTIONS.get(kind, {}).items():
         if options.get(name) is None:
-            raise ExpectedError(f"export {kind} needs {name!r}")
+            raise ExpectedError(f"export {kind} needs {name!r} ({holds})")
 
 
 # --------------------------------------------------------------------------- tables
@@ -518,14 +522,19 @@ def rate_columns(frame: pd.DataFrame, kind: str | None) -> list[str]:
 
 
 def _rounded(frame: pd.DataFrame, kind: str | None) -> pd.DataFrame:
-    """``frame`` with its rate columns rounded to :data:`SIGNIFICANT_DIGITS` (still floats,
-    so CSV writes ``0.8139``)."""
+    """``frame`` with its rate and estimate columns rounded to :data:`SIGNIFICANT_DIGITS`
+    (still floats, so CSV writes ``0.8139``)."""
     import numpy as np
 
     spec = f".{SIGNIFICANT_DIGITS}g"
+    estimates = [
+        column
+        for column in frame.columns
+        if column in ESTIMATE_COLUMNS and kind not in DATA_KINDS and frame[column].dtype == float
+    ]
     changes = {
         column: np.array([float(format(v, spec)) for v in frame[column].to_numpy(dtype=float)])
-        for column in rate_columns(frame, kind)
+        for column in [*rate_columns(frame, kind), *estimates]
     }
     return frame.assign(**changes) if changes else frame
 

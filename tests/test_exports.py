@@ -338,6 +338,17 @@ def test_data_kinds_keep_every_digit(project):
     )
 
 
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [("priorities", "estimated_examples\r\n102.8\r\n"), ("untagged", None)],
+)
+def test_estimated_counts_are_rounded_in_analysis_tables_only(kind, expected):
+    table = pd.DataFrame({"estimated_examples": [102.78947368421052]})
+    text = export_bytes(table, format="csv", kind=kind).decode()
+    assert text == (expected or f"estimated_examples\r\n{102.78947368421052!r}\r\n")
+    assert "estimated_examples" not in rate_columns(table, kind)  # not a percentage
+
+
 def test_formula_text_is_neutralised_in_csv_and_raw_in_parquet(project, tmp_path):
     sheet = export_table(project, "dev", "examples")
     write_export(sheet, tmp_path / "e.csv", format="csv", kind="examples")
@@ -366,7 +377,13 @@ def test_jsonl_is_one_object_per_line_at_full_precision(project):
     ("dataset", "kind", "options", "error", "message"),
     [
         ("dev", "nope", {}, ExpectedError, "unknown export kind 'nope'; choose one of examples"),
-        ("dev", "slices", {}, ExpectedError, "export slices needs 'by'"),
+        (
+            "dev",
+            "slices",
+            {},
+            ExpectedError,
+            "export slices needs 'by' \\(a column of the run to slice by, or tags\\)",
+        ),
         ("dev", "slices", {"by": "volume"}, ValueError, "no column 'volume'"),
         ("dev", "examples", {"tag": "x"}, ExpectedError, "does not take 'tag'.*reviewed_only"),
         ("dev", "baselines", {"by": "x"}, ExpectedError, "takes no options"),
@@ -455,7 +472,10 @@ def test_cli_exports(db, tmp_path, args, column, expected):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["slices", "--out", "{tmp}/t.csv"], "export slices needs 'by'"),
+        (
+            ["slices", "--out", "{tmp}/t.csv"],
+            "export slices needs 'by' (a column of the run to slice by, or tags)",
+        ),
         (["slices", "--by", "volume", "--out", "{tmp}/t.csv"], "export slices: "),
         (["examples", "--by", "noise", "--out", "{tmp}/t.csv"], "does not take 'by'"),
         (["compare", "--baseline", "zzz", "--out", "{tmp}/t.csv"], "has no run 'zzz'"),
