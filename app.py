@@ -14,3 +14,4 @@ from app_pages import _ui
 page = _ui.navigation()
 with _ui.project_problems():
     page.run()
+_ui.warm_up()  # the page is drawn: load what the other pages need, in the background

@@ -19,6 +19,7 @@ frames live in ``st.cache_resource`` and are never mutated):
 
 from __future__ import annotations
 
+import importlib
 import io
 import math
 import os
@@ -26,7 +27,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -209,6 +210,36 @@ PAGES = {
 def _home() -> None:
     # The root URL opens the Datasets page at its own address, so /datasets is a real link.
     st.switch_page(page_path("datasets"))
+
+
+# What the other pages load on their first visit: the analyses' modules and what they use
+# (scipy, scikit-learn), and Plotly Express. warm_up() imports them in the background.
+WARM_MODULES = (
+    "erroranalysis.clusters",
+    "erroranalysis.compare",
+    "erroranalysis.discover",
+    "erroranalysis.drift",
+    "scipy.special",
+    "scipy.stats",
+    "sklearn.metrics",
+    "sklearn.cluster",
+    "plotly.express",
+)
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> threading.Thread:
+    """Import :data:`WARM_MODULES` in a background thread, once per server process (call
+    it once a page is drawn, so the first page does not share the processor with it)."""
+    thread = threading.Thread(target=_import_all, args=(WARM_MODULES,), name="warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import_all(names: tuple[str, ...]) -> None:
+    for name in names:
+        with suppress(Exception):  # a module that fails to import fails on its page, shown
+            importlib.import_module(name)
 
 
 def page_path(name: str) -> str:
