@@ -800,7 +800,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("file")
     _common(r, dataset_required=True)
     _run(r, "run the reviewers looked at (default: the latest)")
-    r.add_argument("--actor", help="who imports (default: the first reviewer)")
+    r.add_argument(
+        "--actor",
+        help="who imports, as one action (default: each reviewer's reviews are an action of "
+        "theirs, which their undo takes back)",
+    )
     _encoding(r)
     r.set_defaults(func=cmd_reviews_import)
 

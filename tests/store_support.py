@@ -19,3 +19,16 @@ def add_run(project: Project, dataset: str, frame: pd.DataFrame, **options: obje
         "dataset_tags": [],
     }
     return project.dataset(dataset, create=True).import_run(frame, **{**settings, **options})
+
+
+def numbered_frame(n: int) -> pd.DataFrame:
+    """A run of ``n`` examples with ids "0".."n-1", every third one an error."""
+    ids = [str(i) for i in range(n)]
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "label": ["a"] * n,
+            "prediction": ["a" if i % 3 else "b" for i in range(n)],
+            "correct": [bool(i % 3) for i in range(n)],
+        }
+    )

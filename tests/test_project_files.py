@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from store_support import add_run
+from store_support import add_run, numbered_frame
 
 from erroranalysis.store import (
     APPLICATION_ID,
@@ -34,22 +34,10 @@ from erroranalysis.store.schema import _MIGRATIONS
 REPO = Path(__file__).resolve().parent.parent
 
 
-def frame(n: int) -> pd.DataFrame:
-    ids = [str(i) for i in range(n)]
-    return pd.DataFrame(
-        {
-            "id": ids,
-            "label": ["a"] * n,
-            "prediction": ["a" if i % 3 else "b" for i in range(n)],
-            "correct": [bool(i % 3) for i in range(n)],
-        }
-    )
-
-
 def make_project(path: Path, n: int = 2000) -> Path:
     """A project of this version with a dataset, a tag and a review, closed cleanly."""
     with open_project(path) as p:
-        add_run(p, "dev", frame(n))
+        add_run(p, "dev", numbered_frame(n))
         p.dataset("dev").set_tag("1", "car noise", actor="ana")
         p.dataset("dev").record_review("2", reviewer="ana", tags=["blurry"])
     return path
@@ -64,7 +52,7 @@ def make_legacy(path: Path, version: int) -> Path:
         for statement in _MIGRATIONS[v].split(";"):
             if statement.strip():
                 conn.execute(statement)
-    blob = _frame_to_blob(frame(10))
+    blob = _frame_to_blob(numbered_frame(10))
     v1_review = "INSERT INTO reviews VALUES (?, 1, 1, 1, ?, 'ana', '2026-01-01', ?, NULL"
     for statement, params in (
         ("INSERT INTO datasets VALUES (1, 'dev', '2026-01-01', 'ana')", ()),
@@ -523,7 +511,7 @@ def test_a_short_busy_timeout_for_one_block(project_path, lock_holder):
         ),
         lambda p: p.dataset("dev").undo(actor="ana"),
         lambda p: p.delete_tag("car noise", actor="ben"),
-        lambda p: add_run(p, "dev", frame(10), replace=True),
+        lambda p: add_run(p, "dev", numbered_frame(10), replace=True),
     ],
     ids=["set_tag", "record_review", "define_tags", "undo", "delete_tag", "import_run"],
 )

@@ -9,6 +9,7 @@ imports in :mod:`.staging`, sample records in :mod:`.samples`, the log in :mod:`
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from pathlib import Path
@@ -642,7 +643,13 @@ class DatasetStore:
         kind: str = "reviews_import",
         actor: str | None = None,
     ) -> int:
-        """Record many reviews in one action, all or nothing; returns the action's id.
+        """Record many reviews, all or nothing; returns the id of the (first) action.
+
+        Without ``actor``, each reviewer's reviews (and the tag events of their rows) are an
+        action of that reviewer, so that a reviewer's undo takes back their reviews only;
+        with ``actor`` (who imports), the whole import is one action of the actor. The
+        actions are logged in the order their reviewers first appear, detail ``run`` and
+        ``reviews`` (how many are the action's).
 
         ``reviews`` has columns ``id`` and ``reviewer`` (optionally ``note``, ``label_wrong``,
         ``corrected_label``, ``sample_id``); ``tags[i]`` are the tags seen on row i. With
@@ -698,18 +705,24 @@ class DatasetStore:
             )
         names = {r: check_actor(r) for r in pd.unique(reviews["reviewer"].astype(str))}
         reviewers = [names[r] for r in reviews["reviewer"].astype(str)]
-        actor = check_actor(actor) if actor else reviewers[0] if reviewers else "import"
+        # Without an actor who imports, each reviewer's reviews are their own action.
+        split = not actor and len(set(reviewers)) > 1
+        if split:
+            actors = dict(Counter(reviewers))
+        else:
+            actor = check_actor(actor) if actor else reviewers[0] if reviewers else "import"
+            actors = {actor: n}
         strata = np.where(run_correct[positions], "correct", "error").tolist()
         notes = [str(v) if v else "" for v in _values(reviews, "note", n)]
         label_wrong = [int(bool(v)) for v in _values(reviews, "label_wrong", n)]
         corrected = _values(reviews, "corrected_label", n)
         plan = self.project._stage_review_tags(ids, reviewers, tags, exact=exact)
-        detail = {"run": info.name, "reviews": n}
+        detail = {"run": info.name}
         stamp = now()
 
-        def rows(action: int, dataset_id: int, lo: int, hi: int) -> Iterator[tuple]:
+        def rows(actions: dict[str, int], dataset_id: int, lo: int, hi: int) -> Iterator[tuple]:
             return zip(
-                repeat(action),
+                [actions[r] for r in reviewers[lo:hi]] if split else repeat(actions[actor]),
                 repeat(dataset_id),
                 repeat(info.id),
                 ids[lo:hi],
@@ -733,22 +746,30 @@ class DatasetStore:
             with self.project.write() as conn:
                 dataset_id = self.id
                 self.project._check_run_unchanged(conn, self.name, info)
-                action = self.project._action(conn, dataset_id, kind, actor, stamp, detail=detail)
-                conn.executemany(insert, rows(action, dataset_id, 0, n))
+                actions = self.project._import_actions(
+                    conn, dataset_id, kind, actors, stamp, detail, split=split, pending=False
+                )
+                action = next(iter(actions.values()))
+                conn.executemany(insert, rows(actions, dataset_id, 0, n))
                 if plan is not None:
-                    self.project._map_review_tags(conn, plan, actor, stamp, hidden=False)
+                    self.project._map_review_tags(
+                        conn, plan, next(iter(actors)), stamp, hidden=False
+                    )
                     self.project._review_tag_events(conn, action, dataset_id, stamp, exact=exact)
-                    self.project._follow_events(conn, action, dataset_id, removals=exact)
+                    for each in actions.values():
+                        self.project._follow_events(conn, each, dataset_id, removals=exact)
                 self.project._bump()
             return action
-        stage = self.project._begin_stage(self.name, info, kind, actor, stamp, detail, plan)
+        stage, actions = self.project._begin_stage(
+            self.name, info, kind, actors, stamp, detail, plan, split=split
+        )
         try:
             dataset_id = stage.dataset_id
             for lo in range(0, n, staging.STAGE_ROWS):
                 self.project._staged_write(
                     stage,
                     lambda conn, lo=lo: conn.executemany(
-                        insert, rows(stage.action, dataset_id, lo, lo + staging.STAGE_ROWS)
+                        insert, rows(actions, dataset_id, lo, lo + staging.STAGE_ROWS)
                     ),
                 )
             if plan is not None:
@@ -768,13 +789,17 @@ class DatasetStore:
                     )
             with self.project.write() as conn:
                 self.project._check_run_unchanged(conn, self.name, info)
-                self.project._check_stage_complete(conn, stage.action, n)
+                self.project._check_stage_complete(conn, stage, n)
                 if plan is not None:
                     self.project._settle_review_tags(conn, stage, stamp, exact=exact)
-                conn.execute("DELETE FROM pending_actions WHERE action_id = ?", (stage.action,))
+                conn.executemany(
+                    "DELETE FROM pending_actions WHERE action_id = ?",
+                    [(a,) for a in stage.actions],
+                )
                 self.project._bump()
         except BaseException:
-            self.project._discard_stage(stage.action)
+            for each in stage.actions:
+                self.project._discard_stage(each)
             raise
         return stage.action
 

@@ -43,7 +43,15 @@ _STAGING_TABLES = (
     "CREATE TEMP TABLE IF NOT EXISTS gone_ids (id TEXT PRIMARY KEY) WITHOUT ROWID",
     "CREATE TEMP TABLE IF NOT EXISTS changed_pairs (example_id TEXT NOT NULL,"
     " tag_id INTEGER NOT NULL, PRIMARY KEY (example_id, tag_id)) WITHOUT ROWID",
+    "CREATE TEMP TABLE IF NOT EXISTS staged_actions (reviewer TEXT PRIMARY KEY,"
+    " action_id INTEGER NOT NULL) WITHOUT ROWID",
 )
+# The action of a tag event of a review import: its reviewer's own action where the import
+# is one action per reviewer (``temp.staged_actions``), else the import's one action (the
+# parameter). ``{}`` is the column holding the event's reviewer.
+_EVENT_ACTION = "coalesce((SELECT r.action_id FROM temp.staged_actions r WHERE r.reviewer = {}), ?)"
+# Every action of a review import whose first action is the parameter.
+_IMPORT_ACTIONS = "(SELECT action_id FROM temp.staged_actions UNION SELECT ?)"
 
 
 # The ids and correctness of each run, shared by every Project of the process: a run is
@@ -62,10 +70,12 @@ class _TagPlan:
 
 @dataclass(frozen=True)
 class _Stage:
-    """A review import being staged under a pending action."""
+    """A review import being staged under pending actions (``action`` the first, one per
+    reviewer where the import is split by reviewer)."""
 
     action: int
     dataset_id: int
+    actions: tuple[int, ...]
 
 
 def _values(frame: pd.DataFrame, column: str, n: int) -> list:
@@ -224,7 +234,8 @@ class ReviewStaging:
             where, params = within("e.example_id")
             conn.execute(
                 "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
-                " SELECT ?, a.dataset_id, a.example_id, a.tag_id, 'remove', e.reviewer, ?"
+                f" SELECT {_EVENT_ACTION.format('e.reviewer')}, a.dataset_id, a.example_id,"
+                " a.tag_id, 'remove', e.reviewer, ?"
                 " FROM temp.staged_examples e JOIN tag_assignments a"
                 " ON a.dataset_id = ? AND a.example_id = e.example_id"
                 " WHERE NOT EXISTS (SELECT 1 FROM temp.staged_tags s"
@@ -237,8 +248,8 @@ class ReviewStaging:
         where, params = within("s.example_id")
         conn.execute(
             "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
-            " SELECT ?, ?, s.example_id, m.tag_id, 'add', s.reviewer, ?"
-            " FROM temp.staged_tags s JOIN temp.staged_tag_ids m ON m.ix = s.tag_ix"
+            f" SELECT {_EVENT_ACTION.format('s.reviewer')}, ?, s.example_id, m.tag_id, 'add',"
+            " s.reviewer, ? FROM temp.staged_tags s JOIN temp.staged_tag_ids m ON m.ix = s.tag_ix"
             " WHERE NOT EXISTS (SELECT 1 FROM tag_assignments a WHERE a.dataset_id = ?"
             " AND a.example_id = s.example_id AND a.tag_id = m.tag_id"
             f" AND {self._present('a')}){where} ORDER BY s.example_id, s.tag_ix",
@@ -251,7 +262,7 @@ class ReviewStaging:
             conn.execute(
                 "INSERT INTO tag_assignments (dataset_id, example_id, tag_id, actor, at, pending)"
                 " SELECT dataset_id, example_id, tag_id, actor, at, action_id FROM tag_events"
-                f" WHERE action_id = ? AND op = 'add'{where}"
+                f" WHERE action_id IN {_IMPORT_ACTIONS} AND op = 'add'{where}"
                 " ORDER BY action_id, op, example_id, tag_id",
                 (action, *params),
             )
@@ -287,13 +298,15 @@ class ReviewStaging:
             (stage.dataset_id, stage.action),
         )
         conn.execute(
-            "DELETE FROM tag_events WHERE action_id = ? AND op IN ('add', 'remove')"
+            f"DELETE FROM tag_events WHERE action_id IN {_IMPORT_ACTIONS}"
+            " AND op IN ('add', 'remove')"
             " AND (example_id, tag_id) IN (SELECT example_id, tag_id FROM temp.changed_pairs)",
             (stage.action,),
         )
         conn.execute(
             "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
-            " SELECT ?, ?, c.example_id, c.tag_id, 'add', s.reviewer, ?"
+            f" SELECT {_EVENT_ACTION.format('s.reviewer')}, ?, c.example_id, c.tag_id, 'add',"
+            " s.reviewer, ?"
             # CROSS JOIN keeps SQLite reading from the few changed pairs, not the import.
             " FROM temp.changed_pairs c CROSS JOIN temp.staged_tag_ids m ON m.tag_id = c.tag_id"
             " CROSS JOIN temp.staged_tags s ON s.example_id = c.example_id AND s.tag_ix = m.ix"
@@ -306,7 +319,7 @@ class ReviewStaging:
         conn.execute(
             "INSERT INTO tag_assignments (dataset_id, example_id, tag_id, actor, at)"
             " SELECT dataset_id, example_id, tag_id, actor, at FROM tag_events"
-            " WHERE action_id = ? AND op = 'add' AND (example_id, tag_id) IN"
+            f" WHERE action_id IN {_IMPORT_ACTIONS} AND op = 'add' AND (example_id, tag_id) IN"
             " (SELECT example_id, tag_id FROM temp.changed_pairs)"
             f" ORDER BY action_id, op, example_id, tag_id{self._take_over()}",
             (stage.action,),
@@ -314,7 +327,8 @@ class ReviewStaging:
         if exact:
             conn.execute(
                 "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
-                " SELECT ?, ?, c.example_id, c.tag_id, 'remove', e.reviewer, ?"
+                f" SELECT {_EVENT_ACTION.format('e.reviewer')}, ?, c.example_id, c.tag_id,"
+                " 'remove', e.reviewer, ?"
                 " FROM temp.changed_pairs c CROSS JOIN temp.staged_examples e"
                 " ON e.example_id = c.example_id"
                 " WHERE NOT EXISTS (SELECT 1 FROM temp.staged_tags s"
@@ -327,8 +341,8 @@ class ReviewStaging:
             )
             conn.execute(
                 "DELETE FROM tag_assignments AS a WHERE dataset_id = ? AND (example_id, tag_id)"
-                " IN (SELECT example_id, tag_id FROM tag_events WHERE action_id = ?"
-                f" AND op = 'remove') AND {present}",
+                " IN (SELECT example_id, tag_id FROM tag_events"
+                f" WHERE action_id IN {_IMPORT_ACTIONS} AND op = 'remove') AND {present}",
                 (stage.dataset_id, stage.action),
             )
 
@@ -340,16 +354,52 @@ class ReviewStaging:
                 "were being recorded; nothing was recorded, run the import again"
             )
 
+    def _import_actions(
+        self,
+        conn: sqlite3.Connection,
+        dataset_id: int,
+        kind: str,
+        actors: dict[str, int],
+        stamp: str,
+        detail: dict,
+        *,
+        split: bool,
+        pending: bool,
+    ) -> dict[str, int]:
+        """Log the actions of a review import: one per actor of ``actors`` (actor -> how
+        many of the reviews are theirs, detail ``reviews``), in that order, and with
+        ``split`` fill ``temp.staged_actions`` so that each reviewer's tag events go to
+        their own action; with ``pending``, every action is listed as pending."""
+        self._create_staging_tables()
+        conn.execute("DELETE FROM temp.staged_actions")
+        actions = {
+            actor: self._action(
+                conn, dataset_id, kind, actor, stamp, detail={**detail, "reviews": n}
+            )
+            for actor, n in actors.items()
+        }
+        if split:
+            conn.executemany("INSERT INTO temp.staged_actions VALUES (?, ?)", actions.items())
+        if pending:
+            conn.executemany(
+                "INSERT INTO pending_actions (action_id, pid, host, started_at, touched_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(a, os.getpid(), socket.gethostname(), stamp, stamp) for a in actions.values()],
+            )
+        return actions
+
     def _begin_stage(
         self,
         dataset: str,
         info: RunInfo,
         kind: str,
-        actor: str,
+        actors: dict[str, int],
         stamp: str,
         detail: dict,
         plan: _TagPlan | None,
-    ) -> _Stage:
+        *,
+        split: bool,
+    ) -> tuple[_Stage, dict[str, int]]:
         self._discard_abandoned_stages()
         with self.write() as conn:
             self._check_run_unchanged(conn, dataset, info)
@@ -366,25 +416,25 @@ class ReviewStaging:
                     "finished",
                     path=self.path,
                 )
-            action = self._action(conn, dataset_id, kind, actor, stamp, detail=detail)
-            conn.execute(
-                "INSERT INTO pending_actions (action_id, pid, host, started_at, touched_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (action, os.getpid(), socket.gethostname(), stamp, stamp),
+            actions = self._import_actions(
+                conn, dataset_id, kind, actors, stamp, detail, split=split, pending=True
             )
+            first = next(iter(actions))
             if plan is not None:
-                self._map_review_tags(conn, plan, actor, stamp, hidden=True)
-        return _Stage(action, dataset_id)
+                self._map_review_tags(conn, plan, first, stamp, hidden=True)
+        ids = tuple(actions.values())
+        return _Stage(ids[0], dataset_id, ids), actions
 
     def _staged_write(self, stage: _Stage, write: Callable[[sqlite3.Connection], object]) -> None:
         """One short transaction of a staged import (under its pending action)."""
         started = time.perf_counter()
         with self.write() as conn:
+            marks = ",".join("?" * len(stage.actions))
             touched = conn.execute(
-                "UPDATE pending_actions SET touched_at = ? WHERE action_id = ?",
-                (now(), stage.action),
+                f"UPDATE pending_actions SET touched_at = ? WHERE action_id IN ({marks})",
+                (now(), *stage.actions),
             ).rowcount
-            if not touched:
+            if touched != len(stage.actions):
                 raise StoreError(
                     "the review import was discarded by another process while it was being "
                     "written (it looked abandoned); nothing was recorded, run it again"
@@ -394,14 +444,15 @@ class ReviewStaging:
         # writer's tries, see _begin_immediate), so a reviewer's write gets its turn.
         time.sleep(min(max(time.perf_counter() - started, 0.01), 0.05))
 
-    def _check_stage_complete(self, conn: sqlite3.Connection, action: int, n: int) -> None:
+    def _check_stage_complete(self, conn: sqlite3.Connection, stage: _Stage, n: int) -> None:
+        marks = ",".join("?" * len(stage.actions))
         pending = conn.execute(
-            "SELECT 1 FROM pending_actions WHERE action_id = ?", (action,)
-        ).fetchone()
-        staged = conn.execute(
-            "SELECT count(*) FROM reviews WHERE action_id = ?", (action,)
+            f"SELECT count(*) FROM pending_actions WHERE action_id IN ({marks})", stage.actions
         ).fetchone()[0]
-        if pending is None or staged != n:
+        staged = conn.execute(
+            f"SELECT count(*) FROM reviews WHERE action_id IN ({marks})", stage.actions
+        ).fetchone()[0]
+        if pending != len(stage.actions) or staged != n:
             raise StoreError(
                 "the review import was discarded by another process while it was being "
                 "written (it looked abandoned); nothing was recorded, run it again"
