@@ -11,7 +11,8 @@ import pytest
 from pandas.testing import assert_frame_equal
 from store_support import add_run, numbered_frame
 
-from erroranalysis.store import Project, open_project
+from erroranalysis.cli import main
+from erroranalysis.store import Project, StoreError, open_project
 from erroranalysis.store import staging as staging_module
 
 
@@ -95,3 +96,243 @@ def test_a_failed_multi_reviewer_staged_import_leaves_nothing(project, monkeypat
         for table in ("pending_actions", "tag_events", "tag_assignments")
     ]
     assert counts == [0, 0, 0]
+
+
+# ------------------------------------------------------------- undo of tag management
+@pytest.fixture
+def tagged(tmp_path):
+    """Two datasets; ana's tags 'noise' (defined) and 'clipped', a deleted tag 'old'."""
+    with open_project(tmp_path / "tagged.db") as p:
+        add_run(p, "dev", numbered_frame(6))
+        add_run(p, "test", numbered_frame(4))
+        p.define_tag("noise", actor="lead", description="hum", hlp=0.3, effort=2.0)
+        p.dataset("dev").set_tag("1", "noise", actor="ana")
+        p.dataset("dev").set_tag("2", "noise", actor="ana")
+        p.dataset("test").set_tag("2", "noise", actor="ana")
+        p.dataset("dev").set_tag("2", "clipped", actor="ana")
+        p.dataset("dev").set_tag("3", "old", actor="ana")
+        p.delete_tag("old", actor="lead")
+        yield p
+
+
+def state(project: Project) -> tuple:
+    """What an undo must restore: the definitions and every dataset's assignments."""
+    definitions = project.tag_definitions().drop(columns=["created_at", "created_by"])
+    return (
+        definitions.astype(object).where(definitions.notna(), None).to_dict("records"),
+        *(current(project, name) for name in project.dataset_names()),
+    )
+
+
+TAG_CHANGES = {
+    "define (change)": lambda p: p.define_tag("noise", actor="lead", hlp=0.9, clear=["effort"]),
+    "define (new)": lambda p: p.define_tag("fresh", actor="lead", description="new", hlp=0.1),
+    "define (deleted name)": lambda p: p.define_tag("old", actor="lead", hlp=0.5),
+    "define_tags": lambda p: p.define_tags(
+        pd.DataFrame(
+            {
+                "tag": ["noise", "fresh", "noise"],
+                "hlp": [0.5, None, 0.7],
+                "effort": [None, 3.0, 1.0],
+                "description": ["", "f", "twice"],
+            }
+        ),
+        actor="lead",
+    ),
+    "rename": lambda p: p.rename_tag("noise", "hum", actor="lead"),
+    "rename onto a deleted name": lambda p: p.rename_tag("noise", "old", actor="lead"),
+    "merge": lambda p: p.merge_tags("noise", "clipped", actor="lead"),
+    "delete": lambda p: p.delete_tag("noise", actor="lead"),
+}
+
+
+@pytest.mark.parametrize("change", list(TAG_CHANGES), ids=list(TAG_CHANGES))
+@pytest.mark.parametrize("dataset", ["dev", "test"])
+def test_undo_of_a_tag_action_restores_the_exact_previous_state(tagged, change, dataset):
+    before = state(tagged)
+    TAG_CHANGES[change](tagged)
+    assert state(tagged) != before
+    undone = tagged.dataset(dataset).undo(actor="lead")
+    assert undone["kind"] == tagged.actions().kind.iloc[1]
+    assert state(tagged) == before
+    last = tagged.actions().iloc[0]  # a project-wide undo
+    assert (last.kind, pd.isna(last.dataset), last.undoes) == ("undo", True, undone["action"])
+    for name in ("dev", "test"):
+        assert_replays(tagged, name)
+    # the rest of lead's actions: the delete of 'old', then the definition of 'noise'
+    assert tagged.dataset(dataset).undo(actor="lead")["kind"] == "delete_tag"
+    assert ("3", "old") in current(tagged)
+
+
+def test_a_tag_undone_comes_back_with_its_exact_definition(tagged):
+    tagged.delete_tag("noise", actor="lead")
+    tagged.dataset("dev").undo(actor="lead")
+    row = tagged.tag_definitions().set_index("tag").loc["noise"]
+    assert (row.description, row.hlp, row.effort, row.rule) == ("hum", 0.3, 2.0, None)
+    assert tagged.dataset("test").example_tags("2") == ["noise"]
+
+
+# Each defect as issue 9 reproduced it: failed on the old main, passes now.
+def defect_import_undo(p: Project) -> None:
+    p.dataset("dev").record_reviews(BEN_THEN_ANA, tags=BEN_THEN_ANA_TAGS)
+    p.dataset("dev").undo(actor="ben")
+    assert p.dataset("dev").reviews().reviewer.tolist() == ["ana", "ana", "ana"]
+
+
+def defect_undo_after_delete(p: Project) -> None:
+    p.dataset("dev").set_tag("4", "clipped", actor="ana")
+    p.delete_tag("clipped", actor="ana")
+    assert p.dataset("dev").undo(actor="ana")["kind"] == "delete_tag"
+    assert current(p).count(("4", "clipped")) == 1 and ("2", "clipped") in current(p)
+
+
+def defect_rename_onto_deleted(p: Project) -> None:
+    p.rename_tag("clipped", "old", actor="ana")
+    assert ("2", "old") in current(p) and "clipped" not in p.tag_definitions().tag.tolist()
+
+
+def defect_define_deleted_anew(p: Project) -> None:
+    p.define_tag("clipped", actor="ana", hlp=0.5, description="first")
+    p.delete_tag("clipped", actor="ana")
+    p.define_tag("clipped", actor="ana", new=True, description="again")
+    row = p.tag_definitions().set_index("tag").loc["clipped"]
+    assert (row.description, pd.isna(row.hlp)) == ("again", True)
+    assert ("2", "clipped") not in current(p)
+
+
+def defect_rename_undoable(p: Project) -> None:
+    p.rename_tag("noise", "hum", actor="ana")
+    assert p.dataset("dev").undo(actor="ana")["kind"] == "rename_tag"
+    assert "noise" in p.tag_definitions().tag.tolist()
+
+
+@pytest.mark.parametrize(
+    "defect",
+    [
+        defect_import_undo,
+        defect_undo_after_delete,
+        defect_rename_onto_deleted,
+        defect_define_deleted_anew,
+        defect_rename_undoable,
+    ],
+)
+def test_the_reproduced_defects_are_gone(tagged, defect):
+    defect(tagged)
+
+
+@pytest.mark.parametrize(
+    ("later", "message"),
+    [
+        (lambda p: p.delete_tag("hum", actor="ben"), "tag 'hum' was deleted since"),
+        (lambda p: p.rename_tag("hum", "buzz", actor="ben"), "tag 'hum' was renamed 'buzz'"),
+        (lambda p: p.define_tag("noise", actor="ben"), "a tag named 'noise' exists already"),
+    ],
+    ids=["deleted", "renamed", "old name taken"],
+)
+def test_an_undo_that_a_later_change_prevents_changes_nothing(tagged, later, message):
+    tagged.rename_tag("noise", "hum", actor="lead")
+    later(tagged)
+    before = (state(tagged), len(tagged.actions(limit=None)))
+    with pytest.raises(StoreError, match=message):
+        tagged.dataset("dev").undo(actor="lead")
+    assert (state(tagged), len(tagged.actions(limit=None))) == before
+
+
+def test_a_reviewer_undoes_only_their_own_tag_actions(tagged):
+    tagged.delete_tag("clipped", actor="lead")
+    assert tagged.dataset("dev").undo(actor="ana")["kind"] == "tag"  # ana's last toggle
+    assert "clipped" not in tagged.tag_definitions().tag.tolist()
+
+
+def test_a_definition_that_created_a_tag_now_in_use_is_not_undone(tagged):
+    tagged.define_tag("fresh", actor="lead")
+    tagged.dataset("dev").set_tag("0", "fresh", actor="ana")
+    with pytest.raises(StoreError, match="'fresh', which the definition created, is on 1"):
+        tagged.dataset("dev").undo(actor="lead")
+
+
+def test_tag_actions_of_older_versions_are_passed_over(tagged):
+    tagged._conn.execute(
+        "INSERT INTO actions (dataset_id, kind, actor, at, detail)"
+        " VALUES (NULL, 'delete_tag', 'lead', '2026-01-01', '{\"tag\": \"x\"}')"
+    )
+    assert tagged.dataset("dev").undo(actor="lead")["kind"] == "delete_tag"
+    assert ("3", "old") in current(tagged)
+
+
+# ------------------------------------------------- dataset, rule and reviewed tags alike
+@pytest.fixture
+def with_data_tag(tmp_path):
+    data = numbered_frame(4).assign(**{"tag:quiet": [True, False, True, False]})
+    with open_project(tmp_path / "data.db") as p:
+        add_run(p, "dev", data, dataset_tags=["quiet"])
+        p.dataset("dev").set_tag("1", "noise", actor="ana")
+        p.define_tag("low snr", actor="ana", rule="confidence < 0.5")
+        yield p
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda p: p.rename_tag("quiet", "silent", actor="ana"), "cannot be renamed here"),
+        (lambda p: p.delete_tag("quiet", actor="ana"), "cannot be deleted here"),
+        (lambda p: p.merge_tags("quiet", "noise", actor="ana"), "cannot be merged here"),
+        (lambda p: p.merge_tags("noise", "quiet", actor="ana"), "cannot be merged into here"),
+        (lambda p: p.merge_tags("noise", "low snr", actor="ana"), "'low snr' is a rule tag"),
+    ],
+    ids=["rename", "delete", "merge from", "merge into", "merge into a rule tag"],
+)
+def test_a_data_tag_changes_only_with_its_data(with_data_tag, change, message):
+    before = state(with_data_tag)
+    with pytest.raises(StoreError, match=message + r".*nothing was changed"):
+        change(with_data_tag)
+    assert state(with_data_tag) == before
+
+
+@pytest.mark.parametrize("tag", ["noise", "low snr"])
+def test_reviewed_and_rule_tags_rename_and_delete_alike(with_data_tag, tag):
+    with_data_tag.rename_tag(tag, "renamed", actor="ana")
+    assert "renamed" in with_data_tag.tag_definitions().tag.tolist()
+    with_data_tag.delete_tag("renamed", actor="ana")
+    assert tag not in with_data_tag.tag_definitions().tag.tolist()
+    with_data_tag.define_tag(tag, actor="ana", new=True)  # the name is free again
+    with_data_tag.dataset("dev").undo(actor="ana")
+    with_data_tag.dataset("dev").undo(actor="ana")
+    assert "renamed" in with_data_tag.tag_definitions().tag.tolist()
+
+
+# ------------------------------------------------------------------ the command line
+def test_the_command_line_imports_per_reviewer_and_undoes_a_delete(tmp_path):
+    db = tmp_path / "p.db"
+    with open_project(db) as p:
+        add_run(p, "dev", numbered_frame(6))
+    sheet = tmp_path / "reviews.csv"
+    sheet.write_text("id,reviewer,tags\n0,ben,noise\n1,ana,noise\n2,ana,clipped\n3,ana,\n")
+    assert main(["reviews", "import", str(sheet), "--db", str(db), "--dataset", "dev"]) == 0
+    with open_project(db) as p:
+        p.delete_tag("noise", actor="ana")
+    for reviewer in ("ana", "ana", "ben"):
+        assert main(["undo", "--db", str(db), "--dataset", "dev", "--reviewer", reviewer]) == 0
+    with open_project(db) as p:
+        # ana's delete, then ana's part of the import, then ben's
+        assert p.dataset("dev").reviews().empty
+        assert "noise" in p.tag_definitions().tag.tolist()
+        assert current(p) == []
+        undone = p.actions().query("kind == 'undo'").undoes.tolist()
+        kinds = p.actions().set_index("id").kind
+        assert kinds[undone].tolist() == ["reviews_import", "reviews_import", "delete_tag"]
+        assert p.actions().set_index("id").actor[undone].tolist() == ["ben", "ana", "ana"]
+
+
+def test_an_undo_the_command_line_cannot_do_is_a_clear_error(tmp_path, capsys):
+    db = tmp_path / "p.db"
+    with open_project(db) as p:
+        add_run(p, "dev", numbered_frame(6))
+        p.dataset("dev").set_tag("1", "noise", actor="ana")
+        p.rename_tag("noise", "hum", actor="ana")
+        p.delete_tag("hum", actor="ben")
+        before = state(p), len(p.actions(limit=None))
+    assert main(["undo", "--db", str(db), "--dataset", "dev", "--reviewer", "ana"]) == 1
+    assert "tag 'hum' was deleted since; nothing was changed" in capsys.readouterr().err
+    with open_project(db) as p:
+        assert (state(p), len(p.actions(limit=None))) == before

@@ -35,6 +35,7 @@ from .samples import (
     sample_ids,
 )
 from .staging import _INSERT_REVIEW, _values
+from .tags import TAG_ACTIONS
 
 # The first schema that marks production datasets (see schema.py).
 PRODUCTION_SCHEMA = 4
@@ -561,34 +562,54 @@ class DatasetStore:
 
     @_guarded
     def undo(self, *, actor: str) -> dict | None:
-        """Undo ``actor``'s last action on the dataset that is not undone yet.
+        """Undo ``actor``'s last action that is not undone yet, among their actions on the
+        dataset and on the project's tags, whatever its kind: a tag toggle, a review, a
+        review import (their part of it), tagging a cluster, a tag's definition (the one
+        before is restored; a tag the definition created is deleted again), a rename (the
+        old name comes back), a merge or a delete (the tag comes back with its definition
+        and every assignment it had). Tag actions are project-wide: the undo on any
+        dataset finds them. Imports of runs, relinks, samples and undos are not undone
+        (they are passed over), nor tag actions logged by versions that did not record
+        what their undo needs. A reviewer undoes only their own actions.
 
         The undo is itself an action that appends the inverse events, so the log stays
         append-only. Returns a description of what was undone, or None if nothing was left.
-        One transaction of a few statements, however many events the action had.
+        When a later change by someone else makes the previous state impossible (the tag
+        deleted or renamed since, its old name taken), :class:`StoreError` says so and
+        nothing is changed. One transaction of a few statements, however many events the
+        action had.
         """
         self.project._require_writable()
         actor = check_actor(actor)
         stamp = now()
         undoable = ("tag", "tag_examples", "review", "reviews_import", "confirm_cluster")
+        kinds = ",".join("?" * len(undoable))
+        tag_kinds = ",".join("?" * len(TAG_ACTIONS))
         with self.project.write() as conn:
             dataset_id = self.id
             row = conn.execute(
-                f"SELECT id, kind, detail FROM actions a WHERE dataset_id = ? AND actor = ?"
-                f" AND kind IN ({','.join('?' * len(undoable))})"
+                "SELECT id, kind, detail, dataset_id FROM actions a WHERE actor = ?"
+                f" AND ((dataset_id = ? AND kind IN ({kinds})) OR (dataset_id IS NULL"
+                f" AND kind IN ({tag_kinds}) AND json_extract(detail, '$.undo') IS NOT NULL))"
                 " AND NOT EXISTS (SELECT 1 FROM actions u WHERE u.undoes = a.id)"
                 f" AND {self.project._not_pending('a.id')} ORDER BY id DESC LIMIT 1",
-                (dataset_id, actor, *undoable),
+                (actor, dataset_id, *undoable, *TAG_ACTIONS),
             ).fetchone()
             if row is None:
                 return None
-            target, kind, detail = row
-            undo = self.project._action(conn, dataset_id, "undo", actor, stamp, undoes=target)
-            self.project._invert_events(conn, target, undo, dataset_id, actor, stamp)
-            conn.execute(
-                "UPDATE reviews SET retracted_by = ? WHERE action_id = ? AND retracted_by IS NULL",
-                (undo, target),
-            )
+            target, kind, detail, scope = row
+            undo = self.project._action(conn, scope, "undo", actor, stamp, undoes=target)
+            if scope is None:
+                self.project._undo_tag_action(
+                    conn, target, kind, json.loads(detail), undo, actor, stamp
+                )
+            else:
+                self.project._invert_events(conn, target, undo, dataset_id, actor, stamp)
+                conn.execute(
+                    "UPDATE reviews SET retracted_by = ? WHERE action_id = ?"
+                    " AND retracted_by IS NULL",
+                    (undo, target),
+                )
             self.project._bump()
         return {"action": target, "kind": kind, "detail": json.loads(detail)}
 

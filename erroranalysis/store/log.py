@@ -111,18 +111,20 @@ class TagLog:
         actor: str,
         stamp: str,
     ) -> None:
+        """Append, under action ``undo``, the inverse of the events ``target`` logged in
+        dataset ``dataset_id`` (a tag action's events span datasets: one call each)."""
         repeated = conn.execute(
-            "SELECT 1 FROM tag_events WHERE action_id = ?"
+            "SELECT 1 FROM tag_events WHERE action_id = ? AND dataset_id = ?"
             " GROUP BY example_id, tag_id HAVING count(*) > 1 LIMIT 1",
-            (target,),
+            (target, dataset_id),
         ).fetchone()
         if repeated:
             # An action that changed one (example, tag) twice (written by older versions):
             # invert event by event, newest first.
             events = conn.execute(
                 "SELECT example_id, tag_id, op FROM tag_events WHERE action_id = ?"
-                " ORDER BY id DESC",
-                (target,),
+                " AND dataset_id = ? ORDER BY id DESC",
+                (target, dataset_id),
             ).fetchall()
             for example_id, tag_id, op in events:
                 inverse = "remove" if op == "add" else "add"
@@ -133,18 +135,20 @@ class TagLog:
         conn.execute(
             "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
             " SELECT ?, ?, e.example_id, e.tag_id, 'remove', ?, ? FROM tag_events e"
-            " WHERE e.action_id = ? AND e.op = 'add' AND EXISTS (SELECT 1 FROM tag_assignments a"
+            " WHERE e.action_id = ? AND e.dataset_id = ? AND e.op = 'add'"
+            " AND EXISTS (SELECT 1 FROM tag_assignments a"
             " WHERE a.dataset_id = ? AND a.example_id = e.example_id AND a.tag_id = e.tag_id"
             f" AND {self._present('a')}) ORDER BY e.id DESC",
-            (undo, dataset_id, actor, stamp, target, dataset_id),
+            (undo, dataset_id, actor, stamp, target, dataset_id, dataset_id),
         )
         conn.execute(
             "INSERT INTO tag_events (action_id, dataset_id, example_id, tag_id, op, actor, at)"
             " SELECT ?, ?, e.example_id, e.tag_id, 'add', ?, ? FROM tag_events e"
-            " WHERE e.action_id = ? AND e.op = 'remove' AND NOT EXISTS (SELECT 1 FROM"
+            " WHERE e.action_id = ? AND e.dataset_id = ? AND e.op = 'remove' AND NOT EXISTS"
+            " (SELECT 1 FROM"
             " tag_assignments a WHERE a.dataset_id = ? AND a.example_id = e.example_id"
             f" AND a.tag_id = e.tag_id AND {self._present('a')}) ORDER BY e.id DESC",
-            (undo, dataset_id, actor, stamp, target, dataset_id),
+            (undo, dataset_id, actor, stamp, target, dataset_id, dataset_id),
         )
         self._follow_events(conn, undo, dataset_id)
 

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
 
 import pandas as pd
 
 from ..errors import StoreError
-from ..vocabulary import MAX_TAGS, check_tag_name
+from ..vocabulary import MAX_TAGS, TAG_PREFIX, check_tag_name
 from .common import check_actor, now
 from .files import _guarded
+
+# What a tag's definition holds, as restored by an undo.
+DEFINITION = ("description", "hlp", "effort", "rule")
+# Actions on the taxonomy (logged project-wide, dataset NULL), each undoable when its
+# detail holds what the undo needs (under "undo": older versions logged none).
+TAG_ACTIONS = ("define_tag", "define_tags", "rename_tag", "merge_tags", "delete_tag")
+# A deleted tag whose name is taken again keeps its rows under this name: the mark at its
+# end (U+200E) is one no tag name may hold, so it never clashes with a live tag.
+_SET_ASIDE = "{name} (deleted #{id})\u200e"
 
 
 class Taxonomy:
@@ -26,8 +36,12 @@ class Taxonomy:
         if not create:
             raise StoreError(f"no tag named {name!r}")
         self._count_new_tag(conn, name)
-        if row is not None:  # a deleted tag of that name comes back
-            conn.execute("UPDATE tags SET deleted_at = NULL WHERE id = ?", (row[0],))
+        if row is not None:  # a deleted name is taken again: a new tag, defined anew
+            conn.execute(
+                "UPDATE tags SET deleted_at = NULL, description = '', hlp = NULL, effort = NULL,"
+                " rule = NULL, created_at = ?, created_by = ? WHERE id = ?",
+                (stamp, actor, row[0]),
+            )
             return row[0]
         return conn.execute(
             "INSERT INTO tags (name, created_at, created_by) VALUES (?, ?, ?)",
@@ -94,12 +108,23 @@ class Taxonomy:
         changes: dict[str, object],
         actor: str,
         stamp: str,
-    ) -> None:
+    ) -> dict[str, object]:
+        """Apply one definition; returns what its undo needs: the tag's id and its
+        definition before (None: the tag was created)."""
+        before = self._definition(conn, name)
         tag_id = self._tag_id(conn, name, actor, stamp, create=True)
         if changes:
             assignments = ", ".join(f"{k} = ?" for k in changes)
             conn.execute(f"UPDATE tags SET {assignments} WHERE id = ?", (*changes.values(), tag_id))
-        self._action(conn, None, "define_tag", actor, stamp, detail={"tag": name, **changes})
+        return {"tag_id": tag_id, "before": before}
+
+    def _definition(self, conn: sqlite3.Connection, name: str) -> dict[str, object] | None:
+        """The definition of the live tag ``name``, None if there is none."""
+        row = conn.execute(
+            f"SELECT {', '.join(DEFINITION)} FROM tags WHERE name = ? AND deleted_at IS NULL",
+            (name,),
+        ).fetchone()
+        return None if row is None else dict(zip(DEFINITION, row, strict=True))
 
     @_guarded
     def define_tag(
@@ -136,7 +161,9 @@ class Taxonomy:
                     f"a tag named {name!r} exists already; nothing was changed "
                     "(choose another name)"
                 )
-            self._define(conn, name, changes, actor, stamp)
+            undo = self._define(conn, name, changes, actor, stamp)
+            detail = {"tag": name, **changes, "undo": undo}
+            self._action(conn, None, "define_tag", actor, stamp, detail=detail)
             self._bump()
 
     @_guarded
@@ -145,7 +172,8 @@ class Taxonomy:
         :func:`erroranalysis.importing.read_tag_definitions`): an empty HLP or effort clears it.
 
         All rows or none: every row is checked first, then the table is applied in one
-        transaction.
+        transaction, logged as one action (kind ``define_tags``) that an undo takes back
+        whole.
         """
         self._require_writable()
         actor = check_actor(actor)
@@ -168,24 +196,60 @@ class Taxonomy:
             )
         stamp = now()
         with self.write() as conn:
-            for name, changes in planned:
-                self._define(conn, name, changes, actor, stamp)
+            undo = [self._define(conn, name, changes, actor, stamp) for name, changes in planned]
+            detail = {"tags": [name for name, _ in planned], "undo": {"tags": undo}}
+            self._action(conn, None, "define_tags", actor, stamp, detail=detail)
             self._bump()
+
+    def _check_not_data(self, conn: sqlite3.Connection, name: str, doing: str) -> None:
+        """A tag that comes with a run's data (its ``tag:NAME`` column) changes only with
+        the data: renaming, merging or deleting it in the project would leave the column
+        as it is, so :class:`StoreError` says how instead."""
+        runs = conn.execute(
+            "SELECT datasets.name, runs.name, runs.dataset_tags FROM runs"
+            " JOIN datasets ON datasets.id = runs.dataset_id ORDER BY runs.id"
+        ).fetchall()
+        for dataset, run, tags in runs:
+            if name in json.loads(tags):
+                raise StoreError(
+                    f"{name!r} comes with the data (the {TAG_PREFIX}{name} column of run {run!r} of "
+                    f"dataset {dataset!r}), so it cannot be {doing} here; nothing was changed "
+                    "(rename or drop the column and import the run again with --replace)"
+                )
+
+    def _free_name(self, conn: sqlite3.Connection, name: str, clash: str) -> int | None:
+        """Make ``name`` free for a tag to take: a deleted tag holding it is set aside
+        (its id is returned, so an undo can give the name back); a live one raises
+        :class:`StoreError` ending in ``clash``."""
+        row = conn.execute("SELECT id, deleted_at FROM tags WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        if row[1] is None:
+            raise StoreError(f"a tag named {name!r} exists already; {clash}")
+        conn.execute(
+            "UPDATE tags SET name = ? WHERE id = ?",
+            (_SET_ASIDE.format(name=name, id=row[0]), row[0]),
+        )
+        return row[0]
 
     @_guarded
     def rename_tag(self, old: str, new: str, *, actor: str) -> None:
-        """Rename a tag everywhere (assignments follow: they point at the tag's id)."""
+        """Rename a tag everywhere (assignments follow: they point at the tag's id).
+
+        A reviewed or rule tag may take the name of a deleted tag; renaming onto a live
+        tag's name, or renaming a tag that comes with a run's data, raises
+        :class:`StoreError` and changes nothing."""
         self._require_writable()
         actor = check_actor(actor)
-        new = check_tag_name(new)
+        old, new = check_tag_name(old), check_tag_name(new)
         stamp = now()
         with self.write() as conn:
             tag_id = self._tag_id(conn, old, actor, stamp, create=False)
-            clash = conn.execute("SELECT id FROM tags WHERE name = ?", (new,)).fetchone()
-            if clash is not None:
-                raise StoreError(f"a tag named {new!r} exists already; merge instead")
+            self._check_not_data(conn, old, "renamed")
+            freed = self._free_name(conn, new, "nothing was changed (merge instead)")
             conn.execute("UPDATE tags SET name = ? WHERE id = ?", (new, tag_id))
-            self._action(conn, None, "rename_tag", actor, stamp, detail={"from": old, "to": new})
+            detail = {"from": old, "to": new, "undo": {"tag_id": tag_id, "freed": freed}}
+            self._action(conn, None, "rename_tag", actor, stamp, detail=detail)
             self._bump()
 
     @_guarded
@@ -193,19 +257,32 @@ class Taxonomy:
         """Move every assignment of ``source`` onto ``target`` and delete ``source``.
 
         Returns the number of examples that changed. Logged as remove/add events, in one
-        transaction of a few statements however many examples carry the tag.
+        transaction of a few statements however many examples carry the tag. A tag that
+        comes with a run's data (either side), or a rule tag as ``target``, raises
+        :class:`StoreError` and changes nothing.
         """
         self._require_writable()
         actor = check_actor(actor)
+        source, target = check_tag_name(source), check_tag_name(target)
         stamp = now()
         with self.write() as conn:
             src = self._tag_id(conn, source, actor, stamp, create=False)
             dst = self._tag_id(conn, target, actor, stamp, create=False)
             if src == dst:
                 raise StoreError("cannot merge a tag into itself")
-            action = self._action(
-                conn, None, "merge_tags", actor, stamp, detail={"from": source, "to": target}
-            )
+            self._check_not_data(conn, source, "merged")
+            self._check_not_data(conn, target, "merged into")
+            if conn.execute("SELECT rule FROM tags WHERE id = ?", (dst,)).fetchone()[0]:
+                raise StoreError(
+                    f"{target!r} is a rule tag (its examples follow its rule), so no tag can "
+                    "be merged into it; nothing was changed"
+                )
+            detail = {
+                "from": source,
+                "to": target,
+                "undo": {"tag_id": src, "before": self._definition(conn, source)},
+            }
+            action = self._action(conn, None, "merge_tags", actor, stamp, detail=detail)
             present_s, present_d = self._present("s"), self._present("d")
             moved = self._log_removal(conn, src, action, actor, stamp)
             conn.execute(
@@ -252,14 +329,111 @@ class Taxonomy:
 
     @_guarded
     def delete_tag(self, name: str, *, actor: str) -> int:
-        """Remove a tag from every example (logged) and from the taxonomy."""
+        """Remove a tag from every example (logged) and from the taxonomy; its name is free
+        again. A tag that comes with a run's data raises :class:`StoreError` (nothing
+        changed)."""
         self._require_writable()
         actor = check_actor(actor)
+        name = check_tag_name(name)
         stamp = now()
         with self.write() as conn:
             tag_id = self._tag_id(conn, name, actor, stamp, create=False)
-            action = self._action(conn, None, "delete_tag", actor, stamp, detail={"tag": name})
+            self._check_not_data(conn, name, "deleted")
+            detail = {
+                "tag": name,
+                "undo": {"tag_id": tag_id, "before": self._definition(conn, name)},
+            }
+            action = self._action(conn, None, "delete_tag", actor, stamp, detail=detail)
             removed = self._log_removal(conn, tag_id, action, actor, stamp)
             self._drop_tag(conn, tag_id, stamp)
             self._bump()
         return removed
+
+    def _undo_tag_action(
+        self,
+        conn: sqlite3.Connection,
+        target: int,
+        kind: str,
+        detail: dict,
+        undo: int,
+        actor: str,
+        stamp: str,
+    ) -> None:
+        """Bring the taxonomy, and the assignments, back to what they were before tag
+        action ``target`` (logged by this version: its detail holds ``undo``), appending
+        the inverse events under action ``undo``. A later change that makes this
+        impossible (the tag deleted or made anew since, its old name taken) raises
+        :class:`StoreError`."""
+        info = detail["undo"]
+        if kind == "define_tag":
+            self._restore_definition(conn, detail["tag"], info, stamp)
+        elif kind == "define_tags":
+            for name, each in reversed(list(zip(detail["tags"], info["tags"], strict=True))):
+                self._restore_definition(conn, name, each, stamp)
+        elif kind == "rename_tag":
+            self._live_tag(conn, info["tag_id"], detail["to"])
+            self._free_name(conn, detail["from"], "nothing was changed (rename that one first)")
+            conn.execute("UPDATE tags SET name = ? WHERE id = ?", (detail["from"], info["tag_id"]))
+            if info["freed"] is not None:  # the deleted tag set aside gets its name back
+                conn.execute(
+                    "UPDATE tags SET name = ? WHERE id = ? AND deleted_at IS NOT NULL",
+                    (detail["to"], info["freed"]),
+                )
+        else:  # merge_tags, delete_tag: the tag comes back, defined and assigned as before
+            name = detail["from" if kind == "merge_tags" else "tag"]
+            tag_id = info["tag_id"]
+            if (
+                conn.execute("SELECT deleted_at FROM tags WHERE id = ?", (tag_id,)).fetchone()[0]
+                is None
+            ):
+                raise StoreError(f"tag {name!r} was made again since; nothing was changed")
+            conn.execute(
+                "UPDATE tags SET name = ? WHERE id = ?",
+                (_SET_ASIDE.format(name=name, id=tag_id), tag_id),
+            )
+            self._free_name(conn, name, "nothing was changed (rename that one first)")
+            self._count_new_tag(conn, name)
+            conn.execute(
+                "UPDATE tags SET name = ?, deleted_at = NULL, description = ?, hlp = ?,"
+                " effort = ?, rule = ? WHERE id = ?",
+                (name, *(info["before"][k] for k in DEFINITION), tag_id),
+            )
+            datasets = conn.execute(
+                "SELECT DISTINCT dataset_id FROM tag_events WHERE action_id = ? ORDER BY 1",
+                (target,),
+            ).fetchall()
+            for (dataset_id,) in datasets:
+                self._invert_events(conn, target, undo, dataset_id, actor, stamp)
+
+    def _live_tag(self, conn: sqlite3.Connection, tag_id: int, name: str) -> None:
+        row = conn.execute("SELECT name, deleted_at FROM tags WHERE id = ?", (tag_id,)).fetchone()
+        if row[1] is not None:
+            raise StoreError(f"tag {name!r} was deleted since; nothing was changed")
+        if row[0] != name:
+            raise StoreError(f"tag {name!r} was renamed {row[0]!r} since; nothing was changed")
+
+    def _restore_definition(
+        self, conn: sqlite3.Connection, name: str, info: dict, stamp: str
+    ) -> None:
+        """Give tag ``name`` the definition recorded before a definition changed it; one
+        that the definition created is deleted again, if no example carries it."""
+        tag_id, before = info["tag_id"], info["before"]
+        self._live_tag(conn, tag_id, name)
+        if before is not None:
+            conn.execute(
+                f"UPDATE tags SET {', '.join(f'{k} = ?' for k in DEFINITION)} WHERE id = ?",
+                (*(before[k] for k in DEFINITION), tag_id),
+            )
+            return
+        carried = conn.execute(
+            f"SELECT count(*) FROM tag_assignments a WHERE tag_id = ? AND {self._present('a')}",
+            (tag_id,),
+        ).fetchone()[0]
+        if carried:
+            raise StoreError(
+                f"tag {name!r}, which the definition created, is on {carried} examples now; "
+                "nothing was changed (delete the tag instead)"
+            )
+        conn.execute("UPDATE tags SET deleted_at = ? WHERE id = ?", (stamp, tag_id))
+        if self._active_tags is not None:
+            self._active_tags -= 1
