@@ -8,6 +8,7 @@ import json
 
 import pandas as pd
 import pytest
+from app_support import DATASET, REVIEWER, no_errors, open_page
 from pandas.testing import assert_frame_equal
 from store_support import add_run, numbered_frame
 
@@ -336,3 +337,35 @@ def test_an_undo_the_command_line_cannot_do_is_a_clear_error(tmp_path, capsys):
     assert "tag 'hum' was deleted since; nothing was changed" in capsys.readouterr().err
     with open_project(db) as p:
         assert (state(p), len(p.actions(limit=None))) == before
+
+
+# ------------------------------------------------------------------------- the app
+def click(at, label: str):
+    next(b for b in at.button if b.label == label).click().run()
+    return at
+
+
+def test_undo_in_review_takes_back_a_delete_made_on_the_tags_page(app, project_file):
+    tags = open_page(app, "tags")
+    tags.selectbox(key="tg_tag").select("car noise").run()
+    click(tags, "Delete…").button(key="tg_confirm").click().run()
+    no_errors(tags)
+    review = open_page(tags, "review")
+    click(review, "Undo")
+    no_errors(review)
+    with open_project(project_file) as project:
+        row = project.tag_definitions().set_index("tag").loc["car noise"]
+        assert (row.description, row.hlp) == ("engine hum", 0.95)
+        assert project.dataset(DATASET).example_tags("s04") == ["car noise"]
+        assert project.actions().iloc[0][["kind", "actor"]].tolist() == ["undo", REVIEWER]
+
+
+def test_the_tags_page_says_why_a_dataset_tag_is_not_deleted(app, project_file):
+    tags = open_page(app, "tags")
+    tags.selectbox(key="tg_tag").select("clipped").run()
+    click(tags, "Delete…").button(key="tg_confirm").click().run()
+    no_errors(tags)
+    assert any("comes with the data" in e.value for e in tags.error)
+    with open_project(project_file) as project:
+        assert "clipped" in project.tag_definitions().tag.tolist()
+        assert project.actions().kind.iloc[0] != "delete_tag"
