@@ -58,6 +58,8 @@ NAME_FLAGS = (
     ("tag", "--tag", "tag"),
 )
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# What slicing by a column reads of a run: the slice table's and the warnings' columns.
+SLICE_READS = ("id", "correct", "label", "prediction", "human_label")
 
 
 class CliError(ExpectedError):
@@ -411,7 +413,15 @@ def cmd_slices(args: argparse.Namespace) -> None:
 
     dataset = _need_dataset(args)
     with _project(args, write=False) as project:
-        evidence = analyses.load_evidence(project, dataset, run=args.run)
+        if args.by == SLICE_BY_TAGS:
+            evidence = analyses.load_evidence(project, dataset, run=args.run)
+        else:  # a column's slices read the run's examples alone, and only what they use
+            wanted = (*SLICE_READS, args.by)
+            frame = project.dataset(dataset).examples(args.run, columns=wanted)
+            if args.by not in frame.columns:  # the error lists the columns there are
+                frame = project.dataset(dataset).examples(args.run)
+            run = project.dataset(dataset).run(args.run).name
+            evidence = analyses.Evidence(frame, dataset=dataset, run=run)
     _check_slicing(evidence.examples, by=args.by, positive=args.positive, dataset=dataset)
     table = analyses.slice_table(evidence, by=args.by, positive=args.positive)
     for warning in analyses.metric_warnings(evidence):

@@ -18,8 +18,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from erroranalysis import cli
+from erroranalysis import analyses, cli
 from erroranalysis.cli import main
+from erroranalysis.export import safe_csv
 from erroranalysis.store import open_project
 
 GOOD = "id,label,prediction,confidence,noise,snr_db\n007,yes,yes,0.9,car,5\n7,no,yes,0.6,clean,30\n8,no,no,0.8,people,12\n"
@@ -293,6 +294,18 @@ def test_slices_have_the_audit_columns(reviewed, by):
         table.columns
     )
     assert table["examples"].sum() >= 2
+
+
+@pytest.mark.parametrize(("by", "positive"), [("noise", None), ("snr_db", None), ("noise", "yes")])
+def test_slices_by_a_column_read_alone_are_those_of_the_whole_evidence(
+    reviewed, by, positive, capsys
+):
+    with open_project(reviewed, readonly=True) as project:
+        evidence = analyses.load_evidence(project, "dev")
+    expected = safe_csv(analyses.slice_table(evidence, by=by, positive=positive))
+    option = ["--positive", positive] if positive else []
+    assert main(["slices", "--db", str(reviewed), "--dataset", "dev", "--by", by, *option]) == 0
+    assert capsys.readouterr().out == expected
 
 
 # ---------------------------------------------------------------------- serve

@@ -85,8 +85,17 @@ def _frame_to_blob(frame: pd.DataFrame) -> bytes:
     return sink.getvalue()
 
 
-def _blob_to_frame(blob: bytes, columns: Sequence[str] | None = None) -> pd.DataFrame:
+def _blob_to_frame(
+    blob: bytes, columns: Sequence[str] | None = None, *, missing_ok: bool = False
+) -> pd.DataFrame:
+    """The frame stored in ``blob``: only ``columns`` if given (those it has, in its own
+    order, if ``missing_ok``)."""
     import pyarrow.parquet as pq
 
-    table = pq.read_table(io.BytesIO(blob), columns=list(columns) if columns else None)
+    source = io.BytesIO(blob)
+    if columns and missing_ok:
+        wanted = set(columns)
+        columns = [name for name in pq.read_schema(source).names if name in wanted]
+        source.seek(0)
+    table = pq.read_table(source, columns=list(columns) if columns else None)
     return table.to_pandas()

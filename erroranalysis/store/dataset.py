@@ -128,13 +128,16 @@ class DatasetStore:
         raise StoreError(f"dataset {self.name!r} has no run {run!r} (runs: {names})")
 
     @_guarded
-    def examples(self, run: str | None = None) -> pd.DataFrame:
-        """The run's example frame as imported (a fresh copy on every call)."""
+    def examples(
+        self, run: str | None = None, *, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """The run's example frame as imported (a fresh copy on every call); with
+        ``columns``, only those of them the run has, read alone, in the run's order."""
         info = self.run(run)
         blob = self.project._conn.execute(
             "SELECT frame FROM runs WHERE id = ?", (info.id,)
         ).fetchone()
-        return _blob_to_frame(blob[0])
+        return _blob_to_frame(blob[0], columns, missing_ok=columns is not None)
 
     @_guarded
     def example_ids(self) -> pd.Index:
