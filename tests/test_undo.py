@@ -5,10 +5,16 @@ deletes that behave the same for reviewed, dataset and rule tags."""
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from app_support import DATASET, REVIEWER, no_errors, open_page
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 from store_support import add_run, numbered_frame
 
@@ -103,7 +109,13 @@ def test_a_failed_multi_reviewer_staged_import_leaves_nothing(project, monkeypat
 @pytest.fixture
 def tagged(tmp_path):
     """Two datasets; ana's tags 'noise' (defined) and 'clipped', a deleted tag 'old'."""
-    with open_project(tmp_path / "tagged.db") as p:
+    with tagged_project(tmp_path / "tagged.db") as p:
+        yield p
+
+
+@contextmanager
+def tagged_project(path: Path) -> Iterator[Project]:
+    with open_project(path) as p:
         add_run(p, "dev", numbered_frame(6))
         add_run(p, "test", numbered_frame(4))
         p.define_tag("noise", actor="lead", description="hum", hlp=0.3, effort=2.0)
@@ -312,12 +324,13 @@ def test_the_command_line_imports_per_reviewer_and_undoes_a_delete(tmp_path):
     assert main(["reviews", "import", str(sheet), "--db", str(db), "--dataset", "dev"]) == 0
     with open_project(db) as p:
         p.delete_tag("noise", actor="ana")
-    for reviewer in ("ana", "ana", "ben"):
+    assert main(["undo", "--db", str(db), "--dataset", "dev", "--reviewer", "ana"]) == 0
+    with open_project(db) as p:  # ana's delete is undone
+        assert current(p) == [("0", "noise"), ("1", "noise"), ("2", "clipped")]
+    for reviewer in ("ana", "ben"):  # then ana's part of the import, then ben's
         assert main(["undo", "--db", str(db), "--dataset", "dev", "--reviewer", reviewer]) == 0
     with open_project(db) as p:
-        # ana's delete, then ana's part of the import, then ben's
         assert p.dataset("dev").reviews().empty
-        assert "noise" in p.tag_definitions().tag.tolist()
         assert current(p) == []
         undone = p.actions().query("kind == 'undo'").undoes.tolist()
         kinds = p.actions().set_index("id").kind
@@ -369,3 +382,45 @@ def test_the_tags_page_says_why_a_dataset_tag_is_not_deleted(app, project_file):
     with open_project(project_file) as project:
         assert "clipped" in project.tag_definitions().tag.tolist()
         assert project.actions().kind.iloc[0] != "delete_tag"
+
+
+# ------------------------------------------------------------------- undo everything
+NAMES = st.sampled_from(["noise", "clipped", "old", "hum"])
+OPERATIONS = st.one_of(
+    st.tuples(st.just("tag"), st.sampled_from(["0", "1", "2"]), NAMES, st.booleans()),
+    st.tuples(st.just("define"), NAMES, st.sampled_from([None, 0.2, 0.8])),
+    st.tuples(st.just("rename"), NAMES, NAMES),
+    st.tuples(st.just("merge"), NAMES, NAMES),
+    st.tuples(st.just("delete"), NAMES),
+)
+
+
+def operate(p: Project, operation: tuple) -> None:
+    kind, *args = operation
+    dataset = p.dataset("dev")  # one dataset's undo finds every action (tag actions too)
+    act = {
+        "tag": lambda example, tag, present: dataset.set_tag(example, tag, present, actor="zoe"),
+        "define": lambda tag, hlp: p.define_tag(tag, actor="zoe", hlp=hlp),
+        "rename": lambda old, new: p.rename_tag(old, new, actor="zoe"),
+        "merge": lambda source, target: p.merge_tags(source, target, actor="zoe"),
+        "delete": lambda tag: p.delete_tag(tag, actor="zoe"),
+    }[kind]
+    with suppress(StoreError):  # a refused change changes nothing
+        act(*args)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(OPERATIONS, max_size=12))
+def test_undoing_everything_restores_the_start(tmp_path, operations):
+    path = tmp_path / f"{uuid.uuid4().hex}.db"  # a fresh project for each example
+    with tagged_project(path) as tagged:
+        start = state(tagged)
+        for operation in operations:
+            operate(tagged, operation)
+        while tagged.dataset("dev").undo(actor="zoe") is not None:
+            pass
+        assert state(tagged) == start
+        for name in ("dev", "test"):
+            assert_replays(tagged, name)

@@ -506,17 +506,14 @@ class DatasetStore:
         op = "add" if present else "remove"
         with self.project.write() as conn:
             dataset_id = self.id
-            if not present and not self.project._tag_exists(conn, tag):
+            existed = self.project._tag_exists(conn, tag)
+            if not present and not existed:
                 return None
             tag_id = self.project._tag_id(conn, tag, actor, stamp, create=present)
-            action = self.project._action(
-                conn,
-                dataset_id,
-                "tag",
-                actor,
-                stamp,
-                detail={"example": example_id, "tag": tag, "op": op},
-            )
+            detail = {"example": example_id, "tag": tag, "op": op}
+            if not existed:  # its undo deletes the tag again
+                detail["created"] = True
+            action = self.project._action(conn, dataset_id, "tag", actor, stamp, detail=detail)
             if not self.project._apply(
                 conn, action, dataset_id, example_id, tag_id, op, actor, stamp
             ):
@@ -566,7 +563,8 @@ class DatasetStore:
     @_guarded
     def undo(self, *, actor: str) -> dict | None:
         """Undo ``actor``'s last action that is not undone yet, among their actions on the
-        dataset and on the project's tags, whatever its kind: a tag toggle, a review, a
+        dataset and on the project's tags, whatever its kind: a tag toggle (a tag it
+        created goes again, unless examples carry it or it was defined since), a review, a
         review import (their part of it), tagging a cluster, a tag's definition (the one
         before is restored; a tag the definition created is deleted again), a rename (the
         old name comes back), a merge or a delete (the tag comes back with its definition
@@ -613,6 +611,8 @@ class DatasetStore:
                     " AND retracted_by IS NULL",
                     (undo, target),
                 )
+                if json.loads(detail).get("created"):
+                    self.project._forget_created_tags(conn, target, stamp)
             self.project._bump()
         return {"action": target, "kind": kind, "detail": json.loads(detail)}
 

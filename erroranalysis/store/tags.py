@@ -13,8 +13,10 @@ from ..vocabulary import MAX_TAGS, TAG_PREFIX, check_tag_name
 from .common import check_actor, now
 from .files import _guarded
 
-# What a tag's definition holds, as restored by an undo.
+# What a tag's definition holds, as restored by an undo; a deleted tag also gets back
+# who made it and when.
 DEFINITION = ("description", "hlp", "effort", "rule")
+ORIGIN = ("created_at", "created_by")
 # Actions on the taxonomy (logged project-wide, dataset NULL), each undoable when its
 # detail holds what the undo needs (under "undo": older versions logged none).
 TAG_ACTIONS = ("define_tag", "define_tags", "rename_tag", "merge_tags", "delete_tag")
@@ -118,13 +120,17 @@ class Taxonomy:
             conn.execute(f"UPDATE tags SET {assignments} WHERE id = ?", (*changes.values(), tag_id))
         return {"tag_id": tag_id, "before": before}
 
-    def _definition(self, conn: sqlite3.Connection, name: str) -> dict[str, object] | None:
-        """The definition of the live tag ``name``, None if there is none."""
+    def _definition(
+        self, conn: sqlite3.Connection, name: str, *, origin: bool = False
+    ) -> dict[str, object] | None:
+        """The definition of the live tag ``name`` (with ``origin``, also who made it and
+        when), None if there is none."""
+        fields = DEFINITION + ORIGIN if origin else DEFINITION
         row = conn.execute(
-            f"SELECT {', '.join(DEFINITION)} FROM tags WHERE name = ? AND deleted_at IS NULL",
+            f"SELECT {', '.join(fields)} FROM tags WHERE name = ? AND deleted_at IS NULL",
             (name,),
         ).fetchone()
-        return None if row is None else dict(zip(DEFINITION, row, strict=True))
+        return None if row is None else dict(zip(fields, row, strict=True))
 
     @_guarded
     def define_tag(
@@ -280,7 +286,7 @@ class Taxonomy:
             detail = {
                 "from": source,
                 "to": target,
-                "undo": {"tag_id": src, "before": self._definition(conn, source)},
+                "undo": {"tag_id": src, "before": self._definition(conn, source, origin=True)},
             }
             action = self._action(conn, None, "merge_tags", actor, stamp, detail=detail)
             present_s, present_d = self._present("s"), self._present("d")
@@ -341,7 +347,7 @@ class Taxonomy:
             self._check_not_data(conn, name, "deleted")
             detail = {
                 "tag": name,
-                "undo": {"tag_id": tag_id, "before": self._definition(conn, name)},
+                "undo": {"tag_id": tag_id, "before": self._definition(conn, name, origin=True)},
             }
             action = self._action(conn, None, "delete_tag", actor, stamp, detail=detail)
             removed = self._log_removal(conn, tag_id, action, actor, stamp)
@@ -393,10 +399,11 @@ class Taxonomy:
             )
             self._free_name(conn, name, "nothing was changed (rename that one first)")
             self._count_new_tag(conn, name)
+            before = {k: info["before"][k] for k in DEFINITION + ORIGIN if k in info["before"]}
             conn.execute(
-                "UPDATE tags SET name = ?, deleted_at = NULL, description = ?, hlp = ?,"
-                " effort = ?, rule = ? WHERE id = ?",
-                (name, *(info["before"][k] for k in DEFINITION), tag_id),
+                f"UPDATE tags SET name = ?, deleted_at = NULL, {', '.join(f'{k} = ?' for k in before)}"
+                " WHERE id = ?",
+                (name, *before.values(), tag_id),
             )
             datasets = conn.execute(
                 "SELECT DISTINCT dataset_id FROM tag_events WHERE action_id = ? ORDER BY 1",
@@ -437,3 +444,16 @@ class Taxonomy:
         conn.execute("UPDATE tags SET deleted_at = ? WHERE id = ?", (stamp, tag_id))
         if self._active_tags is not None:
             self._active_tags -= 1
+
+    def _forget_created_tags(self, conn: sqlite3.Connection, target: int, stamp: str) -> None:
+        """Delete again the tag that toggle ``target`` created (logged ``created``), once
+        the toggle is undone: if no example carries it now and nobody has defined it since."""
+        conn.execute(
+            "UPDATE tags SET deleted_at = ? WHERE deleted_at IS NULL AND id IN"
+            " (SELECT tag_id FROM tag_events WHERE action_id = ?)"
+            " AND description = '' AND hlp IS NULL AND effort IS NULL AND rule IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM tag_assignments a WHERE a.tag_id = tags.id"
+            f" AND {self._present('a')})",
+            (stamp, target),
+        )
+        self._active_tags = None  # counted again if this transaction creates one
