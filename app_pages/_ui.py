@@ -227,11 +227,18 @@ WARM_MODULES = (
 )
 
 
+# Seconds between the first page's script run and the warm-up: the browser is still
+# fetching and drawing that page, and the imports slowed it by 0.5 s on two busy cores
+# when they began at once (or 3 s later).
+WARM_DELAY_S = 10.0
+
+
 @st.cache_resource(show_spinner=False)
 def warm_up() -> threading.Thread:
-    """Import :data:`WARM_MODULES` in a background thread, once per server process (call
-    it once a page is drawn, so the first page does not share the processor with it)."""
-    thread = threading.Thread(target=_import_all, args=(WARM_MODULES,), name="warm-up", daemon=True)
+    """Import :data:`WARM_MODULES` in a background thread, once per server process,
+    :data:`WARM_DELAY_S` seconds from now (call it once a page is drawn)."""
+    thread = threading.Timer(WARM_DELAY_S, _import_all, args=(WARM_MODULES,))
+    thread.name, thread.daemon = "warm-up", True
     thread.start()
     return thread
 
