@@ -303,7 +303,7 @@ def test_serve_opens_a_bundle_and_serves_its_project(tmp_path, monkeypatch, how)
     db = demo_like(tmp_path / "source")
     bundle_project(db, tmp_path / "b.zip")
     started = {}
-    monkeypatch.setattr(cli.subprocess, "call", lambda command, env: started.update(env) or 0)
+    monkeypatch.setattr(cli, "run_child", lambda command, env: started.update(env) or 0)
     zip_args = (
         [str(tmp_path / "b.zip")] if how == "positional" else ["--db", str(tmp_path / "b.zip")]
     )
