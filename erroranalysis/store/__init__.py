@@ -19,8 +19,9 @@ What lives in the file
 ``pending_actions`` big review imports being staged (see below); empty at rest.
                     A tag assignment whose ``pending`` action is listed here does not count
                     yet.
-``run_examples``    each run's examples as rows (id, label, prediction, correct,
-                    confidence) and ``run_tags`` the dataset tags they came with, written
+``run_examples``    each run's examples as rows (id, label and prediction as codes of
+                    the run's ``run_classes``, correct, confidence) and ``run_tags`` the
+                    dataset tags they came with, written
                     with the run, for the views a user queries in plain SQL
                     (``examples``, ``tagged_examples``, ``review_log``, ``runs_summary``;
                     see :mod:`.examples`).

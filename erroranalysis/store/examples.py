@@ -1,8 +1,9 @@
 """The examples of every run as SQL rows, so the project file answers queries by itself.
 
 A run's frame lives in its Parquet blob, which the engine reads; from schema 5 the file
-also holds, per run, one row per example in ``run_examples`` (id, label, prediction,
-correct, confidence) and one row per dataset tag an example came with in ``run_tags``.
+also holds, per run, one row per example in ``run_examples`` (id, the codes of its label
+and prediction among the run's classes in ``run_classes``, correct, confidence) and one
+row per dataset tag an example came with in ``run_tags``.
 With the views of schema 5 (see :mod:`.schema`), ``sqlite3``, Datasette or sqlite-utils
 join examples, tags and reviews by name. Both tables are written in the transaction that
 imports the run, from rows prepared before it (:func:`run_rows`).
@@ -26,9 +27,11 @@ from ..vocabulary import TAG_PREFIX
 
 # The first schema with run_examples, run_tags and the views (see schema.py).
 EXAMPLES_SCHEMA = 5
-# The columns of a run's frame that run_examples repeats; a production run has no label
-# or correct (NULL), a run without confidences none (NULL).
+# The columns of a run's frame that run_examples repeats (label and prediction as codes
+# of the run's classes); a production run has no label or correct (NULL), a run without
+# confidences none (NULL).
 EXAMPLE_COLUMNS = ("id", "label", "prediction", "correct", "confidence")
+CLASS_COLUMNS = ("label", "prediction")
 
 
 # Rows bound per INSERT statement (fewer where SQLite allows fewer parameters). One
@@ -41,10 +44,12 @@ ROWS_PER_INSERT = 500
 @dataclass(frozen=True)
 class RunRows:
     """One run's rows, sorted by id: for ``run_examples`` the values of every row one
-    after another (:data:`EXAMPLE_COLUMNS`, so five per row), for ``run_tags`` the ids
-    that carry each dataset tag."""
+    after another (:data:`EXAMPLE_COLUMNS`, so five per row, label and prediction as
+    codes), for ``run_classes`` the name of each code, for ``run_tags`` the ids that
+    carry each dataset tag."""
 
     values: list
+    classes: list[str]
     tagged: dict[str, list[str]]
 
 
@@ -54,11 +59,12 @@ def run_rows(frame: pd.DataFrame, tags: Sequence[str]) -> RunRows:
     at their end; the frame is not changed."""
     order = pc.sort_indices(pa.array(frame["id"].astype(str))).to_numpy()
     table = np.full((len(frame), len(EXAMPLE_COLUMNS)), None, dtype=object)
+    classes, codes = _class_codes(frame)
     for j, name in enumerate(EXAMPLE_COLUMNS):
         if name not in frame.columns:
             continue  # NULL: a production run has no label or correct
-        if name in ("label", "prediction"):
-            values = _classes(frame[name])
+        if name in codes:
+            values = codes[name]
         else:
             # Python bools and floats; a NaN confidence is stored as NULL by SQLite.
             values = frame[name].to_numpy(dtype=bool if name == "correct" else None)
@@ -69,19 +75,29 @@ def run_rows(frame: pd.DataFrame, tags: Sequence[str]) -> RunRows:
         for tag in tags
         if TAG_PREFIX + tag in frame.columns
     }
-    return RunRows(values=table.ravel().tolist(), tagged=tagged)
+    return RunRows(values=table.ravel().tolist(), classes=classes, tagged=tagged)
 
 
-def _classes(values: pd.Series) -> np.ndarray:
-    """A text column of few distinct values as an object array that repeats one Python
-    string per value (a million new strings took a third of a second here); missing
-    values are None."""
-    array = pa.array(values)
-    if isinstance(array, pa.ChunkedArray):  # a column read in pieces (a large CSV)
-        array = array.combine_chunks()
-    encoded = pc.dictionary_encode(array)
-    names = np.asarray([*encoded.dictionary.to_pylist(), None], dtype=object)
-    return names[pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy()]
+def _class_codes(frame: pd.DataFrame) -> tuple[list[str], dict[str, np.ndarray]]:
+    """The run's classes (the distinct labels and predictions, in order of appearance)
+    and, for each of :data:`CLASS_COLUMNS` the frame has, an object array of each row's
+    code among them (a Python int; None where the value is missing)."""
+    present = [name for name in CLASS_COLUMNS if name in frame.columns]
+    arrays = []
+    for name in present:
+        array = pa.array(frame[name])
+        if isinstance(array, pa.ChunkedArray):  # a column read in pieces (a large CSV)
+            array = array.combine_chunks()
+        arrays.append(array.cast(pa.large_string()))
+    if not arrays:
+        return [], {}
+    encoded = pc.dictionary_encode(pa.concat_arrays(arrays))
+    classes = encoded.dictionary.to_pylist()
+    # One Python int per class, repeated: a million new ints cost more than the lookup.
+    numbers = np.asarray([*range(len(classes)), None], dtype=object)
+    all_codes = numbers[pc.fill_null(encoded.indices, len(classes)).to_numpy()]
+    n = len(frame)
+    return classes, {name: all_codes[i * n : (i + 1) * n] for i, name in enumerate(present)}
 
 
 def blob_rows(blob: bytes, tags: Sequence[str]) -> RunRows:
@@ -99,12 +115,18 @@ def write_run_rows(
     """Replace run ``run_id``'s rows in ``run_examples`` and ``run_tags`` by ``rows``
     (inside the caller's transaction); ``tag_ids`` maps each dataset tag to its id."""
     conn.execute("DELETE FROM run_examples WHERE run_id = ?", (run_id,))
+    conn.execute("DELETE FROM run_classes WHERE run_id = ?", (run_id,))
     conn.execute("DELETE FROM run_tags WHERE run_id = ?", (run_id,))
     # Ids of ours (ints) are written into the statements, so only the rows' values are bound.
     run = int(run_id)
+    conn.executemany(
+        "INSERT INTO run_classes (run_id, code, name) VALUES (?, ?, ?)",
+        [(run, code, name) for code, name in enumerate(rows.classes)],
+    )
     _insert(
         conn,
-        "INSERT INTO run_examples (run_id, example_id, label, prediction, correct, confidence)",
+        "INSERT INTO run_examples"
+        " (run_id, example_id, label_code, prediction_code, correct, confidence)",
         f"({run}, ?, ?, ?, ?, ?)",
         rows.values,
     )
