@@ -366,6 +366,9 @@ def test_undo_in_review_takes_back_a_delete_made_on_the_tags_page(app, project_f
     review = open_page(tags, "review")
     click(review, "Undo")
     no_errors(review)
+    assert [t.value for t in review.toast] == [
+        "Undid the deletion of tag 'car noise'\\."
+    ]  # md() escapes
     with open_project(project_file) as project:
         row = project.tag_definitions().set_index("tag").loc["car noise"]
         assert (row.description, row.hlp) == ("engine hum", 0.95)
