@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -189,7 +190,11 @@ class DatasetStore:
                 "a production run has predictions without labels (no correct column), a "
                 "labelled run has them; nothing was imported"
             )
-        blob = _frame_to_blob(frame)
+        # Parquet's encoder runs without the GIL, so the frame is encoded while the rest of
+        # the import is prepared and its SQL rows are written; the blob goes in last.
+        pool = ThreadPoolExecutor(max_workers=1)
+        encoding = pool.submit(_frame_to_blob, frame)
+        pool.shutdown(wait=False)
         rows = run_rows(frame, tags) if self.project.schema_version >= EXAMPLES_SCHEMA else None
         n_errors = 0 if production else int((~frame["correct"].astype(bool)).sum())
         new_ids = pd.Index(frame["id"].astype(str))
@@ -247,7 +252,7 @@ class DatasetStore:
                 json.dumps(tags),
                 stamp,
                 actor,
-                blob,
+                b"",  # the frame: set once encoded, below
             )
             if old is None:
                 run_id = conn.execute(
@@ -277,6 +282,7 @@ class DatasetStore:
             }
             if rows is not None:
                 write_run_rows(conn, run_id, rows, tag_ids)
+            conn.execute("UPDATE runs SET frame = ? WHERE id = ?", (encoding.result(), run_id))
             self.project._bump()
         return self.run(run)
 
