@@ -226,9 +226,14 @@ def _need_dataset(args: argparse.Namespace) -> str:
 
 
 def _write_table(frame, args: argparse.Namespace) -> None:
-    from .export import safe_csv, to_json_records
+    from .export import to_json_records
+    from .exports import export_bytes
 
-    text = to_json_records(frame) if getattr(args, "format", "csv") == "json" else safe_csv(frame)
+    # CSV as `export` writes it (rates to 4 significant digits); JSON keeps every digit.
+    if getattr(args, "format", "csv") == "json":
+        text = to_json_records(frame)
+    else:
+        text = export_bytes(frame, format="csv").decode("utf-8")
     if args.out:
         write_atomic(args.out, text)
         print(f"wrote {len(frame)} rows to {args.out}", file=sys.stderr)

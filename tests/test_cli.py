@@ -20,7 +20,7 @@ import pytest
 
 from erroranalysis import analyses, cli
 from erroranalysis.cli import main
-from erroranalysis.export import safe_csv
+from erroranalysis.exports import export_bytes
 from erroranalysis.store import open_project
 
 GOOD = "id,label,prediction,confidence,noise,snr_db\n007,yes,yes,0.9,car,5\n7,no,yes,0.6,clean,30\n8,no,no,0.8,people,12\n"
@@ -256,11 +256,15 @@ def test_priorities_csv_is_safe_and_complete(reviewed, tmp_path):
     assert set(PRIORITY_COLUMNS) <= set(table.columns)
     assert table.columns[0] == "rank"
     rows = table.set_index("tag")
-    # 2 of the 3 examples carry car noise; 1 of those 2 is correct; HLP 0.9 set.
-    assert rows.loc[
-        "car noise", ["examples", "share", "accuracy", "hlp"]
-    ].tolist() == pytest.approx([2, 2 / 3, 0.5, 0.9])
-    assert rows.loc["car noise", "marginal_effect"] == pytest.approx(0.4 * 2 / 3)
+    # 2 of the 3 examples carry car noise; 1 of those 2 is correct; HLP 0.9 set. Rates are
+    # written to 4 significant digits, as `export priorities` writes them.
+    assert rows.loc["car noise", ["examples", "share", "accuracy", "hlp"]].tolist() == [
+        2,
+        0.6667,
+        0.5,
+        0.9,
+    ]
+    assert rows.loc["car noise", "marginal_effect"] == 0.2667  # 0.4 × 2/3
     assert rows.loc["car noise", "evidence"] == "reviewed"
     # the formula-like tag name survives, neutralised; numbers stay numbers
     assert '\'=HYPERLINK("http://x")' in rows.index
@@ -302,7 +306,8 @@ def test_slices_by_a_column_read_alone_are_those_of_the_whole_evidence(
 ):
     with open_project(reviewed, readonly=True) as project:
         evidence = analyses.load_evidence(project, "dev")
-    expected = safe_csv(analyses.slice_table(evidence, by=by, positive=positive))
+    table = analyses.slice_table(evidence, by=by, positive=positive)
+    expected = export_bytes(table, format="csv", kind="slices").decode()
     option = ["--positive", positive] if positive else []
     assert main(["slices", "--db", str(reviewed), "--dataset", "dev", "--by", by, *option]) == 0
     assert capsys.readouterr().out == expected
