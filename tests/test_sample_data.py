@@ -51,7 +51,7 @@ def speech() -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def reviews() -> list[dict[str, str]]:
     columns, rows = read_csv(SPEECH / "reviews.csv")
-    assert columns == ["id", "reviewer", "tags"]
+    assert columns == ["id", "reviewer", "tags", "label_wrong", "corrected_label"]
     return rows
 
 
@@ -334,3 +334,16 @@ def test_speech_production_sample_has_no_labels_and_real_clips(speech):
     assert prod_share["car"] > 2 * dev_share["car"]
     result = read_dataset(PRODUCTION / "speech_production.csv", production=True)
     assert result.production and len(result.frame) == len(rows)
+
+
+def test_the_reviewers_correct_the_labels_they_tag_mislabel(speech, reviews):
+    # The demo's corrected labels (export labels) are the second listener's: a reviewer who
+    # tags an example "mislabel" marks its label wrong and gives the human label.
+    human = {r["id"]: (r["label"], r["human_label"]) for r in speech}
+    for review in reviews:
+        mislabel = "mislabel" in review["tags"].split(";")
+        label, heard = human[review["id"]]
+        assert review["label_wrong"] == ("yes" if mislabel else "")
+        assert review["corrected_label"] == (heard if mislabel else "")
+        assert not mislabel or heard != label
+    assert sum(r["label_wrong"] == "yes" for r in reviews) == 5
