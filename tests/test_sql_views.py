@@ -4,6 +4,7 @@ user reads them (plain SQL, Datasette, sqlite-utils), and the migration that add
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import math
 import re
 import sqlite3
@@ -299,6 +300,13 @@ README_ANSWER = [
 ]
 
 
+def run_async(coroutine):
+    """Run ``coroutine`` to its end in a thread of its own: the browser tests leave an event
+    loop running in this one, where asyncio.run refuses to start another."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def test_the_readme_query_through_datasette(readme_project):
     async def ask() -> list[dict]:
         datasette = Datasette([str(readme_project)])
@@ -308,7 +316,7 @@ def test_the_readme_query_through_datasette(readme_project):
         assert response.status_code == 200, response.text
         return response.json()
 
-    assert asyncio.run(ask()) == README_ANSWER
+    assert run_async(ask()) == README_ANSWER
 
 
 def test_the_readme_query_through_sqlite_utils(readme_project):
@@ -320,7 +328,7 @@ def test_datasette_lists_the_views(built):
         response = await Datasette([str(built)]).client.get("/project.json")
         return sorted(v["name"] for v in response.json()["views"])
 
-    assert asyncio.run(views()) == ["examples", "review_log", "runs_summary", "tagged_examples"]
+    assert run_async(views()) == ["examples", "review_log", "runs_summary", "tagged_examples"]
 
 
 text = st.text(

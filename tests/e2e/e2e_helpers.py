@@ -134,4 +134,5 @@ def grid_texts(grid: Locator, column: int) -> list[str]:
     """The text of one column of an st.dataframe, from the accessible table that mirrors its
     canvas (hidden, so read it; do not expect it to be visible)."""
     cells = grid.locator(f"[data-testid^='glide-cell-{column}-']")
+    cells.first.wait_for(state="attached")  # a grid just drawn may not have its cells yet
     return [t.strip() for t in cells.all_inner_texts()]
