@@ -510,6 +510,11 @@ def extra_sheets(
 def rate_columns(frame: pd.DataFrame, kind: str | None) -> list[str]:
     """The float columns of ``frame`` written as rates (see the module's text): those named
     in :data:`RATE_COLUMNS`, unless ``kind`` is a table of examples or the log."""
+    return _float_columns(frame, kind, RATE_COLUMNS)
+
+
+def _float_columns(frame: pd.DataFrame, kind: str | None, names: frozenset[str]) -> list[str]:
+    """The float columns of ``frame`` among ``names``; none in a table of examples or the log."""
     import pandas as pd
 
     if kind in DATA_KINDS:
@@ -517,7 +522,7 @@ def rate_columns(frame: pd.DataFrame, kind: str | None) -> list[str]:
     return [
         column
         for column in frame.columns
-        if column in RATE_COLUMNS and pd.api.types.is_float_dtype(frame[column].dtype)
+        if column in names and pd.api.types.is_float_dtype(frame[column].dtype)
     ]
 
 
@@ -527,14 +532,9 @@ def _rounded(frame: pd.DataFrame, kind: str | None) -> pd.DataFrame:
     import numpy as np
 
     spec = f".{SIGNIFICANT_DIGITS}g"
-    estimates = [
-        column
-        for column in frame.columns
-        if column in ESTIMATE_COLUMNS and kind not in DATA_KINDS and frame[column].dtype == float
-    ]
     changes = {
         column: np.array([float(format(v, spec)) for v in frame[column].to_numpy(dtype=float)])
-        for column in [*rate_columns(frame, kind), *estimates]
+        for column in _float_columns(frame, kind, RATE_COLUMNS | ESTIMATE_COLUMNS)
     }
     return frame.assign(**changes) if changes else frame
 
