@@ -6,7 +6,14 @@ as a message on the page. Anything else is a defect and keeps its traceback.
 
 from __future__ import annotations
 
-__all__ = ["ExpectedError", "InvalidName", "ProjectBusy", "ProjectFileError", "StoreError"]
+__all__ = [
+    "ExpectedError",
+    "InvalidName",
+    "NotPermitted",
+    "ProjectBusy",
+    "ProjectFileError",
+    "StoreError",
+]
 
 
 class ExpectedError(ValueError):
@@ -21,6 +28,11 @@ class StoreError(ExpectedError):
 class InvalidName(StoreError):
     """A name (dataset, run, tag, reviewer) that breaks the rules of
     :func:`erroranalysis.vocabulary.check_name`."""
+
+
+class NotPermitted(StoreError):
+    """A write by someone whose role in the project does not allow it (see
+    :mod:`erroranalysis.store.team`); nothing was changed."""
 
 
 class ProjectFileError(StoreError):

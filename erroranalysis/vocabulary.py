@@ -26,6 +26,7 @@ __all__ = [
     "LEFT_OUT_TAGGED",
     "MAX_NAME",
     "MAX_TAGS",
+    "NO_ROLE",
     "NOTE_HLP_CORRECT_ONLY",
     "NOTE_HLP_ERRORS_ONLY",
     "NOTE_LEFT_OUT",
@@ -48,6 +49,7 @@ __all__ = [
     "STRATUM_ERROR",
     "TAG_PREFIX",
     "TAG_SEPARATOR",
+    "USER_ROLES",
     "check_name",
     "check_reviewer",
     "check_tag_name",
@@ -57,6 +59,11 @@ TAG_PREFIX = "tag:"  # a column named tag:NAME holds one tag
 TAG_SEPARATOR = ";"  # between tags in a tags cell, and between reviewers in a reviewer cell
 # Names that a sheet lists several to a cell, so they may not hold the separator.
 _LISTED_KINDS = frozenset({"tag", "reviewer"})
+# The roles of a team, each allowing what the one before it does and more: a viewer reads
+# and downloads; a reviewer also reviews and tags; an admin also imports, defines, renames,
+# merges and deletes tags, sets review plans and grants roles. ``none`` takes a role away.
+USER_ROLES = ("viewer", "reviewer", "admin")
+NO_ROLE = "none"
 DEFAULT_RUN = "main"  # the run an import makes when none is named
 MAX_NAME = 100  # characters in any name
 # Each tag is a bool column of the frame: a million rows x 500 tags is already 500 MB. The

@@ -9,6 +9,7 @@ imports in :mod:`.staging`, sample records in :mod:`.samples`, the log in :mod:`
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +55,22 @@ _INSERT_SAMPLED_REVIEW = (
 )
 # The first schema with samples (see schema.py).
 SAMPLES_SCHEMA = 4
+# Schema 6 keeps what each reviewer decided (the tag ids they gave the example, as a JSON
+# array) and whether they reviewed blind.
+_INSERT_DECIDED_REVIEW = (
+    "INSERT INTO reviews (action_id, dataset_id, run_id, example_id, reviewer, at, stratum,"
+    " note, label_wrong, corrected_label, queue, sample_id, decision)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# A review's decision taken from the tags its example carries (the parameter: its action).
+_SNAPSHOT_DECISION = (
+    "UPDATE reviews SET decision = (SELECT '[' || coalesce(group_concat(tag_id), '') || ']'"
+    " FROM (SELECT tag_id FROM tag_assignments a WHERE a.dataset_id = reviews.dataset_id"
+    " AND a.example_id = reviews.example_id AND {present} ORDER BY tag_id))"
+    " WHERE action_id = ?"
+)
+# The first schema with roles, decisions, review plans and tag scopes (see schema.py).
+TEAM_SCHEMA = 6
 
 
 class DatasetStore:
@@ -763,14 +780,31 @@ class DatasetStore:
                 label_wrong[lo:hi],
                 corrected[lo:hi],
                 repeat(queue),
-                *((samples[lo:hi],) if insert is _INSERT_SAMPLED_REVIEW else ()),
+                *((samples[lo:hi],) if insert is not _INSERT_REVIEW else ()),
+                *((decided[0][lo:hi],) if insert is _INSERT_DECIDED_REVIEW else ()),
             )
 
+        version = self.project.schema_version
         insert = (
-            _INSERT_SAMPLED_REVIEW
-            if self.project.schema_version >= SAMPLES_SCHEMA
+            _INSERT_DECIDED_REVIEW
+            if version >= TEAM_SCHEMA
+            else _INSERT_SAMPLED_REVIEW
+            if version >= SAMPLES_SCHEMA
             else _INSERT_REVIEW
         )
+        # What each row's reviewer decided: its tags' ids, known once the tags are mapped
+        # (inside the write that may create them); None where the row gives no tags.
+        decided: list[list[str | None]] = [[None] * n]
+
+        def decide(conn: sqlite3.Connection) -> None:
+            if plan is None or tags is None or insert is not _INSERT_DECIDED_REVIEW:
+                return
+            ix = dict(conn.execute("SELECT ix, tag_id FROM temp.staged_tag_ids").fetchall())
+            id_of = {name: ix[i] for i, name in enumerate(plan.names)}
+            decided[0] = [
+                "[" + ",".join(map(str, sorted({id_of[check_tag_name(t)] for t in row}))) + "]"
+                for row in tags
+            ]
 
         if n <= staging.STAGE_ROWS and (plan is None or plan.pairs <= staging.STAGE_ROWS):
             with self.project.write() as conn:
@@ -780,14 +814,22 @@ class DatasetStore:
                     conn, dataset_id, kind, actors, stamp, detail, split=split, pending=False
                 )
                 action = next(iter(actions.values()))
-                conn.executemany(insert, rows(actions, dataset_id, 0, n))
                 if plan is not None:
                     self.project._map_review_tags(
                         conn, plan, next(iter(actors)), stamp, hidden=False
                     )
+                    decide(conn)
+                conn.executemany(insert, rows(actions, dataset_id, 0, n))
+                if plan is not None:
                     self.project._review_tag_events(conn, action, dataset_id, stamp, exact=exact)
                     for each in actions.values():
                         self.project._follow_events(conn, each, dataset_id, removals=exact)
+                if tags is None and kind == "review" and insert is _INSERT_DECIDED_REVIEW:
+                    # A review in the app: its reviewer's decision is the example's tags as
+                    # they leave it.
+                    conn.execute(
+                        _SNAPSHOT_DECISION.format(present=self.project._present("a")), (action,)
+                    )
                 self.project._bump()
             return action
         stage, actions = self.project._begin_stage(
@@ -795,6 +837,7 @@ class DatasetStore:
         )
         try:
             dataset_id = stage.dataset_id
+            decide(self.project._conn)
             for lo in range(0, n, staging.STAGE_ROWS):
                 self.project._staged_write(
                     stage,
@@ -856,6 +899,29 @@ class DatasetStore:
         frame["label_wrong"] = frame["label_wrong"].astype(bool)
         frame["sample_id"] = frame["sample_id"].astype("Int64")
         return frame
+
+    @_guarded
+    def decisions(self) -> pd.DataFrame:
+        """What each reviewer decided on each example, one row per review that recorded it
+        (schema 6 on; none for an older file), oldest first: review (its id), example_id,
+        reviewer, at, queue, blind, and tags, the sorted tuple of the live tags they gave
+        it (a deleted tag is left out, a renamed one has its current name). Retracted
+        reviews and pending imports are left out."""
+        columns = ["review", "example_id", "reviewer", "at", "queue", "blind", "tags"]
+        if self.project.schema_version < TEAM_SCHEMA:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        frame = self.project._query(
+            "SELECT v.id AS review, v.example_id, v.reviewer, v.at, v.queue, v.blind,"
+            " (SELECT json_group_array(name) FROM (SELECT t.name FROM json_each(v.decision) j"
+            " JOIN tags t ON t.id = j.value WHERE t.deleted_at IS NULL ORDER BY t.name)) AS tags"
+            " FROM reviews v WHERE v.dataset_id = ? AND v.decision IS NOT NULL"
+            f" AND v.retracted_by IS NULL AND {self.project._not_pending('v.action_id')}"
+            " ORDER BY v.id",
+            (self.id,),
+        )
+        frame["blind"] = frame["blind"].astype(bool)
+        frame["tags"] = [tuple(json.loads(t)) for t in frame["tags"]]
+        return frame[columns]
 
     # ----------------------------------------------------------------- samples
     @_guarded

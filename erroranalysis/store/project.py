@@ -33,6 +33,7 @@ from .log import TagLog
 from .schema import READABLE_FROM, SCHEMA_VERSION, _apply_migration
 from .staging import ReviewStaging
 from .tags import Taxonomy
+from .team import Team
 
 if TYPE_CHECKING:
     pass
@@ -45,7 +46,7 @@ _RUN_INDEX: dict[tuple[str, int, str], tuple[pd.Index, np.ndarray]] = {}
 _RUN_INDEX_LOCK = threading.Lock()
 
 
-class Project(Taxonomy, TagLog, ReviewStaging):
+class Project(Taxonomy, TagLog, ReviewStaging, Team):
     """An open project file. One instance per thread; see the package docstring.
 
     ``readonly`` opens the file through SQLite's read-only mode: nothing is migrated or

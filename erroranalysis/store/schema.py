@@ -9,11 +9,11 @@ from .examples import fill_run_rows
 
 # The mark in every project file's SQLite header: the bytes "EAwb" (0x45417762).
 APPLICATION_ID = int.from_bytes(b"EAwb", "big")
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # The oldest schema this code reads without migrating it: version 3 added only the file
 # mark, the staging table and indexes, so a version-2 file reads as it is; versions 4-5
 # added what the code reads only when the file has it (samples, embeddings, the SQL
-# examples and views).
+# examples and views, the team's roles, decisions and plans).
 READABLE_FROM = 2
 # What a project of schema 1–2 (before the mark) has, whatever else it holds.
 _LEGACY_TABLES = frozenset({"meta", "runs", "tags", "actions"})
@@ -232,6 +232,71 @@ _MIGRATIONS: dict[int, str] = {
                 d.production, r.source, r.format, r.imported_at, r.imported_by
             FROM runs r
             JOIN datasets d ON d.id = r.dataset_id;
+    """,
+    # Version 6: a team on one project. Who has which role (``roles``, append-only: a
+    # user's role is their latest row, ``none`` takes it away); what each reviewer decided
+    # on each example (``reviews.decision``, the JSON array of the tag ids they gave it,
+    # NULL for reviews recorded before this version, whose decisions were not kept) and
+    # whether they reviewed blind (without seeing the earlier reviews); the plan of
+    # second reviews an admin sets per dataset (share, seed, reviewers wanted and the rule
+    # that turns several reviewers' decisions into the example's tags), append-only like
+    # roles; adjudications of disagreements; and tags scoped to chosen datasets
+    # (``tag_scopes``: none means the whole project) in the order the team sets
+    # (``tags.position``, the shortcut digits). The review log view gains the decision and
+    # blind columns. Every existing review and event stays as it was, with its author.
+    6: """
+        CREATE TABLE roles (
+            id INTEGER PRIMARY KEY,
+            user TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('viewer', 'reviewer', 'admin', 'none')),
+            granted_by TEXT NOT NULL,
+            granted_at TEXT NOT NULL
+        );
+        CREATE INDEX roles_by_user ON roles (user, id);
+        ALTER TABLE reviews ADD COLUMN decision TEXT;
+        ALTER TABLE reviews ADD COLUMN blind INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE review_plans (
+            id INTEGER PRIMARY KEY,
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id),
+            share REAL NOT NULL CHECK (share >= 0 AND share <= 1),
+            seed INTEGER NOT NULL,
+            reviewers INTEGER NOT NULL DEFAULT 2 CHECK (reviewers >= 2),
+            rule TEXT NOT NULL DEFAULT 'any' CHECK (rule IN ('any', 'majority', 'adjudicated')),
+            set_by TEXT NOT NULL,
+            set_at TEXT NOT NULL
+        );
+        CREATE INDEX review_plans_by_dataset ON review_plans (dataset_id, id);
+        CREATE TABLE adjudications (
+            id INTEGER PRIMARY KEY,
+            action_id INTEGER NOT NULL REFERENCES actions(id),
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id),
+            example_id TEXT NOT NULL,
+            tag_id INTEGER NOT NULL REFERENCES tags(id),
+            present INTEGER NOT NULL CHECK (present IN (0, 1)),
+            actor TEXT NOT NULL,
+            at TEXT NOT NULL,
+            retracted_by INTEGER REFERENCES actions(id)
+        );
+        CREATE INDEX adjudications_by_dataset ON adjudications (dataset_id, example_id);
+        ALTER TABLE tags ADD COLUMN position INTEGER;
+        CREATE TABLE tag_scopes (
+            tag_id INTEGER NOT NULL REFERENCES tags(id),
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id),
+            PRIMARY KEY (tag_id, dataset_id)
+        ) WITHOUT ROWID;
+        DROP VIEW review_log;
+        CREATE VIEW review_log AS
+            SELECT v.id AS review, d.name AS dataset, r.name AS run, v.example_id,
+                v.reviewer, v.at, v.stratum, v.note, v.label_wrong, v.corrected_label,
+                v.queue, v.retracted_by IS NOT NULL AS retracted, u.at AS retracted_at,
+                v.sample_id AS sample, v.blind,
+                (SELECT group_concat(name, ' | ') FROM (SELECT t.name FROM json_each(v.decision) j
+                    JOIN tags t ON t.id = j.value ORDER BY t.name)) AS decision
+            FROM reviews v
+            JOIN datasets d ON d.id = v.dataset_id
+            LEFT JOIN runs r ON r.id = v.run_id
+            LEFT JOIN actions u ON u.id = v.retracted_by
+            WHERE v.action_id NOT IN (SELECT action_id FROM pending_actions);
     """,
 }
 # What a migration does beyond its SQL: filling new tables from what the file holds.

@@ -147,8 +147,10 @@ class ReviewStaging:
         pairs = pd.DataFrame(
             {"row": rows, "example_id": frame["example_id"].to_numpy()[rows], "tag": names}
         )
-        pairs = pairs[last[rows]].drop_duplicates(["example_id", "tag"], keep="first")
+        # Every row's tags are mapped (each row's reviewer decided them), also the tags of
+        # rows that a later row of their example overrides.
         distinct = sorted(set(pairs["tag"]))
+        pairs = pairs[last[rows]].drop_duplicates(["example_id", "tag"], keep="first")
         pairs = pairs.assign(
             tag_ix=pd.Categorical(pairs["tag"], categories=distinct).codes.astype(np.int64),
             reviewer=frame["reviewer"].to_numpy()[pairs["row"].to_numpy()],
