@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from store_support import add_run, numbered_frame
 
 from erroranalysis.errors import NotPermitted, StoreError
-from erroranalysis.store import Project, open_project
-from erroranalysis.store import staging
-from store_support import add_run, numbered_frame
+from erroranalysis.store import Project, open_project, staging
 
 
 @pytest.fixture
