@@ -199,6 +199,7 @@ class DatasetStore:
         """
         self.project._require_writable()
         actor = check_actor(actor)
+        self.project.permit(actor, "import_run")
         run = check_name(run, kind="run")
         tags = [check_tag_name(t) for t in dataset_tags]
         vectors = self._embedding_row(embeddings, len(frame))
@@ -359,6 +360,7 @@ class DatasetStore:
         """
         self.project._require_writable()
         actor = check_actor(actor)
+        self.project.permit(actor, "relink_media")
         runs = [self.run(run)] if run is not None else self.runs()
         if not runs:
             raise StoreError(f"dataset {self.name!r} has no imported run; nothing was changed")
@@ -455,6 +457,7 @@ class DatasetStore:
         """
         self.project._require_writable()
         actor = check_actor(actor)
+        self.project.permit(actor, "tag_examples")
         tag = check_tag_name(tag)
         ids = list(dict.fromkeys(str(i) for i in example_ids))
         if not ids:
@@ -524,6 +527,7 @@ class DatasetStore:
         """
         self.project._require_writable()
         actor = check_actor(actor)
+        self.project.permit(actor, "set_tag")
         self._check_example(example_id)
         stamp = now()
         op = "add" if present else "remove"
@@ -605,6 +609,7 @@ class DatasetStore:
         """
         self.project._require_writable()
         actor = check_actor(actor)
+        self.project.permit(actor, "undo")
         stamp = now()
         undoable = ("tag", "tag_examples", "review", "reviews_import", "confirm_cluster")
         kinds = ",".join("?" * len(undoable))
@@ -759,6 +764,8 @@ class DatasetStore:
         else:
             actor = check_actor(actor) if actor else reviewers[0] if reviewers else "import"
             actors = {actor: n}
+        for each in actors:  # whoever an action will name must be allowed to review
+            self.project.permit(each, "record_reviews")
         strata = np.where(run_correct[positions], "correct", "error").tolist()
         notes = [str(v) if v else "" for v in _values(reviews, "note", n)]
         label_wrong = [int(bool(v)) for v in _values(reviews, "label_wrong", n)]
@@ -936,6 +943,7 @@ class DatasetStore:
         """
         self.project._require_writable()
         actor = check_actor(actor)
+        self.project.permit(actor, "record_sample")
         if not isinstance(draw.run, str):
             raise StoreError(f"the sample's run must be a run name, got {draw.run!r}")
         info = self.run(draw.run)

@@ -28,8 +28,13 @@ class TagLog:
         return conn.execute(
             "INSERT INTO actions (dataset_id, kind, actor, at, undoes, detail)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (dataset_id, kind, actor, stamp, undoes, json.dumps(detail or {})),
+            (dataset_id, kind, actor, stamp, undoes, json.dumps(self._via(detail))),
         ).lastrowid
+
+    def _via(self, detail: dict | None) -> dict:
+        """An action's detail, with where it came from when the project says
+        (:attr:`Project.via`)."""
+        return {**(detail or {}), **({"via": self.via} if self.via else {})}
 
     def _apply(
         self,

@@ -52,7 +52,9 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
     ``readonly`` opens the file through SQLite's read-only mode: nothing is migrated or
     written, and write methods raise :class:`StoreError`. ``create=False`` refuses a
     missing file instead of making one. ``timeout`` is how long a write waits for the
-    lock before :class:`ProjectBusy` (see also :meth:`busy_timeout`).
+    lock before :class:`ProjectBusy` (see also :meth:`busy_timeout`). ``via`` names where
+    the changes come from (``"cli"`` for the command line): every action logged through
+    this instance says so in its detail (``"via": ...``).
     """
 
     def __init__(
@@ -63,9 +65,11 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
         migrate: bool = True,
         readonly: bool = False,
         create: bool = True,
+        via: str | None = None,
     ):
         self.path = Path(path)
         self.readonly = readonly
+        self.via = via
         self.timeout = timeout
         self._thread = threading.get_ident()
         self._active_tags: int | None = None
@@ -439,10 +443,14 @@ def open_project(
     create: bool = True,
     timeout: float = 30.0,
     migrate: bool = True,
+    via: str | None = None,
 ) -> Project:
     """Open the project file at ``path``, checked first by :func:`check_project_file`.
 
     By default a missing file is created and an older one migrated; ``create=False``
-    refuses a missing file, and ``readonly=True`` reads without writing anything.
+    refuses a missing file, and ``readonly=True`` reads without writing anything. ``via``
+    is logged with every action (see :class:`Project`).
     """
-    return Project(path, readonly=readonly, create=create, timeout=timeout, migrate=migrate)
+    return Project(
+        path, readonly=readonly, create=create, timeout=timeout, migrate=migrate, via=via
+    )

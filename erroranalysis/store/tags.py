@@ -152,6 +152,7 @@ class Taxonomy:
         :class:`StoreError`, nothing changed."""
         self._require_writable()
         actor = check_actor(actor)
+        self.permit(actor, "define_tag")
         changes = self._definition_changes(
             name, description=description, hlp=hlp, effort=effort, rule=rule, clear=clear
         )
@@ -183,6 +184,7 @@ class Taxonomy:
         """
         self._require_writable()
         actor = check_actor(actor)
+        self.permit(actor, "define_tags")
         planned = []
         for row in definitions.itertuples(index=False):
             clear = [k for k in ("hlp", "effort") if pd.isna(getattr(row, k))]
@@ -247,6 +249,7 @@ class Taxonomy:
         :class:`StoreError` and changes nothing."""
         self._require_writable()
         actor = check_actor(actor)
+        self.permit(actor, "rename_tag")
         old, new = check_tag_name(old), check_tag_name(new)
         stamp = now()
         with self.write() as conn:
@@ -269,6 +272,7 @@ class Taxonomy:
         """
         self._require_writable()
         actor = check_actor(actor)
+        self.permit(actor, "merge_tags")
         source, target = check_tag_name(source), check_tag_name(target)
         stamp = now()
         with self.write() as conn:
@@ -340,6 +344,7 @@ class Taxonomy:
         changed)."""
         self._require_writable()
         actor = check_actor(actor)
+        self.permit(actor, "delete_tag")
         name = check_tag_name(name)
         stamp = now()
         with self.write() as conn:

@@ -22,6 +22,24 @@ from .files import _guarded
 # The first schema with roles (see schema.py).
 ROLES_SCHEMA = 6
 _RANK = {role: rank for rank, role in enumerate(USER_ROLES)}
+# The role each public write of the package needs, and what the refusal calls it: the
+# one place this rule is kept. Every write method calls :meth:`Team.permit` with its own
+# name before it writes anything (tests/test_roles.py checks that none is missing).
+WRITE_ROLES: dict[str, tuple[str, str]] = {
+    "set_tag": ("reviewer", "tag examples"),
+    "tag_examples": ("reviewer", "tag examples"),
+    "record_reviews": ("reviewer", "record reviews"),
+    "record_sample": ("reviewer", "draw a review sample"),
+    "undo": ("reviewer", "undo their actions"),
+    "import_run": ("admin", "import runs"),
+    "relink_media": ("admin", "relink media"),
+    "define_tag": ("admin", "define tags"),
+    "define_tags": ("admin", "define tags"),
+    "rename_tag": ("admin", "rename tags"),
+    "merge_tags": ("admin", "merge tags"),
+    "delete_tag": ("admin", "delete tags"),
+    "grant_role": ("admin", "grant roles"),
+}
 # Each user's current role: their latest grant.
 _CURRENT = (
     "SELECT user, role, granted_by, granted_at FROM roles r"
@@ -72,21 +90,32 @@ class Team:
             self._has_roles() and conn.execute("SELECT 1 FROM roles LIMIT 1").fetchone() is not None
         )
 
+    def may(self, actor: str | None, role: str) -> bool:
+        """Whether ``actor`` may act as ``role`` (or more): everyone may while no role has
+        been granted in the project; after, nobody unnamed (None) may."""
+        if not self._team_formed(self._conn):
+            return True
+        have = None if actor is None else self.role_of(actor)
+        return have is not None and _RANK[have] >= _RANK[role]
+
     def require(self, actor: str, role: str, doing: str) -> None:
         """Raise :class:`NotPermitted` unless ``actor`` may act as ``role`` (or more) to do
         ``doing`` (words for the message, e.g. "delete a tag"). Everyone may while no role
         has been granted in the project."""
-        conn = self._conn
-        if not self._team_formed(conn):
+        if self.may(actor, role):
             return
         have = self.role_of(actor)
-        if have is not None and _RANK[have] >= _RANK[role]:
-            return
         raise NotPermitted(
             f"{actor!r} may not {doing}: that needs the {role} role, and "
             + (f"{actor!r} is a {have}" if have else f"{actor!r} has no role in this project")
             + "; nothing was changed (an admin grants roles with `erroranalysis roles set`)"
         )
+
+    def permit(self, actor: str, write: str) -> None:
+        """Raise :class:`NotPermitted` unless ``actor`` may do the write method named
+        ``write`` (a key of :data:`WRITE_ROLES`)."""
+        role, doing = WRITE_ROLES[write]
+        self.require(actor, role, doing)
 
     @_guarded
     def grant_role(self, user: str, role: str, *, actor: str) -> None:
@@ -103,7 +132,7 @@ class Team:
         stamp = now()
         with self.write() as conn:
             if self._team_formed(conn):
-                self.require(actor, "admin", "grant roles")
+                self.permit(actor, "grant_role")
                 admins = set(
                     pd.read_sql(f"SELECT user FROM ({_CURRENT}) WHERE role = 'admin'", conn)["user"]
                 )
