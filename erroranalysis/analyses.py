@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from .evidence import Evidence, load_evidence, reviewable_tags
 
 if TYPE_CHECKING:
+    from .agreement import reviewer_agreement, tag_agreement
     from .clusters import error_clusters
     from .compare import compare_runs
     from .discover import discover_slices
@@ -54,7 +55,14 @@ _MODULES = {
     "error_clusters": "clusters",
     "compare_runs": "compare",
 }
-_LAZY = {**_MODULES, "runs_table": "summary"}
+# Analyses of something else than a run's evidence: the project's runs, the reviewers'
+# decisions (DatasetStore.decisions()).
+_LAZY = {
+    **_MODULES,
+    "runs_table": "summary",
+    "tag_agreement": "agreement",
+    "reviewer_agreement": "agreement",
+}
 
 __all__ = [
     "ANALYSES",
@@ -72,8 +80,10 @@ __all__ = [
     "metric_warnings",
     "priority_table",
     "reviewable_tags",
+    "reviewer_agreement",
     "runs_table",
     "slice_table",
+    "tag_agreement",
     "tag_overlap",
     "tag_overview",
     "untagged_errors",

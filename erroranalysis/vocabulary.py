@@ -20,6 +20,7 @@ from .errors import InvalidName
 
 __all__ = [
     "DEFAULT_RUN",
+    "IMPORT_QUEUE",
     "KINDS",
     "LEFT_OUT_DIRECT",
     "LEFT_OUT_FILTERED",
@@ -27,6 +28,10 @@ __all__ = [
     "MAX_NAME",
     "MAX_TAGS",
     "NO_ROLE",
+    "NOTE_AGREEMENT_CONSTANT",
+    "NOTE_AGREEMENT_NO_OTHERS",
+    "NOTE_AGREEMENT_NO_PAIRS",
+    "NOTE_AGREEMENT_NO_TAGS",
     "NOTE_HLP_CORRECT_ONLY",
     "NOTE_HLP_ERRORS_ONLY",
     "NOTE_LEFT_OUT",
@@ -122,6 +127,20 @@ LEFT_OUT_TAGGED = "tagged without being marked reviewed"
 # Tags whose marginal effect (or marginal effect per effort) is exactly the same rank by
 # the larger upper end of the marginal effect's interval, then in the evidence's order.
 NOTE_TIED = "same marginal effect as {tags}: the larger upper bound ranks first"
+
+# The queue of reviews recorded by ``reviews import``: filled in on a sheet, each reviewer
+# on their own, so they count for agreement however many there are (see agreement.py).
+IMPORT_QUEUE = "import"
+# Why an agreement table has no kappa on a row (erroranalysis.agreement).
+NOTE_AGREEMENT_NO_PAIRS = (
+    "no example seen by two reviewers yet: give some examples a second, blind review"
+)
+NOTE_AGREEMENT_CONSTANT = (
+    "every decision on these examples is the same (the tag always or never given), "
+    "so kappa is undefined"
+)
+NOTE_AGREEMENT_NO_OTHERS = "no example shared with another reviewer yet"
+NOTE_AGREEMENT_NO_TAGS = "no tag to compare"
 
 # C0 and C1 control characters, and DEL.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

@@ -83,7 +83,9 @@ def test_the_analyses_by_name_and_by_attribute_are_the_functions_themselves():
         "Evidence",
         "load_evidence",
         "reviewable_tags",
+        "reviewer_agreement",
         "runs_table",
+        "tag_agreement",
     }
 
 
