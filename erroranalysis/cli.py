@@ -39,7 +39,15 @@ from . import __version__
 from .errors import ExpectedError
 from .exports import EXPORT_KINDS, FORMATS
 from .roles import ROLE_HELP, ROLES, ColumnMapping, column_flag
-from .vocabulary import DEFAULT_RUN, ORDERS, SLICE_BY_TAGS, STRATEGIES, check_name
+from .vocabulary import (
+    DEFAULT_RUN,
+    NO_ROLE,
+    ORDERS,
+    SLICE_BY_TAGS,
+    STRATEGIES,
+    USER_ROLES,
+    check_name,
+)
 
 DEFAULT_DB = "erroranalysis.db"
 DEFAULT_HOST = "127.0.0.1"  # only this machine: the app has no sign-in of its own
@@ -51,12 +59,13 @@ NAME_FLAGS = (
     ("dataset", "--dataset", "dataset"),
     ("run", "--run", "run"),
     ("actor", "--actor", "reviewer"),
-    ("reviewer", "--reviewer", "reviewer"),
+    ("user", "USER", "reviewer"),
     ("against", "--against", "dataset"),
     ("against_run", "--against-run", "run"),
     ("baseline", "--baseline", "run"),
     ("tag", "--tag", "tag"),
 )
+ROLE_CHOICES = (*USER_ROLES, NO_ROLE)
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # What slicing by a column reads of a run: the slice table's and the warnings' columns.
 SLICE_READS = ("id", "correct", "label", "prediction", "human_label")
@@ -213,10 +222,11 @@ def _reason(err: BaseException) -> str:
 
 # ------------------------------------------------------------------ the project
 def _project(args: argparse.Namespace, *, write: bool, create: bool = False):
-    """The project at ``--db``: read-only unless ``write``; created only if ``create``."""
+    """The project at ``--db``: read-only unless ``write``; created only if ``create``.
+    Every action the command logs says it came from the command line (``"via": "cli"``)."""
     from .store import open_project
 
-    return open_project(Path(args.db), readonly=not write, create=create)
+    return open_project(Path(args.db), readonly=not write, create=create, via="cli")
 
 
 def _need_dataset(args: argparse.Namespace) -> str:
@@ -583,11 +593,24 @@ def _cluster_name(name: list[str] | None) -> tuple[int | None, str | None]:
 
 def cmd_undo(args: argparse.Namespace) -> None:
     with _project(args, write=True) as project:
-        undone = project.dataset(_need_dataset(args)).undo(actor=args.reviewer)
+        undone = project.dataset(_need_dataset(args)).undo(actor=args.actor)
     if undone is None:
-        print(f"nothing to undo for {args.reviewer!r}")
+        print(f"nothing to undo for {args.actor!r}")
     else:
-        print(f"undid {undone['kind']} action {undone['action']} by {args.reviewer!r}")
+        print(f"undid {undone['kind']} action {undone['action']} by {args.actor!r}")
+
+
+def cmd_roles_set(args: argparse.Namespace) -> None:
+    with _project(args, write=True) as project:
+        project.grant_role(args.user, args.role, actor=args.actor)
+    now = f"has no role in {args.db}" if args.role == NO_ROLE else f"is a {args.role} of {args.db}"
+    print(f"{args.user!r} {now} (granted by {args.actor!r})")
+
+
+def cmd_roles_list(args: argparse.Namespace) -> None:
+    with _project(args, write=False) as project:
+        roles = project.roles()
+    _write_table(roles, args)
 
 
 def cmd_media_relink(args: argparse.Namespace) -> None:
@@ -975,8 +998,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("undo", help="undo a reviewer's last action")
     _common(p, dataset_required=True)
-    p.add_argument("--reviewer", required=True)
+    p.add_argument(
+        "--actor", "--reviewer", dest="actor", required=True, help="whose last action to undo"
+    )
     p.set_defaults(func=cmd_undo)
+
+    p = sub.add_parser("roles", help="who may do what in the project (viewer, reviewer, admin)")
+    rsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    r = rsub.add_parser(
+        "set",
+        help="give USER a role (none takes it away); the first role granted makes the "
+        "project's first admin, after which only admins grant",
+    )
+    r.add_argument("user", metavar="USER")
+    r.add_argument("role", metavar="ROLE", choices=ROLE_CHOICES, help=", ".join(ROLE_CHOICES))
+    _common(r)
+    _actor(r, "admin", "who grants (an admin once the project has roles)")
+    r.set_defaults(func=cmd_roles_set)
+    r = rsub.add_parser("list", help="list who has which role, who granted it and when")
+    _common(r)
+    _out(r)
+    r.set_defaults(func=cmd_roles_list)
 
     p = sub.add_parser("media", help="where runs read their media from")
     msub = p.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -6,12 +6,14 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import sqlite3
 from collections.abc import Callable
 
 import pandas as pd
 import pytest
 from store_support import add_run, numbered_frame
 
+from erroranalysis.cli import main
 from erroranalysis.errors import NotPermitted
 from erroranalysis.evidence import load_evidence
 from erroranalysis.sampling import draw_sample
@@ -179,4 +181,164 @@ def test_a_project_opened_via_the_command_line_says_so_in_every_action(tmp_path)
         ("role", "cli"),
         ("tag", "cli"),
         ("import", "cli"),
+    ]
+
+
+# ---------------------------------------------------------------------- the command line
+CSV = "id,label,prediction,noise\n1,yes,yes,car\n2,no,yes,clean\n3,no,no,car\n"
+
+
+def file_dump(path) -> str:
+    """Everything the project file holds, as SQL text (WAL content included)."""
+    with sqlite3.connect(path) as conn:
+        return "\n".join(conn.iterdump())
+
+
+@pytest.fixture
+def cli_team(tmp_path, capsys):
+    """A project made and staffed through the command line: boss (admin), rita (reviewer),
+    vera (viewer)."""
+    (tmp_path / "d.csv").write_text(CSV)
+    (tmp_path / "tags.csv").write_text("tag,hlp\ncar noise,0.9\n")
+    db = str(tmp_path / "p.db")
+    assert main(["import", str(tmp_path / "d.csv"), "--db", db, "--dataset", "dev"]) == 0
+    for user, role in ((ADMIN, "admin"), (REVIEWER, "reviewer"), (VIEWER, "viewer")):
+        assert main(["roles", "set", user, role, "--db", db, "--actor", ADMIN]) == 0
+    capsys.readouterr()
+    return tmp_path
+
+
+def test_roles_set_and_list(cli_team, capsys):
+    db = str(cli_team / "p.db")
+    assert main(["roles", "set", VIEWER, "reviewer", "--db", db, "--actor", ADMIN]) == 0
+    assert main(["roles", "set", REVIEWER, "none", "--db", db, "--actor", ADMIN]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"'{VIEWER}' is a reviewer of {db} (granted by '{ADMIN}')",
+        f"'{REVIEWER}' has no role in {db} (granted by '{ADMIN}')",
+    ]
+    assert main(["roles", "list", "--db", db, "--out", str(cli_team / "roles.csv")]) == 0
+    listed = pd.read_csv(cli_team / "roles.csv", dtype=str)
+    assert listed.columns.tolist() == ["user", "role", "granted_by", "granted_at"]
+    assert listed[["user", "role", "granted_by"]].values.tolist() == [
+        [ADMIN, "admin", ADMIN],
+        [VIEWER, "reviewer", ADMIN],
+    ]
+    with open_project(db) as p:
+        roles = p.actions(limit=None).query("kind == 'role'")
+    assert [json.loads(d) for d in roles["detail"]][:2] == [
+        {"user": REVIEWER, "role": "none", "via": "cli"},
+        {"user": VIEWER, "role": "reviewer", "via": "cli"},
+    ]
+
+
+def test_roles_set_refuses_an_unknown_role(cli_team, capsys):
+    db = str(cli_team / "p.db")
+    before = file_dump(db)
+    with pytest.raises(SystemExit):
+        main(["roles", "set", VIEWER, "owner", "--db", db, "--actor", ADMIN])
+    assert "invalid choice: 'owner'" in capsys.readouterr().err
+    assert file_dump(db) == before
+
+
+def _reviews_by(folder, who: str) -> str:
+    (folder / "r.csv").write_text(f"id,reviewer,tags\n2,{who},car noise\n")
+    return str(folder / "r.csv")
+
+
+# Each command that writes, as vera (a viewer) or rita (a reviewer) where it needs an admin:
+# (words after the command's --db, the refusal's words).
+REFUSED = {
+    "import": (
+        lambda f: ["import", str(f / "d.csv"), "--dataset", "dev", "--replace", "--actor", VIEWER],
+        f"'{VIEWER}' may not import runs",
+    ),
+    "import by a reviewer": (
+        lambda f: ["import", str(f / "d.csv"), "--dataset", "v2", "--actor", REVIEWER],
+        f"'{REVIEWER}' may not import runs: that needs the admin role, and '{REVIEWER}' is a "
+        "reviewer",
+    ),
+    "reviews import --actor": (
+        lambda f: [
+            "reviews",
+            "import",
+            _reviews_by(f, REVIEWER),
+            "--dataset",
+            "dev",
+            "--actor",
+            VIEWER,
+        ],
+        f"'{VIEWER}' may not record reviews",
+    ),
+    "reviews import of a viewer's reviews": (
+        lambda f: ["reviews", "import", _reviews_by(f, VIEWER), "--dataset", "dev"],
+        f"'{VIEWER}' may not record reviews: that needs the reviewer role, and '{VIEWER}' is a "
+        "viewer",
+    ),
+    "sample": (
+        lambda f: [
+            "sample",
+            "--dataset",
+            "dev",
+            "--size",
+            "2",
+            "--out",
+            str(f / "s.csv"),
+            "--actor",
+            VIEWER,
+        ],
+        f"'{VIEWER}' may not draw a review sample",
+    ),
+    "tags import": (
+        lambda f: ["tags", "import", str(f / "tags.csv"), "--actor", REVIEWER],
+        f"'{REVIEWER}' may not define tags",
+    ),
+    "undo": (
+        lambda f: ["undo", "--dataset", "dev", "--actor", VIEWER],
+        f"'{VIEWER}' may not undo their actions",
+    ),
+    "undo --reviewer": (
+        lambda f: ["undo", "--dataset", "dev", "--reviewer", NOBODY],
+        f"'{NOBODY}' may not undo their actions: that needs the reviewer role, and '{NOBODY}' "
+        "has no role in this project",
+    ),
+    "media relink": (
+        lambda f: ["media", "relink", "--dataset", "dev", "--root", str(f), "--actor", REVIEWER],
+        f"'{REVIEWER}' may not relink media",
+    ),
+    "roles set": (
+        lambda f: ["roles", "set", VIEWER, "admin", "--actor", VIEWER],
+        f"'{VIEWER}' may not grant roles",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_a_refused_command_exits_1_and_changes_nothing(cli_team, capsys, case):
+    build, message = REFUSED[case]
+    db = cli_team / "p.db"
+    words = build(cli_team)
+    before = file_dump(db)
+    assert main([*words, "--db", str(db)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"error: {message}"), captured.err
+    assert "nothing was changed" in captured.err and captured.out == ""
+    assert file_dump(db) == before
+    assert not (cli_team / "s.csv").exists()  # a refused sample writes no sheet
+
+
+def test_the_command_line_acts_as_its_named_actor_and_says_so(cli_team, capsys):
+    db = str(cli_team / "p.db")
+    words = ["reviews", "import", _reviews_by(cli_team, REVIEWER), "--db", db, "--dataset", "dev"]
+    assert main(words) == 0
+    assert main(["undo", "--db", db, "--dataset", "dev", "--reviewer", REVIEWER]) == 0
+    assert main(["tags", "import", str(cli_team / "tags.csv"), "--db", db, "--actor", ADMIN]) == 0
+    with open_project(db) as p:
+        actions = p.actions(limit=None)
+    assert [
+        (kind, actor, json.loads(detail)["via"])
+        for kind, actor, detail in actions[["kind", "actor", "detail"]].values[:3]
+    ] == [
+        ("define_tags", ADMIN, "cli"),
+        ("undo", REVIEWER, "cli"),
+        ("reviews_import", REVIEWER, "cli"),
     ]
