@@ -48,6 +48,7 @@ import pandas as pd
 from .estimation import LEVEL, _tag_rng
 from .evidence import _check_draws, _check_fraction
 from .vocabulary import (
+    AGREEMENT_THRESHOLD,
     IMPORT_QUEUE,
     NOTE_AGREEMENT_CONSTANT,
     NOTE_AGREEMENT_NO_OTHERS,
@@ -89,7 +90,7 @@ REVIEWER_COLUMNS = (
     "note",
 )
 DECISION_COLUMNS = ("review", "example_id", "reviewer", "queue", "blind", "tags")
-THRESHOLD = 0.6  # kappa below this: the tag's definition is applied inconsistently
+THRESHOLD = AGREEMENT_THRESHOLD
 DRAWS = 2000  # bootstrap resamples per tag
 MIN_DRAWS = 100
 # The bootstrap draws a (resamples x distinct kinds of example) weight matrix: in blocks

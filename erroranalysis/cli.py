@@ -7,7 +7,7 @@ or an OS error an argument caused -- into ``error: ...`` on standard error and e
 Anything else is a defect and keeps its traceback.
 
 Read commands (``datasets``, ``tags list``, ``priorities``, ``slices``, ``compare``,
-``drift``, ``export``, and ``discover`` / ``clusters`` unless they adopt or name something)
+``drift``, ``agreement``, ``export``, and ``discover`` / ``clusters`` unless they adopt or name something)
 open the project read-only: they work on a read-only file and never change one. Output files are
 written whole or not at all (a temporary file in the same folder, then renamed over the
 target).
@@ -40,6 +40,8 @@ from .errors import ExpectedError
 from .exports import EXPORT_KINDS, FORMATS
 from .roles import ROLE_HELP, ROLES, ColumnMapping, column_flag
 from .vocabulary import (
+    AGREEMENT_BY,
+    AGREEMENT_THRESHOLD,
     DEFAULT_RUN,
     NO_ROLE,
     ORDERS,
@@ -405,7 +407,9 @@ def cmd_export(args: argparse.Namespace) -> None:
     options = {
         "reviewed_only": args.reviewed or None,
         "apply": args.apply or None,
-        **{name: getattr(args, name) for name in ("by", "positive", "baseline", "tag")},
+        **{
+            name: getattr(args, name) for name in ("by", "positive", "baseline", "tag", "threshold")
+        },
     }
     try:
         with _project(args, write=False) as project:
@@ -471,6 +475,22 @@ def cmd_drift(args: argparse.Namespace) -> None:
         table = analyses.drift_table(evidence, against=against, by=args.by)
     except ValueError as err:  # the analysis names what is wrong with the datasets or --by
         raise CliError(f"drift: {err}") from None
+    _write_table(table, args)
+
+
+def cmd_agreement(args: argparse.Namespace) -> None:
+    from .exports import export_table
+
+    dataset = _need_dataset(args)
+    try:
+        with _project(args, write=False) as project:
+            table = export_table(
+                project, dataset, "agreement", by=args.by, threshold=args.threshold
+            )
+    except ExpectedError:
+        raise
+    except ValueError as err:  # the analysis names what is wrong with --threshold
+        raise CliError(f"agreement: {err}") from None
     _write_table(table, args)
 
 
@@ -897,7 +917,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--positive", help="slices: positive class for precision/recall/F1")
     p.add_argument("--baseline", help="compare: run A (default: the dataset's other run)")
     p.add_argument("--tag", help="confusion: only the examples carrying this tag")
+    p.add_argument("--threshold", type=float, help="agreement: flag tags whose kappa is below this")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "agreement",
+        help="agreement per tag between reviewers of the same examples (kappa, 95%% interval)",
+    )
+    _common(p, dataset_required=True)
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=AGREEMENT_THRESHOLD,
+        help=f"flag tags whose kappa is below this (default: {AGREEMENT_THRESHOLD})",
+    )
+    p.add_argument(
+        "--by",
+        choices=AGREEMENT_BY,
+        default=AGREEMENT_BY[0],
+        help="one row per tag (default), or per reviewer: their agreement with the others",
+    )
+    _out(p, formats=True)
+    p.set_defaults(func=cmd_agreement)
 
     p = sub.add_parser("slices", help="performance audit: metrics per slice")
     _common(p, dataset_required=True)

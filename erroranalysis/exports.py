@@ -9,8 +9,8 @@ analyses come from :mod:`erroranalysis.analyses`, so the numbers are the app's);
 :func:`write_export` and :func:`export_bytes` write it as one of :data:`FORMATS`.
 
 How the numbers are written: in CSV, a float column named in :data:`RATE_COLUMNS` (a
-share, an accuracy, a gap, a marginal effect, a difference, a p-value, or an interval
-bound of one) or in :data:`ESTIMATE_COLUMNS` (an estimated number of examples) of an
+share, an accuracy, a gap, a marginal effect, a difference, a p-value, a kappa, or an
+interval bound of one) or in :data:`ESTIMATE_COLUMNS` (an estimated number of examples) of an
 analysis table is rounded to 4 significant digits (0.8139, 102.8); the
 tables of examples (``examples``, ``labels``, ``untagged``) and the ``log`` are data and
 keep every digit, as do all other columns. Counts are integers, ids and labels text as
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from .errors import ExpectedError
-from .vocabulary import ORDERS, TAG_PREFIX, TAG_SEPARATOR
+from .vocabulary import AGREEMENT_BY, ORDERS, TAG_PREFIX, TAG_SEPARATOR
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,6 +51,7 @@ __all__ = [
     "KIND_OPTIONS",
     "LABEL_COLUMNS",
     "RATE_COLUMNS",
+    "agreement_table",
     "apply_corrections",
     "corrected_labels",
     "examples_sheet",
@@ -74,6 +75,7 @@ EXPORT_KINDS: tuple[str, ...] = (
     "slices",
     "confusion",
     "baselines",
+    "agreement",
     "log",
 )
 FORMATS: tuple[str, ...] = ("csv", "parquet", "jsonl", "xlsx")
@@ -92,14 +94,18 @@ KIND_OPTIONS: dict[str, tuple[str, ...]] = {
     "slices": ("by", "positive"),
     "confusion": ("tag",),
     "baselines": (),
+    "agreement": ("by", "threshold"),
     "log": (),
 }
 # The options a kind cannot do without, each with what it holds (said when it is missing).
 REQUIRED_OPTIONS = {"slices": {"by": "a column of the run to slice by, or tags"}}
 # Tables of examples and the log: data, written with every digit (see the module's text).
 DATA_KINDS = frozenset({"examples", "labels", "untagged", "log"})
+# Tables of the whole dataset, whatever run: the log and the reviewers' agreement.
+DATASET_KINDS = frozenset({"log", "agreement"})
 
 _RATES = (
+    "kappa",
     "share",
     "accuracy",
     "hlp",
@@ -122,6 +128,7 @@ RATE_COLUMNS = frozenset(
         "accuracy_rest",
         "p_value",
         "p_adjusted",
+        "observed_agreement",
     }
 )
 # Estimated counts of examples: rounded like the rates, but counts, not percentages.
@@ -186,7 +193,8 @@ def export_table(
     see :func:`apply_corrections`), ``by`` (priorities: an order of
     :data:`~erroranalysis.vocabulary.ORDERS`; slices, required: a column or ``"tags"``),
     ``positive`` (slices), ``baseline`` (compare: run A; default the dataset's other run
-    when it has exactly two), ``tag`` (confusion: only the examples carrying it). An
+    when it has exactly two), ``tag`` (confusion: only the examples carrying it),
+    ``by`` and ``threshold`` (agreement: see :func:`agreement_table`). An
     option the kind does not take, an unknown kind, dataset or run raises
     :class:`ExpectedError` (a ValueError) naming it and the valid choices.
     """
@@ -196,10 +204,12 @@ def export_table(
     kind = _check_kind(kind)
     _check_options(kind, options)
     store = project.dataset(dataset)
+    if kind in DATASET_KINDS and run is not None:
+        raise ExpectedError(f"export {kind} is of the whole dataset; it does not take a run")
     if kind == "log":
-        if run is not None:
-            raise ExpectedError("export log is of the whole dataset; it does not take a run")
         return log_table(store)
+    if kind == "agreement":
+        return agreement_table(store, by=options.get("by"), threshold=options.get("threshold"))
     evidence = analyses.load_evidence(project, dataset, run=run)
     if kind == "examples":
         reviewed_only = options.get("reviewed_only") or False
@@ -254,6 +264,24 @@ def _baseline(store: DatasetStore, run: str, baseline: str | None) -> str:
         raise ExpectedError(f"the baseline is run {run!r} itself; name another run")
     store.run(baseline)  # an unknown run: StoreError naming the runs
     return baseline
+
+
+def agreement_table(
+    store: DatasetStore, *, by: str | None = None, threshold: float | None = None
+) -> pd.DataFrame:
+    """The reviewers' agreement on the dataset: per tag (``by`` ``"tag"``, the default,
+    :func:`~erroranalysis.agreement.tag_agreement`) or per reviewer (``"reviewer"``,
+    :func:`~erroranalysis.agreement.reviewer_agreement`), tags flagged below
+    ``threshold`` (default :data:`~erroranalysis.agreement.THRESHOLD`). Another ``by``
+    is an :class:`ExpectedError`; a bad threshold a ValueError from the analysis."""
+    from . import analyses
+
+    by = by or AGREEMENT_BY[0]
+    if by not in AGREEMENT_BY:
+        raise ExpectedError(f"agreement is by one of {', '.join(AGREEMENT_BY)}, got {by!r}")
+    analysis = analyses.tag_agreement if by == "tag" else analyses.reviewer_agreement
+    options = {} if threshold is None else {"threshold": threshold}
+    return analysis(store.decisions(), **options)
 
 
 def log_table(store: DatasetStore) -> pd.DataFrame:
@@ -602,8 +630,8 @@ def _write(
         _workbook({str(kind or "table"): frame, **(sheets or {})}, target, kind=kind)
 
 
-# Shown as percentages in a workbook: the rates, but not the p-values.
-NOT_PERCENT = frozenset({"p_value", "p_adjusted"})
+# Shown as percentages in a workbook: the rates, but not the p-values and kappas.
+NOT_PERCENT = frozenset({"p_value", "p_adjusted", "kappa", "kappa_low", "kappa_high"})
 
 
 def _workbook(sheets: Mapping[str, pd.DataFrame], target: IO[bytes], *, kind: str | None) -> None:

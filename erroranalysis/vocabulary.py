@@ -19,6 +19,8 @@ import re
 from .errors import InvalidName
 
 __all__ = [
+    "AGREEMENT_BY",
+    "AGREEMENT_THRESHOLD",
     "DEFAULT_RUN",
     "IMPORT_QUEUE",
     "KINDS",
@@ -131,6 +133,11 @@ NOTE_TIED = "same marginal effect as {tags}: the larger upper bound ranks first"
 # The queue of reviews recorded by ``reviews import``: filled in on a sheet, each reviewer
 # on their own, so they count for agreement however many there are (see agreement.py).
 IMPORT_QUEUE = "import"
+# The tables of agreement: per tag, or per reviewer with the others.
+AGREEMENT_BY = ("tag", "reviewer")
+# A tag whose kappa is below this is flagged: its definition is applied inconsistently
+# (0.6: "moderate" agreement or worse on Landis and Koch's scale).
+AGREEMENT_THRESHOLD = 0.6
 # Why an agreement table has no kappa on a row (erroranalysis.agreement).
 NOTE_AGREEMENT_NO_PAIRS = (
     "no example seen by two reviewers yet: give some examples a second, blind review"

@@ -3,6 +3,10 @@ statsmodels, the degenerate cases, the checks, and reviews imported from several
 
 from __future__ import annotations
 
+import contextlib
+import io
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +22,7 @@ from erroranalysis.agreement import (
     reviewer_agreement,
     tag_agreement,
 )
+from erroranalysis.cli import main
 from erroranalysis.store import open_project
 from erroranalysis.vocabulary import (
     NOTE_AGREEMENT_CONSTANT,
@@ -367,6 +372,99 @@ def test_the_analyses_are_named_in_the_analysis_api():
 
 
 # --------------------------------------------------------------------------- from the store
+SHEET = "id,reviewer,tags\n0,ana,car\n1,ana,car;=cmd\n2,ana,\n3,ana,car\n0,ben,car\n1,ben,\n2,ben,=cmd\n3,ben,car\n4,ana,car\n"
+
+
+@pytest.fixture
+def reviewed(tmp_path) -> Path:
+    """A project whose dev examples 0-3 ana and ben reviewed on one sheet, 4 ana alone."""
+    path = tmp_path / "p.db"
+    with open_project(path) as project:
+        add_run(project, "dev", numbered_frame(6))
+    sheet = tmp_path / "reviews.csv"
+    sheet.write_text(SHEET)
+    assert main(["reviews", "import", str(sheet), "--db", str(path), "--dataset", "dev"]) == 0
+    return path
+
+
+def test_the_agreement_command_writes_the_table_as_csv(reviewed, tmp_path, capsys):
+    out = tmp_path / "agreement.csv"
+    assert main(["agreement", "--db", str(reviewed), "--dataset", "dev", "--out", str(out)]) == 0
+    assert "wrote 2 rows" in capsys.readouterr().err
+    table = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    assert list(table.columns) == list(COLUMNS)
+    # car: ana 1 1 0 1, ben 1 0 0 1 (kappa 0.5); =cmd: ana 0 1 0 0, ben 0 0 1 0.
+    bounds = {"kappa_low": None, "kappa_high": None, "note": None}
+    assert table.to_dict("list") | bounds == {
+        "tag": ["'=cmd", "car"],  # formula-safe
+        "examples": [4, 4],
+        "reviewers": [2, 2],
+        "method": ["cohen", "cohen"],
+        "observed_agreement": [0.5, 0.75],
+        "kappa": [-0.3333, 0.5],  # 4 significant digits, as export writes rates
+        "kappa_low": None,
+        "kappa_high": None,
+        "flagged": [True, True],
+        "note": None,
+    }
+    assert table["note"].isna().all()
+    assert (table["kappa_low"] <= table["kappa"]).all()
+    assert (table["kappa"] <= table["kappa_high"]).all()
+
+
+def test_the_agreement_command_by_reviewer_and_with_a_threshold(reviewed, capsys):
+    argv = ["agreement", "--db", str(reviewed), "--dataset", "dev"]
+    assert main([*argv, "--threshold", "0.2", "--by", "reviewer"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert table[["reviewer", "examples", "others"]].values.tolist() == [
+        ["ana", 4, 1],
+        ["ben", 4, 1],
+    ]
+    assert table["kappa"].tolist() == [0.25, 0.25] and not table["flagged"].any()
+    assert main([*argv, "--threshold", "0.5"]) == 0
+    assert pd.read_csv(io.StringIO(capsys.readouterr().out))["flagged"].tolist() == [True, False]
+
+
+def test_export_agreement_is_the_same_table(reviewed, tmp_path, capsys):
+    out = tmp_path / "export.csv"
+    argv = ["--db", str(reviewed), "--dataset", "dev", "--by", "reviewer"]
+    assert main(["export", "agreement", *argv, "--out", str(out)]) == 0
+    assert main(["agreement", *argv]) == 0
+    assert out.read_text("utf-8").splitlines() == capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--threshold", "2"], "error: agreement: threshold must be a number between -1 and 1"),
+        (["--dataset", "nope"], "error: no dataset named 'nope'"),
+        (["--run", "main"], "unrecognized arguments: --run main"),
+    ],
+)
+def test_the_agreement_command_refuses_bad_arguments(reviewed, capsys, argv, message):
+    before = reviewed.read_bytes()
+    with contextlib.suppress(SystemExit):
+        assert main(["agreement", "--db", str(reviewed), "--dataset", "dev", *argv]) == 1
+    assert message in capsys.readouterr().err
+    assert reviewed.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--run", "main"], "export agreement is of the whole dataset; it does not take a run"),
+        (["--by", "tags"], "agreement is by one of tag, reviewer, got 'tags'"),
+        (["--threshold", "-3"], "export agreement: threshold must be a number between -1 and 1"),
+    ],
+)
+def test_export_agreement_refuses_bad_options(reviewed, tmp_path, capsys, argv, message):
+    out = tmp_path / "out.csv"
+    command = ["export", "agreement", "--db", str(reviewed), "--dataset", "dev", "--out", str(out)]
+    assert main([*command, *argv]) == 1
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_a_double_reviewed_sheet_imported_counts(tmp_path):
     with open_project(tmp_path / "p.db") as project:
         add_run(project, "dev", numbered_frame(6))

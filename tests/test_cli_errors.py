@@ -67,6 +67,7 @@ COMMANDS = {
     ("compare",): Command(["--dataset", "dev", "--runs", "main", "v2"], ("--dataset",), out=True),
     ("drift",): Command(["--dataset", "dev", "--against", "prod"],
                         ("--dataset", "--run", "--against", "--against-run"), out=True),
+    ("agreement",): Command(["--dataset", "dev"], ("--dataset",), out=True),
     ("sample",): Command(["--dataset", "dev", "--size", "1", "--out", "sample.csv"],
                          ("--dataset", "--run", "--actor"), out=True),
     ("undo",): Command(["--dataset", "dev", "--actor", "ana"], ("--dataset", "--actor")),

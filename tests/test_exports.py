@@ -270,6 +270,7 @@ def test_every_kind_in_every_format(project, tmp_path, kind, fmt):
         ("slices", (3, 14)),
         ("confusion", (3, 4)),
         ("baselines", (3, 3)),
+        ("agreement", (2, 10)),
         ("log", (5, 6)),
     ],
 )

@@ -57,6 +57,7 @@ def db(tmp_path_factory) -> str:
         (("priorities", "--dataset", "dev"), []),  # no tags: no interval to compute
         (("slices", "--dataset", "dev", "--by", "noise"), ["scipy", "sklearn"]),
         (("discover", "--dataset", "dev"), ["scipy"]),
+        (("agreement", "--dataset", "dev"), []),
     ],
 )
 def test_a_command_imports_only_what_it_uses(db, tmp_path, argv, expected):
