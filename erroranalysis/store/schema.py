@@ -243,7 +243,7 @@ _MIGRATIONS: dict[int, str] = {
     # roles; adjudications of disagreements; and tags scoped to chosen datasets
     # (``tag_scopes``: none means the whole project) in the order the team sets
     # (``tags.position``, the shortcut digits). The review log view gains the decision and
-    # blind columns. Every existing review and event stays as it was, with its author.
+    # blind columns; the log finds what undid an action through an index. Every existing review and event stays as it was, with its author.
     6: """
         CREATE TABLE roles (
             id INTEGER PRIMARY KEY,
@@ -278,6 +278,7 @@ _MIGRATIONS: dict[int, str] = {
             retracted_by INTEGER REFERENCES actions(id)
         );
         CREATE INDEX adjudications_by_dataset ON adjudications (dataset_id, example_id);
+        CREATE INDEX actions_by_undoes ON actions (undoes) WHERE undoes IS NOT NULL;
         ALTER TABLE tags ADD COLUMN position INTEGER;
         CREATE TABLE tag_scopes (
             tag_id INTEGER NOT NULL REFERENCES tags(id),
