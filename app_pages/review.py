@@ -376,33 +376,15 @@ def _undone(undone: object) -> None:
         return
     detail = undone.get("detail", {})
     history = st.session_state.setdefault("rv_history", [])
+    back = None
     if undone["kind"] == "tag":
         back = detail.get("example")
-        what = f"{'added' if detail.get('op') == 'add' else 'removed'} tag {detail.get('tag')!r}"
     elif undone["kind"] == "review":
         back = history.pop() if history else None
-        what = "review"
-    else:
-        back, what = None, _undone_what(undone["kind"], detail)
     if back is not None:
         st.session_state["rv_current"] = back
         st.session_state["rv_pinned"] = back
-    st.session_state["_flash"] = ("success", f"Undid the {what}.")
-
-
-def _undone_what(kind: str, detail: dict) -> str:
-    """What an undone action did, in the words of the page's message."""
-    if kind == "rename_tag":
-        return f"rename of tag {detail.get('from')!r} to {detail.get('to')!r}"
-    if kind == "merge_tags":
-        return f"merge of tag {detail.get('from')!r} into {detail.get('to')!r}"
-    if kind == "delete_tag":
-        return f"deletion of tag {detail.get('tag')!r}"
-    if kind == "define_tag":
-        return f"change to the definition of tag {detail.get('tag')!r}"
-    if kind == "define_tags":
-        return "import of tag definitions"
-    return kind.replace("_", " ")
+    st.session_state["_flash"] = ("success", f"Undid the {undone['what']}.")
 
 
 # ------------------------------------------------------------------ the example panel

@@ -19,6 +19,7 @@ from pandas.testing import assert_frame_equal
 from store_support import add_run, numbered_frame
 
 from erroranalysis.cli import main
+from erroranalysis.errors import NotPermitted
 from erroranalysis.store import Project, StoreError, open_project
 from erroranalysis.store import staging as staging_module
 
@@ -347,7 +348,9 @@ def test_an_undo_the_command_line_cannot_do_is_a_clear_error(tmp_path, capsys):
         p.delete_tag("hum", actor="ben")
         before = state(p), len(p.actions(limit=None))
     assert main(["undo", "--db", str(db), "--dataset", "dev", "--reviewer", "ana"]) == 1
-    assert "tag 'hum' was deleted since; nothing was changed" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "tag 'hum' was deleted since by action #4 (deletion of tag 'hum', ben, " in err
+    assert err.endswith("; undo that first; nothing was changed\n")
     with open_project(db) as p:
         assert (state(p), len(p.actions(limit=None))) == before
 
@@ -427,3 +430,217 @@ def test_undoing_everything_restores_the_start(tmp_path, operations):
         assert state(tagged) == start
         for name in ("dev", "test"):
             assert_replays(tagged, name)
+
+
+# ------------------------------------------------------------- undo of a chosen action
+def two_reviewer_import(p: Project) -> None:
+    reviews = pd.DataFrame({"id": ["4", "5"], "reviewer": ["ben", "cy"]})
+    p.dataset("dev").record_reviews(reviews, tags=[["noise"], ["noise"]])
+
+
+def cy_alone(p: Project) -> None:
+    reviews = pd.DataFrame({"id": ["5"], "reviewer": ["cy"]})
+    p.dataset("dev").record_reviews(reviews, tags=[["noise"]])
+
+
+# Each case: the action to undo (the last it logs; of an import, ben's part), what happens
+# after it, and what of it stays when it is undone.
+UNDO_BY_ID = {
+    "toggle, then changed back and forth": (
+        lambda p: p.dataset("dev").set_tag("4", "noise", actor="ana"),
+        lambda p: (
+            p.dataset("dev").set_tag("4", "noise", False, actor="ben"),
+            p.dataset("dev").set_tag("4", "noise", actor="ben"),
+        ),
+        None,
+    ),
+    "toggle, then removed by another": (
+        lambda p: p.dataset("dev").set_tag("4", "clipped", actor="ana"),
+        lambda p: p.dataset("dev").set_tag("4", "clipped", False, actor="ben"),
+        None,
+    ),
+    "review with tags": (
+        lambda p: p.dataset("dev").record_review("4", reviewer="ben", tags=["noise"]),
+        lambda p: p.dataset("dev").set_tag("5", "noise", actor="ana"),
+        None,
+    ),
+    "import part": (
+        two_reviewer_import,
+        lambda p: p.dataset("dev").set_tag("4", "noise", False, actor="ana"),
+        cy_alone,  # cy's part of the import stays
+    ),
+    "rename, then tagged by the new name": (
+        lambda p: p.rename_tag("noise", "hum", actor="lead"),
+        lambda p: p.dataset("dev").set_tag("5", "clipped", actor="ana"),
+        None,
+    ),
+    "merge, then the target taken off": (
+        lambda p: p.merge_tags("noise", "clipped", actor="lead"),
+        lambda p: p.dataset("dev").set_tag("1", "clipped", False, actor="ben"),
+        None,
+    ),
+    "delete, then another tag changed": (
+        lambda p: p.delete_tag("clipped", actor="lead"),
+        lambda p: p.dataset("dev").set_tag("5", "noise", actor="ana"),
+        None,
+    ),
+    "definition, then another tag defined": (
+        lambda p: p.define_tag("noise", actor="lead", hlp=0.9),
+        lambda p: p.define_tag("clipped", actor="ben", hlp=0.1),
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(UNDO_BY_ID), ids=list(UNDO_BY_ID))
+def test_undo_of_a_chosen_action_is_as_if_it_never_happened(tmp_path, case):
+    act, later, kept = UNDO_BY_ID[case]
+    with tagged_project(tmp_path / "never.db") as p:  # what follows, without the action
+        if kept is not None:
+            kept(p)
+        with suppress(StoreError):
+            later(p)
+        never = state(p)
+    with tagged_project(tmp_path / "undone.db") as p:
+        act(p)
+        action = int(p.actions(limit=1).id.iloc[0])
+        if case == "import part":
+            action -= 1  # ben's part, logged before cy's
+        later(p)
+        undone = p.undo(action=action, actor="lead")
+        assert undone["action"] == action
+        assert state(p) == never
+        for name in ("dev", "test"):
+            assert_replays(p, name)
+        log = p.log(kinds="undo", limit=1).rows.iloc[0]
+        assert (log.undoes, log.actor) == (action, "lead")
+
+
+def test_undos_in_any_order_leave_the_same_tags(tmp_path):
+    def steps(p: Project) -> list[int]:
+        dev = p.dataset("dev")
+        return [
+            dev.set_tag("4", "noise", actor="ana"),
+            dev.set_tag("4", "noise", False, actor="ben"),
+            dev.set_tag("4", "noise", actor="cy"),
+        ]
+
+    results = []
+    for order in ([0, 1, 2], [2, 1, 0], [1, 0, 2], [0, 2, 1]):
+        with tagged_project(tmp_path / f"{''.join(map(str, order))}.db") as p:
+            actions = steps(p)
+            for i in order[:2]:
+                p.undo(action=actions[i], actor="lead")
+            left = order[2]
+            results.append((left, current(p)))
+            assert_replays(p)
+    # With one toggle left, ("4", "noise") is there exactly when that one added it.
+    assert [(left, ("4", "noise") in tags) for left, tags in results] == [
+        (2, True),
+        (0, True),
+        (2, True),
+        (1, False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("act", "later", "message"),
+    [
+        (
+            lambda p: p.rename_tag("noise", "hum", actor="lead"),
+            lambda p: p.rename_tag("hum", "buzz", actor="ben"),
+            r"tag 'hum' was renamed 'buzz' since by action #\d+ \(rename of tag 'hum' to 'buzz', "
+            r"ben, .*\); undo that first; nothing was changed",
+        ),
+        (
+            lambda p: p.delete_tag("clipped", actor="lead"),
+            lambda p: p.rename_tag("noise", "clipped", actor="ben"),
+            r"a tag named 'clipped' exists already by action #\d+ \(rename of tag 'noise' to "
+            r"'clipped', ben, .*\); undo that first; nothing was changed",
+        ),
+        (
+            lambda p: p.define_tag("noise", actor="lead", hlp=0.9),
+            lambda p: p.define_tag("noise", actor="ben", hlp=0.5),
+            r"the definition of tag 'noise' was changed again since by action #\d+ \(change to "
+            r"the definition of tag 'noise', ben, .*\); undo that first",
+        ),
+        (
+            lambda p: p.merge_tags("noise", "clipped", actor="lead"),
+            lambda p: p.dataset("dev").set_tag("5", "noise", actor="ben"),
+            r"tag 'noise' was made again since by action #\d+ \(addition of tag 'noise' to "
+            r"example '5', ben, .*\); undo that first",
+        ),
+    ],
+    ids=["renamed again", "old name taken", "defined again", "merged name made again"],
+)
+def test_an_undo_a_later_action_depends_on_names_it_and_changes_nothing(
+    tagged, act, later, message
+):
+    act(tagged)
+    action = int(tagged.actions(limit=1).id.iloc[0])
+    later(tagged)
+    before = (state(tagged), len(tagged.actions(limit=None)))
+    with pytest.raises(StoreError, match=message):
+        tagged.undo(action=action, actor="lead")
+    assert (state(tagged), len(tagged.actions(limit=None))) == before
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        (1, r"^action #1 \(import of run 'main' .*\) cannot be undone"),
+        (99, r"^there is no action #99 in tagged\.db"),
+        (0, r"^action must be 1 or more, got 0"),
+    ],
+)
+def test_an_action_that_cannot_be_undone_is_named(tagged, action, message):
+    with pytest.raises(StoreError, match=message):
+        tagged.undo(action=action, actor="lead")
+
+
+def test_an_action_is_undone_once(tagged):
+    action = int(tagged.dataset("dev").set_tag("5", "noise", actor="ana"))
+    undo = tagged.undo(action=action, actor="ana")
+    assert undo["what"] == "addition of tag 'noise' to example '5'"
+    undo_id = int(tagged.actions(limit=1).id.iloc[0])
+    with pytest.raises(StoreError, match=rf"was undone already, by action #{undo_id}"):
+        tagged.undo(action=action, actor="ana")
+    with pytest.raises(StoreError, match=rf"^action #{undo_id} \(undo of action .*cannot be"):
+        tagged.undo(action=undo_id, actor="ana")
+
+
+def test_a_dataset_undoes_by_id_only_its_own_and_the_projects_actions(tagged):
+    action = int(tagged.dataset("test").set_tag("0", "noise", actor="ana"))
+    with pytest.raises(StoreError, match=rf"^action #{action} is not of dataset 'dev'"):
+        tagged.dataset("dev").undo(action=action, actor="ana")
+    assert tagged.dataset("test").undo(action=action, actor="ana")["action"] == action
+    tagged.rename_tag("noise", "hum", actor="lead")
+    rename = int(tagged.actions(limit=1).id.iloc[0])
+    assert tagged.dataset("dev").undo(action=rename, actor="lead")["kind"] == "rename_tag"
+
+
+@pytest.mark.parametrize(
+    ("team", "actor", "whose", "refused"),
+    [
+        (False, "ben", "ana", None),  # no team: anyone
+        (True, "ana", "ana", None),  # a reviewer, their own
+        (True, "ana", "ben", r"^'ana' may not undo another person's action: that needs the admin"),
+        (True, "lead", "ana", None),  # an admin, anyone's
+        (True, "vic", "vic", r"^'vic' may not undo their actions: that needs the reviewer role"),
+        (True, "zed", "ana", r"^'zed' may not undo their actions: .*'zed' has no role"),
+    ],
+)
+def test_who_may_undo_a_chosen_action(tagged, team, actor, whose, refused):
+    action = int(tagged.dataset("dev").set_tag("5", "noise", actor=whose))
+    if team:
+        tagged.grant_role("lead", "admin", actor="lead")
+        for user, role in (("ana", "reviewer"), ("ben", "reviewer"), ("vic", "viewer")):
+            tagged.grant_role(user, role, actor="lead")
+    if refused is None:
+        assert tagged.undo(action=action, actor=actor)["action"] == action
+        assert "5" not in [e for e, t in current(tagged) if t == "noise"]
+    else:
+        before = state(tagged)
+        with pytest.raises(NotPermitted, match=refused):
+            tagged.undo(action=action, actor=actor)
+        assert state(tagged) == before

@@ -28,6 +28,7 @@ from . import staging
 from .common import RunInfo, _blob_to_frame, _frame_to_blob, check_actor, now, stored_media_root
 from .examples import EXAMPLES_SCHEMA, run_rows, write_run_rows
 from .files import _guarded
+from .log import DATASET_UNDOABLE
 from .samples import (
     blob_draws,
     check_draw,
@@ -588,7 +589,7 @@ class DatasetStore:
         return pd.DataFrame(sorted(state), columns=["example_id", "tag"])
 
     @_guarded
-    def undo(self, *, actor: str) -> dict | None:
+    def undo(self, *, actor: str, action: int | None = None) -> dict | None:
         """Undo ``actor``'s last action that is not undone yet, among their actions on the
         dataset and on the project's tags, whatever its kind: a tag toggle (a tag it
         created goes again, unless examples carry it or it was defined since), a review, a
@@ -600,19 +601,29 @@ class DatasetStore:
         (they are passed over), nor tag actions logged by versions that did not record
         what their undo needs. A reviewer undoes only their own actions.
 
+        ``action``: undo that action instead (of this dataset or of the project's tags),
+        as :meth:`Project.undo` does: a reviewer their own, an admin anyone's.
+
         The undo is itself an action that appends the inverse events, so the log stays
-        append-only. Returns a description of what was undone, or None if nothing was left.
-        When a later change by someone else makes the previous state impossible (the tag
-        deleted or renamed since, its old name taken), :class:`StoreError` says so and
-        nothing is changed. One transaction of a few statements, however many events the
-        action had.
+        append-only; it is exact whatever the order of undos (see :mod:`.log`). Returns
+        what was undone (``action``, ``kind``, ``detail``, ``what``: in words), or None if
+        nothing was left. When a later change makes the previous state impossible (the tag
+        deleted or renamed since, its old name taken, its definition changed again),
+        :class:`StoreError` names that later action and nothing is changed. One
+        transaction of a few statements, however many events the action had.
         """
+        if action is not None:
+            scope = self.project._action_dataset(action)
+            if scope is not None and scope != self.id:
+                raise StoreError(
+                    f"action #{action} is not of dataset {self.name!r}; nothing was changed"
+                )
+            return self.project.undo(action=action, actor=actor)
         self.project._require_writable()
         actor = check_actor(actor)
         self.project.permit(actor, "undo")
         stamp = now()
-        undoable = ("tag", "tag_examples", "review", "reviews_import", "confirm_cluster")
-        kinds = ",".join("?" * len(undoable))
+        kinds = ",".join("?" * len(DATASET_UNDOABLE))
         tag_kinds = ",".join("?" * len(TAG_ACTIONS))
         with self.project.write() as conn:
             dataset_id = self.id
@@ -622,27 +633,11 @@ class DatasetStore:
                 f" AND kind IN ({tag_kinds}) AND json_extract(detail, '$.undo') IS NOT NULL))"
                 " AND NOT EXISTS (SELECT 1 FROM actions u WHERE u.undoes = a.id)"
                 f" AND {self.project._not_pending('a.id')} ORDER BY id DESC LIMIT 1",
-                (actor, dataset_id, *undoable, *TAG_ACTIONS),
+                (actor, dataset_id, *DATASET_UNDOABLE, *TAG_ACTIONS),
             ).fetchone()
             if row is None:
                 return None
-            target, kind, detail, scope = row
-            undo = self.project._action(conn, scope, "undo", actor, stamp, undoes=target)
-            if scope is None:
-                self.project._undo_tag_action(
-                    conn, target, kind, json.loads(detail), undo, actor, stamp
-                )
-            else:
-                self.project._invert_events(conn, target, undo, dataset_id, actor, stamp)
-                conn.execute(
-                    "UPDATE reviews SET retracted_by = ? WHERE action_id = ?"
-                    " AND retracted_by IS NULL",
-                    (undo, target),
-                )
-                if json.loads(detail).get("created"):
-                    self.project._forget_created_tags(conn, target, stamp)
-            self.project._bump()
-        return {"action": target, "kind": kind, "detail": json.loads(detail)}
+            return self.project._undo_row(conn, row, actor, stamp)
 
     @_guarded
     def record_review(

@@ -225,15 +225,21 @@ class Taxonomy:
                     "(rename or drop the column and import the run again with --replace)"
                 )
 
-    def _free_name(self, conn: sqlite3.Connection, name: str, clash: str) -> int | None:
+    def _free_name(
+        self, conn: sqlite3.Connection, name: str, clash: str, *, since: int | None = None
+    ) -> int | None:
         """Make ``name`` free for a tag to take: a deleted tag holding it is set aside
         (its id is returned, so an undo can give the name back); a live one raises
-        :class:`StoreError` ending in ``clash``."""
+        :class:`StoreError` ending in ``clash`` (for an undo of action ``since``, naming
+        the later action that gave the name)."""
         row = conn.execute("SELECT id, deleted_at FROM tags WHERE name = ?", (name,)).fetchone()
         if row is None:
             return None
         if row[1] is None:
-            raise StoreError(f"a tag named {name!r} exists already; {clash}")
+            later = (
+                "" if since is None else self._later_action(conn, since, tag_id=row[0], name=name)
+            )
+            raise StoreError(f"a tag named {name!r} exists already{later}; {clash}")
         conn.execute(
             "UPDATE tags SET name = ? WHERE id = ?",
             (_SET_ASIDE.format(name=name, id=row[0]), row[0]),
@@ -377,13 +383,15 @@ class Taxonomy:
         :class:`StoreError`."""
         info = detail["undo"]
         if kind == "define_tag":
-            self._restore_definition(conn, detail["tag"], info, stamp)
+            self._restore_definition(conn, detail["tag"], info, stamp, since=target)
         elif kind == "define_tags":
             for name, each in reversed(list(zip(detail["tags"], info["tags"], strict=True))):
-                self._restore_definition(conn, name, each, stamp)
+                self._restore_definition(conn, name, each, stamp, since=target)
         elif kind == "rename_tag":
-            self._live_tag(conn, info["tag_id"], detail["to"])
-            self._free_name(conn, detail["from"], "nothing was changed (rename that one first)")
+            self._live_tag(conn, info["tag_id"], detail["to"], since=target)
+            self._free_name(
+                conn, detail["from"], "nothing was changed (rename that one first)", since=target
+            )
             conn.execute("UPDATE tags SET name = ? WHERE id = ?", (detail["from"], info["tag_id"]))
             if info["freed"] is not None:  # the deleted tag set aside gets its name back
                 conn.execute(
@@ -397,12 +405,13 @@ class Taxonomy:
                 conn.execute("SELECT deleted_at FROM tags WHERE id = ?", (tag_id,)).fetchone()[0]
                 is None
             ):
-                raise StoreError(f"tag {name!r} was made again since; nothing was changed")
+                later = self._later_action(conn, target, tag_id=tag_id, name=name)
+                raise StoreError(f"tag {name!r} was made again since{later}; nothing was changed")
             conn.execute(
                 "UPDATE tags SET name = ? WHERE id = ?",
                 (_SET_ASIDE.format(name=name, id=tag_id), tag_id),
             )
-            self._free_name(conn, name, "nothing was changed (rename that one first)")
+            self._free_name(conn, name, "nothing was changed (rename that one first)", since=target)
             self._count_new_tag(conn, name)
             before = {k: info["before"][k] for k in DEFINITION + ORIGIN if k in info["before"]}
             conn.execute(
@@ -417,20 +426,30 @@ class Taxonomy:
             for (dataset_id,) in datasets:
                 self._invert_events(conn, target, undo, dataset_id, actor, stamp)
 
-    def _live_tag(self, conn: sqlite3.Connection, tag_id: int, name: str) -> None:
+    def _live_tag(self, conn: sqlite3.Connection, tag_id: int, name: str, *, since: int) -> None:
+        """The tag ``tag_id`` is live and named ``name``, as action ``since`` left it,
+        else :class:`StoreError` names the later action that changed it."""
         row = conn.execute("SELECT name, deleted_at FROM tags WHERE id = ?", (tag_id,)).fetchone()
-        if row[1] is not None:
-            raise StoreError(f"tag {name!r} was deleted since; nothing was changed")
-        if row[0] != name:
-            raise StoreError(f"tag {name!r} was renamed {row[0]!r} since; nothing was changed")
+        if row[1] is not None or row[0] != name:
+            later = self._later_action(conn, since, tag_id=tag_id)
+            how = "deleted" if row[1] is not None else f"renamed {row[0]!r}"
+            raise StoreError(f"tag {name!r} was {how} since{later}; nothing was changed")
 
     def _restore_definition(
-        self, conn: sqlite3.Connection, name: str, info: dict, stamp: str
+        self, conn: sqlite3.Connection, name: str, info: dict, stamp: str, *, since: int
     ) -> None:
-        """Give tag ``name`` the definition recorded before a definition changed it; one
-        that the definition created is deleted again, if no example carries it."""
+        """Give tag ``name`` the definition recorded before definition ``since`` changed
+        it; one that the definition created is deleted again, if no example carries it. A
+        later definition of the tag that is not undone is not overwritten: :class:`StoreError`
+        names it."""
         tag_id, before = info["tag_id"], info["before"]
-        self._live_tag(conn, tag_id, name)
+        self._live_tag(conn, tag_id, name, since=since)
+        later = self._later_action(conn, since, tag_id=tag_id, kinds=("define_tag", "define_tags"))
+        if later:
+            raise StoreError(
+                f"the definition of tag {name!r} was changed again since{later}; nothing was "
+                "changed"
+            )
         if before is not None:
             conn.execute(
                 f"UPDATE tags SET {', '.join(f'{k} = ?' for k in DEFINITION)} WHERE id = ?",
@@ -458,7 +477,9 @@ class Taxonomy:
             " (SELECT tag_id FROM tag_events WHERE action_id = ?)"
             " AND description = '' AND hlp IS NULL AND effort IS NULL AND rule IS NULL"
             " AND NOT EXISTS (SELECT 1 FROM tag_assignments a WHERE a.tag_id = tags.id"
-            f" AND {self._present('a')})",
-            (stamp, target),
+            f" AND {self._present('a')}) AND NOT EXISTS (SELECT 1 FROM actions l"
+            " WHERE l.id > ? AND json_extract(l.detail, '$.undo.tag_id') = tags.id"
+            f" AND {self._live_action('l.id')})",
+            (stamp, target, target),
         )
         self._active_tags = None  # counted again if this transaction creates one
