@@ -151,6 +151,32 @@ DRIFT_COLUMNS = {
     ),
 }
 
+_KAPPA = {
+    "observed_agreement": percent("observed agreement", "share of decisions made alike"),
+    "kappa": st.column_config.NumberColumn(
+        "kappa", format="%.2f", help="agreement beyond chance: 1 perfect, 0 no better than chance"
+    ),
+    "kappa_low": st.column_config.NumberColumn("95% low", format="%.2f"),
+    "kappa_high": st.column_config.NumberColumn("95% high", format="%.2f"),
+    "flagged": st.column_config.CheckboxColumn("flagged", help="kappa below the threshold"),
+}
+AGREEMENT_COLUMNS = {
+    "examples": st.column_config.NumberColumn(
+        "examples", format="localized", help="seen by two or more reviewers"
+    ),
+    "method": st.column_config.TextColumn(
+        "kappa", help="Cohen's (two reviewers) or Fleiss' (more)"
+    ),
+    **_KAPPA,
+}
+REVIEWER_AGREEMENT_COLUMNS = {
+    "examples": st.column_config.NumberColumn(
+        "examples", format="localized", help="shared with another reviewer"
+    ),
+    "others": st.column_config.NumberColumn("others", help="reviewers who decided them too"),
+    **_KAPPA,
+}
+
 HISTORY_COLUMNS = {
     "at": st.column_config.DatetimeColumn("when (UTC)", format=WHEN),
     "queue": st.column_config.TextColumn("queue", help="how the example came to be reviewed"),

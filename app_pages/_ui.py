@@ -581,6 +581,9 @@ def column_choices(info: RunInfo, column: str) -> review.ColumnChoices:
 # Analyses that read only the run's examples: keyed without the revision, so a tag toggle
 # does not recompute them and the Datasets page never loads the tags.
 RUN_ONLY_ANALYSES = frozenset({"dataset_summary", "error_clusters"})
+# Analyses of the reviewers' decisions on the dataset (DatasetStore.decisions()), not of
+# a run's evidence.
+DECISION_ANALYSES = frozenset({"tag_agreement", "reviewer_agreement"})
 
 
 @st.cache_resource(max_entries=4, show_spinner="Estimating…")
@@ -591,6 +594,9 @@ def _evidence(key: RunKey, rev: int) -> analyses.Evidence:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _analysis(name: str, key: RunKey, rev: int | None, options: tuple) -> Any:
+    if name in DECISION_ANALYSES:
+        decisions = project().dataset(key.dataset).decisions()
+        return getattr(analyses, name)(decisions, **dict(options))
     # rev is None for RUN_ONLY_ANALYSES: the run's examples alone, no tags read.
     evidence = analyses.Evidence(_run_data(key).frame) if rev is None else _evidence(key, rev)
     # An option that names another run (drift's ``against``) is that run's evidence.
@@ -607,7 +613,7 @@ def evidence(info: RunInfo) -> analyses.Evidence:
 def analysis(name: str, info: RunInfo, **options: Any) -> Any:
     """``analyses.ANALYSES[name]`` of the run at the project's current revision, with
     ``options`` (hashable values): computed once per revision and shared by every page
-    and session. What it returns is a copy, the page's own. An option that is a
+    and session. A name in :data:`DECISION_ANALYSES` is of the run's dataset's decisions. What it returns is a copy, the page's own. An option that is a
     :class:`RunInfo` (another run, as drift's ``against``) reaches the analysis as that
     run's evidence."""
     rev = None if name in RUN_ONLY_ANALYSES else revision()
@@ -666,7 +672,8 @@ def run_export(info: RunInfo, kind: str, **options: Any) -> Callable[[], pd.Data
     """What builds ``erroranalysis export KIND`` of the run (the log: of its dataset) with
     ``options``, from the project file as it is when called. A download runs it on a click,
     in a thread of its own, so it reads through a read-only connection of its own."""
-    path, dataset, run = db_path(), info.dataset, None if kind == "log" else info.name
+    path, dataset = db_path(), info.dataset
+    run = None if kind in exports.DATASET_KINDS else info.name
 
     def build() -> pd.DataFrame:
         with open_project(path, readonly=True, create=False) as store:

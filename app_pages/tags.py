@@ -8,6 +8,7 @@ import streamlit as st
 
 from app_pages import _charts, _ui
 from erroranalysis.store import StoreError
+from erroranalysis.vocabulary import AGREEMENT_THRESHOLD
 
 _ui.start_page()
 
@@ -237,6 +238,59 @@ if rule.strip():
         st.form_submit_button(
             "Save rule tag", disabled=actor is None or matched is None, on_click=_save_rule
         )
+
+
+# ------------------------------------------------------------------ agreement
+def _agreement_table(table, name: str, columns: dict) -> None:
+    _ui.show_table(
+        table,
+        name=name,
+        run=info,
+        kind="agreement",
+        hide_index=True,
+        column_config=columns,
+        width="stretch",
+    )
+
+
+st.header("Agreement", anchor=False)
+st.caption(
+    "Do reviewers who look at the same examples give them the same tags? Kappa per tag, over "
+    "the examples two or more reviewers decided without seeing each other's tags (blind "
+    "reviews, imported sheets, first reviews): 1 is perfect agreement, 0 no better than "
+    "chance. The 95% interval is a bootstrap over the examples."
+)
+threshold = st.number_input(
+    "Flag tags with kappa below",
+    min_value=-1.0,
+    max_value=1.0,
+    value=AGREEMENT_THRESHOLD,
+    step=0.05,
+    key="tg_agreement_threshold",
+    help="A flagged tag's definition is read differently by different reviewers.",
+)
+agreement = _ui.analysis("tag_agreement", info, threshold=threshold)
+if agreement.empty:
+    st.info("No reviewer has tagged an example of this dataset yet.", icon=":material/group:")
+else:
+    flagged = agreement["tag"][agreement["flagged"]].tolist()
+    if flagged:
+        st.warning(
+            f"Applied inconsistently (kappa below {threshold:g}): "
+            + ", ".join(_ui.md(tag) for tag in flagged),
+            icon=":material/warning:",
+        )
+    _agreement_table(agreement, "agreement", _charts.AGREEMENT_COLUMNS)
+    st.subheader("Per reviewer", anchor=False)
+    st.caption(
+        "Each reviewer against the others on the examples they share: every tag and every "
+        "other reviewer on an example is one pair of decisions, kappa is Cohen's over them."
+    )
+    _agreement_table(
+        _ui.analysis("reviewer_agreement", info, threshold=threshold),
+        "reviewer-agreement",
+        _charts.REVIEWER_AGREEMENT_COLUMNS,
+    )
 
 # ------------------------------------------------------------------ the log
 with st.expander("Recent changes (event log)"):

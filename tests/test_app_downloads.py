@@ -51,7 +51,7 @@ def start() -> AppTest:
 TABLES = {
     "datasets": (["runs", "class-balance"], ["reviewed-examples", "log"]),
     "review": (["example-s04", "reviews-of-s04"], []),
-    "tags": (["tags", "event-log"], []),
+    "tags": (["tags", "agreement", "reviewer-agreement", "event-log"], []),
     "priorities": (["priorities", "error-shares", "exclusive-shares"], ["overlap"]),
     "audit": (["slices-tags", "baselines"], ["confusion"]),
 }
