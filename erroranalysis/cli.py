@@ -7,7 +7,7 @@ or an OS error an argument caused -- into ``error: ...`` on standard error and e
 Anything else is a defect and keeps its traceback.
 
 Read commands (``datasets``, ``tags list``, ``priorities``, ``slices``, ``compare``,
-``drift``, ``agreement``, ``export``, and ``discover`` / ``clusters`` unless they adopt or name something)
+``drift``, ``agreement``, ``log``, ``export``, and ``discover`` / ``clusters`` unless they adopt or name something)
 open the project read-only: they work on a read-only file and never change one. Output files are
 written whole or not at all (a temporary file in the same folder, then renamed over the
 target).
@@ -62,6 +62,7 @@ NAME_FLAGS = (
     ("run", "--run", "run"),
     ("actor", "--actor", "reviewer"),
     ("user", "USER", "reviewer"),
+    ("who", "--who", "reviewer"),
     ("against", "--against", "dataset"),
     ("against_run", "--against-run", "run"),
     ("baseline", "--baseline", "run"),
@@ -613,11 +614,30 @@ def _cluster_name(name: list[str] | None) -> tuple[int | None, str | None]:
 
 def cmd_undo(args: argparse.Namespace) -> None:
     with _project(args, write=True) as project:
-        undone = project.dataset(_need_dataset(args)).undo(actor=args.actor)
+        if args.action_id is not None and args.dataset is None:
+            undone = project.undo(action=args.action_id, actor=args.actor)
+        else:
+            store = project.dataset(_need_dataset(args))
+            undone = store.undo(actor=args.actor, action=args.action_id)
     if undone is None:
         print(f"nothing to undo for {args.actor!r}")
     else:
-        print(f"undid {undone['kind']} action {undone['action']} by {args.actor!r}")
+        print(f"undid action {undone['action']} ({undone['what']}) as {args.actor!r}")
+
+
+def cmd_log(args: argparse.Namespace) -> None:
+    with _project(args, write=False) as project:
+        page = project.log(
+            who=args.who,
+            kinds=args.kind,
+            since=args.since,
+            until=args.until,
+            dataset=args.dataset,
+            offset=args.offset,
+            limit=args.limit,
+        )
+    _write_table(page.rows, args)
+    print(f"actions {page.first:,}–{page.last:,} of {page.total:,}", file=sys.stderr)
 
 
 def cmd_roles_set(args: argparse.Namespace) -> None:
@@ -1037,12 +1057,36 @@ def build_parser() -> argparse.ArgumentParser:
     _out(p, formats=True)
     p.set_defaults(func=cmd_clusters)
 
-    p = sub.add_parser("undo", help="undo a reviewer's last action")
-    _common(p, dataset_required=True)
+    p = sub.add_parser("undo", help="undo a reviewer's last action, or a chosen one")
+    _common(p)
     p.add_argument(
-        "--actor", "--reviewer", dest="actor", required=True, help="whose last action to undo"
+        "--actor",
+        "--reviewer",
+        dest="actor",
+        required=True,
+        help="who undoes: their last action on --dataset, unless --action",
+    )
+    p.add_argument(
+        "--action",
+        dest="action_id",
+        type=int,
+        metavar="ID",
+        help="the action to undo, by its id in `log` (an admin may undo anyone's)",
     )
     p.set_defaults(func=cmd_undo)
+
+    p = sub.add_parser("log", help="the project's actions, newest first, filtered and paged")
+    _common(p)
+    p.add_argument("--who", help="only this person's actions")
+    p.add_argument(
+        "--kind", action="append", metavar="KIND", help="only actions of this kind (repeatable)"
+    )
+    p.add_argument("--since", metavar="DATE", help="from this date or time (ISO 8601, UTC)")
+    p.add_argument("--until", metavar="DATE", help="to this date (the whole day) or time")
+    p.add_argument("--limit", type=int, help="at most this many actions (default: all)")
+    p.add_argument("--offset", type=int, default=0, help="skip this many newest actions first")
+    _out(p, formats=True)
+    p.set_defaults(func=cmd_log)
 
     p = sub.add_parser("roles", help="who may do what in the project (viewer, reviewer, admin)")
     rsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")

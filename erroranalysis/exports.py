@@ -29,7 +29,7 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -95,7 +95,7 @@ KIND_OPTIONS: dict[str, tuple[str, ...]] = {
     "confusion": ("tag",),
     "baselines": (),
     "agreement": ("by", "threshold"),
-    "log": (),
+    "log": ("who", "kinds", "since", "until"),
 }
 # The options a kind cannot do without, each with what it holds (said when it is missing).
 REQUIRED_OPTIONS = {"slices": {"by": "a column of the run to slice by, or tags"}}
@@ -183,7 +183,7 @@ def _check_options(kind: str, options: Mapping[str, Any]) -> None:
 
 # --------------------------------------------------------------------------- tables
 def export_table(
-    project: Project, dataset: str, kind: str, *, run: str | None = None, **options: Any
+    project: Project, dataset: str | None, kind: str, *, run: str | None = None, **options: Any
 ) -> pd.DataFrame:
     """The table of ``kind`` (one of :data:`EXPORT_KINDS`) for ``dataset``'s run ``run``
     (the latest unless named), with a default 0..n-1 index.
@@ -194,20 +194,24 @@ def export_table(
     :data:`~erroranalysis.vocabulary.ORDERS`; slices, required: a column or ``"tags"``),
     ``positive`` (slices), ``baseline`` (compare: run A; default the dataset's other run
     when it has exactly two), ``tag`` (confusion: only the examples carrying it),
-    ``by`` and ``threshold`` (agreement: see :func:`agreement_table`). An
-    option the kind does not take, an unknown kind, dataset or run raises
-    :class:`ExpectedError` (a ValueError) naming it and the valid choices.
+    ``by`` and ``threshold`` (agreement: see :func:`agreement_table`), ``who``,
+    ``kinds``, ``since`` and ``until`` (log: see :func:`log_table`; its ``dataset`` may be
+    None, for the whole project's log). An option the kind does not take, an unknown kind,
+    dataset or run raises :class:`ExpectedError` (a ValueError) naming it and the valid
+    choices.
     """
     from . import analyses
     from .evidence import no_labels
 
     kind = _check_kind(kind)
     _check_options(kind, options)
-    store = project.dataset(dataset)
     if kind in DATASET_KINDS and run is not None:
         raise ExpectedError(f"export {kind} is of the whole dataset; it does not take a run")
     if kind == "log":
-        return log_table(store)
+        return log_table(project, dataset=dataset, **options)
+    if dataset is None:
+        raise ExpectedError(f"export {kind} needs a dataset")
+    store = project.dataset(dataset)
     if kind == "agreement":
         return agreement_table(store, by=options.get("by"), threshold=options.get("threshold"))
     evidence = analyses.load_evidence(project, dataset, run=run)
@@ -284,12 +288,20 @@ def agreement_table(
     return analysis(store.decisions(), **options)
 
 
-def log_table(store: DatasetStore) -> pd.DataFrame:
-    """Every action on the dataset and on the project's taxonomy, oldest first: id, at,
-    actor, kind, detail (JSON text), undoes."""
-    actions = store.actions(limit=None)
-    columns = ["id", "at", "actor", "kind", "detail", "undoes"]
-    return actions[columns].iloc[::-1].reset_index(drop=True).astype({"undoes": "Int64"})
+def log_table(
+    project: Project,
+    *,
+    dataset: str | None = None,
+    who: str | None = None,
+    kinds: str | Sequence[str] | None = None,
+    since: object = None,
+    until: object = None,
+) -> pd.DataFrame:
+    """Every action the filters of :meth:`Project.log` choose (by default all of them; with
+    ``dataset``, that dataset's and the project's own: tags and roles), oldest first: id,
+    at, actor, kind, dataset, what (in words), undone, undone_by, undoes, detail (JSON)."""
+    page = project.log(who=who, kinds=kinds, since=since, until=until, dataset=dataset, limit=None)
+    return page.rows.iloc[::-1].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- examples

@@ -71,6 +71,7 @@ COMMANDS = {
     ("sample",): Command(["--dataset", "dev", "--size", "1", "--out", "sample.csv"],
                          ("--dataset", "--run", "--actor"), out=True),
     ("undo",): Command(["--dataset", "dev", "--actor", "ana"], ("--dataset", "--actor")),
+    ("log",): Command([], ("--dataset", "--who"), out=True),
     ("roles", "set"): Command(["ana", "admin"], ("--dataset", "--actor")),
     ("roles", "list"): Command([], ("--dataset",), out=True),
     ("demo",): Command(["--force"], ("--dataset",), creates=True),

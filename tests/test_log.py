@@ -3,12 +3,16 @@ saying in words what the action did and whether (and by which action) it is undo
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date, datetime
 
 import pandas as pd
 import pytest
 from store_support import add_run, numbered_frame
 
+from erroranalysis.cli import main
+from erroranalysis.exports import export_table
 from erroranalysis.store import StoreError, open_project
 from erroranalysis.store.log import LOG_COLUMNS, LogPage, describe_action
 
@@ -142,3 +146,66 @@ def test_a_bad_filter_is_named(logged, filters, message):
 )  # fmt: skip
 def test_describe_action(kind, detail, what):
     assert describe_action(kind, detail) == what
+
+
+# ------------------------------------------------------------- the export and the command line
+def test_the_log_export_takes_the_same_filters_oldest_first(logged):
+    table = export_table(logged, None, "log", who="ana", kinds=["tag", "undo"])
+    assert table["id"].tolist() == [3, 8]
+    assert list(table.columns) == list(LOG_COLUMNS)
+    assert export_table(logged, "test", "log", since="2026-11-06")["id"].tolist() == [6, 7]
+    with pytest.raises(StoreError, match="unknown action kind 'x'"):
+        export_table(logged, None, "log", kinds=["x"])
+
+
+@pytest.fixture
+def project_file(tmp_path):
+    path = tmp_path / "p.db"
+    with open_project(path) as p:
+        add_run(p, "dev", numbered_frame(6))
+        p.dataset("dev").set_tag("1", "noise", actor="=cmd")
+        p.dataset("dev").set_tag("2", "noise", actor="ana")
+    return path
+
+
+def test_the_log_command_writes_a_formula_safe_page(project_file, tmp_path, capsys):
+    out = tmp_path / "log.csv"
+    args = ["log", "--db", str(project_file), "--kind", "tag", "--limit", "1", "--offset", "1"]
+    assert main([*args, "--out", str(out)]) == 0
+    assert "actions 2–2 of 2" in capsys.readouterr().err
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert [(r["id"], r["actor"], r["what"]) for r in rows] == [
+        ("2", "'=cmd", "addition of tag 'noise' to example '1'")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--since", "soon"], "error: since 'soon' is not a date or time"),
+        (["--kind", "tags"], "error: unknown action kind 'tags'"),
+        (["--offset", "-1"], "error: offset must be 0 or more, got -1"),
+        (["--dataset", "nope"], "error: no dataset named 'nope'"),
+    ],
+)
+def test_a_bad_log_filter_is_a_message(project_file, tmp_path, capsys, args, message):
+    out = tmp_path / "log.csv"
+    assert main(["log", "--db", str(project_file), *args, "--out", str(out)]) == 1
+    assert capsys.readouterr().err.startswith(message)
+    assert not out.exists()
+
+
+def test_undo_of_a_chosen_action_from_the_command_line(project_file, capsys):
+    with open_project(project_file) as p:
+        p.grant_role("lead", "admin", actor="lead")
+        p.grant_role("ana", "reviewer", actor="lead")
+    db = ["--db", str(project_file)]
+    assert main(["undo", *db, "--action", "2", "--actor", "ana"]) == 1
+    assert "'ana' may not undo another person's action" in capsys.readouterr().err
+    assert main(["undo", *db, "--action", "2", "--actor", "lead"]) == 0
+    out = capsys.readouterr().out
+    assert out == "undid action 2 (addition of tag 'noise' to example '1') as 'lead'\n"
+    assert main(["undo", *db, "--dataset", "dev", "--action", "3", "--actor", "ana"]) == 0
+    with open_project(project_file) as p:
+        assert p.dataset("dev").tag_assignments().empty
+        assert p.log(kinds="undo").rows["actor"].tolist() == ["ana", "lead"]
