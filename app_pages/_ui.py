@@ -48,6 +48,7 @@ from erroranalysis import (
 )
 from erroranalysis.errors import ProjectBusy, ProjectFileError
 from erroranalysis.store import Project, RunInfo, StoreError, check_actor, open_project
+from erroranalysis.vocabulary import MAX_NAME
 
 DB_ENV = "ERRORANALYSIS_DB"
 DEFAULT_DB = "erroranalysis.db"
@@ -57,6 +58,8 @@ PAGE_ROWS = 50
 DATASET_KEY = "dataset"
 RUN_KEY = "run"
 REVIEWER_KEY = "reviewer"
+# The address parameter that keeps the reviewer's name across reloads while sign-in is off.
+REVIEWER_PARAM = "reviewer"
 MAX_CHART_BARS = 40
 SMALL_IMAGE = 240  # pixels: narrower images are shown this wide
 # The review page's queue settings: kept when the reviewer visits another page and returns.
@@ -185,9 +188,31 @@ def md(text: object) -> str:
 
 
 # ------------------------------------------------------------------ who and which run
+def sign_in_on() -> bool:
+    """Whether the deployment configures a sign-in provider: an ``[auth]`` section in the
+    Streamlit secrets (``erroranalysis serve --secrets FILE``, else
+    ``.streamlit/secrets.toml``)."""
+    return st.secrets.load_if_toml_exists() and "auth" in st.secrets
+
+
+def signed_in() -> bool:
+    """Whether someone is signed in through the provider (False while sign-in is off)."""
+    return sign_in_on() and st.user.get("is_logged_in") is True
+
+
+def identity() -> str:
+    """Who the provider says is signed in: ``st.user.email``, else its subject id ``sub``
+    (stable and unique, unlike a display name); empty when nobody is."""
+    if not signed_in():
+        return ""
+    return str(st.user.get("email") or st.user.get("sub") or "")
+
+
 def reviewer() -> str | None:
-    """The reviewer's name, or None when not given yet."""
-    name = st.session_state.get(REVIEWER_KEY) or ""
+    """Who acts, the actor of every change the app records: the signed-in identity when
+    sign-in is on, else the name typed in the sidebar; None while unknown (or unusable as
+    a name)."""
+    name = identity() if sign_in_on() else st.session_state.get(REVIEWER_KEY) or ""
     try:
         return check_actor(name)
     except StoreError:
@@ -208,8 +233,9 @@ PAGES = {
 
 
 def _home() -> None:
-    # The root URL opens the Datasets page at its own address, so /datasets is a real link.
-    st.switch_page(page_path("datasets"))
+    # The root URL opens the Datasets page at its own address, so /datasets is a real link;
+    # its query (?reviewer=...) goes along.
+    st.switch_page(page_path("datasets"), query_params=st.query_params.to_dict())
 
 
 # What the other pages load on their first visit: the analyses' modules and what they use
@@ -255,7 +281,15 @@ def page_path(name: str) -> str:
 
 
 def navigation() -> Any:
-    """The app's pages (``st.navigation``); returns the page to run."""
+    """The app's pages (``st.navigation``); returns the page to run. While sign-in is on
+    and nobody is signed in, every address leads to the sign-in page: no page of the
+    project runs, and the menu is hidden."""
+    if sign_in_on() and not signed_in():
+        gate = [
+            st.Page(sign_in_page, title="Sign in", url_path=name, default=name == "home")
+            for name in ("home", *PAGES)
+        ]
+        return st.navigation(gate, position="hidden")
     pages = [
         st.Page(page_path(name), title=title, icon=icon, url_path=name)
         for name, (title, icon) in PAGES.items()
@@ -270,9 +304,7 @@ def start_page() -> None:
     A project file the app cannot use stops the page with a message (see
     :func:`project_problems`); changes kept while the project was busy are saved first.
     """
-    st.set_page_config(
-        page_title="Error analysis", page_icon=":material/troubleshoot:", layout="wide"
-    )
+    _page_config()
     problem = ensure_project()
     project()
     if problem:
@@ -280,6 +312,25 @@ def start_page() -> None:
     save_pending(automatic=True)
     keep_page_state()
     sidebar()
+
+
+def _page_config() -> None:
+    st.set_page_config(
+        page_title="Error analysis", page_icon=":material/troubleshoot:", layout="wide"
+    )
+
+
+def sign_in_page() -> None:
+    """What a visitor sees before signing in: the app's name and a sign-in button, nothing
+    of the project."""
+    _page_config()
+    st.title("Error analysis")
+    st.markdown(
+        "Sign in to see this project. Every tag, review and edit you make is stored under "
+        "the name your sign-in gives."
+    )
+    if st.button("Sign in", type="primary", icon=":material/login:", key="_sign_in"):
+        st.login()
 
 
 @contextmanager
@@ -338,13 +389,48 @@ def sidebar() -> None:
                 st.selectbox(
                     "Model run", runs, key=RUN_KEY, help="The latest import is chosen first."
                 )
-        st.text_input(
-            "Your name",
-            key=REVIEWER_KEY,
-            max_chars=100,
-            placeholder="who is reviewing",
-            help="Stored with every tag, review and edit you make.",
-        )
+        who_acts()
+
+
+def who_acts() -> None:
+    """The sidebar's say on who acts: with sign-in on, who is signed in and a sign-out
+    button; with it off, the name box (its name kept in the address, ``?reviewer=``, so a
+    reload keeps it) and a note that sign-in is off."""
+    if sign_in_on():
+        name = reviewer()
+        if name is None:
+            st.error("Your sign-in gives no usable name: you can look, not change anything.")
+        else:
+            st.caption(f"Signed in as **{md(name)}**")
+        if st.button("Sign out", icon=":material/logout:", key="_sign_out"):
+            st.logout()  # the browser is sent to sign out; nothing more of the page is drawn
+            st.stop()
+        return
+    if REVIEWER_KEY not in st.session_state:  # a new session: the name from the address
+        st.session_state[REVIEWER_KEY] = st.query_params.get(REVIEWER_PARAM, "")[:MAX_NAME]
+    st.text_input(
+        "Your name",
+        key=REVIEWER_KEY,
+        max_chars=MAX_NAME,
+        placeholder="who is reviewing",
+        help="Stored with every tag, review and edit you make.",
+    )
+    st.caption(
+        "Sign-in is off: the name you type is stored with your changes, unchecked. "
+        "See the README's Sign-in section to require sign-in."
+    )
+    kept = _kept_params()
+    if st.query_params.get(REVIEWER_PARAM) != kept.get(REVIEWER_PARAM):
+        if kept:
+            st.query_params.update(kept)
+        else:
+            del st.query_params[REVIEWER_PARAM]
+
+
+def _kept_params() -> dict[str, str]:
+    # The address parameters every page keeps: the reviewer's name while sign-in is off.
+    name = None if sign_in_on() else reviewer()
+    return {REVIEWER_PARAM: name} if name else {}
 
 
 def _apply_deep_link(names: list[str]) -> None:
@@ -367,7 +453,11 @@ def take_deep_link_example() -> str | None:
 
 def mark_deep_link(dataset: str, example_id: str | None) -> None:
     """Keep the address bar pointing at what is shown, without it being applied again."""
-    params = {"dataset": dataset, **({"example": example_id} if example_id else {})}
+    params = {
+        "dataset": dataset,
+        **({"example": example_id} if example_id else {}),
+        **_kept_params(),
+    }
     st.session_state["_deep_link"] = (dataset, example_id)
     if dict(st.query_params) != params:
         st.query_params.from_dict(params)
@@ -1097,8 +1187,9 @@ def tag_button(
 
 
 def need_reviewer() -> str | None:
-    """The reviewer's name; when missing, a short prompt that asks for it once."""
+    """Who acts (:func:`reviewer`); when the name box is empty, a short prompt that asks
+    for it once (a signed-in identity that is no usable name is said in the sidebar)."""
     name = reviewer()
-    if name is None:
+    if name is None and not sign_in_on():
         st.warning("Enter your name in the sidebar: it is stored with every change you make.")
     return name
