@@ -60,15 +60,18 @@ def start_app(
     port: int | None = None,
     env: Mapping[str, str] | None = None,
     flags: Sequence[str] = (),
+    secrets: Path | None = None,
 ) -> tuple[subprocess.Popen, str]:
     """Start ``script`` on ``db`` (None: a bare script without a project) with serve's
     command line (``flags`` after serve's own, which they override; ``env`` added to the
-    environment; output to ``log``); returns the process
-    and its base URL once ``/_stcore/health`` answers ``ok``. Raises RuntimeError, with the
-    log, if it does not."""
+    environment; ``secrets`` as ``serve --secrets`` takes it; output to ``log``); returns
+    the process and its base URL once ``/_stcore/health`` answers ``ok``. Raises
+    RuntimeError, with the log, if it does not."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    command, extra = serve_command(app=script, db=db or script, host="127.0.0.1", port=port)
+    command, extra = serve_command(
+        app=script, db=db or script, host="127.0.0.1", port=port, secrets=secrets
+    )
     if db is None:
         del extra["ERRORANALYSIS_DB"]
     command += ["--server.fileWatcherType", "none", *flags]

@@ -52,7 +52,7 @@ from .vocabulary import (
 )
 
 DEFAULT_DB = "erroranalysis.db"
-DEFAULT_HOST = "127.0.0.1"  # only this machine: the app has no sign-in of its own
+DEFAULT_HOST = "127.0.0.1"  # only this machine: without --secrets the app has no sign-in
 DEFAULT_PORT = 8501
 # The folders the app may serve media from, absolute and joined with os.pathsep.
 MEDIA_ROOTS_ENV = "ERRORANALYSIS_MEDIA_ROOTS"
@@ -70,6 +70,9 @@ NAME_FLAGS = (
 )
 ROLE_CHOICES = (*USER_ROLES, NO_ROLE)
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# What the [auth] section of a secrets file needs for the app's one sign-in button
+# (st.login() with Streamlit's default provider).
+AUTH_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
 # What slicing by a column reads of a run: the slice table's and the warnings' columns.
 SLICE_READS = ("id", "correct", "label", "prediction", "human_label")
 
@@ -113,6 +116,8 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise CliError(f"--media-root {args.media_root}: no such folder")
     if getattr(args, "host", None) is not None:
         _check_listen(args.host, args.port)
+    if getattr(args, "secrets", None) is not None:
+        args.secrets = check_secrets(Path(args.secrets))
 
 
 def _is_zip(path: str) -> bool:
@@ -152,6 +157,39 @@ def _check_input(path: Path) -> None:
             pass
     except OSError as err:
         raise CliError(f"cannot read {path}: {_reason(err)}") from None
+
+
+def check_secrets(path: Path) -> Path:
+    """The resolved path of a Streamlit secrets file whose ``[auth]`` section configures a
+    sign-in provider (every key of :data:`AUTH_KEYS` set); :class:`CliError` saying what is
+    missing otherwise."""
+    import tomllib
+
+    if path.suffix != ".toml":
+        # Streamlit reads a secrets path as TOML only by its name.
+        raise CliError(f"--secrets {path}: the file name must end in .toml")
+    try:
+        _check_input(path)
+    except CliError as err:
+        raise CliError(f"--secrets: {err}") from None
+    try:
+        auth = tomllib.loads(path.read_text(encoding="utf-8")).get("auth")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise CliError(f"--secrets {path}: not a valid TOML file: {err}") from None
+    if not isinstance(auth, dict):
+        raise CliError(
+            f"--secrets {path}: no [auth] section, so nobody could sign in "
+            "(see the README's Sign-in section)"
+        )
+    missing = [key for key in AUTH_KEYS if not isinstance(auth.get(key), str) or not auth[key]]
+    if missing:
+        raise CliError(f"--secrets {path}: [auth] lacks {', '.join(missing)}")
+    if not auth["redirect_uri"].endswith("/oauth2callback"):
+        raise CliError(
+            f"--secrets {path}: [auth] redirect_uri must be the app's address followed by "
+            f"/oauth2callback, not {auth['redirect_uri']!r}"
+        )
+    return path.resolve()
 
 
 def _check_output(path: Path, *, project: Path) -> None:
@@ -702,11 +740,14 @@ def serve_command(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     media_roots: Sequence[Path] = (),
+    secrets: Path | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """(the Streamlit command line, the environment variables it adds) to serve ``db``.
 
     The app listens on ``host`` only, its grids offer no raw "Download as CSV", and it may
     serve media only from ``media_roots`` (passed in :data:`MEDIA_ROOTS_ENV`; empty: none).
+    With ``secrets``, Streamlit reads its secrets (the sign-in provider) from that file
+    only (its ``secrets.files`` option); without, from its own search.
     """
     command = [
         sys.executable,
@@ -724,6 +765,7 @@ def serve_command(
         "false",
         "--client.disableDataExport",
         "true",
+        *(["--secrets.files", str(secrets)] if secrets is not None else []),
     ]
     env = {
         "ERRORANALYSIS_DB": str(Path(db).resolve()),
@@ -732,10 +774,20 @@ def serve_command(
     return command, env
 
 
-def serve_banner(db: Path, *, host: str, port: int, media_roots: Sequence[Path]) -> str:
+def serve_banner(
+    db: Path,
+    *,
+    host: str,
+    port: int,
+    media_roots: Sequence[Path],
+    secrets: Path | None = None,
+) -> str:
     """What ``serve`` says when it starts: where, who can reach it, what media it serves."""
     shown = f"[{host}]" if _is_ipv6(host) else host
-    if host in LOCAL_HOSTS:
+    if secrets is not None:
+        local = "only this machine" if host in LOCAL_HOSTS else "other machines can reach it"
+        reach = f"{local}; every page asks to sign in, as {secrets} configures"
+    elif host in LOCAL_HOSTS:
         reach = "only this machine; pass --host 0.0.0.0 to listen on all interfaces"
     else:
         reach = (
@@ -767,13 +819,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Refuse a file that is not a project before starting, rather than on every page.
     with _project(args, write=False):
         pass
-    command, extra = serve_command(
-        app=app, db=db, host=args.host, port=args.port, media_roots=args.media_roots
-    )
-    print(
-        serve_banner(db, host=args.host, port=args.port, media_roots=args.media_roots),
-        flush=True,
-    )
+    where = {"host": args.host, "port": args.port, "media_roots": args.media_roots}
+    command, extra = serve_command(app=app, db=db, secrets=args.secrets, **where)
+    print(serve_banner(db, secrets=args.secrets, **where), flush=True)
     return run_child(command, env={**os.environ, **extra})
 
 
@@ -1152,6 +1200,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="a folder the app may serve media from (repeatable; default: none, so media "
         "come from uploaded archives and URLs only)",
+    )
+    p.add_argument(
+        "--secrets",
+        metavar="FILE.toml",
+        help="the Streamlit secrets file whose [auth] section configures sign-in (default: "
+        "Streamlit's own search, .streamlit/secrets.toml in the working directory first)",
     )
     p.add_argument(
         "bundle",

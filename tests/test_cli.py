@@ -340,6 +340,21 @@ def test_serve_command_listens_where_asked_and_names_the_media_roots(tmp_path):
     assert env[cli.MEDIA_ROOTS_ENV] == ""  # no folder allowed unless named
 
 
+def test_serve_reads_the_secrets_file_it_is_given(tmp_path):
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(
+        "[auth]\n"
+        + "".join(f'{key} = "http://localhost:8501/oauth2callback"\n' for key in cli.AUTH_KEYS)
+    )
+    args = cli.build_parser().parse_args(["serve", "--secrets", str(secrets)])
+    assert args.secrets == str(secrets)
+    assert cli.check_secrets(secrets) == secrets.resolve()
+    command, _ = cli.serve_command(app=Path("app.py"), db=tmp_path / "p.db", secrets=secrets)
+    assert command[-2:] == ["--secrets.files", str(secrets)]
+    default, _ = cli.serve_command(app=Path("app.py"), db=tmp_path / "p.db")
+    assert "--secrets.files" not in default  # Streamlit's own search
+
+
 def test_serve_defaults_to_this_machine_only():
     args = cli.build_parser().parse_args(["serve"])
     assert (args.host, args.port, args.media_roots) == ("127.0.0.1", 8501, [])
@@ -365,6 +380,28 @@ def test_serve_says_who_can_reach_it(host, expected):
     assert cli.serve_banner(Path("p.db"), host=host, port=8501, media_roots=[]).startswith(expected)
     banner = cli.serve_banner(Path("p.db"), host=host, port=8501, media_roots=[Path("/m")])
     assert banner.endswith("media from the server only inside /m")
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        (
+            "127.0.0.1",
+            "serving p.db at http://127.0.0.1:8501 (only this machine; every page asks to "
+            "sign in, as /s/secrets.toml configures); no media folders on the server (pass --media-root DIR to allow one)",
+        ),
+        (
+            "0.0.0.0",
+            "serving p.db at http://0.0.0.0:8501 (other machines can reach it; every page "
+            "asks to sign in, as /s/secrets.toml configures); no media folders on the server (pass --media-root DIR to allow one)",
+        ),
+    ],
+)
+def test_serve_says_that_sign_in_is_on(host, expected):
+    banner = cli.serve_banner(
+        Path("p.db"), host=host, port=8501, media_roots=[], secrets=Path("/s/secrets.toml")
+    )
+    assert banner == expected
 
 
 def _free_port() -> int:

@@ -444,6 +444,60 @@ EXTRA = [
         "b.zip is not a readable .zip archive",
     ),
 ]
+
+
+def _serve_secrets(folder: Path, name: str, content: str | None) -> list[str]:
+    """``serve --secrets`` with the file ``name`` holding ``content`` (None: no such file)."""
+    secrets = folder / name
+    if content is not None:
+        _write(secrets, content)
+    return ["serve", "--db", str(folder / "p.db"), "--port", free_port(), "--secrets", str(secrets)]
+
+
+AUTH = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "a long random string",
+    "client_id": "workbench",
+    "client_secret": "s3cret",
+    "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration",
+}
+
+
+def _auth(**changes: str | None) -> str:
+    keys = {**AUTH, **changes}
+    return "[auth]\n" + "".join(f'{k} = "{v}"\n' for k, v in keys.items() if v is not None)
+
+
+# serve --secrets FILE: (case, file name, content, what the message says)
+SECRETS_CASES = [
+    ("missing", "secrets.toml", None, "--secrets: ", "secrets.toml: no such file"),
+    ("a folder", "dir.toml", "DIR", "dir.toml is a folder"),
+    ("not named .toml", "secrets.txt", _auth(), "secrets.txt: the file name must end in .toml"),
+    ("not TOML", "secrets.toml", "[auth\n", "secrets.toml: not a valid TOML file"),
+    ("not UTF-8", "secrets.toml", b"[auth]\nclient_id = '\xff'\n", "not a valid TOML file"),
+    ("no [auth]", "secrets.toml", '[other]\nx = 1\n', "no [auth] section"),
+    ("auth not a table", "secrets.toml", 'auth = "on"\n', "no [auth] section"),
+    ("keys missing", "secrets.toml", _auth(client_id=None, client_secret=None),
+     "[auth] lacks client_id, client_secret"),
+    ("a key empty", "secrets.toml", _auth(cookie_secret=""), "[auth] lacks cookie_secret"),
+    ("a key not text", "secrets.toml", _auth(client_id=None) + "client_id = 42\n",
+     "[auth] lacks client_id"),
+    ("redirect_uri not the callback", "secrets.toml", _auth(redirect_uri="http://localhost:8501/"),
+     "redirect_uri must be the app's address followed by /oauth2callback"),
+]  # fmt: skip
+
+
+def _secrets_case(name: str, file: str, content, *expected: str) -> Case:
+    def build(folder: Path) -> list[str]:
+        if content == "DIR":
+            _mkdir(folder / file)
+            return _serve_secrets(folder, file, None)
+        return _serve_secrets(folder, file, content)
+
+    return Case(("serve",), f"--secrets {name}", build, expected)
+
+
+EXTRA += [_secrets_case(*case) for case in SECRETS_CASES]
 ALL = cases() + EXTRA
 
 
