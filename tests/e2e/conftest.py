@@ -13,20 +13,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
+from e2e_helpers import App, start_app
 
-from benchmarks import _server
 from benchmarks._server import CHROMIUM_ARGS, CHROMIUM_ENV, DEFAULT_CHROMIUM, stop_app
 from erroranalysis.demo import build_demo
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = ROOT / "app.py"
 VIEWPORT = {"width": 1400, "height": 1000}
 # pytest-playwright's own base_url fixture trips a pytest deprecation; not ours to fix.
 PLUGIN_WARNING = (
@@ -69,33 +64,6 @@ def browser_context_args(browser_context_args: dict) -> dict:
 
 
 # ---------------------------------------------------------------------- the app server
-@dataclass(frozen=True)
-class App:
-    """A running app: its address and the project file it serves."""
-
-    url: str
-    db: Path
-    log: Path
-
-    def page_url(self, path: str = "", **query: str) -> str:
-        tail = f"?{urlencode(query)}" if query else ""
-        return f"{self.url}/{path}{tail}"
-
-
-def start_app(
-    db: Path,
-    log: Path,
-    *,
-    port: int | None = None,
-    env: dict[str, str] | None = None,
-    flags: tuple[str, ...] = (),
-) -> tuple[subprocess.Popen, str]:
-    """Start the app on ``db`` as ``erroranalysis serve`` does (``flags`` added to its
-    command line, ``env`` to its environment); returns the process and its base URL once
-    it answers."""
-    return _server.start_app(APP, db, log, port=port, env=env, flags=flags)
-
-
 @pytest.fixture(scope="module")
 def project_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project the module's app serves: the demo, unless the module overrides this."""

@@ -1,4 +1,5 @@
-"""Driving the Streamlit app from Playwright: waits, and the Review page's controls by name.
+"""Driving the Streamlit app from Playwright: serving it, a browser per person, waits, and
+the Review page's controls by name.
 
 Every action is followed by a wait for a DOM condition it must produce (a button turning
 primary, a new example id in the heading), then for the script to finish
@@ -8,15 +9,68 @@ before the rerun an action asked for has even started.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import subprocess
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from benchmarks import _server
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "app.py"
 
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 TIMEOUT_MS = 30_000
 # Playwright's default of 5 s is tight for a rerun on a busy two-core CI machine.
 expect.set_options(timeout=15_000)
 EXAMPLE_HEADING = re.compile(r"^Example ")
+
+
+@dataclass(frozen=True)
+class App:
+    """A running app: its address and the project file it serves."""
+
+    url: str
+    db: Path
+    log: Path
+
+    def page_url(self, path: str = "", **query: str) -> str:
+        tail = f"?{urlencode(query)}" if query else ""
+        return f"{self.url}/{path}{tail}"
+
+
+def start_app(
+    db: Path,
+    log: Path,
+    *,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    flags: tuple[str, ...] = (),
+    secrets: Path | None = None,
+) -> tuple[subprocess.Popen, str]:
+    """Start the app on ``db`` as ``erroranalysis serve`` does (``flags`` added to its
+    command line, ``env`` to its environment, ``secrets`` as ``--secrets`` takes it);
+    returns the process and its base URL once it answers."""
+    return _server.start_app(APP, db, log, port=port, env=env, flags=flags, secrets=secrets)
+
+
+@contextlib.contextmanager
+def pages_of(
+    browser: Browser, context_args: dict, names: Iterable[str]
+) -> Iterator[dict[str, Page]]:
+    """A page for each of ``names``, each in a browser context of its own (its own cookies
+    and session), as people in different browsers; the contexts are closed afterwards."""
+    contexts = {name: browser.new_context(**context_args) for name in names}
+    try:
+        yield {name: context.new_page() for name, context in contexts.items()}
+    finally:
+        for context in contexts.values():
+            context.close()
 
 
 def wait_idle(page: Page, *, timeout: float = TIMEOUT_MS) -> None:

@@ -15,6 +15,7 @@ from e2e_helpers import (
     nav_button,
     no_exception,
     open_page,
+    pages_of,
     set_reviewer,
     tag_button,
 )
@@ -40,10 +41,8 @@ def project_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def sessions(browser: Browser, browser_context_args: dict) -> Iterator[dict[str, Page]]:
-    contexts = [browser.new_context(**browser_context_args) for _ in REVIEWERS]
-    yield {name: context.new_page() for name, context in zip(REVIEWERS, contexts, strict=True)}
-    for context in contexts:
-        context.close()
+    with pages_of(browser, browser_context_args, REVIEWERS) as pages:
+        yield pages
 
 
 def test_two_sessions_tagging_at_once_keep_every_tag(app, sessions: dict[str, Page]):
