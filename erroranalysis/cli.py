@@ -791,8 +791,8 @@ def serve_banner(
         reach = "only this machine; pass --host 0.0.0.0 to listen on all interfaces"
     else:
         reach = (
-            "other machines can reach it, and the app has no sign-in of its own: "
-            "anyone who reaches the port can read and tag the project"
+            "other machines can reach it, and unless .streamlit/secrets.toml configures "
+            "sign-in (see --secrets) anyone who reaches the port can read and tag the project"
         )
     media = (
         "media from the server only inside " + ", ".join(map(str, media_roots))

@@ -371,8 +371,8 @@ def test_serve_defaults_to_this_machine_only():
         ("::1", "serving p.db at http://[::1]:8501 (only this machine;"),
         (
             "0.0.0.0",
-            "serving p.db at http://0.0.0.0:8501 (other machines can reach it, and the "
-            "app has no sign-in of its own",
+            "serving p.db at http://0.0.0.0:8501 (other machines can reach it, and unless "
+            ".streamlit/secrets.toml configures sign-in (see --secrets) anyone who reaches",
         ),
     ],
 )
