@@ -25,6 +25,7 @@ import pandas as pd
 from .design import DesignWeights, design_weights
 from .errors import ExpectedError
 from .rules import evaluate_rule
+from .store import applies_to
 from .vocabulary import KINDS, STRATUM_DIRECT, TAG_PREFIX
 
 if TYPE_CHECKING:
@@ -86,9 +87,16 @@ class Evidence:
 # --------------------------------------------------------------------------- the project
 
 
-def _taxonomy(project: Project) -> tuple[pd.DataFrame, dict[str, frozenset[str]]]:
-    """The tag definitions indexed by tag, and each dataset's tags from data."""
+def _taxonomy(
+    project: Project, dataset: str | None = None
+) -> tuple[pd.DataFrame, dict[str, frozenset[str]]]:
+    """The tag definitions indexed by tag (with ``dataset``, only those of the tags that
+    apply to it: a tag scoped to other datasets is no tag of this one), and each
+    dataset's tags from data."""
     definitions = project.tag_definitions().set_index("tag")
+    if dataset is not None:
+        applies = definitions["datasets"].map(lambda scope: applies_to(scope, dataset))
+        definitions = definitions[applies.astype(bool)]
     data_tags: dict[str, set[str]] = {}
     for info in project.runs():
         data_tags.setdefault(info.dataset, set()).update(info.dataset_tags)
@@ -116,7 +124,7 @@ def load_evidence(
     """
     info = project.dataset(dataset).run(run)
     frame = project.dataset(dataset).examples(info.name) if examples is None else examples
-    definitions, data_tags = _taxonomy(project)
+    definitions, data_tags = _taxonomy(project, info.dataset)
     columns: dict[str, np.ndarray] = {}
     kinds: dict[str, str] = {}
     for column in frame.columns:
@@ -145,6 +153,8 @@ def load_evidence(
     n = len(frame)
     for name, group in assignments.groupby("tag", sort=True):
         if name in kinds:  # the data already says, for every example
+            continue
+        if name not in definitions.index:  # scoped to other datasets since
             continue
         column = np.zeros(n, dtype=bool)
         column[group["position"].to_numpy()] = True
@@ -188,25 +198,20 @@ def _design(
     )
 
 
-def reviewable_tags(project: Project) -> list[str]:
-    """The tags a reviewer sets by hand: the taxonomy without rule tags and without tags
-    that come with the data of any dataset. Cheaper than :func:`load_evidence`: it reads
-    only the taxonomy and the list of runs."""
-    definitions, data_tags = _taxonomy(project)
-    derived = _derived(definitions, data_tags)
-    return [tag for tag in definitions.index if tag not in derived]
+def reviewable_tags(project: Project, dataset: str | None = None) -> list[str]:
+    """The tags a reviewer sets by hand (on ``dataset``, if given), in shortcut order: the
+    taxonomy without rule tags, tags that come with the data of any dataset, and tags
+    scoped to other datasets (see :meth:`~erroranalysis.store.Project.tags_for`). Cheaper
+    than :func:`load_evidence`: it reads only the taxonomy and the list of runs."""
+    return project.tags_for(dataset)
 
 
 def derived_tags(project: Project) -> frozenset[str]:
     """The tags nobody sets by hand (the complement of :func:`reviewable_tags`): rule tags
     and the tags that come with the data of any dataset."""
-    return _derived(*_taxonomy(project))
-
-
-def _derived(definitions: pd.DataFrame, data_tags: Mapping[str, frozenset[str]]) -> frozenset[str]:
-    rules = definitions["rule"]
-    ruled = definitions.index[rules.notna() & (rules != "")]
-    return frozenset(ruled).union(*data_tags.values())
+    definitions, data_tags = _taxonomy(project)
+    every = frozenset(definitions.index).union(*data_tags.values())
+    return every - frozenset(project.tags_for(None))
 
 
 # --------------------------------------------------------------------------- validation

@@ -1,5 +1,5 @@
 """The action log's undo: one action per reviewer of an import, undo of tag management
-(rename, merge, delete, definitions) restoring the exact previous state, and renames and
+(rename, merge, delete, definitions, datasets, order) restoring the exact previous state, and renames and
 deletes that behave the same for reviewed, dataset and rule tags."""
 
 from __future__ import annotations
@@ -157,6 +157,8 @@ TAG_CHANGES = {
     "rename onto a deleted name": lambda p: p.rename_tag("noise", "old", actor="lead"),
     "merge": lambda p: p.merge_tags("noise", "clipped", actor="lead"),
     "delete": lambda p: p.delete_tag("noise", actor="lead"),
+    "scope": lambda p: p.scope_tag("clipped", ["dev"], actor="lead"),
+    "order": lambda p: p.order_tags(["noise", "clipped"], actor="lead"),
 }
 
 
@@ -398,6 +400,8 @@ OPERATIONS = st.one_of(
     st.tuples(st.just("rename"), NAMES, NAMES),
     st.tuples(st.just("merge"), NAMES, NAMES),
     st.tuples(st.just("delete"), NAMES),
+    st.tuples(st.just("scope"), NAMES, st.sampled_from([None, ["dev"], ["test"], ["dev", "test"]])),
+    st.tuples(st.just("order"), st.lists(NAMES, max_size=3)),
 )
 
 
@@ -410,6 +414,8 @@ def operate(p: Project, operation: tuple) -> None:
         "rename": lambda old, new: p.rename_tag(old, new, actor="zoe"),
         "merge": lambda source, target: p.merge_tags(source, target, actor="zoe"),
         "delete": lambda tag: p.delete_tag(tag, actor="zoe"),
+        "scope": lambda tag, datasets: p.scope_tag(tag, datasets, actor="zoe"),
+        "order": lambda names: p.order_tags(names, actor="zoe"),
     }[kind]
     with suppress(StoreError):  # a refused change changes nothing
         act(*args)

@@ -62,6 +62,7 @@ from .dataset import DatasetStore
 from .files import check_project_file
 from .project import Project, open_project
 from .schema import APPLICATION_ID, SCHEMA_VERSION
+from .tags import applies_to, shortcut_order
 
 __all__ = [
     "APPLICATION_ID",
@@ -72,7 +73,9 @@ __all__ = [
     "ProjectFileError",
     "RunInfo",
     "StoreError",
+    "applies_to",
     "check_actor",
     "check_project_file",
     "open_project",
+    "shortcut_order",
 ]

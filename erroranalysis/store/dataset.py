@@ -487,6 +487,7 @@ class DatasetStore:
                     "with another tag"
                 )
             tag_id = self.project._tag_id(conn, tag, actor, stamp, create=True)
+            self.project._check_in_scope(conn, [tag_id], dataset_id)
             already = {
                 r[0]
                 for r in conn.execute(
@@ -538,6 +539,8 @@ class DatasetStore:
             if not present and not existed:
                 return None
             tag_id = self.project._tag_id(conn, tag, actor, stamp, create=present)
+            if present:  # a tag of other datasets may still be taken off
+                self.project._check_in_scope(conn, [tag_id], dataset_id)
             detail = {"example": example_id, "tag": tag, "op": op}
             if not existed:  # its undo deletes the tag again
                 detail["created"] = True
@@ -818,7 +821,7 @@ class DatasetStore:
                 action = next(iter(actions.values()))
                 if plan is not None:
                     self.project._map_review_tags(
-                        conn, plan, next(iter(actors)), stamp, hidden=False
+                        conn, plan, next(iter(actors)), stamp, hidden=False, dataset_id=dataset_id
                     )
                     decide(conn)
                 conn.executemany(insert, rows(actions, dataset_id, 0, n))

@@ -133,6 +133,17 @@ def describe_action(
         return f"merge of tag {_quoted(detail.get('from'))} into {_quoted(detail.get('to'))}"
     if kind == "delete_tag":
         return f"deletion of tag {tag}"
+    if kind == "scope_tag":
+        datasets = detail.get("datasets")
+        if datasets is None:
+            return f"tag {tag} given to the whole project"
+        return f"tag {tag} given to dataset{'s' if len(datasets) != 1 else ''} " + ", ".join(
+            map(_quoted, datasets)
+        )
+    if kind == "order_tags":
+        return "shortcut order of the tags set to " + (
+            ", ".join(map(_quoted, detail.get("tags") or [])) or "names only"
+        )
     if kind == "role":
         if detail.get("role") == "none":
             return f"role of {_quoted(detail.get('user'))} taken away"
@@ -465,25 +476,26 @@ class TagLog:
         conn: sqlite3.Connection,
         target: int,
         *,
-        tag_id: int,
+        tag_id: int | None,
         name: str | None = None,
         kinds: tuple[str, ...] | None = None,
     ) -> str:
         """Words for the latest live action after ``target`` that changed the tag
-        ``tag_id`` (or, with ``name``, gave a tag that name), for a refused undo: " by
-        action #N (what, actor, when); undo that first", or "" when none is found."""
+        ``tag_id`` (or, with ``name``, gave a tag that name; ``tag_id`` None: any action of
+        ``kinds``), for a refused undo: " by action #N (what, actor, when); undo that
+        first", or "" when none is found."""
         live = self._live_action("a.id")
         chosen = f" AND a.kind IN ({','.join('?' * len(kinds))})" if kinds else ""
         row = conn.execute(
             "SELECT a.id, a.kind, a.detail, a.actor, a.at FROM actions a WHERE a.id > ?"
-            f" AND {live}{chosen} AND (json_extract(a.detail, '$.undo.tag_id') = ?"
+            f" AND {live}{chosen} AND (? IS NULL OR json_extract(a.detail, '$.undo.tag_id') = ?"
             " OR EXISTS (SELECT 1 FROM json_each(a.detail, '$.undo.tags') j"
             " WHERE json_extract(j.value, '$.tag_id') = ?)"
             " OR EXISTS (SELECT 1 FROM tag_events e WHERE e.action_id = a.id AND e.tag_id = ?)"
             " OR (? IS NOT NULL AND ? IN (json_extract(a.detail, '$.tag'),"
             " json_extract(a.detail, '$.to'))))"
             " ORDER BY a.id DESC LIMIT 1",
-            (target, *(kinds or ()), tag_id, tag_id, tag_id, name, name),
+            (target, *(kinds or ()), tag_id, tag_id, tag_id, tag_id, name, name),
         ).fetchone()
         if row is None:
             return ""

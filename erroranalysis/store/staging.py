@@ -185,10 +185,18 @@ class ReviewStaging:
         return _TagPlan(names=distinct, pairs=len(pairs), ranges=ranges)
 
     def _map_review_tags(
-        self, conn: sqlite3.Connection, plan: _TagPlan, actor: str, stamp: str, *, hidden: bool
+        self,
+        conn: sqlite3.Connection,
+        plan: _TagPlan,
+        actor: str,
+        stamp: str,
+        *,
+        hidden: bool,
+        dataset_id: int,
     ) -> None:
         """Fill ``temp.staged_tag_ids`` with the id of each staged tag name. ``hidden``
-        makes a missing tag as deleted, to come back when the import completes."""
+        makes a missing tag as deleted, to come back when the import completes. A tag that
+        belongs to other datasets than ``dataset_id`` raises :class:`StoreError`."""
         ids = []
         for name in plan.names:
             if not hidden:
@@ -205,6 +213,7 @@ class ReviewStaging:
                     stamp,
                 )
             ids.append(row[0])
+        self._check_in_scope(conn, ids, dataset_id)
         conn.execute("DELETE FROM temp.staged_tag_ids")
         conn.executemany("INSERT INTO temp.staged_tag_ids VALUES (?, ?)", list(enumerate(ids)))
 
@@ -423,7 +432,7 @@ class ReviewStaging:
             )
             first = next(iter(actions))
             if plan is not None:
-                self._map_review_tags(conn, plan, first, stamp, hidden=True)
+                self._map_review_tags(conn, plan, first, stamp, hidden=True, dataset_id=dataset_id)
         ids = tuple(actions.values())
         return _Stage(ids[0], dataset_id, ids), actions
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
@@ -12,17 +12,46 @@ from ..errors import StoreError
 from ..vocabulary import MAX_TAGS, TAG_PREFIX, check_tag_name
 from .common import check_actor, now
 from .files import _guarded
+from .team import ROLES_SCHEMA
 
 # What a tag's definition holds, as restored by an undo; a deleted tag also gets back
-# who made it and when.
+# who made it and when, and (from schema 6) its place in the shortcut order and its
+# datasets.
 DEFINITION = ("description", "hlp", "effort", "rule")
 ORIGIN = ("created_at", "created_by")
+PLACE = ("position",)
 # Actions on the taxonomy (logged project-wide, dataset NULL), each undoable when its
 # detail holds what the undo needs (under "undo": older versions logged none).
-TAG_ACTIONS = ("define_tag", "define_tags", "rename_tag", "merge_tags", "delete_tag")
+TAG_ACTIONS = (
+    "define_tag",
+    "define_tags",
+    "rename_tag",
+    "merge_tags",
+    "delete_tag",
+    "scope_tag",
+    "order_tags",
+)
+# The schema that brought tag scopes and positions (with roles: a team's project).
+SCOPES_SCHEMA = ROLES_SCHEMA
 # A deleted tag whose name is taken again keeps its rows under this name: the mark at its
 # end (U+200E) is one no tag name may hold, so it never clashes with a live tag.
 _SET_ASIDE = "{name} (deleted #{id})\u200e"
+
+
+def applies_to(datasets: Sequence[str], dataset: str) -> bool:
+    """Whether a tag whose scope is ``datasets`` (as in :meth:`Taxonomy.tag_definitions`;
+    empty: the whole project) applies to ``dataset``."""
+    return not datasets or dataset in datasets
+
+
+def shortcut_order(definitions: pd.DataFrame) -> pd.DataFrame:
+    """Rows of :meth:`Taxonomy.tag_definitions` in shortcut order: the positions the team
+    set, then the tags without one, by name."""
+    return (
+        definitions.assign(_unplaced=definitions["position"].isna())
+        .sort_values(["_unplaced", "position", "tag"], kind="stable")
+        .drop(columns="_unplaced")
+    )
 
 
 class Taxonomy:
@@ -44,6 +73,9 @@ class Taxonomy:
                 " rule = NULL, created_at = ?, created_by = ? WHERE id = ?",
                 (stamp, actor, row[0]),
             )
+            if self._has_scopes():  # made anew: for the whole project, in no set place
+                conn.execute("UPDATE tags SET position = NULL WHERE id = ?", (row[0],))
+                conn.execute("DELETE FROM tag_scopes WHERE tag_id = ?", (row[0],))
             return row[0]
         return conn.execute(
             "INSERT INTO tags (name, created_at, created_by) VALUES (?, ?, ?)",
@@ -73,13 +105,56 @@ class Taxonomy:
             is not None
         )
 
+    def _has_scopes(self) -> bool:
+        return self.schema_version >= SCOPES_SCHEMA
+
     @_guarded
     def tag_definitions(self) -> pd.DataFrame:
-        """The project's tags: name, description, hlp, effort, rule, created_at, created_by."""
-        return self._query(
-            "SELECT name AS tag, description, hlp, effort, rule, created_at, created_by"
-            " FROM tags WHERE deleted_at IS NULL ORDER BY name"
+        """The project's tags by name: tag, description, hlp, effort, rule, created_at,
+        created_by, datasets (the sorted tuple of the datasets the tag belongs to; empty:
+        the whole project) and position (its place in the shortcut order, missing where
+        the team set none)."""
+        scoped = self._has_scopes()
+        frame = self._query(
+            "SELECT name AS tag, description, hlp, effort, rule, created_at, created_by, "
+            + ("position" if scoped else "NULL AS position")
+            + " FROM tags WHERE deleted_at IS NULL ORDER BY name"
         )
+        scopes = self._scopes() if scoped else {}
+        return frame.assign(
+            datasets=[scopes.get(tag, ()) for tag in frame["tag"]],
+            position=frame["position"].astype("Int64"),
+        )[[*frame.columns.drop("position"), "datasets", "position"]]
+
+    def _scopes(self) -> dict[str, tuple[str, ...]]:
+        """Each scoped live tag's datasets, by name."""
+        scopes: dict[str, tuple[str, ...]] = {}
+        rows = self._conn.execute(
+            "SELECT t.name, d.name FROM tag_scopes s JOIN tags t ON t.id = s.tag_id"
+            " JOIN datasets d ON d.id = s.dataset_id WHERE t.deleted_at IS NULL"
+            " ORDER BY t.name, d.name"
+        )
+        for tag, dataset in rows:
+            scopes[tag] = (*scopes.get(tag, ()), dataset)
+        return scopes
+
+    @_guarded
+    def tags_for(self, dataset: str | None) -> list[str]:
+        """The tags a reviewer sets by hand on ``dataset``, in shortcut order (the order the
+        team set, then the others by name): the tags of the whole project and those scoped
+        to ``dataset``, without rule tags and tags that come with any dataset's data.
+        ``None``: those of every dataset. An unknown dataset raises :class:`StoreError`."""
+        if dataset is not None:
+            self._dataset_id(dataset)
+        definitions = self.tag_definitions()
+        data = {tag for info in self.runs() for tag in info.dataset_tags}
+        rules = definitions["rule"]
+        keep = (rules.isna() | (rules == "")) & ~definitions["tag"].isin(data)
+        if dataset is not None:
+            keep &= (
+                definitions["datasets"].map(lambda scope: applies_to(scope, dataset)).astype(bool)
+            )
+        return shortcut_order(definitions[keep])["tag"].tolist()
 
     @staticmethod
     def _definition_changes(
@@ -126,11 +201,18 @@ class Taxonomy:
         """The definition of the live tag ``name`` (with ``origin``, also who made it and
         when), None if there is none."""
         fields = DEFINITION + ORIGIN if origin else DEFINITION
+        if origin and self._has_scopes():
+            fields += PLACE
         row = conn.execute(
-            f"SELECT {', '.join(fields)} FROM tags WHERE name = ? AND deleted_at IS NULL",
+            f"SELECT id, {', '.join(fields)} FROM tags WHERE name = ? AND deleted_at IS NULL",
             (name,),
         ).fetchone()
-        return None if row is None else dict(zip(fields, row, strict=True))
+        if row is None:
+            return None
+        found = dict(zip(fields, row[1:], strict=True))
+        if origin and self._has_scopes():
+            found["datasets"] = self._scope_ids(conn, row[0])
+        return found
 
     @_guarded
     def define_tag(
@@ -288,6 +370,17 @@ class Taxonomy:
                 raise StoreError("cannot merge a tag into itself")
             self._check_not_data(conn, source, "merged")
             self._check_not_data(conn, target, "merged into")
+            carried = (
+                self._carried_outside(conn, src, self._scope_ids(conn, dst))
+                if self._has_scopes()
+                else None
+            )
+            if carried is not None:
+                raise StoreError(
+                    f"{source!r} is on {carried[1]:,} examples of dataset {carried[0]!r}, to "
+                    f"which {target!r} does not belong; nothing was changed (add the dataset "
+                    f"to {target!r}'s datasets first)"
+                )
             if conn.execute("SELECT rule FROM tags WHERE id = ?", (dst,)).fetchone()[0]:
                 raise StoreError(
                     f"{target!r} is a rule tag (its examples follow its rule), so no tag can "
@@ -366,6 +459,163 @@ class Taxonomy:
             self._bump()
         return removed
 
+    @_guarded
+    def scope_tag(self, name: str, datasets: Sequence[str] | None, *, actor: str) -> None:
+        """Let tag ``name`` belong to ``datasets`` only (None: to the whole project again):
+        Review offers it, and the analyses count it, on those datasets alone. An admin's
+        action, logged (kind ``scope_tag``) with the scope before, which an undo restores.
+
+        An unknown tag or dataset, an empty list, a tag that comes with a run's data, or a
+        scope that would leave out a dataset whose examples carry the tag raises
+        :class:`StoreError` and changes nothing."""
+        self._require_writable()
+        actor = check_actor(actor)
+        name = check_tag_name(name)
+        if datasets is not None:
+            datasets = list(dict.fromkeys(datasets))
+            if not datasets:
+                raise StoreError(
+                    f"no datasets given for tag {name!r}; name at least one, or the whole "
+                    "project; nothing was changed"
+                )
+        if not self._has_scopes():
+            raise StoreError(f"{self.path.name} predates tag scopes; open it for writing first")
+        stamp = now()
+        with self.write() as conn:
+            self.require(actor, "admin", "choose the datasets of a tag")
+            ids = [] if datasets is None else [self._dataset_id(d) for d in datasets]
+            tag_id = self._tag_id(conn, name, actor, stamp, create=False)
+            self._check_not_data(conn, name, "given datasets")
+            before = self._scope_ids(conn, tag_id)
+            if sorted(ids) == before:
+                return
+            self._set_scope(conn, tag_id, name, ids)
+            detail = {
+                "tag": name,
+                "datasets": None if datasets is None else sorted(datasets),
+                "undo": {"tag_id": tag_id, "before": before},
+            }
+            self._action(conn, None, "scope_tag", actor, stamp, detail=detail)
+            self._bump()
+
+    @staticmethod
+    def _scope_ids(conn: sqlite3.Connection, tag_id: int) -> list[int]:
+        rows = conn.execute(
+            "SELECT dataset_id FROM tag_scopes WHERE tag_id = ? ORDER BY dataset_id", (tag_id,)
+        )
+        return [r[0] for r in rows]
+
+    def _set_scope(
+        self, conn: sqlite3.Connection, tag_id: int, name: str, dataset_ids: Sequence[int]
+    ) -> None:
+        """Give the tag the datasets ``dataset_ids`` (none: the whole project), unless
+        examples of a dataset left out carry it (:class:`StoreError`, nothing changed)."""
+        carried = self._carried_outside(conn, tag_id, dataset_ids)
+        if carried is not None:
+            raise StoreError(
+                f"tag {name!r} is on {carried[1]:,} examples of dataset {carried[0]!r}, "
+                "which its datasets would leave out; nothing was changed (take the tag "
+                f"off them first, or keep {carried[0]!r})"
+            )
+        conn.execute("DELETE FROM tag_scopes WHERE tag_id = ?", (tag_id,))
+        conn.executemany(
+            "INSERT INTO tag_scopes (tag_id, dataset_id) VALUES (?, ?)",
+            [(tag_id, d) for d in sorted(dataset_ids)],
+        )
+
+    def _carried_outside(
+        self, conn: sqlite3.Connection, tag_id: int, dataset_ids: Sequence[int]
+    ) -> tuple[str, int] | None:
+        """The first dataset (by name) outside ``dataset_ids`` whose examples carry the tag,
+        and how many do; None if there is none, or if ``dataset_ids`` is empty (the whole
+        project)."""
+        if not dataset_ids:
+            return None
+        marks = ",".join("?" * len(dataset_ids))
+        return conn.execute(
+            "SELECT d.name, count(*) FROM tag_assignments a JOIN datasets d"
+            f" ON d.id = a.dataset_id WHERE a.tag_id = ? AND {self._present('a')}"
+            f" AND a.dataset_id NOT IN ({marks}) GROUP BY d.name ORDER BY d.name LIMIT 1",
+            (tag_id, *dataset_ids),
+        ).fetchone()
+
+    def _check_in_scope(
+        self, conn: sqlite3.Connection, tag_ids: Iterable[int], dataset_id: int
+    ) -> None:
+        """Raise :class:`StoreError` if one of the tags belongs to other datasets only, so
+        it may not be put on an example of dataset ``dataset_id``."""
+        tag_ids = list(tag_ids)
+        if not tag_ids or not self._has_scopes():
+            return
+        marks = ",".join("?" * len(tag_ids))
+        row = conn.execute(
+            "SELECT t.name, group_concat(d.name, ', ') FROM tag_scopes s"
+            " JOIN tags t ON t.id = s.tag_id JOIN datasets d ON d.id = s.dataset_id"
+            f" WHERE s.tag_id IN ({marks}) GROUP BY s.tag_id"
+            " HAVING sum(s.dataset_id = ?) = 0 ORDER BY t.name LIMIT 1",
+            (*tag_ids, dataset_id),
+        ).fetchone()
+        if row is not None:
+            here = conn.execute("SELECT name FROM datasets WHERE id = ?", (dataset_id,)).fetchone()
+            raise StoreError(
+                f"tag {row[0]!r} belongs to dataset(s) {row[1]}, not to {here[0]!r}; nothing "
+                "was changed (an admin can add the dataset to the tag's datasets on the Tags "
+                "page or with `erroranalysis tags scope`)"
+            )
+
+    @_guarded
+    def order_tags(self, names: Sequence[str], *, actor: str) -> None:
+        """Put the tags ``names`` first in the shortcut order, in that order (Review's keys
+        1–9 follow it); the other tags with a place keep theirs, in the same order, after
+        them; tags never placed come last, by name. An admin's action, logged (kind
+        ``order_tags``) with every position before, which an undo restores.
+
+        An unknown or repeated name raises :class:`StoreError` and changes nothing."""
+        self._require_writable()
+        actor = check_actor(actor)
+        names = [check_tag_name(n) for n in names]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise StoreError(
+                f"tag {repeated[0]!r} is named twice in the order; nothing was changed"
+            )
+        if not self._has_scopes():
+            raise StoreError(f"{self.path.name} predates tag order; open it for writing first")
+        stamp = now()
+        with self.write() as conn:
+            self.require(actor, "admin", "set the order of the tags")
+            ids = [self._tag_id(conn, n, actor, stamp, create=False) for n in names]
+            before = self._positions(conn)
+            rest = [t for t, _ in sorted(before.items(), key=lambda kv: kv[1]) if t not in ids]
+            after = {t: i for i, t in enumerate([*ids, *rest], start=1)}
+            if after == before:
+                return
+            self._set_positions(conn, after)
+            detail = {
+                "tags": names,
+                "undo": {"before": [[t, p] for t, p in sorted(before.items())]},
+            }
+            self._action(conn, None, "order_tags", actor, stamp, detail=detail)
+            self._bump()
+
+    @staticmethod
+    def _positions(conn: sqlite3.Connection) -> dict[int, int]:
+        """The place of every live tag that has one, by tag id."""
+        return dict(
+            conn.execute(
+                "SELECT id, position FROM tags WHERE deleted_at IS NULL AND position IS NOT NULL"
+            ).fetchall()
+        )
+
+    @staticmethod
+    def _set_positions(conn: sqlite3.Connection, positions: dict[int, int]) -> None:
+        conn.execute(
+            "UPDATE tags SET position = NULL WHERE deleted_at IS NULL AND position IS NOT NULL"
+        )
+        conn.executemany(
+            "UPDATE tags SET position = ? WHERE id = ?", [(p, t) for t, p in positions.items()]
+        )
+
     def _undo_tag_action(
         self,
         conn: sqlite3.Connection,
@@ -382,7 +632,23 @@ class Taxonomy:
         impossible (the tag deleted or made anew since, its old name taken) raises
         :class:`StoreError`."""
         info = detail["undo"]
-        if kind == "define_tag":
+        if kind == "scope_tag":
+            self._live_tag(conn, info["tag_id"], detail["tag"], since=target)
+            later = self._later_action(conn, target, tag_id=info["tag_id"], kinds=("scope_tag",))
+            if later:
+                raise StoreError(
+                    f"the datasets of tag {detail['tag']!r} were changed again since{later}; "
+                    "nothing was changed"
+                )
+            self._set_scope(conn, info["tag_id"], detail["tag"], info["before"])
+        elif kind == "order_tags":
+            later = self._later_action(conn, target, tag_id=None, kinds=("order_tags",))
+            if later:
+                raise StoreError(
+                    f"the order of the tags was changed again since{later}; nothing was changed"
+                )
+            self._set_positions(conn, {t: p for t, p in info["before"]})
+        elif kind == "define_tag":
             self._restore_definition(conn, detail["tag"], info, stamp, since=target)
         elif kind == "define_tags":
             for name, each in reversed(list(zip(detail["tags"], info["tags"], strict=True))):
@@ -413,12 +679,15 @@ class Taxonomy:
             )
             self._free_name(conn, name, "nothing was changed (rename that one first)", since=target)
             self._count_new_tag(conn, name)
-            before = {k: info["before"][k] for k in DEFINITION + ORIGIN if k in info["before"]}
+            fields = DEFINITION + ORIGIN + PLACE
+            before = {k: info["before"][k] for k in fields if k in info["before"]}
             conn.execute(
                 f"UPDATE tags SET name = ?, deleted_at = NULL, {', '.join(f'{k} = ?' for k in before)}"
                 " WHERE id = ?",
                 (name, *before.values(), tag_id),
             )
+            if "datasets" in info["before"]:
+                self._set_scope(conn, tag_id, name, info["before"]["datasets"])
             datasets = conn.execute(
                 "SELECT DISTINCT dataset_id FROM tag_events WHERE action_id = ? ORDER BY 1",
                 (target,),
