@@ -48,6 +48,8 @@ WRITES: dict[str, Callable[[Project, str], object]] = {
     "rename_tag": lambda p, a: p.rename_tag("car", "vehicle", actor=a),
     "merge_tags": lambda p, a: p.merge_tags("car", "noise", actor=a),
     "delete_tag": lambda p, a: p.delete_tag("car", actor=a),
+    "scope_tag": lambda p, a: p.scope_tag("car", ["dev"], actor=a),
+    "order_tags": lambda p, a: p.order_tags(["noise", "car"], actor=a),
     "grant_role": lambda p, a: p.grant_role(NOBODY, "viewer", actor=a),
 }
 # The same writes by other paths to them.

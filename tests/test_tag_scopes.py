@@ -230,9 +230,9 @@ def test_a_deleted_name_made_anew_belongs_to_the_whole_project_in_no_set_place(p
 def test_scoping_and_ordering_are_for_admins_once_a_team_is_formed(project):
     project.grant_role("lead", "admin", actor="lead")
     project.grant_role("ana", "reviewer", actor="lead")
-    with pytest.raises(NotPermitted, match="'ana' may not choose the datasets of a tag"):
+    with pytest.raises(NotPermitted, match="'ana' may not choose the datasets of tags"):
         project.scope_tag("car", ["speech"], actor="ana")
-    with pytest.raises(NotPermitted, match="'ana' may not set the order of the tags"):
+    with pytest.raises(NotPermitted, match="'ana' may not set the order of tags"):
         project.order_tags(["car"], actor="ana")
     project.scope_tag("car", ["speech"], actor="lead")
     assert scope(project)["car"] == ("speech",)

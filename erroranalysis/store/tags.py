@@ -470,6 +470,7 @@ class Taxonomy:
         :class:`StoreError` and changes nothing."""
         self._require_writable()
         actor = check_actor(actor)
+        self.permit(actor, "scope_tag")
         name = check_tag_name(name)
         if datasets is not None:
             datasets = list(dict.fromkeys(datasets))
@@ -482,7 +483,6 @@ class Taxonomy:
             raise StoreError(f"{self.path.name} predates tag scopes; open it for writing first")
         stamp = now()
         with self.write() as conn:
-            self.require(actor, "admin", "choose the datasets of a tag")
             ids = [] if datasets is None else [self._dataset_id(d) for d in datasets]
             tag_id = self._tag_id(conn, name, actor, stamp, create=False)
             self._check_not_data(conn, name, "given datasets")
@@ -573,6 +573,7 @@ class Taxonomy:
         An unknown or repeated name raises :class:`StoreError` and changes nothing."""
         self._require_writable()
         actor = check_actor(actor)
+        self.permit(actor, "order_tags")
         names = [check_tag_name(n) for n in names]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
@@ -583,7 +584,6 @@ class Taxonomy:
             raise StoreError(f"{self.path.name} predates tag order; open it for writing first")
         stamp = now()
         with self.write() as conn:
-            self.require(actor, "admin", "set the order of the tags")
             ids = [self._tag_id(conn, n, actor, stamp, create=False) for n in names]
             before = self._positions(conn)
             rest = [t for t, _ in sorted(before.items(), key=lambda kv: kv[1]) if t not in ids]

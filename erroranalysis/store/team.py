@@ -38,6 +38,8 @@ WRITE_ROLES: dict[str, tuple[str, str]] = {
     "rename_tag": ("admin", "rename tags"),
     "merge_tags": ("admin", "merge tags"),
     "delete_tag": ("admin", "delete tags"),
+    "scope_tag": ("admin", "choose the datasets of tags"),
+    "order_tags": ("admin", "set the order of tags"),
     "grant_role": ("admin", "grant roles"),
 }
 # Each user's current role: their latest grant.
