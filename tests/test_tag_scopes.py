@@ -10,6 +10,7 @@ from store_support import add_run, numbered_frame
 from erroranalysis import analyses
 from erroranalysis.errors import NotPermitted
 from erroranalysis.store import Project, StoreError, open_project
+from erroranalysis.store.log import describe_action
 
 
 @pytest.fixture
@@ -252,3 +253,56 @@ def test_the_analyses_of_a_dataset_leave_out_the_tags_of_other_datasets(project)
     assert list(speech.rule_problems) == ["sure"]  # a rule on a column these runs lack
     assert "hum" in analyses.priority_table(speech)["tag"].tolist()
     assert "hum" not in analyses.priority_table(digits)["tag"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("kind", "detail", "what"),
+    [
+        (
+            "scope_tag",
+            {"tag": "hum", "datasets": ["speech"]},
+            "tag 'hum' given to dataset 'speech'",
+        ),
+        (
+            "scope_tag",
+            {"tag": "any", "datasets": ["digits", "speech"]},
+            "tag 'any' given to datasets 'digits', 'speech'",
+        ),
+        ("scope_tag", {"tag": "hum", "datasets": None}, "tag 'hum' given to the whole project"),
+        ("order_tags", {"tags": ["hum", "car"]}, "shortcut order of the tags set to 'hum', 'car'"),
+        ("order_tags", {"tags": []}, "shortcut order of the tags set to names only"),
+    ],
+)
+def test_the_log_says_what_a_scope_or_order_did(kind, detail, what):
+    assert describe_action(kind, detail) == what
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            [("scope", "car", ["speech"]), ("scope", "car", ["digits"])],
+            r"the datasets of tag 'car' were changed again since by action #\d+ \(tag 'car' "
+            "given to dataset 'digits'",
+        ),
+        (
+            [("order", ["car"]), ("order", ["hum"])],
+            r"the order of the tags was changed again since by action #\d+ \(shortcut order",
+        ),
+    ],
+)
+def test_an_earlier_scope_or_order_is_not_undone_over_a_later_one(project, changes, message):
+    ids = []
+    for kind, *args in changes:
+        if kind == "scope":
+            project.scope_tag(*args, actor="lead")
+        else:
+            project.order_tags(*args, actor="lead")
+        ids.append(int(project.actions().id.iloc[0]))
+    before = everything(project)
+    with pytest.raises(StoreError, match=message):
+        project.undo(action=ids[0], actor="lead")
+    assert before[:2] == everything(project)[:2]
+    project.undo(action=ids[1], actor="lead")
+    project.undo(action=ids[0], actor="lead")
+    assert scope(project)["car"] == () and set(positions(project).values()) == {None}
