@@ -219,6 +219,22 @@ def reviewer() -> str | None:
         return None
 
 
+def can(role: str, *, doing: str | None = None) -> bool:
+    """Whether the person using the app may do what needs ``role`` (a project with no
+    roles lets everyone; see :mod:`erroranalysis.store.team`), so that a page offers only
+    what the package would accept. When not, and ``doing`` names what is switched off, a
+    short note on the page says why (their role)."""
+    name = reviewer()
+    allowed = project().may(name, role)
+    if not allowed and doing is not None and name is not None:
+        have = project().role_of(name)
+        who = f"you ({md(name)}) are a {have}" if have else f"you ({md(name)}) have no role here"
+        st.caption(
+            f":material/lock: Read-only: {doing} needs the {role} role, and {who}.",
+        )
+    return allowed
+
+
 PAGES = {
     "datasets": ("Datasets", ":material/database:"),
     "review": ("Review", ":material/rate_review:"),
@@ -1171,15 +1187,16 @@ def flash() -> None:
 
 
 def tag_button(
-    label: str, name: str, *, on_click: Callable[..., None], args: tuple, key: str
+    label: str, name: str, *, role: str, on_click: Callable[..., None], args: tuple, key: str
 ) -> None:
     """The button that makes the tag ``name`` from what the page shows (``on_click(*args)``):
-    off until the reviewer is known and the name is not blank."""
+    off until the reviewer is known, may act as ``role`` and the name is not blank."""
+    allowed = can(role, doing=f"“{label}”")
     st.button(
         label,
         type="primary",
         icon=PAGES["tags"][1],
-        disabled=reviewer() is None or not name.strip(),
+        disabled=reviewer() is None or not allowed or not name.strip(),
         on_click=on_click,
         args=args,
         key=key,

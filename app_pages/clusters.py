@@ -257,7 +257,12 @@ st.caption(
 )
 tag = st.text_input("Tag", key=f"cl_tag:{number}", max_chars=100, placeholder="e.g. telephone")
 _ui.tag_button(
-    "Name this cluster", tag, on_click=_name, args=(int(number), tag.strip()), key="cl_name"
+    "Name this cluster",
+    tag,
+    role="reviewer",
+    on_click=_name,
+    args=(int(number), tag.strip()),
+    key="cl_name",
 )
 st.caption(
     "Heard or seen the group as a whole? *Confirm all as reviewed* marks its errors reviewed "
@@ -268,7 +273,7 @@ st.caption(
 st.button(
     "Confirm all as reviewed",
     icon=":material/done_all:",
-    disabled=actor is None,
+    disabled=actor is None or not _ui.can("reviewer"),
     on_click=_confirm,
     args=(int(number),),
     key="cl_confirm",

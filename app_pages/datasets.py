@@ -1,4 +1,4 @@
-"""Datasets: pick a dataset, see its summary, import a new one."""
+"""Datasets: pick a dataset, see its summary, import a new one; an admin sees the team."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from app_pages import _charts, _ui
 from erroranalysis import archive, importing, media
 from erroranalysis.errors import ExpectedError
 from erroranalysis.roles import PRODUCTION_ROLES
-from erroranalysis.vocabulary import DEFAULT_RUN, MAX_NAME
+from erroranalysis.vocabulary import DEFAULT_RUN, MAX_NAME, NO_ROLE, USER_ROLES
 
 _ui.start_page()
 
@@ -307,11 +307,13 @@ st.markdown(
     "No path typed here opens anything else on the server, and a file is shown only if it "
     "really is audio or an image, whatever its name."
 )
+may_import = _ui.can("admin", doing="importing a run")
 upload = st.file_uploader(
     "Predictions file (CSV, Parquet or JSON Lines), or a .zip archive of it with its media",
     type=["csv", "parquet", "pq", "jsonl", "ndjson", "zip"],
     max_upload_size=MAX_UPLOAD_MB,
     key="ds_upload",
+    disabled=not may_import,
     help="One row per example with at least an id, the true label and the prediction.",
 )
 columns: list[str] | None = None
@@ -328,7 +330,7 @@ if upload is not None:
             columns = _ui.file_columns(inner, member)
     else:
         columns = _ui.file_columns(data, upload.name)
-if upload is not None and columns is not None:
+if upload is not None and columns is not None and may_import:
     # Outside the form: whether the file has labels decides which columns it must map.
     production = st.toggle(
         "Production sample: predictions without labels",
@@ -393,3 +395,44 @@ if problems:
     _ui.show_table(
         _ui.problem_table(problems), name="import-problems", hide_index=True, width="stretch"
     )
+
+
+# ------------------------------------------------------------------ the team
+def _grant() -> None:
+    state, who = st.session_state, _ui.reviewer()
+    user, role = state.get("ds_team_user", "").strip(), state.get("ds_team_role")
+    _ui.act(
+        lambda: _ui.project().grant_role(user, role, actor=who),
+        what=f"the role of {user!r}",
+        done=f"{user!r} has no role now." if role == NO_ROLE else f"{user!r} is a {role} now.",
+    )
+
+
+# Only an admin (or anyone, before the first role is granted) sees who may do what.
+if _ui.can("admin"):
+    st.header("Team", anchor=False)
+    team = _ui.project().roles()
+    if team.empty:
+        st.caption(
+            "No role is granted yet, so everyone may do everything. The first role granted "
+            "makes the project's first admin (yourself, say); from then on every change is "
+            "checked against its author's role: viewers read and download, reviewers review "
+            "and tag, admins also import, change tags and grant roles."
+        )
+    else:
+        _ui.show_table(
+            team.assign(granted_at=_ui.timestamps(team["granted_at"])),
+            name="team",
+            hide_index=True,
+            width="stretch",
+        )
+    with st.form("ds_team", border=False):
+        left, right = st.columns([2, 1], vertical_alignment="bottom")
+        left.text_input("User", key="ds_team_user", max_chars=100, placeholder="their name")
+        right.selectbox(
+            "Role",
+            [*USER_ROLES, NO_ROLE],
+            key="ds_team_role",
+            format_func=lambda role: "none (takes the role away)" if role == NO_ROLE else role,
+        )
+        st.form_submit_button("Grant", disabled=_ui.reviewer() is None, on_click=_grant)

@@ -127,6 +127,7 @@ description = (
 _ui.tag_button(
     "Adopt as rule tag",
     name,
+    role="admin",  # a rule tag is a tag definition
     on_click=_adopt,
     args=(row["rule"], name.strip(), description),
     key="dc_adopt",

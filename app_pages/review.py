@@ -395,6 +395,8 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue, draw: sampling.Draw | No
     reviewed = _ui.reviewed_ids(info)
     skip = reviewed if st.session_state["rv_skip"] else frozenset()
     actor = _ui.need_reviewer()
+    # Reviewing and tagging is a reviewer's: a viewer sees the panel with its controls off.
+    off = actor is None or not _ui.can("reviewer", doing="reviewing and tagging")
 
     cursor = review.review_cursor(
         queue.frame,
@@ -449,7 +451,7 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue, draw: sampling.Draw | No
         icon=":material/done_all:",
         shortcut="M",
         type="primary",
-        disabled=actor is None,
+        disabled=off,
         on_click=_mark,
         args=(current, label, actor, cursor.next, drawn),
     )
@@ -457,7 +459,7 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue, draw: sampling.Draw | No
         "Undo",
         icon=":material/undo:",
         shortcut="U",
-        disabled=actor is None,
+        disabled=off,
         on_click=_undo,
         args=(actor,),
     )
@@ -518,7 +520,7 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue, draw: sampling.Draw | No
             type="primary" if on else "secondary",
             icon=":material/check:" if on else None,
             shortcut=str(i + 1) if i < 9 else None,
-            disabled=actor is None,
+            disabled=off,
             on_click=_toggle,
             args=(current, tag, not on, actor),
         )
@@ -529,7 +531,7 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue, draw: sampling.Draw | No
             index=None,
             key=f"rv_more_tags:{current}",
             placeholder="type to search, pick one to add it",
-            disabled=actor is None,
+            disabled=off,
             on_change=_add_listed_tag,
             args=(current, actor),
             help="A tag added here shows as a button while the example carries it.",
@@ -540,13 +542,13 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue, draw: sampling.Draw | No
         row.form_submit_button(
             "Add tag",
             icon=":material/add:",
-            disabled=actor is None,
+            disabled=off,
             on_click=_add_tag,
             args=(current, actor),
         )
 
     wrong_col, corrected_col = st.columns(2)
-    wrong = wrong_col.checkbox("The label is wrong", key=f"rv_wrong:{current}")
+    wrong = wrong_col.checkbox("The label is wrong", key=f"rv_wrong:{current}", disabled=off)
     if wrong:
         corrected_col.selectbox(
             "Corrected label",
@@ -555,8 +557,9 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue, draw: sampling.Draw | No
             accept_new_options=True,
             key=f"rv_corrected:{current}",
             placeholder="choose or type the right label",
+            disabled=off,
         )
-    st.text_area("Note", key=f"rv_note:{current}", max_chars=2000, height=80)
+    st.text_area("Note", key=f"rv_note:{current}", max_chars=2000, height=80, disabled=off)
 
     history = review.review_history(_ui.reviews(info), current)
     if len(history):

@@ -35,6 +35,8 @@ st.caption(
 )
 if actor is None:
     _ui.need_reviewer()
+# Defining, renaming, merging and deleting tags is an admin's (the package refuses others).
+off = actor is None or not _ui.can("admin", doing="changing tags")
 
 
 # Every write goes through _ui.act with the values of the click (and opens the project in
@@ -168,16 +170,14 @@ if names:
             value=None if effort is None or math.isnan(effort) else float(effort),
             help="Leave empty for none; priorities can be ranked by marginal effect per effort.",
         )
-        st.form_submit_button(
-            "Save", type="primary", disabled=actor is None, on_click=_save, args=(tag,)
-        )
+        st.form_submit_button("Save", type="primary", disabled=off, on_click=_save, args=(tag,))
 
     rename, merge, delete = st.columns(3)
     with rename:
         new = st.text_input("Rename to", key="tg_new_name", max_chars=100)
         st.button(
             "Rename…",
-            disabled=actor is None or not new.strip(),
+            disabled=off or not new.strip(),
             on_click=_ask,
             args=("rename", tag, new.strip()),
         )
@@ -186,16 +186,16 @@ if names:
         target = st.selectbox("Merge into", others, index=None, key="tg_merge_target")
         st.button(
             "Merge…",
-            disabled=actor is None or target is None,
+            disabled=off or target is None,
             on_click=_ask,
             args=("merge", tag, target),
         )
     with delete:
         st.text(f"{int(row['examples']):,} examples carry it.")
-        st.button("Delete…", disabled=actor is None, on_click=_ask, args=("delete", tag))
+        st.button("Delete…", disabled=off, on_click=_ask, args=("delete", tag))
 
     pending = st.session_state.get("tg_pending")
-    if pending is not None:
+    if pending is not None and not off:
         kind, subject, other = pending
         question = {
             "rename": f"Rename {subject!r} to {other!r} everywhere?",
@@ -235,9 +235,7 @@ if rule.strip():
         left, right = st.columns(2)
         left.text_input("Tag name", key="tg_rule_name", max_chars=100)
         right.text_input("Definition (optional)", key="tg_rule_description")
-        st.form_submit_button(
-            "Save rule tag", disabled=actor is None or matched is None, on_click=_save_rule
-        )
+        st.form_submit_button("Save rule tag", disabled=off or matched is None, on_click=_save_rule)
 
 
 # ------------------------------------------------------------------ agreement
