@@ -681,7 +681,12 @@ def cmd_log(args: argparse.Namespace) -> None:
 def cmd_roles_set(args: argparse.Namespace) -> None:
     with _project(args, write=True) as project:
         project.grant_role(args.user, args.role, actor=args.actor)
-    now = f"has no role in {args.db}" if args.role == NO_ROLE else f"is a {args.role} of {args.db}"
+    article = "an" if args.role == "admin" else "a"
+    now = (
+        f"has no role in {args.db}"
+        if args.role == NO_ROLE
+        else f"is {article} {args.role} of {args.db}"
+    )
     print(f"{args.user!r} {now} (granted by {args.actor!r})")
 
 

@@ -214,9 +214,11 @@ def test_roles_set_and_list(cli_team, capsys):
     db = str(cli_team / "p.db")
     assert main(["roles", "set", VIEWER, "reviewer", "--db", db, "--actor", ADMIN]) == 0
     assert main(["roles", "set", REVIEWER, "none", "--db", db, "--actor", ADMIN]) == 0
+    assert main(["roles", "set", ADMIN, "admin", "--db", db, "--actor", ADMIN]) == 0
     assert capsys.readouterr().out.splitlines() == [
         f"'{VIEWER}' is a reviewer of {db} (granted by '{ADMIN}')",
         f"'{REVIEWER}' has no role in {db} (granted by '{ADMIN}')",
+        f"'{ADMIN}' is an admin of {db} (granted by '{ADMIN}')",
     ]
     assert main(["roles", "list", "--db", db, "--out", str(cli_team / "roles.csv")]) == 0
     listed = pd.read_csv(cli_team / "roles.csv", dtype=str)
@@ -227,7 +229,8 @@ def test_roles_set_and_list(cli_team, capsys):
     ]
     with open_project(db) as p:
         roles = p.actions(limit=None).query("kind == 'role'")
-    assert [json.loads(d) for d in roles["detail"]][:2] == [
+    assert [json.loads(d) for d in roles["detail"]][:3] == [
+        {"user": ADMIN, "role": "admin", "via": "cli"},
         {"user": REVIEWER, "role": "none", "via": "cli"},
         {"user": VIEWER, "role": "reviewer", "via": "cli"},
     ]
