@@ -163,8 +163,6 @@ def check_secrets(path: Path) -> Path:
     """The resolved path of a Streamlit secrets file whose ``[auth]`` section configures a
     sign-in provider (every key of :data:`AUTH_KEYS` set); :class:`CliError` saying what is
     missing otherwise."""
-    import tomllib
-
     if path.suffix != ".toml":
         # Streamlit reads a secrets path as TOML only by its name.
         raise CliError(f"--secrets {path}: the file name must end in .toml")
@@ -172,24 +170,58 @@ def check_secrets(path: Path) -> Path:
         _check_input(path)
     except CliError as err:
         raise CliError(f"--secrets: {err}") from None
-    try:
-        auth = tomllib.loads(path.read_text(encoding="utf-8")).get("auth")
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise CliError(f"--secrets {path}: not a valid TOML file: {err}") from None
-    if not isinstance(auth, dict):
+    auth = _auth_section(path, where=f"--secrets {path}")
+    if auth is None:
         raise CliError(
             f"--secrets {path}: no [auth] section, so nobody could sign in "
             "(see the README's Sign-in section)"
         )
+    _check_auth(auth, where=f"--secrets {path}")
+    return path.resolve()
+
+
+def default_secrets(app: Path) -> list[Path]:
+    """Where Streamlit looks for its secrets without ``--secrets``, in its order (a later
+    file's sections replace an earlier one's): the user's, the working directory's, the
+    app's folder's ``.streamlit/secrets.toml``."""
+    places = (Path.home(), Path.cwd(), app.resolve().parent)
+    return list(dict.fromkeys(place / ".streamlit" / "secrets.toml" for place in places))
+
+
+def check_default_secrets(app: Path) -> Path | None:
+    """The secrets file among :func:`default_secrets` whose ``[auth]`` section the app will
+    use (None: sign-in stays off); :class:`CliError` for such a file that is not TOML or
+    whose ``[auth]`` lacks a key, so a broken configuration never serves without sign-in."""
+    used: tuple[Path, dict] | None = None
+    for path in default_secrets(app):
+        auth = _auth_section(path, where=str(path)) if path.is_file() else None
+        if auth is not None:
+            used = (path, auth)
+    if used is None:
+        return None
+    _check_auth(used[1], where=str(used[0]))
+    return used[0]
+
+
+def _auth_section(path: Path, *, where: str) -> dict | None:
+    import tomllib
+
+    try:
+        auth = tomllib.loads(path.read_text(encoding="utf-8")).get("auth")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise CliError(f"{where}: not a valid TOML file: {err}") from None
+    return auth if isinstance(auth, dict) else None
+
+
+def _check_auth(auth: dict, *, where: str) -> None:
     missing = [key for key in AUTH_KEYS if not isinstance(auth.get(key), str) or not auth[key]]
     if missing:
-        raise CliError(f"--secrets {path}: [auth] lacks {', '.join(missing)}")
+        raise CliError(f"{where}: [auth] lacks {', '.join(missing)}")
     if not auth["redirect_uri"].endswith("/oauth2callback"):
         raise CliError(
-            f"--secrets {path}: [auth] redirect_uri must be the app's address followed by "
+            f"{where}: [auth] redirect_uri must be the app's address followed by "
             f"/oauth2callback, not {auth['redirect_uri']!r}"
         )
-    return path.resolve()
 
 
 def _check_output(path: Path, *, project: Path) -> None:
@@ -796,8 +828,8 @@ def serve_banner(
         reach = "only this machine; pass --host 0.0.0.0 to listen on all interfaces"
     else:
         reach = (
-            "other machines can reach it, and unless .streamlit/secrets.toml configures "
-            "sign-in (see --secrets) anyone who reaches the port can read and tag the project"
+            "other machines can reach it, and sign-in is off (see --secrets): anyone who "
+            "reaches the port can read and tag the project"
         )
     media = (
         "media from the server only inside " + ", ".join(map(str, media_roots))
@@ -824,9 +856,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Refuse a file that is not a project before starting, rather than on every page.
     with _project(args, write=False):
         pass
+    # Without --secrets, Streamlit's own search: checked here too, so that a broken [auth]
+    # stops the start instead of serving every page without sign-in.
+    sign_in = args.secrets or check_default_secrets(app)
     where = {"host": args.host, "port": args.port, "media_roots": args.media_roots}
     command, extra = serve_command(app=app, db=db, secrets=args.secrets, **where)
-    print(serve_banner(db, secrets=args.secrets, **where), flush=True)
+    print(serve_banner(db, secrets=sign_in, **where), flush=True)
     return run_child(command, env={**os.environ, **extra})
 
 

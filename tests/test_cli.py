@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -371,8 +372,8 @@ def test_serve_defaults_to_this_machine_only():
         ("::1", "serving p.db at http://[::1]:8501 (only this machine;"),
         (
             "0.0.0.0",
-            "serving p.db at http://0.0.0.0:8501 (other machines can reach it, and unless "
-            ".streamlit/secrets.toml configures sign-in (see --secrets) anyone who reaches",
+            "serving p.db at http://0.0.0.0:8501 (other machines can reach it, and sign-in "
+            "is off (see --secrets): anyone who reaches the port can read and tag the project",
         ),
     ],
 )
@@ -402,6 +403,89 @@ def test_serve_says_that_sign_in_is_on(host, expected):
         Path("p.db"), host=host, port=8501, media_roots=[], secrets=Path("/s/secrets.toml")
     )
     assert banner == expected
+
+
+def _secrets_toml(folder: Path, content: str) -> Path:
+    path = folder / ".streamlit" / "secrets.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+    return path
+
+
+AUTH_TOML = "[auth]\n" + "".join(
+    f'{key} = "http://localhost:8501/oauth2callback"\n' for key in cli.AUTH_KEYS
+)
+
+
+@pytest.mark.parametrize(
+    ("home", "cwd", "expected"),
+    [
+        (None, None, None),  # no file: sign-in off
+        ("[other]\nx = 1\n", None, None),  # no [auth]: sign-in off
+        (AUTH_TOML, None, "home"),
+        (AUTH_TOML, "[other]\nx = 1\n", "home"),
+        ("[other]\nx = 1\n", AUTH_TOML, "cwd"),
+        # The working directory's [auth] replaces the user's, as in Streamlit.
+        ("[auth]\nclient_id = 'x'\n", AUTH_TOML, "cwd"),
+        (AUTH_TOML, "[auth]\nclient_id = 'x'\n", "[auth] lacks redirect_uri, cookie_secret"),
+        ("[auth\n", None, "not a valid TOML file"),
+        (None, "[auth]\nredirect_uri = 'http://localhost:8501/'\n", "[auth] lacks cookie_secret"),
+    ],
+)
+def test_serve_checks_the_secrets_streamlit_finds_by_itself(
+    tmp_path, monkeypatch, home, cwd, expected
+):
+    places = {"home": tmp_path / "home", "cwd": tmp_path / "work"}
+    for place in places.values():
+        place.mkdir()
+    files = {
+        name: _secrets_toml(places[name], text)
+        for name, text in (("home", home), ("cwd", cwd))
+        if text is not None
+    }
+    monkeypatch.setenv("HOME", str(places["home"]))
+    monkeypatch.chdir(places["cwd"])
+    app = tmp_path / "app" / "app.py"  # a folder without secrets
+    if expected is None or expected in files:
+        assert cli.check_default_secrets(app) == files.get(expected)
+    else:
+        with pytest.raises(cli.CliError, match=re.escape(expected)):
+            cli.check_default_secrets(app)
+
+
+@pytest.mark.parametrize(
+    ("secrets", "banner"),
+    [
+        (None, "(only this machine; pass --host 0.0.0.0"),
+        (AUTH_TOML, "(only this machine; every page asks to sign in, as {file} configures)"),
+    ],
+)
+def test_serve_says_whether_the_secrets_it_finds_turn_sign_in_on(
+    tmp_path, monkeypatch, capsys, project, secrets, banner
+):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    file = _secrets_toml(tmp_path, secrets) if secrets else None
+    started = []
+    monkeypatch.setattr(cli, "run_child", lambda command, env: started.append(command) or 0)
+    assert main(["serve", "--db", str(project), "--port", "8599"]) == 0
+    assert banner.format(file=file) in capsys.readouterr().out
+    assert "--secrets.files" not in started[0]  # Streamlit searches as it always does
+
+
+def test_serve_refuses_to_start_on_a_broken_default_secrets_file(
+    tmp_path, monkeypatch, capsys, project
+):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    broken = _secrets_toml(tmp_path, "[auth]\nclient_id = 'x'\n")
+    started = []
+    monkeypatch.setattr(cli, "run_child", lambda command, env: started.append(command) or 0)
+    capsys.readouterr()  # what building the project printed
+    assert main(["serve", "--db", str(project), "--port", "8599"]) == 1
+    captured = capsys.readouterr()
+    assert started == [] and captured.out == ""
+    assert captured.err.startswith(f"error: {broken}: [auth] lacks redirect_uri, cookie_secret")
 
 
 def _free_port() -> int:
