@@ -48,6 +48,7 @@ from erroranalysis import (
 )
 from erroranalysis.errors import ProjectBusy, ProjectFileError
 from erroranalysis.store import Project, RunInfo, StoreError, check_actor, open_project
+from erroranalysis.store.log import LogPage
 from erroranalysis.vocabulary import MAX_NAME
 
 DB_ENV = "ERRORANALYSIS_DB"
@@ -245,6 +246,7 @@ PAGES = {
     "clusters": ("Clusters", ":material/bubble_chart:"),
     "audit": ("Audit", ":material/fact_check:"),
     "drift": ("Drift", ":material/moving:"),
+    "log": ("Log", ":material/history:"),
 }
 
 
@@ -776,16 +778,42 @@ def export_counts(info: RunInfo) -> ExportCounts:
 
 def run_export(info: RunInfo, kind: str, **options: Any) -> Callable[[], pd.DataFrame]:
     """What builds ``erroranalysis export KIND`` of the run (the log: of its dataset) with
-    ``options``, from the project file as it is when called. A download runs it on a click,
-    in a thread of its own, so it reads through a read-only connection of its own."""
-    path, dataset = db_path(), info.dataset
+    ``options``, from the project file as it is when called (see :func:`project_export`)."""
     run = None if kind in exports.DATASET_KINDS else info.name
+    return project_export(kind, dataset=info.dataset, run=run, **options)
+
+
+def project_export(
+    kind: str, *, dataset: str | None, run: str | None = None, **options: Any
+) -> Callable[[], pd.DataFrame]:
+    """What builds ``erroranalysis export KIND`` of ``dataset`` (None: the whole project,
+    for the log) with ``options``, from the project file as it is when called. A download
+    runs it on a click, in a thread of its own, so it reads through a read-only connection
+    of its own."""
+    path = db_path()
 
     def build() -> pd.DataFrame:
         with open_project(path, readonly=True, create=False) as store:
             return exports.export_table(store, dataset, kind, run=run, **options)
 
     return build
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _log_page(db: str, rev: int, filters: tuple, offset: int, limit: int) -> LogPage:
+    return project().log(**dict(filters), offset=offset, limit=limit)
+
+
+def log_page(*, offset: int, limit: int, **filters: Any) -> LogPage:
+    """One page of the project's log (:meth:`Project.log`) with ``filters`` (hashable
+    values), at the project's current revision."""
+    return _log_page(db_path(), revision(), tuple(sorted(filters.items())), offset, limit)
+
+
+def may_undo(actor: str | None, owner: str) -> bool:
+    """Whether ``actor`` may undo an action of ``owner``: their own, or anyone's as an
+    admin (everyone may while no role is granted; nobody unnamed)."""
+    return actor is not None and project().may_undo(actor, owner)
 
 
 def run_downloads(

@@ -58,6 +58,7 @@ def test_each_row_says_what_the_action_did_and_what_undid_it(logged):
     ]
     assert got == EVERY_ROW
     assert rows["undone"].tolist() == [False] * 5 + [True] + [False] * 2
+    assert rows["undoable"].tolist() == [False, True, True, True, True, False, False, False]
     assert rows["undoes"].iloc[0] == 3 and rows["undoes"].iloc[1:].isna().all()
     assert (page.total, page.first, page.last) == (8, 1, 8)
 

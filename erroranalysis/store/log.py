@@ -48,6 +48,7 @@ LOG_COLUMNS = (
     "what",
     "undone",
     "undone_by",
+    "undoable",
     "undoes",
     "detail",
 )
@@ -310,7 +311,8 @@ class TagLog:
         means to the end of that day; see :func:`check_moment`), ``dataset`` (its actions
         and the project's own: tags and roles), ``offset`` actions skipped and ``limit``
         shown (None: all). Each row says what the action did (``what``), whether it is
-        undone and by which action (``undone_by``), and which action an undo undid.
+        undone and by which action (``undone_by``), whether an undo could take it
+        back now (``undoable``), and which action an undo undid.
 
         A bad filter (an unknown kind or dataset, a date that is none, ``since`` after
         ``until``, a negative offset) raises :class:`StoreError` naming it. One query."""
@@ -400,6 +402,11 @@ class TagLog:
             undone = self._undo_row(conn, row[:4], actor, stamp, by_id=True)
         return undone
 
+    def may_undo(self, actor: str, owner: str) -> bool:
+        """Whether ``actor`` may undo an action of ``owner`` (see :meth:`undo`): a reviewer
+        their own, an admin anyone's; everyone while no role has been granted."""
+        return self.may(actor, "reviewer" if actor == owner else "admin")
+
     def _undo_row(
         self,
         conn: sqlite3.Connection,
@@ -414,8 +421,7 @@ class TagLog:
         target, kind, text, scope = row
         detail = json.loads(text)
         what = self._described(conn, target, kind, detail)
-        undoable = kind in DATASET_UNDOABLE if scope is not None else kind in TAG_ACTIONS
-        if not undoable or (scope is None and "undo" not in detail):
+        if not _undoable(kind, detail, scope is not None):
             raise StoreError(
                 f"action #{target} ({what}) cannot be undone: imports of runs, relinks, "
                 "samples, roles, undos and tag changes logged by older versions are kept; "
@@ -609,6 +615,10 @@ def _log_rows(frame: pd.DataFrame) -> pd.DataFrame:
         )
     ]
     undone_by = frame["undone_by"].astype("Int64")
+    undoable = [
+        _undoable(kind, detail, pd.notna(dataset))
+        for kind, detail, dataset in zip(frame["kind"], details, frame["dataset"], strict=True)
+    ]
     rows = frame.assign(
         id=frame["id"].astype("int64"),
         what=pd.Series(what, index=frame.index, dtype=object),
@@ -616,4 +626,13 @@ def _log_rows(frame: pd.DataFrame) -> pd.DataFrame:
         undone_by=undone_by,
         undoes=frame["undoes"].astype("Int64"),
     )
+    rows["undoable"] = pd.Series(undoable, index=frame.index, dtype=bool) & ~rows["undone"]
     return rows[list(LOG_COLUMNS)].reset_index(drop=True)
+
+
+def _undoable(kind: str, detail: dict, of_dataset: bool) -> bool:
+    """Whether an action of ``kind`` is one an undo takes back: on a dataset, tag events
+    and reviews; project-wide, tag actions that logged what their undo needs."""
+    if of_dataset:
+        return kind in DATASET_UNDOABLE
+    return kind in TAG_ACTIONS and "undo" in detail
