@@ -3,11 +3,13 @@
 
 Nobody signed in sees only the sign-in page, at any address; whoever signs in acts under
 the identity the provider gives; two people signed in at once, in two browsers, each keep
-every change under their own name.
+every change under their own name; a signed-in viewer gets read-only pages, whatever name
+the address carries.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -195,3 +197,28 @@ def test_two_people_signed_in_at_once_keep_every_change_under_their_own_name(
         assert set(new["actor"]) == set(TAGS)
         for example in reviewed:
             assert set(TAGS.values()) <= set(dataset.example_tags(example)), example
+
+
+# Last in the module: once it grants roles, every later change would be checked.
+def test_a_signed_in_viewer_reads_only_and_borrows_no_name(app, page: Page):
+    viewer = "vic@example.org"
+    with open_project(app.db) as project:
+        project.grant_role(ANA, "admin", actor=ANA)
+        project.grant_role(viewer, "viewer", actor=ANA)
+        revision = project.revision()
+    sign_in(page, app, viewer)
+    # An admin's name in the address is not who acts: the provider's identity is.
+    page.goto(app.page_url("review", dataset=SPEECH, reviewer=ANA))
+    expect(page.get_by_role("heading", name="Review")).to_be_visible()
+    wait_idle(page)
+    read_only = re.compile(
+        r"Read-only: reviewing and tagging needs the reviewer role, and you "
+        r"\(vic\W?@example\.org\) are a viewer\."
+    )
+    expect(page.get_by_text(read_only)).to_be_visible()
+    for tag in TAGS.values():
+        expect(tag_button(page, tag)).to_be_disabled()
+    expect(nav_button(page, "Mark reviewed")).to_be_disabled()
+    no_exception(page)
+    with open_project(app.db) as project:
+        assert project.revision() == revision
