@@ -103,20 +103,26 @@ _ui.table_downloads(
 if actor is None:
     st.info("Enter your name in the sidebar to undo your actions from here.")
 
+WIDTHS = [0.7, 2.0, 1.3, 1.8, 5.0, 1.2]
+if len(page.rows):
+    for column, title in zip(
+        st.columns(WIDTHS), ("Action", "When (UTC)", "Who", "Dataset", "What", ""), strict=True
+    ):
+        column.caption(title)
 for row in page.rows.itertuples():
-    with st.container(border=True, horizontal=True, vertical_alignment="center"):
-        st.text(f"#{row.id}", width=60)
-        st.text(row.at[:16].replace("T", " "), width=130)
-        st.text(row.actor, width=120)
-        st.text(row.dataset if isinstance(row.dataset, str) else "project", width=110)
-        st.text(row.what)
-        if row.undone:
-            st.caption(f"undone by #{row.undone_by}", width="content")
-        elif row.undoable and _ui.may_undo(actor, row.actor):
-            st.button(
-                "Undo",
-                key=f"lg_undo_{row.id}",
-                icon=":material/undo:",
-                on_click=_undo,
-                args=(int(row.id), row.what, actor),
-            )
+    number, when, who_cell, where, what, undo = st.columns(WIDTHS, vertical_alignment="center")
+    number.text(f"#{row.id}")
+    when.text(row.at[:16].replace("T", " "))
+    who_cell.text(row.actor)
+    where.text(row.dataset if isinstance(row.dataset, str) else "project")
+    what.text(row.what)
+    if row.undone:
+        undo.caption(f"undone by #{row.undone_by}")
+    elif row.undoable and _ui.may_undo(actor, row.actor):
+        undo.button(
+            "Undo",
+            key=f"lg_undo_{row.id}",
+            icon=":material/undo:",
+            on_click=_undo,
+            args=(int(row.id), row.what, actor),
+        )
