@@ -11,6 +11,7 @@ import pytest
 from app_support import APP, DATASET, no_errors, open_page
 from streamlit.testing.v1 import AppTest
 
+from app_pages._ui import PAGES
 from erroranalysis.store import open_project
 
 AUTH = {
@@ -99,7 +100,7 @@ def test_a_name_in_the_address_that_is_no_name_acts_as_none(project_file):
 
 
 # ---------------------------------------------------------------------- sign-in on
-@pytest.mark.parametrize("page", ["datasets", "review", "tags"])
+@pytest.mark.parametrize("page", list(PAGES))
 def test_nobody_signed_in_sees_only_the_sign_in_page(project_file, page):
     at = fresh(project_file, user={"is_logged_in": False}, dataset=DATASET, reviewer="ana")
     at.run()

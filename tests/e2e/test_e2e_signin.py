@@ -31,6 +31,7 @@ from e2e_helpers import (
 )
 from playwright.sync_api import Browser, Page, expect
 
+from app_pages._ui import PAGES
 from benchmarks._server import free_port, stop_app
 from erroranalysis.demo import SPEECH
 from erroranalysis.store import open_project
@@ -105,9 +106,7 @@ def open_review(page: Page, app: App) -> None:
     no_exception(page)
 
 
-@pytest.mark.parametrize(
-    "path", ["", "datasets", "review", "tags", "priorities", "drift", "no-such-page"]
-)
+@pytest.mark.parametrize("path", ["", *PAGES, "no-such-page"])
 def test_nobody_signed_in_sees_only_the_sign_in_page(app, page: Page, path: str):
     page.goto(app.page_url(path, dataset=SPEECH, reviewer=ANA))
     expect_sign_in_page(page)
