@@ -556,12 +556,23 @@ def run_data(info: RunInfo) -> RunData:
 # ------------------------------------------------------------------ tags and reviews
 @st.cache_data(max_entries=16, show_spinner=False)
 def _reviewable_tags(key: RunKey, rev: int) -> list[str]:
-    return analyses.reviewable_tags(project())
+    return analyses.reviewable_tags(project(), key.dataset)
 
 
 def reviewed_tag_names(info: RunInfo) -> list[str]:
-    """Tags a reviewer sets by hand on this dataset (no rule tags, no tags from data)."""
+    """Tags a reviewer sets by hand on this dataset (no rule tags, no tags from data, none
+    of other datasets only), in the shortcut order the team set (keys 1–9)."""
     return _reviewable_tags(run_key(info), revision())
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _tag_definitions(db: str, rev: int) -> pd.DataFrame:
+    return project().tag_definitions()
+
+
+def tag_definitions() -> pd.DataFrame:
+    """The project's tag definitions, with each tag's datasets and position."""
+    return _tag_definitions(db_path(), revision())
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

@@ -211,6 +211,90 @@ if names:
             yes.button("Confirm", type="primary", on_click=_confirm, key="tg_confirm")
             no.button("Cancel", on_click=_cancel, key="tg_cancel")
 
+
+# ------------------------------------------------------------------ datasets and order
+def _save_scope(tag: str) -> None:
+    who, chosen = actor, list(st.session_state.get(f"tg_scope:{tag}") or [])
+    _ui.act(
+        lambda: _ui.project().scope_tag(tag, chosen or None, actor=who),
+        what=f"the datasets of {tag!r}",
+        done=f"{tag!r} belongs to " + (", ".join(map(repr, chosen)) or "the whole project") + ".",
+    )
+
+
+def _move(order: list[str], tag: str, by: int) -> None:
+    # The dataset's tags in their new order go first; tags of other datasets keep theirs.
+    at = order.index(tag)
+    moved = [t for t in order if t != tag]
+    moved.insert(max(0, min(len(moved), at + by)), tag)
+    who = actor
+    _ui.act(
+        lambda: _ui.project().order_tags(moved, actor=who),
+        what="the order of the tags",
+        done=f"Moved {tag!r} {'up' if by < 0 else 'down'}.",
+    )
+
+
+admin = actor is not None and _ui.project().may(actor, "admin")
+order = _ui.reviewed_tag_names(info)
+if names or order:
+    st.header("Datasets and shortcut order", anchor=False)
+    st.caption(
+        "A tag belongs to the whole project, or to the datasets chosen for it: Review offers "
+        "it, and the tables count it, on those datasets only. Review's keys 1–9 follow the "
+        "order set here." + ("" if admin else " Admins set both.")
+    )
+if names:
+    scopes = _ui.tag_definitions().set_index("tag")["datasets"]
+    scope, save = st.columns([3, 1], vertical_alignment="bottom")
+    from_data = row["kind"] == "dataset"
+    scope.multiselect(
+        f"Datasets of {_ui.md(tag)}",
+        _ui.project().dataset_names(),
+        default=list(scopes.get(tag, ())),
+        key=f"tg_scope:{tag}",
+        placeholder="the whole project",
+        disabled=not admin or from_data,
+        help="A tag that comes with the data belongs to its dataset already."
+        if from_data
+        else "Leave empty for the whole project.",
+    )
+    save.button(
+        "Save datasets",
+        key="tg_scope_save",
+        disabled=not admin or from_data,
+        on_click=_save_scope,
+        args=(tag,),
+    )
+if order:
+    keys = st.container(horizontal=True, vertical_alignment="bottom")
+    moving = keys.selectbox(
+        f"Shortcut order on {_ui.md(info.dataset)}",
+        order,
+        key="tg_order_tag",
+        format_func=lambda t: f"{order.index(t) + 1} · {t}" if order.index(t) < 9 else t,
+    )
+    keys.button(
+        "Move up",
+        icon=":material/arrow_upward:",
+        key="tg_order_up",
+        disabled=not admin or order.index(moving) == 0,
+        on_click=_move,
+        args=(order, moving, -1),
+    )
+    keys.button(
+        "Move down",
+        icon=":material/arrow_downward:",
+        key="tg_order_down",
+        disabled=not admin or order.index(moving) == len(order) - 1,
+        on_click=_move,
+        args=(order, moving, 1),
+    )
+    st.caption(
+        "Keys on Review: "
+        + " · ".join(f"{i} {_ui.md(t)}" for i, t in enumerate(order[:9], start=1))
+    )
+
 # ------------------------------------------------------------------ rule tags
 st.header("Rule tag", anchor=False)
 st.caption(
