@@ -9,6 +9,7 @@ the demo opens on the run its review was made on, as the README's walkthrough re
 
 The speech set's one weak cluster of errors (its telephone-band clips, found in the model's
 own features) is named as a tag, and the production sample (no labels) is there for Drift.
+The speech tags belong to the speech datasets, the digits' own tags to the digits.
 """
 
 from __future__ import annotations
@@ -73,6 +74,14 @@ def build_demo(
         _name_weak_cluster(project)
         result = read_dataset(root / "speech_production" / "speech_production.csv", production=True)
         project.dataset(PRODUCTION, create=True).import_result(result, actor="demo")
+        # Each set's tags belong to it: Review on the digits offers the digits' tags, not
+        # the speech ones (the production sample is speech traffic, so it shares them).
+        for tag in project.tags_for(SPEECH):
+            project.scope_tag(tag, [SPEECH, PRODUCTION], actor="demo")
+        digit_tags = read_tag_definitions(digits / "tags.csv")
+        project.define_tags(digit_tags, actor="demo")
+        for tag in digit_tags["tag"]:
+            project.scope_tag(tag, [DIGITS], actor="demo")
         runs = [r for r in project.runs() if r.name == DEFAULT_RUN]
     sizes = ", ".join(
         f"{r.dataset} ({r.n_examples} examples, "

@@ -306,3 +306,22 @@ def test_an_earlier_scope_or_order_is_not_undone_over_a_later_one(project, chang
     project.undo(action=ids[1], actor="lead")
     project.undo(action=ids[0], actor="lead")
     assert scope(project)["car"] == () and set(positions(project).values()) == {None}
+
+
+def test_the_demo_offers_each_dataset_its_own_tags(tmp_path):
+    from erroranalysis.demo import DIGITS, PRODUCTION, SPEECH, build_demo
+
+    build_demo(tmp_path / "demo.db")
+    with open_project(tmp_path / "demo.db", readonly=True) as project:
+        speech = project.tags_for(SPEECH)
+        assert project.tags_for(DIGITS) == ["like another digit", "off centre", "unusual style"]
+        assert speech == [
+            "car noise",
+            "clean speech",
+            "low bandwidth",
+            "mislabel",
+            "people noise",
+            "quiet speaker",
+            "telephone audio",
+        ]
+        assert project.tags_for(PRODUCTION) == speech
