@@ -235,14 +235,14 @@ def _move(order: list[str], tag: str, by: int) -> None:
     )
 
 
-admin = actor is not None and _ui.project().may(actor, "admin")
+admin = not off
 order = _ui.reviewed_tag_names(info)
 if names or order:
     st.header("Datasets and shortcut order", anchor=False)
     st.caption(
         "A tag belongs to the whole project, or to the datasets chosen for it: Review offers "
         "it, and the tables count it, on those datasets only. Review's keys 1–9 follow the "
-        "order set here." + ("" if admin else " Admins set both.")
+        "order set here (by an admin)."
     )
 if names:
     scopes = _ui.tag_definitions().set_index("tag")["datasets"]
