@@ -408,6 +408,28 @@ def sidebar() -> None:
                     "Model run", runs, key=RUN_KEY, help="The latest import is chosen first."
                 )
         who_acts()
+        your_role()
+
+
+ROLE_WORDS = {
+    "viewer": "read and download",
+    "reviewer": "review and tag",
+    "admin": "everything, roles too",
+}
+
+
+def your_role() -> None:
+    """The sidebar's note of the user's role, once the project has roles (before, everyone
+    may do everything and there is nothing to say)."""
+    name = reviewer()
+    if name is None or project().roles().empty:
+        return
+    role = project().role_of(name)
+    st.caption(
+        f"Your role: **{role}** ({ROLE_WORDS[role]})"
+        if role
+        else "You have no role in this project: you can look, not change anything."
+    )
 
 
 def who_acts() -> None:

@@ -81,6 +81,7 @@ def test_a_viewer_sees_every_write_control_off_and_can_download(team_file, page)
         f":material/lock: Read-only: {NOTES[page]} needs the {role} role, and you ({VIEWER}) "
         "are a viewer."
     ]
+    assert "Your role: **viewer** (read and download)" in [c.value for c in at.sidebar.caption]
     downloads = [(d.proto.label, d.proto.disabled) for d in at.get("download_button")]
     assert downloads and all(not disabled for _, disabled in downloads)
     assert ("Download CSV", False) in downloads
@@ -113,6 +114,19 @@ def test_each_role_gets_what_it_may_do(team_file, user, page, note):
     else:
         assert len(notes) == 1 and notes[0].endswith(f"needs the {role} role, and {note}.")
         assert all(buttons(at)[label] for label in labels)
+
+
+@pytest.mark.parametrize(
+    ("user", "caption"),
+    [
+        (ADMIN, "Your role: **admin** (everything, roles too)"),
+        (REVIEWER, "Your role: **reviewer** (review and tag)"),
+        ("nobody", "You have no role in this project: you can look, not change anything."),
+    ],
+)
+def test_the_sidebar_says_the_users_role(team_file, user, caption):
+    at = as_user(user)
+    assert caption in [c.value for c in at.sidebar.caption]
 
 
 def test_without_a_name_a_team_project_asks_for_it_and_writes_nothing(team_file):
@@ -149,6 +163,7 @@ def test_without_a_team_anyone_may_form_one(project_file):
     at = open_page(as_user("ana"), "datasets")
     assert "Team" in [h.value for h in at.header]
     assert any("No role is granted yet" in c.value for c in at.caption)
+    assert not [c for c in at.sidebar.caption if "role" in c.value]  # no team, no roles
     no_errors(grant(at, "ana", "admin"))
     with open_project(project_file) as project:
         assert project.role_of("ana") == "admin"
