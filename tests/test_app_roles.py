@@ -181,3 +181,12 @@ def test_a_refused_change_is_a_message_and_changes_nothing(team_file):
     assert any(f"'{ADMIN}' may not grant roles" in e.value for e in at.error)
     with open_project(team_file) as project:
         assert project.roles().equals(before)
+
+
+@pytest.mark.parametrize(("user", "offered"), [(VIEWER, False), (REVIEWER, False), (ADMIN, True)])
+def test_the_log_offers_undo_only_to_who_may(team_file, user, offered):
+    """The log's actions are setup's: only an admin may undo someone else's."""
+    at = open_page(as_user(user), "log")
+    no_errors(at)
+    assert any(b.label == "Undo" for b in at.button) is offered
+    assert [d.proto.label for d in at.get("download_button")][:1] == ["Download CSV"]
