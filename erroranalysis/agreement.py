@@ -30,9 +30,12 @@ Kappa, per tag, over those examples, on the reviewers' tag/no-tag decisions:
   p the mean of k_i / n_i and p_e = p^2 + (1 - p)^2. Where every example has the same
   number of reviewers this is ``statsmodels.stats.inter_rater.fleiss_kappa``.
 
-``observed_agreement`` is p_o in both. The interval is the percentile bootstrap over
-examples (seeded, one stream per tag): the examples are drawn with replacement and kappa
-recomputed, resamples where kappa is undefined are left out. A tag is ``flagged`` when
+``observed_agreement`` is p_o in both. The interval is the bootstrap over examples
+(seeded, one stream per tag): the examples are drawn with replacement and kappa
+recomputed, resamples where kappa is undefined left out, and the bias-corrected and
+accelerated (BCa) percentiles of the resampled kappas kept; kappa's sampling distribution
+is skewed near 1, where the plain percentiles covered less than 95% in the simulation
+(tests/test_agreement_simulation.py). A tag is ``flagged`` when
 its kappa is below ``threshold``. Where kappa cannot be computed (no example seen by two
 reviewers; every decision the same, so agreement by chance is certain) it is NaN, never
 flagged, and ``note`` says why.
@@ -41,6 +44,7 @@ flagged, and ``note`` says why.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -258,8 +262,8 @@ def _bootstrap(
     level: float,
     rng: np.random.Generator,
 ) -> tuple[float, float]:
-    """The percentile interval of kappa over ``draws`` resamples of the examples (the
-    rows of ``parts``) with replacement; resamples where kappa is undefined left out."""
+    """The BCa interval of kappa over ``draws`` resamples of the examples (the rows of
+    ``parts``) with replacement; resamples where kappa is undefined left out."""
     # A resample only counts how often each kind of example is drawn: a multinomial over
     # the distinct rows (four kinds for two reviewers) is the same bootstrap, and small.
     kinds, counts = np.unique(parts, axis=0, return_counts=True)
@@ -273,9 +277,35 @@ def _bootstrap(
     kappas = kappas[np.isfinite(kappas)]
     if not kappas.size:
         return np.nan, np.nan
-    tail = (1 - level) / 2
-    low, high = np.quantile(kappas, [tail, 1 - tail])
+    total = counts @ kinds
+    levels = _bca_levels(kappas, statistic(total)[0], statistic(total - kinds)[:, 0], counts, level)
+    low, high = np.quantile(kappas, levels)
     return float(low), float(high)
+
+
+def _bca_levels(
+    kappas: np.ndarray, kappa: float, jackknife: np.ndarray, counts: np.ndarray, level: float
+) -> list[float]:
+    """The percentiles of the bootstrap kappas that bound the BCa interval (Efron and
+    Tibshirani, *An Introduction to the Bootstrap*, section 14.3): the equal-tailed ones,
+    moved by the bias (the share of resamples below the estimate) and the acceleration
+    (the skewness of the leave-one-example-out kappas, ``jackknife`` per kind of example,
+    which ``counts`` examples are)."""
+    normal = NormalDist()
+    below = (np.sum(kappas < kappa) + 0.5 * np.sum(kappas == kappa)) / len(kappas)
+    edge = 0.5 / len(kappas)  # every resample on one side: as far as they can say
+    bias = normal.inv_cdf(min(max(below, edge), 1 - edge))
+    known = np.isfinite(jackknife)
+    weights, left_out = counts[known], jackknife[known]
+    spread = (weights @ left_out) / weights.sum() - left_out if weights.size else left_out
+    scale = (weights @ spread**2) ** 1.5
+    acceleration = (weights @ spread**3) / (6 * scale) if scale > 0 else 0.0
+    levels = []
+    for z in (normal.inv_cdf((1 - level) / 2), normal.inv_cdf((1 + level) / 2)):
+        shifted = bias + z
+        denominator = 1 - acceleration * shifted
+        levels.append(normal.cdf(bias + shifted / denominator) if denominator > 0 else float(z > 0))
+    return levels
 
 
 def _row(

@@ -18,6 +18,7 @@ from erroranalysis import analyses
 from erroranalysis.agreement import (
     COLUMNS,
     REVIEWER_COLUMNS,
+    _bca_levels,
     counted_decisions,
     reviewer_agreement,
     tag_agreement,
@@ -324,6 +325,25 @@ def test_the_interval_is_seeded_and_follows_level_and_draws():
     narrow = tag_agreement(decisions, level=0.5, seed=3)
     assert first.at[0, "kappa_low"] < narrow.at[0, "kappa_low"] < narrow.at[0, "kappa"]
     assert narrow.at[0, "kappa"] < narrow.at[0, "kappa_high"] < first.at[0, "kappa_high"]
+
+
+@pytest.mark.parametrize(
+    ("kappas", "kappa", "jackknife", "expected"),
+    [
+        # Resamples centred on the estimate, a symmetric jackknife: the plain percentiles.
+        (np.linspace(-1, 1, 2001), 0.0, [-0.1, 0.1], [0.025, 0.975]),
+        # One in ten resamples below the estimate: bias z0 = Phi^-1(0.1), no acceleration;
+        # Phi(2 z0 -+ 1.96).
+        (np.r_[np.zeros(100), np.ones(900)], 0.5, [-0.1, 0.1], [3.0475e-06, 0.27321]),
+        # One example pulls kappa down: acceleration a = 0.024 / (6 * 0.12^1.5) = 0.0962;
+        # Phi(z / (1 - a z)) for z = -+1.96.
+        (np.linspace(-1, 1, 2001), 0.0, [-0.3, 0.1, 0.1, 0.1], [0.049577, 0.99214]),
+    ],
+)
+def test_the_bca_percentiles(kappas, kappa, jackknife, expected):
+    counts = np.ones(len(jackknife))
+    levels = _bca_levels(kappas, kappa, np.array(jackknife), counts, 0.95)
+    assert levels == pytest.approx(expected, rel=1e-3)
 
 
 def test_a_tags_interval_does_not_depend_on_the_other_tags():
