@@ -775,9 +775,10 @@ def rule_preview(info: RunInfo, text: str) -> tuple[int, int]:
 
 
 def recent_actions(info: RunInfo, *, limit: int = 100) -> pd.DataFrame:
-    """The newest actions on the dataset and the taxonomy: when, who, what."""
-    actions = project().dataset(info.dataset).actions(limit=limit)
-    return actions[["at", "actor", "kind", "detail", "undoes"]]
+    """The newest actions on the dataset and the taxonomy: which, when, who, what (in
+    words), and what undid it."""
+    rows = log_page(offset=0, limit=limit, dataset=info.dataset).rows
+    return rows[["id", "at", "actor", "kind", "what", "undone_by"]]
 
 
 # ------------------------------------------------------------------ exports

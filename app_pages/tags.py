@@ -391,3 +391,8 @@ with st.expander("Recent changes (event log)"):
             hide_index=True,
             width="stretch",
         )
+        st.page_link(
+            _ui.page_path("log"),
+            label="The whole log, with filters and Undo",
+            icon=_ui.PAGES["log"][1],
+        )

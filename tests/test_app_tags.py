@@ -137,6 +137,7 @@ def test_the_event_log_is_shown(tags):
     log = tags.dataframe[-1].value
     assert {"at", "actor", "kind"} <= set(log.columns)
     assert "review" in set(log["kind"])
+    assert "review of example 's04'" in set(log["what"])
 
 
 def test_edit_a_rule_tag(tags, project_file):
