@@ -31,6 +31,7 @@ from .archive import ArchiveError, ArchiveLimits, extract_files, open_zip, safe_
 from .errors import ExpectedError
 from .media import UnsafeMediaPath, local_media, resolve_media
 from .store import Project, RunInfo, check_project_file, open_project
+from .store.common import check_actor
 
 __all__ = ["BUNDLE_LIMITS", "BundleError", "OpenedBundle", "bundle_project", "open_bundle"]
 
@@ -74,8 +75,8 @@ def bundle_project(project_file: str | Path, out: str | Path, *, actor: str = "b
         folders = _folders([info for info, files in media.items() if files])
         with open_project(snapshot) as copy:
             for info, folder in folders.items():
-                copy.dataset(info.dataset).relink_media(
-                    snapshot.parent / folder, run=info.name, actor=actor, verify=False
+                copy.dataset(info.dataset)._relink(
+                    snapshot.parent / folder, run=info.name, actor=check_actor(actor), verify=False
                 )
         if Path(f"{snapshot}-wal").exists():
             raise BundleError(

@@ -226,6 +226,24 @@ def test_a_bundle_opens_elsewhere_with_its_media_tags_and_reviews(tmp_path, caps
     assert list(tags["tag"]) == ["car noise"]
 
 
+def test_anyone_on_a_team_may_bundle_it_as_it_is_a_read(tmp_path, capsys):
+    db = demo_like(tmp_path / "source")
+    with open_project(db) as project:
+        project.grant_role("ana", "admin", actor="ana")
+        project.grant_role("vera", "viewer", actor="ana")
+        revision = project.revision()
+    out = tmp_path / "team.zip"
+    assert cli.main(["bundle", "--db", str(db), "--out", str(out), "--actor", "vera"]) == 0
+    assert f"and {N} media files" in capsys.readouterr().out
+    with open_project(db, readonly=True) as project:
+        assert project.revision() == revision  # the source is only read
+    assert cli.main(["open", str(out)]) == 0
+    with open_project(tmp_path / "team" / "demo.db", readonly=True) as copy:
+        assert copy.roles()["user"].tolist() == ["ana", "vera"]  # the team comes along
+        assert copy.actions(limit=1)[["kind", "actor"]].values.tolist() == [["relink", "vera"]]
+    assert stored_root(tmp_path / "team" / "demo.db") == "media/speech/main"
+
+
 def test_opening_a_bundle_again_reuses_its_folder_and_refuses_another(tmp_path):
     db = demo_like(tmp_path / "source")
     bundle_project(db, tmp_path / "b.zip")

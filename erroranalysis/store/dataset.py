@@ -362,6 +362,14 @@ class DatasetStore:
         self.project._require_writable()
         actor = check_actor(actor)
         self.project.permit(actor, "relink_media")
+        return self._relink(root, run=run, actor=actor, verify=verify)
+
+    def _relink(
+        self, root: str | Path, *, run: str | None, actor: str, verify: bool
+    ) -> list[RunInfo]:
+        """:meth:`relink_media` without the role check: for :mod:`erroranalysis.bundle`,
+        which relinks the copy it has just made of a project it only reads (making a
+        bundle is a read, whatever the reader's role in the project)."""
         runs = [self.run(run)] if run is not None else self.runs()
         if not runs:
             raise StoreError(f"dataset {self.name!r} has no imported run; nothing was changed")
