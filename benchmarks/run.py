@@ -21,6 +21,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import action_log  # noqa: E402
 import clusters  # noqa: E402
 import cold_start  # noqa: E402
 import compare  # noqa: E402
@@ -231,6 +232,7 @@ def main() -> None:
         work = Path(tmp)
         db = bench_import(data, work)
         bench_tag_writes(db, work)
+        action_log.bench(record, db)
         bench_lock_wait(db, work)
     bench_engine()
     discover.bench_discover(record)
