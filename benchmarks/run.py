@@ -29,6 +29,7 @@ import discover  # noqa: E402
 import drift  # noqa: E402
 import exports  # noqa: E402
 import lock_wait  # noqa: E402
+import second_reviews  # noqa: E402
 import synthetic  # noqa: E402
 import workbook  # noqa: E402
 
@@ -239,6 +240,7 @@ def main() -> None:
     clusters.bench_clusters(record)
     compare.bench(record, best_of)
     drift.bench(record, best_of)
+    second_reviews.bench(record, best_of)
     workbook.bench(record, best_of)
     exports.bench(record)
     cold_start.bench(record, ui=not args.skip_ui)

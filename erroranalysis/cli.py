@@ -45,6 +45,7 @@ from .vocabulary import (
     DEFAULT_RUN,
     NO_ROLE,
     ORDERS,
+    SECOND_REVIEW_RULES,
     SLICE_BY_TAGS,
     STRATEGIES,
     USER_ROLES,
@@ -682,6 +683,33 @@ def _cluster_name(name: list[str] | None) -> tuple[int | None, str | None]:
     return int(number), tag
 
 
+def cmd_second_reviews_set(args: argparse.Namespace) -> None:
+    with _project(args, write=True) as project:
+        plan = project.dataset(_need_dataset(args)).set_review_plan(
+            share=args.share,
+            reviewers=args.reviewers,
+            rule=args.rule,
+            seed=args.seed,
+            actor=args.actor,
+        )
+    print(
+        f"dataset {args.dataset!r}: {plan.share:g} of reviewed examples get a blind second "
+        f"review, {plan.reviewers} reviewers each, rule {plan.rule}, seed {plan.seed}"
+    )
+
+
+def cmd_second_reviews_show(args: argparse.Namespace) -> None:
+    with _project(args, write=False) as project:
+        plan = project.dataset(_need_dataset(args)).review_plan()
+    if plan is None:
+        print(f"dataset {args.dataset!r} has no plan of second reviews")
+        return
+    print(
+        f"dataset {args.dataset!r}: share {plan.share:g}, reviewers {plan.reviewers}, "
+        f"rule {plan.rule}, seed {plan.seed}, set by {plan.set_by} at {plan.set_at}"
+    )
+
+
 def cmd_undo(args: argparse.Namespace) -> None:
     with _project(args, write=True) as project:
         if args.action_id is not None and args.dataset is None:
@@ -1144,6 +1172,31 @@ def build_parser() -> argparse.ArgumentParser:
     _actor(p, "clusters", "who names")
     _out(p, formats=True)
     p.set_defaults(func=cmd_clusters)
+
+    p = sub.add_parser("second-reviews", help="the plan of blind second reviews of a dataset")
+    ssub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    s = ssub.add_parser(
+        "set",
+        help="set the share of reviewed examples drawn (at random, by a seeded hash of their "
+        "id) for a blind second review, the reviewers wanted and the rule for their tags",
+    )
+    _common(s, dataset_required=True)
+    s.add_argument("--share", type=float, required=True, help="from 0 to 1, e.g. 0.1")
+    s.add_argument(
+        "--reviewers", type=int, default=2, help="reviewers per drawn example (default: 2)"
+    )
+    s.add_argument(
+        "--rule",
+        choices=SECOND_REVIEW_RULES,
+        default=SECOND_REVIEW_RULES[0],
+        help="an example's tags: any reviewer's, the majority's, or adjudicated (default: any)",
+    )
+    s.add_argument("--seed", type=int, help="seed of the draw (default: a fresh one, printed)")
+    _actor(s, "admin", "who sets it (an admin)")
+    s.set_defaults(func=cmd_second_reviews_set)
+    s = ssub.add_parser("show", help="show the dataset's plan of second reviews")
+    _common(s, dataset_required=True)
+    s.set_defaults(func=cmd_second_reviews_show)
 
     p = sub.add_parser("undo", help="undo a reviewer's last action, or a chosen one")
     _common(p)

@@ -25,8 +25,9 @@ import pandas as pd
 from .design import DesignWeights, design_weights
 from .errors import ExpectedError
 from .rules import evaluate_rule
+from .second_review import tags_by_rule
 from .store import applies_to
-from .vocabulary import KINDS, STRATUM_DIRECT, TAG_PREFIX
+from .vocabulary import KINDS, STRATUM_DIRECT, STRATUM_SECOND, TAG_PREFIX
 
 if TYPE_CHECKING:
     from .store import Project
@@ -147,7 +148,7 @@ def load_evidence(
     positions, _ = project.run_index(info)
     if len(positions) != len(frame):  # a frame that is not the stored run's
         positions = pd.Index(frame["id"].astype(str), dtype=object)
-    assignments = project.dataset(dataset).tag_assignments()
+    assignments = reviewed_tags(project, dataset)
     where = positions.get_indexer(assignments["example_id"])
     assignments = assignments[where >= 0].assign(position=where[where >= 0])
     n = len(frame)
@@ -180,12 +181,32 @@ def load_evidence(
     )
 
 
+def reviewed_tags(project: Project, dataset: str) -> pd.DataFrame:
+    """The dataset's reviewed tags as (example_id, tag) rows: the tags its examples carry,
+    and where a plan of second reviews is set, on each example with two or more
+    reviewers' decisions the tags of the plan's rule
+    (:func:`erroranalysis.second_review.tags_by_rule`)."""
+    store = project.dataset(dataset)
+    assignments = store.tag_assignments()
+    plan = store.review_plan()
+    if plan is None:
+        return assignments
+    return tags_by_rule(
+        assignments,
+        store.decisions(),
+        rule=plan.rule,
+        adjudications=store.adjudications() if plan.rule == "adjudicated" else None,
+    )
+
+
 def _design(
     project: Project, dataset: str, frame: pd.DataFrame, *, tagged: pd.Series, ids: pd.Index
 ) -> DesignWeights:
-    """The design weights of ``frame``'s examples from the dataset's reviews and samples."""
+    """The design weights of ``frame``'s examples from the dataset's reviews and samples.
+    Second reviews are left out: their examples entered with the first review."""
     store = project.dataset(dataset)
     reviews = store.reviews()
+    reviews = reviews[reviews["queue"] != STRATUM_SECOND]
     samples = store.samples()
     draws = {int(s): store.sample_draws(int(s)) for s in samples["id"]}
     legacy = reviews["sample_id"].isna() & (reviews["queue"] != STRATUM_DIRECT)

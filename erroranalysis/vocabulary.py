@@ -48,12 +48,14 @@ __all__ = [
     "NOTE_REVIEWED_TAG_SLICE",
     "NOTE_TIED",
     "ORDERS",
+    "SECOND_REVIEW_RULES",
     "SLICE_BY_TAGS",
     "STRATEGIES",
     "STRATUM_ACTIVE",
     "STRATUM_CORRECT",
     "STRATUM_DIRECT",
     "STRATUM_ERROR",
+    "STRATUM_SECOND",
     "TAG_PREFIX",
     "TAG_SEPARATOR",
     "USER_ROLES",
@@ -94,6 +96,12 @@ STRATUM_ERROR = "error"
 STRATUM_CORRECT = "correct sample"
 STRATUM_ACTIVE = "active"  # a Poisson draw over the whole frame: no strata
 STRATUM_DIRECT = "direct"  # opened by id or link, outside any sample
+# A blind second review of an example someone reviewed already (erroranalysis.second_review):
+# its example entered the estimates through the first review, so it is no sample of its own.
+STRATUM_SECOND = "second review"
+# How several reviewers' decisions on one example become its tags (second_review.tags_by_rule):
+# a tag any of them gave, a tag more than half of them gave, or the adjudicator's decision.
+SECOND_REVIEW_RULES = ("any", "majority", "adjudicated")
 
 # The notes the analyses write in their tables, in the words users read.
 NOTE_NO_EXAMPLES = "no examples yet"

@@ -142,7 +142,9 @@ def test_a_bad_filter_is_named(logged, filters, message):
         ("delete_tag", {"tag": "x"}, "deletion of tag 'x'"),
         ("role", {"user": "ben", "role": "viewer"}, "role of 'ben' set to viewer"),
         ("role", {"user": "ben", "role": "none"}, "role of 'ben' taken away"),
-        ("review_plan", {}, "review plan"),  # a kind of a newer version
+        ("review_plan", {"share": 0.1, "reviewers": 2, "rule": "any", "seed": 4}, "plan of second reviews: share 0.1, 2 reviewers, rule any, seed 4"),
+        ("adjudicate", {"example": "s1", "tag": "x", "present": False}, "adjudication of tag 'x' on example 's1': absent"),
+        ("moon_landing", {}, "moon landing"),  # a kind of a newer version
     ],
 )  # fmt: skip
 def test_describe_action(kind, detail, what):

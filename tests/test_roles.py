@@ -51,6 +51,8 @@ WRITES: dict[str, Callable[[Project, str], object]] = {
     "scope_tag": lambda p, a: p.scope_tag("car", ["dev"], actor=a),
     "order_tags": lambda p, a: p.order_tags(["noise", "car"], actor=a),
     "grant_role": lambda p, a: p.grant_role(NOBODY, "viewer", actor=a),
+    "set_review_plan": lambda p, a: p.dataset("dev").set_review_plan(share=0.1, seed=1, actor=a),
+    "adjudicate": lambda p, a: p.dataset("dev").adjudicate("3", "car", False, actor=a),
 }
 # The same writes by other paths to them.
 OTHER_PATHS: dict[str, tuple[str, Callable[[Project, str], object]]] = {

@@ -37,6 +37,7 @@ from .samples import (
     no_samples,
     sample_ids,
 )
+from .second_reviews import SecondReviews
 from .staging import _INSERT_REVIEW, _values
 from .tags import TAG_ACTIONS
 
@@ -60,8 +61,8 @@ SAMPLES_SCHEMA = 4
 # array) and whether they reviewed blind.
 _INSERT_DECIDED_REVIEW = (
     "INSERT INTO reviews (action_id, dataset_id, run_id, example_id, reviewer, at, stratum,"
-    " note, label_wrong, corrected_label, queue, sample_id, decision)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " note, label_wrong, corrected_label, queue, sample_id, decision, blind)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # A review's decision taken from the tags its example carries (the parameter: its action).
 _SNAPSHOT_DECISION = (
@@ -74,7 +75,13 @@ _SNAPSHOT_DECISION = (
 TEAM_SCHEMA = 6
 
 
-class DatasetStore:
+def _decision(conn: sqlite3.Connection, project: Project, tags: Iterable[str], stamp: str) -> str:
+    """The JSON array of the ids of ``tags`` (live tags; an unknown one is a StoreError)."""
+    ids = {project._tag_id(conn, tag, "", stamp, create=False) for tag in tags}
+    return "[" + ",".join(map(str, sorted(ids))) + "]"
+
+
+class DatasetStore(SecondReviews):
     """The runs, examples, tags, reviews and undo of one dataset of an open project.
 
     Made by :meth:`Project.dataset`, which raises :class:`StoreError` for an unknown
@@ -603,8 +610,9 @@ class DatasetStore:
     def undo(self, *, actor: str, action: int | None = None) -> dict | None:
         """Undo ``actor``'s last action that is not undone yet, among their actions on the
         dataset and on the project's tags, whatever its kind: a tag toggle (a tag it
-        created goes again, unless examples carry it or it was defined since), a review, a
-        review import (their part of it), tagging a cluster, a tag's definition (the one
+        created goes again, unless examples carry it or it was defined since), a review (a
+        blind one too), an adjudication, a review import (their part of it), tagging a
+        cluster, a tag's definition (the one
         before is restored; a tag the definition created is deleted again), a rename (the
         old name comes back), a merge or a delete (the tag comes back with its definition
         and every assignment it had). Tag actions are project-wide: the undo on any
@@ -663,12 +671,16 @@ class DatasetStore:
         corrected_label: str | None = None,
         queue: str = "",
         sample: int | None = None,
+        blind: bool = False,
     ) -> int:
         """Mark one example reviewed by ``reviewer``; with ``tags``, its reviewed tags are
         set to exactly those (added and removed through the log) in the same action.
 
         ``sample`` is the id of the sample (:meth:`record_sample`) the example was drawn
-        in, None for an example reviewed outside any sample; see :meth:`record_reviews`."""
+        in, None for an example reviewed outside any sample; see :meth:`record_reviews`.
+        ``blind``: a blind second review (:mod:`erroranalysis.second_review`), whose
+        ``tags`` are the reviewer's decision only: recorded with the review, the example's
+        tags left as they are."""
         reviews = pd.DataFrame(
             {
                 "id": [example_id],
@@ -687,6 +699,7 @@ class DatasetStore:
             queue=queue,
             kind="review",
             actor=reviewer,
+            blind=blind,
         )
 
     @_guarded
@@ -700,6 +713,7 @@ class DatasetStore:
         queue: str = "import",
         kind: str = "reviews_import",
         actor: str | None = None,
+        blind: bool = False,
     ) -> int:
         """Record many reviews, all or nothing; returns the id of the (first) action.
 
@@ -727,11 +741,20 @@ class DatasetStore:
         whole import appears at once. While one import into the dataset is being staged,
         another raises :class:`ProjectBusy`; one that fails or is interrupted leaves
         nothing (a killed one is removed by the next process that opens the file to write).
+
+        ``blind`` reviews (second reviews made without seeing the earlier ones) keep each
+        row's ``tags`` (live tags, which must exist) as its reviewer's decision and change
+        no example's tags.
         """
         self.project._require_writable()
         n = len(reviews)
         if tags is not None and len(tags) != n:
             raise StoreError(f"{len(tags)} tag lists for {n} reviews; nothing was recorded")
+        if blind and (tags is None or self.project.schema_version < TEAM_SCHEMA):
+            raise StoreError(
+                "a blind review records its reviewer's own tags: give them (an empty list for "
+                "none), in a file of schema 6 or later; nothing was recorded"
+            )
         ids = reviews["id"].astype(str).tolist()
         samples = sample_ids(reviews)
         sampled = any(s is not None for s in samples)
@@ -776,7 +799,7 @@ class DatasetStore:
         notes = [str(v) if v else "" for v in _values(reviews, "note", n)]
         label_wrong = [int(bool(v)) for v in _values(reviews, "label_wrong", n)]
         corrected = _values(reviews, "corrected_label", n)
-        plan = self.project._stage_review_tags(ids, reviewers, tags, exact=exact)
+        plan = None if blind else self.project._stage_review_tags(ids, reviewers, tags, exact=exact)
         detail = {"run": info.name}
         stamp = now()
 
@@ -794,7 +817,11 @@ class DatasetStore:
                 corrected[lo:hi],
                 repeat(queue),
                 *((samples[lo:hi],) if insert is not _INSERT_REVIEW else ()),
-                *((decided[0][lo:hi],) if insert is _INSERT_DECIDED_REVIEW else ()),
+                *(
+                    (decided[0][lo:hi], repeat(int(blind)))
+                    if insert is _INSERT_DECIDED_REVIEW
+                    else ()
+                ),
             )
 
         version = self.project.schema_version
@@ -810,6 +837,9 @@ class DatasetStore:
         decided: list[list[str | None]] = [[None] * n]
 
         def decide(conn: sqlite3.Connection) -> None:
+            if blind:  # tags is not None and the schema has decisions: checked above
+                decided[0] = [_decision(conn, self.project, row, stamp) for row in tags]
+                return
             if plan is None or tags is None or insert is not _INSERT_DECIDED_REVIEW:
                 return
             ix = dict(conn.execute("SELECT ix, tag_id FROM temp.staged_tag_ids").fetchall())
@@ -831,7 +861,7 @@ class DatasetStore:
                     self.project._map_review_tags(
                         conn, plan, next(iter(actors)), stamp, hidden=False, dataset_id=dataset_id
                     )
-                    decide(conn)
+                decide(conn)
                 conn.executemany(insert, rows(actions, dataset_id, 0, n))
                 if plan is not None:
                     self.project._review_tag_events(conn, action, dataset_id, stamp, exact=exact)

@@ -34,11 +34,21 @@ ACTION_KINDS = (
     "confirm_cluster",
     *TAG_ACTIONS,
     "role",
+    "review_plan",
+    "adjudicate",
     "undo",
 )
-# What an undo takes back on one dataset: tag events and reviews. Tag actions are the
-# project's (their dataset is NULL); runs, relinks, samples, roles and undos are not undone.
-DATASET_UNDOABLE = ("tag", "tag_examples", "review", "reviews_import", "confirm_cluster")
+# What an undo takes back on one dataset: tag events, reviews and adjudications. Tag
+# actions are the project's (their dataset is NULL); runs, relinks, samples, plans of
+# second reviews, roles and undos are not undone.
+DATASET_UNDOABLE = (
+    "tag",
+    "tag_examples",
+    "review",
+    "reviews_import",
+    "confirm_cluster",
+    "adjudicate",
+)
 LOG_COLUMNS = (
     "id",
     "at",
@@ -149,6 +159,14 @@ def describe_action(
         if detail.get("role") == "none":
             return f"role of {_quoted(detail.get('user'))} taken away"
         return f"role of {_quoted(detail.get('user'))} set to {detail.get('role')}"
+    if kind == "review_plan":
+        return (
+            f"plan of second reviews: share {detail.get('share')}, {detail.get('reviewers')} "
+            f"reviewers, rule {detail.get('rule')}, seed {detail.get('seed')}"
+        )
+    if kind == "adjudicate":
+        verdict = "present" if detail.get("present") else "absent"
+        return f"adjudication of tag {tag} on example {_quoted(detail.get('example'))}: {verdict}"
     if kind == "undo":
         if target is None:
             return "undo"
@@ -424,8 +442,8 @@ class TagLog:
         if not _undoable(kind, detail, scope is not None):
             raise StoreError(
                 f"action #{target} ({what}) cannot be undone: imports of runs, relinks, "
-                "samples, roles, undos and tag changes logged by older versions are kept; "
-                "nothing was changed"
+                "samples, plans of second reviews, roles, undos and tag changes logged by "
+                "older versions are kept; nothing was changed"
             )
         if by_id:
             undone_by = conn.execute(
@@ -441,8 +459,10 @@ class TagLog:
             self._undo_tag_action(conn, target, kind, detail, undo, actor, stamp)
         else:
             self._invert_events(conn, target, undo, scope, actor, stamp)
+            retracted = "adjudications" if kind == "adjudicate" else "reviews"
             conn.execute(
-                "UPDATE reviews SET retracted_by = ? WHERE action_id = ? AND retracted_by IS NULL",
+                f"UPDATE {retracted} SET retracted_by = ? WHERE action_id = ?"
+                " AND retracted_by IS NULL",
                 (undo, target),
             )
             if detail.get("created"):

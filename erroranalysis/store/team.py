@@ -41,6 +41,8 @@ WRITE_ROLES: dict[str, tuple[str, str]] = {
     "scope_tag": ("admin", "choose the datasets of tags"),
     "order_tags": ("admin", "set the order of tags"),
     "grant_role": ("admin", "grant roles"),
+    "set_review_plan": ("admin", "set the plan of second reviews"),
+    "adjudicate": ("reviewer", "adjudicate a disagreement"),
 }
 # Each user's current role: their latest grant.
 _CURRENT = (
