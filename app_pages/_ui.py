@@ -44,6 +44,7 @@ from erroranalysis import (
     review,
     rules,
     sampling,
+    second_review,
     workbook,
 )
 from erroranalysis.errors import ProjectBusy, ProjectFileError
@@ -75,6 +76,7 @@ REVIEW_DEFAULTS: dict[str, Any] = {
     "rv_confidence": (0.0, 1.0),
     "rv_meta_column": None,
     "rv_seed": 0,
+    "rv_blind": False,  # the blind second-review queue instead of the sample's
 }
 
 # What a download button offers: per format, its label, MIME type and what the file is for.
@@ -245,6 +247,7 @@ PAGES = {
     "discover": ("Discover", ":material/travel_explore:"),
     "clusters": ("Clusters", ":material/bubble_chart:"),
     "audit": ("Audit", ":material/fact_check:"),
+    "adjudicate": ("Adjudicate", ":material/gavel:"),
     "drift": ("Drift", ":material/moving:"),
     "log": ("Log", ":material/history:"),
 }
@@ -674,6 +677,41 @@ def sample_queue(
         ("correct_fraction", fraction),
     )
     return _sample(run_key(info), filters, options, rev if uses_tags else 0)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _blind_queue(key: RunKey, rev: int, reviewer: str) -> ReviewQueue:
+    store = project().dataset(key.dataset)
+    plan = store.review_plan()
+    if plan is None:
+        frame = review.empty_queue()
+    else:
+        data = _run_data(key)
+        frame = second_review.blind_queue(
+            store.decisions(), data.frame, plan=plan, reviewer=reviewer, ids=data.ids
+        )
+    return ReviewQueue(frame=frame, ids=pd.Index(frame["id"], dtype=object))
+
+
+def blind_queue(info: RunInfo, reviewer: str | None) -> ReviewQueue:
+    """``reviewer``'s blind second-review queue of the run at the current revision (empty
+    without a plan or a reviewer): see :func:`erroranalysis.second_review.blind_queue`."""
+    if reviewer is None:
+        frame = review.empty_queue()
+        return ReviewQueue(frame=frame, ids=pd.Index(frame["id"], dtype=object))
+    return _blind_queue(run_key(info), revision(), reviewer)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _disagreements(key: RunKey, rev: int) -> pd.DataFrame:
+    store = project().dataset(key.dataset)
+    return second_review.disagreements(store.decisions(), adjudications=store.adjudications())
+
+
+def disagreements(info: RunInfo) -> pd.DataFrame:
+    """Where the dataset's reviewers disagree (see
+    :func:`erroranalysis.second_review.disagreements`), at the current revision."""
+    return _disagreements(run_key(info), revision())
 
 
 def _queue_of(draw: sampling.Draw | None, data: RunData) -> ReviewQueue:

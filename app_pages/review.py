@@ -11,11 +11,15 @@ tag toggle or Next reruns only the panel, not the queue settings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from app_pages import _charts, _ui
 from erroranalysis import review, sampling
 from erroranalysis.store import RunInfo
+from erroranalysis.vocabulary import SECOND_REVIEW_RULES, STRATUM_SECOND
 
 _ui.start_page()
 
@@ -38,6 +42,18 @@ STRATEGY_HELP = (
 DEFAULT_SIZE = 50
 MAX_SIZE = 10_000
 ACTIVE_KEY = "rv_active_batch"  # the active batch drawn last: (settings, draw)
+BLIND_HELP = (
+    "Examples drawn for a second review that someone else has reviewed and you have not, "
+    "shown without their tags, corrected labels or notes. Your tags are kept with your "
+    "review only; the example's tags follow the dataset's rule."
+)
+RULE_HELP = (
+    "How the tags of an example with two or more reviewers are decided: **any**, a tag any "
+    "reviewer gave; **majority**, a tag more than half of them gave; **adjudicated**, the "
+    "adjudicator's decision where there is one, else the first reviewer's tags."
+)
+# A blind review's own inputs, per example, apart from the open review's.
+BLIND_TAGS = "rv_blind_tags:{}"
 
 st.title("Review")
 info = _ui.require_run()
@@ -77,6 +93,25 @@ def _size_changed() -> None:
 
 def _next_batch() -> None:
     st.session_state.pop(ACTIVE_KEY, None)
+
+
+def _save_plan(plan: object, actor: str) -> None:
+    state = st.session_state
+    dataset = info.dataset
+    share = float(state["rv_plan_share"]) / 100
+    reviewers = int(state["rv_plan_reviewers"])
+    rule = state["rv_plan_rule"]
+    # The seed stays: changing the share or the rule does not draw other examples.
+    seed = None if plan is None else plan.seed
+    _ui.act(
+        lambda: (
+            _ui.project()
+            .dataset(dataset)
+            .set_review_plan(share=share, reviewers=reviewers, rule=rule, seed=seed, actor=actor)
+        ),
+        what="the plan of second reviews",
+        done="The plan of second reviews is saved.",
+    )
 
 
 # ------------------------------------------------------------------ queue settings
@@ -121,6 +156,46 @@ with st.sidebar:
             help="Fit the tag model again on every review so far and draw a new batch.",
         )
     st.toggle("Skip reviewed examples", key="rv_skip")
+    plan = _ui.project().dataset(info.dataset).review_plan()
+    if plan is None:
+        st.session_state["rv_blind"] = False
+    else:
+        st.toggle("Second review (blind)", key="rv_blind", help=BLIND_HELP)
+    if _ui.reviewer() is not None and _ui.can("admin"):
+        with st.expander("Second reviews", expanded=False):
+            with st.form("rv_plan_form", border=False):
+                st.number_input(
+                    "Share of reviewed examples (%)",
+                    0.0,
+                    100.0,
+                    value=10.0 if plan is None else plan.share * 100,
+                    step=1.0,
+                    key="rv_plan_share",
+                    help="Each reviewed example is drawn for another review with this "
+                    "chance, at random (a seeded hash of its id), so agreement is honest.",
+                )
+                st.number_input(
+                    "Reviewers per example",
+                    2,
+                    10,
+                    value=2 if plan is None else plan.reviewers,
+                    key="rv_plan_reviewers",
+                )
+                st.selectbox(
+                    "Rule",
+                    SECOND_REVIEW_RULES,
+                    index=0 if plan is None else SECOND_REVIEW_RULES.index(plan.rule),
+                    key="rv_plan_rule",
+                    help=RULE_HELP,
+                )
+                st.form_submit_button(
+                    "Save the plan", on_click=_save_plan, args=(plan, _ui.reviewer())
+                )
+            if plan is not None:
+                st.caption(
+                    f"Now: {plan.share:.0%} of reviewed examples, {plan.reviewers} reviewers, "
+                    f"rule {plan.rule}, seed {plan.seed} (set by {_ui.md(plan.set_by)})."
+                )
     with st.expander("Filters", expanded=False):
         st.multiselect("True class", data.classes, key="rv_true", on_change=_queue_changed)
         st.multiselect("Predicted class", data.classes, key="rv_pred", on_change=_queue_changed)
@@ -182,6 +257,7 @@ seed = int(st.session_state["rv_seed"])
 fraction = st.session_state["rv_fraction"] / 100
 size = int(st.session_state["rv_size"])
 uses_tags = bool(filters.tags or filters.untagged)
+blind = bool(st.session_state["rv_blind"])
 
 
 # ------------------------------------------------------------------ the sample
@@ -217,7 +293,9 @@ def _active_batch(
 
 problem = None
 try:
-    if strategy == "active":
+    if blind:
+        draw, queue = None, _ui.blind_queue(info, _ui.reviewer())
+    elif strategy == "active":
         draw, queue = _active_batch(filters, seed, size)
     else:
         draw, queue = _ui.sample_queue(
@@ -237,6 +315,8 @@ except ValueError as err:
 
 def show_strategy() -> None:
     """Which strategy is on and the interval width the next reviews buy."""
+    if blind:
+        return  # the panel says it: its count changes with each review
     name = STRATEGY_NAMES[strategy]
     if problem is not None:
         st.warning(f"**{name}**: {_ui.md(problem)}", icon=":material/info:")
@@ -328,11 +408,8 @@ def _mark(
 ) -> None:
     """Record the review; one made from the queue (``draw``: its sample, None for an
     example opened outside it) records the queue's sample first, once."""
-    state = st.session_state
     dataset, run = info.dataset, info.name
-    wrong = bool(state.get(f"rv_wrong:{example_id}"))
-    corrected = state.get(f"rv_corrected:{example_id}") if wrong else None
-    note = state.get(f"rv_note:{example_id}", "")
+    given = _label_and_note_given(example_id, prefix="rv")
 
     def reviewed(_: object) -> None:
         st.session_state.setdefault("rv_history", []).append(example_id)
@@ -351,17 +428,66 @@ def _mark(
         store = _ui.project().dataset(dataset)
         sample = None if draw is None else review.record_queue_sample(store, draw, actor=actor)
         return store.record_review(
-            example_id,
-            reviewer=actor,
-            run=run,
-            note=note,
-            label_wrong=wrong,
-            corrected_label=None if corrected is None else str(corrected),
-            queue=label,
-            sample=sample,
+            example_id, reviewer=actor, run=run, queue=label, sample=sample, **given
         )
 
     _ui.act(save, what=f"the review of {example_id}", then=reviewed)
+
+
+def _label_and_note_given(example_id: str, *, prefix: str) -> dict[str, object]:
+    """What the reviewer gave on ``example_id`` in the widgets of :func:`_label_and_note`:
+    note, label_wrong and corrected_label, as ``record_review`` takes them."""
+    state = st.session_state
+    wrong = bool(state.get(f"{prefix}_wrong:{example_id}"))
+    corrected = state.get(f"{prefix}_corrected:{example_id}") if wrong else None
+    return {
+        "note": state.get(f"{prefix}_note:{example_id}", ""),
+        "label_wrong": wrong,
+        "corrected_label": None if corrected is None else str(corrected),
+    }
+
+
+def _toggle_blind(example_id: str, tag: str, present: bool) -> None:
+    # A blind review's tags stay in the session until the review is recorded with them.
+    chosen = st.session_state.setdefault(BLIND_TAGS.format(example_id), set())
+    (chosen.add if present else chosen.discard)(tag)
+
+
+def _add_listed_blind_tag(example_id: str) -> None:
+    key = f"rv_blind_more:{example_id}"
+    name = st.session_state.get(key)
+    st.session_state[key] = None
+    if name:
+        _toggle_blind(example_id, name, True)
+
+
+def _mark_blind(example_id: str, actor: str) -> None:
+    """Record the blind second review with the reviewer's own tags, label and note; the
+    example's tags stay as they are."""
+    dataset, run = info.dataset, info.name
+    tags = sorted(st.session_state.get(BLIND_TAGS.format(example_id), set()))
+    given = _label_and_note_given(example_id, prefix="rv_blind")
+
+    def reviewed(_: object) -> None:
+        st.session_state.setdefault("rv_history", []).append(example_id)
+
+    _ui.act(
+        lambda: (
+            _ui.project()
+            .dataset(dataset)
+            .record_review(
+                example_id,
+                reviewer=actor,
+                run=run,
+                tags=tags,
+                queue=STRATUM_SECOND,
+                blind=True,
+                **given,
+            )
+        ),
+        what=f"the blind review of {example_id}",
+        then=reviewed,
+    )
 
 
 def _undo(actor: str) -> None:
@@ -389,24 +515,36 @@ def _undone(undone: object) -> None:
 
 # ------------------------------------------------------------------ the example panel
 @st.fragment
-def review_panel(info: RunInfo, queue: _ui.ReviewQueue, draw: sampling.Draw | None) -> None:
+def review_panel(
+    info: RunInfo, queue: _ui.ReviewQueue, draw: sampling.Draw | None, *, blind: bool
+) -> None:
+    """The example panel; ``blind``: the blind second review, which shows nothing of the
+    earlier reviews (their tags, corrected labels, notes) and keeps the reviewer's tags in
+    the session until the review is recorded."""
     _ui.flash()
     data = _ui.run_data(info)
     reviewed = _ui.reviewed_ids(info)
-    skip = reviewed if st.session_state["rv_skip"] else frozenset()
+    skip = reviewed if st.session_state["rv_skip"] and not blind else frozenset()
     actor = _ui.need_reviewer()
     # Reviewing and tagging is a reviewer's: a viewer sees the panel with its controls off.
     off = actor is None or not _ui.can("reviewer", doing="reviewing and tagging")
+    if blind:
+        # Read again on a rerun of this panel alone: a review just recorded leaves it.
+        queue = _ui.blind_queue(info, actor)
 
     cursor = review.review_cursor(
         queue.frame,
         st.session_state.get("rv_current"),
-        pinned=st.session_state.get("rv_pinned"),
+        # A blind review shows only its queue: no example opened by link or by id.
+        pinned=None if blind else st.session_state.get("rv_pinned"),
         run_ids=data.ids,
         skip_ids=skip,
         ids=queue.ids,
     )
     current = st.session_state["rv_current"] = cursor.current
+    if blind:
+        blind_panel(info, queue, cursor, actor, off=off)
+        return
 
     progress = review.review_progress(data.frame, queue.frame, reviewed, ids=data.ids)
     mix = review.queue_mix(queue.frame)
@@ -428,11 +566,131 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue, draw: sampling.Draw | No
         st.info("No example matches these filters. Widen them in the sidebar.")
         return
 
-    position = int(data.ids.get_loc(current))
-    example = review.example_view(data.frame, position, metadata_columns=info.metadata_columns)
     label = review.queue_label(queue.frame, current, ids=queue.ids)
     drawn = draw if label != review.DIRECT else None
+    example = _example_and_buttons(
+        info,
+        queue,
+        cursor,
+        actor,
+        off=off,
+        mark="Mark reviewed",
+        on_mark=_mark,
+        args=(current, label, actor, cursor.next, drawn),
+    )
+    badges = _heading(example, label)
+    if current in reviewed:
+        badges.badge("reviewed", icon=":material/check:", color="blue")
+    _show_example(info, example)
 
+    st.markdown("**Tags**")
+    present = set(_ui.project().dataset(info.dataset).example_tags(current))
+    _tag_buttons(
+        info,
+        present,
+        key="rv_tag",
+        disabled=off,
+        on_click=_toggle,
+        args=lambda tag: (current, tag, tag not in present, actor),
+    )
+    listed = _ui.tag_choices(_ui.reviewed_tag_names(info), present, buttons=TAG_BUTTONS)[1]
+    if listed:
+        _more_tags(listed, f"rv_more_tags:{current}", off, _add_listed_tag, (current, actor))
+    with st.form("rv_new_tag_form", clear_on_submit=True, border=False):
+        row = st.container(horizontal=True, vertical_alignment="bottom")
+        row.text_input("New tag", key="rv_new_tag", max_chars=100, placeholder="e.g. car noise")
+        row.form_submit_button(
+            "Add tag",
+            icon=":material/add:",
+            disabled=off,
+            on_click=_add_tag,
+            args=(current, actor),
+        )
+    _label_and_note(data, current, prefix="rv", off=off)
+
+    history = review.review_history(_ui.reviews(info), current)
+    if len(history):
+        st.caption("Earlier reviews of this example")
+        shown = history[
+            ["reviewer", "at", "run", "queue", "label_wrong", "corrected_label", "note"]
+        ]
+        _ui.show_table(
+            shown.assign(
+                at=_ui.timestamps(shown["at"]),
+                corrected_label=shown["corrected_label"].fillna(""),
+                note=shown["note"].fillna(""),
+            ),
+            name=f"reviews-of-{current}",
+            run=info,
+            hide_index=True,
+            column_config=_charts.HISTORY_COLUMNS,
+        )
+    _ui.mark_deep_link(info.dataset, current)
+
+
+def blind_panel(
+    info: RunInfo, queue: _ui.ReviewQueue, cursor: review.Cursor, actor: str | None, *, off: bool
+) -> None:
+    """The example of a blind second review: the example itself and the reviewer's own
+    choices (tags kept in the session), nothing of the earlier reviews."""
+    st.caption(
+        f":material/visibility_off: **Blind second review**: {len(queue):,} examples wait "
+        "for your review. Earlier tags, corrected labels and notes are hidden; your tags "
+        "are kept with your review."
+    )
+    current = cursor.current
+    if current is None:
+        st.info(
+            "No example waits for your blind second review: every example drawn for one "
+            "has its reviewers, or is yours."
+        )
+        return
+    data = _ui.run_data(info)
+    example = _example_and_buttons(
+        info,
+        queue,
+        cursor,
+        actor,
+        off=off,
+        mark="Record my review",
+        on_mark=_mark_blind,
+        args=(current, actor),
+    )
+    _heading(example, f"{STRATUM_SECOND} (blind)")
+    _show_example(info, example)
+
+    st.markdown("**Your tags**")
+    chosen = set(st.session_state.get(BLIND_TAGS.format(current), set()))
+    _tag_buttons(
+        info,
+        chosen,
+        key="rv_blind_tag",
+        disabled=off,
+        on_click=_toggle_blind,
+        args=lambda tag: (current, tag, tag not in chosen),
+    )
+    listed = _ui.tag_choices(_ui.reviewed_tag_names(info), chosen, buttons=TAG_BUTTONS)[1]
+    if listed:
+        _more_tags(listed, f"rv_blind_more:{current}", off, _add_listed_blind_tag, (current,))
+    _label_and_note(data, current, prefix="rv_blind", off=off)
+    _ui.mark_deep_link(info.dataset, current)
+
+
+def _example_and_buttons(
+    info: RunInfo,
+    queue: _ui.ReviewQueue,
+    cursor: review.Cursor,
+    actor: str | None,
+    *,
+    off: bool,
+    mark: str,
+    on_mark: Callable[..., None],
+    args: tuple,
+) -> review.ExampleView:
+    """The cursor's example, after drawing the row of buttons above it: Previous, Next,
+    ``mark`` (``on_mark(*args)``, key M) and Undo."""
+    data = _ui.run_data(info)
+    position = int(data.ids.get_loc(cursor.current))
     nav = st.container(horizontal=True, vertical_alignment="center")
     for text, icon, shortcut, target in (
         ("Previous", ":material/arrow_back:", "Left", cursor.previous),
@@ -447,13 +705,13 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue, draw: sampling.Draw | No
             args=(target,),
         )
     nav.button(
-        "Mark reviewed",
+        mark,
         icon=":material/done_all:",
         shortcut="M",
         type="primary",
         disabled=off,
-        on_click=_mark,
-        args=(current, label, actor, cursor.next, drawn),
+        on_click=on_mark,
+        args=args,
     )
     nav.button(
         "Undo",
@@ -466,7 +724,11 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue, draw: sampling.Draw | No
     index = cursor.index
     where = "not in this queue" if index is None else f"{index + 1:,} of {len(queue):,}"
     nav.caption(f"Example {where} · keys: {SHORTCUTS}")
+    return review.example_view(data.frame, position, metadata_columns=info.metadata_columns)
 
+
+def _heading(example: review.ExampleView, label: str) -> DeltaGenerator:
+    """The example's heading and badges (returned, for more)."""
     st.subheader(f"Example {_ui.md(example.id)}", anchor=False)
     badges = st.container(horizontal=True)
     badges.badge(
@@ -474,9 +736,12 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue, draw: sampling.Draw | No
         color="red" if not example.correct else "green",
     )
     badges.badge(f"queue: {label}", color="gray")
-    if current in reviewed:
-        badges.badge("reviewed", icon=":material/check:", color="blue")
+    return badges
 
+
+def _show_example(info: RunInfo, example: review.ExampleView) -> None:
+    """What the example is: its media or text, label, prediction, confidence, metadata and
+    the tags that come with the data."""
     shown, facts = st.columns([3, 2], gap="large")
     with shown:
         if example.text is not None:
@@ -507,82 +772,70 @@ def review_panel(info: RunInfo, queue: _ui.ReviewQueue, draw: sampling.Draw | No
             st.caption("Dataset tags (from the import)")
             st.text(", ".join(example.dataset_tags))
 
-    st.markdown("**Tags**")
-    present = set(_ui.project().dataset(info.dataset).example_tags(current))
-    names = _ui.reviewed_tag_names(info)
-    buttons, listed = _ui.tag_choices(names, present, buttons=TAG_BUTTONS)
+
+def _tag_buttons(
+    info: RunInfo,
+    present: set[str],
+    *,
+    key: str,
+    disabled: bool,
+    on_click: Callable[..., None],
+    args: Callable[[str], tuple],
+) -> None:
+    """A button per tag (the first nine on keys 1-9), on where ``present``;
+    ``on_click(*args(tag))`` toggles it."""
+    buttons, _ = _ui.tag_choices(_ui.reviewed_tag_names(info), present, buttons=TAG_BUTTONS)
     toggles = st.container(horizontal=True)
     for i, tag in enumerate(buttons):
         on = tag in present
         toggles.button(
             _ui.md(tag),
-            key=f"rv_tag:{tag}",
+            key=f"{key}:{tag}",
             type="primary" if on else "secondary",
             icon=":material/check:" if on else None,
             shortcut=str(i + 1) if i < 9 else None,
-            disabled=off,
-            on_click=_toggle,
-            args=(current, tag, not on, actor),
-        )
-    if listed:
-        st.selectbox(
-            f"{len(listed):,} more tags",
-            listed,
-            index=None,
-            key=f"rv_more_tags:{current}",
-            placeholder="type to search, pick one to add it",
-            disabled=off,
-            on_change=_add_listed_tag,
-            args=(current, actor),
-            help="A tag added here shows as a button while the example carries it.",
-        )
-    with st.form("rv_new_tag_form", clear_on_submit=True, border=False):
-        row = st.container(horizontal=True, vertical_alignment="bottom")
-        row.text_input("New tag", key="rv_new_tag", max_chars=100, placeholder="e.g. car noise")
-        row.form_submit_button(
-            "Add tag",
-            icon=":material/add:",
-            disabled=off,
-            on_click=_add_tag,
-            args=(current, actor),
+            disabled=disabled,
+            on_click=on_click,
+            args=args(tag),
         )
 
+
+def _more_tags(
+    listed: list[str], key: str, off: bool, on_change: Callable[..., None], args: tuple
+) -> None:
+    st.selectbox(
+        f"{len(listed):,} more tags",
+        listed,
+        index=None,
+        key=key,
+        placeholder="type to search, pick one to add it",
+        disabled=off,
+        on_change=on_change,
+        args=args,
+        help="A tag added here shows as a button while the example carries it.",
+    )
+
+
+def _label_and_note(data: _ui.RunData, current: str, *, prefix: str, off: bool) -> None:
+    """Whether the label is wrong, the corrected label and the note, kept per example
+    under keys that begin with ``prefix`` (switched ``off`` for who may not review)."""
     wrong_col, corrected_col = st.columns(2)
-    wrong = wrong_col.checkbox("The label is wrong", key=f"rv_wrong:{current}", disabled=off)
+    wrong = wrong_col.checkbox("The label is wrong", key=f"{prefix}_wrong:{current}", disabled=off)
     if wrong:
         corrected_col.selectbox(
             "Corrected label",
             data.classes,
             index=None,
             accept_new_options=True,
-            key=f"rv_corrected:{current}",
+            key=f"{prefix}_corrected:{current}",
             placeholder="choose or type the right label",
             disabled=off,
         )
-    st.text_area("Note", key=f"rv_note:{current}", max_chars=2000, height=80, disabled=off)
-
-    history = review.review_history(_ui.reviews(info), current)
-    if len(history):
-        st.caption("Earlier reviews of this example")
-        shown = history[
-            ["reviewer", "at", "run", "queue", "label_wrong", "corrected_label", "note"]
-        ]
-        _ui.show_table(
-            shown.assign(
-                at=_ui.timestamps(shown["at"]),
-                corrected_label=shown["corrected_label"].fillna(""),
-                note=shown["note"].fillna(""),
-            ),
-            name=f"reviews-of-{current}",
-            run=info,
-            hide_index=True,
-            column_config=_charts.HISTORY_COLUMNS,
-        )
-    _ui.mark_deep_link(info.dataset, current)
+    st.text_area("Note", key=f"{prefix}_note:{current}", max_chars=2000, height=80, disabled=off)
 
 
 show_strategy()
-review_panel(info, queue, draw)
+review_panel(info, queue, draw, blind=blind)
 st.divider()
 st.text_input(
     "Open an example by id",

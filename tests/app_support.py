@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,15 @@ def open_page(at: AppTest, page: str, **query: str) -> AppTest:
 def first_table(at: AppTest) -> pd.DataFrame:
     """The page's first table, as the page shows it."""
     return at.dataframe[0].value
+
+
+def elements(node: Any) -> Iterator[Any]:
+    """Every element (not block) of an AppTest's tree below ``node`` (``at._tree``)."""
+    proto = getattr(node, "proto", None)
+    if proto is not None and getattr(node, "type", None) not in (None, "block"):
+        yield node
+    for child in getattr(node, "children", {}).values():
+        yield from elements(child)
 
 
 def no_errors(at: AppTest) -> None:

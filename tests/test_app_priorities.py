@@ -11,6 +11,7 @@ from app_support import (
     DATASET,
     add_many_tags,
     downloads,
+    elements,
     no_errors,
     open_page,
     record_downloads,
@@ -117,15 +118,7 @@ def test_other_reviewers_tags_show_up(priorities, reviewed):
 # ---------------------------------------------------------------------- thousands of tags
 def payload(at: AppTest) -> int:
     """Bytes of the page's elements as sent to the browser (their protobuf messages)."""
-    return sum(element.proto.ByteSize() for element in _elements(at._tree))
-
-
-def _elements(node):
-    proto = getattr(node, "proto", None)
-    if proto is not None and getattr(node, "type", None) not in (None, "block"):
-        yield node
-    for child in getattr(node, "children", {}).values():
-        yield from _elements(child)
+    return sum(element.proto.ByteSize() for element in elements(at._tree))
 
 
 def _drawn_tags(spec: str) -> set[str]:
