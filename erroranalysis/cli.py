@@ -87,7 +87,9 @@ def _check_arguments(args: argparse.Namespace) -> None:
     """Check every argument of the command before any work (raises :class:`CliError`)."""
     for attribute, flag, kind in NAME_FLAGS:
         value = getattr(args, attribute, None)
-        if value is not None:
+        if isinstance(value, list):  # a flag given several times (tags scope --dataset)
+            setattr(args, attribute, [_check_flag_name(v, flag=flag, kind=kind) for v in value])
+        elif value is not None:
             setattr(args, attribute, _check_flag_name(value, flag=flag, kind=kind))
     if getattr(args, "encoding", None) is not None:
         from .importing import check_encoding
@@ -448,7 +450,31 @@ def cmd_tags_list(args: argparse.Namespace) -> None:
             frame = analyses.tag_overview(analyses.load_evidence(project, args.dataset))
         else:
             frame = project.tag_definitions()
+            # One cell per tag: its datasets (empty: the whole project).
+            frame = frame.assign(datasets=frame["datasets"].map(" | ".join))
     _write_table(frame, args)
+
+
+def cmd_tags_scope(args: argparse.Namespace) -> None:
+    datasets = None if args.project else args.dataset
+    with _project(args, write=True) as project:
+        project.scope_tag(args.name, datasets, actor=args.actor)
+    where = "the whole project" if datasets is None else ", ".join(map(repr, datasets))
+    print(f"tag {args.name!r} belongs to {where} in {args.db}")
+
+
+def cmd_tags_order(args: argparse.Namespace) -> None:
+    with _project(args, write=True) as project:
+        if args.dataset:
+            project.dataset(args.dataset).runs()  # fails clearly on an unknown dataset
+        project.order_tags(args.names, actor=args.actor)
+        if args.dataset:  # Review's keys on that dataset
+            names = project.tags_for(args.dataset)[:9]
+        else:
+            placed = project.tag_definitions().dropna(subset=["position"])
+            names = placed.sort_values("position")["tag"].tolist()
+    keys = ", ".join(f"{i} {t!r}" for i, t in enumerate(names, start=1))
+    print(f"shortcut order in {args.dataset or args.db}: {keys}")
 
 
 def cmd_datasets(args: argparse.Namespace) -> None:
@@ -919,8 +945,12 @@ def run_child(command: Sequence[str], *, env: Mapping[str, str], grace: float = 
 
 
 # ------------------------------------------------------------------ parser
-def _common(parser: argparse.ArgumentParser, *, dataset_required: bool = False) -> None:
+def _db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=DEFAULT_DB, help=f"project file (default: {DEFAULT_DB})")
+
+
+def _common(parser: argparse.ArgumentParser, *, dataset_required: bool = False) -> None:
+    _db(parser)
     parser.add_argument(
         "--dataset", required=dataset_required, help="dataset name inside the project"
     )
@@ -1028,6 +1058,28 @@ def build_parser() -> argparse.ArgumentParser:
     _common(t)
     _out(t)
     t.set_defaults(func=cmd_tags_list)
+    t = tsub.add_parser(
+        "scope", help="choose the datasets a tag belongs to (Review offers it only there)"
+    )
+    t.add_argument("name", metavar="NAME", help="the tag")
+    _db(t)
+    where = t.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--dataset", action="append", help="a dataset the tag belongs to (repeatable)"
+    )
+    where.add_argument(
+        "--project", action="store_true", help="the tag belongs to the whole project again"
+    )
+    _actor(t, "scope", "who sets it (an admin)")
+    t.set_defaults(func=cmd_tags_scope)
+    t = tsub.add_parser(
+        "order",
+        help="put these tags first in the shortcut order, in this order (Review's keys 1-9)",
+    )
+    t.add_argument("names", nargs="+", metavar="NAME", help="tags, first to last")
+    _common(t)
+    _actor(t, "order", "who sets it (an admin)")
+    t.set_defaults(func=cmd_tags_order)
 
     p = sub.add_parser("datasets", help="list the project's datasets and runs")
     _common(p)

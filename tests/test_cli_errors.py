@@ -57,6 +57,8 @@ COMMANDS = {
                                    "reviews.csv"),
     ("tags", "import"): Command([], ("--dataset", "--actor"), "tags.csv"),
     ("tags", "list"): Command([], ("--dataset",), out=True),
+    ("tags", "scope"): Command(["car noise", "--dataset", "dev"], ("--dataset", "--actor")),
+    ("tags", "order"): Command(["car noise"], ("--dataset", "--actor")),
     ("datasets",): Command([], ("--dataset",), out=True),
     ("priorities",): Command(["--dataset", "dev"], ("--dataset", "--run"), out=True),
     ("export",): Command(["examples", "--dataset", "dev", "--out", "out.csv"],

@@ -3,11 +3,18 @@ refusals that change nothing, and undo."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import sqlite3
+from contextlib import closing
+
 import pandas as pd
 import pytest
 from store_support import add_run, numbered_frame
 
 from erroranalysis import analyses
+from erroranalysis.cli import main
 from erroranalysis.errors import NotPermitted
 from erroranalysis.store import Project, StoreError, open_project
 from erroranalysis.store.log import describe_action
@@ -325,3 +332,111 @@ def test_the_demo_offers_each_dataset_its_own_tags(tmp_path):
             "telephone audio",
         ]
         assert project.tags_for(PRODUCTION) == speech
+
+
+# ------------------------------------------------------------------- the command line
+@pytest.fixture
+def project_file(project):
+    return str(project.path)
+
+
+@pytest.mark.parametrize(
+    ("argv", "out", "datasets", "order"),
+    [
+        (
+            ["scope", "car", "--dataset", "speech", "--dataset", "digits"],
+            "tag 'car' belongs to 'speech', 'digits'",
+            ("digits", "speech"),
+            ["any", "blur", "car", "hum"],
+        ),
+        (
+            ["scope", "car", "--dataset", "speech", "--actor", "lead"],
+            "tag 'car' belongs to 'speech'",
+            ("speech",),
+            ["any", "blur", "hum"],
+        ),
+        (
+            ["scope", "car", "--project"],
+            "tag 'car' belongs to the whole project",
+            (),
+            ["any", "blur", "car", "hum"],
+        ),
+        (
+            ["order", "hum", "car"],
+            "shortcut order in {db}: 1 'hum', 2 'car'",
+            ("digits",),
+            ["hum", "car", "any", "blur"],
+        ),
+        (
+            ["order", "car", "hum", "--dataset", "speech"],
+            "shortcut order in speech: 1 'hum', 2 'any', 3 'blur'",
+            ("digits",),
+            ["car", "hum", "any", "blur"],
+        ),
+    ],
+)
+def test_tags_scope_and_order(project, project_file, capsys, argv, out, datasets, order):
+    project.scope_tag("car", ["digits"], actor="lead")
+    project.close()
+    assert main(["tags", *argv, "--db", project_file]) == 0
+    assert capsys.readouterr().out.startswith(out.format(db=project_file))
+    with open_project(project_file) as p:
+        assert scope(p)["car"] == datasets
+        assert p.tags_for("digits") == order
+        assert json.loads(p.actions().detail.iloc[0])["via"] == "cli"
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["scope", "car"], 2, "one of the arguments --dataset --project is required"),
+        (["scope", "car", "--dataset", "speech", "--project"], 2, "not allowed with argument"),
+        (["scope", "car", "--dataset", "nope"], 1, "no dataset named 'nope'"),
+        (["scope", "car", "--dataset", ""], 1, "--dataset: dataset name is empty"),
+        (["scope", "nope", "--project"], 1, "no tag named 'nope'"),
+        (["scope", "hum", "--dataset", "digits"], 1, "'hum' is on 1 examples of dataset 'speech'"),
+        (["order"], 2, "the following arguments are required: NAME"),
+        (["order", "car", "car"], 1, "tag 'car' is named twice"),
+        (["order", "car", "nope"], 1, "no tag named 'nope'"),
+        (["order", "car", "--dataset", "nope"], 1, "no dataset named 'nope'"),
+        (["order", "car", "--actor", "ana"], 1, "'ana' may not set the order of tags"),
+        (["scope", "car", "--project", "--actor", "ana"], 1, "'ana' may not choose the datasets"),
+    ],
+)
+def test_bad_tags_scope_and_order_change_nothing(
+    project, project_file, capsys, argv, code, message
+):
+    project.grant_role("lead", "admin", actor="lead")
+    project.grant_role("ana", "reviewer", actor="lead")
+    project.close()
+    before = dump(project_file)
+    actor = [] if "--actor" in argv else ["--actor", "lead"]
+    try:
+        exited = main(["tags", *argv, "--db", project_file, *actor])
+    except SystemExit as stop:  # argparse's own refusals
+        exited = stop.code
+    assert exited == code
+    assert message in capsys.readouterr().err
+    assert dump(project_file) == before
+
+
+def dump(path: str) -> list[str]:
+    """Everything the project file holds, as SQL statements."""
+    with closing(sqlite3.connect(path)) as conn:
+        return list(conn.iterdump())
+
+
+def test_tags_list_shows_each_tags_datasets_and_position(project, project_file, capsys):
+    project.scope_tag("hum", ["speech", "digits"], actor="lead")
+    project.order_tags(["car"], actor="lead")
+    project.close()
+    assert main(["tags", "list", "--db", project_file]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(r["tag"], r["datasets"], r["position"]) for r in rows] == [
+        ("any", "", ""),
+        ("blur", "", ""),
+        ("car", "", "1"),
+        ("hum", "digits | speech", ""),
+        ("loud", "", ""),
+        ("sure", "", ""),
+    ]
