@@ -650,3 +650,47 @@ def test_who_may_undo_a_chosen_action(tagged, team, actor, whose, refused):
         with pytest.raises(NotPermitted, match=refused):
             tagged.undo(action=action, actor=actor)
         assert state(tagged) == before
+
+
+def live_replay(p: Project, dataset: str = "dev") -> list[tuple[str, str]]:
+    """Each (example, tag) as the events of the live actions set it, in log order: those
+    neither undone nor undos themselves."""
+    actions = p.actions(limit=None)
+    dead = set(actions["undoes"].dropna().astype(int)) | set(
+        actions.loc[actions.kind == "undo", "id"]
+    )
+    state: dict[tuple[str, str], bool] = {}
+    for event in p.dataset(dataset).tag_events().itertuples():
+        if event.action_id not in dead:
+            state[(event.example_id, event.tag)] = event.op == "add"
+    return sorted(pair for pair, present in state.items() if present)
+
+
+TOGGLES = st.lists(
+    st.tuples(
+        st.sampled_from(["ana", "ben", "cy"]),
+        st.sampled_from(["0", "1"]),
+        st.sampled_from(["noise", "clipped"]),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=10,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(TOGGLES, st.randoms(use_true_random=False))
+def test_undos_by_id_in_any_order_leave_what_the_live_actions_say(tmp_path, toggles, rng):
+    with tagged_project(tmp_path / f"{uuid.uuid4().hex}.db") as p:
+        actions = []
+        for actor, example, tag, present in toggles:
+            action = p.dataset("dev").set_tag(example, tag, present, actor=actor)
+            if action is not None:
+                actions.append(action)
+        rng.shuffle(actions)
+        for action in actions[: rng.randint(0, len(actions))]:
+            p.undo(action=action, actor="lead")
+            assert current(p) == live_replay(p)
+        assert_replays(p)
