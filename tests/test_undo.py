@@ -694,3 +694,12 @@ def test_undos_by_id_in_any_order_leave_what_the_live_actions_say(tmp_path, togg
             p.undo(action=action, actor="lead")
             assert current(p) == live_replay(p)
         assert_replays(p)
+
+
+def test_a_tag_a_toggle_created_stays_when_a_later_tag_action_kept_it(tagged):
+    toggle = tagged.dataset("dev").set_tag("0", "fresh", actor="ana")  # makes 'fresh'
+    tagged.rename_tag("fresh", "renamed", actor="lead")
+    tagged.undo(action=toggle, actor="ana")
+    assert "renamed" in tagged.tag_definitions()["tag"].tolist()  # the rename still stands
+    assert ("0", "renamed") not in current(tagged)
+    assert tagged.undo(action=toggle + 1, actor="lead")["kind"] == "rename_tag"
