@@ -8,6 +8,8 @@ import hashlib
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from store_support import add_run, numbered_frame
 
 from erroranalysis import analyses
@@ -383,3 +385,55 @@ def test_the_command_sets_and_shows_the_plan(tmp_path, capsys):
     assert capsys.readouterr().out.startswith(
         "dataset 'dev': share 0.1, reviewers 2, rule majority, seed 4, set by ana at "
     )
+
+
+# ------------------------------------------------------------------ the rules, at random
+EXAMPLES, REVIEWERS, NAMES = ["a", "b", "c", "d"], ["ana", "ben", "cy"], ["x", "y", "z"]
+
+
+def by_hand(assignments, decisions, adjudications, rule) -> set[tuple[str, str]]:
+    """The rules of the module's docstring, one example at a time."""
+    latest: dict[str, dict[str, set[str]]] = {}
+    for example, reviewer, tags in decisions:
+        latest.setdefault(example, {})[reviewer] = set(tags)
+    verdict = {(e, t): p for e, t, p in adjudications}
+    out = set()
+    for example in EXAMPLES:
+        carried = {t for e, t in assignments if e == example}
+        given = latest.get(example, {})
+        if len(given) < 2:
+            tags = carried
+        elif rule == "any":
+            tags = carried.union(*given.values())
+        elif rule == "majority":
+            tags = {t for t in NAMES if 2 * sum(t in g for g in given.values()) > len(given)}
+        else:
+            tags = {t for t in NAMES if verdict.get((example, t), t in carried)}
+        out |= {(example, t) for t in tags}
+    return out
+
+
+@given(
+    assignments=st.sets(st.tuples(st.sampled_from(EXAMPLES), st.sampled_from(NAMES))),
+    decisions=st.lists(
+        st.tuples(
+            st.sampled_from(EXAMPLES),
+            st.sampled_from(REVIEWERS),
+            st.sets(st.sampled_from(NAMES)).map(lambda s: tuple(sorted(s))),
+        ),
+        max_size=12,
+    ),
+    adjudications=st.dictionaries(
+        st.tuples(st.sampled_from(EXAMPLES), st.sampled_from(NAMES)), st.booleans()
+    ),
+    rule=st.sampled_from(["any", "majority", "adjudicated"]),
+)
+def test_each_rule_does_what_the_docs_say(assignments, decisions, adjudications, rule):
+    assigned = pd.DataFrame(sorted(assignments), columns=["example_id", "tag"], dtype=object)
+    decided = decisions_of(decisions)
+    verdicts = [(e, t, p) for (e, t), p in adjudications.items()]
+    adjudicated = pd.DataFrame(verdicts, columns=["example_id", "tag", "present"])
+    ruled = tags_by_rule(assigned, decided, rule=rule, adjudications=adjudicated)
+    pairs = list(zip(ruled["example_id"], ruled["tag"], strict=True))
+    assert len(pairs) == len(set(pairs))
+    assert set(pairs) == by_hand(assignments, decisions, verdicts, rule)
