@@ -110,3 +110,9 @@ bar.button(
 )
 if chosen is not None:
     bar.caption(f"Deciding {_ui.md(chosen['tag'])} on example {_ui.md(chosen['example_id'])}")
+    bar.page_link(
+        _ui.page_path("review"),
+        label="Open it in Review",
+        icon=_ui.PAGES["review"][1],
+        query_params={"dataset": info.dataset, "example": str(chosen["example_id"])},
+    )

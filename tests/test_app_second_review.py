@@ -138,6 +138,8 @@ def test_the_adjudicate_page_decides_a_disagreement(app, project_file):
     assert button(at, "Absent").disabled  # nothing chosen yet
     at.session_state["adj_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
+    (link,) = at.get("page_link")
+    assert (link.proto.page, link.proto.query_string) == ("review", "dataset=speech&example=s04")
     button(at, "Absent").click().run()
     no_errors(at)
     assert at.dataframe[0].value["adjudicated"].tolist() == ["absent", ""]
