@@ -16,6 +16,7 @@ from erroranalysis import analyses
 from erroranalysis.cli import main
 from erroranalysis.errors import NotPermitted, StoreError
 from erroranalysis.evidence import reviewed_tags
+from erroranalysis.sampling import draw_sample
 from erroranalysis.second_review import (
     ReviewPlan,
     blind_queue,
@@ -437,3 +438,22 @@ def test_each_rule_does_what_the_docs_say(assignments, decisions, adjudications,
     pairs = list(zip(ruled["example_id"], ruled["tag"], strict=True))
     assert len(pairs) == len(set(pairs))
     assert set(pairs) == by_hand(assignments, decisions, verdicts, rule)
+
+
+def test_a_blind_review_leaves_the_design_weights_as_they_were(project):
+    store = project.dataset("dev")
+    store.set_review_plan(share=1.0, seed=2, actor="ana")
+    draw = draw_sample(analyses.load_evidence(project, "dev"), size=8, seed=1)
+    sample = store.record_sample(draw, actor="ana")
+    drawn = draw.examples.iloc[:3]
+    for example, stratum in zip(drawn["id"], drawn["stratum"], strict=True):
+        store.record_review(example, reviewer="ana", tags=["car"], queue=stratum, sample=sample)
+    before = analyses.load_evidence(project, "dev")
+    # Outside any sample, and not a direct look: it would count as an old-style review.
+    store.record_review(
+        drawn["id"].iloc[1], reviewer="ben", tags=["car"], blind=True, queue="second review"
+    )
+    after = analyses.load_evidence(project, "dev")
+    pd.testing.assert_series_equal(after.weights, before.weights)
+    assert after.left_out == before.left_out
+    assert int(after.reviewed.sum()) == 3
