@@ -16,7 +16,7 @@ from store_support import add_run, numbered_frame
 from erroranalysis import analyses
 from erroranalysis.cli import main
 from erroranalysis.errors import NotPermitted
-from erroranalysis.store import Project, StoreError, open_project
+from erroranalysis.store import Project, StoreError, open_project, staging
 from erroranalysis.store.log import describe_action
 
 
@@ -233,6 +233,21 @@ def test_a_deleted_name_made_anew_belongs_to_the_whole_project_in_no_set_place(p
     project.dataset("digits").set_tag("3", "car", actor="ana")
     assert scope(project)["car"] == () and positions(project)["car"] is None
     assert project.tags_for("digits") == ["any", "blur", "car", "hum"]
+
+
+@pytest.mark.parametrize("stage_rows", [10_000, 1], ids=["one transaction", "staged"])
+def test_an_import_that_makes_a_deleted_name_anew_gives_it_to_the_whole_project(
+    project, monkeypatch, stage_rows
+):
+    monkeypatch.setattr(staging, "STAGE_ROWS", stage_rows)
+    project.scope_tag("car", ["speech"], actor="lead")
+    project.order_tags(["car"], actor="lead")
+    project.delete_tag("car", actor="lead")
+    reviews = pd.DataFrame({"id": ["2", "3"], "reviewer": ["ana", "ana"]})
+    project.dataset("digits").record_reviews(reviews, tags=[["car"], ["car"]])
+    assert scope(project)["car"] == () and positions(project)["car"] is None
+    assert project.dataset("digits").example_tags("3") == ["car"]
+    assert "car" in analyses.load_evidence(project, "digits").tags.columns
 
 
 def test_scoping_and_ordering_are_for_admins_once_a_team_is_formed(project):

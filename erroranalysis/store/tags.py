@@ -73,14 +73,18 @@ class Taxonomy:
                 " rule = NULL, created_at = ?, created_by = ? WHERE id = ?",
                 (stamp, actor, row[0]),
             )
-            if self._has_scopes():  # made anew: for the whole project, in no set place
-                conn.execute("UPDATE tags SET position = NULL WHERE id = ?", (row[0],))
-                conn.execute("DELETE FROM tag_scopes WHERE tag_id = ?", (row[0],))
+            self._unplace(conn, row[0])
             return row[0]
         return conn.execute(
             "INSERT INTO tags (name, created_at, created_by) VALUES (?, ?, ?)",
             (name, stamp, actor),
         ).lastrowid
+
+    def _unplace(self, conn: sqlite3.Connection, tag_id: int) -> None:
+        """A deleted tag made anew belongs to the whole project, in no set place."""
+        if self._has_scopes():
+            conn.execute("UPDATE tags SET position = NULL WHERE id = ?", (tag_id,))
+            conn.execute("DELETE FROM tag_scopes WHERE tag_id = ?", (tag_id,))
 
     def _count_new_tag(self, conn: sqlite3.Connection, name: str) -> None:
         # However a tag arrives (a click, a review, an import, a definition), the project
@@ -542,8 +546,9 @@ class Taxonomy:
     def _check_in_scope(
         self, conn: sqlite3.Connection, tag_ids: Iterable[int], dataset_id: int
     ) -> None:
-        """Raise :class:`StoreError` if one of the tags belongs to other datasets only, so
-        it may not be put on an example of dataset ``dataset_id``."""
+        """Raise :class:`StoreError` if one of the live tags belongs to other datasets only,
+        so it may not be put on an example of dataset ``dataset_id`` (a deleted one that an
+        import makes anew belongs to the whole project then)."""
         tag_ids = list(tag_ids)
         if not tag_ids or not self._has_scopes():
             return
@@ -551,7 +556,7 @@ class Taxonomy:
         row = conn.execute(
             "SELECT t.name, group_concat(d.name, ', ') FROM tag_scopes s"
             " JOIN tags t ON t.id = s.tag_id JOIN datasets d ON d.id = s.dataset_id"
-            f" WHERE s.tag_id IN ({marks}) GROUP BY s.tag_id"
+            f" WHERE s.tag_id IN ({marks}) AND t.deleted_at IS NULL GROUP BY s.tag_id"
             " HAVING sum(s.dataset_id = ?) = 0 ORDER BY t.name LIMIT 1",
             (*tag_ids, dataset_id),
         ).fetchone()
