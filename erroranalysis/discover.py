@@ -37,6 +37,10 @@ significant slice stays below ``fdr`` (checked by simulation in the tests).
 The module runs past 600 lines on purpose: the predicates, the search, the test and the
 adoption share one private encoding (each column's codes, predicate ids numbered column by
 column), which a split would have to make public for a single caller.
+
+The module runs past 600 lines because the search is one algorithm: the features it
+searches (values, readable quantile bins, tags), the lattice walk with its bound, the
+vectorised counting and the significance of what it finds share one layout of codes.
 """
 
 from __future__ import annotations

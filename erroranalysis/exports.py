@@ -19,6 +19,10 @@ Parquet and JSON Lines keep full precision and raw text (a spreadsheet does not 
 
 The module imports nothing heavy at the top, so the command line builds its options from
 it without loading pandas.
+
+The module runs past 600 lines because every kind of export is built here: the examples
+sheet and the labels from the project, the analyses' tables, the log, and the four
+formats with their number rules.
 """
 
 from __future__ import annotations

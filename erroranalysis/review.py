@@ -12,6 +12,10 @@ made from the queue, so opening the page writes nothing.
 
 Everything here is vectorised over the example frame (numpy masks, one random key per
 example), so building a queue over a million examples takes a fraction of a second.
+
+The module runs past 600 lines because it is the whole package side of the Review page:
+the queue, its filters, the cursor through it and the view of one example are pure
+functions over the same queue.
 """
 
 from __future__ import annotations

@@ -36,6 +36,10 @@ Everything is vectorised over the frame (one random key per example, masks,
 The module is longer than the house limit on purpose: the three strategies, the active
 model and the outlook share the frame, the random keys and the design they record, and the
 inclusion probabilities are checked by reading them side by side.
+
+The module runs past 600 lines because the three strategies share the Draw they record
+and the inclusion probabilities the estimates weight by, and the active strategy's model
+and the outlook of a next batch read the same strata.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ may also be a sample file as ``erroranalysis sample`` writes it (:func:`sample_s
 ``tags``), brought back with ``reviewer`` and ``tags`` filled in: its reviews are reviews of
 that sample, checked against what the project recorded of it; or the examples sheet that
 ``erroranalysis export examples`` writes.
+
+The module runs past 600 lines because a reviews table comes in the many layouts teams
+keep (a tags cell, a column per tag, several reviewers in a cell, sample sheets), each
+read into the one :class:`ReviewTable` here.
 """
 
 from __future__ import annotations

@@ -5,7 +5,11 @@ An undo is exact whatever the order: each (example, tag) the undone action chang
 to what the live actions say, the latest event of an action that is neither undone nor an
 undo itself (absent when there is none), so undoing A then B, or B then A, leaves the same
 tags. A tag action (rename, merge, delete, definition) that a later one depends on is
-refused with the later action named, and nothing is changed."""
+refused with the later action named, and nothing is changed.
+
+The module runs past 600 lines because the log is read (pages of it, the words for each
+action) and inverted (the exact undo) in the one place that knows its events' layout.
+"""
 
 from __future__ import annotations
 

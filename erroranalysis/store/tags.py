@@ -1,4 +1,9 @@
-"""The project's tag taxonomy: defining, renaming, merging and deleting tags."""
+"""The project's tag taxonomy: defining, renaming, merging and deleting tags.
+
+The module runs past 600 lines because every change to the taxonomy (define, rename,
+merge, delete, scope, order) and its undo keep the same invariants on the tags table and
+the log, each in one transaction.
+"""
 
 from __future__ import annotations
 
