@@ -119,9 +119,10 @@ def test_tags_are_still_shown_after_a_reload(tagged, app):
     page = tagged.page
     page.reload()
     wait_idle(page)
-    # A reload starts a new session: the name is gone, the deep link in the address is kept.
-    expect(page.get_by_text("Enter your name in the sidebar")).to_be_visible()
-    for example, tags in tagged.added.items():
+    # A reload starts a new session; the name and the deep link are kept in the address.
+    expect(page.get_by_role("textbox", name="Your name")).to_have_value(REVIEWER)
+    expect(page.get_by_text("Enter your name in the sidebar")).to_have_count(0)
+    for example, tags in tagged.added.items():  # links without the name ask for it again
         open_page(page, app.page_url("review", dataset=SPEECH, example=example))
         expect_example(page, example)
         for tag in tags:
