@@ -1,5 +1,5 @@
-"""Driving the Streamlit app from Playwright: serving it, a browser per person, waits, and
-the Review page's controls by name.
+"""Driving the Streamlit app from Playwright: serving it (with sign-in or without), a
+browser per person, waits, and the Review page's controls by name.
 
 Every action is followed by a wait for a DOM condition it must produce (a button turning
 primary, a new example id in the heading), then for the script to finish
@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import re
+import secrets
 import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
+import oidc_provider_mock
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from benchmarks import _server
@@ -60,6 +62,34 @@ def start_app(
 
 
 @contextlib.contextmanager
+def signed_in_app(db: Path, folder: Path) -> Iterator[App]:
+    """The app on ``db`` served with ``--secrets`` naming a real OpenID Connect provider
+    (oidc-provider-mock, on a local port), its secrets and log in ``folder``; ``localhost``
+    on both sides, so the identity cookie set on the callback is sent with the app's
+    requests. Afterwards the app's log must hold no exception."""
+    port = _server.free_port()
+    with oidc_provider_mock.run_server_in_thread(port=0) as provider:
+        issuer = f"http://localhost:{provider.server_port}"
+        secrets_file = folder / "secrets.toml"
+        secrets_file.write_text(
+            "[auth]\n"
+            f'redirect_uri = "http://localhost:{port}/oauth2callback"\n'
+            f'cookie_secret = "{secrets.token_hex(32)}"\n'
+            'client_id = "workbench"\n'
+            'client_secret = "workbench-secret"\n'
+            f'server_metadata_url = "{issuer}/.well-known/openid-configuration"\n'
+        )
+        log = folder / "streamlit.log"
+        process, _ = start_app(db, log, port=port, secrets=secrets_file)
+        try:
+            yield App(url=f"http://localhost:{port}", db=db, log=log)
+        finally:
+            _server.stop_app(process)
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text, f"the app logged an exception:\n{text}"
+
+
+@contextlib.contextmanager
 def pages_of(
     browser: Browser, context_args: dict, names: Iterable[str]
 ) -> Iterator[dict[str, Page]]:
@@ -90,6 +120,24 @@ def open_page(page: Page, url: str) -> None:
     page.wait_for_selector("[data-testid='stSidebarNav']", timeout=TIMEOUT_MS)
     wait_idle(page)
     expect(page.get_by_role("dialog").filter(has_text="Page not found")).to_have_count(0)
+
+
+def expect_sign_in_page(page: Page) -> None:
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    wait_idle(page)
+    no_exception(page)
+
+
+def sign_in(page: Page, app: App, who: str) -> None:
+    """Sign in as ``who`` through the provider's form; back on the app, signed in."""
+    page.goto(app.page_url())
+    expect_sign_in_page(page)
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("input[name=sub]").fill(who)
+    page.get_by_role("button", name="Authorize", exact=True).click()
+    page.wait_for_selector("[data-testid='stSidebarNav']", timeout=TIMEOUT_MS)
+    expect(page.get_by_test_id("stSidebar").get_by_text("Signed in as")).to_be_visible()
+    wait_idle(page)
 
 
 def go_to(page: Page, name: str) -> None:

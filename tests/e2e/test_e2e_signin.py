@@ -10,29 +10,27 @@ the address carries.
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-import oidc_provider_mock
 import pytest
 from e2e_helpers import (
-    TIMEOUT_MS,
     App,
     current_example,
     expect_other_example,
+    expect_sign_in_page,
     expect_tag,
     nav_button,
     no_exception,
     pages_of,
-    start_app,
+    sign_in,
+    signed_in_app,
     tag_button,
     wait_idle,
 )
 from playwright.sync_api import Browser, Page, expect
 
 from app_pages._ui import PAGES
-from benchmarks._server import free_port, stop_app
 from erroranalysis.demo import SPEECH
 from erroranalysis.store import open_project
 
@@ -50,53 +48,14 @@ PROJECT_TEXT = (SPEECH, "digits", "car noise", "low bandwidth", "Priorities", "Y
 def app(
     browser_type_launch_args: dict, project_file: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[App]:
-    """The app served with ``--secrets`` naming a real provider; ``localhost`` on both
-    sides, so the identity cookie set on the callback is sent with the app's requests."""
-    folder = tmp_path_factory.mktemp("signin-server")
-    port = free_port()
-    with oidc_provider_mock.run_server_in_thread(port=0) as provider:
-        issuer = f"http://localhost:{provider.server_port}"
-        secrets_file = folder / "secrets.toml"
-        secrets_file.write_text(
-            "[auth]\n"
-            f'redirect_uri = "http://localhost:{port}/oauth2callback"\n'
-            f'cookie_secret = "{secrets.token_hex(32)}"\n'
-            'client_id = "workbench"\n'
-            'client_secret = "workbench-secret"\n'
-            f'server_metadata_url = "{issuer}/.well-known/openid-configuration"\n'
-        )
-        log = folder / "streamlit.log"
-        process, _ = start_app(project_file, log, port=port, secrets=secrets_file)
-        try:
-            yield App(url=f"http://localhost:{port}", db=project_file, log=log)
-        finally:
-            stop_app(process)
-    text = log.read_text(errors="replace")
-    assert "Traceback" not in text, f"the app logged an exception:\n{text}"
+    with signed_in_app(project_file, tmp_path_factory.mktemp("signin-server")) as served:
+        yield served
 
 
 @pytest.fixture
 def people(browser: Browser, browser_context_args: dict) -> Iterator[dict[str, Page]]:
     with pages_of(browser, browser_context_args, TAGS) as pages:
         yield pages
-
-
-def expect_sign_in_page(page: Page) -> None:
-    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
-    wait_idle(page)
-    no_exception(page)
-
-
-def sign_in(page: Page, app: App, who: str) -> None:
-    """Sign in as ``who`` through the provider's form; back on the app, signed in."""
-    page.goto(app.page_url())
-    expect_sign_in_page(page)
-    page.get_by_role("button", name="Sign in").click()
-    page.locator("input[name=sub]").fill(who)
-    page.get_by_role("button", name="Authorize", exact=True).click()
-    page.wait_for_selector("[data-testid='stSidebarNav']", timeout=TIMEOUT_MS)
-    expect(page.get_by_test_id("stSidebar").get_by_text("Signed in as")).to_be_visible()
-    wait_idle(page)
 
 
 def open_review(page: Page, app: App) -> None:
