@@ -140,6 +140,14 @@ def sign_in(page: Page, app: App, who: str) -> None:
     wait_idle(page)
 
 
+def open_review(page: Page, app: App, dataset: str) -> None:
+    """Open the Review page on ``dataset`` (by its address) and wait until it is drawn."""
+    page.goto(app.page_url("review", dataset=dataset))
+    expect(page.get_by_role("heading", name="Review")).to_be_visible()
+    wait_idle(page)
+    no_exception(page)
+
+
 def go_to(page: Page, name: str) -> None:
     """Open the page ``name`` from the sidebar and wait until it is drawn without error."""
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=name).click()
@@ -189,6 +197,14 @@ def set_reviewer(page: Page, name: str) -> None:
     wait_idle(page)
     # Shortcuts are ignored while the focus is in a text field.
     field.blur()
+
+
+def write_note(page: Page, text: str) -> None:
+    """Write ``text`` in the Review page's note and wait until the app has it."""
+    note = page.get_by_role("textbox", name="Note")
+    note.fill(text)
+    note.press("Tab")  # the text area sends its value when it loses the focus
+    wait_idle(page)
 
 
 def current_example(page: Page) -> str:

@@ -22,6 +22,7 @@ from e2e_helpers import (
     set_reviewer,
     tag_button,
     wait_idle,
+    write_note,
 )
 from playwright.sync_api import Browser, Page, expect
 
@@ -93,10 +94,7 @@ def test_a_blind_second_review_never_shows_the_first(app, sessions: dict[str, Pa
         example = current_example(ana)
         tag_button(ana, ANA_TAG).click()
         expect_tag(ana, ANA_TAG, on=True)
-        note = ana.get_by_role("textbox", name="Note")
-        note.fill(NOTES[step])
-        note.press("Tab")  # the text area sends its value when it loses the focus
-        wait_idle(ana)
+        write_note(ana, NOTES[step])
         nav_button(ana, "Mark reviewed").click()
         expect_other_example(ana, example)
         reviewed.append(example)

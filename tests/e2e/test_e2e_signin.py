@@ -22,6 +22,7 @@ from e2e_helpers import (
     expect_tag,
     nav_button,
     no_exception,
+    open_review,
     pages_of,
     sign_in,
     signed_in_app,
@@ -58,13 +59,6 @@ def people(browser: Browser, browser_context_args: dict) -> Iterator[dict[str, P
         yield pages
 
 
-def open_review(page: Page, app: App) -> None:
-    page.goto(app.page_url("review", dataset=SPEECH))
-    expect(page.get_by_role("heading", name="Review")).to_be_visible()
-    wait_idle(page)
-    no_exception(page)
-
-
 @pytest.mark.parametrize("path", ["", *PAGES, "no-such-page"])
 def test_nobody_signed_in_sees_only_the_sign_in_page(app, page: Page, path: str):
     page.goto(app.page_url(path, dataset=SPEECH, reviewer=ANA))
@@ -80,7 +74,7 @@ def test_who_signs_in_acts_under_the_provider_s_identity(app, page: Page):
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar.get_by_role("textbox", name="Your name")).to_have_count(0)
     expect(sidebar.get_by_role("button", name="Sign out")).to_be_visible()
-    open_review(page, app)
+    open_review(page, app, SPEECH)
     example = current_example(page)
     tag_button(page, TAGS[ANA]).click()
     expect_tag(page, TAGS[ANA], on=True)
@@ -115,7 +109,7 @@ def test_two_people_signed_in_at_once_keep_every_change_under_their_own_name(
 ):
     for who, page in people.items():
         sign_in(page, app, who)
-        open_review(page, app)
+        open_review(page, app, SPEECH)
     starts = {current_example(page) for page in people.values()}
     assert len(starts) == 1, f"the two sessions start on different examples: {starts}"
     with open_project(app.db) as project:
