@@ -129,7 +129,8 @@ def test_the_signed_in_identity_acts_and_the_name_box_is_gone(project_file, user
     no_errors(at)
     assert not at.sidebar.text_input
     assert not any(c.startswith(SIGN_IN_OFF) for c in captions(at))
-    assert [b.label for b in at.sidebar.button] == ["Sign out"]
+    # Sign out, and the second-review plan's form (anyone may while no role is granted).
+    assert [b.label for b in at.sidebar.button] == ["Sign out", "Save the plan"]
     assert any(c.startswith("Signed in as") for c in captions(at))
     assert not at.warning
     toggle_first_tag(at)

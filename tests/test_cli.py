@@ -590,7 +590,7 @@ time.sleep(120)
 RUN_CHILD = """
 import os, sys
 from erroranalysis.cli import run_child
-sys.exit(run_child([sys.executable, "-c", sys.argv[1], *sys.argv[2:]], env=os.environ, grace=1))
+sys.exit(run_child([sys.executable, "-c", sys.argv[1], *sys.argv[2:]], env=os.environ, grace=5))
 """
 
 
