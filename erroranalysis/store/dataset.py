@@ -40,6 +40,7 @@ from .samples import (
 from .second_reviews import SecondReviews
 from .staging import _INSERT_REVIEW, _values
 from .tags import TAG_ACTIONS
+from .team import TEAM_SCHEMA
 
 # The first schema that marks production datasets (see schema.py).
 PRODUCTION_SCHEMA = 4
@@ -71,8 +72,6 @@ _SNAPSHOT_DECISION = (
     " AND a.example_id = reviews.example_id AND {present} ORDER BY tag_id))"
     " WHERE action_id = ?"
 )
-# The first schema with roles, decisions, review plans and tag scopes (see schema.py).
-TEAM_SCHEMA = 6
 
 
 def _decision(conn: sqlite3.Connection, project: Project, tags: Iterable[str], stamp: str) -> str:
@@ -950,10 +949,9 @@ class DatasetStore(SecondReviews):
         reviewer, at, queue, blind, and tags, the sorted tuple of the live tags they gave
         it (a deleted tag is left out, a renamed one has its current name). Retracted
         reviews and pending imports are left out."""
-        columns = ["review", "example_id", "reviewer", "at", "queue", "blind", "tags"]
-        if self.project.schema_version < TEAM_SCHEMA:
-            return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-        frame = self.project._query(
+        frame = self.project._query_from(
+            TEAM_SCHEMA,
+            ["review", "example_id", "reviewer", "at", "queue", "blind", "tags"],
             "SELECT v.id AS review, v.example_id, v.reviewer, v.at, v.queue, v.blind,"
             " (SELECT json_group_array(name) FROM (SELECT t.name FROM json_each(v.decision) j"
             " JOIN tags t ON t.id = j.value WHERE t.deleted_at IS NULL ORDER BY t.name)) AS tags"
@@ -964,7 +962,7 @@ class DatasetStore(SecondReviews):
         )
         frame["blind"] = frame["blind"].astype(bool)
         frame["tags"] = [tuple(json.loads(t)) for t in frame["tags"]]
-        return frame[columns]
+        return frame
 
     # ----------------------------------------------------------------- samples
     @_guarded

@@ -295,6 +295,15 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
         columns = [d[0] for d in cursor.description]
         return pd.DataFrame(cursor.fetchall(), columns=columns)
 
+    def _query_from(
+        self, schema: int, columns: Sequence[str], sql: str, params: Sequence | dict = ()
+    ) -> pd.DataFrame:
+        """The ``columns`` of :meth:`_query` on a file of schema ``schema`` or later; an
+        older file, which has none of what ``sql`` reads, gives none of its rows."""
+        if self.schema_version < schema:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        return self._query(sql, params)[list(columns)]
+
     def _present(self, alias: str) -> str:
         """An SQL condition: the tag assignment ``alias`` counts (it was not staged by an
         import that is still pending)."""

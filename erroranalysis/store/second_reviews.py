@@ -19,12 +19,11 @@ from ..second_review import ReviewPlan, check_plan
 from ..vocabulary import check_tag_name
 from .common import check_actor, now
 from .files import _guarded
+from .team import TEAM_SCHEMA
 
 if TYPE_CHECKING:
     from .project import Project
 
-# The first schema with review plans and adjudications (see schema.py).
-PLANS_SCHEMA = 6
 SEED_RANGE = 2**31  # a fresh seed is drawn below this, so it reads as a plain number
 
 
@@ -36,7 +35,7 @@ class SecondReviews:
     name: str
 
     def _need_plans(self) -> None:
-        if self.project.schema_version < PLANS_SCHEMA:
+        if self.project.schema_version < TEAM_SCHEMA:
             raise StoreError(
                 f"{self.path.name} predates second reviews; open it for writing to upgrade"
             )
@@ -88,7 +87,7 @@ class SecondReviews:
     def review_plan(self) -> ReviewPlan | None:
         """The dataset's current plan of second reviews, or None when none was set (always
         for a file older than schema 6)."""
-        if self.project.schema_version < PLANS_SCHEMA:
+        if self.project.schema_version < TEAM_SCHEMA:
             return None
         row = self.project._conn.execute(
             "SELECT share, seed, reviewers, rule, set_by, set_at FROM review_plans"
@@ -143,10 +142,9 @@ class SecondReviews:
         """The live adjudications of the dataset, the latest per (example, tag) of a live
         tag: example_id, tag, present, actor, at, by example and tag (none for a file
         older than schema 6)."""
-        columns = ["example_id", "tag", "present", "actor", "at"]
-        if self.project.schema_version < PLANS_SCHEMA:
-            return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-        frame = self.project._query(
+        frame = self.project._query_from(
+            TEAM_SCHEMA,
+            ["example_id", "tag", "present", "actor", "at"],
             "SELECT a.example_id, t.name AS tag, a.present, a.actor, a.at FROM adjudications a"
             " JOIN tags t ON t.id = a.tag_id WHERE a.dataset_id = ? AND a.retracted_by IS NULL"
             " AND t.deleted_at IS NULL AND a.id = (SELECT max(b.id) FROM adjudications b"
@@ -156,4 +154,4 @@ class SecondReviews:
             (self.id,),
         )
         frame["present"] = frame["present"].astype(bool)
-        return frame[columns]
+        return frame

@@ -17,7 +17,7 @@ from ..errors import StoreError
 from ..vocabulary import MAX_TAGS, TAG_PREFIX, check_tag_name
 from .common import check_actor, now
 from .files import _guarded
-from .team import ROLES_SCHEMA
+from .team import TEAM_SCHEMA
 
 # What a tag's definition holds, as restored by an undo; a deleted tag also gets back
 # who made it and when, and (from schema 6) its place in the shortcut order and its
@@ -37,7 +37,7 @@ TAG_ACTIONS = (
     "order_tags",
 )
 # The schema that brought tag scopes and positions (with roles: a team's project).
-SCOPES_SCHEMA = ROLES_SCHEMA
+SCOPES_SCHEMA = TEAM_SCHEMA
 # A deleted tag whose name is taken again keeps its rows under this name: the mark at its
 # end (U+200E) is one no tag name may hold, so it never clashes with a live tag.
 _SET_ASIDE = "{name} (deleted #{id})\u200e"

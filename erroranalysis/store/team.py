@@ -19,8 +19,9 @@ from ..vocabulary import NO_ROLE, USER_ROLES
 from .common import check_actor, now
 from .files import _guarded
 
-# The first schema with roles (see schema.py).
-ROLES_SCHEMA = 6
+# The first schema of a team: roles, each review's decision, plans of second reviews,
+# adjudications and tags scoped to datasets (see schema.py).
+TEAM_SCHEMA = 6
 _RANK = {role: rank for rank, role in enumerate(USER_ROLES)}
 # The role each public write of the package needs, and what the refusal calls it: the
 # one place this rule is kept. Every write method calls :meth:`Team.permit` with its own
@@ -66,18 +67,18 @@ class Team:
     """The roles part of :class:`~erroranalysis.store.Project`."""
 
     def _has_roles(self) -> bool:
-        return self.schema_version >= ROLES_SCHEMA
+        return self.schema_version >= TEAM_SCHEMA
 
     @_guarded
     def roles(self) -> pd.DataFrame:
         """Who has a role now: user, role, granted_by, granted_at, by user name (users whose
         role was taken away are not listed)."""
-        columns = ["user", "role", "granted_by", "granted_at"]
-        if not self._has_roles():
-            return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-        return self._query(f"SELECT * FROM ({_CURRENT}) WHERE role != ? ORDER BY user", (NO_ROLE,))[
-            columns
-        ]
+        return self._query_from(
+            TEAM_SCHEMA,
+            ["user", "role", "granted_by", "granted_at"],
+            f"SELECT * FROM ({_CURRENT}) WHERE role != ? ORDER BY user",
+            (NO_ROLE,),
+        )
 
     @_guarded
     def role_of(self, user: str) -> str | None:
