@@ -579,9 +579,13 @@ def test_serve_stops_its_streamlit_child_when_it_is_stopped(project, signum):
 
 
 # A child that writes its process id to the file named by its argument, then sleeps
-# (ignoring SIGTERM if its second argument says so).
+# (ignoring SIGTERM if its second argument says so). It stops on SIGINT and SIGHUP even
+# where the test runs with them ignored (under nohup, or in a background job), which its
+# process would inherit.
 SLEEPER = """
 import pathlib, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
 if sys.argv[2:] == ["ignore"]:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 pathlib.Path(sys.argv[1]).write_text(str(__import__("os").getpid()))
@@ -590,7 +594,7 @@ time.sleep(120)
 RUN_CHILD = """
 import os, sys
 from erroranalysis.cli import run_child
-sys.exit(run_child([sys.executable, "-c", sys.argv[1], *sys.argv[2:]], env=os.environ, grace=5))
+sys.exit(run_child([sys.executable, "-c", sys.argv[1], *sys.argv[2:]], env=os.environ, grace=1))
 """
 
 
