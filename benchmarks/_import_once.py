@@ -4,12 +4,12 @@ Prints a JSON line: {"seconds": ..., "peak_mb": ...}.
 """
 
 import json
-import resource
 import sys
 import time
 from pathlib import Path
 
 import pandas as pd
+from _memory import peak_mb
 
 from erroranalysis.importing import read_dataset
 from erroranalysis.store import open_project
@@ -28,8 +28,7 @@ def main(kind: str, path: str, db: str) -> None:
                 result, replace=True, actor="bench"
             )
     seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb()}))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _memory import peak_mb
 
 LEVEL = 3
 ALPHA = 0.95
@@ -100,8 +100,7 @@ def child(kind: str, n: int, cardinalities: tuple[int, ...]) -> dict:
         warnings.simplefilter("ignore")  # its advice to install numba
         finder = Slicefinder(alpha=ALPHA, k=TOP, max_l=LEVEL, min_sup=MIN_SUPPORT, verbose=False)
         seconds, cpu = _timed(lambda: finder.fit(features, errors.astype(float)))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "cpu": cpu, "peak_mb": peak_mb}
+    return {"seconds": seconds, "cpu": cpu, "peak_mb": peak_mb()}
 
 
 def measure(kind: str, n: int, cardinalities: tuple[int, ...]) -> dict:

@@ -1,0 +1,187 @@
+"""The scaling curve: import and priorities at 100k, 1M and 3M examples (10M with --10m),
+each beside its bare reference measured in the same run, in fresh processes.
+
+Every size is a synthetic run of 10 metadata columns and 50 dataset tags
+(``synthetic.examples`` + ``synthetic.tag_matrix``) written once as Parquet. Per size and
+repeat, interleaved:
+
+- import: ``read_dataset`` + ``import_result`` into a new project, against a bare
+  ``pyarrow.parquet.read_table`` + ``write_table`` of the same file;
+- priorities: ``load_evidence`` + ``priority_table`` on that project, against the bare
+  DuckDB aggregation of the same counts (per correctness, the sum of every tag column)
+  straight from the Parquet file.
+
+Each child loads the same modules, then prints the seconds of the work alone and its peak
+RSS; the table reports medians of the repeats.
+
+    python benchmarks/scaling.py [--10m] [--repeat 3] [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _memory import peak_mb  # noqa: E402
+
+DATA = HERE / "data"
+SIZES = (100_000, 1_000_000, 3_000_000)
+TAGS = 50
+
+
+def parquet_of(n: int) -> Path:
+    """The synthetic run of ``n`` examples with 50 dataset tags (written once, then reused)."""
+    import synthetic
+
+    from erroranalysis.vocabulary import TAG_PREFIX
+
+    path = DATA / f"scaling_{n}.parquet"
+    if not path.exists():
+        DATA.mkdir(parents=True, exist_ok=True)
+        frame = synthetic.examples(n)
+        tags = synthetic.tag_matrix(frame, TAGS)
+        tags.columns = [TAG_PREFIX + c for c in tags.columns]
+        frame.join(tags).to_parquet(path, index=False)
+    return path
+
+
+def _import(path: Path, db: Path) -> None:
+    from erroranalysis.importing import read_dataset
+    from erroranalysis.store import open_project
+
+    result = read_dataset(str(path))
+    with open_project(db) as project:
+        project.dataset("scaling", create=True).import_result(result, replace=True, actor="bench")
+
+
+def _bare_import(path: Path, db: Path) -> None:
+    import pyarrow.parquet as pq
+
+    pq.write_table(pq.read_table(path), db.with_suffix(".bare.parquet"))
+
+
+def _priorities(path: Path, db: Path) -> None:
+    from erroranalysis.evidence import load_evidence
+    from erroranalysis.priorities import priority_table
+    from erroranalysis.store import open_project
+
+    with open_project(db) as project:
+        priority_table(load_evidence(project, "scaling"))
+
+
+def _bare_priorities(path: Path, db: Path) -> None:
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from erroranalysis.vocabulary import TAG_PREFIX
+
+    tags = [c for c in pq.read_schema(path).names if c.startswith(TAG_PREFIX)]
+    sums = ", ".join(f'sum("{c}"::INT) AS "{c}"' for c in tags)
+    duckdb.sql(
+        f"SELECT label = prediction AS correct, count(*) AS n, {sums} "
+        f"FROM read_parquet('{path}') GROUP BY ALL"
+    ).fetchall()
+
+
+WORK = {
+    "import": _import,
+    "bare-import": _bare_import,
+    "priorities": _priorities,
+    "bare-priorities": _bare_priorities,
+}
+
+
+def _preload() -> None:
+    """Import every module any kind of work uses before the clock starts: the figures are
+    the work, and every child starts from the same loaded modules."""
+    import duckdb  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+
+    import erroranalysis.evidence  # noqa: F401
+    import erroranalysis.importing  # noqa: F401
+    import erroranalysis.priorities  # noqa: F401
+    import erroranalysis.store  # noqa: F401
+
+
+def child(kind: str, path: Path, db: Path) -> dict[str, float]:
+    """Run one piece of work in a fresh process: its seconds and its own peak RSS."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(path), str(db)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(sizes: tuple[int, ...], repeat: int) -> list[dict[str, object]]:
+    rows = []
+    for n in sizes:
+        # Written in a child of its own: the frame and its tags stay out of this process.
+        subprocess.run([sys.executable, __file__, "--write", str(n)], check=True)
+        path = parquet_of(n)
+        with tempfile.TemporaryDirectory(prefix="scaling-") as work:
+            db = Path(work) / "scaling.db"
+            runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in WORK}
+            for _ in range(repeat):  # interleaved, so load on the machine hits both alike
+                for kind in WORK:
+                    runs[kind].append(child(kind, path, db))
+        row: dict[str, object] = {"examples": n}
+        for kind, results in runs.items():
+            row[f"{kind} s"] = statistics.median(r["seconds"] for r in results)
+            row[f"{kind} MB"] = statistics.median(r["peak_mb"] for r in results)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
+def markdown(rows: list[dict[str, object]]) -> str:
+    lines = [
+        "| examples | import | bare read + write | ratio | import peak | priorities "
+        "| bare DuckDB counts | ratio | priorities peak |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['examples']:,} | {r['import s']:.2f} s | {r['bare-import s']:.2f} s "
+            f"| {r['import s'] / r['bare-import s']:.1f}× | {r['import MB']:,.0f} MB "
+            f"| {r['priorities s']:.2f} s | {r['bare-priorities s']:.2f} s "
+            f"| {r['priorities s'] / r['bare-priorities s']:.1f}× "
+            f"| {r['priorities MB']:,.0f} MB |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--10m", dest="ten", action="store_true", help="add 10,000,000")
+    parser.add_argument("--repeat", type=int, default=3, help="fresh runs per size (median)")
+    parser.add_argument("--child", nargs=3, metavar=("KIND", "PATH", "DB"), help=argparse.SUPPRESS)
+    parser.add_argument("--write", type=int, metavar="N", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.write:
+        parquet_of(args.write)
+        return
+    if args.child:
+        kind, path, db = args.child
+        _preload()
+        start = time.perf_counter()
+        WORK[kind](Path(path), Path(db))
+        seconds = time.perf_counter() - start
+        print(json.dumps({"seconds": seconds, "peak_mb": peak_mb()}))
+        return
+    sizes = SIZES + ((10_000_000,) if args.ten else ())
+    print(markdown(measure(sizes, args.repeat)))
+
+
+if __name__ == "__main__":
+    main()
