@@ -11,19 +11,12 @@ from erroranalysis import compare
 
 _ui.start_page()
 
+# The comparison's columns, its interval's bounds shown as one text and the detail left out.
+HIDDEN = {"difference_high", "p_value", "test", "only_a_correct", "only_b_correct"}
 SHOWN = [
-    "tag",
-    "kind",
-    "examples",
-    "accuracy_a",
-    "accuracy_b",
-    "difference",
-    "interval",
-    "p_adjusted",
-    "regression",
-    "improved",
-    "evidence",
-    "note",
+    "interval" if column == "difference_low" else column
+    for column in compare.COMPARE_COLUMNS
+    if column not in HIDDEN
 ]
 COLUMNS = {
     "examples": st.column_config.NumberColumn("examples", format="localized"),
