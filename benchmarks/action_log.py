@@ -17,17 +17,11 @@ PAGE_TARGET_MS = 100.0
 UNDO_TARGET_MS = 50.0
 
 
-def _ms(fn: Callable[[], object], repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
-
-
-def bench(record: Callable[..., None], db: Path) -> None:
+def bench(record: Callable[..., None], db: Path, best_of: Callable[..., float]) -> None:
     from erroranalysis.store import open_project
+
+    def _ms(fn: Callable[[], object]) -> float:
+        return best_of(fn) * 1000
 
     with open_project(db) as project:
         dataset = project.dataset_names()[0]
@@ -76,4 +70,6 @@ if __name__ == "__main__":
             f"{'ok  ' if ok else 'MISS'} {name:<36} {value:>8.2f} {unit} target {target} | {reference}"
         )
 
-    bench(show, Path(sys.argv[1]))
+    from run import best_of
+
+    bench(show, Path(sys.argv[1]), best_of)

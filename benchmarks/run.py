@@ -233,7 +233,7 @@ def main() -> None:
         work = Path(tmp)
         db = bench_import(data, work)
         bench_tag_writes(db, work)
-        action_log.bench(record, db)
+        action_log.bench(record, db, best_of)
         bench_lock_wait(db, work)
     bench_engine()
     discover.bench_discover(record)
