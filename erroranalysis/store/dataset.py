@@ -204,9 +204,7 @@ class DatasetStore(SecondReviews):
         ``embeddings`` (one vector per row of ``frame``) are stored with the run; a replaced
         run keeps none of its old ones.
         """
-        self.project._require_writable()
-        actor = check_actor(actor)
-        self.project.permit(actor, "import_run")
+        actor = self.project._permit(actor, "import_run")
         run = check_name(run, kind="run")
         tags = [check_tag_name(t) for t in dataset_tags]
         vectors = self._embedding_row(embeddings, len(frame))
@@ -365,9 +363,7 @@ class DatasetStore(SecondReviews):
         nothing. ``verify=False`` is for a copy whose media are put in place afterwards.
         One logged action (``relink``) and one revision.
         """
-        self.project._require_writable()
-        actor = check_actor(actor)
-        self.project.permit(actor, "relink_media")
+        actor = self.project._permit(actor, "relink_media")
         return self._relink(root, run=run, actor=actor, verify=verify)
 
     def _relink(
@@ -470,9 +466,7 @@ class DatasetStore(SecondReviews):
         raises :class:`StoreError` and changes nothing. ``detail`` is logged with the action
         (e.g. the cluster the examples come from).
         """
-        self.project._require_writable()
-        actor = check_actor(actor)
-        self.project.permit(actor, "tag_examples")
+        actor = self.project._permit(actor, "tag_examples")
         tag = check_tag_name(tag)
         ids = list(dict.fromkeys(str(i) for i in example_ids))
         if not ids:
@@ -541,9 +535,7 @@ class DatasetStore(SecondReviews):
         Returns the id of the logged action, or None when the example already was in that
         state (nothing is logged then).
         """
-        self.project._require_writable()
-        actor = check_actor(actor)
-        self.project.permit(actor, "set_tag")
+        actor = self.project._permit(actor, "set_tag")
         self._check_example(example_id)
         stamp = now()
         op = "add" if present else "remove"
@@ -637,9 +629,7 @@ class DatasetStore(SecondReviews):
                     f"action #{action} is not of dataset {self.name!r}; nothing was changed"
                 )
             return self.project.undo(action=action, actor=actor)
-        self.project._require_writable()
-        actor = check_actor(actor)
-        self.project.permit(actor, "undo")
+        actor = self.project._permit(actor, "undo")
         stamp = now()
         kinds = ",".join("?" * len(DATASET_UNDOABLE))
         tag_kinds = ",".join("?" * len(TAG_ACTIONS))
@@ -975,9 +965,7 @@ class DatasetStore(SecondReviews):
         (all of the run, each drawn once), strata, probabilities in (0, 1], order and a
         JSON design. A bad draw raises :class:`StoreError` and records nothing.
         """
-        self.project._require_writable()
-        actor = check_actor(actor)
-        self.project.permit(actor, "record_sample")
+        actor = self.project._permit(actor, "record_sample")
         if not isinstance(draw.run, str):
             raise StoreError(f"the sample's run must be a run name, got {draw.run!r}")
         info = self.run(draw.run)

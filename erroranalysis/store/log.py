@@ -406,9 +406,7 @@ class TagLog:
         run, a relink, a sample, a role, an undo), or a tag action that a later action
         depends on raises :class:`StoreError` saying so (naming the later action), and
         nothing is changed."""
-        self._require_writable()
-        actor = check_actor(actor)
-        self.permit(actor, "undo")
+        actor = self._permit(actor, "undo")
         target = _count(action, name="action", least=1)
         stamp = now()
         with self.write() as conn:

@@ -17,7 +17,7 @@ import pandas as pd
 from ..errors import StoreError
 from ..second_review import ReviewPlan, check_plan
 from ..vocabulary import check_tag_name
-from .common import check_actor, now
+from .common import now
 from .files import _guarded
 from .team import TEAM_SCHEMA
 
@@ -55,9 +55,7 @@ class SecondReviews:
         project has a team. ``seed`` None draws a fresh one, recorded with the plan. A bad
         value raises :class:`StoreError` naming it and changes nothing. Logged as a
         ``review_plan`` action; returns the plan as recorded."""
-        self.project._require_writable()
-        actor = check_actor(actor)
-        self.project.permit(actor, "set_review_plan")
+        actor = self.project._permit(actor, "set_review_plan")
         self._need_plans()
         if seed is None:
             seed = secrets.randbelow(SEED_RANGE)
@@ -113,9 +111,7 @@ class SecondReviews:
         ``adjudicated`` rule the example's tags follow it. Logged as an ``adjudicate``
         action, which its author's undo retracts; returns the action's id. An unknown
         example or tag raises :class:`StoreError` and changes nothing."""
-        self.project._require_writable()
-        actor = check_actor(actor)
-        self.project.permit(actor, "adjudicate")
+        actor = self.project._permit(actor, "adjudicate")
         tag = check_tag_name(tag)
         if not isinstance(present, bool):
             raise StoreError(f"present must be True or False, got {present!r}")

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..errors import StoreError
 from ..vocabulary import MAX_TAGS, TAG_PREFIX, check_tag_name
-from .common import check_actor, now
+from .common import now
 from .files import _guarded
 from .team import TEAM_SCHEMA
 
@@ -241,9 +241,7 @@ class Taxonomy:
         With ``new``, a tag of that name must not exist yet (checked in the same
         transaction, so two people creating one name cannot overwrite each other):
         :class:`StoreError`, nothing changed."""
-        self._require_writable()
-        actor = check_actor(actor)
-        self.permit(actor, "define_tag")
+        actor = self._permit(actor, "define_tag")
         changes = self._definition_changes(
             name, description=description, hlp=hlp, effort=effort, rule=rule, clear=clear
         )
@@ -273,9 +271,7 @@ class Taxonomy:
         transaction, logged as one action (kind ``define_tags``) that an undo takes back
         whole.
         """
-        self._require_writable()
-        actor = check_actor(actor)
-        self.permit(actor, "define_tags")
+        actor = self._permit(actor, "define_tags")
         planned = []
         for row in definitions.itertuples(index=False):
             clear = [k for k in ("hlp", "effort") if pd.isna(getattr(row, k))]
@@ -344,9 +340,7 @@ class Taxonomy:
         A reviewed or rule tag may take the name of a deleted tag; renaming onto a live
         tag's name, or renaming a tag that comes with a run's data, raises
         :class:`StoreError` and changes nothing."""
-        self._require_writable()
-        actor = check_actor(actor)
-        self.permit(actor, "rename_tag")
+        actor = self._permit(actor, "rename_tag")
         old, new = check_tag_name(old), check_tag_name(new)
         stamp = now()
         with self.write() as conn:
@@ -367,9 +361,7 @@ class Taxonomy:
         comes with a run's data (either side), or a rule tag as ``target``, raises
         :class:`StoreError` and changes nothing.
         """
-        self._require_writable()
-        actor = check_actor(actor)
-        self.permit(actor, "merge_tags")
+        actor = self._permit(actor, "merge_tags")
         source, target = check_tag_name(source), check_tag_name(target)
         stamp = now()
         with self.write() as conn:
@@ -450,9 +442,7 @@ class Taxonomy:
         """Remove a tag from every example (logged) and from the taxonomy; its name is free
         again. A tag that comes with a run's data raises :class:`StoreError` (nothing
         changed)."""
-        self._require_writable()
-        actor = check_actor(actor)
-        self.permit(actor, "delete_tag")
+        actor = self._permit(actor, "delete_tag")
         name = check_tag_name(name)
         stamp = now()
         with self.write() as conn:
@@ -477,9 +467,7 @@ class Taxonomy:
         An unknown tag or dataset, an empty list, a tag that comes with a run's data, or a
         scope that would leave out a dataset whose examples carry the tag raises
         :class:`StoreError` and changes nothing."""
-        self._require_writable()
-        actor = check_actor(actor)
-        self.permit(actor, "scope_tag")
+        actor = self._permit(actor, "scope_tag")
         name = check_tag_name(name)
         if datasets is not None:
             datasets = list(dict.fromkeys(datasets))
@@ -581,9 +569,7 @@ class Taxonomy:
         ``order_tags``) with every position before, which an undo restores.
 
         An unknown or repeated name raises :class:`StoreError` and changes nothing."""
-        self._require_writable()
-        actor = check_actor(actor)
-        self.permit(actor, "order_tags")
+        actor = self._permit(actor, "order_tags")
         names = [check_tag_name(n) for n in names]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:

@@ -122,6 +122,15 @@ class Team:
         role, doing = WRITE_ROLES[write]
         self.require(actor, role, doing)
 
+    def _permit(self, actor: str, write: str) -> str:
+        """``actor`` checked, once the file is writable and ``actor`` may do the write
+        method named ``write``; raises :class:`StoreError` or :class:`NotPermitted`
+        otherwise, before anything is changed."""
+        self._require_writable()
+        actor = check_actor(actor)
+        self.permit(actor, write)
+        return actor
+
     @_guarded
     def grant_role(self, user: str, role: str, *, actor: str) -> None:
         """Give ``user`` the role ``role`` (``none`` takes their role away), as ``actor``.
