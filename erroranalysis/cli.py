@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from . import __version__
@@ -975,6 +975,26 @@ def _actor(parser: argparse.ArgumentParser, fallback: str, help: str | None = No
     parser.add_argument("--actor", default=os.environ.get("USER") or fallback, help=help)
 
 
+def _group(sub: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:
+    """A command whose first argument is one of its ACTIONs (``tags list``, ``roles set``)."""
+    return sub.add_parser(name, help=help).add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+
+
+def _listing(
+    sub: argparse._SubParsersAction,
+    name: str,
+    func: Callable[[argparse.Namespace], None],
+    help: str,
+) -> None:
+    """A command that lists what the project holds: ``--db``, ``--dataset`` and ``--out``."""
+    parser = sub.add_parser(name, help=help)
+    _common(parser)
+    _out(parser)
+    parser.set_defaults(func=func)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="erroranalysis",
@@ -1014,8 +1034,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
     p.set_defaults(func=cmd_import, creates_project=True)
 
-    p = sub.add_parser("reviews", help="reviews of examples")
-    rsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    rsub = _group(sub, "reviews", "reviews of examples")
     r = rsub.add_parser(
         "import",
         help="record reviews from a CSV with id, reviewer and tags (';'-separated) or a column "
@@ -1044,8 +1063,7 @@ def build_parser() -> argparse.ArgumentParser:
     _actor(p, "sample", "who draws")
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("tags", help="tag definitions")
-    tsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    tsub = _group(sub, "tags", "tag definitions")
     t = tsub.add_parser(
         "import", help="set tag definitions from a CSV with tag, hlp[, effort, description]"
     )
@@ -1054,10 +1072,7 @@ def build_parser() -> argparse.ArgumentParser:
     _actor(t, "import")
     _encoding(t)
     t.set_defaults(func=cmd_tags_import)
-    t = tsub.add_parser("list", help="list tags (with counts for a --dataset)")
-    _common(t)
-    _out(t)
-    t.set_defaults(func=cmd_tags_list)
+    _listing(tsub, "list", cmd_tags_list, "list tags (with counts for a --dataset)")
     t = tsub.add_parser(
         "scope", help="choose the datasets a tag belongs to (Review offers it only there)"
     )
@@ -1081,10 +1096,7 @@ def build_parser() -> argparse.ArgumentParser:
     _actor(t, "order", "who sets it (an admin)")
     t.set_defaults(func=cmd_tags_order)
 
-    p = sub.add_parser("datasets", help="list the project's datasets and runs")
-    _common(p)
-    _out(p)
-    p.set_defaults(func=cmd_datasets)
+    _listing(sub, "datasets", cmd_datasets, "list the project's datasets and runs")
 
     p = sub.add_parser("priorities", help="export the ranked priority table")
     _common(p, dataset_required=True)
@@ -1225,8 +1237,7 @@ def build_parser() -> argparse.ArgumentParser:
     _out(p, formats=True)
     p.set_defaults(func=cmd_clusters)
 
-    p = sub.add_parser("second-reviews", help="the plan of blind second reviews of a dataset")
-    ssub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ssub = _group(sub, "second-reviews", "the plan of blind second reviews of a dataset")
     s = ssub.add_parser(
         "set",
         help="set the share of reviewed examples drawn (at random, by a seeded hash of their "
@@ -1281,8 +1292,7 @@ def build_parser() -> argparse.ArgumentParser:
     _out(p, formats=True)
     p.set_defaults(func=cmd_log)
 
-    p = sub.add_parser("roles", help="who may do what in the project (viewer, reviewer, admin)")
-    rsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    rsub = _group(sub, "roles", "who may do what in the project (viewer, reviewer, admin)")
     r = rsub.add_parser(
         "set",
         help="give USER a role (none takes it away); the first role granted makes the "
@@ -1293,13 +1303,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(r)
     _actor(r, "admin", "who grants (an admin once the project has roles)")
     r.set_defaults(func=cmd_roles_set)
-    r = rsub.add_parser("list", help="list who has which role, who granted it and when")
-    _common(r)
-    _out(r)
-    r.set_defaults(func=cmd_roles_list)
+    _listing(rsub, "list", cmd_roles_list, "list who has which role, who granted it and when")
 
-    p = sub.add_parser("media", help="where runs read their media from")
-    msub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    msub = _group(sub, "media", "where runs read their media from")
     m = msub.add_parser("relink", help="point runs at their media, moved to another folder")
     _common(m, dataset_required=True)
     _run(m, "the run to relink (default: every run of the dataset)")
