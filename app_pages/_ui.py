@@ -6,7 +6,9 @@ frames live in ``st.cache_resource`` and are never mutated):
 * every cache is keyed on a :class:`RunKey` (project file, dataset, run, run id,
   imported_at);
 * the run's example frame is big and immutable: ``st.cache_resource``, never mutated by a
-  page; so is the run's :class:`~erroranalysis.evidence.Evidence` at a revision;
+  page; so is the run's :class:`~erroranalysis.evidence.Evidence` at a revision, built
+  from the run's latest evidence (``load_evidence(base=...)``) so that a tag toggle
+  recomputes only what it changed;
 * everything derived from tags or reviews is keyed on ``Project.revision()`` as well, so a
   tag another reviewer adds shows up on the next rerun;
 * every analysis goes through one ``st.cache_data`` entry point, :func:`analysis`, keyed
@@ -765,10 +767,30 @@ RUN_ONLY_ANALYSES = frozenset({"dataset_summary", "error_clusters"})
 DECISION_ANALYSES = frozenset({"tag_agreement", "reviewer_agreement"})
 
 
+class _Latest(NamedTuple):
+    lock: threading.Lock
+    evidence: dict[RunKey, analyses.Evidence]
+
+
+@st.cache_resource(show_spinner=False)
+def _latest_evidence() -> _Latest:
+    """Each run's most recently loaded evidence, the base the next revision's is built on
+    (one per run: the run's frame and tags, which the revision's cache holds anyway)."""
+    return _Latest(threading.Lock(), {})
+
+
 @st.cache_resource(max_entries=4, show_spinner="Estimating…")
 def _evidence(key: RunKey, rev: int) -> analyses.Evidence:
     frame = _run_data(key).frame
-    return analyses.load_evidence(project(), key.dataset, run=key.run, examples=frame)
+    latest = _latest_evidence()
+    with latest.lock:
+        base = latest.evidence.get(key)
+    loaded = analyses.load_evidence(project(), key.dataset, run=key.run, examples=frame, base=base)
+    with latest.lock:
+        for old in [k for k in latest.evidence if k[:3] == key[:3] and k != key]:
+            del latest.evidence[old]  # a run imported again: its old evidence is no base
+        latest.evidence[key] = loaded
+    return loaded
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -66,6 +66,8 @@ class DesignWeights:
 
     weights: pd.Series
     left_out: dict[str, int] = field(default_factory=dict)
+    # Bool per example: it has a review (second reviews aside); None = unknown.
+    seen: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -234,9 +236,20 @@ def design_weights(
     ):
         if mask.any():
             left_out[reason] = int(mask.sum())
+    weights = pd.Series(values, index=examples.index, name="weight")
+    return retagged(DesignWeights(weights=weights, left_out=left_out, seen=seen), tagged, ids=ids)
+
+
+def retagged(design: DesignWeights, tagged: Iterable[str], *, ids: pd.Index) -> DesignWeights:
+    """``design`` (from :func:`design_weights` on the run whose ids are ``ids``) with the
+    ids ``tagged`` with a reviewed tag instead of those it was computed with: the weights
+    do not depend on them, only how many tagged examples have no review
+    (``LEFT_OUT_TAGGED``). Never modifies ``design``."""
+    if design.seen is None or len(design.seen) != len(ids):
+        raise ValueError("retagged needs a design from design_weights on the same run")
+    left_out = {k: v for k, v in design.left_out.items() if k != LEFT_OUT_TAGGED}
     tagged = pd.unique(np.asarray(list(tagged), dtype=object))
-    tags_only = _mask(len(ids), ids.get_indexer(tagged)) & ~seen
+    tags_only = _mask(len(ids), ids.get_indexer(tagged)) & ~design.seen
     if tags_only.any():
         left_out[LEFT_OUT_TAGGED] = int(tags_only.sum())
-    weights = pd.Series(values, index=examples.index, name="weight")
-    return DesignWeights(weights=weights, left_out=left_out)
+    return DesignWeights(weights=design.weights, left_out=left_out, seen=design.seen)

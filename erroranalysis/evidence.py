@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .design import DesignWeights, design_weights
+from .design import DesignWeights, design_weights, retagged
 from .errors import ExpectedError
 from .rules import evaluate_rule
 from .second_review import tags_by_rule
@@ -68,6 +68,10 @@ class Evidence:
     weights: pd.Series | None = None
     # Reason (text, from vocabulary) -> reviews kept and shown but not in the estimates.
     left_out: Mapping[str, int] = field(default_factory=dict)
+    # What the weights were computed from (see load_evidence's ``base``); None when the
+    # evidence was built from frames.
+    design_inputs: DesignInputs | None = field(default=None, repr=False)
+    design: DesignWeights | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # Fill in the defaults that follow from the frames; check_evidence judges the rest.
@@ -86,6 +90,30 @@ class Evidence:
 
 
 # --------------------------------------------------------------------------- the project
+
+
+@dataclass(frozen=True, eq=False)
+class DesignInputs:
+    """Everything a run's design weights depend on: the frame and id index they were
+    computed for, the dataset's reviews (second reviews left out), its samples (a
+    sample's draws never change once written) and runs. The ids carrying a reviewed tag
+    only count the tagged examples left out (:func:`erroranalysis.design.retagged`)."""
+
+    frame: pd.DataFrame
+    ids: pd.Index
+    reviews: pd.DataFrame
+    samples: pd.DataFrame
+    runs: tuple[tuple[str, int, str], ...]  # the dataset's runs: name, id, imported_at
+
+    def same(self, other: DesignInputs) -> bool:
+        """Whether weights computed from ``other`` are the weights of these inputs."""
+        return (
+            self.frame is other.frame
+            and self.ids is other.ids
+            and self.reviews.equals(other.reviews)
+            and self.samples[["id", "created_at"]].equals(other.samples[["id", "created_at"]])
+            and self.runs == other.runs
+        )
 
 
 def _taxonomy(
@@ -114,10 +142,16 @@ def load_evidence(
     *,
     run: str | None = None,
     examples: pd.DataFrame | None = None,
+    base: Evidence | None = None,
 ) -> Evidence:
     """Everything the analyses need for ``dataset`` (its latest run unless ``run``).
 
-    Pass ``examples`` (the run's frame, e.g. from a cache) to skip reading it again.
+    Pass ``examples`` (the run's frame, e.g. from a cache) to skip reading it again, and
+    ``base`` (this run's evidence at an earlier revision, loaded with the same
+    ``examples``) to reuse what did not change since: the rule tags whose rule is the
+    same, and the design weights when the reviews, the samples and the set of tagged
+    examples are the same (so another reviewer's tag toggle recomputes only the reviewed
+    tag columns). The result equals a load without ``base``.
     Each example's design weight comes from the samples its reviews were drawn in
     (:func:`erroranalysis.design.design_weights`, where the rules are): an example is
     ``reviewed`` when it has a weight, and ``left_out`` counts the reviews kept but not
@@ -134,8 +168,13 @@ def load_evidence(
             columns[name] = frame[column].to_numpy(dtype=bool)
             kinds[name] = "dataset"
     rule_problems: dict[str, str] = {}
+    reusable = base is not None and base.examples is frame and base.run == info.name
     for name, rule in definitions["rule"].dropna().items():
         if name in kinds:
+            continue
+        if reusable and _same_rule(base, name, rule):
+            columns[name] = base.tags[name].to_numpy()
+            kinds[name] = "rule"
             continue
         try:
             columns[name] = evaluate_rule(rule, frame).to_numpy()
@@ -162,13 +201,21 @@ def load_evidence(
         columns[name] = column
         kinds[name] = "reviewed"
 
-    design = _design(project, dataset, frame, tagged=assignments["example_id"], ids=positions)
+    inputs = _design_inputs(project, dataset, frame, ids=positions)
+    previous = base.design_inputs if reusable else None
+    if previous is not None and base.design is not None and previous.same(inputs):
+        # Only which examples carry a reviewed tag may differ: recount those left out.
+        design = retagged(base.design, assignments["example_id"], ids=positions)
+        inputs, reviewed = previous, base.reviewed
+    else:
+        design = _design(project, dataset, inputs, tagged=assignments["example_id"])
+        reviewed = design.weights.notna().rename("reviewed")
     tags = pd.DataFrame(columns, index=frame.index) if columns else pd.DataFrame(index=frame.index)
     return Evidence(
         examples=frame,
         tags=tags,
         kinds=kinds,
-        reviewed=design.weights.notna().rename("reviewed"),
+        reviewed=reviewed,
         weights=design.weights,
         left_out=design.left_out,
         hlp={t: v for t, v in _numbers(definitions["hlp"]).items() if t in kinds},
@@ -178,7 +225,16 @@ def load_evidence(
         rule_problems=rule_problems,
         dataset=info.dataset,
         run=info.name,
+        design_inputs=inputs,
+        design=design,
     )
+
+
+def _same_rule(base: Evidence, name: str, rule: str) -> bool:
+    """Whether ``base`` evaluated rule tag ``name`` from the same ``rule`` text."""
+    if base.kinds.get(name) != "rule" or name not in base.definitions.index:
+        return False
+    return base.definitions.at[name, "rule"] == rule
 
 
 def reviewed_tags(project: Project, dataset: str) -> pd.DataFrame:
@@ -199,23 +255,44 @@ def reviewed_tags(project: Project, dataset: str) -> pd.DataFrame:
     )
 
 
-def _design(
-    project: Project, dataset: str, frame: pd.DataFrame, *, tagged: pd.Series, ids: pd.Index
-) -> DesignWeights:
-    """The design weights of ``frame``'s examples from the dataset's reviews and samples.
-    Second reviews are left out: their examples entered with the first review."""
+def _design_inputs(
+    project: Project, dataset: str, frame: pd.DataFrame, *, ids: pd.Index
+) -> DesignInputs:
+    """What ``frame``'s design weights depend on. Second reviews are left out: their
+    examples entered with the first review."""
     store = project.dataset(dataset)
     reviews = store.reviews()
     reviews = reviews[reviews["queue"] != STRATUM_SECOND]
-    samples = store.samples()
+    return DesignInputs(
+        frame=frame,
+        ids=ids,
+        reviews=reviews,
+        samples=store.samples(),
+        runs=tuple((info.name, info.id, info.imported_at) for info in store.runs()),
+    )
+
+
+def _design(
+    project: Project, dataset: str, inputs: DesignInputs, *, tagged: pd.Series
+) -> DesignWeights:
+    """The design weights of ``inputs.frame``'s examples from the reviews and samples."""
+    store = project.dataset(dataset)
+    reviews, samples = inputs.reviews, inputs.samples
     draws = {int(s): store.sample_draws(int(s)) for s in samples["id"]}
     legacy = reviews["sample_id"].isna() & (reviews["queue"] != STRATUM_DIRECT)
     legacy_runs = set(reviews.loc[legacy, "run"].dropna())
     runs = {info.name: project.run_index(info) for info in store.runs() if info.name in legacy_runs}
     # A production sample has no labels, so no correct column, and no reviews.
+    frame = inputs.frame
     target = frame if "correct" in frame else frame.assign(correct=False)
     return design_weights(
-        target, reviews, samples=samples, draws=draws, runs=runs, tagged=tagged, ids=ids
+        target,
+        reviews,
+        samples=samples,
+        draws=draws,
+        runs=runs,
+        tagged=tagged,
+        ids=inputs.ids,
     )
 
 
