@@ -28,6 +28,7 @@ import compare  # noqa: E402
 import discover  # noqa: E402
 import drift  # noqa: E402
 import exports  # noqa: E402
+import incremental  # noqa: E402
 import lock_wait  # noqa: E402
 import second_reviews  # noqa: E402
 import synthetic  # noqa: E402
@@ -238,6 +239,7 @@ def main() -> None:
     bench_engine()
     discover.bench_discover(record)
     clusters.bench_clusters(record)
+    incremental.bench(record)
     compare.bench(record, best_of)
     drift.bench(record, best_of)
     second_reviews.bench(record, best_of)
