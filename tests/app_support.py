@@ -103,6 +103,14 @@ def png_bytes() -> bytes:
     return sink.getvalue()
 
 
+def start_app() -> AppTest:
+    """The app on the project ``$ERRORANALYSIS_DB`` names, run once, the reviewer's name
+    filled in."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["reviewer"] = REVIEWER
+    return at.run()
+
+
 def open_page(at: AppTest, page: str, **query: str) -> AppTest:
     for key, value in query.items():
         at.query_params[key] = value

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from app_support import APP, REVIEWER, build_project, project_file_of
+from app_support import build_project, project_file_of, record_downloads, start_app
 from streamlit.testing.v1 import AppTest
 
 project_file = project_file_of(build_project)
@@ -12,6 +12,10 @@ project_file = project_file_of(build_project)
 @pytest.fixture
 def app(project_file) -> AppTest:
     """The app on the project file, with the reviewer's name filled in."""
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["reviewer"] = REVIEWER
-    return at.run()
+    return start_app()
+
+
+@pytest.fixture
+def made(monkeypatch):
+    """Every deferred download the app registers from now on (see ``record_downloads``)."""
+    return record_downloads(monkeypatch)

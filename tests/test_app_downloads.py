@@ -16,33 +16,20 @@ from app_support import (
     DATASET,
     FORMULA_DATASET,
     FORMULAS,
-    REVIEWER,
     ROOT,
     build_formula_project,
     downloads,
     no_errors,
     open_page,
-    record_downloads,
     rows_of_csv,
+    start_app,
     unsafe_cells,
 )
-from streamlit.testing.v1 import AppTest
 
 from erroranalysis import export
 from erroranalysis.store import open_project
 
 PAGES = ["datasets", "review", "tags", "priorities", "audit"]
-
-
-@pytest.fixture
-def made(monkeypatch):
-    return record_downloads(monkeypatch)
-
-
-def start() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["reviewer"] = REVIEWER
-    return at.run()
 
 
 # ---------------------------------------------------------------------- one per table
@@ -59,7 +46,7 @@ TABLES = {
 
 @pytest.mark.parametrize("page", PAGES)
 def test_every_table_has_a_download_beside_it(project_file, made, page):
-    at = start()
+    at = start_app()
     query = {"dataset": DATASET, "example": "s04"} if page == "review" else {}  # s04: reviewed
     at = open_page(at, page, **query)
     no_errors(at)
@@ -84,7 +71,7 @@ def test_every_table_has_a_download_beside_it(project_file, made, page):
 
 
 def test_the_download_is_the_table_shown(project_file, made):
-    at = open_page(start(), "tags")
+    at = open_page(start_app(), "tags")
     shown = at.dataframe[0].value
     name, text = downloads(at, made)["tags:csv"]
     assert name == "speech-main-tags.csv"
@@ -94,7 +81,7 @@ def test_the_download_is_the_table_shown(project_file, made):
 
 
 def test_the_review_pages_tables_are_downloads_of_the_example(project_file, made):
-    at = open_page(start(), "review", dataset=DATASET, example="s04")
+    at = open_page(start_app(), "review", dataset=DATASET, example="s04")
     files = downloads(at, made)
     assert set(files) == {"example-s04:csv", "reviews-of-s04:csv"}
     history = rows_of_csv(files["reviews-of-s04:csv"][1])
@@ -124,7 +111,7 @@ def visits() -> list[tuple[str, dict, dict]]:
 
 
 def test_no_download_holds_a_live_formula(formulas, made):
-    at = start()
+    at = start_app()
     seen: dict[str, str] = {}
     for page, query, values in visits():
         at = open_page(at, page, **query)
@@ -159,7 +146,7 @@ def many_tags(project_file):
 
 
 def test_a_long_table_is_paged_and_downloaded_whole(many_tags, made):
-    at = open_page(start(), "tags")
+    at = open_page(start_app(), "tags")
     no_errors(at)
     total = len(at.dataframe[0].value)
     assert total == 50
@@ -174,7 +161,7 @@ def test_a_long_table_is_paged_and_downloaded_whole(many_tags, made):
 
 
 def test_a_page_past_the_end_after_the_table_shrinks(many_tags, made):
-    at = open_page(start(), "tags")
+    at = open_page(start_app(), "tags")
     at.number_input(key="tags:page").set_value(2).run()
     with open_project(many_tags) as project:
         for i in range(30):

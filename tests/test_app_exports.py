@@ -12,14 +12,12 @@ import openpyxl
 import pandas as pd
 import pytest
 from app_support import (
-    APP,
     DATASET,
-    REVIEWER,
     downloads,
     no_errors,
     open_page,
-    record_downloads,
     rows_of_csv,
+    start_app,
     unsafe_cells,
 )
 from store_support import add_run
@@ -30,11 +28,6 @@ from erroranalysis.store import open_project
 from erroranalysis.vocabulary import TAG_PREFIX
 
 FORMULA_TAG = '=HYPERLINK("http://x")'
-
-
-@pytest.fixture
-def made(monkeypatch):
-    return record_downloads(monkeypatch)
 
 
 @pytest.fixture
@@ -59,12 +52,6 @@ def reviewed(project_file):
                 note=f"seen {example}",
             )
     return project_file
-
-
-def start() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["reviewer"] = REVIEWER
-    return at.run()
 
 
 def exported(db, kind: str, *, format: str = "csv", run: str | None = "main", **options) -> bytes:
@@ -104,13 +91,13 @@ def clicked(at: AppTest, made: dict, key: str) -> bytes:
     ],
 )
 def test_each_download_is_the_command_lines_export(reviewed, made, page, key, kind, options):
-    at = open_page(start(), page)
+    at = open_page(start_app(), page)
     no_errors(at)
     assert clicked(at, made, key) == exported(reviewed, kind, **options)
 
 
 def test_all_examples_when_not_only_the_reviewed(reviewed, made):
-    at = open_page(start(), "datasets")
+    at = open_page(start_app(), "datasets")
     at.toggle(key="ds_export_reviewed").set_value(False).run()
     no_errors(at)
     assert "reviewed-examples:csv" not in [b.key for b in at.get("download_button")]
@@ -120,7 +107,7 @@ def test_all_examples_when_not_only_the_reviewed(reviewed, made):
 
 
 def test_the_sheet_holds_the_reviews_and_a_formula_tag_is_neutralized(reviewed, made):
-    at = open_page(start(), "datasets")
+    at = open_page(start_app(), "datasets")
     text = clicked(at, made, "reviewed-examples:csv").decode()
     sheet = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False).set_index("id")
     # s04 (by setup), then the five reviewed by ben, in the run's order.
@@ -141,7 +128,7 @@ def test_the_sheet_holds_the_reviews_and_a_formula_tag_is_neutralized(reviewed, 
 
 
 def test_the_priority_tables_formula_tag_is_neutralized(reviewed, made):
-    at = open_page(start(), "priorities")
+    at = open_page(start_app(), "priorities")
     text = clicked(at, made, "priorities:csv").decode()
     tags = [row[1] for row in rows_of_csv(text)[1:]]
     assert "'" + FORMULA_TAG in tags and FORMULA_TAG not in tags
@@ -149,7 +136,7 @@ def test_the_priority_tables_formula_tag_is_neutralized(reviewed, made):
 
 
 def test_rates_are_written_with_four_significant_digits(reviewed, made):
-    at = open_page(start(), "priorities")
+    at = open_page(start_app(), "priorities")
     header, *rows = rows_of_csv(clicked(at, made, "exclusive-shares:csv").decode())
     assert header == ["tag", "examples", "exclusive", "exclusive_share"]
     shares = {row[0]: row[1:] for row in rows}
@@ -164,7 +151,7 @@ def test_rates_are_written_with_four_significant_digits(reviewed, made):
 
 
 def test_the_priority_tables_estimates_are_rounded_to_four_digits(reviewed, made):
-    at = open_page(start(), "priorities")
+    at = open_page(start_app(), "priorities")
     shown = pd.read_csv(io.BytesIO(clicked(at, made, "priorities:csv")))
     with open_project(reviewed) as project:
         full = exports.export_table(project, DATASET, "priorities", run="main")
@@ -183,7 +170,7 @@ def test_the_log_download_holds_every_action_not_the_last_hundred(project_file, 
         for i in range(120):
             project.dataset(DATASET).set_tag(f"s{i % 40:02d}", f"t{i % 3}", actor="cy")
         every = len(project.dataset(DATASET).actions(limit=None))
-    at = open_page(start(), "tags")
+    at = open_page(start_app(), "tags")
     no_errors(at)
     text = clicked(at, made, "event-log:csv").decode()
     header, *rows = rows_of_csv(text)
@@ -194,7 +181,7 @@ def test_the_log_download_holds_every_action_not_the_last_hundred(project_file, 
 
 # ---------------------------------------------------------------------- Excel
 def test_the_meeting_workbook_has_the_priorities_then_the_examples_and_the_log(reviewed, made):
-    at = open_page(start(), "datasets")
+    at = open_page(start_app(), "datasets")
     book = openpyxl.load_workbook(io.BytesIO(clicked(at, made, "meeting:xlsx")))
     assert book.sheetnames == ["priorities", "examples", "log"]
     header = [cell.value for cell in next(book["priorities"].iter_rows(max_row=1))]
@@ -205,7 +192,7 @@ def test_the_meeting_workbook_has_the_priorities_then_the_examples_and_the_log(r
 
 
 def test_every_table_downloads_as_excel_too(reviewed, made):
-    at = open_page(start(), "priorities")
+    at = open_page(start_app(), "priorities")
     books = downloads(at, made, format="xlsx")
     assert set(books) == {
         f"{name}:xlsx"
@@ -231,7 +218,7 @@ def test_a_run_without_reviews_says_there_is_nothing_to_export(tmp_path, monkeyp
     with open_project(db) as project:
         add_run(project, "plain", frame)
     monkeypatch.setenv("ERRORANALYSIS_DB", str(db))
-    at = open_page(start(), "datasets")
+    at = open_page(start_app(), "datasets")
     no_errors(at)
     keys = {b.key for b in at.get("download_button")}
     assert {"reviewed-examples:csv", "corrected-labels:csv", "corrected-dataset:csv"}.isdisjoint(
@@ -250,7 +237,7 @@ def test_a_run_without_reviews_says_there_is_nothing_to_export(tmp_path, monkeyp
 
 def test_a_run_larger_than_an_excel_sheet_exports_as_csv(project_file, made, monkeypatch):
     monkeypatch.setattr(workbook, "MAX_ROWS", 20)  # the speech run has 40 examples
-    at = open_page(start(), "datasets")
+    at = open_page(start_app(), "datasets")
     keys = {b.key for b in at.get("download_button")}
     assert {"reviewed-examples:csv", "reviewed-examples:xlsx"} <= keys  # s04 alone
     assert "meeting:xlsx" not in keys

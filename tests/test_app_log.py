@@ -12,7 +12,6 @@ from app_support import (
     downloads,
     no_errors,
     open_page,
-    record_downloads,
     rows_of_csv,
     unsafe_cells,
 )
@@ -132,8 +131,7 @@ def test_undo_buttons_follow_the_role(project_file, app, who, buttons):
     assert undo_keys(at) == [f"lg_undo_{i}" for i in buttons]
 
 
-def test_the_download_is_the_filtered_log_and_formula_safe(project_file, app, monkeypatch):
-    made = record_downloads(monkeypatch)
+def test_the_download_is_the_filtered_log_and_formula_safe(project_file, app, made):
     with open_project(project_file) as project:
         project.dataset(DATASET).set_tag("s08", "=cmd", actor="=cmd")
     at = open_page(app, "log")
