@@ -188,6 +188,14 @@ def by_key(page: Page, key: str) -> Locator:
     return page.locator(f".{key_class(key)}")
 
 
+def enter_text(page: Page, label: str, text: str) -> None:
+    """Type ``text`` in the text box labelled ``label``, press Enter and wait for the rerun."""
+    field = page.get_by_role("textbox", name=label)
+    field.fill(text)
+    field.press("Enter")
+    wait_idle(page)
+
+
 def set_reviewer(page: Page, name: str) -> None:
     """Type the reviewer's name in the sidebar and wait until the Review page accepts it."""
     field = page.get_by_role("textbox", name="Your name")

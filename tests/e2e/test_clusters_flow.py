@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from e2e_helpers import (
+    enter_text,
     grid_texts,
     no_exception,
     open_page,
@@ -38,10 +39,7 @@ def test_name_the_weak_cluster_and_see_its_tag_in_priorities(app, page: Page):
     grid = page.get_by_test_id("stDataFrame").first
     assert grid_texts(grid, column=2)[0] == str(found.clusters.loc[0, "errors"])
     expect(page.get_by_test_id("stAudio").first).to_be_attached()
-    tag = page.get_by_role("textbox", name="Tag")
-    tag.fill(TAG)
-    tag.press("Enter")
-    wait_idle(page)
+    enter_text(page, "Tag", TAG)
     page.get_by_role("button", name="Name this cluster").click()
     wait_idle(page)
     no_exception(page)

@@ -5,7 +5,7 @@ buttons, the new one gone from both."""
 from __future__ import annotations
 
 import pytest
-from e2e_helpers import by_key, go_to, open_page, set_reviewer, tag_button, wait_idle
+from e2e_helpers import by_key, enter_text, go_to, open_page, set_reviewer, tag_button, wait_idle
 from playwright.sync_api import Page, expect
 
 from erroranalysis.demo import SPEECH
@@ -27,10 +27,7 @@ def test_undo_of_a_rename_from_the_log_page(app, page: Page):
     by_key(page, "tg_tag").click()
     page.get_by_role("option", name=OLD, exact=True).click()
     wait_idle(page)
-    field = page.get_by_role("textbox", name="Rename to")
-    field.fill(NEW)
-    field.press("Enter")
-    wait_idle(page)
+    enter_text(page, "Rename to", NEW)
     page.get_by_role("button", name="Rename…").click()
     wait_idle(page)
     by_key(page, "tg_confirm").locator("button").click()
