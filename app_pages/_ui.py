@@ -772,6 +772,11 @@ class _Latest(NamedTuple):
     evidence: dict[RunKey, analyses.Evidence]
 
 
+def _same_run(a: RunKey, b: RunKey) -> bool:
+    """The same run of the same dataset in the same project, whichever import of it."""
+    return (a.db, a.dataset, a.run) == (b.db, b.dataset, b.run)
+
+
 @st.cache_resource(show_spinner=False)
 def _latest_evidence() -> _Latest:
     """Each run's most recently loaded evidence, the base the next revision's is built on
@@ -787,7 +792,7 @@ def _evidence(key: RunKey, rev: int) -> analyses.Evidence:
         base = latest.evidence.get(key)
     loaded = analyses.load_evidence(project(), key.dataset, run=key.run, examples=frame, base=base)
     with latest.lock:
-        for old in [k for k in latest.evidence if k[:3] == key[:3] and k != key]:
+        for old in [k for k in latest.evidence if _same_run(k, key) and k != key]:
             del latest.evidence[old]  # a run imported again: its old evidence is no base
         latest.evidence[key] = loaded
     return loaded
