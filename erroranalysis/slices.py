@@ -501,7 +501,12 @@ def confusion(evidence: Evidence, *, tag: str | None = None) -> pd.DataFrame:
     if tag is not None and tag not in inputs.tag_names:
         raise ValueError(f"evidence has no tag {tag!r}")
     examples = evidence.examples
-    labels = sorted(set(examples["label"].astype(str)) | set(examples["prediction"].astype(str)))
+    # The distinct values first, then as text: the same classes as every value as text,
+    # without a Python string per example.
+    labels = sorted(
+        set(pd.Series(examples["label"].unique()).astype(str))
+        | set(pd.Series(examples["prediction"].unique()).astype(str))
+    )
     mask = None
     if tag is not None:
         j = inputs.tag_names.index(tag)
