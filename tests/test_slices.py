@@ -325,6 +325,22 @@ def test_confusion_equals_scikit_learn(use_mask):
     assert (result.index.name, result.columns.name) == ("label", "prediction")
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["b", "a", "10", "9"]), st.sampled_from(["a", "9", "c"])),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_confusion_axes_are_every_value_of_the_run_as_text(pairs):
+    examples = pd.DataFrame(pairs, columns=["label", "prediction"])
+    examples["correct"] = examples["label"] == examples["prediction"]
+    every = set(examples["label"].astype(str)) | set(examples["prediction"].astype(str))
+    result = confusion(Evidence(examples))
+    assert result.index.tolist() == result.columns.tolist() == sorted(every)
+
+
 def test_confusion_with_chosen_labels():
     examples = random_examples()
     result = _confusion(examples, None, ["owl", "cat", "zebra"])
