@@ -149,9 +149,10 @@ def load_evidence(
     Pass ``examples`` (the run's frame, e.g. from a cache) to skip reading it again, and
     ``base`` (this run's evidence at an earlier revision, loaded with the same
     ``examples``) to reuse what did not change since: the rule tags whose rule is the
-    same, and the design weights when the reviews, the samples and the set of tagged
-    examples are the same (so another reviewer's tag toggle recomputes only the reviewed
-    tag columns). The result equals a load without ``base``.
+    same, and the design weights when the reviews, the samples and the runs are the same
+    (a change in which examples carry a reviewed tag only recounts the tagged examples
+    left out), so another reviewer's tag toggle recomputes only the reviewed tag columns.
+    The result equals a load without ``base``.
     Each example's design weight comes from the samples its reviews were drawn in
     (:func:`erroranalysis.design.design_weights`, where the rules are): an example is
     ``reviewed`` when it has a weight, and ``left_out`` counts the reviews kept but not
