@@ -31,6 +31,7 @@ from .vocabulary import KINDS, STRATUM_DIRECT, STRATUM_SECOND, TAG_PREFIX
 
 if TYPE_CHECKING:
     from .store import Project
+    from .store.common import RunInfo
 
 
 def _no_definitions() -> pd.DataFrame:
@@ -103,7 +104,7 @@ class DesignInputs:
     ids: pd.Index
     reviews: pd.DataFrame
     samples: pd.DataFrame
-    runs: tuple[tuple[str, int, str], ...]  # the dataset's runs: name, id, imported_at
+    runs: tuple[RunInfo, ...]  # the dataset's runs
 
     def same(self, other: DesignInputs) -> bool:
         """Whether weights computed from ``other`` are the weights of these inputs."""
@@ -269,7 +270,7 @@ def _design_inputs(
         ids=ids,
         reviews=reviews,
         samples=store.samples(),
-        runs=tuple((info.name, info.id, info.imported_at) for info in store.runs()),
+        runs=tuple(store.runs()),
     )
 
 
@@ -282,7 +283,7 @@ def _design(
     draws = {int(s): store.sample_draws(int(s)) for s in samples["id"]}
     legacy = reviews["sample_id"].isna() & (reviews["queue"] != STRATUM_DIRECT)
     legacy_runs = set(reviews.loc[legacy, "run"].dropna())
-    runs = {info.name: project.run_index(info) for info in store.runs() if info.name in legacy_runs}
+    runs = {info.name: project.run_index(info) for info in inputs.runs if info.name in legacy_runs}
     # A production sample has no labels, so no correct column, and no reviews.
     frame = inputs.frame
     target = frame if "correct" in frame else frame.assign(correct=False)
