@@ -15,6 +15,15 @@ from erroranalysis.importing import read_dataset
 from erroranalysis.store import open_project
 
 
+def import_file(path: str | Path, db: str | Path, dataset: str | None = None) -> None:
+    """Import ``path`` into ``db`` as ``dataset`` (default: the file's stem and format),
+    replacing its run."""
+    result = read_dataset(str(path))
+    name = dataset or f"{Path(path).stem}-{result.format}"
+    with open_project(db) as project:
+        project.dataset(name, create=True).import_result(result, replace=True, actor="bench")
+
+
 def main(kind: str, path: str, db: str) -> None:
     start = time.perf_counter()
     if kind == "bare-csv":
@@ -22,11 +31,7 @@ def main(kind: str, path: str, db: str) -> None:
     elif kind == "bare-parquet":
         pd.read_parquet(path)
     else:
-        result = read_dataset(path)
-        with open_project(db) as project:
-            project.dataset(f"{Path(path).stem}-{result.format}", create=True).import_result(
-                result, replace=True, actor="bench"
-            )
+        import_file(path, db)
     seconds = time.perf_counter() - start
     print(json.dumps({"seconds": seconds, "peak_mb": peak_mb()}))
 

@@ -55,12 +55,9 @@ def parquet_of(n: int) -> Path:
 
 
 def _import(path: Path, db: Path) -> None:
-    from erroranalysis.importing import read_dataset
-    from erroranalysis.store import open_project
+    from _import_once import import_file
 
-    result = read_dataset(str(path))
-    with open_project(db) as project:
-        project.dataset("scaling", create=True).import_result(result, replace=True, actor="bench")
+    import_file(path, db, "scaling")
 
 
 def _bare_import(path: Path, db: Path) -> None:
@@ -103,6 +100,7 @@ WORK = {
 def _preload() -> None:
     """Import every module any kind of work uses before the clock starts: the figures are
     the work, and every child starts from the same loaded modules."""
+    import _import_once  # noqa: F401
     import duckdb  # noqa: F401
     import pyarrow.parquet  # noqa: F401
 
