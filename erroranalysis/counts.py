@@ -26,17 +26,27 @@ matrix; another engine (a DuckDB or Spark SQL aggregation grouped by stratum and
 status) produces the same arrays, and :func:`erroranalysis.estimation.estimate` turns them
 into the table's numbers. Dataset and rule tags are counted over every example, with
 weight 1: their counts are exact integers whatever the reviews' weights.
+
+A :class:`Tally` is a run's evidence as counts: the tags' names and kinds, their
+:class:`TagCounts` and what the team set per tag (HLP, effort), with the reviews left out
+of the estimates. It is everything :func:`erroranalysis.priorities.priority_table` reads,
+so an engine that counts the data elsewhere hands over a Tally (:func:`tally` is the
+in-memory one) and the same table follows; :func:`join_tallies` puts the tags counted by
+different engines side by side, e.g. dataset and rule tags counted where the data is and
+reviewed tags counted from the local reviews.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .evidence import Checked, Evidence, check_evidence
+from .vocabulary import KINDS
 
-__all__ = ["Proportion", "TagCounts", "count_tags", "tag_counts"]
+__all__ = ["Proportion", "TagCounts", "Tally", "count_tags", "join_tallies", "tag_counts", "tally"]
 
 # Rows per block: a block of bool (and, for weights, float) tag columns stays in the cache.
 _CHUNK_ROWS = 1 << 14
@@ -270,3 +280,100 @@ def tag_counts(evidence: Evidence) -> TagCounts:
     """The sufficient statistics of every tag of ``evidence``, weighted by its ``weights``
     (ValueError naming the problem for evidence an analysis would refuse)."""
     return count_tags(check_evidence(evidence))
+
+
+@dataclass(frozen=True)
+class Tally:
+    """A run's evidence as counts (see the module): per tag, in order, its name, its kind
+    (one of :data:`~erroranalysis.vocabulary.KINDS`) and the column of ``counts``; the HLP
+    and effort the team set, by tag; the reviews left out of the estimates, by reason."""
+
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    counts: TagCounts
+    hlp: Mapping[str, float] = field(default_factory=dict)
+    effort: Mapping[str, float] = field(default_factory=dict)
+    left_out: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.kinds) != len(self.names):
+            raise ValueError(f"a tally of {len(self.names)} tags has {len(self.kinds)} kinds")
+        if len(set(self.names)) != len(self.names):
+            raise ValueError("a tally names a tag twice")
+        unknown = sorted(set(self.kinds) - set(KINDS))
+        if unknown:
+            raise ValueError(f"unknown tag kind {unknown[0]!r}: the kinds are {KINDS}")
+        shape = (2, len(self.names))
+        for part in ("tag", "agreement"):
+            for name in ("n", "x", "w", "w2", "wx", "w2x", "equal"):
+                got = np.shape(getattr(getattr(self.counts, part), name))
+                if got != shape:
+                    raise ValueError(
+                        f"counts.{part}.{name} has shape {got}, not {shape} for "
+                        f"{len(self.names)} tags"
+                    )
+        if np.shape(self.counts.size) not in ((2,), shape):
+            raise ValueError(f"counts.size has shape {np.shape(self.counts.size)}, not (2,)")
+
+
+def tally(evidence: Evidence) -> Tally:
+    """The in-memory engine: ``evidence``'s tags counted in one pass over its frames
+    (ValueError naming the problem for evidence an analysis would refuse)."""
+    inputs = check_evidence(evidence)
+    return Tally(
+        names=tuple(inputs.tag_names),
+        kinds=tuple(inputs.kinds),
+        counts=count_tags(inputs),
+        hlp=dict(inputs.hlp),
+        effort=dict(inputs.effort),
+        left_out={str(k): int(v) for k, v in evidence.left_out.items()},
+    )
+
+
+def _joined(parts: list[Proportion]) -> Proportion:
+    return Proportion(
+        **{
+            name: np.concatenate([getattr(part, name) for part in parts], axis=1)
+            for name in ("n", "x", "w", "w2", "wx", "w2x", "equal")
+        }
+    )
+
+
+def _merged(mappings: list[Mapping], what: str) -> dict:
+    merged: dict = {}
+    for mapping in mappings:
+        for key, value in mapping.items():
+            if key in merged and merged[key] != value:
+                raise ValueError(f"the tallies disagree on the {what} of {key!r}")
+            merged[key] = value
+    return merged
+
+
+def join_tallies(*parts: Tally) -> Tally:
+    """The tags of ``parts`` side by side, in order, e.g. the dataset and rule tags of a
+    run counted where its data is and its reviewed tags counted from the local reviews
+    (ValueError where a tag repeats or the parts disagree on a tag's HLP or effort, or on
+    the reviews left out)."""
+    if not parts:
+        raise ValueError("join_tallies needs at least one tally")
+    sizes = [np.broadcast_to(p.counts.size.reshape(2, -1), (2, len(p.names))) for p in parts]
+    size = np.concatenate(sizes, axis=1)
+    if not size.shape[1] or (size == size[:, :1]).all():
+        # One size per stratum, as one engine gives it.
+        size = (
+            parts[0].counts.size.reshape(2, -1)[:, 0].copy()
+            if not size.shape[1]
+            else size[:, 0].copy()
+        )
+    return Tally(
+        names=tuple(name for p in parts for name in p.names),
+        kinds=tuple(kind for p in parts for kind in p.kinds),
+        counts=TagCounts(
+            size=size,
+            tag=_joined([p.counts.tag for p in parts]),
+            agreement=_joined([p.counts.agreement for p in parts]),
+        ),
+        hlp=_merged([p.hlp for p in parts], "HLP"),
+        effort=_merged([p.effort for p in parts], "effort"),
+        left_out=_merged([p.left_out for p in parts], "reviews left out for the reason"),
+    )

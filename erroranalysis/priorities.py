@@ -30,13 +30,13 @@ seeded Monte Carlo draw of Jeffreys posteriors (:mod:`erroranalysis.estimation`,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
 import numpy as np
 import pandas as pd
 
-from .counts import TagCounts, count_tags
+from .counts import TagCounts, Tally, count_tags, tally
 from .estimation import (
     LEVEL,
     Estimates,
@@ -155,7 +155,7 @@ def _left_out_note(left_out: Mapping[str, int]) -> str:
 
 
 def _notes(
-    inputs: Checked,
+    source: Tally,
     counts: TagCounts,
     estimates: Estimates,
     effort: np.ndarray,
@@ -165,7 +165,7 @@ def _notes(
 ) -> list[str]:
     notes = []
     size = counts.size
-    for j, kind in enumerate(inputs.kinds):
+    for j, kind in enumerate(source.kinds):
         parts = []
         seen = counts.tag.n[:, j]
         if size.sum() == 0:
@@ -184,7 +184,7 @@ def _notes(
         if gap is not None and gap < 0:
             parts.append(NOTE_MODEL_BEATS_HLP)
         if j in ties:
-            parts.append(NOTE_TIED.format(tags=_names([inputs.tag_names[k] for k in ties[j]])))
+            parts.append(NOTE_TIED.format(tags=_names([source.names[k] for k in ties[j]])))
         if kind == "reviewed" and left_out:
             parts.append(left_out)
         notes.append("; ".join(parts))
@@ -197,9 +197,9 @@ def _names(names: list[str], shown: int = 3) -> str:
     return ", ".join(names[:shown]) + f" and {len(names) - shown:,} more"
 
 
-def _evidence_column(inputs: Checked, insufficient: np.ndarray) -> np.ndarray:
+def _evidence_column(kinds: Sequence[str], insufficient: np.ndarray) -> np.ndarray:
     """``"dataset"`` (dataset and rule tags), ``"reviewed"`` or ``"insufficient"``."""
-    kinds = np.array(inputs.kinds, dtype=object)
+    kinds = np.array(kinds, dtype=object)
     return np.where(
         insufficient, "insufficient", np.where(kinds == "reviewed", "reviewed", "dataset")
     ).astype(object)
@@ -246,13 +246,16 @@ def _order(
 
 
 def priority_table(
-    evidence: Evidence,
+    evidence: Evidence | Tally,
     *,
     by: str = "marginal_effect",
     draws: int = 4000,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Rank the evidence's tags by marginal effect (or marginal effect per unit of effort).
+
+    ``evidence`` is a run's :class:`~erroranalysis.evidence.Evidence`, or its counts as a
+    :class:`~erroranalysis.counts.Tally` from any engine: the same table follows.
 
     Reads ``correct`` of the examples (and ``human_label`` and ``label`` where there is
     a ``human_label`` column: a second person's label, NA where none), the tags and
@@ -301,15 +304,15 @@ def priority_table(
         raise ValueError(f"draws must be an integer of at least {MIN_DRAWS}, got {draws!r}")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    inputs = check_evidence(evidence)
-    if not inputs.tag_names:
+    source = evidence if isinstance(evidence, Tally) else tally(evidence)
+    if not source.names:
         return _empty_table()
-    counts = count_tags(inputs)
-    names = inputs.tag_names
-    effort = np.array([inputs.effort.get(tag, np.nan) for tag in names])
+    counts = source.counts
+    names = list(source.names)
+    effort = np.array([source.effort.get(tag, np.nan) for tag in names])
     estimates = estimate(
         counts,
-        hlp_set=np.array([inputs.hlp.get(tag, np.nan) for tag in names]),
+        hlp_set=np.array([source.hlp.get(tag, np.nan) for tag in names]),
         names=names,
         draws=int(draws),
         seed=int(seed),
@@ -325,7 +328,7 @@ def priority_table(
         {
             "rank": 0,
             "tag": list(names),
-            "kind": np.array(inputs.kinds, dtype=object),
+            "kind": np.array(source.kinds, dtype=object),
             "examples": counts.tag.x.sum(axis=0),
             "share": estimates.share,
             "share_low": intervals["share"][0],
@@ -340,9 +343,9 @@ def priority_table(
             "marginal_effect_low": intervals["marginal_effect"][0],
             "marginal_effect_high": intervals["marginal_effect"][1],
             "effort": effort,
-            "evidence": _evidence_column(inputs, ~estimates.sufficient),
+            "evidence": _evidence_column(source.kinds, ~estimates.sufficient),
             "note": _notes(
-                inputs, counts, estimates, effort, by, _left_out_note(evidence.left_out), ties
+                source, counts, estimates, effort, by, _left_out_note(source.left_out), ties
             ),
             "estimated_examples": estimates.share * counts.size.sum(),
             "hlp_low": intervals["hlp"][0],
@@ -354,7 +357,7 @@ def priority_table(
     )
     table = table.iloc[order].reset_index(drop=True)
     table["rank"] = np.arange(1, len(table) + 1, dtype=np.int64)
-    table.attrs["left_out"] = {str(k): int(v) for k, v in evidence.left_out.items()}
+    table.attrs["left_out"] = {str(k): int(v) for k, v in source.left_out.items()}
     return table
 
 
@@ -394,7 +397,7 @@ def error_shares(evidence: Evidence, *, level: float = LEVEL) -> pd.DataFrame:
             "share_of_errors": share,
             "share_of_errors_low": low,
             "share_of_errors_high": high,
-            "evidence": _evidence_column(inputs, denominator == 0),
+            "evidence": _evidence_column(inputs.kinds, denominator == 0),
         }
     )
     return table.sort_values(

@@ -3,14 +3,25 @@ estimated and tag, from one aggregation of the evidence."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from erroranalysis.counts import Proportion, TagCounts, count_tags, tag_counts
+from erroranalysis.counts import (
+    Proportion,
+    TagCounts,
+    Tally,
+    count_tags,
+    join_tallies,
+    tag_counts,
+    tally,
+)
 from erroranalysis.evidence import Evidence, check_evidence
+from erroranalysis.priorities import priority_table
 
 NAN = np.nan
 
@@ -242,3 +253,114 @@ def test_counts_equal_a_groupby_of_the_examples(case):
                 labelled.loc[labelled["agrees"], "w"].sum()
             )
             assert counts.tag.equal[h, j] == (group["w"].nunique() <= 1)
+
+
+# --------------------------------------------------------------------------- tallies
+
+
+def _split(evidence: Evidence, names: list[str]) -> Evidence:
+    """The same evidence with only the tags ``names``."""
+    return dataclasses.replace(
+        evidence,
+        tags=evidence.tags[names],
+        kinds={name: evidence.kinds[name] for name in names},
+    )
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_evidence(), st.integers(0, 4), st.sampled_from(["marginal_effect", "effort"]))
+def test_tallies_counted_apart_and_joined_give_the_same_table(case, cut, by):
+    # What another engine does: count some tags elsewhere, the rest here, then join.
+    evidence, _ = case
+    names = list(evidence.tags.columns)
+    cut = min(cut, len(names))
+    whole = tally(evidence)
+    joined = join_tallies(
+        tally(_split(evidence, names[:cut])), tally(_split(evidence, names[cut:]))
+    )
+    assert joined.names == whole.names and joined.kinds == whole.kinds
+    for part in ("tag", "agreement"):
+        for name in ("n", "x", "equal"):
+            got, want = (
+                getattr(getattr(joined.counts, part), name),
+                getattr(getattr(whole.counts, part), name),
+            )
+            np.testing.assert_array_equal(got, want)
+        for name in ("w", "w2", "wx", "w2x"):
+            got, want = (
+                getattr(getattr(joined.counts, part), name),
+                getattr(getattr(whole.counts, part), name),
+            )
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+    np.testing.assert_array_equal(joined.counts.size, whole.counts.size)
+    if evidence.weights is None:  # integer counts only: the two tables are identical
+        pd.testing.assert_frame_equal(
+            priority_table(joined, by=by, draws=200), priority_table(evidence, by=by, draws=200)
+        )
+
+
+def test_a_tally_gives_the_evidence_s_priority_table_exactly():
+    table = priority_table(evidence(), draws=500)
+    from_counts = priority_table(tally(evidence()), draws=500)
+    pd.testing.assert_frame_equal(from_counts, table, check_exact=True)
+    assert from_counts.attrs == table.attrs
+
+
+def _tally(**changes) -> Tally:
+    fields = {"names": ("noise", "clip"), "kinds": ("reviewed", "dataset")}
+    counts = tally(evidence()).counts
+    return Tally(counts=changes.pop("counts", counts), **(fields | changes))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"kinds": ("reviewed",)}, "a tally of 2 tags has 1 kinds"),
+        ({"names": ("noise", "noise")}, "a tally names a tag twice"),
+        ({"kinds": ("reviewed", "guessed")}, "unknown tag kind 'guessed'"),
+        (
+            {"names": ("noise", "clip", "blur"), "kinds": ("rule",) * 3},
+            r"counts.tag.n has shape \(2, 2\), not \(2, 3\)",
+        ),
+        (
+            {
+                "counts": TagCounts.unweighted(
+                    size=[1, 2, 3], seen=[[1, 1], [2, 2]], tagged=[[0, 1], [1, 0]]
+                )
+            },
+            r"counts.size has shape \(3,\), not \(2,\)",
+        ),
+    ],
+)
+def test_a_tally_of_the_wrong_shape_is_refused(changes, message):
+    with pytest.raises(ValueError, match=message):
+        _tally(**changes)
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        ({"names": ("clip",), "kinds": ("dataset",)}, "a tally names a tag twice"),
+        ({"hlp": {"clip": 0.5}}, "the tallies disagree on the HLP of 'clip'"),
+        ({"effort": {"clip": 2.0}}, "the tallies disagree on the effort of 'clip'"),
+        ({"left_out": {"another run": 3}}, "the tallies disagree on the reviews left out"),
+    ],
+)
+def test_tallies_that_disagree_are_not_joined(second, message):
+    one = Tally(
+        names=("clip",),
+        kinds=("dataset",),
+        counts=TagCounts.unweighted(size=[3, 5], seen=[[3], [5]], tagged=[[2], [1]]),
+        hlp={"clip": 0.9},
+        effort={"clip": 1.0},
+        left_out={"another run": 2},
+    )
+    other = (
+        dataclasses.replace(one, names=("blur",), **second)
+        if "names" not in second
+        else dataclasses.replace(one, **second)
+    )
+    with pytest.raises(ValueError, match=message):
+        join_tallies(one, other)
+    with pytest.raises(ValueError, match="at least one tally"):
+        join_tallies()
