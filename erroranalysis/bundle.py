@@ -102,7 +102,7 @@ def bundle_project(project_file: str | Path, out: str | Path, *, actor: str = "b
 
 def _run_media(info: RunInfo, project: Project) -> dict[str, Path]:
     """Each media path the run names, and its file resolved inside the run's media root."""
-    paths = local_media(project.dataset(info.dataset).examples(info.name))
+    paths = local_media(project.dataset(info.dataset).examples(info.name, sample_only=True))
     if paths and info.media_root is None:
         raise BundleError(
             f"run {info.name!r} of {info.dataset!r} names media files but has no media "

@@ -158,6 +158,7 @@ def design_weights(
     runs: Mapping[str, tuple[pd.Index, np.ndarray]] | None = None,
     tagged: Iterable[str] = (),
     ids: pd.Index | None = None,
+    stratum_sizes: tuple[int, int] | None = None,
 ) -> DesignWeights:
     """The design weight of every example of ``examples`` (the run estimated: ``id``,
     ``correct``), from the dataset's ``reviews`` (``example_id``, ``run``, ``queue``,
@@ -167,6 +168,9 @@ def design_weights(
     (:meth:`Project.run_index`, by run name) and the ids ``tagged`` with a reviewed tag.
     ``ids``, when given, is ``examples["id"]`` as an Index already built (hashing a
     million ids takes a good part of a second, so a caller that has one passes it).
+    ``stratum_sizes`` (errors, correct predictions) are the run's when ``examples`` holds
+    only the examples drawn from it (a run counted elsewhere): a stratum is then a census
+    only when its reviews cover that many examples.
 
     See the module docstring for the rules and the assumption behind them. Raises
     ValueError for a frame that lacks a column it needs. Never modifies its inputs.
@@ -222,7 +226,8 @@ def design_weights(
     seen = _mask(len(ids), where)
     for stratum in (False, True):
         members = correct == stratum
-        if members.any() and seen[members].all():
+        whole = stratum_sizes is None or members.sum() == stratum_sizes[int(stratum)]
+        if members.any() and whole and seen[members].all():
             values[members] = 1.0
             enters[members] = True
     values[~enters] = np.nan

@@ -144,6 +144,7 @@ def load_evidence(
     run: str | None = None,
     examples: pd.DataFrame | None = None,
     base: Evidence | None = None,
+    sample_only: bool = False,
 ) -> Evidence:
     """Everything the analyses need for ``dataset`` (its latest run unless ``run``).
 
@@ -158,9 +159,19 @@ def load_evidence(
     (:func:`erroranalysis.design.design_weights`, where the rules are): an example is
     ``reviewed`` when it has a weight, and ``left_out`` counts the reviews kept but not
     estimated, per reason.
+
+    A run counted elsewhere (``import --engine spark``, :mod:`erroranalysis.census`) holds
+    only the examples drawn for review: its evidence is refused (StoreError naming the run)
+    unless ``sample_only``, which gives the evidence of those examples, with their design
+    weights over the whole run's strata.
     """
     info = project.dataset(dataset).run(run)
-    frame = project.dataset(dataset).examples(info.name) if examples is None else examples
+    if info.counted_by is not None and not sample_only:
+        from .census import counted_elsewhere
+
+        raise counted_elsewhere(project, dataset, info.name)
+    store = project.dataset(dataset)
+    frame = store.examples(info.name, sample_only=True) if examples is None else examples
     definitions, data_tags = _taxonomy(project, info.dataset)
     columns: dict[str, np.ndarray] = {}
     kinds: dict[str, str] = {}
@@ -210,7 +221,10 @@ def load_evidence(
         design = retagged(base.design, assignments["example_id"], ids=positions)
         inputs, reviewed = previous, base.reviewed
     else:
-        design = _design(project, dataset, inputs, tagged=assignments["example_id"])
+        sizes = (
+            None if info.counted_by is None else (info.n_errors, info.n_examples - info.n_errors)
+        )
+        design = _design(project, dataset, inputs, tagged=assignments["example_id"], sizes=sizes)
         reviewed = design.weights.notna().rename("reviewed")
     tags = pd.DataFrame(columns, index=frame.index) if columns else pd.DataFrame(index=frame.index)
     return Evidence(
@@ -275,9 +289,15 @@ def _design_inputs(
 
 
 def _design(
-    project: Project, dataset: str, inputs: DesignInputs, *, tagged: pd.Series
+    project: Project,
+    dataset: str,
+    inputs: DesignInputs,
+    *,
+    tagged: pd.Series,
+    sizes: tuple[int, int] | None = None,
 ) -> DesignWeights:
-    """The design weights of ``inputs.frame``'s examples from the reviews and samples."""
+    """The design weights of ``inputs.frame``'s examples from the reviews and samples
+    (``sizes``: the whole run's strata, when the frame holds only its drawn examples)."""
     store = project.dataset(dataset)
     reviews, samples = inputs.reviews, inputs.samples
     draws = {int(s): store.sample_draws(int(s)) for s in samples["id"]}
@@ -295,6 +315,7 @@ def _design(
         runs=runs,
         tagged=tagged,
         ids=inputs.ids,
+        stratum_sizes=sizes,
     )
 
 

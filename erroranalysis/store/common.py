@@ -33,6 +33,9 @@ class RunInfo:
     imported_at: str
     imported_by: str
     production: bool = False  # of a production sample: no labels, so no errors or accuracy
+    # The engine that counted the run where its data is (erroranalysis.census): its frame
+    # then holds only the examples drawn for review. None: every example is in the frame.
+    counted_by: str | None = None
 
     @property
     def accuracy(self) -> float:

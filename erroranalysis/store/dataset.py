@@ -37,6 +37,7 @@ from .samples import (
     no_samples,
     sample_ids,
 )
+from .schema import CENSUS_SCHEMA
 from .second_reviews import SecondReviews
 from .staging import _INSERT_REVIEW, _values
 from .tags import TAG_ACTIONS
@@ -46,6 +47,7 @@ from .team import TEAM_SCHEMA
 PRODUCTION_SCHEMA = 4
 
 if TYPE_CHECKING:
+    from ..census import Census
     from ..importing import ImportResult
     from ..sampling import Draw
     from .project import Project
@@ -154,11 +156,21 @@ class DatasetStore(SecondReviews):
 
     @_guarded
     def examples(
-        self, run: str | None = None, *, columns: Sequence[str] | None = None
+        self,
+        run: str | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+        sample_only: bool = False,
     ) -> pd.DataFrame:
         """The run's example frame as imported (a fresh copy on every call); with
-        ``columns``, only those of them the run has, read alone, in the run's order."""
+        ``columns``, only those of them the run has, read alone, in the run's order.
+        A run counted elsewhere (:mod:`erroranalysis.census`) holds only the examples
+        drawn for review: StoreError naming it, unless ``sample_only`` asks for those."""
         info = self.run(run)
+        if info.counted_by is not None and not sample_only:
+            from ..census import counted_elsewhere
+
+            raise counted_elsewhere(self.project, self.name, info.name)
         blob = self.project._conn.execute(
             "SELECT frame FROM runs WHERE id = ?", (info.id,)
         ).fetchone()
@@ -192,6 +204,7 @@ class DatasetStore(SecondReviews):
         actor: str = "import",
         embeddings: Embeddings | None = None,
         production: bool = False,
+        census: Census | None = None,
     ) -> RunInfo:
         """Store a validated example frame (see :mod:`erroranalysis.importing`) as a run.
 
@@ -203,6 +216,10 @@ class DatasetStore(SecondReviews):
         run a production one (:class:`StoreError`, nothing changed).
         ``embeddings`` (one vector per row of ``frame``) are stored with the run; a replaced
         run keeps none of its old ones.
+        With a ``census`` (:class:`erroranalysis.census.Census`: the run counted where its
+        data is) ``frame`` holds only the examples drawn for review; the run's size, errors
+        and tag counts are the census's, stored beside it, and the run is marked as
+        counted by the census's engine.
         """
         actor = self.project._permit(actor, "import_run")
         run = check_name(run, kind="run")
@@ -213,6 +230,8 @@ class DatasetStore(SecondReviews):
                 "a production run has predictions without labels (no correct column), a "
                 "labelled run has them; nothing was imported"
             )
+        if census is not None:
+            self._check_census(census, production=production, tags=tags)
         # Parquet's encoder runs without the GIL, so the frame is encoded while the rest of
         # the import is prepared and its SQL rows are written; the blob goes in last.
         pool = ThreadPoolExecutor(max_workers=1)
@@ -220,6 +239,9 @@ class DatasetStore(SecondReviews):
         pool.shutdown(wait=False)
         rows = run_rows(frame, tags) if self.project.schema_version >= EXAMPLES_SCHEMA else None
         n_errors = 0 if production else int((~frame["correct"].astype(bool)).sum())
+        n_examples = len(frame)
+        if census is not None:
+            n_errors, n_examples = census.size[0], census.size[0] + census.size[1]
         new_ids = pd.Index(frame["id"].astype(str))
         existing = self._dataset_runs()
         replacing = any(info.name == run for info in existing)
@@ -261,15 +283,16 @@ class DatasetStore(SecondReviews):
                 detail={
                     "run": run,
                     "source": source,
-                    "examples": len(frame),
+                    "examples": n_examples,
                     "replace": old is not None,
+                    **({} if census is None else {"counted_by": census.engine}),
                 },
             )
             values = (
                 source,
                 format,
                 stored_media_root(self.project.path, media_root),
-                len(frame),
+                n_examples,
                 n_errors,
                 json.dumps(list(metadata_columns)),
                 json.dumps(tags),
@@ -305,9 +328,103 @@ class DatasetStore(SecondReviews):
             }
             if rows is not None:
                 write_run_rows(conn, run_id, rows, tag_ids)
+            if self.project.schema_version >= CENSUS_SCHEMA:
+                self._write_census(conn, run_id, census, actor, stamp)
             conn.execute("UPDATE runs SET frame = ? WHERE id = ?", (encoding.result(), run_id))
             self.project._bump()
         return self.run(run)
+
+    def check_census_schema(self) -> None:
+        """StoreError unless the file keeps runs counted elsewhere (schema 7 on)."""
+        if self.project.schema_version < CENSUS_SCHEMA:
+            raise StoreError(
+                f"{self.project.path.name} has schema version {self.project.schema_version}: "
+                "open it for writing to upgrade it before importing a run counted elsewhere"
+            )
+
+    def _check_census(self, census: Census, *, production: bool, tags: list[str]) -> None:
+        self.check_census_schema()
+        if production:
+            raise StoreError("a production sample is imported in memory, without a census")
+        missing = [t for t, k in zip(census.names, census.kinds, strict=True) if k == "dataset"]
+        missing = sorted(set(missing) - set(tags))
+        if missing:
+            raise StoreError(f"the census counts dataset tag {missing[0]!r} the run does not have")
+
+    def _write_census(
+        self,
+        conn: sqlite3.Connection,
+        run_id: int,
+        census: Census | None,
+        actor: str,
+        stamp: str,
+    ) -> None:
+        """The run's census counts in place of any it had (none for a run in memory)."""
+        conn.execute("DELETE FROM census_counts WHERE run_id = ?", (run_id,))
+        conn.execute(
+            "UPDATE runs SET counted_by = ? WHERE id = ?",
+            (None if census is None else census.engine, run_id),
+        )
+        if census is None:
+            return
+        rows = []
+        for j, name in enumerate(census.names):
+            create = census.kinds[j] == "dataset"
+            tag_id = self.project._tag_id(conn, name, actor, stamp, create=create)
+            rows += [
+                (
+                    run_id,
+                    tag_id,
+                    h,
+                    j,
+                    census.rules[j],
+                    int(census.tagged[h, j]),
+                    int(census.human[h, j]),
+                    int(census.agree[h, j]),
+                )
+                for h in (0, 1)
+            ]
+        conn.executemany(
+            "INSERT INTO census_counts (run_id, tag_id, stratum, position, rule, tagged, human,"
+            " agree) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    @_guarded
+    def census(self, run: str | None = None) -> Census:
+        """The census of a run counted elsewhere (its deleted tags left out); StoreError
+        for a run counted in memory."""
+        from ..census import Census
+
+        info = self.run(run)
+        if info.counted_by is None:
+            raise StoreError(
+                f"run {info.name!r} of dataset {self.name!r} was counted in memory: it has no "
+                "census"
+            )
+        rows = self.project._conn.execute(
+            "SELECT tags.name, census_counts.rule, stratum, tagged, human, agree"
+            " FROM census_counts JOIN tags ON tags.id = tag_id"
+            " WHERE run_id = ? AND tags.deleted_at IS NULL ORDER BY census_counts.position, stratum",
+            (info.id,),
+        ).fetchall()
+        names = list(dict.fromkeys(r[0] for r in rows))
+        position = {name: j for j, name in enumerate(names)}
+        counts = np.zeros((3, 2, len(names)), dtype=np.int64)
+        rules: dict[str, str | None] = {}
+        for name, rule, stratum, *values in rows:
+            counts[:, stratum, position[name]] = values
+            rules[name] = rule
+        return Census(
+            engine=info.counted_by,
+            size=(info.n_errors, info.n_examples - info.n_errors),
+            names=tuple(names),
+            kinds=tuple("dataset" if rules[n] is None else "rule" for n in names),
+            rules=tuple(rules[n] for n in names),
+            tagged=counts[0],
+            human=counts[1],
+            agree=counts[2],
+        )
 
     def _mixed_roles(self, production: bool) -> StoreError:
         if production:
@@ -409,7 +526,7 @@ class DatasetStore(SecondReviews):
         """Every media file the run names is in ``root``, else :class:`StoreError`."""
         if not root.is_dir():
             raise StoreError(f"media folder {str(root)!r} does not exist; nothing was changed")
-        paths = local_media(self.examples(info.name))
+        paths = local_media(self.examples(info.name, sample_only=True))
         scan = scan_media_paths(root, pd.Series(paths, dtype=object))
         if scan.unsafe:
             _, value, reason = scan.unsafe[0]

@@ -30,7 +30,7 @@ from .files import (
     check_project_file,
 )
 from .log import TagLog
-from .schema import READABLE_FROM, SCHEMA_VERSION, _apply_migration
+from .schema import CENSUS_SCHEMA, READABLE_FROM, SCHEMA_VERSION, _apply_migration
 from .staging import ReviewStaging
 from .tags import Taxonomy
 from .team import Team
@@ -358,10 +358,13 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
     def _runs(self, dataset_id: int | None) -> list[RunInfo]:
         # Schema 4 marks production datasets; older files have none.
         production = "datasets.production" if self.schema_version >= 4 else "0"
+        # Schema 7 marks runs counted elsewhere (erroranalysis.census).
+        counted_by = "runs.counted_by" if self.schema_version >= CENSUS_SCHEMA else "NULL"
         sql = (
             "SELECT runs.id, dataset_id, datasets.name, runs.name, source, format, media_root,"
             " n_examples, n_errors, metadata_columns, dataset_tags, imported_at, imported_by,"
-            f" {production} FROM runs JOIN datasets ON datasets.id = runs.dataset_id"
+            f" {production}, {counted_by} FROM runs"
+            " JOIN datasets ON datasets.id = runs.dataset_id"
         )
         params: tuple = ()
         if dataset_id is not None:
@@ -384,6 +387,7 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
                 imported_at=r[11],
                 imported_by=r[12],
                 production=bool(r[13]),
+                counted_by=r[14],
             )
             for r in rows
         ]

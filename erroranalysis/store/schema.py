@@ -9,11 +9,13 @@ from .examples import fill_run_rows
 
 # The mark in every project file's SQLite header: the bytes "EAwb" (0x45417762).
 APPLICATION_ID = int.from_bytes(b"EAwb", "big")
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
+CENSUS_SCHEMA = 7  # runs counted elsewhere: runs.counted_by, census_counts
 # The oldest schema this code reads without migrating it: version 3 added only the file
 # mark, the staging table and indexes, so a version-2 file reads as it is; versions 4-5
 # added what the code reads only when the file has it (samples, embeddings, the SQL
-# examples and views, the team's roles, decisions and plans).
+# examples and views, the team's roles, decisions and plans, version 7 the census counts of
+# runs counted elsewhere).
 READABLE_FROM = 2
 # What a project of schema 1–2 (before the mark) has, whatever else it holds.
 _LEGACY_TABLES = frozenset({"meta", "runs", "tags", "actions"})
@@ -298,6 +300,27 @@ _MIGRATIONS: dict[int, str] = {
             LEFT JOIN runs r ON r.id = v.run_id
             LEFT JOIN actions u ON u.id = v.retracted_by
             WHERE v.action_id NOT IN (SELECT action_id FROM pending_actions);
+    """,
+    # Version 7: runs counted where their data is (``import --engine spark``). Such a run's
+    # frame holds only the examples drawn for review; ``runs.counted_by`` names the engine
+    # that counted it (NULL: every example is in the frame), ``n_examples`` and ``n_errors``
+    # stay the whole run's, and ``census_counts`` keeps, per dataset or rule tag (in the
+    # run's order of tags; the rule's text, so a changed rule is known not counted) and stratum (0 errors, 1 correct
+    # predictions), the examples carrying it and of those the ones with a second person's
+    # label and the ones where it agrees. Older files have no such run and read as they are.
+    7: """
+        ALTER TABLE runs ADD COLUMN counted_by TEXT;
+        CREATE TABLE census_counts (
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            tag_id INTEGER NOT NULL REFERENCES tags(id),
+            stratum INTEGER NOT NULL CHECK (stratum IN (0, 1)),
+            position INTEGER NOT NULL,
+            rule TEXT,
+            tagged INTEGER NOT NULL,
+            human INTEGER NOT NULL,
+            agree INTEGER NOT NULL,
+            PRIMARY KEY (run_id, tag_id, stratum)
+        ) WITHOUT ROWID;
     """,
 }
 # What a migration does beyond its SQL: filling new tables from what the file holds.

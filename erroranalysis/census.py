@@ -1,0 +1,149 @@
+"""A run counted where its data is: the census counts kept in the project file.
+
+``erroranalysis import --engine spark`` counts a run that lives in a cluster where it lies
+and keeps locally only these counts and the examples drawn for review (the run's frame).
+A :class:`Census` holds, for every dataset and rule tag of the run, per target stratum
+(0 errors, 1 correct predictions): the examples carrying it and, of those, the ones with a
+second person's label and the ones where that label agrees (the integers
+:func:`erroranalysis.counts.count_tags` gives for the same tags, every example of weight 1),
+and the strata's sizes. :func:`census_tally` joins them with the reviewed tags counted from
+the drawn examples' reviews into the :class:`~erroranalysis.counts.Tally` the priority
+table is computed from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import StoreError
+
+if TYPE_CHECKING:
+    from .counts import Tally
+    from .store import Project
+
+__all__ = ["Census", "census_tally", "counted_elsewhere"]
+
+CENSUS_KINDS = ("dataset", "rule")
+
+
+@dataclass(frozen=True)
+class Census:
+    """The counts of a run made by ``engine`` over every example (see the module).
+
+    ``size`` is (errors, correct predictions); ``tagged``, ``human`` and ``agree`` are
+    int64 arrays of shape (2, K), one column per tag of ``names`` (its kind in ``kinds``,
+    its rule's text in ``rules``, None for a dataset tag)."""
+
+    engine: str
+    size: tuple[int, int]
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    rules: tuple[str | None, ...]
+    tagged: np.ndarray
+    human: np.ndarray
+    agree: np.ndarray
+
+    def __post_init__(self) -> None:
+        k = len(self.names)
+        if len(self.kinds) != k or len(self.rules) != k:
+            raise ValueError(f"a census of {k} tags needs {k} kinds and {k} rules")
+        unknown = sorted(set(self.kinds) - set(CENSUS_KINDS))
+        if unknown:
+            raise ValueError(f"a census counts dataset and rule tags, not {unknown[0]!r} ones")
+        for name in ("tagged", "human", "agree"):
+            if np.shape(getattr(self, name)) != (2, k):
+                raise ValueError(f"the census's {name} counts must have shape (2, {k})")
+
+    def only(self, keep: list[int]) -> Census:
+        """The census of its tags at positions ``keep`` only."""
+        return Census(
+            engine=self.engine,
+            size=self.size,
+            names=tuple(self.names[i] for i in keep),
+            kinds=tuple(self.kinds[i] for i in keep),
+            rules=tuple(self.rules[i] for i in keep),
+            tagged=self.tagged[:, keep],
+            human=self.human[:, keep],
+            agree=self.agree[:, keep],
+        )
+
+    def tally(self, *, hlp: dict[str, float], effort: dict[str, float]) -> Tally:
+        """The census as a :class:`~erroranalysis.counts.Tally` of its tags (weight 1)."""
+        from .counts import TagCounts, Tally
+
+        size = np.asarray(self.size, dtype=np.int64)
+        seen = np.repeat(size[:, None], len(self.names), axis=1)
+        return Tally(
+            names=self.names,
+            kinds=self.kinds,
+            counts=TagCounts.unweighted(
+                size=size, seen=seen, tagged=self.tagged, human=self.human, agree=self.agree
+            ),
+            hlp={t: v for t, v in hlp.items() if t in self.names},
+            effort={t: v for t, v in effort.items() if t in self.names},
+        )
+
+
+def counted_elsewhere(project: Project, dataset: str, run: str | None = None) -> StoreError:
+    """The error of an analysis that needs every example of a run counted elsewhere."""
+    info = project.dataset(dataset).run(run)
+    return StoreError(
+        f"run {info.name!r} of dataset {dataset!r} was imported with --engine "
+        f"{info.counted_by}: the project file holds its counts and the examples drawn for "
+        f"review, not its {info.n_examples:,} examples, and this needs every example "
+        "(priorities works from the counts)"
+    )
+
+
+def census_tally(project: Project, dataset: str, *, run: str | None = None) -> Tally:
+    """The tally of run ``run`` of ``dataset`` (its latest unless named) for the priority
+    table: for a run counted in memory, :func:`erroranalysis.counts.tally` of its evidence;
+    for a run counted elsewhere, its census (the dataset and rule tags, every example)
+    joined with its reviewed tags counted from the reviews of its drawn examples, weighted
+    by their design weights over the whole run's strata. A rule defined or changed since
+    the run was counted is left out: its examples are not in the project file."""
+    from .counts import join_tallies, tally
+    from .evidence import load_evidence
+
+    info = project.dataset(dataset).run(run)
+    if info.counted_by is None:
+        return tally(load_evidence(project, dataset, run=info.name))
+    census = project.dataset(dataset).census(info.name)
+    local = load_evidence(project, dataset, run=info.name, sample_only=True)
+    rules = local.definitions["rule"]
+    current = [
+        i
+        for i, (name, rule) in enumerate(zip(census.names, census.rules, strict=True))
+        if rule is None or (name in rules.index and rules[name] == rule)
+    ]
+    census = census.only(current)
+    counted = tally(local)
+    keep = [i for i, kind in enumerate(counted.kinds) if kind == "reviewed"]
+    reviewed = _columns(counted, keep, size=np.asarray(census.size, dtype=np.int64))
+    return join_tallies(census.tally(hlp=local.hlp, effort=local.effort), reviewed)
+
+
+def _columns(part: Tally, keep: list[int], *, size: np.ndarray) -> Tally:
+    """``part`` with only its tags at ``keep``, the strata of size ``size``."""
+    from dataclasses import replace
+
+    from .counts import Proportion, TagCounts
+
+    def take(proportion: Proportion) -> Proportion:
+        fields = ("n", "x", "w", "w2", "wx", "w2x", "equal")
+        return Proportion(**{f: np.asarray(getattr(proportion, f))[:, keep] for f in fields})
+
+    names = tuple(part.names[i] for i in keep)
+    return replace(
+        part,
+        names=names,
+        kinds=tuple(part.kinds[i] for i in keep),
+        counts=TagCounts(
+            size=size, tag=take(part.counts.tag), agreement=take(part.counts.agreement)
+        ),
+        hlp={t: v for t, v in part.hlp.items() if t in names},
+        effort={t: v for t, v in part.effort.items() if t in names},
+    )
