@@ -42,7 +42,9 @@ from .roles import ROLE_HELP, ROLES, ColumnMapping, column_flag
 from .vocabulary import (
     AGREEMENT_BY,
     AGREEMENT_THRESHOLD,
+    DEFAULT_QUEUE_SIZE,
     DEFAULT_RUN,
+    ENGINES,
     NO_ROLE,
     ORDERS,
     SECOND_REVIEW_RULES,
@@ -109,7 +111,8 @@ def _check_arguments(args: argparse.Namespace) -> None:
         # Reads the header only, writes nothing: a bad --db is refused before a large
         # input file is read, not after.
         check_project_file(Path(args.db), create=args.creates_project)
-    if getattr(args, "file", None) is not None:
+    # A source Spark reads (a Parquet folder, a table, a cluster's URL) is Spark's to find.
+    if getattr(args, "file", None) is not None and getattr(args, "engine", None) != "spark":
         _check_input(Path(args.file))
     if getattr(args, "out", None) is not None:
         _check_output(Path(args.out), project=Path(args.db))
@@ -333,6 +336,8 @@ def cmd_import(args: argparse.Namespace) -> None:
 
     dataset = _need_dataset(args)
     mapping = ColumnMapping(**{role: getattr(args, f"{role}_column") for role in ROLES})
+    if args.engine == "spark":
+        return _import_spark(args, dataset, mapping)
     result = read_dataset(
         args.file,
         columns=mapping,
@@ -355,6 +360,44 @@ def cmd_import(args: argparse.Namespace) -> None:
     print(
         f"imported {info.n_examples} examples ({quality}) into dataset {info.dataset!r}, "
         f"run {info.name!r} of {args.db}"
+    )
+
+
+def _import_spark(args: argparse.Namespace, dataset: str, mapping: ColumnMapping) -> None:
+    if args.production or args.embeddings:
+        flag = "--production" if args.production else "--embeddings"
+        raise CliError(f"{flag} is for an import in memory, not with --engine spark")
+    from .engines.spark import import_spark
+
+    with _project(args, write=True, create=True) as project:
+        try:
+            info, sample, warnings = import_spark(
+                project,
+                dataset,
+                args.file,
+                run=args.run,
+                columns=mapping,
+                size=args.queue_size,
+                seed=args.seed,
+                media_root=args.media_root,
+                replace_run=args.replace,
+                actor=args.actor,
+                **(
+                    {}
+                    if args.correct_fraction is None
+                    else {"correct_fraction": args.correct_fraction}
+                ),
+            )
+        except ValueError as err:
+            raise CliError(f"import --engine spark: {err}; nothing was written") from None
+        drawn = len(project.dataset(dataset).sample_draws(sample))
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(
+        f"counted {info.n_examples} examples ({info.n_errors} errors, accuracy "
+        f"{info.accuracy:.1%}) in Spark into dataset {info.dataset!r}, run {info.name!r} of "
+        f"{args.db}; kept the counts and the {drawn} examples of sample {sample} "
+        "drawn for review"
     )
 
 
@@ -492,9 +535,15 @@ def cmd_datasets(args: argparse.Namespace) -> None:
 def cmd_priorities(args: argparse.Namespace) -> None:
     from . import analyses
 
+    dataset = _need_dataset(args)
     with _project(args, write=False) as project:
-        evidence = analyses.load_evidence(project, _need_dataset(args), run=args.run)
-        table = analyses.priority_table(evidence, by=args.by)
+        if project.dataset(dataset).run(args.run).counted_by is None:
+            counted = analyses.load_evidence(project, dataset, run=args.run)
+        else:  # only its counts and drawn examples are here: the census's tally
+            from .census import census_tally
+
+            counted = census_tally(project, dataset, run=args.run)
+        table = analyses.priority_table(counted, by=args.by)
     _write_table(table, args)
 
 
@@ -1005,7 +1054,33 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("import", help="import a model's predictions (CSV, Parquet, JSON Lines)")
-    p.add_argument("file", help="data file: .csv, .parquet or .jsonl")
+    p.add_argument(
+        "file",
+        help="data file: .csv, .parquet or .jsonl (with --engine spark: a Parquet path or a "
+        "table name Spark reads)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=ENGINES[0],
+        help="memory: keep every example; spark: count the run in Spark where it lives and "
+        "keep only its counts and the examples drawn for review (needs pyspark)",
+    )
+    p.add_argument(
+        "--queue-size",
+        type=int,
+        default=DEFAULT_QUEUE_SIZE,
+        metavar="N",
+        help=f"with --engine spark: the examples drawn for review (default: {DEFAULT_QUEUE_SIZE})",
+    )
+    p.add_argument("--seed", type=int, default=0, help="with --engine spark: the draw's seed")
+    p.add_argument(
+        "--correct-fraction",
+        type=float,
+        metavar="F",
+        help="with --engine spark: the share of correct predictions in the draw (default: "
+        "that of a stratified sample)",
+    )
     _common(p, dataset_required=True)
     p.add_argument(
         "--run", default=DEFAULT_RUN, help=f"name of this model run (default: {DEFAULT_RUN})"

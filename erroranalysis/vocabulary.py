@@ -21,7 +21,9 @@ from .errors import InvalidName
 __all__ = [
     "AGREEMENT_BY",
     "AGREEMENT_THRESHOLD",
+    "DEFAULT_QUEUE_SIZE",
     "DEFAULT_RUN",
+    "ENGINES",
     "IMPORT_QUEUE",
     "KINDS",
     "LEFT_OUT_DIRECT",
@@ -82,6 +84,11 @@ MAX_TAGS = 500
 # Where a tag's values come from: a tag:NAME column of the data, a rule on the data (both
 # known for every example), or reviewers (known only on the examples they reviewed).
 KINDS = ("dataset", "reviewed", "rule")
+# Where an import counts a run: in memory (pandas, every example kept in the project
+# file), or in Spark where the data lives (erroranalysis.engines.spark: its counts and the
+# examples drawn for review kept).
+ENGINES = ("memory", "spark")
+DEFAULT_QUEUE_SIZE = 1000  # examples an import in Spark draws for review
 # How the priority table ranks tags: by marginal effect, or by marginal effect per effort.
 ORDERS = ("marginal_effect", "effort")
 # slice_table(by=SLICE_BY_TAGS): one slice per tag instead of per value of a column.

@@ -1,0 +1,280 @@
+"""The Spark engine (erroranalysis.engines.spark): ``import --engine spark`` then
+``priorities`` gives the in-memory import's table exactly, on the same data, with the same
+reviews of the queue drawn in Spark; bad input errors without writing; old files open."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from spark_support import spark  # noqa: F401 -- the session fixture
+
+from erroranalysis.cli import main
+from erroranalysis.errors import StoreError
+from erroranalysis.sampling import Draw
+from erroranalysis.store import open_project
+from erroranalysis.vocabulary import STRATUM_CORRECT, STRATUM_ERROR
+
+pytestmark = pytest.mark.usefixtures("spark")
+
+ROWS = 3000
+RULES = {
+    "low snr": "snr < 10",
+    "car noise": 'noise == "car"',
+    "not car": 'noise != "car"',
+    "babble or street": 'noise in ["babble", "street"]',
+    "unsure": "confidence < 0.4 and not snr >= 20",
+    "on a missing column": "missing_column > 1",
+}
+
+
+def predictions(rows: int = ROWS, seed: int = 7) -> pa.Table:
+    """Predictions with dataset tags (a tags column, a tag:NAME column), a human label
+    (some missing, some disagreeing), text with missing values and numbers with NaN."""
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(["yes", "no", "up", "down"], rows)
+    wrong = rng.random(rows) < 0.25
+    prediction = np.where(wrong, np.roll(labels, 1), labels)
+    human = np.where(rng.random(rows) < 0.9, labels, np.roll(labels, 2)).astype(object)
+    human[rng.random(rows) < 0.3] = None
+    noise = rng.choice(np.array(["car", "babble", "street", None], dtype=object), rows)
+    snr = rng.normal(15, 8, rows)
+    snr[rng.random(rows) < 0.1] = np.nan
+    cells = rng.choice(np.array(["", "people", "people; far", "far", None], dtype=object), rows)
+    return pa.table(
+        {
+            "id": [f"u{i:05d}" for i in range(rows)],
+            "label": labels,
+            "prediction": prediction,
+            "human_label": pa.array(human, type=pa.string()),
+            "confidence": rng.random(rows),
+            "noise": pa.array(noise, type=pa.string()),
+            "snr": snr,
+            "tags": pa.array(cells, type=pa.string()),
+            "tag:blurry": rng.random(rows) < 0.2,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("spark-source") / "predictions.parquet"
+    pq.write_table(predictions(), path)
+    return str(path)
+
+
+def _define_rules(db) -> None:
+    with open_project(db) as project:
+        for tag, rule in RULES.items():
+            project.define_tag(tag, rule=rule, actor="lead")
+        project.define_tag("muffled", hlp=0.9, actor="lead")
+        project.define_tag("far", hlp=0.95, effort=2.0, actor="lead")
+
+
+def _draw_of(project, dataset: str, sample: int) -> Draw:
+    row = project.dataset(dataset).samples().set_index("id").loc[sample]
+    return Draw(
+        run=row["run"],
+        strategy=row["strategy"],
+        seed=int(row["seed"]),
+        size=int(row["size"]),
+        examples=project.dataset(dataset).sample_draws(sample),
+        design=row["design"],
+    )
+
+
+def _review(db, dataset: str, sample: int, ids: list[str]) -> None:
+    """The same reviews in either project: every third example muffled."""
+    with open_project(db) as project:
+        table = pd.DataFrame(
+            {"id": ids, "reviewer": "ana", "sample_id": pd.array([sample] * len(ids), "Int64")}
+        )
+        tags = [["muffled"] if i % 3 == 0 else [] for i in range(len(ids))]
+        project.dataset(dataset).record_reviews(table, tags=tags)
+
+
+@pytest.fixture(scope="module")
+def projects(source, tmp_path_factory):
+    """(in memory, counted in Spark, the Spark draw): the same file imported both ways,
+    the Spark draw recorded in both and its first 300 examples reviewed alike."""
+    folder = tmp_path_factory.mktemp("spark-projects")
+    memory, counted = folder / "memory.db", folder / "spark.db"
+    for db in (memory, counted):
+        _define_rules(db)
+    assert main(["import", source, "--db", str(memory), "--dataset", "dev"]) == 0
+    args = ["import", source, "--db", str(counted), "--dataset", "dev", "--engine", "spark"]
+    assert main([*args, "--queue-size", "400", "--seed", "3"]) == 0
+    with open_project(counted) as project:
+        sample = int(project.dataset("dev").samples()["id"].iloc[0])
+        draw = _draw_of(project, "dev", sample)
+    with open_project(memory) as project:
+        copied = project.dataset("dev").record_sample(draw, actor="lead")
+    reviewed = draw.examples["id"].tolist()[:300]
+    _review(memory, "dev", copied, reviewed)
+    _review(counted, "dev", sample, reviewed)
+    return memory, counted, draw
+
+
+@pytest.mark.parametrize("out", [True, False], ids=["csv file", "table on stdout"])
+def test_priorities_equal_the_in_memory_import(projects, tmp_path, capsys, out):
+    texts = []
+    for db in projects[:2]:
+        args = ["priorities", "--db", str(db), "--dataset", "dev"]
+        target = tmp_path / f"{db.stem}.csv"
+        capsys.readouterr()
+        assert main([*args, "--out", str(target)] if out else args) == 0
+        texts.append(target.read_text() if out else capsys.readouterr().out)
+    assert texts[0] == texts[1]
+    table = pd.read_csv(io.StringIO(texts[1]))
+    # Every kind of tag is in it: dataset (both columns), rule (strings, NaN), reviewed.
+    assert set(table["tag"]) == {
+        "blurry", "people", "far", "low snr", "car noise", "not car", "babble or street",
+        "unsure", "muffled",
+    }  # fmt: skip
+    assert table.set_index("tag").loc["muffled", "kind"] == "reviewed"
+
+
+def test_the_run_keeps_its_size_and_only_the_drawn_examples(projects, source):
+    memory, counted, draw = projects
+    frame = pq.read_table(source).to_pandas()
+    errors = int((frame["label"] != frame["prediction"]).sum())
+    with open_project(counted) as project:
+        info = project.dataset("dev").run()
+        kept = project.dataset("dev").examples(sample_only=True)
+        with pytest.raises(StoreError, match="holds its counts and the examples drawn for"):
+            project.dataset("dev").examples()
+    assert (info.counted_by, info.n_examples, info.n_errors) == ("spark", ROWS, errors)
+    assert len(kept) == 400
+    assert kept["id"].tolist() == draw.examples["id"].tolist()
+    with open_project(memory) as project:
+        assert project.dataset("dev").run().counted_by is None
+        whole = project.dataset("dev").examples().set_index("id")
+    # The drawn examples are read as the in-memory import reads them.
+    pd.testing.assert_frame_equal(kept.set_index("id"), whole.loc[kept["id"]])
+
+
+def test_the_queue_is_drawn_per_stratum_with_its_inclusion_probabilities(projects, source):
+    frame = pq.read_table(source).to_pandas()
+    errors = int((frame["label"] != frame["prediction"]).sum())
+    draw = projects[2]
+    # 10% of 400 correct predictions, the rest errors: n_h / N_h each.
+    wanted = {STRATUM_ERROR: (360, errors), STRATUM_CORRECT: (40, ROWS - errors)}
+    strata = draw.examples.groupby("stratum")["probability"].agg(["size", "min", "max"])
+    for stratum, (n, size) in wanted.items():
+        assert strata.loc[stratum].tolist() == [n, n / size, n / size]
+    assert draw.design["strata"] == [
+        {"name": STRATUM_ERROR, "size": errors, "drawn": 360},
+        {"name": STRATUM_CORRECT, "size": ROWS - errors, "drawn": 40},
+    ]
+    assert (draw.strategy, draw.seed, draw.size) == ("stratified", 3, 400)
+    correct = frame.set_index("id").loc[draw.examples["id"]]
+    is_error = (correct["label"] != correct["prediction"]).to_numpy()
+    assert (is_error == (draw.examples["stratum"] == STRATUM_ERROR).to_numpy()).all()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["slices", "--by", "noise"],
+        ["discover"],
+        ["export", "examples", "--out", "examples.csv"],
+    ],
+)
+def test_commands_that_need_every_example_name_the_run(projects, command, capsys, tmp_path):
+    db = str(projects[1])
+    command = [str(tmp_path / c) if c.endswith(".csv") else c for c in command]
+    capsys.readouterr()
+    assert main([command[0], "--db", db, "--dataset", "dev", *command[1:]]) == 1
+    assert "run 'main' of dataset 'dev' was imported with --engine spark" in capsys.readouterr().err
+
+
+def _unchanged(db) -> tuple:
+    """What a failed import must leave as it was: every table's rows."""
+    with sqlite3.connect(db) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return tuple(conn.execute(f"SELECT count(*) FROM '{t}'").fetchone()[0] for t in tables)
+
+
+def _broken(table: pa.Table, column: str, values: list) -> pa.Table:
+    head = table.slice(0, len(values))
+    return head.set_column(head.column_names.index(column), column, pa.array(values))
+
+
+@pytest.mark.parametrize(
+    ("change", "flags", "expected"),
+    [
+        (None, ["--source-missing"], "Spark cannot read the Parquet path"),
+        (None, ["--label-column", "truth"], "the required label column is missing"),
+        (("id", ["a", "b", "a", "c"]), [], "ids repeat: 4 rows with an id hold 3 distinct ids"),
+        (("id", ["a", "", "b", "c"]), [], "id is empty in 1 rows"),
+        (("confidence", [0.1, 1.5, 0.2, -1.0]), [], "is not a number in \\[0, 1\\] in 2 rows"),
+        (
+            ("tag:blurry", ["yes", "no", "maybe", "no"]),
+            [],
+            "column 'tag:blurry': holds values that are not true/false, 1/0 or yes/no \\(maybe\\)",
+        ),
+        (
+            ("tags", ["a;b", "x\x00y", "", "c"]),
+            [],
+            "column 'tags': value .* tag name contains control",
+        ),
+        (None, ["--queue-size", "5000"], "size 5,000 is more than the 3,000 examples"),
+    ],
+    ids=[
+        "no source",
+        "no label",
+        "repeated id",
+        "empty id",
+        "confidence",
+        "boolean",
+        "tag",
+        "size",
+    ],
+)
+def test_bad_input_names_the_problem_and_writes_nothing(
+    source, tmp_path, capsys, change, flags, expected
+):
+    import re
+
+    db = tmp_path / "project.db"
+    _define_rules(db)
+    before = _unchanged(db)
+    path = source
+    if change is not None:
+        path = str(tmp_path / "bad.parquet")
+        pq.write_table(_broken(predictions(), *change), path)
+    if flags[:1] == ["--source-missing"]:
+        path, flags = str(tmp_path / "nowhere.parquet"), []
+    capsys.readouterr()
+    code = main(["import", path, "--db", str(db), "--dataset", "dev", "--engine", "spark", *flags])
+    assert code == 1
+    assert re.search(expected, capsys.readouterr().err)
+    assert _unchanged(db) == before
+
+
+def test_a_project_file_of_the_previous_schema_opens(tmp_path, source):
+    from erroranalysis.importing import read_dataset
+    from erroranalysis.store import Project
+
+    path = tmp_path / "old.db"
+    old = Project(path, migrate=False)
+    old.migrate(to=6)
+    old.dataset("dev", create=True).import_result(read_dataset(source), actor="ana")
+    with pytest.raises(StoreError, match="schema version 6: open it for writing to upgrade"):
+        from erroranalysis.engines.spark import import_spark
+
+        import_spark(old, "dev", source, run="v2")
+    old.close()
+    with open_project(path, readonly=True) as project:  # read as it is
+        assert project.schema_version == 6
+        assert project.dataset("dev").run().counted_by is None
+    with open_project(path) as project:
+        assert project.schema_version == 7
+        info = project.dataset("dev").run()
+    assert (info.counted_by, info.n_examples) == (None, ROWS)
+    assert main(["priorities", "--db", str(path), "--dataset", "dev"]) == 0
