@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal, assert_series_equal
+from store_support import add_run
 
 from erroranalysis import analyses
 from erroranalysis.design import design_weights
@@ -314,16 +315,7 @@ def import_frame(project, correct, *, run="main", noise=()):
             "correct": list(correct),
         }
     )
-    project.dataset("dev", create=True).import_run(
-        frame,
-        run=run,
-        source=f"{run}.csv",
-        format="csv",
-        media_root=None,
-        metadata_columns=[],
-        dataset_tags=[],
-        actor="setup",
-    )
+    add_run(project, "dev", frame, run=run, source=f"{run}.csv", actor="setup")
     return frame
 
 

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from store_support import add_run
 
 from erroranalysis.embeddings import Embeddings, from_blob, tfidf_embeddings, to_blob
 from erroranalysis.errors import StoreError
@@ -391,17 +392,8 @@ def test_the_store_keeps_float32_per_run_and_a_replace_without_drops_them(tmp_pa
 def test_the_store_refuses_embeddings_of_another_length(tmp_path):
     result = read_dataset(csv_file(tmp_path, base()))
     with open_project(tmp_path / "p.db") as project:
-        store = project.dataset("d", create=True)
         with pytest.raises(StoreError, match="2 embeddings for 3 examples"):
-            store.import_run(
-                result.frame,
-                source="x",
-                format="csv",
-                media_root=None,
-                metadata_columns=[],
-                dataset_tags=[],
-                embeddings=Embeddings(VECTORS[:2], "x"),
-            )
+            add_run(project, "d", result.frame, source="x", embeddings=Embeddings(VECTORS[:2], "x"))
         assert project.dataset_names() == []
 
 

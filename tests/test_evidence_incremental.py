@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal, assert_series_equal
+from store_support import add_run
 
 from erroranalysis import analyses
 from erroranalysis.evidence import Evidence
@@ -36,16 +37,8 @@ def new_project(path: Path) -> tuple[Project, pd.DataFrame]:
             "tag:data": [i % 5 == 0 for i in range(N)],
         }
     )
-    store = project.dataset("dev", create=True)
-    store.import_run(
-        frame,
-        source="dev.csv",
-        format="csv",
-        media_root=None,
-        metadata_columns=[],
-        dataset_tags=["data"],
-        actor="setup",
-    )
+    add_run(project, "dev", frame, dataset_tags=["data"], actor="setup")
+    store = project.dataset("dev")
     for tag in TAGS:
         project.define_tag(tag, actor="lead", hlp=0.5)
     project.define_tag("wrong", actor="lead", rule=RULES[0])

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from store_support import add_run
 
 from erroranalysis import analyses
 from erroranalysis.cli import main
@@ -118,15 +119,7 @@ def test_production_and_labelled_runs_never_share_a_dataset(db, dataset, product
 def test_a_frame_that_does_not_match_its_role_is_refused(db):
     frame = read(DEV).frame
     with open_project(db) as project, pytest.raises(StoreError, match="production run has"):
-        project.dataset("other", create=True).import_run(
-            frame,
-            source="x.csv",
-            format="csv",
-            media_root=None,
-            metadata_columns=[],
-            dataset_tags=[],
-            production=True,
-        )
+        add_run(project, "other", frame, source="x.csv", production=True)
 
 
 def test_a_production_sample_takes_no_reviews(db):

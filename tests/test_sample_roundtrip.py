@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from store_support import add_run
 
 from erroranalysis import analyses
 from erroranalysis.export import neutralize, safe_csv
@@ -51,14 +52,7 @@ def test_what_a_sample_file_brings_back_is_what_the_project_holds(project, data)
         }
     )
     with tempfile.TemporaryDirectory() as folder, open_project(Path(folder) / "p.db") as p:
-        p.dataset("dev", create=True).import_run(
-            frame,
-            source="dev.csv",
-            format="csv",
-            media_root=None,
-            metadata_columns=["note"],
-            dataset_tags=[],
-        )
+        add_run(p, "dev", frame, metadata_columns=["note"])
         try:
             drawn = draw_sample(analyses.load_evidence(p, "dev"), size=size, seed=seed)
         except ValueError:  # a size the strategy cannot draw from these strata

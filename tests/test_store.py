@@ -437,14 +437,7 @@ def full_project(project, monkeypatch):
         lambda p: p.dataset("dev").record_reviews(
             pd.DataFrame({"id": ["1"], "reviewer": ["ana"]}), tags=[["new"]]
         ),
-        lambda p: p.dataset("other", create=True).import_run(
-            frame(range(3)),
-            source="o.csv",
-            format="csv",
-            media_root=None,
-            metadata_columns=[],
-            dataset_tags=["new"],
-        ),
+        lambda p: add_run(p, "other", frame(range(3)), source="o.csv", dataset_tags=["new"]),
     ],
     ids=["set_tag", "define_tag", "record_review", "record_reviews", "import dataset tag"],
 )
@@ -973,15 +966,7 @@ def test_a_staged_import_carries_its_sample(project, monkeypatch):
 
 
 def test_reviews_of_a_sample_are_of_its_run(project):
-    project.dataset("dev").import_run(
-        frame(range(10)),
-        run="v2",
-        source="v2.csv",
-        format="csv",
-        media_root=None,
-        metadata_columns=[],
-        dataset_tags=[],
-    )
+    add_run(project, "dev", frame(range(10)), run="v2", source="v2.csv")
     sample = project.dataset("dev").record_sample(drawn(["0"], run="main"), actor="ana")
     reviews = pd.DataFrame({"id": ["0"], "reviewer": ["ben"], "sample_id": [sample]})
     project.dataset("dev").record_reviews(reviews, tags=None)  # the latest run is v2

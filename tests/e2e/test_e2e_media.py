@@ -30,6 +30,7 @@ import pandas as pd
 import pytest
 from e2e_helpers import no_exception, open_page, wait_idle
 from playwright.sync_api import Page, Response, expect
+from store_support import add_run
 
 from erroranalysis.archive import media_area
 from erroranalysis.importing import read_dataset
@@ -99,15 +100,7 @@ def setting(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         frame = pd.DataFrame(
             {"id": ["old1"], "label": ["a"], "prediction": ["b"], "correct": [False]}
         ).assign(audio=["id_rsa"])
-        project.dataset("legacy", create=True).import_run(
-            frame,
-            source="legacy.csv",
-            format="csv",
-            media_root=folder / ".ssh",
-            metadata_columns=[],
-            dataset_tags=[],
-            actor="setup",
-        )
+        add_run(project, "legacy", frame, media_root=folder / ".ssh", actor="setup")
     with_root = request.param == "one allowed folder"
     return Setting(folder=folder, db=db, allowed=allowed if with_root else None)
 

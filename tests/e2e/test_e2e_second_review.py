@@ -25,6 +25,7 @@ from e2e_helpers import (
     write_note,
 )
 from playwright.sync_api import Browser, Page, expect
+from store_support import add_run
 
 from erroranalysis.store import open_project
 
@@ -52,15 +53,7 @@ def project_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         }
     )
     with open_project(db) as project:
-        project.dataset(DATASET, create=True).import_run(
-            frame,
-            source="calls.csv",
-            format="csv",
-            media_root=None,
-            metadata_columns=[],
-            dataset_tags=[],
-            actor="setup",
-        )
+        add_run(project, DATASET, frame, source="calls.csv", actor="setup")
         for tag in TAGS:
             project.define_tag(tag, actor="setup")
         project.dataset(DATASET).set_review_plan(share=1.0, seed=11, actor="setup")
