@@ -288,74 +288,62 @@ def cases() -> list[Case]:
     return table
 
 
+def _on_project(folder: Path, words: tuple[str, ...], *extra: str) -> list[str]:
+    """``words`` (the command and its input file, if any), ``--db`` naming the folder's
+    project, then ``extra``."""
+    return [*words, "--db", str(folder / "p.db"), *extra]
+
+
 def _relink(folder: Path, *extra: str) -> list[str]:
-    return ["media", "relink", "--db", str(folder / "p.db"), "--dataset", "dev", *extra]
+    return _on_project(folder, ("media", "relink"), "--dataset", "dev", *extra)
 
 
 EXTRA = [
     Case(
         ("slices",),
         "--by an unknown column",
-        lambda f: ["slices", "--db", str(f / "p.db"), "--dataset", "dev", "--by", "nope"],
+        lambda f: _on_project(f, ("slices",), "--dataset", "dev", "--by", "nope"),
         "--by 'nope': dataset 'dev' has no such column",
     ),
     Case(
         ("slices",),
         "--positive an unknown class",
-        lambda f: [
-            "slices",
-            "--db",
-            str(f / "p.db"),
-            "--dataset",
-            "dev",
-            "--by",
-            "noise",
-            "--positive",
-            "maybe",
-        ],
+        lambda f: _on_project(
+            f, ("slices",), "--dataset", "dev", "--by", "noise", "--positive", "maybe"
+        ),
         "--positive 'maybe' is neither a label nor a prediction",
     ),
     Case(
         ("priorities",),
         "an unknown dataset",
-        lambda f: ["priorities", "--db", str(f / "p.db"), "--dataset", "nope"],
+        lambda f: _on_project(f, ("priorities",), "--dataset", "nope"),
         "no dataset named 'nope'",
     ),
     Case(
         ("datasets",),
         "an unknown dataset",
-        lambda f: ["datasets", "--db", str(f / "p.db"), "--dataset", "nope"],
+        lambda f: _on_project(f, ("datasets",), "--dataset", "nope"),
         "no dataset named 'nope'",
     ),
     Case(
         ("reviews", "import"),
         "an unknown run",
-        lambda f: [
-            "reviews",
-            "import",
-            str(f / "reviews.csv"),
-            "--db",
-            str(f / "p.db"),
-            "--dataset",
-            "dev",
-            "--run",
-            "nope",
-        ],
+        lambda f: _on_project(
+            f, ("reviews", "import", str(f / "reviews.csv")), "--dataset", "dev", "--run", "nope"
+        ),
         "has no run 'nope'",
     ),
     Case(
         ("import",),
         "--media-root missing",
-        lambda f: [
-            "import",
-            str(f / "data.csv"),
-            "--db",
-            str(f / "p.db"),
+        lambda f: _on_project(
+            f,
+            ("import", str(f / "data.csv")),
             "--dataset",
             "new",
             "--media-root",
             str(f / "no-media"),
-        ],
+        ),
         "no such folder",
     ),
     Case(
@@ -380,41 +368,29 @@ EXTRA = [
     Case(
         ("serve",),
         "--media-root missing",
-        lambda f: [
-            "serve",
-            "--db",
-            str(f / "p.db"),
-            "--port",
-            free_port(),
-            "--media-root",
-            str(f / "no-media"),
-        ],
+        lambda f: _on_project(
+            f, ("serve",), "--port", free_port(), "--media-root", str(f / "no-media")
+        ),
         "--media-root",
     ),
     Case(
         ("serve",),
         "--media-root a file",
-        lambda f: [
-            "serve",
-            "--db",
-            str(f / "p.db"),
-            "--port",
-            free_port(),
-            "--media-root",
-            str(f / "data.csv"),
-        ],
+        lambda f: _on_project(
+            f, ("serve",), "--port", free_port(), "--media-root", str(f / "data.csv")
+        ),
         "is not a folder",
     ),
     Case(
         ("serve",),
         "--host unknown",
-        lambda f: ["serve", "--db", str(f / "p.db"), "--host", "no-such-host.invalid"],
+        lambda f: _on_project(f, ("serve",), "--host", "no-such-host.invalid"),
         "--host 'no-such-host.invalid'",
     ),
     Case(
         ("serve",),
         "--port out of range",
-        lambda f: ["serve", "--db", str(f / "p.db"), "--port", "70000"],
+        lambda f: _on_project(f, ("serve",), "--port", "70000"),
         "a port is a number from 1 to 65535",
     ),
     Case(
@@ -456,7 +432,7 @@ def _serve_secrets(folder: Path, name: str, content: str | None) -> list[str]:
     secrets = folder / name
     if content is not None:
         _write(secrets, content)
-    return ["serve", "--db", str(folder / "p.db"), "--port", free_port(), "--secrets", str(secrets)]
+    return _on_project(folder, ("serve",), "--port", free_port(), "--secrets", str(secrets))
 
 
 AUTH = {
@@ -577,22 +553,15 @@ def test_permissions(folder, capsys, kind):
     ("build", "expected"),
     [
         (
-            lambda f: [
-                "import",
-                str(f / "data.csv"),
-                "--db",
-                str(f / "p.db"),
-                "--dataset",
-                "x",
-                "--encoding",
-                "rot13",
-            ],
+            lambda f: _on_project(
+                f, ("import", str(f / "data.csv")), "--dataset", "x", "--encoding", "rot13"
+            ),
             "'rot13' is a codec but not a text encoding",
         ),
         (lambda f: ["datasets", "--db", str(f / "notes.txt")], "not an SQLite file"),
         (lambda f: ["serve", "--db", str(f / "gone" / "p.db")], "does not exist"),
         (
-            lambda f: ["priorities", "--db", str(f / "p.db"), "--dataset", "dev", "--out", str(f)],
+            lambda f: _on_project(f, ("priorities",), "--dataset", "dev", "--out", str(f)),
             "is a folder",
         ),
     ],
