@@ -14,6 +14,9 @@ frames live in ``st.cache_resource`` and are never mutated):
 * every analysis goes through one ``st.cache_data`` entry point, :func:`analysis`, keyed
   on (analysis name, run key, revision, options): derived tables are small, so a copy per
   hit is cheap for them;
+* every chart goes through :func:`chart`, kept per distinct table (a digest of its
+  content) and options, not per revision: a tag that moves no estimate leaves the
+  figures as they were, and a Plotly figure is slow to build;
 * the connection itself is never cached: a :class:`Project` is bound to its thread and
   Streamlit runs every script run in a thread of its own, so :func:`project` keeps one
   per thread.
@@ -21,10 +24,12 @@ frames live in ``st.cache_resource`` and are never mutated):
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import io
 import math
 import os
+import pickle
 import re
 import threading
 import time
@@ -38,6 +43,7 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
+from app_pages import _charts
 from erroranalysis import (
     analyses,
     exports,
@@ -825,6 +831,33 @@ def analysis(name: str, info: RunInfo, **options: Any) -> Any:
     rev = None if name in RUN_ONLY_ANALYSES else revision()
     keyed = {k: run_key(v) if isinstance(v, RunInfo) else v for k, v in options.items()}
     return _analysis(name, run_key(info), rev, tuple(sorted(keyed.items())))
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    """A digest of everything in ``frame`` a chart can show: its values, index, column
+    names and dtypes, every row (Streamlit's own hash samples frames of 50,000 rows or
+    more, so two such frames could share one)."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr((list(frame.columns), [str(t) for t in frame.dtypes])).encode())
+    try:
+        digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    except TypeError:  # a cell pandas cannot hash (a list): its pickle, as exact
+        digest.update(pickle.dumps(frame, protocol=pickle.HIGHEST_PROTOCOL))
+    return digest.hexdigest()
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _chart(name: str, digest: str, options: tuple, _frame: pd.DataFrame) -> Any:
+    # ``digest`` stands for ``_frame`` (not hashed): the figure of the same table is kept.
+    return getattr(_charts, name)(_frame, **dict(options))
+
+
+def chart(name: str, frame: pd.DataFrame, **options: Any) -> Any:
+    """``_charts.NAME(frame, **options)`` (hashable options), built once per distinct
+    ``frame`` and options and shared by every session (never mutate it). Building a
+    Plotly figure takes 50–250 ms, and a new revision often leaves the table a chart draws
+    as it was (a tag on an example nobody has reviewed yet moves no estimate)."""
+    return _chart(name, frame_digest(frame), tuple(sorted(options.items())), frame)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

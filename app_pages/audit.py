@@ -44,7 +44,7 @@ _ui.show_table(
     width="stretch",
     column_config=_charts.SLICE_COLUMNS,
 )
-_charts.show(_charts.slice_accuracy(slices), key="au_slice_chart")
+_charts.show(_ui.chart("slice_accuracy", slices), key="au_slice_chart")
 
 left, right = st.columns([3, 2])
 with left:
@@ -58,7 +58,7 @@ with left:
     )
     matrix = _ui.analysis("confusion", info, tag=tag)
     _charts.show(
-        _charts.heatmap(matrix, title="", x="prediction", y="label", value="examples"),
+        _ui.chart("heatmap", matrix, title="", x="prediction", y="label", value="examples"),
         key="au_confusion_chart",
     )
     _ui.table_downloads(

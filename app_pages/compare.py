@@ -107,7 +107,7 @@ if len(improved):
 if whole["note"]:
     st.caption(_ui.md(whole["note"]))
 
-_charts.show(_charts.difference_bars(table), key="cmp_chart")
+_charts.show(_ui.chart("difference_bars", table), key="cmp_chart")
 _ui.show_table(
     _ui.with_interval(table, column="difference")[SHOWN],
     name=f"compare-{run_a}-{run_b}",

@@ -176,7 +176,7 @@ elif info is not None:
     balance = summary["class_balance"]
     left, right = st.columns([3, 2])
     _charts.show(
-        _charts.class_balance(balance, label="class", count="examples"),
+        _ui.chart("class_balance", balance, label="class", count="examples"),
         key="ds_balance_chart",
         where=left,
     )

@@ -121,4 +121,4 @@ _ui.show_table(
     width="stretch",
     column_config=_charts.DRIFT_COLUMNS,
 )
-_charts.show(_charts.drift_shares(table), key="dr_share_chart")
+_charts.show(_ui.chart("drift_shares", table), key="dr_share_chart")

@@ -57,13 +57,13 @@ _ui.show_table(
 )
 
 left, right = st.columns(2)
-_charts.show(_charts.marginal_effect_bars(table), key="pr_effect_chart", where=left)
-_charts.show(_charts.gap_share_bubbles(table), key="pr_bubble_chart", where=right)
+_charts.show(_ui.chart("marginal_effect_bars", table), key="pr_effect_chart", where=left)
+_charts.show(_ui.chart("gap_share_bubbles", table), key="pr_bubble_chart", where=right)
 
 st.header("Where the errors are", anchor=False)
 shares = _ui.analysis("error_shares", info)
 left, right = st.columns(2)
-_charts.show(_charts.error_share_bars(shares), key="pr_share_chart", where=left)
+_charts.show(_ui.chart("error_share_bars", shares), key="pr_share_chart", where=left)
 with right:
     _ui.show_table(
         _ui.with_interval(shares, column="share_of_errors")[ERROR_SHARE_SHOWN],
@@ -96,7 +96,8 @@ overlap = _ui.analysis("tag_overlap", info)
 top = _charts.top_overlap(overlap, table["tag"])
 left, right = st.columns([3, 2])
 _charts.show(
-    _charts.heatmap(
+    _ui.chart(
+        "heatmap",
         top,
         title="",
         x="with",

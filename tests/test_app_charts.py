@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from app_support import DATASET, no_errors, open_page
 
-from app_pages import _charts
+from app_pages import _charts, _ui
 from erroranalysis.store import open_project
 
 EVIL = '<a href="javascript:alert(1)">x</a>'
@@ -186,3 +186,50 @@ def test_priorities_page_escapes_tag_names(app, project_file):
     assert len(specs) == 4
     assert not any("<a href" in s or "\\u003ca href" in s for s in specs)
     assert any("&lt;a href" in s for s in specs)
+
+
+def _edited(frame: pd.DataFrame, row: int, column: str, value: object) -> pd.DataFrame:
+    changed = frame.copy()
+    changed.loc[changed.index[row], column] = value
+    return changed
+
+
+BIG = pd.DataFrame({"tag": [f"t{i}" for i in range(60_000)], "share": 0.5})
+
+
+@pytest.mark.parametrize(
+    ("frame", "other"),
+    [
+        (_priority_table(), _edited(_priority_table(), 1, "share", 0.11)),
+        (_priority_table(), _edited(_priority_table(), 0, "tag", "car noise 2")),
+        (_priority_table(), _priority_table().rename(columns={"gap": "gap2"})),
+        (_priority_table(), _priority_table().set_axis([5, 6])),
+        (_priority_table(), _priority_table().astype({"share": "float32"})),
+        # Past Streamlit's own hash, which samples 10,000 of 50,000 rows or more.
+        (BIG, _edited(BIG, 59_123, "share", 0.25)),
+    ],
+)
+def test_frame_digest_tells_every_change(frame, other):
+    assert _ui.frame_digest(frame) == _ui.frame_digest(frame.copy())
+    assert _ui.frame_digest(frame) != _ui.frame_digest(other)
+
+
+def test_a_chart_is_built_once_per_distinct_table(monkeypatch):
+    built = []
+    real = _charts.marginal_effect_bars
+
+    def counting(table, **options):
+        built.append(len(table))
+        return real(table, **options)
+
+    monkeypatch.setattr(_charts, "marginal_effect_bars", counting)
+    _ui._chart.clear()
+    table = _priority_table()
+    first = _ui.chart("marginal_effect_bars", table)
+    assert _ui.chart("marginal_effect_bars", table.copy()) is first  # the same content
+    assert built == [2]
+    changed = _ui.chart("marginal_effect_bars", _edited(table, 0, "marginal_effect", 0.07))
+    assert changed is not first and built == [2, 2]
+    assert list(changed.data[0].x) == [0.07]
+    assert _ui.chart("marginal_effect_bars", table, top=1) is not first  # other options
+    assert built == [2, 2, 2]
