@@ -7,26 +7,48 @@ definitions), a most-frequent-class baseline, HLP where known, and whether
 the slice's accuracy is significantly below the rest of the data.
 :func:`confusion`, :func:`baselines` and :func:`metric_warnings` complete the audit.
 
-Speed: labels and predictions are turned into integer codes once; each slice
-is then reduced to counts of (label, prediction) pairs, and scikit-learn's
-metrics run on those pairs weighted by their counts, which gives exactly the
-same numbers as running them on the slice's rows.
+Each estimate is two steps: one aggregation of the examples into counts
+(:func:`~erroranalysis.slice_counts.slice_counts`, the contract in
+:mod:`erroranalysis.slice_counts`), then the statistics from those counts alone
+(:func:`slices_from_counts`, :func:`baselines_from_counts`), so that another engine's
+counts give the same table. scikit-learn's metrics run on each slice's (label, prediction)
+pairs weighted by their counts, which gives exactly the same numbers as running them on
+the slice's rows. :func:`confusion` and :func:`metric_warnings` read the examples
+themselves: a confusion matrix is already a table of counts, and the warnings list the
+labels in the order ``value_counts`` gives them, which counts alone do not fix.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .evidence import Checked, Evidence, _check_fraction, check_evidence
-from .vocabulary import NOTE_NO_HLP, NOTE_REVIEWED_TAG_SLICE, SLICE_BY_TAGS
+from .evidence import Evidence, _check_fraction, check_evidence
+from .slice_counts import (
+    MISSING,
+    LabelCounts,
+    SliceCounts,
+    _codes,
+    label_counts,
+    slice_counts,
+)
+from .vocabulary import NOTE_NO_HLP, SLICE_BY_TAGS
+
+__all__ = [
+    "BASELINE_COLUMNS",
+    "MISSING",
+    "SLICE_COLUMNS",
+    "baselines",
+    "baselines_from_counts",
+    "confusion",
+    "metric_warnings",
+    "slice_table",
+    "slices_from_counts",
+]
 
 CORRECTIONS = ("holm", "bonferroni")
-MISSING = "(missing)"
 # The columns of the examples every function here reads.
 EXAMPLE_COLUMNS = ("correct", "label", "prediction")
 
@@ -84,19 +106,6 @@ def _check_slicing(
 # --------------------------------------------------------------------------- helpers
 
 
-def _codes(examples: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Integer codes for label and prediction over one sorted list of classes."""
-    label_codes, label_classes = pd.factorize(examples["label"], sort=True)
-    prediction_codes, prediction_classes = pd.factorize(examples["prediction"], sort=True)
-    classes = label_classes.append(prediction_classes).unique()
-    # Mixed types cannot be ordered: keep the first-seen order then.
-    with contextlib.suppress(TypeError):
-        classes = classes.sort_values()
-    label_map = classes.get_indexer(label_classes)
-    prediction_map = classes.get_indexer(prediction_classes)
-    return label_map[label_codes], prediction_map[prediction_codes], np.asarray(classes)
-
-
 def holm_adjust(p_values: np.ndarray | list[float]) -> np.ndarray:
     """Holm's step-down adjusted p-values (NaN entries are left out and stay NaN)."""
     p = np.asarray(p_values, dtype=float)
@@ -116,81 +125,6 @@ def bonferroni_adjust(p_values: np.ndarray | list[float]) -> np.ndarray:
     p = np.asarray(p_values, dtype=float)
     m = np.count_nonzero(~np.isnan(p))
     return np.minimum(p * m, 1.0)
-
-
-def _number_bin_names(edges: np.ndarray) -> list[str]:
-    """Names of the bins between numeric ``edges``: each edge written with the fewest
-    significant digits, from 3 up to 15, that keep all edges apart."""
-    for digits in range(3, 16):
-        text = [f"{edge:.{digits}g}" for edge in edges]
-        if len(set(text)) == len(text):
-            break
-    return _interval_names(text)
-
-
-def _interval_names(text: list[str]) -> list[str]:
-    """Bin names in interval notation, matching ``pd.cut(..., include_lowest=True)``: the
-    first bin holds both edges, the others only their upper one. (An opening bracket also
-    keeps a negative edge from reading as a formula in a spreadsheet.)"""
-    return [f"{'[' if i == 0 else '('}{text[i]}, {text[i + 1]}]" for i in range(len(text) - 1)]
-
-
-def _column_slices(values: pd.Series, bins: int, max_slices: int) -> tuple[np.ndarray, list[str]]:
-    """Slice code per example and slice names, for one column.
-
-    A numeric or date column with more than ``bins`` distinct values is cut into
-    ``bins`` quantile bins (fewer where edges coincide), named in interval notation
-    (:func:`_interval_names`): numbers by :func:`_number_bin_names`, dates by their
-    timestamps in the column's time zone. Any other column gets one slice per value,
-    sorted, named by ``str(value)``; more than ``max_slices`` values raise ValueError.
-    Missing values get a slice of their own, ``(missing)``, last.
-    """
-    kind = values.dtype
-    binned = (
-        (pd.api.types.is_numeric_dtype(kind) and not pd.api.types.is_bool_dtype(kind))
-        or pd.api.types.is_datetime64_any_dtype(kind)
-    ) and values.nunique() > bins
-    if binned:
-        dates = pd.api.types.is_datetime64_any_dtype(kind)
-        if dates:  # bin the underlying integer times; NaT stays missing
-            numbers = pd.Series(values.array.asi8, index=values.index).where(values.notna())
-        else:
-            numbers = values
-        numbers = numbers.astype(float)
-        _, edges = pd.qcut(numbers, bins, retbins=True, duplicates="drop")
-        if dates:
-            unit = getattr(kind, "unit", None) or np.datetime_data(kind)[0]
-            stamps = pd.to_datetime(edges.round().astype("int64"), unit=unit)
-            if getattr(kind, "tz", None) is not None:  # int64 of an aware time is UTC
-                stamps = stamps.tz_localize("UTC").tz_convert(kind.tz)
-            text = [str(stamp) for stamp in stamps]
-            names = _interval_names(text)
-        else:
-            names = _number_bin_names(edges)
-        codes = pd.cut(numbers, edges, labels=False, include_lowest=True).to_numpy()
-    else:
-        codes, uniques = pd.factorize(values, sort=True)
-        if len(uniques) > max_slices:
-            raise ValueError(
-                f"column {values.name!r} has {len(uniques):,} values, more than "
-                f"max_slices={max_slices}: slice by a column with fewer values"
-            )
-        names = [str(value) for value in uniques]
-    codes = np.asarray(codes, dtype=float)
-    missing = np.isnan(codes) | (codes < 0)
-    codes = np.where(missing, len(names), codes).astype(np.int64)
-    if missing.any():
-        names = [*names, MISSING]
-    return codes, names
-
-
-def _pair_counts(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
-    """(key, count) for every key that occurs: bincount when the key space is small."""
-    if n_keys <= 1 << 22:
-        counts = np.bincount(keys, minlength=n_keys)
-        present = np.flatnonzero(counts)
-        return present, counts[present]
-    return np.unique(keys, return_counts=True)
 
 
 def _scores(
@@ -224,128 +158,79 @@ def _scores(
     return float(precision), float(recall), float(f1)
 
 
-@dataclass(frozen=True)
-class _Run:
-    """The examples a slice table compares, as codes over the whole run's classes."""
-
-    label: np.ndarray
-    prediction: np.ndarray
-    classes: np.ndarray
-    correct: np.ndarray
-    known: np.ndarray  # has a human label
-    agrees: np.ndarray  # and it equals the label
-
-    @classmethod
-    def of(cls, examples: pd.DataFrame, inputs: Checked) -> _Run:
-        label, prediction, classes = _codes(examples)
-        n = len(examples)
-        known, agrees = inputs.human if inputs.human is not None else (np.zeros(n, bool),) * 2
-        return cls(label, prediction, classes, inputs.correct, known, agrees)
-
-    def subset(self, mask: np.ndarray) -> _Run:
-        return _Run(
-            self.label[mask],
-            self.prediction[mask],
-            self.classes,
-            self.correct[mask],
-            self.known[mask],
-            self.agrees[mask],
-        )
-
-
-@dataclass(frozen=True)
-class _SliceCounts:
-    sizes: np.ndarray
-    correct: np.ndarray
-    pairs: list[tuple[np.ndarray, np.ndarray]]  # per slice: (label, prediction) codes, counts
-    labelled: np.ndarray
-    agreeing: np.ndarray
-
-
-def _mask_counts(run: _Run, masks: list[np.ndarray]) -> _SliceCounts:
-    n_classes = len(run.classes)
-    pair = run.label.astype(np.int64) * n_classes + run.prediction
-    return _SliceCounts(
-        sizes=np.array([np.count_nonzero(mask) for mask in masks], dtype=np.int64),
-        correct=np.array([np.count_nonzero(run.correct & mask) for mask in masks], np.int64),
-        pairs=[_pair_counts(pair[mask], n_classes**2) for mask in masks],
-        labelled=np.array([np.count_nonzero(run.known & mask) for mask in masks]),
-        agreeing=np.array([np.count_nonzero(run.agrees & mask) for mask in masks]),
+def _pairs(counts: SliceCounts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(slice, pair, examples) per (label, prediction) pair of each slice that has some:
+    the cells summed over correctness and human-label status, pair codes ascending within
+    each slice (pair = label * C + prediction)."""
+    n_classes = len(counts.classes)
+    key = counts.cell_slice * max(n_classes, 1) ** 2 + (
+        counts.cell_label * n_classes + counts.cell_prediction
     )
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else key
+    examples = np.add.reduceat(counts.cell_count, starts) if len(starts) else np.zeros(0, np.int64)
+    slice_of, pair = np.divmod(key[starts], max(n_classes, 1) ** 2)
+    return slice_of, pair, examples
 
 
-def _code_counts(run: _Run, codes: np.ndarray, n_slices: int) -> _SliceCounts:
-    n_pairs = len(run.classes) ** 2
-    pair = run.label.astype(np.int64) * len(run.classes) + run.prediction
-    # One pass: count (slice, label, prediction) triples, then split by slice.
-    keys, counts = _pair_counts(codes * n_pairs + pair, n_slices * n_pairs)
-    starts = np.searchsorted(keys, np.arange(n_slices + 1) * n_pairs)
-    return _SliceCounts(
-        sizes=np.bincount(codes, minlength=n_slices),
-        correct=np.bincount(codes, weights=run.correct, minlength=n_slices).astype(np.int64),
-        pairs=[
-            (keys[starts[s] : starts[s + 1]] - s * n_pairs, counts[starts[s] : starts[s + 1]])
-            for s in range(n_slices)
-        ],
-        labelled=np.bincount(codes, weights=run.known, minlength=n_slices),
-        agreeing=np.bincount(codes, weights=run.agrees, minlength=n_slices),
-    )
+def _per_slice(counts: SliceCounts, where: np.ndarray) -> np.ndarray:
+    """Examples per slice of the cells ``where`` holds, exact integers."""
+    out = np.zeros(len(counts.names), dtype=np.int64)
+    np.add.at(out, counts.cell_slice[where], counts.cell_count[where])
+    return out
 
 
-def _metrics(
-    run: _Run,
-    names: list[str],
-    counts: _SliceCounts,
+def _slice_row(
+    name: str,
     *,
-    positive: object,
-    alpha: float,
-    correction: str,
+    size: int,
+    correct: int,
+    pairs: np.ndarray,
+    pair_counts: np.ndarray,
+    labelled: int,
+    agreeing: int,
+    n: int,
+    total_correct: int,
+    majority: int,
+    n_classes: int,
+    positive_code: int | None,
     hlp: Mapping[str, float],
-) -> pd.DataFrame:
-    """The slice table (:data:`SLICE_COLUMNS`) of the slices counted in ``counts``."""
+) -> dict[str, object]:
+    """One row of the slice table from the slice's counts and those of its base (``n``
+    examples, ``total_correct``, the ``majority`` label's code)."""
     from scipy.stats import hypergeom
 
-    n_classes = len(run.classes)
-    n = len(run.label)
-    # The run's classes hold the positive class (checked), even where these examples (the
-    # reviewed ones, say) lack it: it then matches no pair, and its scores are 0.
-    positive_code = None if positive is None else int(np.flatnonzero(run.classes == positive)[0])
-    majority = _majority_code(run.label, n_classes)
-    total_correct = int(run.correct.sum())
-    rows = []
-    for s, name in enumerate(names):
-        size = int(counts.sizes[s])
-        pairs, pair_counts = counts.pairs[s]
-        precision, recall, f1 = _scores(pairs, pair_counts, n_classes, positive_code)
-        majority_hits = pair_counts[pairs // n_classes == majority].sum()
-        rest = n - size
-        correct = counts.correct[s]
-        if name in hlp:
-            slice_hlp, source = float(hlp[name]), "set"
-        elif counts.labelled[s]:
-            slice_hlp, source = counts.agreeing[s] / counts.labelled[s], "measured"
-        else:
-            slice_hlp, source = np.nan, "empty"
-        rows.append(
-            {
-                "slice": name,
-                "examples": size,
-                "share": size / n if n else np.nan,
-                "accuracy": correct / size if size else np.nan,
-                "precision": precision,
-                "recall": recall,
-                "f1": f1,
-                "baseline_accuracy": majority_hits / size if size else np.nan,
-                "hlp": slice_hlp,
-                "hlp_source": source,
-                "accuracy_rest": (total_correct - correct) / rest if rest else np.nan,
-                # One-sided Fisher exact test: the chance of so few correct
-                # predictions in a slice of this size drawn from all examples.
-                "p_value": float(hypergeom.cdf(correct, n, total_correct, size))
-                if size and rest
-                else np.nan,
-            }
-        )
+    precision, recall, f1 = _scores(pairs, pair_counts, n_classes, positive_code)
+    majority_hits = pair_counts[pairs // n_classes == majority].sum()
+    rest = n - size
+    if name in hlp:
+        slice_hlp, source = float(hlp[name]), "set"
+    elif labelled:
+        slice_hlp, source = agreeing / labelled, "measured"
+    else:
+        slice_hlp, source = np.nan, "empty"
+    return {
+        "slice": name,
+        "examples": size,
+        "share": size / n if n else np.nan,
+        "accuracy": correct / size if size else np.nan,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "baseline_accuracy": majority_hits / size if size else np.nan,
+        "hlp": slice_hlp,
+        "hlp_source": source,
+        "accuracy_rest": (total_correct - correct) / rest if rest else np.nan,
+        # One-sided Fisher exact test: the chance of so few correct
+        # predictions in a slice of this size drawn from all examples.
+        "p_value": float(hypergeom.cdf(correct, n, total_correct, size))
+        if size and rest
+        else np.nan,
+    }
+
+
+def _slice_frame(rows: list[dict], *, alpha: float, correction: str) -> pd.DataFrame:
+    """The slice table (:data:`SLICE_COLUMNS`) of the rows of one base: the p-values
+    adjusted over them, the flags."""
     table = pd.DataFrame(rows, columns=SLICE_COLUMNS[:-2])
     dtypes = dict.fromkeys(SLICE_COLUMNS[:-2], np.float64)
     dtypes |= {"slice": "str", "hlp_source": "str", "examples": np.int64}
@@ -358,12 +243,86 @@ def _metrics(
     return table
 
 
-def _majority_code(label_codes: np.ndarray, n_classes: int) -> int:
-    """The most frequent label, ties to the first class, as DummyClassifier picks it
-    (counted here: importing scikit-learn for one count took 1.6 s of a first page)."""
-    if len(label_codes) == 0:
-        return 0
-    return int(np.argmax(np.bincount(label_codes, minlength=n_classes)))
+def _metrics(
+    counts: SliceCounts | None,
+    b: int,
+    *,
+    positive: object,
+    alpha: float,
+    correction: str,
+) -> pd.DataFrame:
+    """The slice table of the slices of base ``b`` (no rows when ``counts`` is None)."""
+    if counts is None:
+        return _slice_frame([], alpha=alpha, correction=correction)
+    classes = counts.classes
+    n = int(counts.base_examples[b])
+    base = {
+        "n": n,
+        "total_correct": int(counts.base_correct[b]),
+        "majority": int(np.argmax(counts.base_labels[b])) if n else 0,
+        "n_classes": len(classes),
+        # The run's classes hold the positive class (checked), even where these examples
+        # (the reviewed ones, say) lack it: it then matches no pair, and its scores are 0.
+        "positive_code": None if positive is None else int(np.flatnonzero(classes == positive)[0]),
+        "hlp": counts.hlp,
+    }
+    every = np.ones(len(counts.cell_count), dtype=bool)
+    sizes = _per_slice(counts, every)
+    correct = _per_slice(counts, counts.cell_correct)
+    labelled = _per_slice(counts, counts.cell_human > 0)
+    agreeing = _per_slice(counts, counts.cell_human == 1)
+    slice_of, pair, pair_examples = _pairs(counts)
+    bounds = np.searchsorted(slice_of, np.arange(len(counts.names) + 1))
+    rows = [
+        _slice_row(
+            counts.names[s],
+            size=int(sizes[s]),
+            correct=int(correct[s]),
+            pairs=pair[bounds[s] : bounds[s + 1]],
+            pair_counts=pair_examples[bounds[s] : bounds[s + 1]],
+            labelled=int(labelled[s]),
+            agreeing=int(agreeing[s]),
+            **base,
+        )
+        for s in np.flatnonzero(counts.base == b)
+    ]
+    return _slice_frame(rows, alpha=alpha, correction=correction)
+
+
+def _check_statistics(
+    counts: object, *, positive: object, alpha: object, correction: object
+) -> SliceCounts:
+    """Validate the options of :func:`slices_from_counts`, types first, then values."""
+    if not isinstance(counts, SliceCounts):
+        raise ValueError(f"counts must be SliceCounts, got {type(counts).__name__}")
+    _check_fraction(alpha, "alpha")
+    if not isinstance(correction, str) or correction not in CORRECTIONS:
+        raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+    if positive is not None and not (counts.classes == positive).any():
+        raise ValueError(f"positive class {positive!r} is neither a label nor a prediction")
+    return counts
+
+
+def slices_from_counts(
+    counts: SliceCounts,
+    *,
+    positive: str | None = None,
+    alpha: float = 0.05,
+    correction: str = "holm",
+) -> pd.DataFrame:
+    """The slice table of :func:`slice_table` from its sufficient statistics
+    (:class:`~erroranalysis.slice_counts.SliceCounts`), whoever counted them: no
+    per-example work. Options as :func:`slice_table`'s; ValueError naming a bad one."""
+    counts = _check_statistics(counts, positive=positive, alpha=alpha, correction=correction)
+    options = {"positive": positive, "alpha": alpha, "correction": correction}
+    parts = [_metrics(counts, b, **options) for b in range(len(counts.evidence))]
+    if counts.evidence == (None,):
+        return parts[0]
+    parts = [part.assign(evidence=text) for part, text in zip(parts, counts.evidence, strict=True)]
+    if not parts:
+        empty = _metrics(None, 0, **options)
+        return empty.assign(evidence=pd.Series(dtype="str"))
+    return pd.concat(parts, ignore_index=True)
 
 
 # --------------------------------------------------------------------------- public API
@@ -388,7 +347,7 @@ def slice_table(
     ----------
     by
         A column of the examples: one slice per value, or per quantile bin (see
-        :func:`_column_slices`: a numeric or date column with more than ``bins``
+        :func:`~erroranalysis.slice_counts._column_slices`: a numeric or date column with more than ``bins``
         values is cut into ``bins`` bins named like ``[0, 24.8]``, ``(24.8, 49.5]``;
         missing values form a ``(missing)`` slice). Or ``"tags"``
         (:data:`~erroranalysis.vocabulary.SLICE_BY_TAGS`): one slice per tag. Dataset
@@ -433,33 +392,8 @@ def slice_table(
         correction=correction,
         max_slices=max_slices,
     )
-    run = _Run.of(examples, inputs)
-    options = {"positive": positive, "alpha": alpha, "correction": correction}
-    if by != SLICE_BY_TAGS:
-        codes, names = _column_slices(examples[by], bins, max_slices)
-        return _metrics(run, names, _code_counts(run, codes, len(names)), hlp={}, **options)
-
-    kinds = inputs.kinds
-    full = [j for j, kind in enumerate(kinds) if kind != "reviewed"]
-    sampled = [j for j, kind in enumerate(kinds) if kind == "reviewed"]
-    names = inputs.tag_names
-    parts = []
-    if full:
-        masks = [inputs.matrix[:, j] for j in full]
-        counts = _mask_counts(run, masks)
-        part = _metrics(run, [names[j] for j in full], counts, hlp=inputs.hlp, **options)
-        parts.append(part.assign(evidence="dataset"))
-    if sampled and inputs.reviewed.any():
-        reviewed = inputs.reviewed
-        masks = [inputs.matrix[reviewed, j] for j in sampled]
-        seen = run.subset(reviewed)
-        counts = _mask_counts(seen, masks)
-        part = _metrics(seen, [names[j] for j in sampled], counts, hlp=inputs.hlp, **options)
-        parts.append(part.assign(evidence=NOTE_REVIEWED_TAG_SLICE))
-    if not parts:
-        empty = _metrics(run, [], _mask_counts(run, []), hlp={}, **options)
-        return empty.assign(evidence=pd.Series(dtype="str"))
-    return pd.concat(parts, ignore_index=True)
+    counts = slice_counts(examples, inputs, by=by, bins=bins, max_slices=max_slices)
+    return slices_from_counts(counts, positive=positive, alpha=alpha, correction=correction)
 
 
 def _confusion(examples: pd.DataFrame, mask: np.ndarray | None, labels: list) -> pd.DataFrame:
@@ -529,21 +463,26 @@ def baselines(evidence: Evidence, *, hlp: float | None = None) -> pd.DataFrame:
         isinstance(hlp, bool) or not isinstance(hlp, int | float) or not 0 <= hlp <= 1
     ):
         raise ValueError(f"hlp must be between 0 and 1, got {hlp!r}")
-    examples = evidence.examples
-    n = len(examples)
-    label_codes, _, classes = _codes(examples)
-    model = float(examples["correct"].mean()) if n else np.nan
+    return baselines_from_counts(label_counts(evidence.examples, inputs), hlp=hlp)
+
+
+def baselines_from_counts(counts: LabelCounts, *, hlp: float | None = None) -> pd.DataFrame:
+    """The table of :func:`baselines` from its sufficient statistics
+    (:class:`~erroranalysis.slice_counts.LabelCounts`): no per-example work."""
+    if not isinstance(counts, LabelCounts):
+        raise ValueError(f"counts must be LabelCounts, got {type(counts).__name__}")
+    n = counts.examples
+    model = counts.correct / n if n else np.nan
     if n:
-        majority = _majority_code(label_codes, len(classes))
-        dummy_accuracy = float(np.mean(label_codes == majority))
-        dummy_note = f"always predicting {classes[majority]!r}"
+        majority = int(np.argmax(counts.labels))
+        dummy_accuracy = int(counts.labels[majority]) / n
+        dummy_note = f"always predicting {counts.classes[majority]!r}"
     else:
         dummy_accuracy, dummy_note = np.nan, "no examples"
-    labelled = 0 if inputs.human is None else np.count_nonzero(inputs.human[0])
     if hlp is not None:
         human, human_note = float(hlp), "set by the team"
-    elif labelled:
-        human = np.count_nonzero(inputs.human[1]) / labelled
+    elif counts.labelled:
+        human = counts.agreeing / counts.labelled
         human_note = "measured from human labels"
     else:
         human, human_note = np.nan, NOTE_NO_HLP

@@ -1,0 +1,229 @@
+"""Reference implementations kept for the tests: the frame-based estimators as they were
+before each became two steps (count, then estimate from the counts).
+
+The property tests hold the counts-based public functions equal to these, exactly. What is
+copied here is the per-example work (how each function went from the examples to its
+numbers); the per-row formulas and the pieces they share with the package (a slice row's
+metrics, p-value adjustments, class codes, column bins) are imported: they did not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from erroranalysis.evidence import Checked, Evidence, check_evidence
+from erroranalysis.slice_counts import _codes, _column_slices, _pair_counts
+from erroranalysis.slices import (
+    BASELINE_COLUMNS,
+    EXAMPLE_COLUMNS,
+    _check_slicing,
+    _slice_frame,
+    _slice_row,
+)
+from erroranalysis.vocabulary import NOTE_NO_HLP, NOTE_REVIEWED_TAG_SLICE, SLICE_BY_TAGS
+
+# --------------------------------------------------------------------------- slices
+
+
+@dataclass(frozen=True)
+class _Run:
+    """The examples a slice table compares, as codes over the whole run's classes."""
+
+    label: np.ndarray
+    prediction: np.ndarray
+    classes: np.ndarray
+    correct: np.ndarray
+    known: np.ndarray  # has a human label
+    agrees: np.ndarray  # and it equals the label
+
+    @classmethod
+    def of(cls, examples: pd.DataFrame, inputs: Checked) -> _Run:
+        label, prediction, classes = _codes(examples)
+        n = len(examples)
+        known, agrees = inputs.human if inputs.human is not None else (np.zeros(n, bool),) * 2
+        return cls(label, prediction, classes, inputs.correct, known, agrees)
+
+    def subset(self, mask: np.ndarray) -> _Run:
+        return _Run(
+            self.label[mask],
+            self.prediction[mask],
+            self.classes,
+            self.correct[mask],
+            self.known[mask],
+            self.agrees[mask],
+        )
+
+
+@dataclass(frozen=True)
+class _SliceCounts:
+    sizes: np.ndarray
+    correct: np.ndarray
+    pairs: list[tuple[np.ndarray, np.ndarray]]  # per slice: (label, prediction) codes, counts
+    labelled: np.ndarray
+    agreeing: np.ndarray
+
+
+def _mask_counts(run: _Run, masks: list[np.ndarray]) -> _SliceCounts:
+    n_classes = len(run.classes)
+    pair = run.label.astype(np.int64) * n_classes + run.prediction
+    return _SliceCounts(
+        sizes=np.array([np.count_nonzero(mask) for mask in masks], dtype=np.int64),
+        correct=np.array([np.count_nonzero(run.correct & mask) for mask in masks], np.int64),
+        pairs=[_pair_counts(pair[mask], n_classes**2) for mask in masks],
+        labelled=np.array([np.count_nonzero(run.known & mask) for mask in masks]),
+        agreeing=np.array([np.count_nonzero(run.agrees & mask) for mask in masks]),
+    )
+
+
+def _code_counts(run: _Run, codes: np.ndarray, n_slices: int) -> _SliceCounts:
+    n_pairs = len(run.classes) ** 2
+    pair = run.label.astype(np.int64) * len(run.classes) + run.prediction
+    # One pass: count (slice, label, prediction) triples, then split by slice.
+    keys, counts = _pair_counts(codes * n_pairs + pair, n_slices * n_pairs)
+    starts = np.searchsorted(keys, np.arange(n_slices + 1) * n_pairs)
+    return _SliceCounts(
+        sizes=np.bincount(codes, minlength=n_slices),
+        correct=np.bincount(codes, weights=run.correct, minlength=n_slices).astype(np.int64),
+        pairs=[
+            (keys[starts[s] : starts[s + 1]] - s * n_pairs, counts[starts[s] : starts[s + 1]])
+            for s in range(n_slices)
+        ],
+        labelled=np.bincount(codes, weights=run.known, minlength=n_slices),
+        agreeing=np.bincount(codes, weights=run.agrees, minlength=n_slices),
+    )
+
+
+def _metrics(
+    run: _Run,
+    names: list[str],
+    counts: _SliceCounts,
+    *,
+    positive: object,
+    alpha: float,
+    correction: str,
+    hlp: Mapping[str, float],
+) -> pd.DataFrame:
+    """The slice table (:data:`SLICE_COLUMNS`) of the slices counted in ``counts``."""
+    n_classes = len(run.classes)
+    n = len(run.label)
+    positive_code = None if positive is None else int(np.flatnonzero(run.classes == positive)[0])
+    base = {
+        "n": n,
+        "total_correct": int(run.correct.sum()),
+        "majority": _majority_code(run.label, n_classes),
+        "n_classes": n_classes,
+        "positive_code": positive_code,
+        "hlp": hlp,
+    }
+    rows = [
+        _slice_row(
+            name,
+            size=int(counts.sizes[s]),
+            correct=counts.correct[s],
+            pairs=counts.pairs[s][0],
+            pair_counts=counts.pairs[s][1],
+            labelled=counts.labelled[s],
+            agreeing=counts.agreeing[s],
+            **base,
+        )
+        for s, name in enumerate(names)
+    ]
+    return _slice_frame(rows, alpha=alpha, correction=correction)
+
+
+def _majority_code(label_codes: np.ndarray, n_classes: int) -> int:
+    """The most frequent label, ties to the first class, as DummyClassifier picks it
+    (counted here: importing scikit-learn for one count took 1.6 s of a first page)."""
+    if len(label_codes) == 0:
+        return 0
+    return int(np.argmax(np.bincount(label_codes, minlength=n_classes)))
+
+
+def slice_table_frames(
+    evidence: Evidence,
+    *,
+    by: str,
+    positive: str | None = None,
+    bins: int = 5,
+    alpha: float = 0.05,
+    correction: str = "holm",
+    max_slices: int = 100,
+) -> pd.DataFrame:
+    """Today's frame-based implementation, kept as the reference."""
+    inputs = check_evidence(evidence, columns=EXAMPLE_COLUMNS)
+    examples = evidence.examples
+    _check_slicing(
+        examples,
+        by=by,
+        positive=positive,
+        bins=bins,
+        alpha=alpha,
+        correction=correction,
+        max_slices=max_slices,
+    )
+    run = _Run.of(examples, inputs)
+    options = {"positive": positive, "alpha": alpha, "correction": correction}
+    if by != SLICE_BY_TAGS:
+        codes, names = _column_slices(examples[by], bins, max_slices)
+        return _metrics(run, names, _code_counts(run, codes, len(names)), hlp={}, **options)
+
+    kinds = inputs.kinds
+    full = [j for j, kind in enumerate(kinds) if kind != "reviewed"]
+    sampled = [j for j, kind in enumerate(kinds) if kind == "reviewed"]
+    names = inputs.tag_names
+    parts = []
+    if full:
+        masks = [inputs.matrix[:, j] for j in full]
+        counts = _mask_counts(run, masks)
+        part = _metrics(run, [names[j] for j in full], counts, hlp=inputs.hlp, **options)
+        parts.append(part.assign(evidence="dataset"))
+    if sampled and inputs.reviewed.any():
+        reviewed = inputs.reviewed
+        masks = [inputs.matrix[reviewed, j] for j in sampled]
+        seen = run.subset(reviewed)
+        counts = _mask_counts(seen, masks)
+        part = _metrics(seen, [names[j] for j in sampled], counts, hlp=inputs.hlp, **options)
+        parts.append(part.assign(evidence=NOTE_REVIEWED_TAG_SLICE))
+    if not parts:
+        empty = _metrics(run, [], _mask_counts(run, []), hlp={}, **options)
+        return empty.assign(evidence=pd.Series(dtype="str"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def baselines_frames(evidence: Evidence, *, hlp: float | None = None) -> pd.DataFrame:
+    """Today's frame-based implementation, kept as the reference."""
+    inputs = check_evidence(evidence, columns=EXAMPLE_COLUMNS)
+    if hlp is not None and (
+        isinstance(hlp, bool) or not isinstance(hlp, int | float) or not 0 <= hlp <= 1
+    ):
+        raise ValueError(f"hlp must be between 0 and 1, got {hlp!r}")
+    examples = evidence.examples
+    n = len(examples)
+    label_codes, _, classes = _codes(examples)
+    model = float(examples["correct"].mean()) if n else np.nan
+    if n:
+        majority = _majority_code(label_codes, len(classes))
+        dummy_accuracy = float(np.mean(label_codes == majority))
+        dummy_note = f"always predicting {classes[majority]!r}"
+    else:
+        dummy_accuracy, dummy_note = np.nan, "no examples"
+    labelled = 0 if inputs.human is None else np.count_nonzero(inputs.human[0])
+    if hlp is not None:
+        human, human_note = float(hlp), "set by the team"
+    elif labelled:
+        human = np.count_nonzero(inputs.human[1]) / labelled
+        human_note = "measured from human labels"
+    else:
+        human, human_note = np.nan, NOTE_NO_HLP
+    return pd.DataFrame(
+        {
+            "baseline": ["model", "most frequent class", "HLP"],
+            "accuracy": [model, dummy_accuracy, human],
+            "note": ["fraction of correct predictions", dummy_note, human_note],
+        },
+        columns=BASELINE_COLUMNS,
+    )

@@ -1,0 +1,265 @@
+"""Estimators in two steps, counts then statistics: equal to today's frame-based ones
+(tests/frame_oracles.py) on random evidence, exactly, and literal counts -> numbers."""
+
+from __future__ import annotations
+
+import frame_oracles
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from erroranalysis.evidence import Evidence
+from erroranalysis.slice_counts import LabelCounts, SliceCounts, label_counts, slice_counts
+from erroranalysis.slices import baselines, baselines_from_counts, slice_table, slices_from_counts
+from erroranalysis.vocabulary import NOTE_REVIEWED_TAG_SLICE
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+KINDS = ("dataset", "rule", "reviewed")
+
+
+@st.composite
+def evidences(draw, *, weighted: bool = False, prefix: str = "ex") -> Evidence:
+    """Random evidence: few or one class, random correctness, tags of every kind (some
+    empty), reviews, human labels with gaps, HLPs set for some tags, metadata with NaN."""
+    n = draw(st.integers(0, 30))
+    classes = draw(st.sampled_from([("a",), ("a", "b"), ("a", "b", "c")]))
+    rows = st.lists(st.sampled_from(classes), min_size=n, max_size=n)
+    label, prediction = draw(rows), draw(rows)
+    flags = st.lists(st.booleans(), min_size=n, max_size=n)
+    index = pd.Index([f"{prefix}{i}" for i in range(n)])
+    examples = pd.DataFrame(
+        {
+            "label": label,
+            "prediction": prediction,
+            # Usually label == prediction; sometimes a correctness of its own.
+            "correct": draw(flags) if draw(st.booleans()) else np.equal(label, prediction),
+            "region": draw(st.lists(st.sampled_from(["n", "s", None]), min_size=n, max_size=n)),
+            "score": draw(
+                st.lists(
+                    st.one_of(st.floats(0, 10, width=16), st.just(np.nan)),
+                    min_size=n,
+                    max_size=n,
+                )
+            ),
+        },
+        index=index,
+    ).astype({"correct": bool, "score": float})
+    if draw(st.booleans()):
+        humans = draw(st.lists(st.sampled_from([*classes, None]), min_size=n, max_size=n))
+        examples["human_label"] = pd.Series(humans, index=index, dtype=object)
+    n_tags = draw(st.integers(0, 4))
+    names = [f"t{j}" for j in range(n_tags)]
+    tags = pd.DataFrame({name: draw(flags) for name in names}, index=index, dtype=bool)
+    kinds = {name: draw(st.sampled_from(KINDS)) for name in names}
+    reviewed = pd.Series(draw(flags), index=index, dtype=bool, name="reviewed")
+    hlp = {name: draw(st.sampled_from([0.5, 0.9])) for name in names if draw(st.booleans())}
+    weights = None
+    if weighted and draw(st.booleans()):
+        values = draw(st.lists(st.sampled_from([1.0, 2.0, 3.5]), min_size=n, max_size=n))
+        weights = pd.Series(values, index=index, dtype=float).where(reviewed)
+    return Evidence(examples, tags, kinds=kinds, reviewed=reviewed, hlp=hlp, weights=weights)
+
+
+# --------------------------------------------------------------------------- slices
+
+
+@SETTINGS
+@given(
+    evidences(),
+    st.sampled_from(["tags", "region", "score", "label"]),
+    st.sampled_from([None, "a"]),
+    st.sampled_from(["holm", "bonferroni"]),
+    st.sampled_from([2, 3]),
+)
+def test_slice_table_equals_the_frame_based_one(evidence, by, positive, correction, bins):
+    if positive is not None and not len(evidence.examples):
+        positive = None
+    if positive is not None and not (
+        (evidence.examples["label"] == positive).any()
+        or (evidence.examples["prediction"] == positive).any()
+    ):
+        positive = None
+    options = {"by": by, "positive": positive, "correction": correction, "bins": bins}
+    pd.testing.assert_frame_equal(
+        slice_table(evidence, **options),
+        frame_oracles.slice_table_frames(evidence, **options),
+        check_exact=True,
+    )
+
+
+@SETTINGS
+@given(evidences(), st.sampled_from([None, 0.8]))
+def test_baselines_equal_the_frame_based_ones(evidence, hlp):
+    pd.testing.assert_frame_equal(
+        baselines(evidence, hlp=hlp),
+        frame_oracles.baselines_frames(evidence, hlp=hlp),
+        check_exact=True,
+    )
+
+
+def _slices(cells, *, names=("x", "y"), base=(0, 0), evidence=(None,), hlp=None, bases=None):
+    """SliceCounts of classes a, b from cells (slice, label, prediction, correct, human,
+    count); one base of the cells' totals unless given."""
+    cells = np.array(cells, dtype=np.int64).reshape(-1, 6)
+    if bases is None:
+        labels = np.bincount(cells[:, 1], weights=cells[:, 5], minlength=2)
+        bases = [(int(cells[:, 5].sum()), int(cells[cells[:, 3] == 1, 5].sum()), labels)]
+    return SliceCounts(
+        classes=np.array(["a", "b"], dtype=object),
+        names=tuple(names),
+        base=np.array(base, dtype=np.int64),
+        cell_slice=cells[:, 0],
+        cell_label=cells[:, 1],
+        cell_prediction=cells[:, 2],
+        cell_correct=cells[:, 3].astype(bool),
+        cell_human=cells[:, 4],
+        cell_count=cells[:, 5],
+        base_examples=np.array([b[0] for b in bases], dtype=np.int64),
+        base_correct=np.array([b[1] for b in bases], dtype=np.int64),
+        base_labels=np.array([b[2] for b in bases], dtype=np.int64).reshape(len(bases), 2),
+        evidence=evidence,
+        hlp=hlp or {},
+    )
+
+
+# Slice x: 6 examples (a->a x3 correct, 1 with an agreeing human label; a->b x1; b->b x2
+# correct, one with a disagreeing human label). Slice y: 4 examples (b->a x4, wrong).
+TWO_SLICES = [
+    (0, 0, 0, 1, 0, 2),
+    (0, 0, 0, 1, 1, 1),
+    (0, 0, 1, 0, 0, 1),
+    (0, 1, 1, 1, 0, 1),
+    (0, 1, 1, 1, 2, 1),
+    (1, 1, 0, 0, 0, 4),
+]
+
+
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [
+        ("examples", [6, 4]),
+        ("share", [0.6, 0.4]),
+        ("accuracy", [5 / 6, 0.0]),
+        # macro over the classes present: a (precision 1, recall 3/4), b (2/3, 1)
+        ("precision", [(1 + 2 / 3) / 2, 0.0]),
+        ("recall", [(3 / 4 + 1) / 2, 0.0]),
+        # the labels are 4 a and 6 b: always predicting b
+        ("baseline_accuracy", [2 / 6, 1.0]),
+        ("hlp", [1 / 2, np.nan]),
+        ("accuracy_rest", [0.0, 5 / 6]),
+    ],
+)
+def test_slices_from_literal_counts(column, expected):
+    table = slices_from_counts(_slices(TWO_SLICES))
+    np.testing.assert_allclose(table[column].to_numpy(dtype=float), expected, rtol=1e-15)
+    assert table["slice"].tolist() == ["x", "y"]
+    assert table["hlp_source"].tolist() == ["measured", "empty"]
+
+
+def test_slices_from_counts_fisher_test_and_flags():
+    table = slices_from_counts(_slices(TWO_SLICES), alpha=0.05)
+    # Slice y: 0 of its 4 correct when the run has 5 of 10: C(5,4) / C(10,4) = 5/210.
+    assert table["p_value"].tolist() == pytest.approx([1.0, 5 / 210], rel=1e-12)
+    assert table["p_adjusted"].tolist() == pytest.approx([1.0, 10 / 210], rel=1e-12)
+    assert table["flagged"].tolist() == [False, True]
+
+
+def test_slices_from_counts_positive_class_and_set_hlp():
+    table = slices_from_counts(_slices(TWO_SLICES, hlp={"y": 0.75}), positive="b")
+    # Slice x, class b: predicted 3 times, 2 of them b; both labelled b found.
+    assert table[["precision", "recall", "f1"]].iloc[0].tolist() == [2 / 3, 1.0, 0.8]
+    assert table[["hlp", "hlp_source"]].iloc[1].tolist() == [0.75, "set"]
+
+
+def test_slices_from_counts_bases_are_adjusted_apart_and_say_their_evidence():
+    bases = [(10, 5, [4, 6]), (4, 0, [0, 4])]
+    counts = _slices(
+        TWO_SLICES, base=(0, 1), evidence=("dataset", NOTE_REVIEWED_TAG_SLICE), bases=bases
+    )
+    table = slices_from_counts(counts)
+    assert table["evidence"].tolist() == ["dataset", NOTE_REVIEWED_TAG_SLICE]
+    # y is all of its base: no rest to compare with.
+    assert table["share"].tolist() == [0.6, 1.0]
+    assert np.isnan(table["p_value"].iloc[1])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"alpha": 2.0}, "alpha must be between 0 and 1"),
+        ({"correction": "sidak"}, "correction must be one of"),
+        ({"positive": "z"}, "positive class 'z' is neither a label nor a prediction"),
+    ],
+)
+def test_slices_from_counts_rejects_bad_options(options, message):
+    with pytest.raises(ValueError, match=message):
+        slices_from_counts(_slices(TWO_SLICES), **options)
+
+
+def test_slices_from_counts_rejects_what_is_not_counts():
+    with pytest.raises(ValueError, match="counts must be SliceCounts, got DataFrame"):
+        slices_from_counts(pd.DataFrame())
+
+
+def test_slice_counts_of_a_column_are_the_cells():
+    examples = pd.DataFrame(
+        {
+            "label": ["a", "a", "b", "b"],
+            "prediction": ["a", "b", "b", "b"],
+            "correct": [True, False, True, True],
+            "region": ["n", "n", "s", "n"],
+        }
+    )
+    from erroranalysis.evidence import check_evidence
+
+    evidence = Evidence(examples)
+    counts = slice_counts(examples, check_evidence(evidence), by="region", bins=5, max_slices=100)
+    assert counts.names == ("n", "s")
+    cells = np.c_[
+        counts.cell_slice,
+        counts.cell_label,
+        counts.cell_prediction,
+        counts.cell_correct,
+        counts.cell_human,
+        counts.cell_count,
+    ]
+    assert cells.tolist() == [
+        [0, 0, 0, 1, 0, 1],
+        [0, 0, 1, 0, 0, 1],
+        [0, 1, 1, 1, 0, 1],
+        [1, 1, 1, 1, 0, 1],
+    ]
+    assert counts.base_labels.tolist() == [[2, 2]]
+    assert (counts.base_examples.tolist(), counts.base_correct.tolist()) == ([4], [3])
+
+
+@pytest.mark.parametrize(
+    ("counts", "hlp", "expected"),
+    [
+        (LabelCounts(np.array(["a", "b"]), np.array([1, 3]), 4, 3, 2, 1), None, [0.75, 0.75, 0.5]),
+        (LabelCounts(np.array(["a", "b"]), np.array([2, 2]), 4, 1, 0, 0), 0.9, [0.25, 0.5, 0.9]),
+        (LabelCounts(np.array([]), np.array([], np.int64), 0, 0, 0, 0), None, [np.nan] * 3),
+    ],
+)
+def test_baselines_from_literal_counts(counts, hlp, expected):
+    table = baselines_from_counts(counts, hlp=hlp)
+    np.testing.assert_array_equal(table["accuracy"].to_numpy(), expected)
+
+
+def test_label_counts_count_the_labels():
+    examples = pd.DataFrame(
+        {
+            "label": ["b", "a", "b"],
+            "prediction": ["b", "c", "a"],
+            "correct": [True, False, False],
+            "human_label": ["b", None, "a"],
+        }
+    )
+    from erroranalysis.evidence import check_evidence
+
+    counts = label_counts(examples, check_evidence(Evidence(examples)))
+    assert counts.classes.tolist() == ["a", "b", "c"]
+    assert counts.labels.tolist() == [1, 2, 0]
+    assert (counts.examples, counts.correct, counts.labelled, counts.agreeing) == (3, 1, 2, 1)
