@@ -137,13 +137,20 @@ def _sample_part(
     return _Part(size=size, ids=ids, inverse=(big_n / k)[codes])
 
 
-def _legacy_part(ids: np.ndarray, run_ids: pd.Index, run_correct: np.ndarray) -> _Part | None:
+def _legacy_part(
+    ids: np.ndarray,
+    run_ids: pd.Index,
+    run_correct: np.ndarray,
+    sizes: tuple[int, int] | None = None,
+) -> _Part | None:
     positions = run_ids.get_indexer(ids)
     known = positions >= 0
     if not known.any():
         return None
     correct = run_correct[positions[known]]
-    big_n = np.array([(~run_correct).sum(), run_correct.sum()], dtype=float)
+    if sizes is None:
+        sizes = (int((~run_correct).sum()), int(run_correct.sum()))
+    big_n = np.array(sizes, dtype=float)
     k = np.array([(~correct).sum(), correct.sum()], dtype=float)
     inverse = big_n[correct.astype(np.int64)] / k[correct.astype(np.int64)]  # k > 0 here
     return _Part(size=float(known.sum()), ids=ids[known], inverse=inverse)
@@ -159,6 +166,7 @@ def design_weights(
     tagged: Iterable[str] = (),
     ids: pd.Index | None = None,
     stratum_sizes: tuple[int, int] | None = None,
+    run_sizes: Mapping[str, tuple[int, int]] | None = None,
 ) -> DesignWeights:
     """The design weight of every example of ``examples`` (the run estimated: ``id``,
     ``correct``), from the dataset's ``reviews`` (``example_id``, ``run``, ``queue``,
@@ -170,7 +178,9 @@ def design_weights(
     million ids takes a good part of a second, so a caller that has one passes it).
     ``stratum_sizes`` (errors, correct predictions) are the run's when ``examples`` holds
     only the examples drawn from it (a run counted elsewhere): a stratum is then a census
-    only when its reviews cover that many examples.
+    only when its reviews cover that many examples. ``run_sizes`` (run name -> errors,
+    correct predictions) are those of the runs of ``runs`` counted elsewhere, whose ids
+    there are only their drawn examples.
 
     See the module docstring for the rules and the assumption behind them. Raises
     ValueError for a frame that lacks a column it needs. Never modifies its inputs.
@@ -209,7 +219,8 @@ def design_weights(
         if run is None or pd.isna(run) or run not in runs:
             continue
         mine = pd.unique(reviewed_ids[legacy & (run_names == run)])
-        part = _legacy_part(np.asarray(mine, dtype=object), *runs[run])
+        sizes = (run_sizes or {}).get(run)
+        part = _legacy_part(np.asarray(mine, dtype=object), *runs[run], sizes=sizes)
         if part is not None:
             parts.append(part)
 

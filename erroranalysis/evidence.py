@@ -304,6 +304,11 @@ def _design(
     legacy = reviews["sample_id"].isna() & (reviews["queue"] != STRATUM_DIRECT)
     legacy_runs = set(reviews.loc[legacy, "run"].dropna())
     runs = {info.name: project.run_index(info) for info in inputs.runs if info.name in legacy_runs}
+    counted = {
+        info.name: (info.n_errors, info.n_examples - info.n_errors)
+        for info in inputs.runs
+        if info.name in legacy_runs and info.counted_by is not None
+    }
     # A production sample has no labels, so no correct column, and no reviews.
     frame = inputs.frame
     target = frame if "correct" in frame else frame.assign(correct=False)
@@ -316,6 +321,7 @@ def _design(
         tagged=tagged,
         ids=inputs.ids,
         stratum_sizes=sizes,
+        run_sizes=counted,
     )
 
 

@@ -12,6 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from spark_support import spark  # noqa: F401 -- the session fixture
 
 from erroranalysis.cli import main
@@ -88,8 +90,9 @@ def _draw_of(project, dataset: str, sample: int) -> Draw:
     )
 
 
-def _review(db, dataset: str, sample: int, ids: list[str]) -> None:
-    """The same reviews in either project: every third example muffled."""
+def _review(db, dataset: str, sample: int | None, ids: list[str]) -> None:
+    """The same reviews in either project, of the sample or of none (weighted as a sample
+    of the run's strata): every third example muffled."""
     with open_project(db) as project:
         table = pd.DataFrame(
             {"id": ids, "reviewer": "ana", "sample_id": pd.array([sample] * len(ids), "Int64")}
@@ -98,10 +101,11 @@ def _review(db, dataset: str, sample: int, ids: list[str]) -> None:
         project.dataset(dataset).record_reviews(table, tags=tags)
 
 
-@pytest.fixture(scope="module")
-def projects(source, tmp_path_factory):
+@pytest.fixture(scope="module", params=["of the sample", "of no sample"])
+def projects(source, tmp_path_factory, request):
     """(in memory, counted in Spark, the Spark draw): the same file imported both ways,
-    the Spark draw recorded in both and its first 300 examples reviewed alike."""
+    the Spark draw recorded in both and its first 300 examples reviewed alike, naming the
+    sample or not."""
     folder = tmp_path_factory.mktemp("spark-projects")
     memory, counted = folder / "memory.db", folder / "spark.db"
     for db in (memory, counted):
@@ -115,8 +119,9 @@ def projects(source, tmp_path_factory):
     with open_project(memory) as project:
         copied = project.dataset("dev").record_sample(draw, actor="lead")
     reviewed = draw.examples["id"].tolist()[:300]
-    _review(memory, "dev", copied, reviewed)
-    _review(counted, "dev", sample, reviewed)
+    named = request.param == "of the sample"
+    _review(memory, "dev", copied if named else None, reviewed)
+    _review(counted, "dev", sample if named else None, reviewed)
     return memory, counted, draw
 
 
@@ -278,3 +283,43 @@ def test_a_project_file_of_the_previous_schema_opens(tmp_path, source):
         info = project.dataset("dev").run()
     assert (info.counted_by, info.n_examples) == (None, ROWS)
     assert main(["priorities", "--db", str(path), "--dataset", "dev"]) == 0
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(rows=st.integers(20, 80), seed=st.integers(0, 2**16))
+def test_the_census_equals_the_in_memory_counts(spark, tmp_path_factory, rows, seed):  # noqa: F811
+    from erroranalysis.counts import tally
+    from erroranalysis.engines.spark import count_run
+    from erroranalysis.evidence import Evidence
+    from erroranalysis.importing import read_dataset
+    from erroranalysis.rules import evaluate_rule
+    from erroranalysis.vocabulary import TAG_PREFIX
+
+    path = tmp_path_factory.mktemp("census") / "run.parquet"
+    pq.write_table(predictions(rows, seed), path)
+    counted = count_run(spark.read.parquet(str(path)), source=str(path), rules=RULES, size=4)
+    frame = read_dataset(path).frame
+    tags = {c[len(TAG_PREFIX) :]: frame[c] for c in frame.columns if c.startswith(TAG_PREFIX)}
+    kinds = dict.fromkeys(tags, "dataset")
+    for name, rule in RULES.items():
+        try:
+            tags[name] = evaluate_rule(rule, frame)
+        except ValueError:  # a rule on a column the run does not have: no tag of it
+            continue
+        kinds[name] = "rule"
+    expected = tally(Evidence(frame, tags=pd.DataFrame(tags), kinds=kinds))
+    census = counted.census
+    assert census.names == expected.names
+    assert census.kinds == expected.kinds
+    assert census.size == tuple(int(n) for n in expected.counts.size)
+    for got, want in (
+        (census.tagged, expected.counts.tag.x),
+        (census.human, expected.counts.agreement.n),
+        (census.agree, expected.counts.agreement.x),
+    ):
+        np.testing.assert_array_equal(got, want)

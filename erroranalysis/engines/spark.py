@@ -8,11 +8,12 @@ the SparkSession can read) with the column roles of the in-memory import and, in
   the values of every example are checked in one aggregation (ids given and distinct,
   booleans and tag names by the importer's own rules applied to the distinct values,
   confidences in [0, 1]); every problem found is listed and nothing is written;
-* counts the run's census (:mod:`erroranalysis.census`): per stratum (errors, correct
-  predictions) its size, and per dataset tag (``tag:NAME`` columns, the tags column) and
-  rule tag (each rule of the project compiled to a Spark column, with the missing-value
-  rules of :func:`erroranalysis.rules.evaluate_rule`) the examples carrying it, with a
-  second person's label, and agreeing with it (:func:`erroranalysis.evidence.human_agreement`);
+* counts the run's census (:mod:`erroranalysis.census`) in one Spark SQL GROUP BY
+  (:func:`erroranalysis.engines.sql.census_sql`) over the source seen as the canonical
+  frame: per stratum (errors, correct predictions) its size, and per dataset tag
+  (``tag:NAME`` columns, the tags column) and rule tag (each rule of the project, compiled
+  by :func:`~erroranalysis.engines.sql.rule_sql`) the examples carrying it, with a second
+  person's label, and agreeing with it;
 * draws the review queue: a stratified sample (:mod:`erroranalysis.sampling`'s sizes per
   stratum, inclusion probability n_h / N_h) of the examples with the smallest seeded hash
   of their id in each stratum, a draw that does not depend on how Spark partitions the
