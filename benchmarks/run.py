@@ -31,6 +31,7 @@ import exports  # noqa: E402
 import incremental  # noqa: E402
 import lock_wait  # noqa: E402
 import second_reviews  # noqa: E402
+import spark  # noqa: E402
 import synthetic  # noqa: E402
 import workbook  # noqa: E402
 
@@ -245,6 +246,7 @@ def main() -> None:
     second_reviews.bench(record, best_of)
     workbook.bench(record, best_of)
     exports.bench(record)
+    spark.bench(record)
     cold_start.bench(record, ui=not args.skip_ui)
     ui = HERE / "ui_latency.py"
     if not args.skip_ui and ui.exists():
