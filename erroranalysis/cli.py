@@ -42,8 +42,10 @@ from .roles import ROLE_HELP, ROLES, ColumnMapping, column_flag
 from .vocabulary import (
     AGREEMENT_BY,
     AGREEMENT_THRESHOLD,
+    COUNT_ENGINES,
     DEFAULT_QUEUE_SIZE,
     DEFAULT_RUN,
+    ENGINE_ROWS,
     ENGINES,
     NO_ROLE,
     ORDERS,
@@ -534,16 +536,12 @@ def cmd_datasets(args: argparse.Namespace) -> None:
 
 def cmd_priorities(args: argparse.Namespace) -> None:
     from . import analyses
+    from .engines.duckdb import load_tally
 
     dataset = _need_dataset(args)
     with _project(args, write=False) as project:
-        if project.dataset(dataset).run(args.run).counted_by is None:
-            counted = analyses.load_evidence(project, dataset, run=args.run)
-        else:  # only its counts and drawn examples are here: the census's tally
-            from .census import census_tally
-
-            counted = census_tally(project, dataset, run=args.run)
-        table = analyses.priority_table(counted, by=args.by)
+        counts = load_tally(project, dataset, run=args.run, engine=args.engine)
+        table = analyses.priority_table(counts, by=args.by)
     _write_table(table, args)
 
 
@@ -1178,6 +1176,13 @@ def build_parser() -> argparse.ArgumentParser:
     _run(p)
     _out(p, formats=True)
     p.add_argument("--by", choices=ORDERS, default=ORDERS[0])
+    p.add_argument(
+        "--engine",
+        choices=COUNT_ENGINES,
+        default=COUNT_ENGINES[0],
+        help=f"what counts the run: pandas in memory, DuckDB out-of-core, or auto "
+        f"(DuckDB above {ENGINE_ROWS:,} examples)",
+    )
     p.set_defaults(func=cmd_priorities)
 
     p = sub.add_parser("export", help="write a table (examples, labels, any analysis) to a file")

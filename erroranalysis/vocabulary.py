@@ -24,6 +24,8 @@ __all__ = [
     "DEFAULT_QUEUE_SIZE",
     "DEFAULT_RUN",
     "ENGINES",
+    "COUNT_ENGINES",
+    "ENGINE_ROWS",
     "IMPORT_QUEUE",
     "KINDS",
     "LEFT_OUT_DIRECT",
@@ -80,6 +82,12 @@ MAX_NAME = 100  # characters in any name
 # Each tag is a bool column of the frame: a million rows x 500 tags is already 500 MB. The
 # limit counts every way a tag arrives (a tags column, tag:NAME columns, reviews, rules).
 MAX_TAGS = 500
+
+# Which engine counts a stored run for the priority table (engines.duckdb.load_tally):
+# pandas in memory, DuckDB reading the stored Parquet out-of-core, or by the run's size.
+COUNT_ENGINES = ("auto", "memory", "duckdb")
+# auto counts runs of more examples than this with DuckDB (see docs/performance.md).
+ENGINE_ROWS = 2_000_000
 
 # Where a tag's values come from: a tag:NAME column of the data, a rule on the data (both
 # known for every example), or reviewers (known only on the examples they reviewed).

@@ -12,7 +12,8 @@ backtick or semicolon in a name or a value stays part of it.
 
 :func:`census_sql` is the one GROUP BY over a run that counts, per target stratum and
 human-label status, the examples and those carrying each dataset tag and each rule;
-:func:`census_counts` turns its rows into :class:`~erroranalysis.counts.TagCounts`.
+:func:`census_counts` turns its rows into :class:`~erroranalysis.counts.TagCounts`, and
+:func:`census_of` into the :class:`~erroranalysis.census.Census` of the run.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..vocabulary import TAG_PREFIX
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from ..census import Census
     from ..counts import TagCounts
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "arrow_kinds",
     "census_counts",
     "census_sql",
+    "census_of",
     "quote_name",
     "quote_text",
     "rule_sql",
@@ -257,8 +260,7 @@ def census_sql(
     conditions = [f"{quote_name(TAG_PREFIX + tag, dialect=dialect)}" for tag in tags]
     conditions += list(rules.values())
     counted = "".join(
-        f", SUM(CASE WHEN {condition} THEN 1 ELSE 0 END) AS t{i}"
-        for i, condition in enumerate(conditions)
+        f", SUM(CAST({condition} AS INTEGER)) AS t{i}" for i, condition in enumerate(conditions)
     )
     group = "1, 2" if human else "1"
     return (
@@ -288,4 +290,31 @@ def census_counts(rows: Iterable[Sequence[object]], *, tags: int, human: bool) -
         tagged=tagged,
         human=table[1:, :, 1:].sum(axis=0) if human else None,
         agree=table[1, :, 1:] if human else None,
+    )
+
+
+def census_of(
+    rows: Iterable[Sequence[object]],
+    *,
+    tags: Sequence[str],
+    rules: Mapping[str, str],
+    human: bool,
+    engine: str,
+) -> Census:
+    """The :class:`~erroranalysis.census.Census` that ``engine`` counted with
+    :func:`census_sql`: from its ``rows``, of the dataset tags ``tags`` and the rule tags
+    ``rules`` (name -> the rule's text), in that order."""
+    from ..census import Census
+
+    names = (*tags, *rules)
+    counts = census_counts(rows, tags=len(names), human=human)
+    return Census(
+        engine=engine,
+        size=(int(counts.size[0]), int(counts.size[1])),
+        names=names,
+        kinds=("dataset",) * len(tags) + ("rule",) * len(rules),
+        rules=(None,) * len(tags) + tuple(rules.values()),
+        tagged=counts.tag.x,
+        human=counts.agreement.n,
+        agree=counts.agreement.x,
     )
