@@ -1,10 +1,10 @@
 """The DuckDB engine: a run's counts out-of-core, without the run as a pandas frame.
 
-A run is a Parquet blob in the project file. :func:`duckdb_tally` streams it from SQLite
-(:meth:`sqlite3.Connection.blobopen`) through :class:`pyarrow.parquet.ParquetFile` as
-record batches of only the columns the counts read (``correct``, the human labels, the
-``tag:NAME`` columns and the columns of the rules), and DuckDB counts every dataset tag
-and every rule (compiled by :mod:`.sql`) over every example in one GROUP BY. Reviewed
+A run is a Parquet blob in the project file. :func:`duckdb_tally` copies it from SQLite
+(:meth:`sqlite3.Connection.blobopen`, a few megabytes at a time) to a temporary file, and
+DuckDB reads only the columns the counts need (``correct``, the human labels, the
+``tag:NAME`` columns and the columns of the rules) to count every dataset tag and every
+rule (compiled by :mod:`.sql`) over every example in one GROUP BY. Reviewed
 tags come from the local reviews, which are few: their design weights are computed by
 :mod:`erroranalysis.design` from the run's ids and correctness
 (:meth:`~erroranalysis.store.Project.run_index`, the same two columns the memory path
@@ -18,7 +18,7 @@ the integers are the same counts, the weighted sums the same code on the same ro
 
 from __future__ import annotations
 
-import io
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -44,11 +44,9 @@ from ..evidence import (
 )
 from ..rules import parse_rule
 from ..vocabulary import COUNT_ENGINES, ENGINE_ROWS, TAG_PREFIX
-from .sql import arrow_kinds, census_of, census_sql, quote_name, rule_sql
+from .sql import arrow_kinds, census_of, census_sql, quote_text, rule_sql
 
 if TYPE_CHECKING:
-    import sqlite3  # noqa: F401
-
     import pyarrow as pa
 
     from ..store import Project
@@ -60,51 +58,26 @@ __all__ = ["check_engine", "duckdb_tally", "engine_for", "load_tally"]
 _BATCH_ROWS = 1 << 16
 
 
-class _BlobFile(io.RawIOBase):
-    """A read-only file over an SQLite blob, so pyarrow reads the run's Parquet in place
-    (only the pages of the columns asked for) instead of the whole blob as bytes."""
-
-    def __init__(self, blob: sqlite3.Blob) -> None:
-        self._blob = blob
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        data = self._blob.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        self._blob.seek(offset, whence)
-        return self._blob.tell()
-
-    def tell(self) -> int:
-        return self._blob.tell()
-
-    def close(self) -> None:
-        self._blob.close()
-        super().close()
+# Bytes of the run's blob copied at a time.
+_COPY_BYTES = 1 << 22
 
 
 @contextmanager
-def _run_file(project: Project, info: RunInfo) -> Iterator[_BlobFile]:
-    """The run's Parquet blob as a file, on a read-only connection of its own that
-    DuckDB's scanning thread may use (the project's connection is bound to this thread),
-    inside one read transaction."""
-    import sqlite3
-
-    uri = f"{Path(project.path).resolve().as_uri()}?mode=ro"
-    connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
-    try:
-        connection.execute("BEGIN")
-        with _BlobFile(connection.blobopen("runs", "frame", info.id, readonly=True)) as raw:
-            yield raw
-    finally:
-        connection.close()
+def _run_file(project: Project, info: RunInfo) -> Iterator[Path]:
+    """The run's Parquet blob copied, a few megabytes at a time, to a temporary file that
+    DuckDB reads natively (all its threads, only the column chunks a query reads); removed
+    afterwards. Streaming the blob to DuckDB through Python instead took twice as long
+    or more at 10M examples (docs/performance.md)."""
+    with tempfile.TemporaryDirectory(prefix="erroranalysis-run-") as folder:
+        path = Path(folder) / "run.parquet"
+        blob = project._conn.blobopen("runs", "frame", info.id, readonly=True)
+        try:
+            with path.open("wb") as out:
+                while chunk := blob.read(_COPY_BYTES):
+                    out.write(chunk)
+        finally:
+            blob.close()
+        yield path
 
 
 def check_engine(engine: object) -> str:
@@ -146,18 +119,16 @@ def duckdb_tally(project: Project, dataset: str, *, run: str | None = None) -> T
 
     info = project.dataset(dataset).run(run)
     definitions, _ = _taxonomy(project, info.dataset)
-    with _run_file(project, info) as raw:
-        parquet = pq.ParquetFile(raw)
+    with _run_file(project, info) as path:
+        parquet = pq.ParquetFile(path)
         schema = parquet.schema_arrow
         if "correct" not in schema.names:
             raise ExpectedError(no_labels(info.dataset))
         kinds = arrow_kinds(schema)
         tags = [n[len(TAG_PREFIX) :] for n in schema.names if n.startswith(TAG_PREFIX)]
-        rules, texts, columns = _compiled_rules(definitions, tags, kinds, schema)
+        rules, texts = _compiled_rules(definitions, tags, kinds, schema)
         human = "human_label" in schema.names
-        read = ["correct", *(["label", "human_label"] if human else [])]
-        read += [TAG_PREFIX + t for t in tags] + sorted(columns - set(read))
-        rows = _census(parquet, read, tags=tags, rules=rules, human=human)
+        rows = _census(path, tags=tags, rules=rules, human=human)
         census = census_of(rows, tags=tags, rules=texts, human=human, engine="duckdb")
         size = np.asarray(census.size, dtype=np.int64)
         reviewed = _reviewed_tally(
@@ -175,14 +146,13 @@ def duckdb_tally(project: Project, dataset: str, *, run: str | None = None) -> T
 
 def _compiled_rules(
     definitions: pd.DataFrame, tags: list[str], kinds: dict[str, str], schema: pa.Schema
-) -> tuple[dict[str, str], dict[str, str], set[str]]:
+) -> tuple[dict[str, str], dict[str, str]]:
     """The rule tags this run evaluates, in the taxonomy's order: name -> DuckDB SQL,
-    name -> the rule's text, and the columns they read. A rule the run cannot evaluate is left out, as the memory path
+    name -> the rule's text. A rule the run cannot evaluate is left out, as the memory path
     leaves it out (a rule problem); a rule on a column of a type the SQL does not read
     (dates, lists…) is refused, naming it."""
     compiled: dict[str, str] = {}
     texts: dict[str, str] = {}
-    columns: set[str] = set()
     for name, text in definitions["rule"].dropna().items():
         if name in tags:
             continue
@@ -202,31 +172,22 @@ def _compiled_rules(
         except ValueError:
             continue
         texts[name] = text
-        columns.update(rule.columns)
-    return compiled, texts, columns
+    return compiled, texts
 
 
-def _census(
-    parquet, read: list[str], *, tags: list[str], rules: dict[str, str], human: bool
-) -> list[tuple]:
-    """The rows of :func:`~.sql.census_sql` over the run, one row group at a time: only
-    one row group's columns ``read`` are in memory at once, and DuckDB scans each with
-    all its threads. The counts of the row groups add up (census_counts sums its rows)."""
+def _census(path: Path, *, tags: list[str], rules: dict[str, str], human: bool) -> list[tuple]:
+    """The rows of :func:`~.sql.census_sql` over the run's Parquet file at ``path``, read
+    by DuckDB (only the columns the query names, a row group at a time)."""
     import duckdb
 
-    query = census_sql(
-        quote_name("run", dialect="duckdb"), tags=tags, rules=rules, human=human, dialect="duckdb"
-    )
+    relation = f"read_parquet({quote_text(str(path), dialect='duckdb')})"
+    query = census_sql(relation, tags=tags, rules=rules, human=human, dialect="duckdb")
     connection = duckdb.connect()
-    rows: list[tuple] = []
     try:
-        for group in range(parquet.num_row_groups):
-            connection.register("run", parquet.read_row_group(group, columns=read))
-            rows += connection.execute(query).fetchall()
-            connection.unregister("run")
+        connection.execute("SET enable_progress_bar = false")
+        return connection.execute(query).fetchall()
     finally:
         connection.close()
-    return rows
 
 
 def _reviewed_tally(
