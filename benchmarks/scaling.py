@@ -7,14 +7,17 @@ repeat, interleaved:
 
 - import: ``read_dataset`` + ``import_result`` into a new project, against a bare
   ``pyarrow.parquet.read_table`` + ``write_table`` of the same file;
-- priorities: ``load_evidence`` + ``priority_table`` on that project, against the bare
-  DuckDB aggregation of the same counts (per correctness, the sum of every tag column)
-  straight from the Parquet file.
+- priorities: ``load_evidence`` + ``priority_table`` on that project (in memory), and
+  ``load_tally(engine="duckdb")`` + ``priority_table`` (the DuckDB engine: the stored run
+  counted out-of-core), against the bare DuckDB aggregation of the same counts (per
+  correctness, the sum of every tag column) straight from the Parquet file.
 
 Each child loads the same modules, then prints the seconds of the work alone and its peak
 RSS; the table reports medians of the repeats.
 
     python benchmarks/scaling.py [--10m] [--repeat 3] [--markdown]
+    python benchmarks/scaling.py --sizes 10000000 --project P.db --kinds duckdb-priorities \
+        bare-priorities   # the priorities alone, on a project already imported
 """
 
 from __future__ import annotations
@@ -75,6 +78,15 @@ def _priorities(path: Path, db: Path) -> None:
         priority_table(load_evidence(project, "scaling"))
 
 
+def _duckdb_priorities(path: Path, db: Path) -> None:
+    from erroranalysis.engines.duckdb import load_tally
+    from erroranalysis.priorities import priority_table
+    from erroranalysis.store import open_project
+
+    with open_project(db) as project:
+        priority_table(load_tally(project, "scaling", engine="duckdb"))
+
+
 def _bare_priorities(path: Path, db: Path) -> None:
     import duckdb
     import pyarrow.parquet as pq
@@ -93,6 +105,7 @@ WORK = {
     "import": _import,
     "bare-import": _bare_import,
     "priorities": _priorities,
+    "duckdb-priorities": _duckdb_priorities,
     "bare-priorities": _bare_priorities,
 }
 
@@ -104,6 +117,7 @@ def _preload() -> None:
     import duckdb  # noqa: F401
     import pyarrow.parquet  # noqa: F401
 
+    import erroranalysis.engines.duckdb  # noqa: F401
     import erroranalysis.evidence  # noqa: F401
     import erroranalysis.importing  # noqa: F401
     import erroranalysis.priorities  # noqa: F401
@@ -121,17 +135,24 @@ def child(kind: str, path: Path, db: Path) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(sizes: tuple[int, ...], repeat: int) -> list[dict[str, object]]:
+def measure(
+    sizes: tuple[int, ...],
+    repeat: int,
+    kinds: tuple[str, ...] = tuple(WORK),
+    project: Path | None = None,
+) -> list[dict[str, object]]:
+    """Medians per size of each of ``kinds``; on ``project`` (a project file holding the
+    size's run as dataset ``scaling``, left as it is) instead of a fresh import."""
     rows = []
     for n in sizes:
         # Written in a child of its own: the frame and its tags stay out of this process.
         subprocess.run([sys.executable, __file__, "--write", str(n)], check=True)
         path = parquet_of(n)
         with tempfile.TemporaryDirectory(prefix="scaling-") as work:
-            db = Path(work) / "scaling.db"
-            runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in WORK}
+            db = project or Path(work) / "scaling.db"
+            runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
             for _ in range(repeat):  # interleaved, so load on the machine hits both alike
-                for kind in WORK:
+                for kind in kinds:
                     runs[kind].append(child(kind, path, db))
         row: dict[str, object] = {"examples": n}
         for kind, results in runs.items():
@@ -143,18 +164,27 @@ def measure(sizes: tuple[int, ...], repeat: int) -> list[dict[str, object]]:
 
 
 def markdown(rows: list[dict[str, object]]) -> str:
+    if any("import s" not in r or "priorities s" not in r for r in rows):
+        return "\n".join(json.dumps(r) for r in rows)  # a partial run: its figures as measured
     lines = [
         "| examples | import | bare read + write | ratio | import peak | priorities "
-        "| bare DuckDB counts | ratio | priorities peak |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| bare DuckDB counts | ratio | priorities peak | DuckDB engine | ratio | its peak |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
+        engine = r.get("duckdb-priorities s")
         lines.append(
             f"| {r['examples']:,} | {r['import s']:.2f} s | {r['bare-import s']:.2f} s "
             f"| {r['import s'] / r['bare-import s']:.1f}× | {r['import MB']:,.0f} MB "
             f"| {r['priorities s']:.2f} s | {r['bare-priorities s']:.2f} s "
             f"| {r['priorities s'] / r['bare-priorities s']:.1f}× "
-            f"| {r['priorities MB']:,.0f} MB |"
+            f"| {r['priorities MB']:,.0f} MB "
+            + (
+                f"| {engine:.2f} s | {engine / r['bare-priorities s']:.1f}× "
+                f"| {r['duckdb-priorities MB']:,.0f} MB |"
+                if engine is not None
+                else "| | | |"
+            )
         )
     return "\n".join(lines)
 
@@ -165,6 +195,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="fresh runs per size (median)")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "PATH", "DB"), help=argparse.SUPPRESS)
     parser.add_argument("--write", type=int, metavar="N", help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", type=int, nargs="+", help="these sizes instead")
+    parser.add_argument("--kinds", nargs="+", choices=list(WORK), help="only these figures")
+    parser.add_argument(
+        "--project", type=Path, help="a project holding the run already (with --kinds)"
+    )
     args = parser.parse_args()
     if args.write:
         parquet_of(args.write)
@@ -177,8 +212,11 @@ def main() -> None:
         seconds = time.perf_counter() - start
         print(json.dumps({"seconds": seconds, "peak_mb": peak_mb()}))
         return
-    sizes = SIZES + ((10_000_000,) if args.ten else ())
-    print(markdown(measure(sizes, args.repeat)))
+    sizes = tuple(args.sizes or SIZES + ((10_000_000,) if args.ten else ()))
+    kinds = tuple(args.kinds or WORK)
+    if args.project and (len(sizes) != 1 or {"import", "bare-import"} & set(kinds)):
+        parser.error("--project needs one size and --kinds without import")
+    print(markdown(measure(sizes, args.repeat, kinds, args.project)))
 
 
 if __name__ == "__main__":
