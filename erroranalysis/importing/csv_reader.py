@@ -125,7 +125,7 @@ def _csv_table(
     decoded = text_file(raw, encoding=encoding, kind="CSV", report=report)
     if decoded is None:
         return None
-    text, data, line, first = decoded
+    data, line, first = decoded
     if first.startswith("{") and is_json_object(first):
         report.add(
             f"the file looks like JSON Lines, not CSV (a JSON object on line {line}){json_hint}"
@@ -162,7 +162,7 @@ def _csv_table(
         )
 
     all_text = text_columns is None
-    wanted = _csv_header(text, delimiter) if text_columns is None else text_columns
+    wanted = _csv_header(data, delimiter) if text_columns is None else text_columns
     try:
         try:
             table = read(convert(wanted))
@@ -187,7 +187,7 @@ def _csv_table(
         return None
     table = table.rename_columns(names)
     odd_quotes = quotes % 2 == 1
-    scan = _scan_csv(text, delimiter) if ragged_count or odd_quotes else None
+    scan = _scan_csv(data, delimiter) if ragged_count or odd_quotes else None
     if scan is not None:
         for line, count in scan.ragged[:MAX_PROBLEMS_PER_CHECK]:
             report.add(f"this row has {count} fields, but the header has {scan.fields}", row=line)
@@ -201,7 +201,7 @@ def _csv_table(
         if not report.problems:
             report.add("the file has a header but no rows")
         return None
-    report.locate = _csv_locator(text, table.num_rows, scan, delimiter)
+    report.locate = _csv_locator(data, table.num_rows, scan, delimiter)
     return table, original, read, delimiter
 
 
@@ -218,13 +218,20 @@ def sniff_delimiter(header: str) -> str:
     return ";" if counts[";"] > counts[","] else ","
 
 
-def _csv_header(text: str, delimiter: str) -> list[str]:
+def _csv_header(data: bytes, delimiter: str) -> list[str]:
     """The header's names as the csv module reads them (the first record that is not blank)."""
-    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
-    for values in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+    for values in _csv_records(data, delimiter):
         if values:
             return values
     return []
+
+
+def _csv_records(data: bytes, delimiter: str) -> csv._reader:
+    """The csv module's reader over the UTF-8 ``data``, decoded as it goes (never the whole
+    file's text at once)."""
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="")
+    return csv.reader(stream, delimiter=delimiter)
 
 
 def _pandas_like_missing(table: pa.Table, *, exclude: set[str]) -> pa.Table:
@@ -255,14 +262,13 @@ class _CsvScan:
     last_start: int  # first line of the last record
 
 
-def _scan_csv(text: str, delimiter: str) -> _CsvScan:
+def _scan_csv(data: bytes, delimiter: str) -> _CsvScan:
     """Walk the file with the csv module to find where each record starts.
 
     Only called when something is wrong (or line numbers cannot be derived directly):
     it takes about a second per million rows.
     """
-    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = _csv_records(data, delimiter)
     records: list[int] = []
     ragged: list[tuple[int, int]] = []
     expected: int | None = None
@@ -282,7 +288,7 @@ def _scan_csv(text: str, delimiter: str) -> _CsvScan:
 
 
 def _csv_locator(
-    text: str, rows: int, scan: _CsvScan | None, delimiter: str
+    data: bytes, rows: int, scan: _CsvScan | None, delimiter: str
 ) -> Callable[[np.ndarray], np.ndarray]:
     """Map frame positions to file lines; scans the file only if it must, and only once."""
     cache: dict[str, np.ndarray | None] = {}
@@ -291,13 +297,13 @@ def _csv_locator(
         if "lines" not in cache:
             simple = (
                 scan is None
-                and '"' not in text
-                and text.count("\r") == text.count("\r\n")
-                and "\n\n" not in text
-                and "\r\n\r\n" not in text
-                and not text.startswith(("\n", "\r"))
+                and b'"' not in data
+                and data.count(b"\r") == data.count(b"\r\n")
+                and b"\n\n" not in data
+                and b"\r\n\r\n" not in data
+                and not data.startswith((b"\n", b"\r"))
             )
-            records = None if simple else (scan or _scan_csv(text, delimiter)).records
+            records = None if simple else (scan or _scan_csv(data, delimiter)).records
             # If the csv module and the parser disagree, fall back to the plain count.
             cache["lines"] = np.asarray(records) if records and len(records) == rows else None
         lines = cache["lines"]

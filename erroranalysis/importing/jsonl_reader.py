@@ -34,7 +34,7 @@ def read_jsonl(
     decoded = text_file(raw, encoding=encoding, kind="JSON Lines", report=report)
     if decoded is None:
         return None
-    text, data, line, first = decoded
+    data, line, first = decoded
     if first.startswith("["):
         report.add(
             "the file looks like one JSON array; JSON Lines needs one JSON object per line",
@@ -51,7 +51,7 @@ def read_jsonl(
         parsed = _jsonl_fast(data, text_columns, report)
         if parsed is not None:
             return parsed
-    return _jsonl_checked(text, text_columns, report)
+    return _jsonl_checked(data.decode("utf-8"), text_columns, report)
 
 
 def _json_lines(data: bytes) -> tuple[np.ndarray, bool]:

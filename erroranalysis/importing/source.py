@@ -32,7 +32,6 @@ MAGIC = (
 )
 # A run of UTF-16 surrogates: never text, whether a decoder produced it or a JSON escape did.
 SURROGATES = re.compile("[\ud800-\udfff]+")
-_NOT_SPACE = re.compile(r"\S")
 # The way out of text that does not decode, said alike for the file and for each line.
 _OTHER_ENCODING = (
     "if the file uses another encoding, pass it: --encoding latin-1 on the command line, "
@@ -99,10 +98,11 @@ def check_encoding(encoding: str) -> str:
 
 
 class Text(NamedTuple):
-    """A decoded text file: its ``text``, the same text as UTF-8 ``data``, and the number and
-    stripped content of its ``first`` line that is not blank."""
+    """A checked text file: its text as UTF-8 ``data`` (the file's own bytes when it is
+    UTF-8 without a byte-order mark), and the number and stripped content of its ``first``
+    line that is not blank. The text is not kept as a ``str`` too: that would be a second
+    copy of the whole file (``data.decode("utf-8")`` gives it where a reader needs it)."""
 
-    text: str
     data: bytes
     line: int
     first: str
@@ -117,16 +117,15 @@ def text_file(raw: bytes, *, encoding: str, kind: str, report: Report) -> Text |
     decoded = _decode(raw, encoding, report)
     if decoded is None:
         return None
-    text, data = decoded
-    line, first = _first_line(text)
+    line, first = _first_line(decoded)
     if not line:
         report.add("the file is empty")
         return None
-    binary = _binary(text)
+    binary = _binary(decoded)
     if binary:
         report.add(f"the file {binary}; it is not a {kind} text file")
         return None
-    return Text(text, data, line, first)
+    return Text(decoded, line, first)
 
 
 def magic(raw: bytes) -> str | None:
@@ -145,10 +144,11 @@ def is_json_object(line: str) -> bool:
         return False
 
 
-def _decode(raw: bytes, encoding: str, report: Report) -> tuple[str, bytes] | None:
-    """(text, the same text as UTF-8 bytes), reporting every line that does not decode.
+def _decode(raw: bytes, encoding: str, report: Report) -> bytes | None:
+    """The file's text as UTF-8 bytes, reporting every line that does not decode.
 
     Undecodable bytes become U+FFFD so that the rest of the file can still be checked.
+    A UTF-8 file that decodes is returned as it is (without its byte-order mark).
     """
     try:
         codec = check_encoding(encoding)
@@ -158,14 +158,15 @@ def _decode(raw: bytes, encoding: str, report: Report) -> tuple[str, bytes] | No
     utf8 = codec == "utf-8"
     if utf8 and raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8) :]
+    if utf8 and _valid_utf8(raw):
+        return raw
     try:
-        text: str | None = raw.decode(codec)
+        text: str | None = None if utf8 else raw.decode(codec)
     except UnicodeError:  # UnicodeDecodeError, or plain UnicodeError from codecs such as idna
         text = None
-    # A decoder such as unicode_escape can produce lone surrogates, which are not text;
-    # strict UTF-8 never does, so the default path skips the search.
-    if text is not None and (utf8 or not SURROGATES.search(text)):
-        return text, raw if utf8 else text.encode("utf-8")
+    # A decoder such as unicode_escape can produce lone surrogates, which are not text.
+    if text is not None and not SURROGATES.search(text):
+        return text.encode("utf-8")
     if text is None:
         try:
             text = raw.decode(codec, errors="surrogateescape")
@@ -191,8 +192,25 @@ def _decode(raw: bytes, encoding: str, report: Report) -> tuple[str, bytes] | No
             row=line,
         )
     report.more(bad - MAX_PROBLEMS_PER_CHECK)
-    text = SURROGATES.sub("\ufffd", text)
-    return text, text.encode("utf-8")
+    return SURROGATES.sub("\ufffd", text).encode("utf-8")
+
+
+# Bytes decoded at a time to check UTF-8: the decoded pieces are dropped as they come, so
+# the check never holds the file's text beside its bytes.
+_CHECK_CHUNK = 1 << 20
+
+
+def _valid_utf8(raw: bytes) -> bool:
+    """Whether ``raw`` is strict UTF-8 (as ``raw.decode("utf-8")`` would accept)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(raw)
+    try:
+        for start in range(0, len(raw), _CHECK_CHUNK):
+            decoder.decode(view[start : start + _CHECK_CHUNK])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _undecodable(run: str) -> str:
@@ -203,20 +221,26 @@ def _undecodable(run: str) -> str:
     return f"the lone surrogate U+{ord(run[0]):04X}, half of a UTF-16 pair, is not text"
 
 
-def _binary(text: str) -> str | None:
-    """Where the first NUL byte of ``text`` is, as the end of a sentence; None if none."""
-    at = text.find("\x00")
+def _binary(data: bytes) -> str | None:
+    """Where the first NUL byte of the UTF-8 ``data`` is, as the end of a sentence; None if
+    none (in UTF-8 the byte 0 is only ever the character NUL)."""
+    at = data.find(b"\x00")
     if at < 0:
         return None
-    return f"contains binary data (a NUL byte on line {text.count(chr(10), 0, at) + 1})"
+    line = data.count(b"\n", 0, at) + 1
+    return f"contains binary data (a NUL byte on line {line})"
 
 
-def _first_line(text: str) -> tuple[int, str]:
-    """(line number, stripped content) of the first line that is not blank; (0, "") if none."""
-    found = _NOT_SPACE.search(text)
-    if found is None:
-        return 0, ""
-    start = text.rfind("\n", 0, found.start()) + 1
-    end = text.find("\n", start)
-    line = text[start:] if end < 0 else text[start:end]
-    return text.count("\n", 0, start) + 1, line.strip()
+def _first_line(data: bytes) -> tuple[int, str]:
+    """(line number, stripped content) of the first line of the UTF-8 ``data`` that is not
+    blank; (0, "") if none. Only the lines up to it are decoded."""
+    start, number = 0, 1
+    while True:
+        end = data.find(b"\n", start)
+        line = data[start:] if end < 0 else data[start:end]
+        content = line.decode("utf-8").strip()
+        if content:
+            return number, content
+        if end < 0:
+            return 0, ""
+        start, number = end + 1, number + 1

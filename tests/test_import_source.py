@@ -1,0 +1,131 @@
+"""The text preamble of CSV and JSON Lines files: checked without a second copy of the file.
+
+A data file is held once, as bytes: its encoding, first line and binary content are
+checked on those bytes, and no decoded ``str`` of the whole file is kept beside them.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+import tracemalloc
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from erroranalysis.importing import read_dataset
+from erroranalysis.importing.report import Report
+from erroranalysis.importing.source import text_file
+
+
+def checked(raw: bytes, encoding: str = "utf-8"):
+    report = Report()
+    return text_file(raw, encoding=encoding, kind="CSV", report=report), report
+
+
+def test_a_utf8_file_is_its_own_text():
+    raw = b"id,label,prediction\n1,caf\xc3\xa9,caf\xc3\xa9\n"
+    decoded, report = checked(raw)
+    assert decoded.data is raw
+    assert report.problems == []
+
+
+def test_a_byte_order_mark_is_dropped():
+    decoded, _ = checked(codecs.BOM_UTF8 + b"id\n1\n")
+    assert decoded.data == b"id\n1\n"
+
+
+def test_another_encoding_becomes_utf8():
+    decoded, _ = checked("id\ncafé\n".encode("latin-1"), encoding="latin-1")
+    assert decoded.data == "id\ncafé\n".encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "line", "first"),
+    [
+        (b"id,label\n1,a\n", 1, "id,label"),
+        (b"\n\n  id,label \r\n1,a\n", 3, "id,label"),
+        ("\u00a0\u3000\nid\n".encode(), 2, "id"),  # Unicode spaces make a line blank
+        (b" \r\n\t\n\x0b\n", 0, ""),
+        (b"", 0, ""),
+        (b"id", 1, "id"),
+    ],
+)
+def test_the_first_line_that_is_not_blank(raw, line, first):
+    decoded, report = checked(raw)
+    if line:
+        assert (decoded.line, decoded.first) == (line, first)
+    else:
+        assert decoded is None
+        assert [p.message for p in report.problems] == ["the file is empty"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            b"id\n1\x00\n",
+            "the file contains binary data (a NUL byte on line 2); it is not a CSV text file",
+        ),
+        (
+            b"\x00id\n",
+            "the file contains binary data (a NUL byte on line 1); it is not a CSV text file",
+        ),
+        (
+            b"id\n\xff\n",
+            "this line is not valid utf-8 text (bytes 0xff); if the file uses another encoding, "
+            "pass it: --encoding latin-1 on the command line, encoding='latin-1' in Python",
+        ),
+    ],
+)
+def test_binary_content_and_bad_bytes_are_named(raw, message):
+    _, report = checked(raw)
+    assert message in [p.message for p in report.problems]
+
+
+def _first_line_of_text(text: str) -> tuple[int, str]:
+    """The first line that is not blank, found on the decoded text (what the checks did
+    before they read the bytes)."""
+    found = re.search(r"\S", text)
+    if found is None:
+        return 0, ""
+    start = text.rfind("\n", 0, found.start()) + 1
+    end = text.find("\n", start)
+    line = text[start:] if end < 0 else text[start:end]
+    return text.count("\n", 0, start) + 1, line.strip()
+
+
+@given(st.text(alphabet=st.sampled_from(" \t\r\n\u00a0\u2028\u3000ab,é\u0085"), max_size=40))
+def test_the_first_line_read_from_bytes_is_the_one_read_from_text(text):
+    decoded, _ = checked(text.encode())
+    expected = _first_line_of_text(text)
+    if expected[0] == 0:
+        assert decoded is None
+    else:
+        assert (decoded.line, decoded.first) == expected
+
+
+def test_checking_a_file_allocates_no_copy_of_its_text():
+    raw = b"id,label,prediction\n" + b"".join(
+        b"%d,caf\xc3\xa9,caf\xc3\xa9\n" % i for i in range(1_000_000)
+    )
+    tracemalloc.start()
+    try:
+        decoded, _ = checked(raw)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert decoded.data is raw
+    # Decoding the whole file would allocate its text (more than len(raw) here); the check
+    # decodes a piece of 1 MB at a time.
+    assert peak < len(raw) // 4, (peak, len(raw))
+
+
+def test_a_csv_read_from_bytes_names_its_lines_as_before():
+    raw = b'\n id,label,prediction\n1,a,a\n2,b\n3,"c\nd",x\n'
+    with pytest.raises(Exception) as caught:
+        read_dataset(io.BytesIO(raw), filename="p.csv")
+    text = str(caught.value)
+    assert "line 4: this row has 2 fields, but the header has 3" in text
