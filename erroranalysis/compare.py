@@ -24,12 +24,11 @@ wrong); only the two discordant cells move the difference.
 
 ``tests/test_compare.py`` holds the coverage of both intervals by simulation.
 
-The module is longer than most (about 700 lines) for a reason: both estimators fill one
-table whose pairing, flags and notes follow one set of rules, kept together here.
-
-The module runs past 600 lines because its two estimators (exact counts for dataset and
-rule tags, design-weighted draws for reviewed tags) share one pairing of the runs'
-examples into four cells, and each brings its own interval and test.
+Both are two steps: :func:`~erroranalysis.compare_counts.compare_counts` pairs the runs
+and counts them per cell (the contract in :mod:`erroranalysis.compare_counts`), then
+:func:`compare_from_counts` computes the table from those counts alone. The linearised
+variance of a reviewed tag's rate is taken from the sums Σw·t and Σw²·t, expanded: equal to
+summing w²(t − p)² over the reviews up to the last bits of rounding.
 """
 
 from __future__ import annotations
@@ -41,11 +40,31 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .evidence import Checked, Evidence, _check_draws, _check_fraction, check_evidence
+from .compare_counts import (
+    BOTH_RIGHT,
+    BOTH_WRONG,
+    CELL_NAMES,
+    ONLY_A,
+    ONLY_B,
+    CompareCounts,
+    compare_counts,
+)
+from .evidence import Evidence, _check_draws, _check_fraction, check_evidence
 from .slices import holm_adjust
 from .vocabulary import NOTE_NOT_SEEN_DATASET, NOTE_NOT_SEEN_REVIEWED
 
-__all__ = ["ALL_EXAMPLES", "ALL_KIND", "COMPARE_COLUMNS", "compare_runs", "default_runs"]
+__all__ = [
+    "ALL_EXAMPLES",
+    "ALL_KIND",
+    "BOTH_RIGHT",
+    "BOTH_WRONG",
+    "COMPARE_COLUMNS",
+    "ONLY_A",
+    "ONLY_B",
+    "compare_from_counts",
+    "compare_runs",
+    "default_runs",
+]
 
 LEVEL = 0.95
 ALPHA = 0.05
@@ -73,17 +92,6 @@ COMPARE_COLUMNS = [
     "only_b_correct",
     "note",
 ]
-# The four cells of joint correctness, coded 2 * correct in A + correct in B.
-BOTH_WRONG, ONLY_B, ONLY_A, BOTH_RIGHT = 0, 1, 2, 3
-CELL_NAMES = {
-    BOTH_WRONG: "wrong in both runs",
-    ONLY_B: "wrong in A and correct in B",
-    ONLY_A: "correct in A and wrong in B",
-    BOTH_RIGHT: "correct in both runs",
-}
-_CHUNK_ROWS = 1 << 16  # rows per block when counting: the block stays in the CPU cache
-
-
 # --------------------------------------------------------------------------- checks
 
 
@@ -106,171 +114,6 @@ def _check_pair(evidence: Evidence, baseline: Evidence) -> None:
             f"evidence is a run of dataset {evidence.dataset!r} and baseline a run of "
             f"dataset {baseline.dataset!r}: compare two runs of the same dataset"
         )
-
-
-def _raw_ids(examples: pd.DataFrame) -> pd.Series:
-    """The example ids as stored: the ``id`` column, else the index."""
-    ids = examples["id"] if "id" in examples.columns else examples.index.to_series()
-    return ids.reset_index(drop=True)
-
-
-def _ids(raw: pd.Series) -> pd.Index:
-    return pd.Index(raw.astype(str).to_numpy(), dtype=object)
-
-
-def _run_name(evidence: Evidence, fallback: str) -> str:
-    return repr(evidence.run) if evidence.run else fallback
-
-
-@dataclass(frozen=True)
-class _Pair:
-    """The examples of both runs, aligned: row i of the comparison is row ``rows_b[i]`` of
-    run B and row ``rows_a[i]`` of run A (slices when both runs list the same ids in the
-    same order)."""
-
-    rows_b: np.ndarray | slice
-    rows_a: np.ndarray | slice
-    size: int
-    only_b: int  # examples of run B that run A lacks
-    only_a: int
-
-
-def _align(evidence: Evidence, baseline: Evidence) -> _Pair:
-    raw_b, raw_a = _raw_ids(evidence.examples), _raw_ids(baseline.examples)
-    # Two runs of one export list the same ids in the same order: compared as stored (a
-    # vectorised check), they need no lookup, and no million Python strings.
-    if len(raw_b) and raw_b.dtype == raw_a.dtype and raw_b.equals(raw_a):
-        whole = slice(0, len(raw_b))
-        return _Pair(rows_b=whole, rows_a=whole, size=len(raw_b), only_b=0, only_a=0)
-    ids_b, ids_a = _ids(raw_b), _ids(raw_a)
-    for ids, which in ((ids_b, "evidence"), (ids_a, "baseline")):
-        if not ids.is_unique:
-            repeated = sorted(set(ids[ids.duplicated()]))[:5]
-            raise ValueError(f"{which} has duplicate example ids: {repeated}")
-    found = ids_a.get_indexer(ids_b)
-    rows_b = np.flatnonzero(found >= 0)
-    if len(rows_b) == 0:
-        raise ValueError(
-            f"runs {_run_name(baseline, 'A')} and {_run_name(evidence, 'B')} share no examples "
-            "(no example id is in both): compare two runs of the same examples"
-        )
-    size = len(rows_b)
-    return _Pair(
-        rows_b=rows_b,
-        rows_a=found[rows_b],
-        size=size,
-        only_b=len(ids_b) - size,
-        only_a=len(ids_a) - size,
-    )
-
-
-def _observed(checked: Checked) -> tuple[np.ndarray, np.ndarray]:
-    """(enters the estimates, design weight) per example: the reviewed examples, with
-    their weights where the evidence has them (check_evidence checked them), else 1."""
-    if checked.weights is None:
-        return checked.reviewed, np.ones(len(checked.reviewed))
-    return checked.reviewed, np.nan_to_num(checked.weights, nan=0.0)
-
-
-# --------------------------------------------------------------------------- counting
-
-
-@dataclass(frozen=True)
-class _Tags:
-    """The tags compared: per tag its column in each run's matrix (-1: not there)."""
-
-    names: list[str]
-    kinds: list[str]
-    exact: np.ndarray  # bool: known on every example (a dataset or rule tag in a run)
-    column_b: np.ndarray
-    column_a: np.ndarray
-
-
-def _tags(checked_b: Checked, checked_a: Checked) -> _Tags:
-    """Every tag of either run, run B's first. A tag that is a dataset or rule tag in
-    either run is exact, and an example carries it if it does in either run's data."""
-    position_b = {tag: j for j, tag in enumerate(checked_b.tag_names)}
-    position_a = {tag: j for j, tag in enumerate(checked_a.tag_names)}
-    kind_b = dict(zip(checked_b.tag_names, checked_b.kinds, strict=True))
-    kind_a = dict(zip(checked_a.tag_names, checked_a.kinds, strict=True))
-    names = list(dict.fromkeys([*checked_b.tag_names, *checked_a.tag_names]))
-    kinds, exact, column_b, column_a = [], [], [], []
-    for tag in names:
-        known = [k for k in (kind_b.get(tag), kind_a.get(tag)) if k not in (None, "reviewed")]
-        is_exact = bool(known)
-        kinds.append(known[0] if known else "reviewed")
-        exact.append(is_exact)
-        # An exact tag takes only the columns where it is exact; a reviewed one only those
-        # where it is reviewed (the same assignments, read for either run).
-        for position, kind, out in ((position_b, kind_b, column_b), (position_a, kind_a, column_a)):
-            usable = tag in position and ((kind[tag] != "reviewed") == is_exact)
-            out.append(position[tag] if usable else -1)
-    return _Tags(
-        names=names,
-        kinds=kinds,
-        exact=np.array(exact, dtype=bool),
-        column_b=np.array(column_b, dtype=np.int64),
-        column_a=np.array(column_a, dtype=np.int64),
-    )
-
-
-def _rows(rows: np.ndarray | slice, part: slice) -> np.ndarray | slice:
-    if isinstance(rows, slice):
-        return slice(rows.start + part.start, rows.start + part.stop)
-    return rows[part]
-
-
-def _block(
-    matrix_b: np.ndarray,
-    matrix_a: np.ndarray,
-    column_b: np.ndarray,
-    column_a: np.ndarray,
-    rows_b: np.ndarray | slice,
-    rows_a: np.ndarray | slice,
-) -> np.ndarray:
-    """The tags (columns) of some aligned rows: carried in run B's or in run A's matrix."""
-    out = np.zeros((_length(rows_b), len(column_b)), dtype=bool)
-    for matrix, columns, rows in ((matrix_b, column_b, rows_b), (matrix_a, column_a, rows_a)):
-        present = np.flatnonzero(columns >= 0)
-        if len(present) == 0:
-            continue
-        part = matrix[rows]
-        if len(present) == len(columns) and np.array_equal(columns, np.arange(matrix.shape[1])):
-            out |= part
-        else:
-            out[:, present] |= part[:, columns[present]]
-    return out
-
-
-def _length(rows: np.ndarray | slice) -> int:
-    return rows.stop - rows.start if isinstance(rows, slice) else len(rows)
-
-
-def _cell_counts(
-    pair: _Pair, codes: np.ndarray, matrix_b, matrix_a, column_b, column_a
-) -> np.ndarray:
-    """(4, K): examples of each cell carrying each tag, one cache-sized block at a time."""
-    out = np.zeros((4, len(column_b)), dtype=np.int64)
-    if len(column_b) == 0:
-        return out
-    for start in range(0, pair.size, _CHUNK_ROWS):
-        part = slice(start, min(start + _CHUNK_ROWS, pair.size))
-        block = _block(
-            matrix_b,
-            matrix_a,
-            column_b,
-            column_a,
-            _rows(pair.rows_b, part),
-            _rows(pair.rows_a, part),
-        )
-        block_codes = codes[part]
-        rest = np.count_nonzero(block, axis=0)
-        for cell in (BOTH_WRONG, ONLY_B, ONLY_A):
-            count = np.count_nonzero(block[block_codes == cell], axis=0)
-            out[cell] += count
-            rest -= count
-        out[BOTH_RIGHT] += rest
-    return out
 
 
 # --------------------------------------------------------------------------- statistics
@@ -354,35 +197,27 @@ class _Weighted:
     effective: np.ndarray  # Kish effective sample size (4, K)
 
 
-def weighted_rates(
-    codes: np.ndarray, weights: np.ndarray, tags: np.ndarray, cell_size: np.ndarray
-) -> _Weighted:
-    """Per cell and tag, from the reviews (``codes`` their cell, ``weights`` their design
-    weights, ``tags`` (n, K) bool): the Hájek rate p = Σw·t / Σw and the effective sample
-    size n* = p(1 − p) / v of its linearised variance v = Σw²(t − p)² / (Σw)², or Kish's
-    (Σw)² / Σw² when p is 0 or 1; at most the cell's size. Equal weights give n* = n."""
-    k = tags.shape[1]
-    observed = np.bincount(codes, minlength=4)
-    tagged = np.zeros((4, k), dtype=np.int64)
+def weighted_rates(counts: CompareCounts) -> _Weighted:
+    """Per cell and tag, from the sums over the reviews (:class:`CompareCounts`): the Hájek
+    rate p = Σw·t / Σw and the effective sample size n* = p(1 − p) / v of its linearised
+    variance v = Σw²(t − p)² / (Σw)² = [Σw²·t (1 − p)² + (Σw² − Σw²·t) p²] / (Σw)², or
+    Kish's (Σw)² / Σw² when p is 0 or 1; at most the cell's size. Equal weights give
+    n* = n."""
+    k = len(counts.names)
     rate = np.full((4, k), np.nan)
     effective = np.zeros((4, k))
-    values = tags.astype(float)
-    for cell in range(4):
-        here = codes == cell
-        if not here.any():
-            continue
-        w, t = weights[here], values[here]
-        sw, sw2 = w.sum(), (w * w).sum()
-        p = (w @ t) / sw
-        v = ((w * w) @ ((t - p) ** 2)) / (sw * sw)
+    for cell in np.flatnonzero(counts.reviews):
+        sw, sw2, n = counts.w[cell], counts.w2[cell], counts.reviews[cell]
+        wt, w2t = counts.wt[cell], counts.w2t[cell]
+        p = wt / sw
+        v = (w2t * (1 - p) ** 2 + (sw2 - w2t) * p**2) / (sw * sw)
         kish = sw * sw / sw2
         with np.errstate(divide="ignore", invalid="ignore"):
             n_star = np.where((p > 0) & (p < 1) & (v > 0), p * (1 - p) / v, kish)
-        n_star = np.minimum(n_star * (here.sum() - 1) / here.sum(), kish)
-        tagged[cell] = np.count_nonzero(tags[here], axis=0)
+        n_star = np.minimum(n_star * (n - 1) / n, kish)
         rate[cell] = p
-        effective[cell] = np.minimum(n_star, cell_size[cell])
-    return _Weighted(observed=observed, tagged=tagged, rate=rate, effective=effective)
+        effective[cell] = np.minimum(n_star, counts.cell_size[cell])
+    return _Weighted(observed=counts.reviews, tagged=counts.tagged, rate=rate, effective=effective)
 
 
 def _tail_probability(difference: np.ndarray) -> float:
@@ -550,14 +385,27 @@ def compare_runs(
     except ValueError as err:
         raise ValueError(f"baseline: {err}") from None
     _check_options(level, alpha, draws, seed)
-    level, alpha = float(level), float(alpha)
     _check_pair(evidence, baseline)
-    observed_b, weights_b = _observed(checked_b)
-    pair = _align(evidence, baseline)
+    counts = compare_counts(evidence, baseline, checked_b, checked_a)
+    return compare_from_counts(counts, level=level, alpha=alpha, draws=draws, seed=seed)
 
-    codes = 2 * checked_a.correct[pair.rows_a].astype(np.int64) + checked_b.correct[pair.rows_b]
-    cell_size = np.bincount(codes, minlength=4)
-    tags = _tags(checked_b, checked_a)
+
+def compare_from_counts(
+    counts: CompareCounts,
+    *,
+    level: float = LEVEL,
+    alpha: float = ALPHA,
+    draws: int = 4000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The table of :func:`compare_runs` from its sufficient statistics
+    (:class:`~erroranalysis.compare_counts.CompareCounts`), whoever counted them: no
+    per-example work. Options as :func:`compare_runs`'; ValueError naming a bad one."""
+    if not isinstance(counts, CompareCounts):
+        raise ValueError(f"counts must be CompareCounts, got {type(counts).__name__}")
+    _check_options(level, alpha, draws, seed)
+    level, alpha = float(level), float(alpha)
+    cell_size = counts.cell_size
     computed = [c for c in COMPARE_COLUMNS if c not in ("p_adjusted", "regression", "improved")]
     columns: dict[str, list] = {column: [] for column in computed}
     numbers = [c for c in computed if c not in ("tag", "kind", "evidence", "test", "note")]
@@ -573,49 +421,36 @@ def compare_runs(
 
     whole = _exact_rows(cell_size[:, None], level)
     note = ""
-    if pair.only_a or pair.only_b:
+    if counts.only_a or counts.only_b:
         note = (
-            f"compared on the {pair.size:,} examples in both runs; run A has {pair.only_a:,} "
-            f"more, run B {pair.only_b:,} more"
+            f"compared on the {counts.paired:,} examples in both runs; run A has "
+            f"{counts.only_a:,} more, run B {counts.only_b:,} more"
         )
     add([ALL_EXAMPLES], [ALL_KIND], whole, ["dataset"], [EXACT_TEST], [note])
 
-    exact = np.flatnonzero(tags.exact)
+    exact = np.flatnonzero(counts.exact)
     if len(exact):
-        counts = _cell_counts(
-            pair,
-            codes,
-            checked_b.matrix,
-            checked_a.matrix,
-            tags.column_b[exact],
-            tags.column_a[exact],
-        )
-        rows = _exact_rows(counts, level)
+        rows = _exact_rows(counts.tagged[:, exact], level)
         seen = rows["examples"] > 0
         add(
-            [tags.names[j] for j in exact],
-            [tags.kinds[j] for j in exact],
+            [counts.names[j] for j in exact],
+            [counts.kinds[j] for j in exact],
             rows,
             ["dataset"] * len(exact),
             [EXACT_TEST] * len(exact),
             ["" if s else NOTE_NOT_SEEN_DATASET for s in seen],
         )
 
-    reviewed = np.flatnonzero(~tags.exact)
+    reviewed = np.flatnonzero(~counts.exact)
     if len(reviewed):
-        observed = np.flatnonzero(observed_b[pair.rows_b])
-        rows_b = _rows_at(pair.rows_b, observed)
-        rows_a = _rows_at(pair.rows_a, observed)
-        values = _block(
-            checked_b.matrix,
-            checked_a.matrix,
-            tags.column_b[reviewed],
-            tags.column_a[reviewed],
-            rows_b,
-            rows_a,
+        names = [counts.names[j] for j in reviewed]
+        stats = weighted_rates(counts)
+        stats = _Weighted(
+            observed=stats.observed,
+            tagged=stats.tagged[:, reviewed],
+            rate=stats.rate[:, reviewed],
+            effective=stats.effective[:, reviewed],
         )
-        names = [tags.names[j] for j in reviewed]
-        stats = weighted_rates(codes[observed], weights_b[rows_b], values, cell_size)
         estimates = _weighted_estimates(
             stats, cell_size, names, level=level, draws=int(draws), seed=int(seed)
         )
@@ -642,10 +477,6 @@ def compare_runs(
         )
 
     return _finish(pd.DataFrame(columns), alpha)
-
-
-def _rows_at(rows: np.ndarray | slice, positions: np.ndarray) -> np.ndarray:
-    return rows.start + positions if isinstance(rows, slice) else rows[positions]
 
 
 def _finish(table: pd.DataFrame, alpha: float) -> pd.DataFrame:

@@ -15,6 +15,31 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from erroranalysis.compare import (
+    ALL_EXAMPLES,
+    ALL_KIND,
+    ALPHA,
+    COMPARE_COLUMNS,
+    DESIGN_TEST,
+    EXACT_TEST,
+    LEVEL,
+    _check_options,
+    _check_pair,
+    _exact_rows,
+    _finish,
+    _insufficient_note,
+    _weighted_estimates,
+)
+from erroranalysis.compare_counts import (
+    ONLY_A,
+    ONLY_B,
+    _align,
+    _block,
+    _cell_counts,
+    _observed,
+    _rows_at,
+    _tags,
+)
 from erroranalysis.evidence import Checked, Evidence, check_evidence
 from erroranalysis.slice_counts import _codes, _column_slices, _pair_counts
 from erroranalysis.slices import (
@@ -24,7 +49,13 @@ from erroranalysis.slices import (
     _slice_frame,
     _slice_row,
 )
-from erroranalysis.vocabulary import NOTE_NO_HLP, NOTE_REVIEWED_TAG_SLICE, SLICE_BY_TAGS
+from erroranalysis.vocabulary import (
+    NOTE_NO_HLP,
+    NOTE_NOT_SEEN_DATASET,
+    NOTE_NOT_SEEN_REVIEWED,
+    NOTE_REVIEWED_TAG_SLICE,
+    SLICE_BY_TAGS,
+)
 
 # --------------------------------------------------------------------------- slices
 
@@ -227,3 +258,159 @@ def baselines_frames(evidence: Evidence, *, hlp: float | None = None) -> pd.Data
         },
         columns=BASELINE_COLUMNS,
     )
+
+
+# --------------------------------------------------------------------------- compare
+
+
+@dataclass(frozen=True)
+class _Weighted:
+    """Design-weighted statistics of the reviewed tags, per cell (4, K)."""
+
+    observed: np.ndarray  # reviews per cell (4,)
+    tagged: np.ndarray  # reviews carrying the tag (4, K)
+    rate: np.ndarray  # Hájek rate of the tag (4, K), NaN where the cell has no review
+    effective: np.ndarray  # Kish effective sample size (4, K)
+
+
+def weighted_rates(
+    codes: np.ndarray, weights: np.ndarray, tags: np.ndarray, cell_size: np.ndarray
+) -> _Weighted:
+    """Per cell and tag, from the reviews (``codes`` their cell, ``weights`` their design
+    weights, ``tags`` (n, K) bool): the Hájek rate p = Σw·t / Σw and the effective sample
+    size n* = p(1 − p) / v of its linearised variance v = Σw²(t − p)² / (Σw)², or Kish's
+    (Σw)² / Σw² when p is 0 or 1; at most the cell's size. Equal weights give n* = n."""
+    k = tags.shape[1]
+    observed = np.bincount(codes, minlength=4)
+    tagged = np.zeros((4, k), dtype=np.int64)
+    rate = np.full((4, k), np.nan)
+    effective = np.zeros((4, k))
+    values = tags.astype(float)
+    for cell in range(4):
+        here = codes == cell
+        if not here.any():
+            continue
+        w, t = weights[here], values[here]
+        sw, sw2 = w.sum(), (w * w).sum()
+        p = (w @ t) / sw
+        v = ((w * w) @ ((t - p) ** 2)) / (sw * sw)
+        kish = sw * sw / sw2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            n_star = np.where((p > 0) & (p < 1) & (v > 0), p * (1 - p) / v, kish)
+        n_star = np.minimum(n_star * (here.sum() - 1) / here.sum(), kish)
+        tagged[cell] = np.count_nonzero(tags[here], axis=0)
+        rate[cell] = p
+        effective[cell] = np.minimum(n_star, cell_size[cell])
+    return _Weighted(observed=observed, tagged=tagged, rate=rate, effective=effective)
+
+
+def compare_runs_frames(
+    evidence: Evidence,
+    *,
+    baseline: Evidence,
+    level: float = LEVEL,
+    alpha: float = ALPHA,
+    draws: int = 4000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Today's frame-based implementation, kept as the reference."""
+    checked_b = check_evidence(evidence)
+    if not isinstance(baseline, Evidence):
+        raise ValueError(f"baseline must be an Evidence, got {type(baseline).__name__}")
+    try:
+        checked_a = check_evidence(baseline)
+    except ValueError as err:
+        raise ValueError(f"baseline: {err}") from None
+    _check_options(level, alpha, draws, seed)
+    level, alpha = float(level), float(alpha)
+    _check_pair(evidence, baseline)
+    observed_b, weights_b = _observed(checked_b)
+    pair = _align(evidence, baseline)
+
+    codes = 2 * checked_a.correct[pair.rows_a].astype(np.int64) + checked_b.correct[pair.rows_b]
+    cell_size = np.bincount(codes, minlength=4)
+    tags = _tags(checked_b, checked_a)
+    computed = [c for c in COMPARE_COLUMNS if c not in ("p_adjusted", "regression", "improved")]
+    columns: dict[str, list] = {column: [] for column in computed}
+    numbers = [c for c in computed if c not in ("tag", "kind", "evidence", "test", "note")]
+
+    def add(names, kinds, values: dict[str, np.ndarray], evidence_kind, test, notes) -> None:
+        columns["tag"].extend(names)
+        columns["kind"].extend(kinds)
+        for name in numbers:
+            columns[name].extend(values[name].tolist())
+        columns["evidence"].extend(evidence_kind)
+        columns["test"].extend(test)
+        columns["note"].extend(notes)
+
+    whole = _exact_rows(cell_size[:, None], level)
+    note = ""
+    if pair.only_a or pair.only_b:
+        note = (
+            f"compared on the {pair.size:,} examples in both runs; run A has {pair.only_a:,} "
+            f"more, run B {pair.only_b:,} more"
+        )
+    add([ALL_EXAMPLES], [ALL_KIND], whole, ["dataset"], [EXACT_TEST], [note])
+
+    exact = np.flatnonzero(tags.exact)
+    if len(exact):
+        counts = _cell_counts(
+            pair,
+            codes,
+            checked_b.matrix,
+            checked_a.matrix,
+            tags.column_b[exact],
+            tags.column_a[exact],
+        )
+        rows = _exact_rows(counts, level)
+        seen = rows["examples"] > 0
+        add(
+            [tags.names[j] for j in exact],
+            [tags.kinds[j] for j in exact],
+            rows,
+            ["dataset"] * len(exact),
+            [EXACT_TEST] * len(exact),
+            ["" if s else NOTE_NOT_SEEN_DATASET for s in seen],
+        )
+
+    reviewed = np.flatnonzero(~tags.exact)
+    if len(reviewed):
+        observed = np.flatnonzero(observed_b[pair.rows_b])
+        rows_b = _rows_at(pair.rows_b, observed)
+        rows_a = _rows_at(pair.rows_a, observed)
+        values = _block(
+            checked_b.matrix,
+            checked_a.matrix,
+            tags.column_b[reviewed],
+            tags.column_a[reviewed],
+            rows_b,
+            rows_a,
+        )
+        names = [tags.names[j] for j in reviewed]
+        stats = weighted_rates(codes[observed], weights_b[rows_b], values, cell_size)
+        estimates = _weighted_estimates(
+            stats, cell_size, names, level=level, draws=int(draws), seed=int(seed)
+        )
+        sufficient = estimates["sufficient"]
+        # Insufficient either because a cell has no review, or because no review carries
+        # the tag at all.
+        reached = bool((stats.observed[cell_size > 0] > 0).all())
+        missing = (
+            NOTE_NOT_SEEN_REVIEWED if reached else _insufficient_note(stats.observed, cell_size)
+        )
+        notes = ["" if s else missing for s in sufficient]
+        add(
+            names,
+            ["reviewed"] * len(reviewed),
+            estimates
+            | {
+                "examples": stats.tagged.sum(axis=0),
+                "only_a_correct": stats.tagged[ONLY_A],
+                "only_b_correct": stats.tagged[ONLY_B],
+            },
+            np.where(sufficient, "reviewed", "insufficient").tolist(),
+            [DESIGN_TEST] * len(reviewed),
+            notes,
+        )
+
+    return _finish(pd.DataFrame(columns), alpha)

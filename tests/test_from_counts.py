@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import frame_oracles
 import numpy as np
 import pandas as pd
@@ -10,6 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from erroranalysis.compare import compare_from_counts, compare_runs
+from erroranalysis.compare_counts import CompareCounts
 from erroranalysis.evidence import Evidence
 from erroranalysis.slice_counts import LabelCounts, SliceCounts, label_counts, slice_counts
 from erroranalysis.slices import baselines, baselines_from_counts, slice_table, slices_from_counts
@@ -263,3 +268,129 @@ def test_label_counts_count_the_labels():
     assert counts.classes.tolist() == ["a", "b", "c"]
     assert counts.labels.tolist() == [1, 2, 0]
     assert (counts.examples, counts.correct, counts.labelled, counts.agreeing) == (3, 1, 2, 1)
+
+
+# --------------------------------------------------------------------------- compare
+
+# The design-weighted columns: the linearised variance is summed per review in the frame
+# version and expanded from Σw·t and Σw²·t from counts, equal up to rounding.
+DRAWN = ["difference_low", "difference_high", "p_value", "p_adjusted"]
+
+
+def _runs_of(evidence: Evidence, other: Evidence) -> tuple[Evidence, Evidence]:
+    """Run B (``evidence``) and run A: ``other``'s correctness and tags on B's ids, some
+    left out, others shuffled, so that the pairing by id has work to do."""
+    a = other.examples.copy()
+    shared = list(evidence.examples.index[: len(a)])
+    a.index = pd.Index(shared + [f"extra{i}" for i in range(len(a) - len(shared))])
+    tags = other.tags.set_axis(a.index)
+    kinds = dict(other.kinds)
+    run_a = Evidence(a[::-1], tags[::-1], kinds=kinds, run="A")
+    return dataclasses.replace(evidence, run="B"), run_a
+
+
+@SETTINGS
+@given(evidences(weighted=True), evidences(), st.sampled_from([0.9, 0.95]))
+def test_compare_runs_equals_the_frame_based_one(evidence, other, level):
+    run_b, run_a = _runs_of(evidence, other)
+    options = {"baseline": run_a, "level": level, "draws": 200, "seed": 1}
+    try:
+        expected = frame_oracles.compare_runs_frames(run_b, **options)
+    except ValueError as err:
+        with pytest.raises(ValueError, match=re.escape(str(err))):
+            compare_runs(run_b, **options)
+        return
+    table = compare_runs(run_b, **options)
+    exact = [c for c in table.columns if c not in DRAWN]
+    reviewed = (table["evidence"] == "reviewed").to_numpy()
+    pd.testing.assert_frame_equal(table[exact], expected[exact], check_exact=True)
+    pd.testing.assert_frame_equal(
+        table.loc[~reviewed, DRAWN], expected.loc[~reviewed, DRAWN], check_exact=True
+    )
+    pd.testing.assert_frame_equal(
+        table.loc[reviewed, DRAWN], expected.loc[reviewed, DRAWN], rtol=1e-9
+    )
+
+
+def _compare(tagged, *, cell_size, exact=None, reviews=None, w=None, wt=None, w2t=None):
+    """CompareCounts of tags t0, t1... from literal per-cell arrays (unweighted unless
+    given)."""
+    tagged = np.array(tagged, dtype=np.int64).reshape(4, -1)
+    k = tagged.shape[1]
+    reviews = np.zeros(4, np.int64) if reviews is None else np.array(reviews, np.int64)
+    w = reviews.astype(float) if w is None else np.array(w, dtype=float)
+    return CompareCounts(
+        names=tuple(f"t{j}" for j in range(k)),
+        kinds=tuple("dataset" if e else "reviewed" for e in (exact or [True] * k)),
+        exact=np.array(exact or [True] * k, dtype=bool),
+        cell_size=np.array(cell_size, dtype=np.int64),
+        paired=int(np.sum(cell_size)),
+        only_a=0,
+        only_b=0,
+        tagged=tagged,
+        reviews=reviews,
+        w=w,
+        w2=w.copy(),
+        wt=tagged.astype(float) if wt is None else np.array(wt, dtype=float),
+        w2t=tagged.astype(float) if w2t is None else np.array(w2t, dtype=float),
+    )
+
+
+@pytest.mark.parametrize(
+    ("tagged", "expected"),
+    [
+        # cells: both wrong, only B right, only A right, both right
+        ([1, 2, 0, 3], {"examples": 6, "accuracy_a": 0.5, "accuracy_b": 5 / 6,
+                        "difference": 2 / 6, "only_a_correct": 0, "only_b_correct": 2,
+                        "p_value": 0.5}),
+        ([0, 0, 4, 0], {"examples": 4, "accuracy_a": 1.0, "accuracy_b": 0.0,
+                        "difference": -1.0, "only_a_correct": 4, "only_b_correct": 0,
+                        "p_value": 0.125}),
+    ],
+)  # fmt: skip
+def test_compare_from_literal_counts_of_a_dataset_tag(tagged, expected):
+    counts = _compare(np.array(tagged)[:, None], cell_size=[1, 2, 4, 3])
+    table = compare_from_counts(counts, draws=200).set_index("tag")
+    row = table.loc["t0"]
+    assert {name: row[name] for name in expected} == expected
+    assert (row["evidence"], row["test"]) == ("dataset", "McNemar exact")
+    # The whole dataset: 2 only B right, 4 only A right of 10.
+    whole = table.loc["(all examples)"]
+    assert (whole["examples"], whole["difference"]) == (10, -2 / 10)
+
+
+def test_compare_from_literal_counts_of_a_reviewed_tag():
+    # Reviews of weight 1 in each cell: 2, 2, 2, 2; the tag on 1, 2, 0, 1 of them.
+    counts = _compare(
+        [[1], [2], [0], [1]], cell_size=[10, 10, 10, 10], exact=[False], reviews=[2, 2, 2, 2]
+    )
+    row = compare_from_counts(counts, draws=400).set_index("tag").loc["t0"]
+    # Rates 1/2, 1, 0, 1/2 on cells of 10: 5 + 10 + 0 + 5 = 20 tagged; A right on 0 + 5.
+    assert (row["accuracy_a"], row["accuracy_b"], row["difference"]) == (0.25, 0.75, 0.5)
+    assert (row["examples"], row["only_a_correct"], row["only_b_correct"]) == (4, 0, 2)
+    assert row["evidence"] == "reviewed"
+    assert row["difference_low"] < 0.5 < row["difference_high"]
+
+
+def test_compare_from_counts_says_which_cell_lacks_reviews():
+    counts = _compare(
+        [[1], [0], [0], [1]], cell_size=[10, 10, 0, 10], exact=[False], reviews=[2, 0, 0, 2]
+    )
+    row = compare_from_counts(counts, draws=200).set_index("tag").loc["t0"]
+    assert row["evidence"] == "insufficient"
+    assert row["note"].startswith("no reviewed example wrong in A and correct in B: review")
+    assert np.isnan(row["difference"])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"level": 1.5}, "level must be between 0 and 1"),
+        ({"draws": 10}, "draws must be an integer of at least 100"),
+    ],
+)
+def test_compare_from_counts_rejects_bad_options(options, message):
+    with pytest.raises(ValueError, match=message):
+        compare_from_counts(_compare([[1], [0], [0], [1]], cell_size=[1, 0, 0, 1]), **options)
+    with pytest.raises(ValueError, match="counts must be CompareCounts, got dict"):
+        compare_from_counts({})
