@@ -24,6 +24,7 @@ frames live in ``st.cache_resource`` and are never mutated):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import io
@@ -120,7 +121,15 @@ _migrate_lock = threading.Lock()
 # ------------------------------------------------------------------ the project
 def db_path() -> str:
     """The project file the app serves (``$ERRORANALYSIS_DB``, else ./erroranalysis.db)."""
-    return str(Path(os.environ.get(DB_ENV) or DEFAULT_DB).resolve())
+    return _resolved(os.environ.get(DB_ENV) or DEFAULT_DB, os.getcwd())
+
+
+@functools.lru_cache(maxsize=8)
+def _resolved(path: str, cwd: str) -> str:
+    # Every cache key holds the path: resolving it (a system call per part) each time was
+    # ~30 calls and 30 ms of a Review rerun on two busy cores. ``cwd`` is in the key, as a
+    # relative path resolves against it.
+    return str(Path(cwd, path).resolve())
 
 
 def project() -> Project:
@@ -735,24 +744,84 @@ def queue_of(draw: sampling.Draw | None, info: RunInfo) -> ReviewQueue:
     return _queue_of(draw, run_data(info))
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _outlook(
-    key: RunKey, rev: int, settings: tuple, reviews: int, _draw: sampling.Draw
+# Outlooks kept per process: one per (run key, draw's settings, reviews), at most this many.
+MAX_OUTLOOKS = 16
+
+
+class _Outlooks(NamedTuple):
+    lock: threading.Lock
+    # (run key, settings, reviews) -> (the revision it is of, the outlook or why none)
+    latest: dict[tuple, tuple[int, sampling.Outlook | str]]
+    running: set[tuple]  # those being brought up to date in the background
+
+
+@st.cache_resource(show_spinner=False)
+def _outlooks() -> _Outlooks:
+    return _Outlooks(threading.Lock(), {}, set())
+
+
+def _compute_outlook(
+    key: RunKey, rev: int, reviews: int, draw: sampling.Draw
 ) -> sampling.Outlook | str:
-    # ``settings`` name the draw (which is not hashed); the table is the one at ``rev``.
     table = _analysis("priority_table", key, rev, ())
     try:
-        return sampling.outlook(_evidence(key, rev), _draw, reviews=reviews, table=table)
+        return sampling.outlook(_evidence(key, rev), draw, reviews=reviews, table=table)
     except ValueError as err:
         return str(err)
 
 
+def _keep_outlook(slot: tuple, rev: int, result: sampling.Outlook | str) -> None:
+    store = _outlooks()
+    with store.lock:
+        known = store.latest.get(slot)
+        if known is None or known[0] <= rev:  # never replaced by an older revision's
+            store.latest.pop(slot, None)
+            store.latest[slot] = (rev, result)
+        while len(store.latest) > MAX_OUTLOOKS:
+            del store.latest[next(iter(store.latest))]  # the least recently kept
+
+
+def _refresh_outlook(slot: tuple, rev: int, draw: sampling.Draw) -> None:
+    key, _, reviews = slot
+    try:
+        _keep_outlook(slot, rev, _compute_outlook(key, rev, reviews, draw))
+    except Exception:  # the next rerun tries again, in the foreground if none is kept
+        pass
+    finally:
+        store = _outlooks()
+        with store.lock:
+            store.running.discard(slot)
+
+
 def outlook(
     info: RunInfo, draw: sampling.Draw, *, settings: tuple, reviews: int
-) -> sampling.Outlook | str:
+) -> tuple[sampling.Outlook | str, bool]:
     """What the next ``reviews`` of ``draw``'s queue buy (the target tag's interval width
-    now and after them), or why that cannot be said yet; ``settings`` identify the draw."""
-    return _outlook(run_key(info), revision(), settings, reviews, draw)
+    now and after them), or why that cannot be said yet; ``settings`` identify the draw.
+    The second value says whether it is of the project's current revision.
+
+    It takes seconds at a million examples (the tag model is fitted on every example), so
+    only the first one of a draw is computed while the page waits. After a change the page
+    gets the last one (False) while the current one is computed in a thread of its own,
+    for the next rerun."""
+    key, rev = run_key(info), revision()
+    slot = (key, settings, reviews)
+    store = _outlooks()
+    with store.lock:
+        known = store.latest.get(slot)
+        start = known is not None and known[0] != rev and slot not in store.running
+        if start:
+            store.running.add(slot)
+    if known is None:
+        result = _compute_outlook(key, rev, reviews, draw)
+        _keep_outlook(slot, rev, result)
+        return result, True
+    if start:
+        worker = threading.Thread(
+            target=_refresh_outlook, args=(slot, rev, draw), name="outlook", daemon=True
+        )
+        worker.start()
+    return known[1], known[0] == rev
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -325,21 +325,23 @@ def show_strategy() -> None:
         return
     reviews = min(len(queue), size)
     settings = (strategy, filters, draw.seed, draw.size, fraction, len(draw.examples))
-    outlook = _ui.outlook(info, draw, settings=settings, reviews=reviews)
+    outlook, current = _ui.outlook(info, draw, settings=settings, reviews=reviews)
+    # Computed again in the background after a change: said while it is a change behind.
+    behind = "" if current else " (as before the latest changes; updating)"
     if isinstance(outlook, str):
-        st.caption(f"Strategy: **{name}**. No interval to narrow yet: {_ui.md(outlook)}")
+        st.caption(f"Strategy: **{name}**. No interval to narrow yet{behind}: {_ui.md(outlook)}")
     elif outlook.reviews == 0:
         st.caption(
             f"Strategy: **{name}**. Every example of this queue is reviewed: the interval of "
-            f"**{_ui.md(outlook.tag)}** is {outlook.width:.3f} wide. Draw another sample "
-            "(a new seed, a larger share, or the next active batch) to narrow it."
+            f"**{_ui.md(outlook.tag)}** is {outlook.width:.3f} wide{behind}. Draw another "
+            "sample (a new seed, a larger share, or the next active batch) to narrow it."
         )
     else:
         st.caption(
             f"Strategy: **{name}**, narrowing the widest marginal-effect interval among the "
             f"top tags: **{_ui.md(outlook.tag)}**, {outlook.width:.3f} wide now, about "
             f"{outlook.expected_width:.3f} after the next {outlook.reviews:,} new reviews "
-            "from this queue."
+            f"from this queue{behind}."
         )
     if filtered:
         st.caption(

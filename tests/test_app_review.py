@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from app_support import DATASET, REVIEWER, add_many_tags, no_errors, open_page
@@ -283,6 +284,35 @@ def test_active_batches_narrow_the_widest_interval(reviewed, app, project_file):
         samples = project.dataset(DATASET).samples()
     assert samples["strategy"].tolist() == ["active", "active"]
     assert samples["seed"].iloc[0] != samples["seed"].iloc[1]
+
+
+def _outlook_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "outlook"]
+
+
+def test_after_a_change_the_last_outlook_is_shown_while_the_next_is_computed(
+    reviewed, app, project_file
+):
+    at = open_page(app, "review")
+    at.radio(key="rv_order").set_value("active").run()
+    at.number_input(key="rv_size").set_value(8).run()
+    before = strategy_caption(at)
+    assert "wide now, about" in before and "updating" not in before
+    with open_project(project_file) as project:  # another reviewer's review moves the estimates
+        project.dataset(DATASET).record_review("s01", reviewer="ben", tags=["car noise"])
+    at.run()
+    no_errors(at)
+    behind = strategy_caption(at)
+    assert behind == before.replace(
+        "from this queue.", "from this queue (as before the latest changes; updating)."
+    )
+    for thread in _outlook_threads():
+        thread.join(timeout=60)
+    at.run()
+    no_errors(at)
+    after = strategy_caption(at)
+    assert "wide now, about" in after and "updating" not in after
+    assert after != before  # the review of s01 is in it now
 
 
 def test_without_a_name_nothing_can_be_written(project_file):
