@@ -10,6 +10,7 @@ the cached file stays pristine) and times, each ``--repeat`` times (median and p
 * the Priorities page: click in the navigation -> every chart and table drawn and the script
   finished (<= 2 s), once with the project unchanged since the last visit and once after
   another reviewer's tag changed it (so the estimates are recomputed);
+* back to the Review page after that tag: click -> its example shown and the script done;
 * the Compare page of two runs (a next run imported into the copy first): click in the
   navigation -> its chart and table drawn (<= 2 s; see benchmarks/compare.py).
 
@@ -311,10 +312,13 @@ def _priorities_drawn(charts: int) -> str:
     )
 
 
-def time_priorities(page, repeat: int, *, before_each: Callable[[], None] | None = None) -> Timing:
+def time_priorities(
+    page, repeat: int, *, before_each: Callable[[], None] | None = None
+) -> tuple[Timing, Timing]:
     """From the Review page, click Priorities in the navigation: until every chart and table
-    is drawn and the script is done. Then back to Review, untimed."""
-    timing = Timing([], [])
+    is drawn and the script is done. Then back to Review: until its example's heading is
+    shown and the script is done (the Review page after what ``before_each`` changed)."""
+    timing, back = Timing([], []), Timing([], [])
     nav = page.get_by_test_id("stSidebarNav")
     to_priorities = nav.get_by_role("link", name="Priorities")
     to_review = nav.get_by_role("link", name="Review")
@@ -324,17 +328,15 @@ def time_priorities(page, repeat: int, *, before_each: Callable[[], None] | None
     # Plotly draws after the script run is over: count the charts once they are drawn.
     page.wait_for_function(_priorities_drawn(1), timeout=TIMEOUT_MS)
     charts = page.locator(f"[data-testid='stMain'] {PLOTLY_CHART}").count()
-    for _ in range(repeat):
-        to_review.click()
-        page.wait_for_selector("h3:has-text('Example ')", timeout=TIMEOUT_MS)
-        wait_idle(page)
-        if before_each is not None:
-            before_each()
-        timing.add(*click_and_wait(page, to_priorities, _priorities_drawn(charts)))
     to_review.click()
     page.wait_for_selector("h3:has-text('Example ')", timeout=TIMEOUT_MS)
     wait_idle(page)
-    return timing
+    for _ in range(repeat):
+        if before_each is not None:
+            before_each()
+        timing.add(*click_and_wait(page, to_priorities, _priorities_drawn(charts)))
+        back.add(*click_and_wait(page, to_review, f"!!({HEADING_JS})"))
+    return timing, back
 
 
 BARE_APP = """
@@ -372,6 +374,7 @@ class Figures:
     next: Timing
     priorities_unchanged: Timing
     priorities_changed: Timing
+    review_changed: Timing
     first_load_s: float
 
 
@@ -390,7 +393,7 @@ def measure_project(
         toggle = time_tag_toggles(page, tag, repeat)
         show_reviewed_examples(page)
         nxt = time_next(page, repeat)
-        unchanged = time_priorities(page, repeat)
+        unchanged, _ = time_priorities(page, repeat)
         writer = open_project(db)
         ids = writer.dataset(dataset).example_ids()
         counter = iter(range(10**6))
@@ -401,13 +404,13 @@ def measure_project(
             present = tag not in writer.dataset(dataset).example_tags(example)
             assert writer.dataset(dataset).set_tag(example, tag, present, actor="other") is not None
 
-        changed = time_priorities(page, repeat, before_each=another_reviewer_tags)
+        changed, review_changed = time_priorities(page, repeat, before_each=another_reviewer_tags)
         writer.close()
         page.close()
     text = log.read_text(errors="replace")
     if "Traceback" in text:
         raise RuntimeError(f"the app logged an exception while measured:\n{text}")
-    return Figures(toggle, nxt, unchanged, changed, first_load)
+    return Figures(toggle, nxt, unchanged, changed, review_changed, first_load)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -473,6 +476,12 @@ def main() -> None:
             "Priorities drawn (project unchanged)",
             large.priorities_unchanged,
             small.priorities_unchanged,
+            2000,
+        ),
+        (
+            "Review drawn (after another reviewer's tag)",
+            large.review_changed,
+            small.review_changed,
             2000,
         ),
         ("Compare drawn (two runs)", compared, compared_demo, 2000),
