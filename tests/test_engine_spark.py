@@ -323,3 +323,26 @@ def test_the_census_equals_the_in_memory_counts(spark, tmp_path_factory, rows, s
         (census.agree, expected.counts.agreement.x),
     ):
         np.testing.assert_array_equal(got, want)
+
+
+def test_a_table_name_is_read_as_the_path_is(spark, source, tmp_path):  # noqa: F811
+    from erroranalysis.engines.spark import import_spark
+
+    spark.read.parquet(source).createOrReplaceTempView("predictions_table")
+    census = []
+    for name, where in (("path", source), ("table", "predictions_table")):
+        with open_project(tmp_path / f"{name}.db") as project:
+            info, sample, _ = import_spark(project, "dev", where, size=50, spark=spark)
+            census.append(project.dataset("dev").census())
+            drawn = project.dataset("dev").sample_draws(sample)["id"].tolist()
+            census.append(drawn)
+        assert (info.source, info.format, info.counted_by) == (where, "spark", "spark")
+    (path_census, path_drawn, table_census, table_drawn) = census
+    assert path_census.names == table_census.names
+    np.testing.assert_array_equal(path_census.tagged, table_census.tagged)
+    assert path_drawn == table_drawn  # the draw does not depend on how the rows arrive
+    with (
+        open_project(tmp_path / "none.db") as project,
+        pytest.raises(ValueError, match="Spark cannot read the table 'no_such_table'"),
+    ):
+        import_spark(project, "dev", "no_such_table", spark=spark)
