@@ -18,6 +18,7 @@ from store_support import add_run
 from erroranalysis import analyses
 from erroranalysis.cli import main
 from erroranalysis.counts import Tally, tally
+from erroranalysis.engines import duckdb as duckdb_engine
 from erroranalysis.engines.duckdb import duckdb_tally, engine_for, load_tally
 from erroranalysis.sampling import draw_sample
 from erroranalysis.store import Project, open_project
@@ -205,13 +206,21 @@ def test_load_tally_refuses_an_unknown_engine(reviewed, engine):
         load_tally(project, "dev", engine=engine)
 
 
-def test_a_rule_on_a_column_sql_does_not_compare_is_refused_by_name(tmp_path):
+def test_a_rule_on_a_column_sql_does_not_compare_is_refused_by_name(tmp_path, monkeypatch):
     with build(tmp_path / "p.db", SPEC) as project:
         frame = project.dataset("dev").examples().assign(when=pd.Timestamp("2024-01-01"))
         add_run(project, "dev", frame, run="v2", metadata_columns=["snr", "kind", "when"])
         project.define_tag("recent", actor="lead", rule="when > '2023-01-01'")
         with pytest.raises(ValueError, match="rule tag 'recent' reads column 'when' of type"):
             duckdb_tally(project, "dev", run="v2")
+        with pytest.raises(ValueError, match="rule tag 'recent' reads column 'when' of type"):
+            load_tally(project, "dev", run="v2", engine="duckdb")
+        # auto counts such a run in memory, whatever its size
+        monkeypatch.setattr(duckdb_engine, "ENGINE_ROWS", 0)
+        assert engine_for(project.dataset("dev").run("v2")) == "duckdb"
+        expected = tally(analyses.load_evidence(project, "dev", run="v2"))
+        assert "recent" in expected.names
+        assert_same_tally(load_tally(project, "dev", run="v2"), expected)
 
 
 @pytest.mark.parametrize("engine", ["memory", "duckdb", "auto"])

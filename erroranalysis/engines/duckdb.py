@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from ..store import Project
     from ..store.common import RunInfo
 
-__all__ = ["check_engine", "duckdb_tally", "engine_for", "load_tally"]
+__all__ = ["UncompiledRule", "check_engine", "duckdb_tally", "engine_for", "load_tally"]
 
 # Rows per record batch read for the reviewed examples' human labels.
 _BATCH_ROWS = 1 << 16
@@ -80,6 +80,11 @@ def _run_file(project: Project, info: RunInfo) -> Iterator[Path]:
         yield path
 
 
+class UncompiledRule(ExpectedError):
+    """A rule tag reads a column of a type the SQL of rules does not compare (a date, a
+    list…): the DuckDB engine cannot count the run."""
+
+
 def check_engine(engine: object) -> str:
     """``engine`` if it is one of :data:`~erroranalysis.vocabulary.COUNT_ENGINES`, else ValueError."""
     if engine not in COUNT_ENGINES:
@@ -100,16 +105,21 @@ def load_tally(
 ) -> Tally:
     """The counts of ``dataset``'s run (its latest unless ``run``), by ``engine`` (one of
     :data:`~erroranalysis.vocabulary.COUNT_ENGINES`): the same :class:`~erroranalysis.counts.Tally`
-    whichever counts it, ``tally(load_evidence(...))``."""
+    whichever counts it, ``tally(load_evidence(...))``. ``auto`` counts in memory a run
+    whose rule tags read a column DuckDB does not compare (:class:`UncompiledRule`)."""
     info = project.dataset(dataset).run(run)
     chosen = engine_for(info, engine)
     if info.counted_by is not None:  # only its census and drawn examples are here
         from ..census import census_tally
 
         return census_tally(project, dataset, run=info.name)
-    if chosen == "memory":
-        return tally(load_evidence(project, dataset, run=info.name))
-    return duckdb_tally(project, dataset, run=info.name)
+    if chosen == "duckdb":
+        try:
+            return duckdb_tally(project, dataset, run=info.name)
+        except UncompiledRule:
+            if engine != "auto":
+                raise
+    return tally(load_evidence(project, dataset, run=info.name))
 
 
 def duckdb_tally(project: Project, dataset: str, *, run: str | None = None) -> Tally:
@@ -163,7 +173,7 @@ def _compiled_rules(
         unread = [c for c in rule.columns if c in schema.names and c not in kinds]
         if unread:
             kind = schema.field(unread[0]).type
-            raise ExpectedError(
+            raise UncompiledRule(
                 f"rule tag {name!r} reads column {unread[0]!r} of type {kind}, which the "
                 "DuckDB engine does not compare: count this run with engine 'memory'"
             )
