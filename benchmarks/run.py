@@ -30,6 +30,7 @@ import drift  # noqa: E402
 import exports  # noqa: E402
 import incremental  # noqa: E402
 import lock_wait  # noqa: E402
+import scaling  # noqa: E402
 import second_reviews  # noqa: E402
 import spark  # noqa: E402
 import synthetic  # noqa: E402
@@ -247,6 +248,7 @@ def main() -> None:
     workbook.bench(record, best_of)
     exports.bench(record)
     spark.bench(record)
+    scaling.bench(record)
     cold_start.bench(record, ui=not args.skip_ui)
     ui = HERE / "ui_latency.py"
     if not args.skip_ui and ui.exists():

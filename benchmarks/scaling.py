@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -161,6 +162,29 @@ def measure(
         rows.append(row)
         print(json.dumps(row), flush=True)
     return rows
+
+
+def bench(record: Callable[..., None], *, examples: int = 1_000_000, repeat: int = 3) -> None:
+    """For ``make bench``: the DuckDB engine's cold priorities on a stored run of
+    ``examples`` (imported once) beside the bare DuckDB counts of the same sums (target:
+    at most 2x)."""
+    subprocess.run([sys.executable, __file__, "--write", str(examples)], check=True)
+    path = parquet_of(examples)
+    kinds = ("duckdb-priorities", "bare-priorities")
+    with tempfile.TemporaryDirectory(prefix="scaling-") as work:
+        db = Path(work) / "scaling.db"
+        child("import", path, db)
+        (row,) = measure((examples,), repeat, kinds, db)
+    ours, bare = row["duckdb-priorities s"], row["bare-priorities s"]
+    record(
+        f"priorities --engine duckdb, cold ({examples // 1000:,}k)",
+        ours,
+        "s",
+        "<= 2x bare DuckDB",
+        ours <= 2 * bare,
+        f"bare DuckDB counts {bare:.2f} s; peak {row['duckdb-priorities MB']:,.0f} MB "
+        f"(bare {row['bare-priorities MB']:,.0f} MB)",
+    )
 
 
 def markdown(rows: list[dict[str, object]]) -> str:
