@@ -51,6 +51,7 @@ import pandas as pd
 
 from .estimation import LEVEL, _tag_rng
 from .evidence import _check_draws, _check_fraction
+from .frames import check_frame
 from .vocabulary import (
     AGREEMENT_THRESHOLD,
     IMPORT_QUEUE,
@@ -104,11 +105,7 @@ BLOCK_CELLS = 2_000_000
 
 # --------------------------------------------------------------------------- checks
 def _check_decisions(decisions: object) -> pd.DataFrame:
-    if not isinstance(decisions, pd.DataFrame):
-        raise ValueError(f"decisions must be a pandas DataFrame, got {type(decisions).__name__}")
-    missing = [c for c in DECISION_COLUMNS if c not in decisions.columns]
-    if missing:
-        raise ValueError(f"decisions has no {missing} columns")
+    check_frame(decisions, "decisions", DECISION_COLUMNS)
     for column in ("review", "example_id", "reviewer", "blind", "tags"):
         if decisions[column].isna().any():
             rows = list(decisions.index[decisions[column].isna()][:5])

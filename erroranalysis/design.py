@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .frames import check_frame
 from .vocabulary import LEFT_OUT_DIRECT, LEFT_OUT_FILTERED, LEFT_OUT_TAGGED, STRATUM_DIRECT
 
 __all__ = ["LEGACY", "DesignWeights", "design_weights"]
@@ -86,15 +87,6 @@ def _mask(n: int, positions: np.ndarray) -> np.ndarray:
     mask = np.zeros(n, dtype=bool)
     mask[positions[positions >= 0]] = True
     return mask
-
-
-def _check_columns(frame: object, name: str, columns: Iterable[str]) -> pd.DataFrame:
-    if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{name} has no {missing} columns")
-    return frame
 
 
 def _sample_column(reviews: pd.DataFrame) -> np.ndarray:
@@ -185,11 +177,11 @@ def design_weights(
     See the module docstring for the rules and the assumption behind them. Raises
     ValueError for a frame that lacks a column it needs. Never modifies its inputs.
     """
-    examples = _check_columns(examples, "examples", ("id", "correct"))
-    reviews = _check_columns(reviews, "reviews", REVIEW_COLUMNS)
+    examples = check_frame(examples, "examples", ("id", "correct"))
+    reviews = check_frame(reviews, "reviews", REVIEW_COLUMNS)
     if samples is None or (isinstance(samples, pd.DataFrame) and samples.empty):
         samples = pd.DataFrame(columns=list(SAMPLE_COLUMNS))
-    samples = _check_columns(samples, "samples", SAMPLE_COLUMNS)
+    samples = check_frame(samples, "samples", SAMPLE_COLUMNS)
     draws = draws or {}
     runs = runs or {}
     if ids is None or len(ids) != len(examples):
@@ -209,7 +201,7 @@ def design_weights(
         drawn = draws.get(int(sample.id))
         if drawn is None or drawn.empty:
             continue
-        _check_columns(drawn, f"the draws of sample {sample.id}", DRAW_COLUMNS)
+        check_frame(drawn, f"the draws of sample {sample.id}", DRAW_COLUMNS)
         part = _sample_part(str(sample.strategy), float(sample.size), design, drawn, observed)
         if part is not None:
             parts.append(part)

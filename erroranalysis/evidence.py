@@ -24,6 +24,7 @@ import pandas as pd
 
 from .design import DesignWeights, design_weights, retagged
 from .errors import ExpectedError
+from .frames import check_frame
 from .rules import evaluate_rule
 from .second_review import tags_by_rule
 from .store import applies_to
@@ -480,14 +481,7 @@ def _check_tags(tags: pd.DataFrame, examples: pd.DataFrame) -> None:
 
 
 def _check_taxonomy(evidence: Evidence) -> None:
-    definitions = evidence.definitions
-    if not isinstance(definitions, pd.DataFrame):
-        raise ValueError(
-            f"definitions must be a pandas DataFrame, got {type(definitions).__name__}"
-        )
-    missing = [c for c in ("description", "hlp", "effort", "rule") if c not in definitions]
-    if missing:
-        raise ValueError(f"definitions has no {missing} columns")
+    check_frame(evidence.definitions, "definitions", ("description", "hlp", "effort", "rule"))
     for name in ("data_tags", "rule_problems"):
         if not isinstance(getattr(evidence, name), Mapping):
             kind = type(getattr(evidence, name)).__name__
@@ -513,10 +507,8 @@ def check_evidence(evidence: object, *, columns: Sequence[str] = ("correct",)) -
     if not isinstance(evidence, Evidence):
         raise ValueError(f"evidence must be an Evidence, got {type(evidence).__name__}")
     examples, tags = evidence.examples, evidence.tags
-    if not isinstance(examples, pd.DataFrame):
-        raise ValueError(f"examples must be a pandas DataFrame, got {type(examples).__name__}")
-    if not isinstance(tags, pd.DataFrame):
-        raise ValueError(f"tags must be a pandas DataFrame, got {type(tags).__name__}")
+    check_frame(examples, "examples")
+    check_frame(tags, "tags")
     kinds = evidence.kinds
     if not isinstance(kinds, Mapping):
         raise ValueError(f"kinds must be a mapping tag -> kind, got {type(kinds).__name__}")

@@ -22,6 +22,8 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
+from .frames import check_frame
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
 
@@ -72,8 +74,7 @@ def neutralize_frame(frame: pd.DataFrame) -> pd.DataFrame:
     Numeric, bool and datetime columns are left alone; in mixed (object)
     columns only the string cells change. The input is not modified.
     """
-    if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    check_frame(frame, "frame")
     out = frame.copy()
     for position, column in enumerate(frame.columns):
         series = frame.iloc[:, position]
@@ -107,8 +108,7 @@ def write_csv(
     frame: pd.DataFrame, target: str | os.PathLike[str] | TextIO, *, index: bool | None = None
 ) -> None:
     """Write :func:`safe_csv` output to a path or an open text stream (UTF-8)."""
-    if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    check_frame(frame, "frame")
     write_index = (not _default_index(frame)) if index is None else bool(index)
     safe = neutralize_frame(frame)
     if isinstance(target, str | os.PathLike):
@@ -152,8 +152,7 @@ def to_json_records(frame: pd.DataFrame, *, index: bool | None = None) -> str:
     Floats keep full precision. ``index`` as in :func:`safe_csv`; the index
     goes in a field named after it (``"index"`` if unnamed).
     """
-    if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    check_frame(frame, "frame")
     write_index = (not _default_index(frame)) if index is None else bool(index)
     data = frame.reset_index() if write_index else frame
     if not data.columns.is_unique:

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from .errors import ExpectedError
+from .frames import check_frame
 from .vocabulary import AGREEMENT_BY, ORDERS, TAG_PREFIX, TAG_SEPARATOR
 
 if TYPE_CHECKING:
@@ -310,9 +311,7 @@ def log_table(
 
 # --------------------------------------------------------------------------- examples
 def _check_reviews(reviews: object) -> pd.DataFrame:
-    from .design import _check_columns
-
-    return _check_columns(reviews, "reviews", _REVIEWS_NEED)
+    return check_frame(reviews, "reviews", _REVIEWS_NEED)
 
 
 def _examples_of(evidence_or_examples: object) -> pd.DataFrame:
@@ -519,10 +518,8 @@ def apply_corrections(examples: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFr
     import numpy as np
     import pandas as pd
 
-    from .design import _check_columns
-
-    _check_columns(examples, "examples", ("id", "label"))
-    _check_columns(labels, "labels", ("id", "corrected_label"))
+    check_frame(examples, "examples", ("id", "label"))
+    check_frame(labels, "labels", ("id", "corrected_label"))
     rows = pd.Index(examples["id"].astype(str)).get_indexer(labels["id"].astype(str))
     if (rows < 0).any():
         raise ValueError(f"examples has no id {labels['id'].astype(str)[rows < 0].iloc[0]!r}")
@@ -621,10 +618,7 @@ def _write(
     kind: str | None,
     sheets: Mapping[str, pd.DataFrame] | None,
 ) -> None:
-    import pandas as pd
-
-    if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    check_frame(frame, "frame")
     if format not in FORMATS:
         raise ExpectedError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
     if sheets and format != "xlsx":

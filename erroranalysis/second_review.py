@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .frames import check_frame
 from .vocabulary import SECOND_REVIEW_RULES, STRATUM_SECOND
 
 __all__ = [
@@ -116,7 +117,7 @@ def _objects(column: pd.Series) -> np.ndarray:
 def latest_decisions(decisions: pd.DataFrame) -> pd.DataFrame:
     """Each reviewer's latest decision per example (rows of ``DatasetStore.decisions``,
     oldest first), in the order of ``decisions``."""
-    _check_columns(decisions, "decisions", DECISION_COLUMNS)
+    check_frame(decisions, "decisions", DECISION_COLUMNS)
     examples, _ = pd.factorize(_objects(decisions["example_id"]))
     return decisions[_latest(examples, _objects(decisions["reviewer"]))]
 
@@ -141,7 +142,7 @@ class _Reviewed:
 
 
 def _reviewed(decisions: pd.DataFrame) -> _Reviewed:
-    _check_columns(decisions, "decisions", DECISION_COLUMNS)
+    check_frame(decisions, "decisions", DECISION_COLUMNS)
     example, ids = pd.factorize(_objects(decisions["example_id"]))
     reviewer = _objects(decisions["reviewer"])
     keep = _latest(example, reviewer)
@@ -233,7 +234,7 @@ def tags_by_rule(
     they are; the others' rows are the rule's, sorted by example and tag."""
     if rule not in SECOND_REVIEW_RULES:
         raise ValueError(f"the rule must be one of {', '.join(SECOND_REVIEW_RULES)}, got {rule!r}")
-    _check_columns(assignments, "assignments", ("example_id", "tag"))
+    check_frame(assignments, "assignments", ("example_id", "tag"))
     votes, several = _votes(_reviewed(decisions))
     if several.empty:
         return assignments
@@ -264,7 +265,7 @@ def _adjudicated(
 ) -> pd.DataFrame:
     if adjudications is None or adjudications.empty:
         return carried
-    _check_columns(adjudications, "adjudications", ADJUDICATION_COLUMNS)
+    check_frame(adjudications, "adjudications", ADJUDICATION_COLUMNS)
     decided = adjudications[examples.get_indexer(_objects(adjudications["example_id"])) >= 0]
     pairs = pd.MultiIndex.from_arrays([_objects(decided["example_id"]), _objects(decided["tag"])])
     overruled = pd.MultiIndex.from_arrays(
@@ -303,7 +304,7 @@ def disagreements(
     table = pd.DataFrame(rows, columns=list(DISAGREEMENT_COLUMNS[:-1]), dtype=object)
     verdict: dict[tuple[str, str], bool] = {}
     if adjudications is not None and not adjudications.empty:
-        _check_columns(adjudications, "adjudications", ADJUDICATION_COLUMNS)
+        check_frame(adjudications, "adjudications", ADJUDICATION_COLUMNS)
         verdict = {
             (e, t): bool(p)
             for e, t, p in zip(
@@ -318,11 +319,3 @@ def disagreements(
         dtype=object,
     )
     return table
-
-
-def _check_columns(frame: object, name: str, columns: Iterable[str]) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{name} has no {missing} columns")

@@ -41,6 +41,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 
 from .export import FORMULA_STARTS, _default_index, python_scalar
+from .frames import check_frame
 
 __all__ = [
     "DATETIME_FORMAT",
@@ -122,10 +123,7 @@ def _check_sheets(
     titles: dict[str, str] = {}
     taken: dict[str, str] = {}
     for key, frame in sheets.items():
-        if not isinstance(frame, pd.DataFrame):
-            raise ValueError(
-                f"sheet {key!r} must be a pandas DataFrame, got {type(frame).__name__}"
-            )
+        check_frame(frame, f"sheet {key!r}")
         title = sheet_name(key)
         clash = taken.get(title.casefold())
         if clash is not None:
