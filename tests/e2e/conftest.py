@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_helpers import App, start_app
+from e2e_helpers import App, signed_in_app, start_app
 
 from benchmarks._server import CHROMIUM_ARGS, CHROMIUM_ENV, DEFAULT_CHROMIUM, stop_app
 from erroranalysis.demo import build_demo
@@ -80,16 +80,30 @@ def app_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
+def signed_in() -> bool:
+    """Whether the module's app is served with sign-in on (``signed_in_app``: a real OpenID
+    Connect provider); a module overrides this fixture to serve with sign-in."""
+    return False
+
+
+@pytest.fixture(scope="module")
 def app(
     browser_type_launch_args: dict,
     project_file: Path,
     app_env: dict[str, str],
+    signed_in: bool,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[App]:
-    """The app serving this module's ``project_file`` (one server per test module).
+    """The app serving this module's ``project_file`` (one server per test module), with
+    sign-in when the module's ``signed_in`` says so.
 
     Asks for the launch arguments first, so that without Chromium no server is started.
     """
+    if signed_in:
+        folder = tmp_path_factory.mktemp("signed-in-server")
+        with signed_in_app(project_file, folder, env=app_env) as served:
+            yield served
+        return
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
     process, url = start_app(project_file, log, env=app_env)
     try:

@@ -62,11 +62,12 @@ def start_app(
 
 
 @contextlib.contextmanager
-def signed_in_app(db: Path, folder: Path) -> Iterator[App]:
+def signed_in_app(db: Path, folder: Path, *, env: dict[str, str] | None = None) -> Iterator[App]:
     """The app on ``db`` served with ``--secrets`` naming a real OpenID Connect provider
-    (oidc-provider-mock, on a local port), its secrets and log in ``folder``; ``localhost``
-    on both sides, so the identity cookie set on the callback is sent with the app's
-    requests. Afterwards the app's log must hold no exception."""
+    (oidc-provider-mock, on a local port), ``env`` added to its environment, its secrets and
+    log in ``folder``; ``localhost`` on both sides, so the identity cookie set on the
+    callback is sent with the app's requests. Afterwards the app's log must hold no
+    exception."""
     port = _server.free_port()
     with oidc_provider_mock.run_server_in_thread(port=0) as provider:
         issuer = f"http://localhost:{provider.server_port}"
@@ -80,7 +81,7 @@ def signed_in_app(db: Path, folder: Path) -> Iterator[App]:
             f'server_metadata_url = "{issuer}/.well-known/openid-configuration"\n'
         )
         log = folder / "streamlit.log"
-        process, _ = start_app(db, log, port=port, secrets=secrets_file)
+        process, _ = start_app(db, log, port=port, env=env, secrets=secrets_file)
         try:
             yield App(url=f"http://localhost:{port}", db=db, log=log)
         finally:
