@@ -551,6 +551,16 @@ def require_run(*, labelled: bool = True) -> RunInfo:
         )
         st.page_link(page_path("drift"), label="Go to Drift", icon=":material/moving:")
         st.stop()
+    if info.counted_by is not None:  # only its counts and drawn examples are here
+        from erroranalysis.census import counted_elsewhere
+
+        refused = counted_elsewhere(project(), info.dataset, info.name)
+        st.info(
+            f"{md(str(refused))}. Its priority table: `erroranalysis priorities --dataset "
+            f"{md(info.dataset)}` on the command line.",
+            icon=":material/hub:",
+        )
+        st.stop()
     return info
 
 

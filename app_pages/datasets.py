@@ -151,6 +151,13 @@ if info is not None and info.production:
     )
     st.metric("Examples", f"{info.n_examples:,}")
     st.page_link(_ui.page_path("drift"), label="Go to Drift", icon=":material/moving:")
+elif info is not None and info.counted_by is not None:
+    st.header(f"{_ui.md(info.dataset)} · run {_ui.md(info.name)}", anchor=False)
+    a, b, c = st.columns(3)
+    a.metric("Examples", f"{info.n_examples:,}")
+    b.metric("Errors", f"{info.n_errors:,}")
+    c.metric("Accuracy", f"{info.accuracy:.1%}")
+    _ui.require_run()  # says what stays local, and stops
 elif info is not None:
     st.header(f"{_ui.md(info.dataset)} · run {_ui.md(info.name)}", anchor=False)
     summary = _ui.analysis("dataset_summary", info)
