@@ -46,7 +46,7 @@ from .vocabulary import (
     DEFAULT_QUEUE_SIZE,
     DEFAULT_RUN,
     ENGINE_ROWS,
-    ENGINES,
+    IMPORT_ENGINES,
     NO_ROLE,
     ORDERS,
     SECOND_REVIEW_RULES,
@@ -1059,8 +1059,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--engine",
-        choices=ENGINES,
-        default=ENGINES[0],
+        choices=IMPORT_ENGINES,
+        default=IMPORT_ENGINES[0],
         help="memory: keep every example; spark: count the run in Spark where it lives and "
         "keep only its counts and the examples drawn for review (needs pyspark)",
     )

@@ -21,11 +21,11 @@ from .errors import InvalidName
 __all__ = [
     "AGREEMENT_BY",
     "AGREEMENT_THRESHOLD",
+    "COUNT_ENGINES",
     "DEFAULT_QUEUE_SIZE",
     "DEFAULT_RUN",
-    "ENGINES",
-    "COUNT_ENGINES",
     "ENGINE_ROWS",
+    "IMPORT_ENGINES",
     "IMPORT_QUEUE",
     "KINDS",
     "LEFT_OUT_DIRECT",
@@ -96,7 +96,7 @@ KINDS = ("dataset", "reviewed", "rule")
 # Where an import counts a run: in memory (pandas, every example kept in the project
 # file), or in Spark where the data lives (erroranalysis.engines.spark: its counts and the
 # examples drawn for review kept).
-ENGINES = ("memory", "spark")
+IMPORT_ENGINES = ("memory", "spark")
 DEFAULT_QUEUE_SIZE = 1000  # examples an import in Spark draws for review
 # How the priority table ranks tags: by marginal effect, or by marginal effect per effort.
 ORDERS = ("marginal_effect", "effort")
