@@ -64,7 +64,9 @@ def read_csv(
 
     table = temporal_as_text(table, spelled=original, text_columns=text_columns, reread=as_text)
     table = _pandas_like_missing(table, exclude=set(text_columns))
-    return table.to_pandas()
+    # Each column's Arrow memory is let go once it is converted, so the file's table and
+    # its frame are not both held whole (the table is not used again).
+    return table.to_pandas(split_blocks=True, self_destruct=True)
 
 
 class TextTable(NamedTuple):
