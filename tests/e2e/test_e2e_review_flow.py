@@ -28,7 +28,7 @@ from e2e_helpers import (
 )
 from playwright.sync_api import Browser, Page, expect
 
-from erroranalysis.demo import SPEECH, build_demo
+from erroranalysis.demo import SPEECH
 from erroranalysis.store import open_project
 
 pytestmark = pytest.mark.browser
@@ -37,13 +37,6 @@ REVIEWER = "e2e reviewer"
 NEW_TAG = "e2e focus"  # created on the page, so only this test's examples carry it
 MOUSE_TAG = "car noise"  # a tag of the demo taxonomy, toggled with the mouse
 KEY_TAG = "people noise"  # one toggled with its keyboard shortcut
-
-
-@pytest.fixture(scope="module")
-def project_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("demo") / "demo.db"
-    build_demo(db)
-    return db
 
 
 @dataclass
