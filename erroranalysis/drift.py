@@ -30,6 +30,12 @@ production sample (``against``: predictions without labels, imported with
   times the share in dev and in production (the latter with an interval from draws of
   the accuracy and of the production share, the HLP at its priority-table value).
 
+Two steps: :func:`drift_counts` counts each tag or value on both sides
+(:class:`DriftCounts`, the contract another engine's aggregation also produces), then
+:func:`drift_from_counts` computes the table from those counts alone. Telling which tags are
+known on both sides, and a column's values, is done from the evidence before counting; a
+tag's measured HLP is the priority table's, computed from its own counts.
+
 ``tests/test_drift.py`` checks the projection against a hand computation and the share
 and projection intervals' coverage by simulation.
 """
@@ -39,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import zlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -55,7 +62,15 @@ from .evidence import (
 from .priorities import priority_table
 from .slices import holm_adjust
 
-__all__ = ["DRIFT_BY_COLUMNS", "DRIFT_COLUMNS", "MAX_VALUES", "drift_table"]
+__all__ = [
+    "DRIFT_BY_COLUMNS",
+    "DRIFT_COLUMNS",
+    "MAX_VALUES",
+    "DriftCounts",
+    "drift_counts",
+    "drift_from_counts",
+    "drift_table",
+]
 
 LEVEL = 0.95
 DRAWS = 4000
@@ -239,18 +254,35 @@ def _shares(
     }
 
 
-# --------------------------------------------------------------------------- tags
+# --------------------------------------------------------------------------- counts
 
 
-def _drift_tags(
-    evidence: Evidence,
-    inputs: Checked,
-    against: Evidence,
-    *,
-    level: float,
-    draws: int,
-    seed: int,
-) -> pd.DataFrame:
+@dataclass(frozen=True)
+class DriftCounts:
+    """Everything the drift table needs (see the module): the contract between an engine
+    that counts both sides and :func:`drift_from_counts`. Per row (R rows: the tags known
+    on both sides, or the values of ``by`` either side has, :data:`MISSING` last):
+
+    ``dev``, ``correct`` and ``against`` (int64, R) count the dev examples carrying the
+    tag (having the value), the correct predictions among them, and the production
+    examples carrying it; ``dev_examples``, ``dev_correct`` and ``against_examples`` are
+    the sides' totals. ``hlp`` (float, R) is each tag's HLP as the priority table has it
+    (set, else measured from its own counts), NaN where unknown or for a column.
+    """
+
+    by: str | None  # None: per tag; else the column whose values are the rows
+    names: tuple[object, ...]  # tag names, or the column's values
+    kinds: tuple[str, ...]  # per tag: "dataset" or "rule"; empty for a column
+    dev: np.ndarray
+    correct: np.ndarray
+    against: np.ndarray
+    dev_examples: int
+    dev_correct: int
+    against_examples: int
+    hlp: np.ndarray
+
+
+def _tag_counts(evidence: Evidence, inputs: Checked, against: Evidence) -> DriftCounts:
     known = [
         (j, tag, kind)
         for j, (tag, kind) in enumerate(zip(inputs.tag_names, inputs.kinds, strict=True))
@@ -268,91 +300,32 @@ def _drift_tags(
         if against.kinds.get(tag, "dataset") in ("dataset", "rule")
     }
     rows = [(j, tag, kind) for j, tag, kind in known if tag in production]
-    n_dev, n_against = len(evidence.examples), len(against.examples)
     matrix = inputs.matrix[:, [j for j, _, _ in rows]]
-    x_dev = matrix.sum(axis=0).astype(np.int64)
-    correct = (matrix & inputs.correct[:, None]).sum(axis=0).astype(np.int64)
     names = [tag for _, tag, _ in rows]
-    x_against = np.array(
-        [int(np.count_nonzero(against.tags[tag].to_numpy(dtype=bool))) for tag in names],
-        dtype=np.int64,
-    )
-    columns = _shares(x_dev, n_dev, correct, x_against, n_against, level)
-    accuracy = columns["accuracy_dev"]
-
     # The HLP as the priority table has it: set by the team, else measured from human
     # labels (which only the priority table's estimator measures).
     hlp = np.array([inputs.hlp.get(tag, np.nan) for tag in names], dtype=float)
     if rows and inputs.human is not None:
         table = priority_table(evidence, draws=HLP_DRAWS).set_index("tag")["hlp"]
         hlp = table.reindex(names).to_numpy(dtype=float)
-    gap = np.clip(hlp - accuracy, 0.0, None)
-    effect_against = np.full((3, len(rows)), np.nan)
-    projected = np.full((3, len(rows)), np.nan)
-    notes = np.full(len(rows), "", dtype=object)
-    total_correct = int(np.count_nonzero(inputs.correct))
-    tail = (1 - level) / 2
-    for i, tag in enumerate(names):
-        rng = _rng(seed, tag)
-        cells_correct = [correct[i], total_correct - correct[i]]
-        cells_size = [x_dev[i], n_dev - x_dev[i]]
-        cells_against = [x_against[i], n_against - x_against[i]]
-        projected[:, i] = projection(
-            cells_correct, cells_size, cells_against, rng=rng, draws=draws, level=level
-        )
-        if x_dev[i] == 0 and x_against[i] > 0:
-            notes[i] = NOTE_ONLY_PRODUCTION
-        elif np.isnan(hlp[i]):
-            notes[i] = NOTE_NO_HLP
-        elif n_against and x_dev[i]:
-            acc = rng.beta(correct[i] + 0.5, x_dev[i] - correct[i] + 0.5, draws)
-            share = rng.beta(x_against[i] + 0.5, n_against - x_against[i] + 0.5, draws)
-            effect = np.clip(hlp[i] - acc, 0.0, None) * share
-            low, high = np.quantile(effect, [tail, 1 - tail])
-            effect_against[:, i] = (gap[i] * columns["share_against"][i], low, high)
-    frame = pd.DataFrame(
-        {
-            "tag": names,
-            "kind": [kind for _, _, kind in rows],
-            **columns,
-            "hlp": hlp,
-            "marginal_effect_dev": gap * columns["share_dev"],
-            "marginal_effect_against": effect_against[0],
-            "marginal_effect_against_low": effect_against[1],
-            "marginal_effect_against_high": effect_against[2],
-            "projected_accuracy": projected[0],
-            "projected_accuracy_low": projected[1],
-            "projected_accuracy_high": projected[2],
-            "note": notes,
-        },
-        columns=DRIFT_COLUMNS,
+    return DriftCounts(
+        by=None,
+        names=tuple(names),
+        kinds=tuple(kind for _, _, kind in rows),
+        dev=matrix.sum(axis=0).astype(np.int64),
+        correct=(matrix & inputs.correct[:, None]).sum(axis=0).astype(np.int64),
+        against=np.array(
+            [int(np.count_nonzero(against.tags[tag].to_numpy(dtype=bool))) for tag in names],
+            dtype=np.int64,
+        ),
+        dev_examples=len(evidence.examples),
+        dev_correct=int(np.count_nonzero(inputs.correct)),
+        against_examples=len(against.examples),
+        hlp=hlp,
     )
-    order = np.lexsort((frame["tag"].to_numpy(dtype=str), np.nan_to_num(frame["p_value"], nan=2)))
-    return frame.iloc[order].reset_index(drop=True)
 
 
-# --------------------------------------------------------------------------- one column
-
-
-def _value_text(column: str, value: object) -> str:
-    """The row's name: a rule (in :mod:`erroranalysis.rules`' grammar) that picks it."""
-    name = column if column.isidentifier() else f"`{column}`"
-    if value is MISSING:
-        return f"{name} {MISSING}"
-    literal = repr(value.item() if isinstance(value, np.generic) else value)
-    return f"{name} == {literal}"
-
-
-def _drift_by(
-    evidence: Evidence,
-    inputs: Checked,
-    against: Evidence,
-    by: str,
-    *,
-    level: float,
-    draws: int,
-    seed: int,
-) -> pd.DataFrame:
+def _column_counts(evidence: Evidence, inputs: Checked, against: Evidence, by: str) -> DriftCounts:
     for side, name in ((evidence, "dev"), (against, "the production sample")):
         if by not in side.examples.columns:
             listing = ", ".join(repr(c) for c in list(side.examples.columns)[:20])
@@ -384,13 +357,113 @@ def _drift_by(
     size = np.bincount(dev_codes, minlength=n_cells)
     correct = np.bincount(dev_codes, weights=inputs.correct, minlength=n_cells).astype(np.int64)
     in_prod = np.bincount(prod_codes, minlength=n_cells)
+    # A value neither side has (the missing one, mostly) is no row, and no cell of the
+    # projection (it has no dev examples).
     keep = (size > 0) | (in_prod > 0)
-    columns = _shares(size[keep], len(dev), correct[keep], in_prod[keep], len(prod), level)
+    return DriftCounts(
+        by=by,
+        names=tuple(label for label, kept in zip(labels, keep, strict=True) if kept),
+        kinds=(),
+        dev=size[keep].astype(np.int64),
+        correct=correct[keep],
+        against=in_prod[keep].astype(np.int64),
+        dev_examples=len(dev),
+        dev_correct=int(np.count_nonzero(inputs.correct)),
+        against_examples=len(prod),
+        hlp=np.full(int(keep.sum()), np.nan),
+    )
+
+
+def drift_counts(evidence: Evidence, *, against: Evidence, by: str | None = None) -> DriftCounts:
+    """The sufficient statistics of :func:`drift_table` (see :class:`DriftCounts`): one
+    count per tag or value and side. ValueError naming the exact problem."""
+    inputs = check_evidence(evidence)
+    against = _check_against(against)
+    _check_options(by, LEVEL, DRAWS, 0)
+    if by is None:
+        return _tag_counts(evidence, inputs, against)
+    return _column_counts(evidence, inputs, against, by)
+
+
+# --------------------------------------------------------------------------- tags
+
+
+def _tags_from_counts(counts: DriftCounts, *, level: float, draws: int, seed: int) -> pd.DataFrame:
+    names, hlp = list(counts.names), counts.hlp
+    x_dev, correct, x_against = counts.dev, counts.correct, counts.against
+    n_dev, n_against = counts.dev_examples, counts.against_examples
+    columns = _shares(x_dev, n_dev, correct, x_against, n_against, level)
+    accuracy = columns["accuracy_dev"]
+    gap = np.clip(hlp - accuracy, 0.0, None)
+    effect_against = np.full((3, len(names)), np.nan)
+    projected = np.full((3, len(names)), np.nan)
+    notes = np.full(len(names), "", dtype=object)
+    total_correct = counts.dev_correct
+    tail = (1 - level) / 2
+    for i, tag in enumerate(names):
+        rng = _rng(seed, tag)
+        cells_correct = [correct[i], total_correct - correct[i]]
+        cells_size = [x_dev[i], n_dev - x_dev[i]]
+        cells_against = [x_against[i], n_against - x_against[i]]
+        projected[:, i] = projection(
+            cells_correct, cells_size, cells_against, rng=rng, draws=draws, level=level
+        )
+        if x_dev[i] == 0 and x_against[i] > 0:
+            notes[i] = NOTE_ONLY_PRODUCTION
+        elif np.isnan(hlp[i]):
+            notes[i] = NOTE_NO_HLP
+        elif n_against and x_dev[i]:
+            acc = rng.beta(correct[i] + 0.5, x_dev[i] - correct[i] + 0.5, draws)
+            share = rng.beta(x_against[i] + 0.5, n_against - x_against[i] + 0.5, draws)
+            effect = np.clip(hlp[i] - acc, 0.0, None) * share
+            low, high = np.quantile(effect, [tail, 1 - tail])
+            effect_against[:, i] = (gap[i] * columns["share_against"][i], low, high)
+    frame = pd.DataFrame(
+        {
+            "tag": names,
+            "kind": list(counts.kinds),
+            **columns,
+            "hlp": hlp,
+            "marginal_effect_dev": gap * columns["share_dev"],
+            "marginal_effect_against": effect_against[0],
+            "marginal_effect_against_low": effect_against[1],
+            "marginal_effect_against_high": effect_against[2],
+            "projected_accuracy": projected[0],
+            "projected_accuracy_low": projected[1],
+            "projected_accuracy_high": projected[2],
+            "note": notes,
+        },
+        columns=DRIFT_COLUMNS,
+    )
+    order = np.lexsort((frame["tag"].to_numpy(dtype=str), np.nan_to_num(frame["p_value"], nan=2)))
+    return frame.iloc[order].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- one column
+
+
+# --------------------------------------------------------------------------- one column
+
+
+def _value_text(column: str, value: object) -> str:
+    """The row's name: a rule (in :mod:`erroranalysis.rules`' grammar) that picks it."""
+    name = column if column.isidentifier() else f"`{column}`"
+    if value is MISSING:
+        return f"{name} {MISSING}"
+    literal = repr(value.item() if isinstance(value, np.generic) else value)
+    return f"{name} == {literal}"
+
+
+def _column_from_counts(
+    counts: DriftCounts, *, level: float, draws: int, seed: int
+) -> pd.DataFrame:
+    by, shown = counts.by, list(counts.names)
+    size, correct, in_prod = counts.dev, counts.correct, counts.against
+    columns = _shares(size, counts.dev_examples, correct, in_prod, counts.against_examples, level)
     point, low, high = projection(
         correct, size, in_prod, rng=_rng(seed, by), draws=draws, level=level
     )
-    shown = [label for label, kept in zip(labels, keep, strict=True) if kept]
-    notes = np.where((size[keep] == 0) & (in_prod[keep] > 0), NOTE_ONLY_PRODUCTION, "")
+    notes = np.where((size == 0) & (in_prod > 0), NOTE_ONLY_PRODUCTION, "")
     return pd.DataFrame(
         {
             "tag": [_value_text(by, value) for value in shown],
@@ -403,6 +476,21 @@ def _drift_by(
         },
         columns=DRIFT_BY_COLUMNS,
     )
+
+
+def drift_from_counts(
+    counts: DriftCounts, *, level: float = LEVEL, draws: int = DRAWS, seed: int = 0
+) -> pd.DataFrame:
+    """The table of :func:`drift_table` from its sufficient statistics
+    (:class:`DriftCounts`), whoever counted them: no per-example work. Options as
+    :func:`drift_table`'s; ValueError naming a bad one."""
+    if not isinstance(counts, DriftCounts):
+        raise ValueError(f"counts must be DriftCounts, got {type(counts).__name__}")
+    _check_options(counts.by, level, draws, seed)
+    options = {"level": float(level), "draws": int(draws), "seed": int(seed)}
+    if counts.by is None:
+        return _tags_from_counts(counts, **options)
+    return _column_from_counts(counts, **options)
 
 
 def drift_table(
@@ -424,7 +512,8 @@ def drift_table(
     inputs = check_evidence(evidence)
     against = _check_against(against)
     _check_options(by, level, draws, seed)
-    level, draws, seed = float(level), int(draws), int(seed)
     if by is None:
-        return _drift_tags(evidence, inputs, against, level=level, draws=draws, seed=seed)
-    return _drift_by(evidence, inputs, against, by, level=level, draws=draws, seed=seed)
+        counts = _tag_counts(evidence, inputs, against)
+    else:
+        counts = _column_counts(evidence, inputs, against, by)
+    return drift_from_counts(counts, level=level, draws=draws, seed=seed)

@@ -9,6 +9,7 @@ metrics, p-value adjustments, class codes, column bins) are imported: they did n
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -40,7 +41,26 @@ from erroranalysis.compare_counts import (
     _rows_at,
     _tags,
 )
+from erroranalysis.drift import (
+    DRAWS,
+    DRIFT_BY_COLUMNS,
+    DRIFT_COLUMNS,
+    HLP_DRAWS,
+    MAX_VALUES,
+    NOTE_ONLY_PRODUCTION,
+    _check_against,
+    _name,
+    _rng,
+    _shares,
+    _value_text,
+    projection,
+)
+from erroranalysis.drift import LEVEL as DRIFT_LEVEL
+from erroranalysis.drift import MISSING as DRIFT_MISSING
+from erroranalysis.drift import NOTE_NO_HLP as DRIFT_NO_HLP
+from erroranalysis.drift import _check_options as _check_drift_options
 from erroranalysis.evidence import Checked, Evidence, check_evidence
+from erroranalysis.priorities import priority_table
 from erroranalysis.slice_counts import _codes, _column_slices, _pair_counts
 from erroranalysis.slices import (
     BASELINE_COLUMNS,
@@ -414,3 +434,176 @@ def compare_runs_frames(
         )
 
     return _finish(pd.DataFrame(columns), alpha)
+
+
+# --------------------------------------------------------------------------- drift
+
+
+def _drift_tags_frames(
+    evidence: Evidence,
+    inputs: Checked,
+    against: Evidence,
+    *,
+    level: float,
+    draws: int,
+    seed: int,
+) -> pd.DataFrame:
+    known = [
+        (j, tag, kind)
+        for j, (tag, kind) in enumerate(zip(inputs.tag_names, inputs.kinds, strict=True))
+        if kind in ("dataset", "rule")
+    ]
+    for _, tag, kind in known:
+        if kind == "rule" and tag in against.rule_problems:
+            raise ValueError(
+                f"rule tag {tag!r} cannot be evaluated on the production sample "
+                f"({_name(against, 'against')}): {against.rule_problems[tag]}"
+            )
+    production = {
+        tag
+        for tag in against.tags.columns
+        if against.kinds.get(tag, "dataset") in ("dataset", "rule")
+    }
+    rows = [(j, tag, kind) for j, tag, kind in known if tag in production]
+    n_dev, n_against = len(evidence.examples), len(against.examples)
+    matrix = inputs.matrix[:, [j for j, _, _ in rows]]
+    x_dev = matrix.sum(axis=0).astype(np.int64)
+    correct = (matrix & inputs.correct[:, None]).sum(axis=0).astype(np.int64)
+    names = [tag for _, tag, _ in rows]
+    x_against = np.array(
+        [int(np.count_nonzero(against.tags[tag].to_numpy(dtype=bool))) for tag in names],
+        dtype=np.int64,
+    )
+    columns = _shares(x_dev, n_dev, correct, x_against, n_against, level)
+    accuracy = columns["accuracy_dev"]
+
+    # The HLP as the priority table has it: set by the team, else measured from human
+    # labels (which only the priority table's estimator measures).
+    hlp = np.array([inputs.hlp.get(tag, np.nan) for tag in names], dtype=float)
+    if rows and inputs.human is not None:
+        table = priority_table(evidence, draws=HLP_DRAWS).set_index("tag")["hlp"]
+        hlp = table.reindex(names).to_numpy(dtype=float)
+    gap = np.clip(hlp - accuracy, 0.0, None)
+    effect_against = np.full((3, len(rows)), np.nan)
+    projected = np.full((3, len(rows)), np.nan)
+    notes = np.full(len(rows), "", dtype=object)
+    total_correct = int(np.count_nonzero(inputs.correct))
+    tail = (1 - level) / 2
+    for i, tag in enumerate(names):
+        rng = _rng(seed, tag)
+        cells_correct = [correct[i], total_correct - correct[i]]
+        cells_size = [x_dev[i], n_dev - x_dev[i]]
+        cells_against = [x_against[i], n_against - x_against[i]]
+        projected[:, i] = projection(
+            cells_correct, cells_size, cells_against, rng=rng, draws=draws, level=level
+        )
+        if x_dev[i] == 0 and x_against[i] > 0:
+            notes[i] = NOTE_ONLY_PRODUCTION
+        elif np.isnan(hlp[i]):
+            notes[i] = DRIFT_NO_HLP
+        elif n_against and x_dev[i]:
+            acc = rng.beta(correct[i] + 0.5, x_dev[i] - correct[i] + 0.5, draws)
+            share = rng.beta(x_against[i] + 0.5, n_against - x_against[i] + 0.5, draws)
+            effect = np.clip(hlp[i] - acc, 0.0, None) * share
+            low, high = np.quantile(effect, [tail, 1 - tail])
+            effect_against[:, i] = (gap[i] * columns["share_against"][i], low, high)
+    frame = pd.DataFrame(
+        {
+            "tag": names,
+            "kind": [kind for _, _, kind in rows],
+            **columns,
+            "hlp": hlp,
+            "marginal_effect_dev": gap * columns["share_dev"],
+            "marginal_effect_against": effect_against[0],
+            "marginal_effect_against_low": effect_against[1],
+            "marginal_effect_against_high": effect_against[2],
+            "projected_accuracy": projected[0],
+            "projected_accuracy_low": projected[1],
+            "projected_accuracy_high": projected[2],
+            "note": notes,
+        },
+        columns=DRIFT_COLUMNS,
+    )
+    order = np.lexsort((frame["tag"].to_numpy(dtype=str), np.nan_to_num(frame["p_value"], nan=2)))
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def _drift_by_frames(
+    evidence: Evidence,
+    inputs: Checked,
+    against: Evidence,
+    by: str,
+    *,
+    level: float,
+    draws: int,
+    seed: int,
+) -> pd.DataFrame:
+    for side, name in ((evidence, "dev"), (against, "the production sample")):
+        if by not in side.examples.columns:
+            listing = ", ".join(repr(c) for c in list(side.examples.columns)[:20])
+            raise ValueError(f"by: {_name(side, name)} has no column {by!r} (columns: {listing})")
+    dev, prod = evidence.examples[by], against.examples[by]
+    # Each side is factorised in its own dtype (fast), then their few values are joined.
+    dev_codes, dev_values = pd.factorize(dev)
+    prod_codes, prod_values = pd.factorize(prod)
+    values = pd.Index(dev_values, dtype=object).append(pd.Index(prod_values, dtype=object))
+    values = values.unique()
+    if len(values) > MAX_VALUES:
+        raise ValueError(
+            f"by: column {by!r} has {len(values):,} values, more than {MAX_VALUES}: drift by "
+            "a column of few values (or define a rule tag that bins it)"
+        )
+    with contextlib.suppress(TypeError):  # values of several types (text, numbers) do not sort
+        values = values.sort_values()
+    # A missing value's code, -1, picks the -1 appended to each side's map.
+    codes = np.concatenate(
+        [
+            np.append(values.get_indexer(side_values), -1)[side_codes]
+            for side_codes, side_values in ((dev_codes, dev_values), (prod_codes, prod_values))
+        ]
+    )
+    labels = [*values.tolist(), DRIFT_MISSING]
+    codes = np.where(codes < 0, len(values), codes)
+    n_cells = len(labels)
+    dev_codes, prod_codes = codes[: len(dev)], codes[len(dev) :]
+    size = np.bincount(dev_codes, minlength=n_cells)
+    correct = np.bincount(dev_codes, weights=inputs.correct, minlength=n_cells).astype(np.int64)
+    in_prod = np.bincount(prod_codes, minlength=n_cells)
+    keep = (size > 0) | (in_prod > 0)
+    columns = _shares(size[keep], len(dev), correct[keep], in_prod[keep], len(prod), level)
+    point, low, high = projection(
+        correct, size, in_prod, rng=_rng(seed, by), draws=draws, level=level
+    )
+    shown = [label for label, kept in zip(labels, keep, strict=True) if kept]
+    notes = np.where((size[keep] == 0) & (in_prod[keep] > 0), NOTE_ONLY_PRODUCTION, "")
+    return pd.DataFrame(
+        {
+            "tag": [_value_text(by, value) for value in shown],
+            "value": pd.array(shown, dtype=object),
+            **columns,
+            "projected_accuracy": np.full(len(shown), point),
+            "projected_accuracy_low": np.full(len(shown), low),
+            "projected_accuracy_high": np.full(len(shown), high),
+            "note": notes.astype(object),
+        },
+        columns=DRIFT_BY_COLUMNS,
+    )
+
+
+def drift_table_frames(
+    evidence: Evidence,
+    *,
+    against: Evidence,
+    by: str | None = None,
+    level: float = DRIFT_LEVEL,
+    draws: int = DRAWS,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Today's frame-based implementation, kept as the reference."""
+    inputs = check_evidence(evidence)
+    against = _check_against(against)
+    _check_drift_options(by, level, draws, seed)
+    level, draws, seed = float(level), int(draws), int(seed)
+    if by is None:
+        return _drift_tags_frames(evidence, inputs, against, level=level, draws=draws, seed=seed)
+    return _drift_by_frames(evidence, inputs, against, by, level=level, draws=draws, seed=seed)

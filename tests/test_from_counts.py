@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from erroranalysis.compare import compare_from_counts, compare_runs
 from erroranalysis.compare_counts import CompareCounts
+from erroranalysis.drift import DriftCounts, drift_from_counts, drift_table
 from erroranalysis.evidence import Evidence
 from erroranalysis.slice_counts import LabelCounts, SliceCounts, label_counts, slice_counts
 from erroranalysis.slices import baselines, baselines_from_counts, slice_table, slices_from_counts
@@ -65,6 +66,18 @@ def evidences(draw, *, weighted: bool = False, prefix: str = "ex") -> Evidence:
         values = draw(st.lists(st.sampled_from([1.0, 2.0, 3.5]), min_size=n, max_size=n))
         weights = pd.Series(values, index=index, dtype=float).where(reviewed)
     return Evidence(examples, tags, kinds=kinds, reviewed=reviewed, hlp=hlp, weights=weights)
+
+
+def _both(new, old, evidence: Evidence, **options) -> tuple:
+    """(new table, old table), or (None, None) where the old one refuses the input with a
+    ValueError and the new one refuses it with the same message."""
+    try:
+        expected = old(evidence, **options)
+    except ValueError as err:
+        with pytest.raises(ValueError, match=re.escape(str(err))):
+            new(evidence, **options)
+        return None, None
+    return new(evidence, **options), expected
 
 
 # --------------------------------------------------------------------------- slices
@@ -294,13 +307,9 @@ def _runs_of(evidence: Evidence, other: Evidence) -> tuple[Evidence, Evidence]:
 def test_compare_runs_equals_the_frame_based_one(evidence, other, level):
     run_b, run_a = _runs_of(evidence, other)
     options = {"baseline": run_a, "level": level, "draws": 200, "seed": 1}
-    try:
-        expected = frame_oracles.compare_runs_frames(run_b, **options)
-    except ValueError as err:
-        with pytest.raises(ValueError, match=re.escape(str(err))):
-            compare_runs(run_b, **options)
+    table, expected = _both(compare_runs, frame_oracles.compare_runs_frames, run_b, **options)
+    if table is None:
         return
-    table = compare_runs(run_b, **options)
     exact = [c for c in table.columns if c not in DRAWN]
     reviewed = (table["evidence"] == "reviewed").to_numpy()
     pd.testing.assert_frame_equal(table[exact], expected[exact], check_exact=True)
@@ -394,3 +403,75 @@ def test_compare_from_counts_rejects_bad_options(options, message):
         compare_from_counts(_compare([[1], [0], [0], [1]], cell_size=[1, 0, 0, 1]), **options)
     with pytest.raises(ValueError, match="counts must be CompareCounts, got dict"):
         compare_from_counts({})
+
+
+# --------------------------------------------------------------------------- drift
+
+
+def _production(other: Evidence) -> Evidence:
+    """A production sample: ``other``'s examples without labels, its tags as they are."""
+    examples = other.examples.drop(columns=["label", "correct", "human_label"], errors="ignore")
+    return Evidence(examples, other.tags, kinds=dict(other.kinds), dataset="prod")
+
+
+@SETTINGS
+@given(
+    evidences(),
+    evidences(prefix="p"),
+    st.sampled_from([None, "region", "prediction", "score"]),
+    st.sampled_from([0.9, 0.95]),
+)
+def test_drift_table_equals_the_frame_based_one(evidence, other, by, level):
+    options = {"against": _production(other), "by": by, "level": level, "draws": 100}
+    table, expected = _both(drift_table, frame_oracles.drift_table_frames, evidence, **options)
+    if table is not None:
+        pd.testing.assert_frame_equal(table, expected, check_exact=True)
+
+
+def _drift(dev, correct, against, *, by=None, hlp=None, totals=(10, 6, 20)):
+    return DriftCounts(
+        by=by,
+        names=tuple(f"t{j}" for j in range(len(dev))) if by is None else tuple(range(len(dev))),
+        kinds=("dataset",) * len(dev) if by is None else (),
+        dev=np.array(dev, dtype=np.int64),
+        correct=np.array(correct, dtype=np.int64),
+        against=np.array(against, dtype=np.int64),
+        dev_examples=totals[0],
+        dev_correct=totals[1],
+        against_examples=totals[2],
+        hlp=np.full(len(dev), np.nan) if hlp is None else np.array(hlp, dtype=float),
+    )
+
+
+@pytest.mark.parametrize(
+    ("dev", "correct", "against", "hlp", "expected"),
+    [
+        # 4 of 10 dev examples (1 correct), 10 of 20 in production; the rest: 5 of 6 right.
+        ([4], [1], [10], [0.75], {"share_dev": 0.4, "share_against": 0.5, "shift": 0.1,
+         "accuracy_dev": 0.25, "projected_accuracy": 0.5 * 0.25 + 0.5 * 5 / 6,
+         "marginal_effect_dev": 0.5 * 0.4, "marginal_effect_against": 0.5 * 0.5}),
+        ([0], [0], [3], [np.nan], {"share_dev": 0.0, "share_against": 0.15,
+         "accuracy_dev": np.nan, "projected_accuracy": np.nan,
+         "note": "in production only: dev has no accuracy for it, so no projection"}),
+    ],
+)  # fmt: skip
+def test_drift_from_literal_counts_of_a_tag(dev, correct, against, hlp, expected):
+    row = drift_from_counts(_drift(dev, correct, against, hlp=hlp), draws=200).iloc[0]
+    assert {name: row[name] for name in expected} == pytest.approx(expected, nan_ok=True)
+
+
+def test_drift_from_literal_counts_of_a_column():
+    # Values 0 and 1: dev 6 (5 right) and 4 (1 right); production 5 and 15.
+    table = drift_from_counts(_drift([6, 4], [5, 1], [5, 15], by="x"), draws=200)
+    assert table["tag"].tolist() == ["x == 0", "x == 1"]
+    assert table["examples_against"].tolist() == [5, 15]
+    assert table["projected_accuracy"].tolist() == pytest.approx([0.25 * 5 / 6 + 0.75 / 4] * 2)
+    # The Fisher test of 6/10 against 5/20 and Holm over the two rows.
+    assert table["p_adjusted"].tolist() == pytest.approx([2 * table["p_value"].iloc[0]] * 2)
+
+
+def test_drift_from_counts_rejects_bad_options():
+    with pytest.raises(ValueError, match="draws must be an integer of at least 100"):
+        drift_from_counts(_drift([4], [1], [10]), draws=5)
+    with pytest.raises(ValueError, match="counts must be DriftCounts, got tuple"):
+        drift_from_counts(())
