@@ -756,6 +756,10 @@ def queue_of(draw: sampling.Draw | None, info: RunInfo) -> ReviewQueue:
 
 # Outlooks kept per process: one per (run key, draw's settings, reviews), at most this many.
 MAX_OUTLOOKS = 16
+# An outlook is brought up to date in the background at most this often: each update takes
+# seconds of the server's CPU at 1M examples, and while reviewers tag, every click is a
+# change (a hint for planning the next reviews may be a few changes behind).
+OUTLOOK_REFRESH_S = 20.0
 
 
 class _Outlooks(NamedTuple):
@@ -763,11 +767,12 @@ class _Outlooks(NamedTuple):
     # (run key, settings, reviews) -> (the revision it is of, the outlook or why none)
     latest: dict[tuple, tuple[int, sampling.Outlook | str]]
     running: set[tuple]  # those being brought up to date in the background
+    started: dict[tuple, float]  # when each was last brought up to date (time.monotonic)
 
 
 @st.cache_resource(show_spinner=False)
 def _outlooks() -> _Outlooks:
-    return _Outlooks(threading.Lock(), {}, set())
+    return _Outlooks(threading.Lock(), {}, set(), {})
 
 
 def _compute_outlook(
@@ -788,7 +793,9 @@ def _keep_outlook(slot: tuple, rev: int, result: sampling.Outlook | str) -> None
             store.latest.pop(slot, None)
             store.latest[slot] = (rev, result)
         while len(store.latest) > MAX_OUTLOOKS:
-            del store.latest[next(iter(store.latest))]  # the least recently kept
+            oldest = next(iter(store.latest))  # the least recently kept
+            del store.latest[oldest]
+            store.started.pop(oldest, None)
 
 
 def _refresh_outlook(slot: tuple, rev: int, draw: sampling.Draw) -> None:
@@ -813,15 +820,22 @@ def outlook(
     It takes seconds at a million examples (the tag model is fitted on every example), so
     only the first one of a draw is computed while the page waits. After a change the page
     gets the last one (False) while the current one is computed in a thread of its own,
-    for the next rerun."""
+    for the next rerun, at most every :data:`OUTLOOK_REFRESH_S` seconds."""
     key, rev = run_key(info), revision()
     slot = (key, settings, reviews)
     store = _outlooks()
     with store.lock:
         known = store.latest.get(slot)
-        start = known is not None and known[0] != rev and slot not in store.running
+        now = time.monotonic()
+        start = (
+            known is not None
+            and known[0] != rev
+            and slot not in store.running
+            and now - store.started.get(slot, -math.inf) >= OUTLOOK_REFRESH_S
+        )
         if start:
             store.running.add(slot)
+            store.started[slot] = now
     if known is None:
         result = _compute_outlook(key, rev, reviews, draw)
         _keep_outlook(slot, rev, result)

@@ -326,8 +326,8 @@ def show_strategy() -> None:
     reviews = min(len(queue), size)
     settings = (strategy, filters, draw.seed, draw.size, fraction, len(draw.examples))
     outlook, current = _ui.outlook(info, draw, settings=settings, reviews=reviews)
-    # Computed again in the background after a change: said while it is a change behind.
-    behind = "" if current else " (as before the latest changes; updating)"
+    # Brought up to date in the background after changes: said while it is behind.
+    behind = "" if current else " (as before the latest changes)"
     if isinstance(outlook, str):
         st.caption(f"Strategy: **{name}**. No interval to narrow yet{behind}: {_ui.md(outlook)}")
     elif outlook.reviews == 0:

@@ -9,6 +9,7 @@ import pytest
 from app_support import DATASET, REVIEWER, add_many_tags, no_errors, open_page
 from store_support import add_run
 
+from app_pages import _ui
 from app_pages.review import TAG_BUTTONS
 from erroranalysis.store import open_project
 
@@ -291,28 +292,39 @@ def _outlook_threads() -> list[threading.Thread]:
 
 
 def test_after_a_change_the_last_outlook_is_shown_while_the_next_is_computed(
-    reviewed, app, project_file
+    reviewed, app, project_file, monkeypatch
 ):
+    monkeypatch.setattr(_ui, "OUTLOOK_REFRESH_S", 3600.0)
     at = open_page(app, "review")
     at.radio(key="rv_order").set_value("active").run()
     at.number_input(key="rv_size").set_value(8).run()
     before = strategy_caption(at)
-    assert "wide now, about" in before and "updating" not in before
+    assert "wide now, about" in before and "latest changes" not in before
     with open_project(project_file) as project:  # another reviewer's review moves the estimates
         project.dataset(DATASET).record_review("s01", reviewer="ben", tags=["car noise"])
     at.run()
     no_errors(at)
     behind = strategy_caption(at)
     assert behind == before.replace(
-        "from this queue.", "from this queue (as before the latest changes; updating)."
+        "from this queue.", "from this queue (as before the latest changes)."
     )
     for thread in _outlook_threads():
         thread.join(timeout=60)
     at.run()
     no_errors(at)
     after = strategy_caption(at)
-    assert "wide now, about" in after and "updating" not in after
+    assert "wide now, about" in after and "latest changes" not in after
     assert after != before  # the review of s01 is in it now
+    with open_project(project_file) as project:
+        project.dataset(DATASET).record_review("s03", reviewer="ben", tags=[])
+    at.run()
+    for thread in _outlook_threads():
+        thread.join(timeout=60)
+    at.run()
+    # At most one update per OUTLOOK_REFRESH_S: the next change waits for it.
+    assert strategy_caption(at) == after.replace(
+        "from this queue.", "from this queue (as before the latest changes)."
+    )
 
 
 def test_without_a_name_nothing_can_be_written(project_file):
