@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -396,24 +394,3 @@ def test_input_is_not_modified():
     slice_table(evidence, by="duration")
     pd.testing.assert_frame_equal(examples, copies[0])
     pd.testing.assert_frame_equal(tags, copies[1])
-
-
-@pytest.mark.slow
-def test_speed_twenty_value_column_one_million_rows():
-    rng = np.random.default_rng(0)
-    n = 1_000_000
-    classes = np.array([f"class {i}" for i in range(10)])
-    label = classes[rng.integers(0, 10, n)]
-    prediction = np.where(rng.random(n) < 0.8, label, classes[rng.integers(0, 10, n)])
-    regions = np.array([f"region {i}" for i in range(20)])[rng.integers(0, 20, n)]
-    examples = pd.DataFrame({"label": label, "prediction": prediction, "region": regions})
-    examples["correct"] = examples["label"] == examples["prediction"]
-    evidence = Evidence(examples)
-    timings = []
-    for _ in range(3):
-        start = time.perf_counter()
-        table = slice_table(evidence, by="region")
-        timings.append(time.perf_counter() - start)
-    print(f"slice_table by a 20-value column, 1M rows: {min(timings) * 1000:.0f} ms")
-    assert len(table) == 20
-    assert min(timings) <= 0.5
