@@ -118,7 +118,7 @@ class DesignInputs:
         )
 
 
-def _taxonomy(
+def taxonomy(
     project: Project, dataset: str | None = None
 ) -> tuple[pd.DataFrame, dict[str, frozenset[str]]]:
     """The tag definitions indexed by tag (with ``dataset``, only those of the tags that
@@ -136,6 +136,15 @@ def _taxonomy(
 
 def _numbers(column: pd.Series) -> dict[str, float]:
     return {tag: float(v) for tag, v in column.items() if v is not None and not pd.isna(v)}
+
+
+def tag_numbers(definitions: pd.DataFrame) -> tuple[dict[str, float], dict[str, float]]:
+    """The HLP and the effort set in ``definitions`` (from :func:`taxonomy`), tag -> number,
+    checked as :func:`check_evidence` checks them (ValueError naming the tag otherwise)."""
+    return (
+        _check_numbers(_numbers(definitions["hlp"]), "hlp"),
+        _check_numbers(_numbers(definitions["effort"]), "effort", positive=True),
+    )
 
 
 def load_evidence(
@@ -173,7 +182,7 @@ def load_evidence(
         raise counted_elsewhere(project, dataset, info.name)
     store = project.dataset(dataset)
     frame = store.examples(info.name, sample_only=True) if examples is None else examples
-    definitions, data_tags = _taxonomy(project, info.dataset)
+    definitions, data_tags = taxonomy(project, info.dataset)
     columns: dict[str, np.ndarray] = {}
     kinds: dict[str, str] = {}
     for column in frame.columns:
@@ -215,7 +224,7 @@ def load_evidence(
         columns[name] = column
         kinds[name] = "reviewed"
 
-    inputs = _design_inputs(project, dataset, frame, ids=positions)
+    inputs = design_inputs(project, dataset, frame, ids=positions)
     previous = base.design_inputs if reusable else None
     if previous is not None and base.design is not None and previous.same(inputs):
         # Only which examples carry a reviewed tag may differ: recount those left out.
@@ -225,7 +234,7 @@ def load_evidence(
         sizes = (
             None if info.counted_by is None else (info.n_errors, info.n_examples - info.n_errors)
         )
-        design = _design(project, dataset, inputs, tagged=assignments["example_id"], sizes=sizes)
+        design = design_of(project, dataset, inputs, tagged=assignments["example_id"], sizes=sizes)
         reviewed = design.weights.notna().rename("reviewed")
     tags = pd.DataFrame(columns, index=frame.index) if columns else pd.DataFrame(index=frame.index)
     return Evidence(
@@ -272,7 +281,7 @@ def reviewed_tags(project: Project, dataset: str) -> pd.DataFrame:
     )
 
 
-def _design_inputs(
+def design_inputs(
     project: Project, dataset: str, frame: pd.DataFrame, *, ids: pd.Index
 ) -> DesignInputs:
     """What ``frame``'s design weights depend on. Second reviews are left out: their
@@ -289,7 +298,7 @@ def _design_inputs(
     )
 
 
-def _design(
+def design_of(
     project: Project,
     dataset: str,
     inputs: DesignInputs,
@@ -337,7 +346,7 @@ def reviewable_tags(project: Project, dataset: str | None = None) -> list[str]:
 def derived_tags(project: Project) -> frozenset[str]:
     """The tags nobody sets by hand (the complement of :func:`reviewable_tags`): rule tags
     and the tags that come with the data of any dataset."""
-    definitions, data_tags = _taxonomy(project)
+    definitions, data_tags = taxonomy(project)
     every = frozenset(definitions.index).union(*data_tags.values())
     return every - frozenset(project.tags_for(None))
 

@@ -1052,3 +1052,17 @@ def test_a_new_tag_refuses_a_name_taken_meanwhile(project):
     project.delete_tag("car noise", actor="ana")
     project.define_tag("car noise", actor="ben", rule="snr_db < 3", new=True)  # free again
     assert project.tag_definitions().set_index("tag").loc["car noise", "rule"] == "snr_db < 3"
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 22])
+def test_copy_frame_writes_the_run_as_its_examples_read(project, tmp_path, chunk):
+    path = tmp_path / "run.parquet"
+    project.dataset("dev").copy_frame(None, path, chunk=chunk)
+    assert_frame_equal(pd.read_parquet(path), project.dataset("dev").examples())
+
+
+def test_copy_frame_of_an_unknown_run_names_it_and_writes_nothing(project, tmp_path):
+    path = tmp_path / "run.parquet"
+    with pytest.raises(StoreError, match="dataset 'dev' has no run 'nope'"):
+        project.dataset("dev").copy_frame("nope", path)
+    assert not path.exists()

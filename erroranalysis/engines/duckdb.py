@@ -1,7 +1,7 @@
 """The DuckDB engine: a run's counts out-of-core, without the run as a pandas frame.
 
 A run is a Parquet blob in the project file. :func:`duckdb_tally` copies it from SQLite
-(:meth:`sqlite3.Connection.blobopen`, a few megabytes at a time) to a temporary file, and
+(:meth:`~erroranalysis.store.DatasetStore.copy_frame`, a few megabytes at a time) to a temporary file, and
 DuckDB reads only the columns the counts need (``correct``, the human labels, the
 ``tag:NAME`` columns and the columns of the rules) to count every dataset tag and every
 rule (compiled by :mod:`.sql`) over every example in one GROUP BY. Reviewed
@@ -32,15 +32,14 @@ from ..counts import TagCounts, Tally, count_tags, join_tallies, tally
 from ..errors import ExpectedError
 from ..evidence import (
     Checked,
-    _check_numbers,
-    _design,
-    _design_inputs,
-    _numbers,
-    _taxonomy,
+    design_inputs,
+    design_of,
     human_agreement,
     load_evidence,
     no_labels,
     reviewed_tags,
+    tag_numbers,
+    taxonomy,
 )
 from ..rules import parse_rule
 from ..vocabulary import COUNT_ENGINES, ENGINE_ROWS, TAG_PREFIX
@@ -58,10 +57,6 @@ __all__ = ["UncompiledRule", "check_engine", "duckdb_tally", "engine_for", "load
 _BATCH_ROWS = 1 << 16
 
 
-# Bytes of the run's blob copied at a time.
-_COPY_BYTES = 1 << 22
-
-
 @contextmanager
 def _run_file(project: Project, info: RunInfo) -> Iterator[Path]:
     """The run's Parquet blob copied, a few megabytes at a time, to a temporary file that
@@ -70,13 +65,7 @@ def _run_file(project: Project, info: RunInfo) -> Iterator[Path]:
     or more at 10M examples (docs/performance.md)."""
     with tempfile.TemporaryDirectory(prefix="erroranalysis-run-") as folder:
         path = Path(folder) / "run.parquet"
-        blob = project._conn.blobopen("runs", "frame", info.id, readonly=True)
-        try:
-            with path.open("wb") as out:
-                while chunk := blob.read(_COPY_BYTES):
-                    out.write(chunk)
-        finally:
-            blob.close()
+        project.dataset(info.dataset).copy_frame(info.name, path)
         yield path
 
 
@@ -128,7 +117,7 @@ def duckdb_tally(project: Project, dataset: str, *, run: str | None = None) -> T
     import pyarrow.parquet as pq
 
     info = project.dataset(dataset).run(run)
-    definitions, _ = _taxonomy(project, info.dataset)
+    definitions, _ = taxonomy(project, info.dataset)
     with _run_file(project, info) as path:
         parquet = pq.ParquetFile(path)
         schema = parquet.schema_arrow
@@ -144,8 +133,7 @@ def duckdb_tally(project: Project, dataset: str, *, run: str | None = None) -> T
         reviewed = _reviewed_tally(
             project, info, definitions, {*tags, *rules}, parquet, human, size
         )
-    hlp = _check_numbers(_numbers(definitions["hlp"]), "hlp")
-    effort = _check_numbers(_numbers(definitions["effort"]), "effort", positive=True)
+    hlp, effort = tag_numbers(definitions)
     joined = join_tallies(census.tally(hlp={}, effort={}), reviewed)
     return replace(
         joined,
@@ -214,7 +202,7 @@ def _reviewed_tally(
     from the run's index, their human labels read from the Parquet for those rows alone.
     Without reviews or reviewed tags nothing is read."""
     assignments = reviewed_tags(project, info.dataset)
-    inputs = _design_inputs(project, info.dataset, None, ids=None)
+    inputs = design_inputs(project, info.dataset, None, ids=None)
     if assignments.empty and inputs.reviews.empty:
         none = np.zeros((2, 0), dtype=np.int64)
         return Tally(
@@ -225,7 +213,7 @@ def _reviewed_tally(
     assignments = assignments[where >= 0].assign(position=where[where >= 0])
     frame = pd.DataFrame({"id": ids, "correct": correct}, copy=False)
     inputs = replace(inputs, frame=frame, ids=ids)
-    design = _design(project, info.dataset, inputs, tagged=assignments["example_id"])
+    design = design_of(project, info.dataset, inputs, tagged=assignments["example_id"])
     weights = design.weights.to_numpy(dtype=float)
     rows = np.flatnonzero(~np.isnan(weights))
     names, tagged = [], []

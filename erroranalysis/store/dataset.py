@@ -177,6 +177,24 @@ class DatasetStore(SecondReviews):
         return _blob_to_frame(blob[0], columns, missing_ok=columns is not None)
 
     @_guarded
+    def copy_frame(self, run: str | None, path: Path, *, chunk: int = 1 << 22) -> None:
+        """Write the run's example frame, its Parquet blob as stored, to the file ``path``,
+        ``chunk`` bytes at a time (the frame is never whole in memory). A run counted
+        elsewhere: StoreError naming it, as :meth:`examples`."""
+        info = self.run(run)
+        if info.counted_by is not None:
+            from ..census import counted_elsewhere
+
+            raise counted_elsewhere(self.project, self.name, info.name)
+        blob = self.project._conn.blobopen("runs", "frame", info.id, readonly=True)
+        try:
+            with Path(path).open("wb") as out:
+                while data := blob.read(chunk):
+                    out.write(data)
+        finally:
+            blob.close()
+
+    @_guarded
     def example_ids(self) -> pd.Index:
         """Every example id of the dataset, across its runs."""
         indexes = [self.project.run_index(info)[0] for info in self.runs()]
