@@ -340,6 +340,8 @@ def cmd_import(args: argparse.Namespace) -> None:
     mapping = ColumnMapping(**{role: getattr(args, f"{role}_column") for role in ROLES})
     if args.engine == "spark":
         return _import_spark(args, dataset, mapping)
+    if args.queue_out is not None:
+        raise CliError("--queue-out is for an import with --engine spark: use sample after it")
     result = read_dataset(
         args.file,
         columns=mapping,
@@ -371,6 +373,8 @@ def _import_spark(args: argparse.Namespace, dataset: str, mapping: ColumnMapping
         raise CliError(f"{flag} is for an import in memory, not with --engine spark")
     from .engines.spark import import_spark
 
+    if args.queue_out is not None and not Path(args.queue_out).expanduser().parent.is_dir():
+        raise CliError(f"--queue-out {args.queue_out}: its folder does not exist")
     with _project(args, write=True, create=True) as project:
         try:
             info, sample, warnings = import_spark(
@@ -392,15 +396,32 @@ def _import_spark(args: argparse.Namespace, dataset: str, mapping: ColumnMapping
             )
         except ValueError as err:
             raise CliError(f"import --engine spark: {err}; nothing was written") from None
-        drawn = len(project.dataset(dataset).sample_draws(sample))
+        draws = project.dataset(dataset).sample_draws(sample)
+        if args.queue_out is not None:
+            from .export import safe_csv
+            from .importing.tables import sample_sheet
+
+            sheet = sample_sheet(
+                project.dataset(dataset).examples(info.name, sample_only=True),
+                draws,
+                sample=sample,
+                run=info.name,
+                columns=info.metadata_columns,
+            )
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(
         f"counted {info.n_examples} examples ({info.n_errors} errors, accuracy "
         f"{info.accuracy:.1%}) in Spark into dataset {info.dataset!r}, run {info.name!r} of "
-        f"{args.db}; kept the counts and the {drawn} examples of sample {sample} "
+        f"{args.db}; kept the counts and the {len(draws)} examples of sample {sample} "
         "drawn for review"
     )
+    if args.queue_out is not None:
+        write_atomic(args.queue_out, safe_csv(sheet))
+        print(
+            f"wrote {args.queue_out}: fill in reviewer and tags, then erroranalysis reviews "
+            f"import {args.queue_out} --dataset {dataset}"
+        )
 
 
 def cmd_reviews_import(args: argparse.Namespace) -> None:
@@ -1072,6 +1093,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"with --engine spark: the examples drawn for review (default: {DEFAULT_QUEUE_SIZE})",
     )
     p.add_argument("--seed", type=int, default=0, help="with --engine spark: the draw's seed")
+    p.add_argument(
+        "--queue-out",
+        metavar="FILE",
+        help="with --engine spark: write the drawn examples as the CSV to fill in (as sample "
+        "writes it), for reviews import",
+    )
     p.add_argument(
         "--correct-fraction",
         type=float,

@@ -198,6 +198,53 @@ def test_commands_that_need_every_example_name_the_run(projects, command, capsys
     assert "run 'main' of dataset 'dev' was imported with --engine spark" in capsys.readouterr().err
 
 
+def test_the_drawn_queue_is_written_to_fill_in_and_its_reviews_are_of_the_sample(
+    source, tmp_path, capsys
+):
+    db, sheet = tmp_path / "project.db", tmp_path / "queue.csv"
+    args = ["import", source, "--db", str(db), "--dataset", "dev", "--engine", "spark"]
+    assert main([*args, "--queue-size", "120", "--seed", "5", "--queue-out", str(sheet)]) == 0
+    assert f"wrote {sheet}: fill in reviewer and tags" in capsys.readouterr().out
+    queue = pd.read_csv(sheet, keep_default_na=False)
+    with open_project(db) as project:
+        sample = int(project.dataset("dev").samples()["id"].iloc[0])
+        draws = project.dataset("dev").sample_draws(sample)
+    # One row per drawn example, in review order, each standing for 1/π examples.
+    assert queue["id"].astype(str).tolist() == draws["id"].astype(str).tolist()
+    assert set(queue["sample"]) == {sample} and set(queue["run"]) == {"main"}
+    assert queue["weight"].tolist() == (1.0 / draws["probability"]).tolist()
+    assert list(queue.columns[:5]) == ["id", "sample", "run", "stratum", "weight"]
+    assert list(queue.columns[-2:]) == ["reviewer", "tags"]
+    queue.loc[:29, "reviewer"] = "ana"
+    queue.loc[:29, "tags"] = "muffled"
+    queue.to_csv(sheet, index=False)
+    assert main(["reviews", "import", str(sheet), "--db", str(db), "--dataset", "dev"]) == 0
+    assert f"recorded 30 reviews of sample {sample}" in capsys.readouterr().out
+    with open_project(db) as project:
+        reviews = project.dataset("dev").reviews()
+    assert len(reviews) == 30 and set(reviews["sample_id"]) == {sample}
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--engine", "spark", "--queue-out", "missing/queue.csv"], "its folder does not exist"),
+        (["--queue-out", "queue.csv"], "--queue-out is for an import with --engine spark"),
+    ],
+    ids=["missing folder", "in memory"],
+)
+def test_a_queue_file_that_cannot_be_written_is_refused_before_the_import(
+    source, tmp_path, capsys, flags, expected
+):
+    db = tmp_path / "project.db"
+    flags = [str(tmp_path / f) if f.endswith(".csv") else f for f in flags]
+    capsys.readouterr()
+    assert main(["import", source, "--db", str(db), "--dataset", "dev", *flags]) == 1
+    assert expected in capsys.readouterr().err
+    assert not db.exists()
+    assert not any(tmp_path.glob("**/queue.csv"))
+
+
 def _unchanged(db) -> tuple:
     """What a failed import must leave as it was: every table's rows."""
     with sqlite3.connect(db) as conn:
