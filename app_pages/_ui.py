@@ -533,10 +533,12 @@ def current_run() -> RunInfo | None:
         return None
 
 
-def require_run(*, labelled: bool = True) -> RunInfo:
+def require_run(*, labelled: bool = True, counted: bool = False) -> RunInfo:
     """The chosen run; stops the page with a pointer to the Datasets page when there is none
     and, unless ``labelled`` is False, with a pointer to the Drift page when the run is of a
-    production sample: with no labels it has no errors, accuracy or reviews to show."""
+    production sample: with no labels it has no errors, accuracy or reviews to show. A run
+    counted elsewhere (``import --engine spark``) stops it too, unless ``counted`` says the
+    page shows what its counts give (see :func:`counted_analysis`)."""
     info = current_run()
     if info is None:
         st.info("No dataset yet: import one on the Datasets page.")
@@ -551,7 +553,7 @@ def require_run(*, labelled: bool = True) -> RunInfo:
         )
         st.page_link(page_path("drift"), label="Go to Drift", icon=":material/moving:")
         st.stop()
-    if info.counted_by is not None:  # only its counts and drawn examples are here
+    if info.counted_by is not None and not counted:  # only its counts and drawn examples
         from erroranalysis.census import counted_elsewhere
 
         refused = counted_elsewhere(project(), info.dataset, info.name)
@@ -924,6 +926,27 @@ def analysis(name: str, info: RunInfo, **options: Any) -> Any:
     rev = None if name in RUN_ONLY_ANALYSES else revision()
     keyed = {k: run_key(v) if isinstance(v, RunInfo) else v for k, v in options.items()}
     return _analysis(name, run_key(info), rev, tuple(sorted(keyed.items())))
+
+
+# The analyses that take a run's counts (a Tally) as well as its evidence: on a run counted
+# elsewhere they are computed from its census and the reviews of its drawn examples.
+COUNTED_ANALYSES = frozenset({"priority_table"})
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _counted_analysis(name: str, key: RunKey, rev: int, options: tuple) -> Any:
+    from erroranalysis.census import census_tally
+
+    counts = census_tally(project(), key.dataset, run=key.run)
+    return analyses.ANALYSES[name](counts, **dict(options))
+
+
+def counted_analysis(name: str, info: RunInfo, **options: Any) -> Any:
+    """:func:`analysis` of a run counted elsewhere, for a name in :data:`COUNTED_ANALYSES`:
+    from its counts, once per revision; a copy, the page's own."""
+    if name not in COUNTED_ANALYSES:
+        raise ValueError(f"{name!r} needs every example; from counts: {sorted(COUNTED_ANALYSES)}")
+    return _counted_analysis(name, run_key(info), revision(), tuple(sorted(options.items())))
 
 
 def frame_digest(frame: pd.DataFrame) -> str:

@@ -29,7 +29,7 @@ SHOWN = [
 ERROR_SHARE_SHOWN = ["tag", "share_of_errors", "interval", "errors", "reviewed_errors", "kind"]
 
 st.title("Priorities")
-info = _ui.require_run()
+info = _ui.require_run(counted=True)
 _ui.flash()
 st.caption(
     "For each tag: gap = HLP − accuracy, share = fraction of the data with the tag, and "
@@ -41,7 +41,11 @@ st.caption(
 by = st.segmented_control(
     "Rank by", list(RANK_BY), format_func=RANK_BY.get, key="pr_by", default="marginal_effect"
 )
-table = _ui.analysis("priority_table", info, by=by or "marginal_effect")
+# A run counted elsewhere (import --engine spark) has its counts here, not its examples: the
+# ranking and its charts come from the counts; what needs every example is not shown.
+counted = info.counted_by is not None
+rank = _ui.counted_analysis if counted else _ui.analysis
+table = rank("priority_table", info, by=by or "marginal_effect")
 if left_out := priorities.left_out_summary(table.attrs.get("left_out", {})):
     st.caption(_ui.md(left_out))
 # The download holds every column of the ranking (the interval ends too), not just those shown.
@@ -61,6 +65,15 @@ _charts.show(_ui.chart("marginal_effect_bars", table), key="pr_effect_chart", wh
 _charts.show(_ui.chart("gap_share_bubbles", table), key="pr_bubble_chart", where=right)
 
 st.header("Where the errors are", anchor=False)
+if counted:
+    st.info(
+        f"Run {_ui.md(info.name)} was imported with `--engine {info.counted_by}`: the "
+        "ranking comes from its counts and the reviews of its drawn examples. The error "
+        "shares, untagged errors and overlaps need every example, which stay where the run "
+        "was counted.",
+        icon=":material/hub:",
+    )
+    st.stop()
 shares = _ui.analysis("error_shares", info)
 left, right = st.columns(2)
 _charts.show(_ui.chart("error_share_bars", shares), key="pr_share_chart", where=left)

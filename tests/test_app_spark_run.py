@@ -10,7 +10,8 @@ import pytest
 from app_support import no_errors, open_page, start_app
 from store_support import add_run
 
-from erroranalysis.census import Census
+from erroranalysis.census import Census, census_tally
+from erroranalysis.priorities import priority_table
 from erroranalysis.store import open_project
 
 NOTE = "was imported with --engine spark"
@@ -47,7 +48,7 @@ def counted(tmp_path, monkeypatch):
     return db
 
 
-@pytest.mark.parametrize("page", ["review", "priorities", "audit", "tags", "discover"])
+@pytest.mark.parametrize("page", ["review", "audit", "tags", "discover"])
 def test_pages_that_need_every_example_say_the_run_was_counted_elsewhere(counted, page):
     at = open_page(start_app(), page)
     no_errors(at)
@@ -62,3 +63,18 @@ def test_the_datasets_page_shows_the_whole_run_and_what_stays_local(counted):
     no_errors(at)
     assert [m.value for m in at.metric] == ["10,000", "1,500", "85.0%"]
     assert NOTE in " ".join(info.value for info in at.info).replace("\\", "")
+
+
+def test_priorities_ranks_the_run_from_its_counts(counted):
+    at = open_page(start_app(), "priorities")
+    no_errors(at)
+    with open_project(counted) as project:
+        expected = priority_table(census_tally(project, "big"))
+    shown = at.dataframe[0].value
+    assert shown["tag"].tolist() == expected["tag"].tolist() == ["far"]
+    # 300 of 1,500 errors and 900 of 8,500 correct predictions carry it: share 12%.
+    assert shown["share"].tolist() == expected["share"].tolist() == [0.12]
+    assert shown["accuracy"].tolist() == expected["accuracy"].tolist() == [0.75]
+    notes = " ".join(info.value for info in at.info)
+    assert "the ranking comes from its counts" in notes
+    assert "error shares, untagged errors and overlaps need every example" in notes
