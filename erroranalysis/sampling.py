@@ -114,9 +114,11 @@ def frame_design(filters: ReviewFilters | None) -> dict | None:
 
 
 # --------------------------------------------------------------------------- checks
-def _check_options(
+def check_sample_options(
     size: object, strategy: object, seed: object, correct_fraction: object
 ) -> tuple[int, str, int, float]:
+    """The options of a draw (:func:`draw_sample`) as (size, strategy, seed, fraction),
+    or ValueError naming the option that is wrong."""
     if not isinstance(strategy, str) or strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     for value, name in ((size, "size"), (seed, "seed")):
@@ -135,7 +137,7 @@ def _check_options(
     return int(size), strategy, int(seed), float(correct_fraction)
 
 
-def _class_sizes(
+def class_sizes(
     size: int, n_errors: int, n_correct: int, fraction: float, *, where: str
 ) -> tuple[int, int]:
     """(errors, correct examples) to draw: ``floor(size × fraction)`` correct examples,
@@ -193,7 +195,7 @@ class _Strata:
 
 def _stratified(correct: np.ndarray, size: int, fraction: float, where: str) -> _Strata:
     n_errors = int((~correct).sum())
-    errors, rest = _class_sizes(size, n_errors, len(correct) - n_errors, fraction, where=where)
+    errors, rest = class_sizes(size, n_errors, len(correct) - n_errors, fraction, where=where)
     return _Strata(
         codes=correct.astype(np.int64),
         names=[STRATUM_ERROR, STRATUM_CORRECT],
@@ -220,7 +222,7 @@ def _confidence(
     codes = correct.astype(np.int64) * k + band  # errors' bands first, then correct ones
     sizes = np.bincount(codes, minlength=2 * k)
     n_errors = int(sizes[:k].sum())
-    classes = _class_sizes(size, n_errors, len(correct) - n_errors, fraction, where=where)
+    classes = class_sizes(size, n_errors, len(correct) - n_errors, fraction, where=where)
     factor = np.arange(k, 0, -1, dtype=float)  # band 1 (least confident): K; band K: 1
     drawn = np.zeros(2 * k, dtype=np.int64)
     for c, (total, what) in enumerate(zip(classes, ("errors", "correct examples"), strict=True)):
@@ -450,7 +452,7 @@ def draw_sample(
     frame, a frame without the errors (or correct examples) a stratum needs, a run
     without confidence for ``confidence`` sampling, no reviewed tag for ``active``.
     """
-    size, strategy, seed, fraction = _check_options(size, strategy, seed, correct_fraction)
+    size, strategy, seed, fraction = check_sample_options(size, strategy, seed, correct_fraction)
     inputs = check_evidence(evidence)
     examples = evidence.examples
     n = len(examples)
@@ -693,6 +695,8 @@ __all__ = [
     "Outlook",
     "active_probabilities",
     "band_stratum",
+    "check_sample_options",
+    "class_sizes",
     "draw_sample",
     "feature_columns",
     "frame_design",

@@ -43,7 +43,7 @@ from ..importing.report import Report, value_text
 from ..importing.tags import tag_name
 from ..importing.values import to_bool
 from ..roles import ColumnMapping
-from ..sampling import DEFAULT_CORRECT_FRACTION, Draw, _class_sizes
+from ..sampling import DEFAULT_CORRECT_FRACTION, Draw, check_sample_options, class_sizes
 from ..vocabulary import (
     DEFAULT_QUEUE_SIZE,
     DEFAULT_RUN,
@@ -326,7 +326,7 @@ def _census(view: DataFrame, *, tags: list[str], rules: Mapping[str, str], human
     the run), in one GROUP BY (:func:`erroranalysis.engines.sql.census_sql`)."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    from .sql import arrow_kinds, census_counts, census_sql, rule_sql
+    from .sql import arrow_kinds, census_of, census_sql, rule_sql
 
     kinds = arrow_kinds(to_arrow_schema(view.schema))
     compiled: dict[str, str] = {}
@@ -346,18 +346,7 @@ def _census(view: DataFrame, *, tags: list[str], rules: Mapping[str, str], human
         rows = view.sparkSession.sql(query).collect()
     finally:
         view.sparkSession.catalog.dropTempView(name)
-    counts = census_counts(rows, tags=len(tags) + len(compiled), human=human)
-    names = (*tags, *compiled)
-    return Census(
-        engine=ENGINE,
-        size=(int(counts.size[0]), int(counts.size[1])),
-        names=names,
-        kinds=tuple("dataset" if t in tags else "rule" for t in names),
-        rules=tuple(texts.get(t) for t in names),
-        tagged=counts.tag.x,
-        human=counts.agreement.n,
-        agree=counts.agreement.x,
-    )
+    return census_of(rows, tags=tags, rules=texts, human=human, engine=ENGINE)
 
 
 def _draw(
@@ -376,13 +365,11 @@ def _draw(
     smallest seeded hash of their id; and the drawn rows of the source (Arrow)."""
     from pyspark.sql import functions as F
 
-    from ..sampling import _check_options
-
-    size, _, seed, fraction = _check_options(size, "stratified", seed, fraction)
+    size, _, seed, fraction = check_sample_options(size, "stratified", seed, fraction)
     total = census.size[0] + census.size[1]
     if size > total:
         raise ValueError(f"size {size:,} is more than the {total:,} examples of the run")
-    wanted = _class_sizes(size, census.size[0], census.size[1], fraction, where="the run")
+    wanted = class_sizes(size, census.size[0], census.size[1], fraction, where="the run")
     keyed = frame.withColumn("__stratum", correct.cast("int")).withColumn(
         "__key", F.xxhash64(F.lit(seed), ident)
     )
