@@ -127,7 +127,7 @@ def _evaluate(node: ast.AST, frame: pd.DataFrame, aliases: dict[str, str]) -> np
     if isinstance(node, ast.UnaryOp):
         return ~_evaluate(node.operand, frame, aliases)
     if isinstance(node, ast.Name):
-        return _column(frame, node, aliases).fillna(False).astype(bool).to_numpy()
+        return _holds(_column(frame, node, aliases))
     assert isinstance(node, ast.Compare)
     operands = [node.left, *node.comparators]
     result = np.ones(len(frame), dtype=bool)
@@ -150,9 +150,24 @@ def _evaluate(node: ast.AST, frame: pd.DataFrame, aliases: dict[str, str]) -> np
                 f"cannot compare {ast.unparse(left)} with {ast.unparse(right)}: "
                 "text and numbers do not mix"
             ) from None
-        compared = compared.fillna(False) if isinstance(compared, pd.Series) else compared
-        result &= np.asarray(compared, dtype=bool)
+        result &= (
+            _holds(compared)
+            if isinstance(compared, pd.Series)
+            else np.asarray(compared, dtype=bool)
+        )
     return result
+
+
+def _holds(values: pd.Series) -> np.ndarray:
+    """Per row, whether ``values`` is true; a missing value is false. Only the known values
+    are cast: filling the missing ones with False first would put a bool in a text or float
+    column, which pandas is deprecating."""
+    missing = values.isna().to_numpy()
+    if not missing.any():
+        return values.astype(bool).to_numpy()
+    held = np.zeros(len(values), dtype=bool)
+    held[~missing] = values[~missing].astype(bool).to_numpy()
+    return held
 
 
 def _operand(node: ast.AST, frame: pd.DataFrame, aliases: dict[str, str]):

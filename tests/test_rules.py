@@ -38,6 +38,24 @@ def test_rules_select_the_right_examples(rule, expected):
     assert evaluate_rule(rule, FRAME).tolist() == expected
 
 
+@pytest.mark.filterwarnings("error")  # no cast pandas is deprecating (a bool fill of text)
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [
+        (pd.Series(["a", "", None, "b"]), [True, False, False, True]),
+        (pd.Series([1.5, 0.0, np.nan, -2.0]), [True, False, False, True]),
+        (pd.Series([1, 0, None, 3], dtype="Int64"), [True, False, False, True]),
+        (pd.Series([True, False, None, True], dtype="boolean"), [True, False, False, True]),
+        (pd.Series([True, False, None, True], dtype=object), [True, False, False, True]),
+        (pd.Series([1, 0, 2, 3]), [True, False, True, True]),
+    ],
+)
+def test_a_bare_column_holds_where_its_value_is_true_and_not_missing(column, expected):
+    frame = pd.DataFrame({"c": column})
+    assert evaluate_rule("c", frame).tolist() == expected
+    assert evaluate_rule("not c", frame).tolist() == [not held for held in expected]
+
+
 @pytest.mark.parametrize(
     ("rule", "message"),
     [
