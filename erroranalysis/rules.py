@@ -19,7 +19,8 @@ import pandas as pd
 
 MAX_RULE_LENGTH = 500
 
-_COMPARE: dict[type, Callable] = {
+# What each comparison of the grammar does (the SQL of rules compiles the same operators).
+COMPARISONS: dict[type, Callable] = {
     ast.Eq: operator.eq,
     ast.NotEq: operator.ne,
     ast.Lt: operator.lt,
@@ -78,14 +79,14 @@ def _check(node: ast.AST, columns: list[str], aliases: dict[str, str]) -> None:
                 if not isinstance(right, ast.List | ast.Tuple | ast.Set):
                     raise ValueError("'in' needs a list of values, e.g. noise in ['car', 'people']")
                 for item in right.elts:
-                    _literal(item)
-            elif type(op) not in _COMPARE:
+                    literal(item)
+            elif type(op) not in COMPARISONS:
                 raise ValueError(f"comparison {type(op).__name__} is not allowed")
         for operand in operands:
             if isinstance(operand, ast.Name):
                 columns.append(aliases.get(operand.id, operand.id))
             elif not isinstance(operand, ast.List | ast.Tuple | ast.Set):
-                _literal(operand)
+                literal(operand)
         if not any(isinstance(o, ast.Name) for o in operands):
             raise ValueError("a comparison must name a column")
     elif isinstance(node, ast.Name):
@@ -97,9 +98,11 @@ def _check(node: ast.AST, columns: list[str], aliases: dict[str, str]) -> None:
         )
 
 
-def _literal(node: ast.AST) -> object:
+def literal(node: ast.AST) -> object:
+    """The value a rule's literal stands for: text, a number (signed) or a bool; ValueError
+    naming anything else (so a rule never evaluates an expression)."""
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        value = _literal(node.operand)
+        value = literal(node.operand)
         if isinstance(value, int | float) and not isinstance(value, bool):
             return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.Constant) and isinstance(node.value, str | int | float | bool):
@@ -134,7 +137,7 @@ def _evaluate(node: ast.AST, frame: pd.DataFrame, aliases: dict[str, str]) -> np
     for op, left, right in zip(node.ops, operands, operands[1:], strict=False):
         a = _operand(left, frame, aliases)
         if isinstance(op, ast.In | ast.NotIn):
-            values = [_literal(item) for item in right.elts]
+            values = [literal(item) for item in right.elts]
             held = (
                 a.isin(values).to_numpy()
                 if isinstance(a, pd.Series)
@@ -144,7 +147,7 @@ def _evaluate(node: ast.AST, frame: pd.DataFrame, aliases: dict[str, str]) -> np
             continue
         b = _operand(right, frame, aliases)
         try:
-            compared = _COMPARE[type(op)](a, b)
+            compared = COMPARISONS[type(op)](a, b)
         except TypeError:
             raise ValueError(
                 f"cannot compare {ast.unparse(left)} with {ast.unparse(right)}: "
@@ -173,7 +176,7 @@ def _holds(values: pd.Series) -> np.ndarray:
 def _operand(node: ast.AST, frame: pd.DataFrame, aliases: dict[str, str]):
     if isinstance(node, ast.Name):
         return _column(frame, node, aliases)
-    return _literal(node)
+    return literal(node)
 
 
 def _column(frame: pd.DataFrame, node: ast.Name, aliases: dict[str, str]) -> pd.Series:

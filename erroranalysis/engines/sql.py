@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..rules import _COMPARE, Rule, _literal, parse_rule
+from ..rules import COMPARISONS, Rule, literal, parse_rule
 from ..vocabulary import TAG_PREFIX
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ class _Compiler:
             if kind == "bool":  # compared as a number, as pandas does
                 ref, kind = f"CAST({ref} AS INTEGER)", "number"
             return kind, ref, None
-        value = _literal(node)
+        value = literal(node)
         return ("text" if isinstance(value, str) else "number"), None, value
 
     def literal(self, value: object) -> str:
@@ -169,7 +169,7 @@ class _Compiler:
     def compare(self, op: ast.cmpop, left: ast.AST, right: ast.AST) -> str:
         a_kind, a_ref, a = self.operand(left)
         if isinstance(op, ast.In | ast.NotIn):
-            values = [_literal(item) for item in right.elts]
+            values = [literal(item) for item in right.elts]
             if a_ref is None:
                 held = a in values
                 return _truth(held if isinstance(op, ast.In) else not held)
@@ -182,7 +182,7 @@ class _Compiler:
         b_kind, b_ref, b = self.operand(right)
         if a_ref is None and b_ref is None:
             try:
-                return _truth(bool(_COMPARE[type(op)](a, b)))
+                return _truth(bool(COMPARISONS[type(op)](a, b)))
             except TypeError:
                 raise _mixed(left, right) from None
         differs = isinstance(op, ast.NotEq)
