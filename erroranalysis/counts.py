@@ -356,15 +356,9 @@ def join_tallies(*parts: Tally) -> Tally:
     the reviews left out)."""
     if not parts:
         raise ValueError("join_tallies needs at least one tally")
-    sizes = [np.broadcast_to(p.counts.size.reshape(2, -1), (2, len(p.names))) for p in parts]
-    size = np.concatenate(sizes, axis=1)
-    if not size.shape[1] or (size == size[:, :1]).all():
-        # One size per stratum, as one engine gives it.
-        size = (
-            parts[0].counts.size.reshape(2, -1)[:, 0].copy()
-            if not size.shape[1]
-            else size[:, 0].copy()
-        )
+    size = np.concatenate([p.counts.sizes for p in parts], axis=1)
+    if (size == size[:, :1]).all():  # one size per stratum, as one engine gives it
+        size = (size if size.shape[1] else parts[0].counts.size.reshape(2, -1))[:, 0].copy()
     return Tally(
         names=tuple(name for p in parts for name in p.names),
         kinds=tuple(kind for p in parts for kind in p.kinds),
