@@ -8,6 +8,7 @@ import concurrent.futures
 import math
 import re
 import sqlite3
+import tracemalloc
 from pathlib import Path
 
 import pandas as pd
@@ -370,3 +371,32 @@ def test_examples_and_dataset_tags_read_back_as_imported(tmp_path_factory, monke
     assert got == sorted((f"e{i}", e[0], e[1], int(e[2]), e[3]) for i, e in enumerate(examples))
     tagged = rows(path, "SELECT example_id FROM tagged_examples WHERE tag = 'noisy' ORDER BY 1")
     assert tagged == sorted((f"e{i}",) for i, e in enumerate(examples) if e[4])
+
+
+def test_a_runs_rows_are_made_a_chunk_at_a_time(tmp_path, monkeypatch):
+    # A run's SQL values made at once as Python objects (five a row, the ids as strings)
+    # weigh about 190 bytes a row; made 2,000 rows at a time, what lives at once is the
+    # run's sort order and class codes (24 bytes a row) and one chunk.
+    monkeypatch.setattr(examples_module, "STATEMENTS_PER_CHUNK", 4)
+    n = 200_000
+    frame = pd.DataFrame(
+        {
+            "id": pd.array([f"example-{i:07d}" for i in range(n)], dtype="str"),
+            "label": pd.array(["yes", "no"] * (n // 2), dtype="str"),
+            "prediction": pd.array(["yes"] * n, dtype="str"),
+            "correct": [True, False] * (n // 2),
+            "confidence": [0.25] * n,
+            "tag:telephone": [True] * n,
+        }
+    )
+    path = tmp_path / "p.db"
+    with open_project(path) as project:
+        tracemalloc.start()
+        try:
+            add_run(project, "dev", frame, dataset_tags=["telephone"])
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert rows(path, "SELECT count(*), sum(correct) FROM examples") == [(n, n // 2)]
+    assert rows(path, "SELECT count(*) FROM tagged_examples") == [(n,)]
+    assert peak < 40 * n, peak

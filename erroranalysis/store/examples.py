@@ -6,15 +6,17 @@ and prediction among the run's classes in ``run_classes``, correct, confidence) 
 row per dataset tag an example came with in ``run_tags``.
 With the views of schema 5 (see :mod:`.schema`), ``sqlite3``, Datasette or sqlite-utils
 join examples, tags and reviews by name. Both tables are written in the transaction that
-imports the run, from rows prepared before it (:func:`run_rows`).
+imports the run (:func:`run_rows` sorts them before it; their values are made a chunk at
+a time as they are written).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,43 +41,65 @@ CLASS_COLUMNS = ("label", "prediction")
 # reset), which was most of the insert's time: a million five-column rows went in 2-3.5
 # times faster here.
 ROWS_PER_INSERT = 500
+# Statements whose values are made as Python objects at a time. A run's values as one
+# list (five per row, each a Python object) weighed more than its frame; a chunk of them
+# at a time is a few megabytes, whatever the run's size.
+STATEMENTS_PER_CHUNK = 100
 
 
 @dataclass(frozen=True)
 class RunRows:
-    """One run's rows, sorted by id: for ``run_examples`` the values of every row one
-    after another (:data:`EXAMPLE_COLUMNS`, so five per row, label and prediction as
-    codes), for ``run_classes`` the name of each code, for ``run_tags`` the ids that
-    carry each dataset tag."""
+    """One run's rows, sorted by id, whose values are made a chunk at a time
+    (:meth:`example_values`, :meth:`tag_values`): for ``run_examples`` the columns of
+    :data:`EXAMPLE_COLUMNS` (label and prediction as codes), for ``run_classes`` the name
+    of each code, for ``run_tags`` the ids that carry each dataset tag."""
 
-    values: list
+    ids: pa.Array | pa.ChunkedArray  # the frame's ids, in its row order
+    order: np.ndarray  # the frame's positions in id order
+    columns: tuple[np.ndarray | None, ...]  # the other columns, None where NULL
     classes: list[str]
-    tagged: dict[str, list[str]]
+    tagged: dict[str, np.ndarray]  # per dataset tag, the positions that carry it, in id order
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def example_values(self, lo: int, hi: int) -> list:
+        """The values of rows ``lo`` to ``hi`` (in id order) one after another, five per
+        row: Python strings, ints, bools and floats (a NaN confidence is stored as NULL)."""
+        take = self.order[lo:hi]
+        table = np.full((len(take), len(EXAMPLE_COLUMNS)), None, dtype=object)
+        table[:, 0] = self.ids.take(take).to_pylist()
+        for j, column in enumerate(self.columns, start=1):
+            if column is not None:
+                table[:, j] = column[take]
+        return table.ravel().tolist()
+
+    def tag_values(self, tag: str, lo: int, hi: int) -> list[str]:
+        """The ids of rows ``lo`` to ``hi`` of those that carry ``tag``, in id order."""
+        return self.ids.take(self.tagged[tag][lo:hi]).to_pylist()
 
 
 def run_rows(frame: pd.DataFrame, tags: Sequence[str]) -> RunRows:
     """The SQL rows of a run's canonical frame and of its dataset ``tags`` (each a bool
     column ``tag:NAME`` of the frame), sorted by id so that both tables, keyed by id, grow
     at their end; the frame is not changed."""
-    order = pc.sort_indices(pa.array(frame["id"].astype(str))).to_numpy()
-    table = np.full((len(frame), len(EXAMPLE_COLUMNS)), None, dtype=object)
+    ids = pa.array(frame["id"].astype(str))
+    order = pc.sort_indices(ids).to_numpy()
     classes, codes = _class_codes(frame)
-    for j, name in enumerate(EXAMPLE_COLUMNS):
+    columns = []
+    for name in EXAMPLE_COLUMNS[1:]:
         if name not in frame.columns:
-            continue  # NULL: a production run has no label or correct
-        if name in codes:
-            values = codes[name]
+            columns.append(None)  # NULL: a production run has no label or correct
+        elif name in codes:
+            columns.append(codes[name])
         else:
-            # Python bools and floats; a NaN confidence is stored as NULL by SQLite.
-            values = frame[name].to_numpy(dtype=bool if name == "correct" else None)
-        table[:, j] = values[order]
-    ids = table[:, 0]
+            columns.append(frame[name].to_numpy(dtype=bool if name == "correct" else None))
     tagged = {
-        tag: ids[frame[TAG_PREFIX + tag].to_numpy(dtype=bool)[order]].tolist()
+        tag: order[frame[TAG_PREFIX + tag].to_numpy(dtype=bool)[order]]
         for tag in tags
         if TAG_PREFIX + tag in frame.columns
     }
-    return RunRows(values=table.ravel().tolist(), classes=classes, tagged=tagged)
+    return RunRows(ids=ids, order=order, columns=tuple(columns), classes=classes, tagged=tagged)
 
 
 def _class_codes(frame: pd.DataFrame) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -128,31 +152,38 @@ def write_run_rows(
         "INSERT INTO run_examples"
         " (run_id, example_id, label_code, prediction_code, correct, confidence)",
         f"({run}, ?, ?, ?, ?, ?)",
-        rows.values,
+        len(rows),
+        rows.example_values,
     )
-    for tag, ids in rows.tagged.items():
+    for tag, positions in rows.tagged.items():
         _insert(
             conn,
             "INSERT INTO run_tags (tag_id, run_id, example_id)",
             f"({int(tag_ids[tag])}, {run}, ?)",
-            ids,
+            len(positions),
+            functools.partial(rows.tag_values, tag),
         )
 
 
-def _insert(conn: sqlite3.Connection, head: str, row: str, values: list) -> None:
-    """``head VALUES row, row, ...`` over ``values``, the rows' values one after another
-    (as many per row as ``row`` has parameters), up to :data:`ROWS_PER_INSERT` rows a
-    statement."""
+def _insert(
+    conn: sqlite3.Connection, head: str, row: str, n: int, values: Callable[[int, int], list]
+) -> None:
+    """``head VALUES row, row, ...`` over ``n`` rows, up to :data:`ROWS_PER_INSERT` a
+    statement; ``values(lo, hi)`` gives the values of rows ``lo`` to ``hi`` one after
+    another (as many per row as ``row`` has parameters), asked for
+    :data:`STATEMENTS_PER_CHUNK` statements at a time."""
     width = row.count("?")
     per = min(ROWS_PER_INSERT, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width)
-    n = len(values) // width
     whole = n - n % per
     statement = f"{head} VALUES {', '.join([row] * per)}"
     step = per * width
-    for lo in range(0, whole * width, step):
-        conn.execute(statement, values[lo : lo + step])
+    chunk = per * STATEMENTS_PER_CHUNK
+    for start in range(0, whole, chunk):
+        batch = values(start, min(start + chunk, whole))
+        for lo in range(0, len(batch), step):
+            conn.execute(statement, batch[lo : lo + step])
     if whole < n:
-        conn.execute(f"{head} VALUES {', '.join([row] * (n - whole))}", values[whole * width :])
+        conn.execute(f"{head} VALUES {', '.join([row] * (n - whole))}", values(whole, n))
 
 
 def fill_run_rows(conn: sqlite3.Connection) -> None:
