@@ -1,8 +1,13 @@
 """Charts and table formats of the pages.
 
-Charts are Plotly figures. Plotly draws text as SVG text but reads a small subset of HTML
-in it (``<b>``, ``<br>``, ``<a href>``) and HTML entities, so every string from data (tag
-names, class names, slice values) goes through :func:`plain` before it enters a figure.
+Charts are Plotly figures, or Vega-Lite specifications (plain dicts) where Plotly adds
+nothing the reader needs: the bars and bubbles of the Priorities page, which the browser
+draws several times faster (its time after another reviewer's tag was mostly drawing).
+Plotly draws text as SVG text but reads a small subset of HTML in it (``<b>``, ``<br>``,
+``<a href>``) and HTML entities, so every string from data (tag names, class names, slice
+values) goes through :func:`plain` before it enters a Plotly figure. Vega-Lite draws text
+as text and its tooltips escape HTML, so strings from data enter its specifications as they
+are (escaped, they would show as ``&lt;``).
 
 A chart draws at most :data:`TOP` tags or slices and says in its subtitle what the rest
 hold: with thousands of tags a chart of all of them is megabytes of JSON that freezes the
@@ -40,9 +45,13 @@ def _plain_all(values: Iterable[object]) -> list[str]:
     return [plain(v) for v in values]
 
 
-def show(fig: go.Figure, *, key: str, where: Any = st) -> None:
-    """Draw ``fig`` full width in ``where`` (``st`` or a container)."""
-    where.plotly_chart(fig, width="stretch", config=PLOTLY_CONFIG, key=key)
+def show(fig: go.Figure | dict[str, Any], *, key: str, where: Any = st) -> None:
+    """Draw ``fig`` (a Plotly figure or a Vega-Lite specification) full width in ``where``
+    (``st`` or a container)."""
+    if isinstance(fig, dict):
+        where.vega_lite_chart(fig, width="stretch", key=key)
+    else:
+        where.plotly_chart(fig, width="stretch", config=PLOTLY_CONFIG, key=key)
 
 
 def percent(label: str, help: str | None = None) -> st.column_config.NumberColumn:
@@ -305,6 +314,91 @@ def rest_note(
     )
 
 
+# ------------------------------------------------------------------ Vega-Lite helpers
+def _vega_title(title: str, note: str | None) -> dict[str, Any]:
+    heading: dict[str, Any] = {"text": title, "anchor": "start"}
+    if note:
+        heading |= {"subtitle": note, "subtitleColor": GREY}
+    return heading
+
+
+def _vega_empty(title: str) -> dict[str, Any]:
+    return {
+        "title": _vega_title(title, None),
+        "height": 120,
+        "data": {"values": [{"text": "Nothing to chart yet"}]},
+        "mark": {"type": "text", "color": GREY},
+        "encoding": {"text": {"field": "text"}},
+    }
+
+
+def _records(rows: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    """The ``columns`` of ``rows`` as JSON records, missing values as null (not NaN)."""
+    # Column by column as Python values: DataFrame.to_dict spends ~30 ms on 25 rows here.
+    lists = [[None if pd.isna(v) else v for v in rows[name].tolist()] for name in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*lists, strict=True)]
+
+
+def _kind_colors(kinds: Iterable[object]) -> dict[str, Any]:
+    """A colour per tag kind, in order of appearance, with its legend on top."""
+    domain = [str(k) for k in dict.fromkeys(kinds)]
+    return {
+        "field": "kind",
+        "type": "nominal",
+        "scale": {"domain": domain, "range": [KIND_COLORS.get(k, GREY) for k in domain]},
+        "legend": {"title": "kind", "orient": "top"},
+    }
+
+
+def _vega_bars(
+    rows: pd.DataFrame,
+    *,
+    title: str,
+    note: str | None,
+    x: str,
+    x_title: str,
+    tooltip: list[dict[str, Any]],
+    color: dict[str, Any],
+) -> dict[str, Any]:
+    """Horizontal bars of ``x`` per tag in ``rows``' order (first on top), each with its
+    95% interval (``x``_low to ``x``_high; none where an end is unknown)."""
+    interval = [f"{x}_low", f"{x}_high"]
+    fields = list(dict.fromkeys(["tag", x, *interval, *(t["field"] for t in tooltip)]))
+    if "field" in color:
+        fields.append(color["field"])
+    return {
+        "title": _vega_title(title, note),
+        "data": {"values": _records(rows, list(dict.fromkeys(fields)))},
+        "height": {"step": ROW_HEIGHT},
+        "encoding": {
+            "y": {"field": "tag", "type": "nominal", "sort": None, "title": None},
+        },
+        "layer": [
+            {
+                "mark": {"type": "bar"},
+                "encoding": {
+                    "x": {
+                        "field": x,
+                        "type": "quantitative",
+                        "title": x_title,
+                        "axis": {"format": ".0%"},
+                        "scale": {"zero": True},
+                    },
+                    "color": color,
+                    "tooltip": tooltip,
+                },
+            },
+            {
+                "mark": {"type": "errorbar", "ticks": True, "color": "#333333"},
+                "encoding": {
+                    "x": {"field": interval[0], "type": "quantitative"},
+                    "x2": {"field": interval[1]},
+                },
+            },
+        ],
+    }
+
+
 # ------------------------------------------------------------------ charts
 def class_balance(balance: pd.DataFrame, *, label: str, count: str) -> go.Figure:
     """Examples per true class, most frequent first."""
@@ -326,19 +420,14 @@ def class_balance(balance: pd.DataFrame, *, label: str, count: str) -> go.Figure
     return fig
 
 
-def _by_kind(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """The rows of each tag kind, in order of appearance: one trace (legend entry) per kind."""
-    return [(kind, table[table["kind"] == kind]) for kind in table["kind"].unique()]
-
-
-def marginal_effect_bars(table: pd.DataFrame, *, top: int = TOP) -> go.Figure:
-    """Marginal effect per tag with its 95% interval, the first ``top`` tags in rank order;
-    the subtitle says how many more there are and what share of the marginal effect they
-    hold."""
+def marginal_effect_bars(table: pd.DataFrame, *, top: int = TOP) -> dict[str, Any]:
+    """Marginal effect per tag with its 95% interval, the first ``top`` tags in rank order,
+    coloured by kind (a Vega-Lite specification); the subtitle says how many more there are
+    and what share of the marginal effect they hold."""
     title = "Marginal effect (95% interval)"
     everything = table[table["marginal_effect"].notna()]
     if everything.empty:
-        return _empty(title)
+        return _vega_empty(title)
     known = everything.head(top)
     rest = everything.index[len(known) :]
     note = rest_note(
@@ -346,36 +435,33 @@ def marginal_effect_bars(table: pd.DataFrame, *, top: int = TOP) -> go.Figure:
         len(everything),
         tail=_share_of_rest(everything["marginal_effect"], rest, what="marginal effect"),
     )
-    fig = _figure(title, rows=len(known), note=note)
-    for kind, rows in _by_kind(known):
-        fig.add_bar(
-            x=rows["marginal_effect"].to_numpy(),
-            y=_plain_all(rows["tag"]),
-            orientation="h",
-            name=plain(kind),
-            marker_color=KIND_COLORS.get(str(kind), GREY),
-            error_x=_interval(
-                rows["marginal_effect"], rows["marginal_effect_low"], rows["marginal_effect_high"]
-            ),
-            customdata=_with_evidence(rows, ["marginal_effect_low", "marginal_effect_high"]),
-            hovertemplate="<b>%{y}</b><br>marginal effect: %{x:.2%}"
-            "<br>95% interval: %{customdata[0]:.2%} – %{customdata[1]:.2%}"
-            "<br>evidence: %{customdata[2]}<extra>%{fullData.name}</extra>",
-        )
-    _categories(fig, "y", _plain_all(known["tag"]))
-    fig.update_xaxes(title="marginal effect on accuracy", tickformat=".0%", rangemode="tozero")
-    fig.update_layout(barmode="overlay", legend_title_text="kind")
-    return fig
+    return _vega_bars(
+        known,
+        title=title,
+        note=note,
+        x="marginal_effect",
+        x_title="marginal effect on accuracy",
+        color=_kind_colors(known["kind"]),
+        tooltip=[
+            {"field": "tag"},
+            {"field": "marginal_effect", "title": "marginal effect", "format": ".2%"},
+            {"field": "marginal_effect_low", "title": "95% interval from", "format": ".2%"},
+            {"field": "marginal_effect_high", "title": "95% interval to", "format": ".2%"},
+            {"field": "evidence"},
+            {"field": "kind"},
+        ],
+    )
 
 
-def gap_share_bubbles(table: pd.DataFrame, *, top: int = TOP) -> go.Figure:
-    """Gap to HLP against share of the data for the ``top`` tags of largest marginal effect:
-    the top right is where data helps most. Only the few largest bubbles carry a label, so
-    labels do not pile up; hovering shows every tag drawn."""
+def gap_share_bubbles(table: pd.DataFrame, *, top: int = TOP) -> dict[str, Any]:
+    """Gap to HLP against share of the data for the ``top`` tags of largest marginal effect
+    (a Vega-Lite specification): the top right is where data helps most. Only the few
+    largest bubbles carry a label (neighbours along the x axis alternately above and below),
+    so labels do not pile up; hovering shows every tag drawn."""
     title = "Gap to HLP vs share of the data"
     everything = table[table["gap"].notna() & table["share"].notna()]
     if everything.empty:
-        return _empty(title)
+        return _vega_empty(title)
     all_effects = everything["marginal_effect"].fillna(0).clip(lower=0)
     drawn = all_effects.sort_values(ascending=False, kind="stable").index[:top]
     known = everything.loc[everything.index.isin(drawn)]
@@ -387,77 +473,84 @@ def gap_share_bubbles(table: pd.DataFrame, *, top: int = TOP) -> go.Figure:
     )
     effect = all_effects.loc[known.index]
     largest = float(effect.max())
-    size = 10 + 34 * np.sqrt(effect / largest) if largest > 0 else effect * 0 + 10
-    # Label the largest bubbles only; neighbours along the x axis alternate above and below.
+    diameter = 10 + 34 * np.sqrt(effect / largest) if largest > 0 else effect * 0 + 10
     labelled = effect.sort_values(ascending=False, kind="stable").index[:BUBBLE_LABELS]
     by_share = known.loc[labelled].sort_values("share").index
-    position = pd.Series("top center", index=known.index)
-    position[by_share[1::2]] = "bottom center"
-    text = pd.Series("", index=known.index, dtype=object)
-    text[labelled] = _plain_all(known.loc[labelled, "tag"])
-    fig = _figure(title, min_height=420, note=note)
-    for kind, rows in _by_kind(known):
-        fig.add_scatter(
-            x=rows["share"].to_numpy(),
-            y=rows["gap"].to_numpy(),
-            mode="markers+text",
-            name=plain(kind),
-            text=text[rows.index].tolist(),
-            textposition=position[rows.index].tolist(),
-            textfont={"size": 11},
-            marker={
-                "size": size[rows.index].to_numpy(),
-                "color": KIND_COLORS.get(str(kind), GREY),
-                "opacity": 0.7,
-                "line": {"width": 1, "color": "white"},
+    label = pd.Series("", index=known.index, dtype=object)
+    label[by_share[0::2]] = "above"
+    label[by_share[1::2]] = "below"
+    rows = known.assign(effect=effect, area=diameter**2, label=label)
+    share = {"field": "share", "type": "quantitative", "axis": {"format": ".0%"}}
+    gap = {"field": "gap", "type": "quantitative", "axis": {"format": ".0%"}}
+
+    def labels(where: str, baseline: str, dy: int) -> dict[str, Any]:
+        return {
+            "transform": [{"filter": {"field": "label", "equal": where}}],
+            "mark": {"type": "text", "baseline": baseline, "dy": dy, "fontSize": 11},
+            "encoding": {"text": {"field": "tag"}},
+        }
+
+    return {
+        "title": _vega_title(title, note),
+        "data": {
+            "values": _records(rows, ["tag", "kind", "share", "gap", "effect", "area", "label"])
+        },
+        "height": 340,
+        "encoding": {
+            "x": share | {"title": "share of the data", "scale": {"zero": True}},
+            "y": gap | {"title": "gap (HLP − accuracy)"},
+        },
+        "layer": [
+            {
+                "mark": {"type": "circle", "opacity": 0.7, "stroke": "white", "strokeWidth": 1},
+                "encoding": {
+                    "size": {"field": "area", "type": "quantitative", "scale": None},
+                    "color": _kind_colors(rows["kind"]),
+                    "tooltip": [
+                        {"field": "tag"},
+                        {"field": "share", "title": "share of the data", "format": ".1%"},
+                        {"field": "gap", "format": ".1%"},
+                        {"field": "effect", "title": "marginal effect", "format": ".2%"},
+                        {"field": "kind"},
+                    ],
+                },
             },
-            customdata=np.column_stack(
-                [_plain_all(rows["tag"]), effect[rows.index].to_numpy()]
-            ).astype(object),
-            hovertemplate="<b>%{customdata[0]}</b><br>share of the data: %{x:.1%}"
-            "<br>gap: %{y:.1%}<br>marginal effect: %{customdata[1]:.2%}"
-            "<extra>%{fullData.name}</extra>",
-        )
-    fig.update_xaxes(title="share of the data", tickformat=".0%", rangemode="tozero")
-    fig.update_yaxes(title="gap (HLP − accuracy)", tickformat=".0%", zeroline=True)
-    fig.update_layout(legend_title_text="kind")
-    return fig
+            labels("above", "bottom", -12),
+            labels("below", "top", 12),
+        ],
+    }
 
 
-def error_share_bars(shares: pd.DataFrame, *, top: int = TOP) -> go.Figure:
+def error_share_bars(shares: pd.DataFrame, *, top: int = TOP) -> dict[str, Any]:
     """Share of the (reviewed) errors carrying each tag, with its 95% interval: the ``top``
-    largest shares; the subtitle says how large the rest are at most."""
+    largest shares (a Vega-Lite specification); the subtitle says how large the rest are at
+    most."""
     title = "Share of errors per tag"
     everything = shares[shares["share_of_errors"].notna()]
     if everything.empty:
-        return _empty(title)
+        return _vega_empty(title)
     ordered = everything.sort_values("share_of_errors", ascending=False, kind="stable")
     known, rest = ordered.head(top), ordered.iloc[top:]
     largest = float(rest["share_of_errors"].max()) if len(rest) else 0.0
     note = rest_note(
         len(known), len(everything), tail=f"each on at most {largest:.1%} of the errors"
     )
-    names = _plain_all(known["tag"])
-    fig = _figure(title, rows=len(known), note=note)
-    fig.add_bar(
-        x=known["share_of_errors"].to_numpy(),
-        y=names,
-        orientation="h",
-        marker_color=ORANGE,
-        showlegend=False,
-        error_x=_interval(
-            known["share_of_errors"], known["share_of_errors_low"], known["share_of_errors_high"]
-        ),
-        customdata=known[
-            ["share_of_errors_low", "share_of_errors_high", "errors", "reviewed_errors"]
-        ].to_numpy(dtype=float),
-        hovertemplate="<b>%{y}</b><br>share of errors: %{x:.1%}"
-        "<br>95% interval: %{customdata[0]:.1%} – %{customdata[1]:.1%}"
-        "<br>%{customdata[2]:,} of %{customdata[3]:,} errors looked at<extra></extra>",
+    return _vega_bars(
+        known,
+        title=title,
+        note=note,
+        x="share_of_errors",
+        x_title="share of errors",
+        color={"value": ORANGE},
+        tooltip=[
+            {"field": "tag"},
+            {"field": "share_of_errors", "title": "share of errors", "format": ".1%"},
+            {"field": "share_of_errors_low", "title": "95% interval from", "format": ".1%"},
+            {"field": "share_of_errors_high", "title": "95% interval to", "format": ".1%"},
+            {"field": "errors", "title": "errors with the tag", "format": ","},
+            {"field": "reviewed_errors", "title": "errors looked at", "format": ","},
+        ],
     )
-    _categories(fig, "y", names)
-    fig.update_xaxes(title="share of errors", tickformat=".0%", rangemode="tozero")
-    return fig
 
 
 def heatmap(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from PIL import Image
 from streamlit.runtime.media_file_manager import MediaFileManager
@@ -118,6 +120,25 @@ def open_page(at: AppTest, page: str, **query: str) -> AppTest:
     return at.run()
 
 
+# The key of each page's tabs (``st.tabs(..., key=KEY, on_change="rerun")``).
+TAB_KEYS = {"priorities": "pr_section"}
+PRIORITY_TABS = ["Ranking", "Where the errors are", "Tag overlap"]
+
+
+def open_tab(at: AppTest, page: str, label: str) -> AppTest:
+    """``at`` after the user opens the tab ``label`` of ``page`` (the click reruns it)."""
+    at.session_state[TAB_KEYS[page]] = label
+    return at.run()
+
+
+def open_view(at: AppTest, view: str, **query: str) -> AppTest:
+    """Open ``view``: a page (``"priorities"``) or one of its tabs (``"priorities#Tag
+    overlap"``)."""
+    page, _, tab = view.partition("#")
+    at = open_page(at, page, **query)
+    return open_tab(at, page, tab) if tab else at
+
+
 def first_table(at: AppTest) -> pd.DataFrame:
     """The page's first table, as the page shows it."""
     return at.dataframe[0].value
@@ -130,6 +151,18 @@ def elements(node: Any) -> Iterator[Any]:
         yield node
     for child in getattr(node, "children", {}).values():
         yield from elements(child)
+
+
+def vega_charts(at: AppTest) -> dict[str, tuple[dict, pd.DataFrame]]:
+    """The page's Vega-Lite charts by title: (specification, the data it draws). Streamlit
+    sends a chart's rows apart from its specification, as Arrow."""
+    charts = {}
+    for element in elements(at._tree):
+        if element.type == "vega_lite_chart":
+            spec = json.loads(element.proto.spec)
+            rows = pa.ipc.open_stream(element.proto.data.data).read_all().to_pandas()
+            charts[spec["title"]["text"]] = (spec, rows)
+    return charts
 
 
 def no_errors(at: AppTest) -> None:

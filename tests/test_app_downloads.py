@@ -16,11 +16,15 @@ from app_support import (
     DATASET,
     FORMULA_DATASET,
     FORMULAS,
+    PRIORITY_TABS,
     ROOT,
+    TAB_KEYS,
     build_formula_project,
     downloads,
     no_errors,
     open_page,
+    open_tab,
+    open_view,
     rows_of_csv,
     start_app,
     unsafe_cells,
@@ -29,31 +33,30 @@ from app_support import (
 from erroranalysis import export
 from erroranalysis.store import open_project
 
-PAGES = ["datasets", "review", "tags", "priorities", "audit"]
-
-
 # ---------------------------------------------------------------------- one per table
-# Per page of the speech project: its tables, in order, and what else it downloads (the
-# matrices behind its heatmaps; on Datasets, the Export section).
+# Per page (or tab of a page) of the speech project: its tables, in order, and what else it
+# downloads (the matrices behind its heatmaps; on Datasets, the Export section).
 TABLES = {
     "datasets": (["runs", "class-balance"], ["reviewed-examples", "log"]),
     "review": (["example-s04", "reviews-of-s04"], []),
     "tags": (["tags", "agreement", "reviewer-agreement", "event-log"], []),
-    "priorities": (["priorities", "error-shares", "exclusive-shares"], ["overlap"]),
+    "priorities": (["priorities"], []),
+    "priorities#Where the errors are": (["error-shares"], []),
+    "priorities#Tag overlap": (["exclusive-shares"], ["overlap"]),
     "audit": (["slices-tags", "baselines"], ["confusion"]),
 }
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_every_table_has_a_download_beside_it(project_file, made, page):
+@pytest.mark.parametrize("view", list(TABLES))
+def test_every_table_has_a_download_beside_it(project_file, made, view):
     at = start_app()
-    query = {"dataset": DATASET, "example": "s04"} if page == "review" else {}  # s04: reviewed
-    at = open_page(at, page, **query)
+    query = {"dataset": DATASET, "example": "s04"} if view == "review" else {}  # s04: reviewed
+    at = open_view(at, view, **query)
     no_errors(at)
-    tables, others = TABLES[page]
+    tables, others = TABLES[view]
     assert len(at.dataframe) == len(tables)
     buttons = [b.key for b in at.get("download_button")]
-    meeting = ["meeting:xlsx"] if page == "datasets" else []
+    meeting = ["meeting:xlsx"] if view == "datasets" else []
     assert sorted(buttons) == sorted(
         [f"{name}:{format}" for name in [*tables, *others] for format in ("csv", "xlsx")] + meeting
     )
@@ -103,7 +106,7 @@ def visits() -> list[tuple[str, dict, dict]]:
         ("datasets", {}, {}),
         *[("review", {"dataset": FORMULA_DATASET, "example": e}, {}) for e in examples],
         ("tags", {}, {}),
-        ("priorities", {}, {}),
+        *[("priorities", {}, {TAB_KEYS["priorities"]: tab}) for tab in PRIORITY_TABS],
         ("audit", {}, {}),
         ("audit", {}, {"au_by": "@cmd"}),
         ("audit", {}, {"au_by": "snr_db"}),
@@ -116,7 +119,10 @@ def test_no_download_holds_a_live_formula(formulas, made):
     for page, query, values in visits():
         at = open_page(at, page, **query)
         for key, value in values.items():
-            at.selectbox(key=key).select(value).run()
+            if key in TAB_KEYS.values():
+                open_tab(at, page, value)
+            else:
+                at.selectbox(key=key).select(value).run()
         no_errors(at)
         files = downloads(at, made)
         assert files, f"no download on {page} {query} {values}"

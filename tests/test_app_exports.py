@@ -13,9 +13,12 @@ import pandas as pd
 import pytest
 from app_support import (
     DATASET,
+    PRIORITY_TABS,
     downloads,
     no_errors,
     open_page,
+    open_tab,
+    open_view,
     rows_of_csv,
     start_app,
     unsafe_cells,
@@ -74,10 +77,10 @@ def clicked(at: AppTest, made: dict, key: str) -> bytes:
     ("page", "key", "kind", "options"),
     [
         ("priorities", "priorities:csv", "priorities", {}),
-        ("priorities", "error-shares:csv", "error-shares", {}),
-        ("priorities", "untagged-errors:csv", "untagged", {}),
-        ("priorities", "exclusive-shares:csv", "exclusive-shares", {}),
-        ("priorities", "overlap:csv", "overlap", {}),
+        ("priorities#Where the errors are", "error-shares:csv", "error-shares", {}),
+        ("priorities#Where the errors are", "untagged-errors:csv", "untagged", {}),
+        ("priorities#Tag overlap", "exclusive-shares:csv", "exclusive-shares", {}),
+        ("priorities#Tag overlap", "overlap:csv", "overlap", {}),
         ("audit", "slices-tags:csv", "slices", {"by": "tags"}),
         ("audit", "confusion:csv", "confusion", {}),
         ("audit", "baselines:csv", "baselines", {}),
@@ -91,7 +94,7 @@ def clicked(at: AppTest, made: dict, key: str) -> bytes:
     ],
 )
 def test_each_download_is_the_command_lines_export(reviewed, made, page, key, kind, options):
-    at = open_page(start_app(), page)
+    at = open_view(start_app(), page)
     no_errors(at)
     assert clicked(at, made, key) == exported(reviewed, kind, **options)
 
@@ -136,7 +139,7 @@ def test_the_priority_tables_formula_tag_is_neutralized(reviewed, made):
 
 
 def test_rates_are_written_with_four_significant_digits(reviewed, made):
-    at = open_page(start_app(), "priorities")
+    at = open_view(start_app(), "priorities#Tag overlap")
     header, *rows = rows_of_csv(clicked(at, made, "exclusive-shares:csv").decode())
     assert header == ["tag", "examples", "exclusive", "exclusive_share"]
     shares = {row[0]: row[1:] for row in rows}
@@ -193,7 +196,9 @@ def test_the_meeting_workbook_has_the_priorities_then_the_examples_and_the_log(r
 
 def test_every_table_downloads_as_excel_too(reviewed, made):
     at = open_page(start_app(), "priorities")
-    books = downloads(at, made, format="xlsx")
+    books = {}
+    for tab in PRIORITY_TABS:
+        books |= downloads(open_tab(at, "priorities", tab), made, format="xlsx")
     assert set(books) == {
         f"{name}:xlsx"
         for name in ("priorities", "error-shares", "untagged-errors", "exclusive-shares", "overlap")

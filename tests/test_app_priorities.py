@@ -1,4 +1,5 @@
-"""The Priorities page: the ranked table, the charts and the CSV download."""
+"""The Priorities page: the ranked table, the charts and the CSV download; the error shares
+and the tag overlap in tabs computed and drawn only when opened."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from app_support import (
     elements,
     no_errors,
     open_page,
+    open_tab,
     record_downloads,
     unsafe_cells,
+    vega_charts,
 )
 from streamlit.testing.v1 import AppTest
 
@@ -53,8 +56,53 @@ def test_smoke(priorities):
         table.columns
     )
     assert {"car noise", "people noise", "clipped"} <= set(table["tag"])
-    # Marginal effect, error shares, gap-vs-share, overlap.
-    assert len(priorities.get("plotly_chart")) == 4
+    assert [t.label for t in priorities.tabs] == ["Ranking", "Where the errors are", "Tag overlap"]
+
+
+ERRORS, OVERLAP = "Where the errors are", "Tag overlap"
+EFFECT, BUBBLES = "Marginal effect (95% interval)", "Gap to HLP vs share of the data"
+SHARES = "Share of errors per tag"
+
+
+def _drawn(at: AppTest) -> tuple[list[str], list[str], list[str]]:
+    """(charts: Vega-Lite ones by title, Plotly ones by key; table download names;
+    subheaders) of what the page drew."""
+    charts = [*vega_charts(at), *(c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart"))]
+    tables = [
+        b.key.removesuffix(":csv") for b in at.get("download_button") if b.key.endswith(":csv")
+    ]
+    return charts, tables, [s.value for s in at.subheader]
+
+
+@pytest.mark.parametrize(
+    ("tab", "charts", "tables", "subheaders"),
+    [
+        (None, [EFFECT, BUBBLES], ["priorities"], []),
+        (ERRORS, [SHARES], ["error-shares", "untagged-errors"], ["Untagged errors: 1"]),
+        (OVERLAP, ["pr_overlap_chart"], ["overlap", "exclusive-shares"], []),
+    ],
+)
+def test_only_the_open_tab_is_drawn(priorities, tab, charts, tables, subheaders):
+    if tab is not None:
+        open_tab(priorities, "priorities", tab)
+    no_errors(priorities)
+    assert _drawn(priorities) == (charts, tables, subheaders)
+    assert len(priorities.dataframe) == len([t for t in tables if t != "overlap"])
+
+
+def test_closed_tabs_run_no_analysis(priorities, monkeypatch):
+    asked = []
+    real = _ui.analysis
+    monkeypatch.setattr(
+        _ui, "analysis", lambda name, *a, **k: asked.append(name) or real(name, *a, **k)
+    )
+    priorities.run()
+    assert asked == ["priority_table"]
+    open_tab(priorities, "priorities", OVERLAP)
+    assert asked[1:] == ["priority_table", "tag_overlap", "exclusive_shares"]
+    # Back to the ranking: the overlap is drawn no more.
+    open_tab(priorities, "priorities", "Ranking")
+    assert _drawn(priorities)[0] == [EFFECT, BUBBLES]
 
 
 def test_rank_by_effort(priorities):
@@ -64,6 +112,7 @@ def test_rank_by_effort(priorities):
 
 
 def test_untagged_errors_lead_to_the_review_queue(priorities):
+    open_tab(priorities, "priorities", ERRORS)
     assert any("Untagged errors: 1" in s.value for s in priorities.subheader)  # s12
     next(b for b in priorities.button if b.label == "Review untagged errors").click().run()
     no_errors(priorities)
@@ -97,6 +146,7 @@ def test_csv_download_is_the_safe_export(reviewed, monkeypatch):
     ],
 )
 def test_exclusive_shares_beside_the_overlap(priorities, tag, examples, alone, share):
+    open_tab(priorities, "priorities", OVERLAP)
     (table,) = [t.value for t in priorities.dataframe if "exclusive_share" in t.value.columns]
     assert table.columns.tolist() == ["tag", "examples", "exclusive", "exclusive_share"]
     row = table.set_index("tag").loc[tag]
@@ -122,14 +172,8 @@ def payload(at: AppTest) -> int:
 
 
 def _drawn_tags(spec: str) -> set[str]:
-    figure = json.loads(spec)
-    names = set()
-    for trace in figure["data"]:
-        if trace["type"] in ("heatmap", "bar"):
-            names.update(trace["y"])
-        else:
-            names.update(c[0] for c in trace["customdata"])
-    return names
+    """The tags a Plotly heatmap draws."""
+    return {name for trace in json.loads(spec)["data"] for name in trace["y"]}
 
 
 @pytest.fixture
@@ -150,19 +194,30 @@ def test_two_thousand_tags_stay_light(thousands, app, monkeypatch):
     ranking = at.dataframe[0].value
     assert len(ranking) == _ui.PAGE_ROWS
     assert ranking["rank"].tolist() == list(range(1, _ui.PAGE_ROWS + 1))
-    charts = {c.proto.id.rsplit("-", 1)[-1]: c.proto.spec for c in at.get("plotly_chart")}
-    for key in ("pr_effect_chart", "pr_bubble_chart", "pr_share_chart", "pr_overlap_chart"):
-        drawn = _drawn_tags(charts[key])
-        assert len(drawn) == _charts.TOP, key
-        note = json.loads(charts[key])["layout"]["title"]["subtitle"]["text"]
+    # Each chart draws the top 25 tags and says how many more there are.
+    notes, drawn = {}, {}
+    for tab in (None, ERRORS, OVERLAP):
+        if tab is not None:
+            open_tab(at, "priorities", tab)
+            no_errors(at)
+            assert payload(at) < 200_000, (tab, payload(at))
+        for title, (spec, rows) in vega_charts(at).items():
+            drawn[title] = set(rows["tag"])
+            notes[title] = spec["title"]["subtitle"]
+        for chart in at.get("plotly_chart"):
+            figure = json.loads(chart.proto.spec)
+            drawn["overlap"] = _drawn_tags(chart.proto.spec)
+            notes["overlap"] = figure["layout"]["title"]["subtitle"]["text"]
+    assert sorted(drawn) == sorted([EFFECT, BUBBLES, SHARES, "overlap"])
+    for title, note in notes.items():
+        assert len(drawn[title]) == _charts.TOP, title
         # 2,000 tags, and "clipped" where it is known (it has no HLP: no marginal effect).
         assert re.match(r"Top 25 of 2,00([01]) tags; 1,97(5|6) more tags", note), note
-    assert (
-        "of the summed marginal effect"
-        in json.loads(charts["pr_effect_chart"])["layout"]["title"]["subtitle"]["text"]
-    )
+    assert "of the summed marginal effect" in notes[EFFECT]
+    open_tab(at, "priorities", "Ranking")
+    ranking = at.dataframe[0].value
     # The chart draws the top of the ranking.
-    assert _drawn_tags(charts["pr_effect_chart"]) == set(
+    assert drawn[EFFECT] == set(
         ranking.loc[ranking["marginal_effect"].notna(), "tag"].head(_charts.TOP)
     )
     _, text = downloads(at, made)["priorities:csv"]

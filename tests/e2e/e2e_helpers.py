@@ -157,6 +157,15 @@ def go_to(page: Page, name: str) -> None:
     no_exception(page)
 
 
+def open_tab(page: Page, label: str) -> None:
+    """Open the page's tab ``label`` (a click reruns the page, which draws its content)."""
+    tab = page.get_by_role("tab", name=label, exact=True)
+    tab.click()
+    expect(tab).to_have_attribute("aria-selected", "true")
+    wait_idle(page)
+    no_exception(page)
+
+
 def drop_file(page: Page, name: str, data: bytes, *, mime: str = "text/csv") -> Locator:
     """Drop ``data`` as the file ``name`` on the Datasets page's uploader; once the import
     form is drawn, its "Validate and import" button."""

@@ -24,7 +24,7 @@ from app_support import (
     rows_of_csv,
     unsafe_cells,
 )
-from e2e_helpers import by_key, no_exception, open_page, wait_idle
+from e2e_helpers import by_key, no_exception, open_page, open_tab, wait_idle
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from erroranalysis import export
@@ -130,7 +130,8 @@ def upload_bad_file(page: Page) -> None:
 
 # (tables, CSV downloads) per view of the formula project: the review page adds the example's
 # earlier reviews to its metadata where there are some; Priorities lists p2, the one untagged
-# reviewed error, and each tag's exclusive share, and downloads the overlap heatmap's matrix;
+# reviewed error (in its tab "Where the errors are"), and each tag's exclusive share, and
+# downloads the overlap heatmap's matrix (in "Tag overlap");
 # Audit the confusion matrix's; Datasets exports the sheet, the labels, the corrected dataset
 # and the log; Tags adds the agreement per tag and per reviewer; the Log page lists the log.
 REVIEWED = {FORMULAS[0], FORMULAS[1], FORMULAS[2], "p1", "p2"}
@@ -139,7 +140,9 @@ TABLES = {
     "upload report": (3, 7),
     "tags": (4, 4),
     "log": (0, 1),
-    "priorities": (4, 5),
+    "priorities": (1, 1),
+    "priorities#Where the errors are": (2, 2),
+    "priorities#Tag overlap": (1, 2),
     "audit": (2, 3),
 }
 
@@ -174,6 +177,9 @@ def test_every_download_is_formula_safe(app, page: Page, tmp_path: Path):
     for path in ("tags", "priorities", "log"):
         visit(page, app, path)
         collect(path, TABLES[path])
+        for view in (v for v in TABLES if v.startswith(f"{path}#")):
+            open_tab(page, view.partition("#")[2])
+            collect(view, TABLES[view])
     visit(page, app, "audit")
     collect("audit", TABLES["audit"])
     for column in ("@cmd", "snr_db"):

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from e2e_helpers import current_example, expect_example, no_exception, open_page, tag_button
+from e2e_helpers import (
+    current_example,
+    expect_example,
+    no_exception,
+    open_page,
+    open_tab,
+    tag_button,
+)
 from playwright.sync_api import Page, expect
 
 from erroranalysis.importing import read_dataset
@@ -116,3 +123,7 @@ def test_other_pages_run_nothing(app, watched: Page, path: str):
     open_page(page, app.page_url(path, dataset=DATASET))
     expect(page.get_by_role("combobox").first).to_be_visible()
     no_markup_ran(page)
+    # Priorities draws its other sections when their tab is opened: each with the tags too.
+    for tab in ("Where the errors are", "Tag overlap") if path == "priorities" else ():
+        open_tab(page, tab)
+        no_markup_ran(page)
