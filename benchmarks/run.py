@@ -30,6 +30,7 @@ import drift  # noqa: E402
 import exports  # noqa: E402
 import incremental  # noqa: E402
 import lock_wait  # noqa: E402
+import page_warm  # noqa: E402
 import scaling  # noqa: E402
 import second_reviews  # noqa: E402
 import spark  # noqa: E402
@@ -254,6 +255,8 @@ def main() -> None:
     if not args.skip_ui and ui.exists():
         subprocess.run([sys.executable, str(ui), "--results", str(OUT / "ui.json")], check=True)
         RESULTS.extend(json.loads((OUT / "ui.json").read_text()))
+    if not args.skip_ui:
+        page_warm.bench(record)
     (OUT / "results.json").write_text(json.dumps(RESULTS, indent=2))
     print(f"wrote {OUT / 'results.json'}")
 

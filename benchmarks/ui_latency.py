@@ -162,11 +162,13 @@ def demo_project(folder: Path) -> Path:
 # Arm a watcher for the next click anywhere in the page: from that click's timestamp, the
 # milliseconds until ``done`` (a JS expression) holds, and until the script run it started is
 # over as well. Both use the page's clock (performance.now()), so the driver's own round
-# trips are not counted; the click itself is a real mouse click by Playwright.
+# trips are not counted; the click itself is a real mouse click by Playwright. ``ran`` is
+# when the app first reported the run over (null if it was never seen running): the script
+# and its messages, before the browser's drawing that follows.
 _ARM = """
 ([done]) => {
   const ready = new Function("return (" + done + ");");
-  const watch = window.__bench = {start: null, shown: null, idle: null};
+  const watch = window.__bench = {start: null, shown: null, idle: null, ran: null, seen: false};
   const idle = () => {
     const app = document.querySelector("[data-testid='stApp']");
     return app && app.getAttribute("data-test-script-state") === "notRunning"
@@ -175,6 +177,10 @@ _ARM = """
   const check = () => {
     if (watch.start === null) return;
     const now = performance.now();
+    const app = document.querySelector("[data-testid='stApp']");
+    const state = app && app.getAttribute("data-test-script-state");
+    if (state === "running") watch.seen = true;
+    if (watch.ran === null && watch.seen && state === "notRunning") watch.ran = now - watch.start;
     if (watch.shown === null && ready()) watch.shown = now - watch.start;
     // The condition comes from the rerun the click started, so an idle app after it means
     // that run is over (a very short run may never show the running state at all).
