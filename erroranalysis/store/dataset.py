@@ -349,7 +349,7 @@ class DatasetStore(SecondReviews):
             if self.project.schema_version >= CENSUS_SCHEMA:
                 self._write_census(conn, run_id, census, actor, stamp)
             conn.execute("UPDATE runs SET frame = ? WHERE id = ?", (encoding.result(), run_id))
-            self.project._bump()
+            self.project._bump("runs")
         return self.run(run)
 
     def check_census_schema(self) -> None:
@@ -537,7 +537,7 @@ class DatasetStore(SecondReviews):
             conn.executemany(
                 "UPDATE runs SET media_root = ? WHERE id = ?", [(stored, r.id) for r in runs]
             )
-            self.project._bump()
+            self.project._bump("runs")
         return [self.run(info.name) for info in runs]
 
     def _check_media(self, info: RunInfo, root: Path) -> None:
@@ -997,7 +997,7 @@ class DatasetStore(SecondReviews):
                     conn.execute(
                         _SNAPSHOT_DECISION.format(present=self.project._present("a")), (action,)
                     )
-                self.project._bump()
+                self.project._bump("reviews")
             return action
         stage, actions = self.project._begin_stage(
             self.name, info, kind, actors, stamp, detail, plan, split=split
@@ -1036,7 +1036,9 @@ class DatasetStore(SecondReviews):
                     "DELETE FROM pending_actions WHERE action_id = ?",
                     [(a,) for a in stage.actions],
                 )
-                self.project._bump()
+                if plan is not None:  # its staged assignments count from now on
+                    self.project._touch("tag_assignments")
+                self.project._bump("reviews")
         except BaseException:
             for each in stage.actions:
                 self.project._discard_stage(each)
@@ -1135,7 +1137,7 @@ class DatasetStore(SecondReviews):
                 "drawn": len(draws),
             }
             self.project._action(conn, dataset_id, "sample", actor, stamp, detail=detail)
-            self.project._bump()
+            self.project._bump("samples")
         return sample
 
     @_guarded

@@ -274,6 +274,7 @@ class TagLog:
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (action_id, dataset_id, example_id, tag_id, op, actor, stamp),
             )
+            self._touch("tag_assignments")
         return bool(changed)
 
     @_guarded
@@ -462,14 +463,15 @@ class TagLog:
         else:
             self._invert_events(conn, target, undo, scope, actor, stamp)
             retracted = "adjudications" if kind == "adjudicate" else "reviews"
-            conn.execute(
+            if conn.execute(
                 f"UPDATE {retracted} SET retracted_by = ? WHERE action_id = ?"
                 " AND retracted_by IS NULL",
                 (undo, target),
-            )
+            ).rowcount:
+                self._touch(retracted)
             if detail.get("created"):
                 self._forget_created_tags(conn, target, stamp)
-        self._bump()
+        self._bump(*(("taxonomy",) if scope is None else ()))
         return {"action": target, "kind": kind, "detail": detail, "what": what}
 
     def _action_dataset(self, action: int) -> int | None:
@@ -605,20 +607,23 @@ class TagLog:
     ) -> None:
         """Make ``tag_assignments`` follow the events ``action`` logged (each pair at most
         once, each event a real change); ``removals=False`` when it logged only adds."""
+        removed = 0
         if removals:
-            conn.execute(
+            removed = conn.execute(
                 "DELETE FROM tag_assignments AS a WHERE dataset_id = ? AND (example_id, tag_id)"
                 " IN (SELECT example_id, tag_id FROM tag_events WHERE action_id = ?"
                 f" AND op = 'remove') AND {self._present('a')}",
                 (dataset_id, action),
-            )
-        conn.execute(
+            ).rowcount
+        added = conn.execute(
             "INSERT INTO tag_assignments (dataset_id, example_id, tag_id, actor, at)"
             " SELECT dataset_id, example_id, tag_id, actor, at FROM tag_events"
             " WHERE action_id = ? AND op = 'add' ORDER BY action_id, op, example_id, tag_id"
             f"{self._take_over()}",
             (action,),
-        )
+        ).rowcount
+        if removed or added:
+            self._touch("tag_assignments")
 
 
 def _log_rows(frame: pd.DataFrame) -> pd.DataFrame:

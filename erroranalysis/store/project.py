@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,53 @@ _RUN_INDEX: dict[tuple[str, int, str], tuple[pd.Index, np.ndarray]] = {}
 _RUN_INDEX_LOCK = threading.Lock()
 
 
+# The kinds of the project's content and the tables of each, whose changes
+# :meth:`Project.changes` follows one by one (the log, ``actions`` and ``tag_events``,
+# follows every change: the revision).
+CHANGE_TABLES: dict[str, tuple[str, ...]] = {
+    "runs": (
+        "datasets",
+        "runs",
+        "run_classes",
+        "run_examples",
+        "run_tags",
+        "embeddings",
+        "census_counts",
+    ),
+    "taxonomy": ("tags", "tag_scopes"),
+    "tag_assignments": ("tag_assignments",),
+    "reviews": ("reviews",),
+    "samples": ("samples",),
+    "review_plans": ("review_plans",),
+    "adjudications": ("adjudications",),
+    "roles": ("roles",),
+}
+_REVISION = "revision"
+# The revision at which the stamps were last set: when it is not the revision, a change
+# was made without them (an older version wrote the file).
+_TRACKED = "revision:tracked"
+_READ_STAMPS = "SELECT key, value FROM meta WHERE key = 'revision' OR key GLOB 'revision:*'"
+
+
+def _stamp_key(kind: str) -> str:
+    return f"revision:{kind}"
+
+
+class Changes(NamedTuple):
+    """The project's revision and, per kind of content, the revision of its latest change
+    (see :meth:`Project.changes`)."""
+
+    revision: int
+    runs: int
+    taxonomy: int
+    tag_assignments: int
+    reviews: int
+    samples: int
+    review_plans: int
+    adjudications: int
+    roles: int
+
+
 class Project(Taxonomy, TagLog, ReviewStaging, Team):
     """An open project file. One instance per thread; see the package docstring.
 
@@ -73,6 +120,7 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
         self.timeout = timeout
         self._thread = threading.get_ident()
         self._active_tags: int | None = None
+        self._touched: set[str] = set()  # what the write in progress changes (see _touch)
         self._has_staging = False
         version = check_project_file(self.path, create=create and not readonly)
         if version is None:
@@ -248,6 +296,7 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
         except sqlite3.Error as err:
             raise (_translate(err, self.path) or err) from err
         self._active_tags = None  # counted at most once per transaction
+        self._touched.clear()
         try:
             yield self._conn
             self._conn.execute("COMMIT")
@@ -262,16 +311,50 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
                     raise problem from failure
             raise
 
-    def _bump(self) -> None:
-        self._conn.execute(
-            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'"
+    def _touch(self, *kinds: str) -> None:
+        """Note that this transaction changes ``kinds`` (of :data:`CHANGE_TABLES`): they
+        move with its :meth:`_bump`."""
+        self._touched.update(kinds)
+
+    def _bump(self, *kinds: str) -> None:
+        """One more revision, and the change stamp of each kind this transaction changed
+        (``kinds`` and those :meth:`_touch` noted) set to it, in the write's transaction."""
+        kinds = (*kinds, *self._touched)
+        unknown = sorted(set(kinds) - set(CHANGE_TABLES))
+        if unknown:
+            raise ValueError(f"no such kind of change: {unknown[0]!r}")
+        revision, stamps = self._stamps()
+        if stamps is None:  # any kind may have changed unstamped: every kind moves now
+            kinds = tuple(CHANGE_TABLES)
+        self._conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [(key, str(revision + 1)) for key in (_REVISION, _TRACKED, *map(_stamp_key, kinds))],
         )
+        self._touched.clear()
 
     @_guarded
     def revision(self) -> int:
         """A counter that grows with every change to the project (cache key for readers)."""
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
         return int(row[0])
+
+    @_guarded
+    def changes(self) -> Changes:
+        """The revision and, per kind of the project's content (:data:`CHANGE_TABLES`),
+        the revision of its latest change: a cache of what reads only the reviews, keyed
+        on ``changes().reviews``, stays valid while tags toggle. One query."""
+        revision, stamps = self._stamps()
+        if stamps is None:  # any kind may have changed at the latest revision
+            return Changes(revision, *(revision for _ in CHANGE_TABLES))
+        return Changes(revision, *(stamps.get(_stamp_key(k), 0) for k in CHANGE_TABLES))
+
+    def _stamps(self) -> tuple[int, dict[str, int] | None]:
+        """The revision and the change stamps by key; None for the stamps when the latest
+        change was made without them (by an older version, or before stamps began)."""
+        stamps = {k: int(v) for k, v in self._conn.execute(_READ_STAMPS)}
+        revision = stamps[_REVISION]
+        return revision, stamps if stamps.get(_TRACKED) == revision else None
 
     @_guarded
     def snapshot(self, dest: str | Path) -> None:
@@ -413,16 +496,18 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
             f" AND {self._present('a')} ORDER BY example_id, tag_id",
             (action_id, actor, stamp, dataset_id),
         )
-        conn.execute(
+        if conn.execute(
             "DELETE FROM tag_assignments AS a WHERE dataset_id = ?"
             f" AND example_id IN (SELECT id FROM temp.gone_ids) AND {self._present('a')}",
             (dataset_id,),
-        )
-        conn.execute(
+        ).rowcount:
+            self._touch("tag_assignments")
+        if conn.execute(
             "UPDATE reviews SET retracted_by = ? WHERE dataset_id = ? AND retracted_by IS NULL"
             f" AND example_id IN (SELECT id FROM temp.gone_ids) AND {self._not_pending('action_id')}",
             (action_id, dataset_id),
-        )
+        ).rowcount:
+            self._touch("reviews")
 
     @_guarded
     def run_index(self, info: RunInfo) -> tuple[pd.Index, np.ndarray]:

@@ -78,7 +78,7 @@ class SecondReviews:
                 "rule": plan.rule,
             }
             self.project._action(conn, dataset_id, "review_plan", actor, stamp, detail=detail)
-            self.project._bump()
+            self.project._bump("review_plans")
         return self.review_plan()
 
     @_guarded
@@ -130,7 +130,7 @@ class SecondReviews:
                 " actor, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (action, dataset_id, example_id, tag_id, int(present), actor, stamp),
             )
-            self.project._bump()
+            self.project._bump("adjudications")
         return action
 
     @_guarded

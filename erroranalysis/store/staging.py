@@ -301,6 +301,7 @@ class ReviewStaging:
                 self._count_new_tag(conn, name)
                 conn.execute("UPDATE tags SET deleted_at = NULL WHERE id = ?", (tag_id,))
                 self._unplace(conn, tag_id)
+                self._touch("taxonomy")
         present = self._present("a")
         conn.execute("DELETE FROM temp.changed_pairs")
         conn.execute(

@@ -72,6 +72,7 @@ class Taxonomy:
         if not create:
             raise StoreError(f"no tag named {name!r}")
         self._count_new_tag(conn, name)
+        self._touch("taxonomy")
         if row is not None:  # a deleted name is taken again: a new tag, defined anew
             conn.execute(
                 "UPDATE tags SET deleted_at = NULL, description = '', hlp = NULL, effort = NULL,"
@@ -260,7 +261,7 @@ class Taxonomy:
             undo = self._define(conn, name, changes, actor, stamp)
             detail = {"tag": name, **changes, "undo": undo}
             self._action(conn, None, "define_tag", actor, stamp, detail=detail)
-            self._bump()
+            self._bump("taxonomy")
 
     @_guarded
     def define_tags(self, definitions: pd.DataFrame, *, actor: str) -> None:
@@ -294,7 +295,7 @@ class Taxonomy:
             undo = [self._define(conn, name, changes, actor, stamp) for name, changes in planned]
             detail = {"tags": [name for name, _ in planned], "undo": {"tags": undo}}
             self._action(conn, None, "define_tags", actor, stamp, detail=detail)
-            self._bump()
+            self._bump("taxonomy")
 
     def _check_not_data(self, conn: sqlite3.Connection, name: str, doing: str) -> None:
         """A tag that comes with a run's data (its ``tag:NAME`` column) changes only with
@@ -350,7 +351,7 @@ class Taxonomy:
             conn.execute("UPDATE tags SET name = ? WHERE id = ?", (new, tag_id))
             detail = {"from": old, "to": new, "undo": {"tag_id": tag_id, "freed": freed}}
             self._action(conn, None, "rename_tag", actor, stamp, detail=detail)
-            self._bump()
+            self._bump("taxonomy")
 
     @_guarded
     def merge_tags(self, source: str, target: str, *, actor: str) -> int:
@@ -413,7 +414,7 @@ class Taxonomy:
                 (dst, actor, stamp, src),
             )
             self._drop_tag(conn, src, stamp)
-            self._bump()
+            self._bump("taxonomy")
         return moved
 
     def _log_removal(
@@ -431,10 +432,12 @@ class Taxonomy:
     def _drop_tag(self, conn: sqlite3.Connection, tag_id: int, stamp: str) -> None:
         """Take the tag off every example and out of the taxonomy (kept, marked deleted,
         so the log still replays)."""
-        conn.execute(
+        dropped = conn.execute(
             f"DELETE FROM tag_assignments AS a WHERE tag_id = ? AND {self._present('a')}",
             (tag_id,),
-        )
+        ).rowcount
+        if dropped:  # merged into another tag, the examples carry that one: a change too
+            self._touch("tag_assignments")
         conn.execute("UPDATE tags SET deleted_at = ? WHERE id = ?", (stamp, tag_id))
 
     @_guarded
@@ -455,7 +458,7 @@ class Taxonomy:
             action = self._action(conn, None, "delete_tag", actor, stamp, detail=detail)
             removed = self._log_removal(conn, tag_id, action, actor, stamp)
             self._drop_tag(conn, tag_id, stamp)
-            self._bump()
+            self._bump("taxonomy")
         return removed
 
     @_guarded
@@ -493,7 +496,7 @@ class Taxonomy:
                 "undo": {"tag_id": tag_id, "before": before},
             }
             self._action(conn, None, "scope_tag", actor, stamp, detail=detail)
-            self._bump()
+            self._bump("taxonomy")
 
     @staticmethod
     def _scope_ids(conn: sqlite3.Connection, tag_id: int) -> list[int]:
@@ -592,7 +595,7 @@ class Taxonomy:
                 "undo": {"before": [[t, p] for t, p in sorted(before.items())]},
             }
             self._action(conn, None, "order_tags", actor, stamp, detail=detail)
-            self._bump()
+            self._bump("taxonomy")
 
     @staticmethod
     def _positions(conn: sqlite3.Connection) -> dict[int, int]:
@@ -737,7 +740,7 @@ class Taxonomy:
     def _forget_created_tags(self, conn: sqlite3.Connection, target: int, stamp: str) -> None:
         """Delete again the tag that toggle ``target`` created (logged ``created``), once
         the toggle is undone: if no example carries it now and nobody has defined it since."""
-        conn.execute(
+        forgotten = conn.execute(
             "UPDATE tags SET deleted_at = ? WHERE deleted_at IS NULL AND id IN"
             " (SELECT tag_id FROM tag_events WHERE action_id = ?)"
             " AND description = '' AND hlp IS NULL AND effort IS NULL AND rule IS NULL"
@@ -746,5 +749,7 @@ class Taxonomy:
             " WHERE l.id > ? AND json_extract(l.detail, '$.undo.tag_id') = tags.id"
             f" AND {self._live_action('l.id')})",
             (stamp, target, target),
-        )
+        ).rowcount
+        if forgotten:
+            self._touch("taxonomy")
         self._active_tags = None  # counted again if this transaction creates one

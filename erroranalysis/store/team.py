@@ -165,4 +165,4 @@ class Team:
                 (user, role, actor, stamp),
             )
             self._action(conn, None, "role", actor, stamp, detail={"user": user, "role": role})
-            self._bump()
+            self._bump("roles")
