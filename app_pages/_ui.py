@@ -9,8 +9,11 @@ frames live in ``st.cache_resource`` and are never mutated):
   page; so is the run's :class:`~erroranalysis.evidence.Evidence` at a revision, built
   from the run's latest evidence (``load_evidence(base=...)``) so that a tag toggle
   recomputes only what it changed;
-* everything derived from tags or reviews is keyed on ``Project.revision()`` as well, so a
-  tag another reviewer adds shows up on the next rerun;
+* everything derived from tags or reviews is keyed on the change stamps of what it reads
+  (:func:`changed`: ``Project.changes()``, one per kind of content, such as the reviews or
+  the tags on examples), so that a change another reviewer makes shows up on the next
+  rerun while a tag toggle does not read the reviews again; what reads all of it (the
+  evidence, the analyses, the log) is keyed on ``Project.revision()``;
 * every analysis goes through one ``st.cache_data`` entry point, :func:`analysis`, keyed
   on (analysis name, run key, revision, options): derived tables are small, so a copy per
   hit is cheap for them;
@@ -121,7 +124,10 @@ _migrate_lock = threading.Lock()
 # ------------------------------------------------------------------ the project
 def db_path() -> str:
     """The project file the app serves (``$ERRORANALYSIS_DB``, else ./erroranalysis.db)."""
-    return _resolved(os.environ.get(DB_ENV) or DEFAULT_DB, os.getcwd())
+    path = os.environ.get(DB_ENV) or DEFAULT_DB
+    # Only a relative path needs the working directory (a system call: 20 of a Review
+    # rerun's ~100 calls took 20 ms on the loaded machine); serve passes an absolute one.
+    return _resolved(path, "" if os.path.isabs(path) else os.getcwd())
 
 
 @functools.lru_cache(maxsize=8)
@@ -187,6 +193,14 @@ def ensure_project() -> str | None:
 
 def revision() -> int:
     return project().revision()
+
+
+def changed(*kinds: str) -> tuple[int, ...]:
+    """The change stamps of ``kinds`` (fields of :class:`~erroranalysis.store.project.Changes`:
+    "reviews", "tag_assignments", "taxonomy", ...), the cache key of what reads only those:
+    each moves only when a change of its kind is written, by anyone."""
+    stamps = project().changes()
+    return tuple(getattr(stamps, kind) for kind in kinds)
 
 
 # ------------------------------------------------------------------ text from data
@@ -608,44 +622,50 @@ def run_data(info: RunInfo) -> RunData:
 
 
 # ------------------------------------------------------------------ tags and reviews
+# What each cached read below reads, by kind of change (see :func:`changed`).
+TAXONOMY = ("taxonomy", "runs")  # the tags' definitions and the runs' tags from data
+REVIEWS = ("reviews", "runs")  # the reviews, with the names of their runs
+DECISIONS = ("reviews", "taxonomy", "review_plans", "adjudications")
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
-def _reviewable_tags(key: RunKey, rev: int) -> list[str]:
+def _reviewable_tags(key: RunKey, rev: tuple[int, ...]) -> list[str]:
     return analyses.reviewable_tags(project(), key.dataset)
 
 
 def reviewed_tag_names(info: RunInfo) -> list[str]:
     """Tags a reviewer sets by hand on this dataset (no rule tags, no tags from data, none
     of other datasets only), in the shortcut order the team set (keys 1–9)."""
-    return _reviewable_tags(run_key(info), revision())
+    return _reviewable_tags(run_key(info), changed(*TAXONOMY))
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def _tag_definitions(db: str, rev: int) -> pd.DataFrame:
+def _tag_definitions(db: str, rev: tuple[int, ...]) -> pd.DataFrame:
     return project().tag_definitions()
 
 
 def tag_definitions() -> pd.DataFrame:
     """The project's tag definitions, with each tag's datasets and position."""
-    return _tag_definitions(db_path(), revision())
+    return _tag_definitions(db_path(), changed(*TAXONOMY))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _reviewed_ids(key: RunKey, rev: int) -> frozenset[str]:
+def _reviewed_ids(key: RunKey, rev: tuple[int, ...]) -> frozenset[str]:
     return frozenset(_reviews(key, rev)["example_id"].astype(str))
 
 
 def reviewed_ids(info: RunInfo) -> frozenset[str]:
     """Ids of the dataset's examples with at least one review (in any run)."""
-    return _reviewed_ids(run_key(info), revision())
+    return _reviewed_ids(run_key(info), changed(*REVIEWS))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _reviews(key: RunKey, rev: int) -> pd.DataFrame:
+def _reviews(key: RunKey, rev: tuple[int, ...]) -> pd.DataFrame:
     return project().dataset(key.dataset).reviews()
 
 
 def reviews(info: RunInfo) -> pd.DataFrame:
-    return _reviews(run_key(info), revision())
+    return _reviews(run_key(info), changed(*REVIEWS))
 
 
 @dataclass(frozen=True)
@@ -709,7 +729,7 @@ def sample_queue(
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _blind_queue(key: RunKey, rev: int, reviewer: str) -> ReviewQueue:
+def _blind_queue(key: RunKey, rev: tuple[int, ...], reviewer: str) -> ReviewQueue:
     store = project().dataset(key.dataset)
     plan = store.review_plan()
     if plan is None:
@@ -728,11 +748,11 @@ def blind_queue(info: RunInfo, reviewer: str | None) -> ReviewQueue:
     if reviewer is None:
         frame = review.empty_queue()
         return ReviewQueue(frame=frame, ids=pd.Index(frame["id"], dtype=object))
-    return _blind_queue(run_key(info), revision(), reviewer)
+    return _blind_queue(run_key(info), changed(*DECISIONS), reviewer)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _disagreements(key: RunKey, rev: int) -> pd.DataFrame:
+def _disagreements(key: RunKey, rev: tuple[int, ...]) -> pd.DataFrame:
     store = project().dataset(key.dataset)
     return second_review.disagreements(store.decisions(), adjudications=store.adjudications())
 
@@ -740,7 +760,7 @@ def _disagreements(key: RunKey, rev: int) -> pd.DataFrame:
 def disagreements(info: RunInfo) -> pd.DataFrame:
     """Where the dataset's reviewers disagree (see
     :func:`erroranalysis.second_review.disagreements`), at the current revision."""
-    return _disagreements(run_key(info), revision())
+    return _disagreements(run_key(info), changed(*DECISIONS))
 
 
 def _queue_of(draw: sampling.Draw | None, data: RunData) -> ReviewQueue:
@@ -1005,7 +1025,7 @@ class ExportCounts(NamedTuple):
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _export_counts(key: RunKey, rev: int) -> ExportCounts:
+def _export_counts(key: RunKey, rev: tuple[int, ...]) -> ExportCounts:
     data = _run_data(key)
     # isin, not get_indexer: at 1M ids and 20k reviewed ones 0.22 s against 0.43 s here.
     reviewed = data.ids.isin(list(_reviewed_ids(key, rev)))
@@ -1021,7 +1041,7 @@ def sheet_formats(rows: int) -> tuple[str, ...]:
 
 def export_counts(info: RunInfo) -> ExportCounts:
     """How many of the run's examples are reviewed, and how many have a corrected label."""
-    return _export_counts(run_key(info), revision())
+    return _export_counts(run_key(info), changed(*REVIEWS))
 
 
 def run_export(info: RunInfo, kind: str, **options: Any) -> Callable[[], pd.DataFrame]:

@@ -361,6 +361,23 @@ def test_another_reviewers_tag_shows_up(review, project_file):
     assert tag_button(review, "people noise").proto.type == "primary"
 
 
+def test_after_my_toggle_another_reviewers_review_and_tag_show_up(review, project_file):
+    """The reviews and the taxonomy are cached apart from the tags on examples (a toggle
+    reads neither again): what another session writes to them still shows on the next run."""
+    example = current(review)
+    tag_button(review, "people noise").click().run()
+    assert "Earlier reviews of this example" not in [c.value for c in review.caption]
+    with open_project(project_file) as project:
+        project.dataset(DATASET).record_review(example, reviewer="ben")
+        project.define_tag("wind", actor="ben")
+    review.run()
+    no_errors(review)
+    assert current(review) == example
+    assert review.dataframe[-1].value["reviewer"].tolist() == ["ben"]
+    assert tag_button(review, "wind").proto.type == "secondary"
+    assert tag_button(review, "people noise").proto.type == "primary"
+
+
 def test_switching_dataset_after_a_deep_link(app, project_file):
     with open_project(project_file) as project:
         frame = project.dataset(DATASET).examples().iloc[20:].reset_index(drop=True)
