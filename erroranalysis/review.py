@@ -454,16 +454,30 @@ def step(
         start = max(current + 1, 0)
         candidates = ids[start:]
     else:
-        start = min(current, len(ids))
+        start = max(min(current, len(ids)), 0)  # from -1 back: nothing before the start
         candidates = ids[:start][::-1]
-    if len(skip_ids):
-        free = np.flatnonzero(~pd.Index(candidates, dtype=object).isin(list(skip_ids)))
-    else:
-        free = np.arange(len(candidates))
-    if not len(free):
+    offset = _first_not_in(candidates, skip_ids)
+    if offset is None:
         return None
-    offset = int(free[0])
     return start + offset if direction == 1 else start - 1 - offset
+
+
+# Queue places looked at one by one before the rest is matched at once: the next example
+# to review is nearly always among the first few, and matching a 160,000-example queue
+# against the reviewed ids took 20 ms on every tag toggle.
+_NEAR = 64
+
+
+def _first_not_in(ids: np.ndarray, skip_ids: Collection[str]) -> int | None:
+    """The first place in ``ids`` whose id is not in ``skip_ids``; None if there is none."""
+    if not len(skip_ids):
+        return 0 if len(ids) else None
+    skip = skip_ids if isinstance(skip_ids, (set, frozenset)) else frozenset(skip_ids)
+    for offset, example in enumerate(ids[:_NEAR]):
+        if example not in skip:
+            return offset
+    free = np.flatnonzero(~pd.Index(ids[_NEAR:], dtype=object).isin(list(skip)))
+    return _NEAR + int(free[0]) if len(free) else None
 
 
 def queue_index(queue: pd.DataFrame, example_id: str, *, ids: pd.Index | None = None) -> int | None:

@@ -271,6 +271,7 @@ def test_progress_of_an_empty_queue():
         (3, -1, (), 2),
         (3, -1, ("c", "b"), 0),
         (0, -1, (), None),
+        (-1, -1, (), None),
         (4, -1, (), 3),
         (1, 1, ("c", "d"), None),
     ],
@@ -278,6 +279,35 @@ def test_progress_of_an_empty_queue():
 def test_step(current, direction, skip, expected):
     queue = pd.DataFrame({"position": [0, 1, 2, 3], "id": list("abcd"), "queue": [ERROR] * 4})
     assert step(queue, current, direction=direction, skip_ids=skip) == expected
+
+
+def _step_scanning_all(queue, current, *, direction, skip_ids):
+    """What step gives, read off the whole queue at once."""
+    ids = queue["id"].to_numpy(dtype=object)
+    order = (
+        range(max(current + 1, 0), len(ids))
+        if direction == 1
+        else range(min(current, len(ids)) - 1, -1, -1)
+    )
+    return next((i for i in order if ids[i] not in set(skip_ids)), None)
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    n=st.integers(0, 300),
+    reviewed=st.sets(st.integers(0, 299)),
+    current=st.integers(-1, 300),
+    direction=st.sampled_from([1, -1]),
+    as_list=st.booleans(),
+)
+def test_step_equals_a_scan_of_the_whole_queue(n, reviewed, current, direction, as_list):
+    # Long runs of reviewed examples, past the places step looks at one by one.
+    queue = pd.DataFrame({"position": range(n), "id": [f"e{i}" for i in range(n)]})
+    skip = [f"e{i}" for i in sorted(reviewed)]
+    current = min(current, n)
+    expected = _step_scanning_all(queue, current, direction=direction, skip_ids=skip)
+    skip_ids = skip if as_list else frozenset(skip)
+    assert step(queue, current, direction=direction, skip_ids=skip_ids) == expected
 
 
 @pytest.mark.parametrize("ids", [None, pd.Index(["x", "y"], dtype=object)])
