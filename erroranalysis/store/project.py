@@ -511,9 +511,10 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
 
     @_guarded
     def run_index(self, info: RunInfo) -> tuple[pd.Index, np.ndarray]:
-        """The run's example ids (an Index, position = row of :meth:`examples`) and its
-        ``correct`` column (all False for a production run, which has none), cached
-        process-wide per import."""
+        """The run's example ids (an object Index, position = row of :meth:`examples`) and
+        its ``correct`` column (all False for a production run, which has none), cached
+        process-wide per import: the one Index of the run that the store, the analyses and
+        the app look ids up in, so its hash table (seconds at 10M examples) is built once."""
         key = (str(self.path.resolve()), info.id, info.imported_at)
         with _RUN_INDEX_LOCK:
             cached = _RUN_INDEX.get(key)
@@ -526,7 +527,9 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
                 if info.production
                 else frame["correct"].to_numpy(dtype=bool)
             )
-            cached = (pd.Index(frame["id"].astype(str)), correct)
+            # Object, not Arrow strings: large id arrays are looked up in it, which an
+            # Arrow-string Index does value by value.
+            cached = (pd.Index(frame["id"].astype(str), dtype=object), correct)
             with _RUN_INDEX_LOCK:
                 for old in [k for k in _RUN_INDEX if k[:2] == key[:2]]:
                     del _RUN_INDEX[old]
