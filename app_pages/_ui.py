@@ -608,10 +608,10 @@ class RunData:
 
 @st.cache_resource(max_entries=4, show_spinner="Loading examples…")
 def _run_data(key: RunKey) -> RunData:
-    frame = project().dataset(key.dataset).examples(key.run)
-    # An object Index, not the store's Arrow-string one: the review helpers look large id
-    # arrays up in it, which Arrow strings do value by value.
-    ids = pd.Index(frame["id"].astype(str), dtype=object)
+    store = project().dataset(key.dataset)
+    frame = store.examples(key.run)
+    # The store's Index of the run's ids: one hash table per run, shared with the analyses.
+    ids, _ = project().run_index(store.run(key.run))
     # A production sample has predictions but no labels, and so no classes to list.
     classes = review.classes(frame) if "label" in frame.columns else ()
     return RunData(frame=frame, ids=ids, classes=classes)
@@ -782,6 +782,10 @@ MAX_OUTLOOKS = 16
 # seconds of the server's CPU at 1M examples, and while reviewers tag, every click is a
 # change (a hint for planning the next reviews may be a few changes behind).
 OUTLOOK_REFRESH_S = 20.0
+# The first outlook of a run of up to this many examples is computed while the page waits
+# (well under a second); of a larger run in the background too (a minute at 10M), the page
+# saying it is on its way.
+OUTLOOK_FOREGROUND_ROWS = 100_000
 
 
 class _Outlooks(NamedTuple):
@@ -824,7 +828,7 @@ def _refresh_outlook(slot: tuple, rev: int, draw: sampling.Draw) -> None:
     key, _, reviews = slot
     try:
         _keep_outlook(slot, rev, _compute_outlook(key, rev, reviews, draw))
-    except Exception:  # the next rerun tries again, in the foreground if none is kept
+    except Exception:  # a later rerun tries again (in the foreground for a small run)
         pass
     finally:
         store = _outlooks()
@@ -834,31 +838,34 @@ def _refresh_outlook(slot: tuple, rev: int, draw: sampling.Draw) -> None:
 
 def outlook(
     info: RunInfo, draw: sampling.Draw, *, settings: tuple, reviews: int
-) -> tuple[sampling.Outlook | str, bool]:
+) -> tuple[sampling.Outlook | str | None, bool]:
     """What the next ``reviews`` of ``draw``'s queue buy (the target tag's interval width
     now and after them), or why that cannot be said yet; ``settings`` identify the draw.
     The second value says whether it is of the project's current revision.
 
     It takes seconds at a million examples (the tag model is fitted on every example), so
-    only the first one of a draw is computed while the page waits. After a change the page
-    gets the last one (False) while the current one is computed in a thread of its own,
-    for the next rerun, at most every :data:`OUTLOOK_REFRESH_S` seconds."""
+    only the first one of a draw of a run of up to :data:`OUTLOOK_FOREGROUND_ROWS` examples
+    is computed while the page waits; for a larger run the first is None (being computed).
+    After a change the page gets the last one (False) while the current one is computed in
+    a thread of its own, for the next rerun, at most every :data:`OUTLOOK_REFRESH_S`
+    seconds."""
     key, rev = run_key(info), revision()
     slot = (key, settings, reviews)
     store = _outlooks()
+    foreground = info.n_examples <= OUTLOOK_FOREGROUND_ROWS
     with store.lock:
         known = store.latest.get(slot)
         now = time.monotonic()
+        behind = not foreground if known is None else known[0] != rev
         start = (
-            known is not None
-            and known[0] != rev
+            behind
             and slot not in store.running
             and now - store.started.get(slot, -math.inf) >= OUTLOOK_REFRESH_S
         )
         if start:
             store.running.add(slot)
             store.started[slot] = now
-    if known is None:
+    if known is None and foreground:
         result = _compute_outlook(key, rev, reviews, draw)
         _keep_outlook(slot, rev, result)
         return result, True
@@ -867,6 +874,8 @@ def outlook(
             target=_refresh_outlook, args=(slot, rev, draw), name="outlook", daemon=True
         )
         worker.start()
+    if known is None:
+        return None, False
     return known[1], known[0] == rev
 
 

@@ -328,7 +328,12 @@ def show_strategy() -> None:
     outlook, current = _ui.outlook(info, draw, settings=settings, reviews=reviews)
     # Brought up to date in the background after changes: said while it is behind.
     behind = "" if current else " (as before the latest changes)"
-    if isinstance(outlook, str):
+    if outlook is None:
+        st.caption(
+            f"Strategy: **{name}**. What the next reviews buy is being worked out for this "
+            "large run; it shows here on a later rerun."
+        )
+    elif isinstance(outlook, str):
         st.caption(f"Strategy: **{name}**. No interval to narrow yet{behind}: {_ui.md(outlook)}")
     elif outlook.reviews == 0:
         st.caption(

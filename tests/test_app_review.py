@@ -327,6 +327,28 @@ def test_after_a_change_the_last_outlook_is_shown_while_the_next_is_computed(
     )
 
 
+def test_a_large_runs_first_outlook_is_computed_in_the_background(
+    reviewed, app, project_file, monkeypatch
+):
+    # The test run's 40 examples stand for a large one: above the threshold the first visit
+    # does not wait for the outlook (a minute at 10M examples).
+    monkeypatch.setattr(_ui, "OUTLOOK_FOREGROUND_ROWS", 10)
+    at = open_page(app, "review")
+    at.radio(key="rv_order").set_value("active").run()
+    at.number_input(key="rv_size").set_value(8).run()
+    no_errors(at)
+    assert strategy_caption(at) == (
+        "Strategy: **Active**. What the next reviews buy is being worked out for this large "
+        "run; it shows here on a later rerun."
+    )
+    for thread in _outlook_threads():
+        thread.join(timeout=60)
+    at.run()
+    no_errors(at)
+    shown = strategy_caption(at)
+    assert "wide now, about" in shown and "latest changes" not in shown
+
+
 def test_without_a_name_nothing_can_be_written(project_file):
     from app_support import APP
     from streamlit.testing.v1 import AppTest
