@@ -49,7 +49,7 @@ from .compare_counts import (
     CompareCounts,
     compare_counts,
 )
-from .evidence import Evidence, _check_draws, _check_fraction, check_evidence
+from .evidence import Checked, Evidence, _check_draws, _check_fraction, check_evidence
 from .slices import holm_adjust
 from .vocabulary import NOTE_NOT_SEEN_DATASET, NOTE_NOT_SEEN_REVIEWED
 
@@ -114,6 +114,23 @@ def _check_pair(evidence: Evidence, baseline: Evidence) -> None:
             f"evidence is a run of dataset {evidence.dataset!r} and baseline a run of "
             f"dataset {baseline.dataset!r}: compare two runs of the same dataset"
         )
+
+
+def _check_runs(
+    evidence: Evidence, baseline: object, level: object, alpha: object, draws: object, seed: object
+) -> tuple[Checked, Checked]:
+    """The checked evidence of run B and run A, after every check of :func:`compare_runs`'
+    arguments; ValueError naming the first that fails."""
+    checked_b = check_evidence(evidence)
+    if not isinstance(baseline, Evidence):
+        raise ValueError(f"baseline must be an Evidence, got {type(baseline).__name__}")
+    try:
+        checked_a = check_evidence(baseline)
+    except ValueError as err:
+        raise ValueError(f"baseline: {err}") from None
+    _check_options(level, alpha, draws, seed)
+    _check_pair(evidence, baseline)
+    return checked_b, checked_a
 
 
 # --------------------------------------------------------------------------- statistics
@@ -377,15 +394,7 @@ def compare_runs(
     Raises ValueError, changing nothing, for a bad evidence or option, two evidences of
     different datasets, the same run twice, or runs that share no example.
     """
-    checked_b = check_evidence(evidence)
-    if not isinstance(baseline, Evidence):
-        raise ValueError(f"baseline must be an Evidence, got {type(baseline).__name__}")
-    try:
-        checked_a = check_evidence(baseline)
-    except ValueError as err:
-        raise ValueError(f"baseline: {err}") from None
-    _check_options(level, alpha, draws, seed)
-    _check_pair(evidence, baseline)
+    checked_b, checked_a = _check_runs(evidence, baseline, level, alpha, draws, seed)
     counts = compare_counts(evidence, baseline, checked_b, checked_a)
     return compare_from_counts(counts, level=level, alpha=alpha, draws=draws, seed=seed)
 
