@@ -1,13 +1,14 @@
-"""Estimators in two steps, counts then statistics: equal to today's frame-based ones
-(tests/frame_oracles.py) on random evidence, exactly, and literal counts -> numbers."""
+"""Estimators in two steps, counts then statistics: equal to brute-force oracles computed
+from the definitions (tests/oracles.py) on random evidence, exactly, and literal counts ->
+numbers."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
 
-import frame_oracles
 import numpy as np
+import oracles
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -91,7 +92,7 @@ def _both(new, old, evidence: Evidence, **options) -> tuple:
     st.sampled_from(["holm", "bonferroni"]),
     st.sampled_from([2, 3]),
 )
-def test_slice_table_equals_the_frame_based_one(evidence, by, positive, correction, bins):
+def test_slice_table_equals_the_brute_force_one(evidence, by, positive, correction, bins):
     if positive is not None and not len(evidence.examples):
         positive = None
     if positive is not None and not (
@@ -102,17 +103,17 @@ def test_slice_table_equals_the_frame_based_one(evidence, by, positive, correcti
     options = {"by": by, "positive": positive, "correction": correction, "bins": bins}
     pd.testing.assert_frame_equal(
         slice_table(evidence, **options),
-        frame_oracles.slice_table_frames(evidence, **options),
+        oracles.slice_table(evidence, **options),
         check_exact=True,
     )
 
 
 @SETTINGS
 @given(evidences(), st.sampled_from([None, 0.8]))
-def test_baselines_equal_the_frame_based_ones(evidence, hlp):
+def test_baselines_equal_the_brute_force_ones(evidence, hlp):
     pd.testing.assert_frame_equal(
         baselines(evidence, hlp=hlp),
-        frame_oracles.baselines_frames(evidence, hlp=hlp),
+        oracles.baselines(evidence, hlp=hlp),
         check_exact=True,
     )
 
@@ -285,8 +286,8 @@ def test_label_counts_count_the_labels():
 
 # --------------------------------------------------------------------------- compare
 
-# The design-weighted columns: the linearised variance is summed per review in the frame
-# version and expanded from Σw·t and Σw²·t from counts, equal up to rounding.
+# The design-weighted columns: the linearised variance is summed per review by the oracle
+# and expanded from Σw·t and Σw²·t from counts, equal up to rounding.
 DRAWN = ["difference_low", "difference_high", "p_value", "p_adjusted"]
 
 
@@ -304,10 +305,10 @@ def _runs_of(evidence: Evidence, other: Evidence) -> tuple[Evidence, Evidence]:
 
 @SETTINGS
 @given(evidences(weighted=True), evidences(), st.sampled_from([0.9, 0.95]))
-def test_compare_runs_equals_the_frame_based_one(evidence, other, level):
+def test_compare_runs_equals_the_brute_force_one(evidence, other, level):
     run_b, run_a = _runs_of(evidence, other)
     options = {"baseline": run_a, "level": level, "draws": 200, "seed": 1}
-    table, expected = _both(compare_runs, frame_oracles.compare_runs_frames, run_b, **options)
+    table, expected = _both(compare_runs, oracles.compare_runs, run_b, **options)
     if table is None:
         return
     exact = [c for c in table.columns if c not in DRAWN]
@@ -421,9 +422,9 @@ def _production(other: Evidence) -> Evidence:
     st.sampled_from([None, "region", "prediction", "score"]),
     st.sampled_from([0.9, 0.95]),
 )
-def test_drift_table_equals_the_frame_based_one(evidence, other, by, level):
+def test_drift_table_equals_the_brute_force_one(evidence, other, by, level):
     options = {"against": _production(other), "by": by, "level": level, "draws": 100}
-    table, expected = _both(drift_table, frame_oracles.drift_table_frames, evidence, **options)
+    table, expected = _both(drift_table, oracles.drift_table, evidence, **options)
     if table is not None:
         pd.testing.assert_frame_equal(table, expected, check_exact=True)
 
