@@ -159,6 +159,15 @@ def _element(node: Any) -> Record | None:
         return {"kind": kind, "label": proto.label, "value": node.value}
     if kind == "plotly_chart":
         return {"kind": kind, "spec": proto.spec}
+    if kind == "vega_lite_chart":
+        from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df as frame
+
+        return {
+            "kind": kind,
+            "spec": proto.spec,
+            "data": frame(proto.data.data) if proto.data.data else None,
+            "datasets": {d.name: frame(d.data.data) for d in proto.datasets},
+        }
     if kind in ("empty", "space", "toast"):
         return None
     return {"kind": "unknown", "type": kind}
@@ -308,6 +317,11 @@ def _draw_one(record: Record, where: Any, links: dict[str, Any], path: str) -> N
         where.file_uploader(record["label"], key=key)
     elif kind == "plotly_chart":
         where.plotly_chart(record["figure"], key=key, width="stretch")
+    elif kind == "vega_lite_chart":
+        spec = json.loads(record["spec"])
+        if record["datasets"]:
+            spec["datasets"] = record["datasets"]
+        where.vega_lite_chart(record["data"], spec, key=key, width="stretch")
 
 
 # ---------------------------------------------------------------------- checking
@@ -326,6 +340,13 @@ def comparable(records: list[Record]) -> list[Any]:
         if "spec" in item:
             spec = json.loads(item["spec"])
             item["spec"] = _pruned({"data": spec.get("data"), "layout": spec.get("layout")})
+        if item.get("data") is not None:
+            item["data"] = json.loads(item["data"].to_json(orient="split"))
+        if "datasets" in item:
+            item["datasets"] = {
+                name: json.loads(data.to_json(orient="split"))
+                for name, data in item["datasets"].items()
+            }
         if "weight" in item:
             item["weight"] = round(item["weight"], 6)
         if "children" in record:

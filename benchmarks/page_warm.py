@@ -49,7 +49,10 @@ BARE_APP = HERE / "_bare_pages.py"
 # What the browser draws after the script's messages: data grids and Plotly figures. The
 # rest is drawn with the message that carries it, so "script idle" covers it.
 TABLE_DRAWN = "[data-testid='stDataFrame'] [data-testid^='glide-cell-']"
-CHART_DRAWN = "[data-testid='stPlotlyChart'] .main-svg"
+CHART_DRAWN = (
+    "[data-testid='stPlotlyChart'] .main-svg, [data-testid='stVegaLiteChart'] canvas,"
+    " [data-testid='stVegaLiteChart'] svg.marks"
+)
 # Records in these are not on screen on arrival (a collapsed expander, a closed popover,
 # a tab other than the first), so the drawn condition does not wait for them.
 HIDDEN = {"expander", "popover"}
@@ -111,7 +114,7 @@ def drawn_js(title: str, records: list[_replay.Record], field: str = "done") -> 
         for r in _walk(on_screen)
         if r["kind"] == "dataframe" and len(r["value"]) and len(r["value"].columns)
     )
-    charts = sum(1 for r in _walk(on_screen) if r["kind"] == "plotly_chart")
+    charts = sum(1 for r in _walk(on_screen) if r["kind"] in ("plotly_chart", "vega_lite_chart"))
     return f"""(() => {{
   const main = document.querySelector("[data-testid='stMain']");
   if (!main) return false;

@@ -35,6 +35,9 @@ st.dataframe(
     key="table",
 )
 st.plotly_chart(go.Figure(go.Bar(x=[1, 2], y=["a", "b"], orientation="h")), key="chart")
+st.vega_lite_chart(
+    pd.DataFrame({"x": [1, 2]}), {"mark": "bar", "encoding": {"x": {"field": "x"}}}, key="vega"
+)
 with st.expander("More"):
     st.toggle("Reviewed only", value=True, key="only")
     st.number_input("Size", min_value=1, max_value=50, value=10, key="size")
@@ -51,6 +54,7 @@ MAIN_KINDS = [
     "button",
     "dataframe",
     "plotly_chart",
+    "vega_lite_chart",
     "expander",
     "toggle",
     "number_input",
@@ -98,6 +102,8 @@ def test_capture_reads_kinds_and_values(known):
     }
     assert by_kind["dataframe"]["column_config"]["examples"]["width"] == "small"
     assert json.loads(by_kind["plotly_chart"]["spec"])["data"][0]["y"] == ["a", "b"]
+    assert json.loads(by_kind["vega_lite_chart"]["spec"])["mark"] == "bar"
+    assert by_kind["vega_lite_chart"]["data"].to_dict("list") == {"x": [1, 2]}
     assert (by_kind["toggle"]["value"], by_kind["number_input"]["value"]) == (True, 10)
     assert [r["weight"] for r in records["main"][2]["children"]] == pytest.approx([2 / 3, 1 / 3])
     assert records["sidebar"][0]["index"] == 1
