@@ -9,7 +9,7 @@ captured (``_replay.capture``: headings, text, tables with their values, Plotly 
 with their specs, metrics, buttons, inputs and their layout); a bare multipage app
 (``_bare_pages.py``) draws those records again with plain ``st.*`` calls, so it differs
 from the app only in doing no work of its own. Both are served as ``erroranalysis serve``
-serves the app, each in its own browser tab.
+serves the app (the bare one with the app's Streamlit settings), each in its own tab.
 
 "Warm": every page is visited once in each tab first. Then, ``--repeat`` rounds: each page
 in turn is reached by a click in the navigation (from the page before it) in the app's tab
@@ -185,6 +185,22 @@ def visit(page, link, done: str) -> tuple[float, float]:
     return drawn, float(ran if ran is not None else drawn)
 
 
+def app_settings() -> list[str]:
+    """The app's own Streamlit settings (``.streamlit/config.toml`` next to app.py) as
+    command-line flags, so the bare app is served with the same runner and client
+    settings (no garbage collection after each run, the same toolbar)."""
+    import tomllib
+
+    with (ROOT / ".streamlit" / "config.toml").open("rb") as source:
+        config = tomllib.load(source)
+    flags = []
+    for section, settings in config.items():
+        for name, value in settings.items():
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            flags += [f"--{section}.{name}", text]
+    return flags
+
+
 def measure(
     browser, db: Path, dataset: str, pages: dict, capture_file: Path, folder: Path, repeat: int
 ):
@@ -201,7 +217,9 @@ def measure(
     bare_env = {_replay.CAPTURE_ENV: str(capture_file)}
     with (
         serving(APP, db, folder / "app.log") as app_url,
-        serving(BARE_APP, None, folder / "bare.log", env=bare_env) as bare_url,
+        serving(
+            BARE_APP, None, folder / "bare.log", env=bare_env, flags=app_settings()
+        ) as bare_url,
     ):
         tab_ours = browser.new_page(viewport={"width": 1400, "height": 1000})
         open_review(tab_ours, app_url, dataset)

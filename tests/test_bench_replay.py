@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from benchmarks import _replay
-from benchmarks.page_warm import drawn_js, visible
+from benchmarks.page_warm import app_settings, drawn_js, visible
 
 KNOWN_PAGE = """
 import pandas as pd
@@ -183,3 +183,10 @@ def test_drawn_condition_waits_for_visible_tables_with_rows_and_charts():
     condition = drawn_js("Known", records)
     assert "grids >= 1 && charts >= 1 && idle" in condition
     assert '"Known"' in condition
+
+
+def test_the_bare_app_is_served_with_the_apps_settings():
+    flags = app_settings()
+    pairs = dict(zip(flags[::2], flags[1::2], strict=True))
+    assert pairs["--runner.postScriptGC"] == "false"
+    assert pairs["--client.toolbarMode"] == "minimal"
