@@ -11,11 +11,12 @@ import io
 import re
 import tracemalloc
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from erroranalysis.importing import read_dataset
+from erroranalysis.importing import ImportValidationError, read_dataset, source
 from erroranalysis.importing.report import Report
 from erroranalysis.importing.source import text_file
 
@@ -129,3 +130,68 @@ def test_a_csv_read_from_bytes_names_its_lines_as_before():
         read_dataset(io.BytesIO(raw), filename="p.csv")
     text = str(caught.value)
     assert "line 4: this row has 2 fields, but the header has 3" in text
+
+
+BIG = b"id,label,prediction\n" + b"".join(b"%d,caf\xc3\xa9,a\n" % i for i in range(150_000))
+
+
+@pytest.mark.parametrize(
+    ("raw", "encoding"),
+    [
+        (b"id,label,prediction\n1,a,a\n2,b,a\n", "utf-8"),
+        (codecs.BOM_UTF8 + b"id,label,prediction\n1,a,a\n", "utf-8"),
+        (b"\n\n id,label,prediction\n1,a,a\n", "utf-8"),
+        (b'\n id,label,prediction\n1,a,a\n2,b\n3,"c\nd",x\n', "utf-8"),
+        (b'id,label,prediction\n1,"a,a\n', "utf-8"),
+        (b"id,label,prediction\n1,caf\xe9,a\n2,\xff,b\n", "utf-8"),
+        (b"id,label,prediction\n1,caf\xe9,a\n", "latin-1"),
+        (b"id,label,prediction\n1,a,a\n", "no-such-codec"),
+        (b"id,label,prediction\n1,a,a\n2,\x00,b\n", "utf-8"),
+        (b"", "utf-8"),
+        (b"\n \r\n", "utf-8"),
+        (b"PAR1\x00\x00", "utf-8"),
+        (b'{"id": 1}\n', "utf-8"),
+        (b"id,label,prediction\n1,a,a\n1,b,b\n", "utf-8"),
+        (b'id,label,prediction\r\n1,"a",a\r\n\r\n2,b,b\r\n1,c,c\r\n', "utf-8"),
+        # Past the first megabyte the check reads on: a NUL, a repeated id, bytes that do
+        # not decode, and characters cut by the megabyte's end.
+        (BIG + b"x,\x00,a\n", "utf-8"),
+        (BIG + b"7,a,a\n", "utf-8"),
+        (BIG + b"x,\xe9,a\n", "utf-8"),
+        (BIG, "utf-8"),
+    ],
+)
+def test_a_csv_read_from_its_path_reads_as_from_its_bytes(tmp_path, raw, encoding):
+    path = tmp_path / "p.csv"
+    path.write_bytes(raw)
+
+    def outcome(source):
+        try:
+            result = read_dataset(source, filename="p.csv", encoding=encoding)
+        except ImportValidationError as err:
+            return str(err).replace(str(path), "p.csv")
+        return result.frame, result.warnings
+
+    from_path, from_bytes = outcome(path), outcome(io.BytesIO(raw))
+    if isinstance(from_bytes, str):
+        assert from_path == from_bytes
+    else:
+        pd.testing.assert_frame_equal(from_path[0], from_bytes[0])
+        assert from_path[1] == from_bytes[1]
+
+
+def test_a_csv_read_from_its_path_is_never_in_memory_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(source, "_CHECK_CHUNK", 1 << 16)  # a file of many pieces
+    path = tmp_path / "p.csv"
+    path.write_bytes(BIG)
+    tracemalloc.start()
+    try:
+        result = read_dataset(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(result.frame) == 150_000
+    # The checks and the parser read the file a piece at a time, and the parsed table is
+    # Arrow's memory, not Python's: what Python holds at once is far less than the file
+    # (its bytes would be all of it).
+    assert peak < len(BIG) // 3, (peak, len(BIG))

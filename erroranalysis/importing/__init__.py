@@ -52,6 +52,7 @@ import pyarrow.parquet as pq
 
 from ..embeddings import Embeddings, read_npy, take_embeddings
 from ..roles import REQUIRED_ROLES, ROLE_HELP, ROLES, ColumnMapping
+from .arrow import give_back_memory
 from .canonical import canonical
 from .csv_reader import read_csv
 from .jsonl_reader import read_jsonl
@@ -133,7 +134,8 @@ def read_dataset(
     Raises :class:`ImportValidationError` listing every problem found; returns only a fully
     valid result.
     """
-    name, raw, folder = load(source, filename)
+    # A CSV file is parsed from the disk (read_csv), the others from their bytes.
+    name, raw, folder = load(source, filename, keep_path=True)
     report = Report()
     fmt = FORMATS.get(Path(name).suffix.lower()) if name else None
     if fmt is None:
@@ -144,6 +146,8 @@ def read_dataset(
             + ("" if name else ", and pass filename= with a file object")
         )
         raise report.error(name)
+    if fmt != "csv" and isinstance(raw, Path):
+        raw = raw.read_bytes()
 
     root: Path | None = None
     if media_root is not None:
@@ -163,12 +167,17 @@ def read_dataset(
         parsed = reader(raw, encoding=encoding, text_columns=text_columns, report=report)
     if parsed is None:
         raise report.error(name)
-    parsed, vectors = take_embeddings(parsed, raw=raw, fmt=fmt, report=report)
+    # A CSV's embedding is in its columns (CSV has no nested values): its bytes are not needed.
+    parsed, vectors = take_embeddings(
+        parsed, raw=raw if isinstance(raw, bytes) else b"", fmt=fmt, report=report
+    )
     if embeddings is not None and vectors is not None:
         report.add(f"the file has its own embedding ({vectors.source}) and --embeddings was given")
     elif embeddings is not None:
         vectors = read_npy(embeddings, rows=len(parsed), report=report)
     frame, metadata, tags = canonical(parsed, columns, root, report, production=production)
+    del parsed
+    give_back_memory()  # what the checks made and dropped, before the caller stores the frame
     if report.problems:
         raise report.error(name)
     return ImportResult(

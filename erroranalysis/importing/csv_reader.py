@@ -12,9 +12,11 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import NamedTuple
+from pathlib import Path
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -22,9 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from .arrow import header_names, temporal_as_text
+from .arrow import give_back_memory, header_names, temporal_as_text
 from .report import MAX_PROBLEMS_PER_CHECK, Report
-from .source import is_json_object, load, text_file
+from .source import count_bytes, is_json_object, load, text_file
 
 # pandas' default missing-value markers: metadata reads as pandas would read it. Kept as
 # a two-line table (ruff would give each marker a line of its own).
@@ -38,10 +40,13 @@ DELIMITERS = (",", ";")
 
 
 def read_csv(
-    raw: bytes, *, encoding: str, text_columns: Sequence[str], report: Report
+    raw: bytes | Path, *, encoding: str, text_columns: Sequence[str], report: Report
 ) -> pd.DataFrame | None:
     """The file's columns, ``text_columns`` as written and the others as pandas would type
-    them; None, with the problems in ``report``, if the file cannot be read as a table."""
+    them; None, with the problems in ``report``, if the file cannot be read as a table.
+
+    ``raw`` is the file's bytes or its path: a UTF-8 file given by its path is parsed from
+    the disk, so its bytes are never all in memory beside the table parsed from them."""
     read = _csv_table(
         raw,
         encoding=encoding,
@@ -66,7 +71,9 @@ def read_csv(
     table = _pandas_like_missing(table, exclude=set(text_columns))
     # Each column's Arrow memory is let go once it is converted, so the file's table and
     # its frame are not both held whole (the table is not used again).
-    return table.to_pandas(split_blocks=True, self_destruct=True)
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    give_back_memory()  # the parser's buffers, freed but kept by the allocator
+    return frame
 
 
 class TextTable(NamedTuple):
@@ -107,7 +114,7 @@ def read_text_table(
 
 
 def _csv_table(
-    raw: bytes,
+    raw: bytes | Path,
     *,
     encoding: str,
     text_columns: Sequence[str] | None,
@@ -144,17 +151,22 @@ def _csv_table(
         return "skip"
 
     block_size = 1 << 20
-    quotes = data.count(b'"')  # without quotes no value can span lines: parse faster
+    quotes = count_bytes(data, b'"')  # without quotes no value can span lines: parse faster
 
     def read(convert: pa_csv.ConvertOptions) -> pa.Table:
-        return pa_csv.read_csv(
-            io.BytesIO(data),
-            read_options=pa_csv.ReadOptions(block_size=block_size),
-            parse_options=pa_csv.ParseOptions(
-                delimiter=delimiter, newlines_in_values=quotes > 0, invalid_row_handler=on_ragged
-            ),
-            convert_options=convert,
-        )
+        # pyarrow's own file reads the disk without the GIL, in the parser's threads.
+        opened = pa.OSFile(str(data)) if isinstance(data, Path) else io.BytesIO(data)
+        with opened as stream:
+            return pa_csv.read_csv(
+                stream,
+                read_options=pa_csv.ReadOptions(block_size=block_size),
+                parse_options=pa_csv.ParseOptions(
+                    delimiter=delimiter,
+                    newlines_in_values=quotes > 0,
+                    invalid_row_handler=on_ragged,
+                ),
+                convert_options=convert,
+            )
 
     def convert(columns: Sequence[str]) -> pa_csv.ConvertOptions:
         return pa_csv.ConvertOptions(
@@ -173,7 +185,7 @@ def _csv_table(
                 raise
             # A value longer than a parser block: read the file as a single block.
             ragged_count = 0
-            block_size = len(data) + 1
+            block_size = _size(data) + 1
             table = read(convert(wanted))
         if all_text and not all(pa.types.is_string(t) for t in table.schema.types):
             # The csv module read the header differently from pyarrow: use pyarrow's names.
@@ -220,20 +232,31 @@ def sniff_delimiter(header: str) -> str:
     return ";" if counts[";"] > counts[","] else ","
 
 
-def _csv_header(data: bytes, delimiter: str) -> list[str]:
+def _csv_header(data: bytes | Path, delimiter: str) -> list[str]:
     """The header's names as the csv module reads them (the first record that is not blank)."""
-    for values in _csv_records(data, delimiter):
-        if values:
-            return values
+    with _csv_records(data, delimiter) as reader:
+        for values in reader:
+            if values:
+                return values
     return []
 
 
-def _csv_records(data: bytes, delimiter: str) -> csv._reader:
-    """The csv module's reader over the UTF-8 ``data``, decoded as it goes (never the whole
-    file's text at once)."""
+@contextmanager
+def _csv_records(data: bytes | Path, delimiter: str) -> Iterator[csv._reader]:
+    """The csv module's reader over the UTF-8 ``data`` (bytes or a file's path), decoded
+    as it goes (never the whole file's text at once)."""
     csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
-    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="")
-    return csv.reader(stream, delimiter=delimiter)
+    with _binary(data) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as stream:
+        yield csv.reader(stream, delimiter=delimiter)
+
+
+def _binary(data: bytes | Path) -> BinaryIO:
+    """The UTF-8 ``data`` to read from: the bytes, or the file at the path."""
+    return data.open("rb") if isinstance(data, Path) else io.BytesIO(data)
+
+
+def _size(data: bytes | Path) -> int:
+    return data.stat().st_size if isinstance(data, Path) else len(data)
 
 
 def _pandas_like_missing(table: pa.Table, *, exclude: set[str]) -> pa.Table:
@@ -264,39 +287,41 @@ class _CsvScan:
     last_start: int  # first line of the last record
 
 
-def _scan_csv(data: bytes, delimiter: str) -> _CsvScan:
+def _scan_csv(data: bytes | Path, delimiter: str) -> _CsvScan:
     """Walk the file with the csv module to find where each record starts.
 
     Only called when something is wrong (or line numbers cannot be derived directly):
     it takes about a second per million rows.
     """
-    reader = _csv_records(data, delimiter)
     records: list[int] = []
     ragged: list[tuple[int, int]] = []
     expected: int | None = None
     previous = 0
     start = 1
-    for values in reader:
-        start, previous = previous + 1, reader.line_num
-        if not values:
-            continue
-        if expected is None:
-            expected = len(values)
-        elif len(values) == expected:
-            records.append(start)
-        else:
-            ragged.append((start, len(values)))
+    with _csv_records(data, delimiter) as reader:
+        for values in reader:
+            start, previous = previous + 1, reader.line_num
+            if not values:
+                continue
+            if expected is None:
+                expected = len(values)
+            elif len(values) == expected:
+                records.append(start)
+            else:
+                ragged.append((start, len(values)))
     return _CsvScan(records, ragged, expected or 0, start)
 
 
 def _csv_locator(
-    data: bytes, rows: int, scan: _CsvScan | None, delimiter: str
+    source: bytes | Path, rows: int, scan: _CsvScan | None, delimiter: str
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """Map frame positions to file lines; scans the file only if it must, and only once."""
+    """Map frame positions to file lines; scans the file only if it must, and only once
+    (a file left on disk is read again then: only a file with problems is located)."""
     cache: dict[str, np.ndarray | None] = {}
 
     def locate(positions: np.ndarray) -> np.ndarray:
         if "lines" not in cache:
+            data = source.read_bytes() if isinstance(source, Path) else source
             simple = (
                 scan is None
                 and b'"' not in data

@@ -1,21 +1,22 @@
 """The bytes of a data file, and the preamble every text format shares.
 
 :func:`load` reads a path or a file object, refusing what is not a regular file.
-:func:`text_file` turns the bytes of a CSV or JSON Lines file into text, or reports why
-they are not text of that kind: a known binary format by its magic bytes, an encoding
-that does not fit (every line that does not decode is named), binary content, an empty
-file.
+:func:`text_file` turns the bytes (or the path) of a CSV or JSON Lines file into text, or
+reports why they are not text of that kind: a known binary format by its magic bytes, an
+encoding that does not fit (every line that does not decode is named), binary content,
+an empty file.
 """
 
 from __future__ import annotations
 
 import codecs
+import io
 import json
 import os
 import re
 import stat
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from ..errors import ExpectedError
 from .report import MAX_PROBLEMS_PER_CHECK, ImportValidationError, Problem, Report
@@ -39,9 +40,13 @@ _OTHER_ENCODING = (
 )
 
 
-def load(source: object, filename: str | None) -> tuple[str, bytes, Path | None]:
+def load(
+    source: object, filename: str | None, *, keep_path: bool = False
+) -> tuple[str, bytes | Path, Path | None]:
     """(file name, content, folder of the file or None for a file object).
 
+    With ``keep_path`` the content of a regular file is its path, for a reader that reads
+    the file itself (so its bytes are not all held at once); a file object's is its bytes.
     A path that is not a readable regular file raises :class:`ImportValidationError`; a
     file object must be opened in binary mode.
     """
@@ -55,7 +60,8 @@ def load(source: object, filename: str | None) -> tuple[str, bytes, Path | None]
             elif not stat.S_ISREG(kind):
                 problem = f"{path} is not a regular file"
             else:
-                return filename or path.name, path.read_bytes(), path.resolve().parent
+                content = path if keep_path else path.read_bytes()
+                return filename or path.name, content, path.resolve().parent
         except FileNotFoundError:
             problem = f"file not found: {path}"
         except OSError as err:
@@ -99,17 +105,26 @@ def check_encoding(encoding: str) -> str:
 
 class Text(NamedTuple):
     """A checked text file: its text as UTF-8 ``data`` (the file's own bytes when it is
-    UTF-8 without a byte-order mark), and the number and stripped content of its ``first``
-    line that is not blank. The text is not kept as a ``str`` too: that would be a second
-    copy of the whole file (``data.decode("utf-8")`` gives it where a reader needs it)."""
+    UTF-8 without a byte-order mark, or its path when it was given as one), and the number
+    and stripped content of its ``first`` line that is not blank. The text is not kept as a
+    ``str`` too: that would be a second copy of the whole file (``data.decode("utf-8")``
+    gives it where a reader needs it)."""
 
-    data: bytes
+    data: bytes | Path
     line: int
     first: str
 
 
-def text_file(raw: bytes, *, encoding: str, kind: str, report: Report) -> Text | None:
-    """Decode a text data file, or report why it is not one (binary, wrong encoding, empty)."""
+def text_file(raw: bytes | Path, *, encoding: str, kind: str, report: Report) -> Text | None:
+    """Decode a text data file, or report why it is not one (binary, wrong encoding, empty).
+
+    A file given by its path is checked a megabyte at a time and stays on disk when it is
+    UTF-8 without a byte-order mark; any other is read and checked in memory."""
+    if isinstance(raw, Path):
+        checked = _text_path(raw, encoding=encoding, kind=kind, report=report)
+        if checked is not _IN_MEMORY:
+            return checked
+        raw = raw.read_bytes()
     what = magic(raw)
     if what:
         report.add(f"the file is {what}, not a {kind} text file")
@@ -117,7 +132,7 @@ def text_file(raw: bytes, *, encoding: str, kind: str, report: Report) -> Text |
     decoded = _decode(raw, encoding, report)
     if decoded is None:
         return None
-    line, first = _first_line(decoded)
+    line, first = _first_line(io.BytesIO(decoded))
     if not line:
         report.add("the file is empty")
         return None
@@ -126,6 +141,53 @@ def text_file(raw: bytes, *, encoding: str, kind: str, report: Report) -> Text |
         report.add(f"the file {binary}; it is not a {kind} text file")
         return None
     return Text(decoded, line, first)
+
+
+# What _text_path returns for a file it leaves to be decoded in memory.
+_IN_MEMORY = Text(b"", 0, "")
+
+
+def _text_path(path: Path, *, encoding: str, kind: str, report: Report) -> Text | None:
+    """:func:`text_file` of a file left on disk: its :class:`Text` with ``data`` the path,
+    None with the problem reported, or ``_IN_MEMORY`` for a file that is not plain UTF-8
+    (another encoding, a byte-order mark, a byte that does not decode), whose problems
+    :func:`text_file` finds in memory as for any file."""
+    with path.open("rb") as stream:
+        head = stream.read(_CHECK_CHUNK)
+        what = magic(head)
+        if what:
+            report.add(f"the file is {what}, not a {kind} text file")
+            return None
+        try:
+            codec = check_encoding(encoding)
+        except ExpectedError as err:
+            report.add(str(err))
+            return None
+        if codec != "utf-8" or head.startswith(codecs.BOM_UTF8):
+            return _IN_MEMORY
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        nul_line, lines = 0, 0
+        chunk = head
+        try:
+            while chunk:
+                decoder.decode(chunk)
+                at = chunk.find(b"\x00") if not nul_line else -1
+                if at >= 0:
+                    nul_line = lines + chunk.count(b"\n", 0, at) + 1
+                lines += chunk.count(b"\n")
+                chunk = stream.read(_CHECK_CHUNK)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return _IN_MEMORY
+        stream.seek(0)
+        line, first = _first_line(stream)
+    if not line:
+        report.add("the file is empty")
+        return None
+    if nul_line:
+        report.add(f"the file {_nul_sentence(nul_line)}; it is not a {kind} text file")
+        return None
+    return Text(path, line, first)
 
 
 def magic(raw: bytes) -> str | None:
@@ -200,6 +262,15 @@ def _decode(raw: bytes, encoding: str, report: Report) -> bytes | None:
 _CHECK_CHUNK = 1 << 20
 
 
+def count_bytes(data: bytes | Path, sub: bytes) -> int:
+    """How many times ``sub`` (one byte) occurs in ``data``, bytes or a file read a piece
+    at a time."""
+    if isinstance(data, bytes):
+        return data.count(sub)
+    with data.open("rb") as stream:
+        return sum(piece.count(sub) for piece in iter(lambda: stream.read(_CHECK_CHUNK), b""))
+
+
 def _valid_utf8(raw: bytes) -> bool:
     """Whether ``raw`` is strict UTF-8 (as ``raw.decode("utf-8")`` would accept)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -227,20 +298,18 @@ def _binary(data: bytes) -> str | None:
     at = data.find(b"\x00")
     if at < 0:
         return None
-    line = data.count(b"\n", 0, at) + 1
+    return _nul_sentence(data.count(b"\n", 0, at) + 1)
+
+
+def _nul_sentence(line: int) -> str:
     return f"contains binary data (a NUL byte on line {line})"
 
 
-def _first_line(data: bytes) -> tuple[int, str]:
-    """(line number, stripped content) of the first line of the UTF-8 ``data`` that is not
-    blank; (0, "") if none. Only the lines up to it are decoded."""
-    start, number = 0, 1
-    while True:
-        end = data.find(b"\n", start)
-        line = data[start:] if end < 0 else data[start:end]
+def _first_line(stream: BinaryIO) -> tuple[int, str]:
+    """(line number, stripped content) of the first line of the UTF-8 ``stream`` that is
+    not blank; (0, "") if none. Only the lines up to it are read and decoded."""
+    for number, line in enumerate(stream, start=1):
         content = line.decode("utf-8").strip()
         if content:
             return number, content
-        if end < 0:
-            return 0, ""
-        start, number = end + 1, number + 1
+    return 0, ""
