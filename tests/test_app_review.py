@@ -258,10 +258,15 @@ def reviewed(project_file):
     return project_file
 
 
-def test_active_batches_narrow_the_widest_interval(reviewed, app, project_file):
+def active_queue(app):
+    """The Review page with the active strategy on, batches of 8."""
     at = open_page(app, "review")
     at.radio(key="rv_order").set_value("active").run()
-    at.number_input(key="rv_size").set_value(8).run()
+    return at.number_input(key="rv_size").set_value(8).run()
+
+
+def test_active_batches_narrow_the_widest_interval(reviewed, app, project_file):
+    at = active_queue(app)
     no_errors(at)
     caption = strategy_caption(at)
     assert "Active" in caption and "car noise" in caption
@@ -287,17 +292,18 @@ def test_active_batches_narrow_the_widest_interval(reviewed, app, project_file):
     assert samples["seed"].iloc[0] != samples["seed"].iloc[1]
 
 
-def _outlook_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "outlook"]
+def outlooks_done(at) -> None:
+    """Wait for the outlooks computed in the background, then rerun the page."""
+    for thread in [t for t in threading.enumerate() if t.name == "outlook"]:
+        thread.join(timeout=60)
+    at.run()
 
 
 def test_after_a_change_the_last_outlook_is_shown_while_the_next_is_computed(
     reviewed, app, project_file, monkeypatch
 ):
     monkeypatch.setattr(_ui, "OUTLOOK_REFRESH_S", 3600.0)
-    at = open_page(app, "review")
-    at.radio(key="rv_order").set_value("active").run()
-    at.number_input(key="rv_size").set_value(8).run()
+    at = active_queue(app)
     before = strategy_caption(at)
     assert "wide now, about" in before and "latest changes" not in before
     with open_project(project_file) as project:  # another reviewer's review moves the estimates
@@ -308,9 +314,7 @@ def test_after_a_change_the_last_outlook_is_shown_while_the_next_is_computed(
     assert behind == before.replace(
         "from this queue.", "from this queue (as before the latest changes)."
     )
-    for thread in _outlook_threads():
-        thread.join(timeout=60)
-    at.run()
+    outlooks_done(at)
     no_errors(at)
     after = strategy_caption(at)
     assert "wide now, about" in after and "latest changes" not in after
@@ -318,9 +322,7 @@ def test_after_a_change_the_last_outlook_is_shown_while_the_next_is_computed(
     with open_project(project_file) as project:
         project.dataset(DATASET).record_review("s03", reviewer="ben", tags=[])
     at.run()
-    for thread in _outlook_threads():
-        thread.join(timeout=60)
-    at.run()
+    outlooks_done(at)
     # At most one update per OUTLOOK_REFRESH_S: the next change waits for it.
     assert strategy_caption(at) == after.replace(
         "from this queue.", "from this queue (as before the latest changes)."
@@ -333,17 +335,13 @@ def test_a_large_runs_first_outlook_is_computed_in_the_background(
     # The test run's 40 examples stand for a large one: above the threshold the first visit
     # does not wait for the outlook (a minute at 10M examples).
     monkeypatch.setattr(_ui, "OUTLOOK_FOREGROUND_ROWS", 10)
-    at = open_page(app, "review")
-    at.radio(key="rv_order").set_value("active").run()
-    at.number_input(key="rv_size").set_value(8).run()
+    at = active_queue(app)
     no_errors(at)
     assert strategy_caption(at) == (
         "Strategy: **Active**. What the next reviews buy is being worked out for this large "
         "run; it shows here on a later rerun."
     )
-    for thread in _outlook_threads():
-        thread.join(timeout=60)
-    at.run()
+    outlooks_done(at)
     no_errors(at)
     shown = strategy_caption(at)
     assert "wide now, about" in shown and "latest changes" not in shown
