@@ -101,7 +101,7 @@ def give_back_memory() -> None:
 
     Arrow's allocator (mimalloc) holds freed pages a while: after a large file's parse it
     held over 100 MB that the steps after it did not reuse, on top of the frame. Giving
-    them back takes about a millisecond."""
+    them back took a few milliseconds there."""
     pa.default_memory_pool().release_unused()
 
 
