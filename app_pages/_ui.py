@@ -609,7 +609,9 @@ class RunData:
 @st.cache_resource(max_entries=4, show_spinner="Loading examples…")
 def _run_data(key: RunKey) -> RunData:
     store = project().dataset(key.dataset)
-    frame = store.examples(key.run)
+    # A run counted elsewhere holds the examples drawn for review: they are its frame here
+    # (the pages that need every example stop before, in require_run).
+    frame = store.examples(key.run, sample_only=True)
     # The store's Index of the run's ids: one hash table per run, shared with the analyses.
     ids, _ = project().run_index(store.run(key.run))
     # A production sample has predictions but no labels, and so no classes to list.
@@ -774,6 +776,21 @@ def _queue_of(draw: sampling.Draw | None, data: RunData) -> ReviewQueue:
 def queue_of(draw: sampling.Draw | None, info: RunInfo) -> ReviewQueue:
     """The review queue of ``draw`` (None: an empty queue), its ids hashed once."""
     return _queue_of(draw, run_data(info))
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _counted_queue(key: RunKey) -> tuple[sampling.Draw, ReviewQueue]:
+    from erroranalysis.census import counted_draw
+
+    draw = counted_draw(project(), key.dataset, key.run)
+    return draw, _queue_of(draw, _run_data(key))
+
+
+def counted_queue(info: RunInfo) -> tuple[sampling.Draw, ReviewQueue]:
+    """The queue of a run counted elsewhere: the sample drawn where it was counted and
+    recorded at its import (:func:`erroranalysis.census.counted_draw`), which never
+    changes for that import (shared, read-only)."""
+    return _counted_queue(run_key(info))
 
 
 # Outlooks kept per process: one per (run key, draw's settings, reviews), at most this many.

@@ -4,6 +4,8 @@ The queue is a sample drawn by one of three strategies (stratified, confidence b
 active batches); the page says which is on and what the next reviews buy: the target
 tag's marginal-effect interval width now and the width expected after them. The sample is
 recorded with the first review made from the queue, so opening the page writes nothing.
+A run counted elsewhere (``import --engine spark``) holds only the examples drawn for
+review where it was counted: its queue is that sample, recorded at the import.
 
 Every click is written to the project file at once. The example panel is a fragment, so a
 tag toggle or Next reruns only the panel, not the queue settings.
@@ -55,8 +57,18 @@ RULE_HELP = (
 # A blind review's own inputs, per example, apart from the open review's.
 BLIND_TAGS = "rv_blind_tags:{}"
 
+COUNTED_QUEUE = (
+    "**{n:,} examples drawn for review** where this run was counted (`--engine {engine}`): "
+    "every error and correct prediction of the run's {total:,} examples had a recorded "
+    "chance of being drawn, so Priorities weighs each review by it. The project file "
+    "holds these examples only: the queue is this sample, with no strategy or filter."
+)
+
 st.title("Review")
-info = _ui.require_run()
+info = _ui.require_run(counted=True)
+# A run counted elsewhere: its drawn examples are its frame here, and its queue is their
+# sample as the import recorded it.
+counted = info.counted_by is not None
 data = _ui.run_data(info)
 has_confidence = "confidence" in data.frame.columns
 
@@ -115,18 +127,85 @@ def _save_plan(plan: object, actor: str) -> None:
 
 
 # ------------------------------------------------------------------ queue settings
+def queue_filters() -> review.ReviewFilters:
+    """The filters of the queue, from their widgets (in the sidebar's Filters expander)."""
+    confidence = None
+    values: tuple = ()
+    bounds = None
+    with st.expander("Filters", expanded=False):
+        st.multiselect("True class", data.classes, key="rv_true", on_change=_queue_changed)
+        st.multiselect("Predicted class", data.classes, key="rv_pred", on_change=_queue_changed)
+        tag_names = sorted({*_ui.reviewed_tag_names(info), *info.dataset_tags})
+        st.multiselect("Tag", tag_names, key="rv_tags", on_change=_queue_changed)
+        st.checkbox("Untagged examples", key="rv_untagged", on_change=_queue_changed)
+        if has_confidence:
+            low, high = st.slider(
+                "Confidence", 0.0, 1.0, step=0.01, key="rv_confidence", on_change=_queue_changed
+            )
+            confidence = None if (low, high) == (0.0, 1.0) else (low, high)
+        column = st.selectbox(
+            "Metadata column",
+            [None, *info.metadata_columns],
+            key="rv_meta_column",
+            format_func=lambda c: "(none)" if c is None else str(c),
+            on_change=_queue_changed,
+        )
+        if column is not None:
+            choices = _ui.column_choices(info, column)
+            if choices.kind == "range" and choices.low < choices.high:
+                chosen = st.slider(
+                    f"{_ui.md(column)} between",
+                    choices.low,
+                    choices.high,
+                    value=(choices.low, choices.high),
+                    key=f"rv_meta_range:{column}",
+                    on_change=_queue_changed,
+                )
+                bounds = None if chosen == (choices.low, choices.high) else chosen
+            elif choices.values:
+                values = tuple(
+                    st.multiselect(
+                        f"{_ui.md(column)} is",
+                        choices.values,
+                        key=f"rv_meta_values:{column}",
+                        on_change=_queue_changed,
+                    )
+                )
+                if choices.truncated:
+                    st.caption("Only the 200 most frequent values are offered.")
+        st.number_input("Sample seed", min_value=0, step=1, key="rv_seed", on_change=_queue_changed)
+    return review.ReviewFilters(
+        true_classes=tuple(st.session_state["rv_true"]),
+        predicted_classes=tuple(st.session_state["rv_pred"]),
+        tags=tuple(st.session_state["rv_tags"]),
+        untagged=bool(st.session_state["rv_untagged"]),
+        confidence=confidence,
+        metadata_column=column if (values or bounds) else None,
+        metadata_values=values,
+        metadata_range=bounds,
+    )
+
+
 with st.sidebar:
     st.subheader("Queue")
-    st.radio(
-        "Strategy",
-        strategies,
-        format_func=STRATEGY_NAMES.get,
-        key="rv_order",
-        on_change=_queue_changed,
-        help=STRATEGY_HELP,
-    )
     strategy = st.session_state["rv_order"]
-    if strategy != "active":
+    if counted:
+        st.caption(
+            COUNTED_QUEUE.format(
+                n=len(data.frame), engine=_ui.md(info.counted_by), total=info.n_examples
+            )
+        )
+    else:
+        st.radio(
+            "Strategy",
+            strategies,
+            format_func=STRATEGY_NAMES.get,
+            key="rv_order",
+            on_change=_queue_changed,
+            help=STRATEGY_HELP,
+        )
+        strategy = st.session_state["rv_order"]
+    if strategy != "active" and not counted:
         st.slider(
             "Correct examples in the queue",
             0,
@@ -138,7 +217,7 @@ with st.sidebar:
             help="A random sample of correct predictions is mixed into the queue so that each "
             "tag's share can be estimated honestly, not from errors alone.",
         )
-    if strategy != "stratified":
+    if strategy != "stratified" and not counted:
         st.number_input(
             "Sample size" if strategy == "confidence" else "Batch size",
             min_value=1,
@@ -147,7 +226,7 @@ with st.sidebar:
             key="rv_size",
             on_change=_size_changed,
         )
-    if strategy == "active":
+    if strategy == "active" and not counted:
         st.button(
             "Draw the next batch",
             icon=":material/casino:",
@@ -196,62 +275,9 @@ with st.sidebar:
                     f"Now: {plan.share:.0%} of reviewed examples, {plan.reviewers} reviewers, "
                     f"rule {plan.rule}, seed {plan.seed} (set by {_ui.md(plan.set_by)})."
                 )
-    with st.expander("Filters", expanded=False):
-        st.multiselect("True class", data.classes, key="rv_true", on_change=_queue_changed)
-        st.multiselect("Predicted class", data.classes, key="rv_pred", on_change=_queue_changed)
-        tag_names = sorted({*_ui.reviewed_tag_names(info), *info.dataset_tags})
-        st.multiselect("Tag", tag_names, key="rv_tags", on_change=_queue_changed)
-        st.checkbox("Untagged examples", key="rv_untagged", on_change=_queue_changed)
-        confidence = None
-        if has_confidence:
-            low, high = st.slider(
-                "Confidence", 0.0, 1.0, step=0.01, key="rv_confidence", on_change=_queue_changed
-            )
-            confidence = None if (low, high) == (0.0, 1.0) else (low, high)
-        column = st.selectbox(
-            "Metadata column",
-            [None, *info.metadata_columns],
-            key="rv_meta_column",
-            format_func=lambda c: "(none)" if c is None else str(c),
-            on_change=_queue_changed,
-        )
-        values: tuple = ()
-        bounds = None
-        if column is not None:
-            choices = _ui.column_choices(info, column)
-            if choices.kind == "range" and choices.low < choices.high:
-                chosen = st.slider(
-                    f"{_ui.md(column)} between",
-                    choices.low,
-                    choices.high,
-                    value=(choices.low, choices.high),
-                    key=f"rv_meta_range:{column}",
-                    on_change=_queue_changed,
-                )
-                bounds = None if chosen == (choices.low, choices.high) else chosen
-            elif choices.values:
-                values = tuple(
-                    st.multiselect(
-                        f"{_ui.md(column)} is",
-                        choices.values,
-                        key=f"rv_meta_values:{column}",
-                        on_change=_queue_changed,
-                    )
-                )
-                if choices.truncated:
-                    st.caption("Only the 200 most frequent values are offered.")
-        st.number_input("Sample seed", min_value=0, step=1, key="rv_seed", on_change=_queue_changed)
+    # The queue of a counted run is its recorded sample: nothing to filter.
+    filters = review.ReviewFilters() if counted else queue_filters()
 
-filters = review.ReviewFilters(
-    true_classes=tuple(st.session_state["rv_true"]),
-    predicted_classes=tuple(st.session_state["rv_pred"]),
-    tags=tuple(st.session_state["rv_tags"]),
-    untagged=bool(st.session_state["rv_untagged"]),
-    confidence=confidence,
-    metadata_column=column if (values or bounds) else None,
-    metadata_values=values,
-    metadata_range=bounds,
-)
 filtered = filters != review.ReviewFilters()
 seed = int(st.session_state["rv_seed"])
 fraction = st.session_state["rv_fraction"] / 100
@@ -295,6 +321,8 @@ problem = None
 try:
     if blind:
         draw, queue = None, _ui.blind_queue(info, _ui.reviewer())
+    elif counted:
+        draw, queue = _ui.counted_queue(info)
     elif strategy == "active":
         draw, queue = _active_batch(filters, seed, size)
     else:
@@ -315,8 +343,8 @@ except ValueError as err:
 
 def show_strategy() -> None:
     """Which strategy is on and the interval width the next reviews buy."""
-    if blind:
-        return  # the panel says it: its count changes with each review
+    if blind or counted:
+        return  # the panel says it (its count changes with each review), or the sidebar
     name = STRATEGY_NAMES[strategy]
     if problem is not None:
         st.warning(f"**{name}**: {_ui.md(problem)}", icon=":material/info:")
@@ -556,9 +584,12 @@ def review_panel(
     progress = review.review_progress(data.frame, queue.frame, reviewed, ids=data.ids)
     mix = review.queue_mix(queue.frame)
     left, right = st.columns(2)
+    # A counted run's frame is its drawn examples: its errors here are the drawn ones.
+    drawn_errors = " drawn" if info.counted_by is not None else ""
     left.progress(
         progress.errors_done,
-        text=f"Reviewed errors: {progress.errors_reviewed:,} of {progress.errors_total:,}",
+        text=f"Reviewed errors: {progress.errors_reviewed:,} of {progress.errors_total:,}"
+        f"{drawn_errors}",
     )
     right.progress(
         progress.correct_done,

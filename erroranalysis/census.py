@@ -22,9 +22,10 @@ from .errors import StoreError
 
 if TYPE_CHECKING:
     from .counts import Tally
+    from .sampling import Draw
     from .store import Project
 
-__all__ = ["Census", "census_tally", "counted_elsewhere"]
+__all__ = ["Census", "census_tally", "counted_draw", "counted_elsewhere"]
 
 CENSUS_KINDS = ("dataset", "rule")
 
@@ -95,6 +96,42 @@ def counted_elsewhere(project: Project, dataset: str, run: str | None = None) ->
         f"{info.counted_by}: the project file holds its counts and the examples drawn for "
         f"review, not its {info.n_examples:,} examples, and this needs every example "
         "(priorities works from the counts)"
+    )
+
+
+def counted_draw(project: Project, dataset: str, run: str | None = None) -> Draw:
+    """The review queue drawn where run ``run`` of ``dataset`` (its latest unless named)
+    was counted: the sample its import recorded (the latest of the run made since it was
+    imported whose design names the run's engine), its examples in review order, each
+    with the chance it had of being drawn. StoreError for a run counted in memory, or one
+    whose import recorded no sample."""
+    from .sampling import Draw
+
+    store = project.dataset(dataset)
+    info = store.run(run)
+    if info.counted_by is None:
+        raise StoreError(
+            f"run {info.name!r} of dataset {dataset!r} was counted in memory: its review "
+            "queue is drawn on the Review page, not at its import"
+        )
+    samples = store.samples()
+    by_engine = np.array([d.get("engine") == info.counted_by for d in samples["design"]], bool)
+    made = samples[
+        (samples["run"] == info.name) & (samples["created_at"] >= info.imported_at) & by_engine
+    ]
+    if made.empty:
+        raise StoreError(
+            f"run {info.name!r} of dataset {dataset!r} was imported with --engine "
+            f"{info.counted_by} but no sample of its examples was recorded: import it again"
+        )
+    row = made.iloc[-1]
+    return Draw(
+        run=info.name,
+        strategy=str(row["strategy"]),
+        seed=int(row["seed"]),
+        size=int(row["size"]),
+        examples=store.sample_draws(int(row["id"])),
+        design=row["design"],
     )
 
 
