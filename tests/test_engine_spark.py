@@ -16,8 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spark_support import spark  # noqa: F401 -- the session fixture
 
+from erroranalysis.census import counted_draw
 from erroranalysis.cli import main
 from erroranalysis.errors import StoreError
+from erroranalysis.review import record_queue_sample
 from erroranalysis.sampling import Draw
 from erroranalysis.store import open_project
 from erroranalysis.vocabulary import STRATUM_CORRECT, STRATUM_ERROR
@@ -180,6 +182,20 @@ def test_the_queue_is_drawn_per_stratum_with_its_inclusion_probabilities(project
     correct = frame.set_index("id").loc[draw.examples["id"]]
     is_error = (correct["label"] != correct["prediction"]).to_numpy()
     assert (is_error == (draw.examples["stratum"] == STRATUM_ERROR).to_numpy()).all()
+
+
+def test_the_review_page_queue_is_the_draw_the_import_recorded(projects):
+    counted, draw = projects[1], projects[2]
+    with open_project(counted) as project:
+        store = project.dataset("dev")
+        queue = counted_draw(project, "dev")
+        samples = store.samples()["id"].tolist()
+        # A review from the page's queue is recorded with the import's sample, no other.
+        assert record_queue_sample(store, queue, actor="ana") == samples[0]
+        assert store.samples()["id"].tolist() == samples
+    assert queue.examples["id"].tolist() == draw.examples["id"].tolist()
+    pd.testing.assert_frame_equal(queue.examples, draw.examples)
+    assert queue.design == draw.design
 
 
 @pytest.mark.parametrize(
