@@ -280,18 +280,11 @@ def test_tallies_counted_apart_and_joined_give_the_same_table(case, cut, by):
     )
     assert joined.names == whole.names and joined.kinds == whole.kinds
     for part in ("tag", "agreement"):
+        got, want = getattr(joined.counts, part), getattr(whole.counts, part)
         for name in ("n", "x", "equal"):
-            got, want = (
-                getattr(getattr(joined.counts, part), name),
-                getattr(getattr(whole.counts, part), name),
-            )
-            np.testing.assert_array_equal(got, want)
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
         for name in ("w", "w2", "wx", "w2x"):
-            got, want = (
-                getattr(getattr(joined.counts, part), name),
-                getattr(getattr(whole.counts, part), name),
-            )
-            np.testing.assert_allclose(got, want, rtol=1e-12)
+            np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-12)
     np.testing.assert_array_equal(joined.counts.size, whole.counts.size)
     if evidence.weights is None:  # integer counts only: the two tables are identical
         pd.testing.assert_frame_equal(

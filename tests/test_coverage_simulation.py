@@ -39,22 +39,38 @@ Z = 1.959963984540054
 
 
 @dataclass(frozen=True)
-class Scenario:
+class Truth:
+    """One tag's truth in the population: the model errs at rate q, the tag is on a
+    fraction p_err of its errors and p_cor of its correct predictions; each kind of
+    scenario below defines the ``accuracy`` on the tag its estimate is for."""
+
     name: str
     n: int  # dataset size
     q: float  # error rate
     p_err: float  # tag rate among errors
     p_cor: float  # tag rate among correct predictions
     hlp: float | None  # set HLP; None: measured from human labels
+
+    @property
+    def share(self) -> float:
+        return self.q * self.p_err + (1 - self.q) * self.p_cor
+
+    @property
+    def true_hlp(self) -> float:
+        return self.hlp
+
+    @property
+    def marginal_effect(self) -> float:
+        return max(self.true_hlp - self.accuracy, 0.0) * self.share
+
+
+@dataclass(frozen=True)
+class Scenario(Truth):
     reviewed_errors: int | None = None  # None: a dataset tag, every example known
     reviewed_correct: int | None = None
     agree_err: float = 1.0  # human agreement rate among the tag's errors
     agree_cor: float = 1.0  # and among its correct predictions
     seed: int = 0
-
-    @property
-    def share(self) -> float:
-        return self.q * self.p_err + (1 - self.q) * self.p_cor
 
     @property
     def accuracy(self) -> float:
@@ -66,10 +82,6 @@ class Scenario:
             return self.hlp
         mass_err, mass_cor = self.q * self.p_err, (1 - self.q) * self.p_cor
         return (mass_err * self.agree_err + mass_cor * self.agree_cor) / self.share
-
-    @property
-    def marginal_effect(self) -> float:
-        return max(self.true_hlp - self.accuracy, 0.0) * self.share
 
     def expected_tagged(self) -> float:
         """Expected number of tagged examples seen in the smaller stratum."""
@@ -175,7 +187,7 @@ def simulate(scenario: Scenario) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def check_intervals(
-    scenario: Scenario | DesignScenario,
+    scenario: Truth,
     intervals: dict[str, tuple[np.ndarray, np.ndarray]],
     bounds: dict[str, float],
     min_coverage: float,
@@ -230,7 +242,7 @@ CHUNK = 200  # repetitions drawn at once (each is n examples)
 
 
 @dataclass(frozen=True)
-class DesignScenario:
+class DesignScenario(Truth):
     """Run v1 errs at rate q; the tag is on a fraction p_err of v1's errors and p_cor of
     its correct predictions. Run v2 fixes a fraction fix_tag of v1's errors that carry the
     tag (fix_other of the others) and breaks a fraction broken of v1's correct ones. The
@@ -239,12 +251,6 @@ class DesignScenario:
     probability that favours likely carriers of the tag, as the active strategy does,
     expected size ``reviewed_errors + reviewed_correct``). The estimate is for ``target``."""
 
-    name: str
-    n: int
-    q: float
-    p_err: float
-    p_cor: float
-    hlp: float
     design: str  # "stratified" | "confidence" | "poisson"
     target: str  # "v1" | "v2"
     reviewed_errors: int
@@ -258,20 +264,12 @@ class DesignScenario:
     seed: int = 0
 
     @property
-    def share(self) -> float:
-        return self.q * self.p_err + (1 - self.q) * self.p_cor
-
-    @property
     def accuracy(self) -> float:
         if self.target == "v1":
             return (1 - self.q) * self.p_cor / self.share
         fixed = self.q * self.p_err * self.fix_tag
         kept = (1 - self.q) * self.p_cor * (1 - self.broken)
         return (fixed + kept) / self.share
-
-    @property
-    def marginal_effect(self) -> float:
-        return max(self.hlp - self.accuracy, 0.0) * self.share
 
 
 # Shared by every scenario below unless it says otherwise: v2 fixes half of the tag's
