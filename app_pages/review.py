@@ -186,26 +186,18 @@ def queue_filters() -> review.ReviewFilters:
     )
 
 
-with st.sidebar:
-    st.subheader("Queue")
+def strategy_widgets() -> None:
+    """The strategy of the queue and its settings (in the sidebar's Queue section)."""
+    st.radio(
+        "Strategy",
+        strategies,
+        format_func=STRATEGY_NAMES.get,
+        key="rv_order",
+        on_change=_queue_changed,
+        help=STRATEGY_HELP,
+    )
     strategy = st.session_state["rv_order"]
-    if counted:
-        st.caption(
-            COUNTED_QUEUE.format(
-                n=len(data.frame), engine=_ui.md(info.counted_by), total=info.n_examples
-            )
-        )
-    else:
-        st.radio(
-            "Strategy",
-            strategies,
-            format_func=STRATEGY_NAMES.get,
-            key="rv_order",
-            on_change=_queue_changed,
-            help=STRATEGY_HELP,
-        )
-        strategy = st.session_state["rv_order"]
-    if strategy != "active" and not counted:
+    if strategy != "active":
         st.slider(
             "Correct examples in the queue",
             0,
@@ -217,7 +209,7 @@ with st.sidebar:
             help="A random sample of correct predictions is mixed into the queue so that each "
             "tag's share can be estimated honestly, not from errors alone.",
         )
-    if strategy != "stratified" and not counted:
+    if strategy != "stratified":
         st.number_input(
             "Sample size" if strategy == "confidence" else "Batch size",
             min_value=1,
@@ -226,7 +218,7 @@ with st.sidebar:
             key="rv_size",
             on_change=_size_changed,
         )
-    if strategy == "active" and not counted:
+    if strategy == "active":
         st.button(
             "Draw the next batch",
             icon=":material/casino:",
@@ -234,6 +226,18 @@ with st.sidebar:
             on_click=_next_batch,
             help="Fit the tag model again on every review so far and draw a new batch.",
         )
+
+
+with st.sidebar:
+    st.subheader("Queue")
+    if counted:
+        st.caption(
+            COUNTED_QUEUE.format(
+                n=len(data.frame), engine=_ui.md(info.counted_by), total=info.n_examples
+            )
+        )
+    else:
+        strategy_widgets()
     st.toggle("Skip reviewed examples", key="rv_skip")
     plan = _ui.project().dataset(info.dataset).review_plan()
     if plan is None:
@@ -277,6 +281,7 @@ with st.sidebar:
                 )
     # The queue of a counted run is its recorded sample: nothing to filter.
     filters = review.ReviewFilters() if counted else queue_filters()
+strategy = st.session_state["rv_order"]
 
 filtered = filters != review.ReviewFilters()
 seed = int(st.session_state["rv_seed"])
