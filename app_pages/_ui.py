@@ -50,6 +50,7 @@ from PIL import Image
 from app_pages import _charts
 from erroranalysis import (
     analyses,
+    counts,
     exports,
     importing,
     media,
@@ -945,11 +946,42 @@ def _evidence(key: RunKey, rev: int) -> analyses.Evidence:
     return loaded
 
 
+# The kinds of tag only a new rule or a new import of the run changes: their counts are kept
+# per taxonomy, not per revision.
+DERIVED_KINDS = ("dataset", "rule")
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _derived_tally(key: RunKey, stamps: tuple[int, ...], _rev: int) -> counts.Tally:
+    # Keyed on the taxonomy's and the runs' change stamps only: the evidence of any revision
+    # at those stamps has the same dataset and rule tags.
+    return counts.tally(_evidence(key, _rev), kinds=DERIVED_KINDS)
+
+
+def _tally(key: RunKey, rev: int) -> counts.Tally:
+    """The run's counts at revision ``rev``: the dataset and rule tags' counted once per
+    taxonomy (a pass over every example, seconds at 10M), the reviewed tags' per revision
+    (only the reviewed rows), joined in the evidence's order, which equals counting them
+    all at once (tests/test_counts.py)."""
+    evidence = _evidence(key, rev)
+    stamps = project().changes()
+    if stamps.revision != rev:  # the project moved on since rev was read: count it whole
+        return counts.tally(evidence)
+    derived = _derived_tally(key, tuple(getattr(stamps, kind) for kind in TAXONOMY), rev)
+    names = tuple(evidence.tags.columns)
+    if derived.names != tuple(n for n in names if evidence.kinds[n] in DERIVED_KINDS):
+        return counts.tally(evidence)  # not of this evidence's tags: never mix them
+    reviewed = counts.tally(evidence, kinds=("reviewed",))
+    return counts.join_tallies(derived, reviewed).select(names)
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def _analysis(name: str, key: RunKey, rev: int | None, options: tuple) -> Any:
     if name in DECISION_ANALYSES:
         decisions = project().dataset(key.dataset).decisions()
         return getattr(analyses, name)(decisions, **dict(options))
+    if name in COUNTED_ANALYSES and rev is not None:
+        return analyses.ANALYSES[name](_tally(key, rev), **dict(options))
     # rev is None for RUN_ONLY_ANALYSES: the run's examples alone, no tags read.
     evidence = analyses.Evidence(_run_data(key).frame) if rev is None else _evidence(key, rev)
     # An option that names another run (drift's ``against``) is that run's evidence.

@@ -13,7 +13,7 @@ table is computed from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -157,30 +157,7 @@ def census_tally(project: Project, dataset: str, *, run: str | None = None) -> T
         if rule is None or (name in rules.index and rules[name] == rule)
     ]
     census = census.only(current)
-    counted = tally(local)
-    keep = [i for i, kind in enumerate(counted.kinds) if kind == "reviewed"]
-    reviewed = _columns(counted, keep, size=np.asarray(census.size, dtype=np.int64))
+    counted = tally(local, kinds=("reviewed",))
+    size = np.asarray(census.size, dtype=np.int64)
+    reviewed = replace(counted, counts=replace(counted.counts, size=size))
     return join_tallies(census.tally(hlp=local.hlp, effort=local.effort), reviewed)
-
-
-def _columns(part: Tally, keep: list[int], *, size: np.ndarray) -> Tally:
-    """``part`` with only its tags at ``keep``, the strata of size ``size``."""
-    from dataclasses import replace
-
-    from .counts import Proportion, TagCounts
-
-    def take(proportion: Proportion) -> Proportion:
-        fields = ("n", "x", "w", "w2", "wx", "w2x", "equal")
-        return Proportion(**{f: np.asarray(getattr(proportion, f))[:, keep] for f in fields})
-
-    names = tuple(part.names[i] for i in keep)
-    return replace(
-        part,
-        names=names,
-        kinds=tuple(part.kinds[i] for i in keep),
-        counts=TagCounts(
-            size=size, tag=take(part.counts.tag), agreement=take(part.counts.agreement)
-        ),
-        hlp={t: v for t, v in part.hlp.items() if t in names},
-        effort={t: v for t, v in part.effort.items() if t in names},
-    )

@@ -38,7 +38,7 @@ reviewed tags counted from the local reviews.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,6 +51,8 @@ __all__ = ["Proportion", "TagCounts", "Tally", "count_tags", "join_tallies", "ta
 # Rows per block: a block of bool (and, for weights, float) tag columns stays in the cache.
 _CHUNK_ROWS = 1 << 14
 _WEIGHT_CHUNK_ROWS = 1 << 12
+# The fields of a Proportion, each a (2, K) array.
+_SUMS = ("n", "x", "w", "w2", "wx", "w2x", "equal")
 
 
 @dataclass(frozen=True)
@@ -166,50 +168,64 @@ def _weighted_sums(
     return out.reshape(2, groups, -1)
 
 
-def count_tags(inputs: Checked) -> TagCounts:
-    """The sufficient statistics of every tag of checked evidence (see the module).
+def count_tags(inputs: Checked, *, columns: Sequence[int] | None = None) -> TagCounts:
+    """The sufficient statistics of the tags of checked evidence (see the module): of every
+    tag, or of those at the positions ``columns``, in that order.
 
     Its ``weights`` (None for weight 1) weigh the reviewed examples of reviewed tags;
-    dataset and rule tags are counted over every example.
+    dataset and rule tags are counted over every example. Counting the reviewed tags
+    alone reads only the reviewed examples' rows of the tag matrix.
     """
+    n_all = len(inputs.tag_names)
+    picked = np.arange(n_all) if columns is None else np.asarray(columns, dtype=np.intp)
+    if picked.ndim != 1 or ((picked < 0) | (picked >= n_all)).any():
+        raise ValueError(f"columns must be positions of the {n_all} tags, got {columns!r}")
+    whole = len(picked) == n_all and bool((picked == np.arange(n_all)).all())
     weights = inputs.weights
-    stratum = inputs.correct.astype(np.int64)
-    n_tags = len(inputs.tag_names)
-    size = np.bincount(stratum, minlength=2)
-    if inputs.human is None:
-        codes, groups = stratum, 2
-    else:  # 0: no human label, 1: it agrees with the label, 2: it does not
-        known, agrees = inputs.human
-        codes, groups = stratum + 2 * np.where(known, np.where(agrees, 1, 2), 0), 6
-    is_reviewed_kind = np.array([kind == "reviewed" for kind in inputs.kinds], dtype=bool)
+    n_tags = len(picked)
+    size = np.bincount(inputs.correct.astype(np.int8), minlength=2).astype(np.int64)
+    is_reviewed_kind = np.array([inputs.kinds[c] == "reviewed" for c in picked], dtype=bool)
     reviewed = inputs.reviewed
-    everywhere = np.flatnonzero(~is_reviewed_kind)
+    everywhere = np.flatnonzero(~is_reviewed_kind)  # positions among the tags counted
     only_reviewed = np.flatnonzero(is_reviewed_kind)
     weighted = weights is not None and len(only_reviewed) > 0
+    groups = 2 if inputs.human is None else 6
+    rows = np.flatnonzero(reviewed)
+
+    def codes_of(at: np.ndarray | None = None) -> np.ndarray:
+        """Per example (or per example at ``at``): its target stratum (0 errors, 1 correct)
+        and, with human labels, 2 × its human status (0 none, 1 agrees, 2 does not)."""
+        correct = inputs.correct if at is None else inputs.correct[at]
+        stratum = correct.astype(np.int64)
+        if inputs.human is None:
+            return stratum
+        known, agrees = (part if at is None else part[at] for part in inputs.human)
+        return stratum + 2 * np.where(known, np.where(agrees, 1, 2), 0)
+
+    def tag_columns(at: np.ndarray) -> np.ndarray:
+        """The matrix columns of the counted tags at positions ``at`` (the matrix itself,
+        no copy, when that is every column in order)."""
+        if whole and len(at) == n_all:
+            return inputs.matrix
+        return inputs.matrix[:, picked[at]]
+
     # Dataset and rule tags are counted over every example, reviewed tags over the
     # reviewed ones only. Selecting rows or columns copies the matrix: worth it when few
     # are reviewed, or with weights (the copy serves both the counts and the weighted
     # sums); else the all-reviewed case skips rows by code -1 in one pass over the matrix.
-    rows = np.flatnonzero(reviewed)
     subset = None
-    if len(only_reviewed) and (weighted or 4 * len(rows) <= len(reviewed)):
-        subset = (
-            inputs.matrix[rows]
-            if len(everywhere) == 0
-            else inputs.matrix[np.ix_(rows, only_reviewed)]
-        )
+    if len(only_reviewed) and (
+        weighted or 4 * len(rows) <= len(reviewed) or not whole or len(everywhere)
+    ):
+        subset = inputs.matrix[np.ix_(rows, picked[only_reviewed])]
     by_group = np.zeros((groups, n_tags), dtype=np.int64)
-    if not is_reviewed_kind.any():
-        by_group = _group_counts(inputs.matrix, codes, groups)
-    elif is_reviewed_kind.all() and subset is None:
-        by_group = _group_counts(inputs.matrix, np.where(reviewed, codes, -1), groups)
-    else:
-        if len(everywhere):
-            by_group[:, everywhere] = _group_counts(inputs.matrix[:, everywhere], codes, groups)
-        if subset is None:
-            subset = inputs.matrix[np.ix_(rows, only_reviewed)]
-        by_group[:, only_reviewed] = _group_counts(subset, codes[rows], groups)
-    reviewed_size = np.bincount(stratum[rows], minlength=2)
+    if len(everywhere):
+        by_group[:, everywhere] = _group_counts(tag_columns(everywhere), codes_of(), groups)
+    if len(only_reviewed) and subset is None:  # every tag, all reviewed, most examples
+        by_group = _group_counts(inputs.matrix, np.where(reviewed, codes_of(), -1), groups)
+    elif len(only_reviewed):
+        by_group[:, only_reviewed] = _group_counts(subset, codes_of(rows), groups)
+    reviewed_size = np.bincount(inputs.correct[rows].astype(np.int8), minlength=2)
     seen = np.where(is_reviewed_kind, reviewed_size[:, None], size[:, None])
     # (human status, stratum, tag): 0 no label, 1 agrees, 2 does not
     by_group = by_group.reshape(groups // 2, 2, n_tags)
@@ -220,10 +236,12 @@ def count_tags(inputs: Checked) -> TagCounts:
     )
     if not weighted:
         return TagCounts(size=size, tag=tag, agreement=agreement)
-    sums = _weighted_sums(subset, codes[rows], groups, weights[rows])
+    at_rows = codes_of(rows)
+    sums = _weighted_sums(subset, at_rows, groups, weights[rows])
+    stratum = inputs.correct[rows].astype(np.int64)
     return TagCounts(
         size=size,
-        **_weigh(sums, weights[rows], stratum[rows], groups, only_reviewed, tag, agreement),
+        **_weigh(sums, weights[rows], stratum, groups, only_reviewed, tag, agreement),
     )
 
 
@@ -305,7 +323,7 @@ class Tally:
             raise ValueError(f"unknown tag kind {unknown[0]!r}: the kinds are {KINDS}")
         shape = (2, len(self.names))
         for part in ("tag", "agreement"):
-            for name in ("n", "x", "w", "w2", "wx", "w2x", "equal"):
+            for name in _SUMS:
                 got = np.shape(getattr(getattr(self.counts, part), name))
                 if got != shape:
                     raise ValueError(
@@ -315,27 +333,64 @@ class Tally:
         if np.shape(self.counts.size) not in ((2,), shape):
             raise ValueError(f"counts.size has shape {np.shape(self.counts.size)}, not (2,)")
 
+    def select(self, names: Sequence[str]) -> Tally:
+        """The tally of the tags ``names`` only, in that order (ValueError naming a tag it
+        does not hold)."""
+        where = {name: i for i, name in enumerate(self.names)}
+        missing = [name for name in names if name not in where]
+        if missing:
+            raise ValueError(f"the tally has no tag {missing[0]!r}")
+        keep = [where[name] for name in names]
 
-def tally(evidence: Evidence) -> Tally:
-    """The in-memory engine: ``evidence``'s tags counted in one pass over its frames
-    (ValueError naming the problem for evidence an analysis would refuse)."""
+        def take(proportion: Proportion) -> Proportion:
+            return Proportion(**{f: np.asarray(getattr(proportion, f))[:, keep] for f in _SUMS})
+
+        size = self.counts.size
+        chosen = set(names)
+        return Tally(
+            names=tuple(names),
+            kinds=tuple(self.kinds[i] for i in keep),
+            counts=TagCounts(
+                size=size if size.ndim == 1 else size[:, keep],
+                tag=take(self.counts.tag),
+                agreement=take(self.counts.agreement),
+            ),
+            hlp={t: v for t, v in self.hlp.items() if t in chosen},
+            effort={t: v for t, v in self.effort.items() if t in chosen},
+            left_out=dict(self.left_out),
+        )
+
+
+def tally(evidence: Evidence, *, kinds: Collection[str] = KINDS) -> Tally:
+    """The in-memory engine: ``evidence``'s tags counted in one pass over its frames, those
+    of ``kinds`` only (of :data:`~erroranalysis.vocabulary.KINDS`) when given (ValueError
+    naming the problem for evidence an analysis would refuse).
+
+    Joined again in the evidence's order, tallies by kind equal the whole tally: a cache
+    may keep the dataset and rule tags' counts, which only a new rule or import changes,
+    and count the reviewed tags, which read only the reviewed rows, after each review."""
+    unknown = sorted(set(kinds) - set(KINDS)) if not isinstance(kinds, str) else [kinds]
+    if unknown:
+        raise ValueError(f"kinds must be a collection of {KINDS}, got {unknown[0]!r}")
     inputs = check_evidence(evidence)
+    columns = [i for i, kind in enumerate(inputs.kinds) if kind in kinds]
+    names = tuple(inputs.tag_names[i] for i in columns)
     return Tally(
-        names=tuple(inputs.tag_names),
-        kinds=tuple(inputs.kinds),
-        counts=count_tags(inputs),
-        hlp=dict(inputs.hlp),
-        effort=dict(inputs.effort),
-        left_out={str(k): int(v) for k, v in evidence.left_out.items()},
+        names=names,
+        kinds=tuple(inputs.kinds[i] for i in columns),
+        counts=count_tags(inputs, columns=columns),
+        hlp={t: v for t, v in inputs.hlp.items() if t in names},
+        effort={t: v for t, v in inputs.effort.items() if t in names},
+        # The reviews left out concern the reviewed tags' estimates alone.
+        left_out={str(k): int(v) for k, v in evidence.left_out.items()}
+        if "reviewed" in kinds
+        else {},
     )
 
 
 def _joined(parts: list[Proportion]) -> Proportion:
     return Proportion(
-        **{
-            name: np.concatenate([getattr(part, name) for part in parts], axis=1)
-            for name in ("n", "x", "w", "w2", "wx", "w2x", "equal")
-        }
+        **{name: np.concatenate([getattr(part, name) for part in parts], axis=1) for name in _SUMS}
     )
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import re
 
+import pandas as pd
 import pytest
+import streamlit
 from app_support import (
     APP,
     DATASET,
@@ -17,6 +19,7 @@ from app_support import (
     open_page,
     open_tab,
     record_downloads,
+    start_app,
     unsafe_cells,
     vega_charts,
 )
@@ -163,6 +166,43 @@ def test_other_reviewers_tags_show_up(priorities, reviewed):
     priorities.run()
     after = priorities.dataframe[0].value.set_index("tag")
     assert "wind" not in before.index and "wind" in after.index
+
+
+def test_dataset_and_rule_tags_are_counted_once_per_taxonomy(priorities, reviewed, monkeypatch):
+    # A review recounts only the reviewed tags; a rule defined or changed recounts the rest.
+    derived = []
+    tally = _ui.counts.tally
+
+    def counting(evidence, *, kinds=_ui.counts.KINDS):
+        if tuple(kinds) == _ui.DERIVED_KINDS:
+            derived.append(len(evidence.examples))
+        return tally(evidence, kinds=kinds)
+
+    monkeypatch.setattr(_ui.counts, "tally", counting)
+
+    def ranking():
+        priorities.run()
+        no_errors(priorities)
+        return priorities.dataframe[0].value.set_index("tag")
+
+    before = ranking().loc["car noise", "examples"]
+    derived.clear()
+    with open_project(reviewed) as project:
+        project.dataset(DATASET).record_review("s16", reviewer="cy", tags=["car noise"])
+        assert ranking().loc["car noise", "examples"] == before + 1 and derived == []
+        project.define_tag("loud", actor="cy", rule="snr_db >= 30")
+        assert ranking().loc["loud", "examples"] == 10 and derived == [40]
+        project.define_tag("loud", actor="cy", rule="snr_db >= 35")
+        assert ranking().loc["loud", "examples"] == 5 and derived == [40, 40]
+        project.dataset(DATASET).record_review("s20", reviewer="cy", tags=["people noise"])
+        table = ranking()
+    assert derived == [40, 40]
+    # The same ranking as one counted from nothing.
+    streamlit.cache_data.clear()
+    streamlit.cache_resource.clear()
+    fresh = open_page(start_app(), "priorities")
+    no_errors(fresh)
+    pd.testing.assert_frame_equal(table, fresh.dataframe[0].value.set_index("tag"))
 
 
 # ---------------------------------------------------------------------- thousands of tags

@@ -4,6 +4,7 @@ estimated and tag, from one aggregation of the evidence."""
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pandas as pd
@@ -290,6 +291,56 @@ def test_tallies_counted_apart_and_joined_give_the_same_table(case, cut, by):
         pd.testing.assert_frame_equal(
             priority_table(joined, by=by, draws=200), priority_table(evidence, by=by, draws=200)
         )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_evidence(), st.sampled_from(["marginal_effect", "effort"]))
+def test_tallies_by_kind_joined_in_the_evidence_s_order_are_the_whole_tally(case, by):
+    # What the app caches: the dataset and rule tags' counts apart from the reviewed tags'.
+    # Each part counts the same rows and columns the whole pass counts, so every sum, the
+    # weighted ones included, is the same number, and so is the table.
+    evidence, _ = case
+    whole = tally(evidence)
+    parts = [tally(evidence, kinds=("dataset", "rule")), tally(evidence, kinds=("reviewed",))]
+    assert all(kind == "reviewed" for kind in parts[1].kinds)
+    assert not any(kind == "reviewed" for kind in parts[0].kinds)
+    joined = join_tallies(*parts).select(whole.names)
+    assert (joined.names, joined.kinds) == (whole.names, whole.kinds)
+    assert (joined.hlp, joined.effort, joined.left_out) == (whole.hlp, whole.effort, whole.left_out)
+    for part in ("tag", "agreement"):
+        for name in ("n", "x", "w", "w2", "wx", "w2x", "equal"):
+            got = getattr(getattr(joined.counts, part), name)
+            np.testing.assert_array_equal(got, getattr(getattr(whole.counts, part), name))
+    np.testing.assert_array_equal(joined.counts.size, whole.counts.size)
+    pd.testing.assert_frame_equal(
+        priority_table(joined, by=by, draws=200),
+        priority_table(evidence, by=by, draws=200),
+        check_exact=True,
+    )
+
+
+def test_a_tally_selects_its_tags_in_any_order():
+    whole = tally(evidence(hlp={"clip": 0.9}, effort={"noise": 2.0}))
+    swapped = whole.select(["clip", "noise"])
+    assert (swapped.names, swapped.kinds) == (("clip", "noise"), ("dataset", "reviewed"))
+    assert swapped.counts.tag.wx.tolist() == whole.counts.tag.wx[:, ::-1].tolist()
+    alone = whole.select(["noise"])
+    assert (alone.hlp, alone.effort) == ({}, {"noise": 2.0})
+    assert whole.select([]).names == ()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: tally(evidence()).select(["hum"]), "the tally has no tag 'hum'"),
+        (lambda: tally(evidence(), kinds=("reviewed", "guess")), "got 'guess'"),
+        (lambda: tally(evidence(), kinds="reviewed"), "got 'reviewed'"),
+        (lambda: count_tags(check_evidence(evidence()), columns=[2]), "positions of the 2 tags"),
+    ],
+)
+def test_bad_selections_are_refused_naming_the_problem(call, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call()
 
 
 def test_a_tally_gives_the_evidence_s_priority_table_exactly():
