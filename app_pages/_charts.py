@@ -26,6 +26,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from erroranalysis.vocabulary import SQL_ROWS_LIMIT
+
 PERCENT = "%.1f%%"
 BLUE, ORANGE, GREEN, GREY = "#1f77b4", "#ff7f0e", "#2ca02c", "#9e9e9e"
 KIND_COLORS = {"reviewed": BLUE, "dataset": ORANGE, "rule": GREEN}
@@ -68,6 +70,11 @@ RUNS_COLUMNS = {
     "errors": st.column_config.NumberColumn("errors", format="localized"),
     "production": st.column_config.CheckboxColumn(
         "production", help="a production sample: predictions without labels"
+    ),
+    "in_sql": st.column_config.CheckboxColumn(
+        "in SQL views",
+        help=f"its examples are in the project file's SQL views; a run of more than "
+        f"{SQL_ROWS_LIMIT:,} examples gets them with: erroranalysis sql-rows",
     ),
 }
 

@@ -51,6 +51,7 @@ from .vocabulary import (
     ORDERS,
     SECOND_REVIEW_RULES,
     SLICE_BY_TAGS,
+    SQL_ROWS_LIMIT,
     STRATEGIES,
     USER_ROLES,
     check_name,
@@ -352,7 +353,11 @@ def cmd_import(args: argparse.Namespace) -> None:
     )
     with _project(args, write=True, create=True) as project:
         info = project.dataset(dataset, create=True).import_result(
-            result, run=args.run, replace=args.replace, actor=args.actor
+            result,
+            run=args.run,
+            replace=args.replace,
+            actor=args.actor,
+            sql_rows=True if args.sql_rows else None,
         )
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -365,6 +370,14 @@ def cmd_import(args: argparse.Namespace) -> None:
         f"imported {info.n_examples} examples ({quality}) into dataset {info.dataset!r}, "
         f"run {info.name!r} of {args.db}"
     )
+    if not info.in_sql:
+        print(
+            f"note: a run of more than {SQL_ROWS_LIMIT:,} examples is imported without its "
+            "SQL rows (the examples and tagged_examples views); write them with: erroranalysis "
+            f"sql-rows --db {shlex.quote(str(args.db))} --dataset {shlex.quote(info.dataset)} "
+            f"--run {shlex.quote(info.name)}",
+            file=sys.stderr,
+        )
 
 
 def _import_spark(args: argparse.Namespace, dataset: str, mapping: ColumnMapping) -> None:
@@ -858,6 +871,19 @@ def cmd_media_relink(args: argparse.Namespace) -> None:
         print(f"run {info.name!r} of {info.dataset!r} reads its media from {info.media_root}")
 
 
+def cmd_sql_rows(args: argparse.Namespace) -> None:
+    dataset = _need_dataset(args)
+    with _project(args, write=True) as project:
+        store = project.dataset(dataset)
+        had = store.run(args.run).in_sql
+        info = store.write_sql_rows(args.run, actor=args.actor)
+    done = "already had" if had else "now has"
+    print(
+        f"run {info.name!r} of {info.dataset!r} {done} its {info.n_examples:,} examples as SQL "
+        "rows (the examples and tagged_examples views)"
+    )
+
+
 def cmd_bundle(args: argparse.Namespace) -> None:
     from .bundle import bundle_project
 
@@ -1111,6 +1137,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--run", default=DEFAULT_RUN, help=f"name of this model run (default: {DEFAULT_RUN})"
     )
     p.add_argument("--replace", action="store_true", help="replace an existing run of that name")
+    p.add_argument(
+        "--sql-rows",
+        action="store_true",
+        help=f"write the examples as SQL rows for the file's views whatever the run's size "
+        f"(by default only up to {SQL_ROWS_LIMIT:,} examples; see sql-rows)",
+    )
     p.add_argument(
         "--production",
         action="store_true",
@@ -1421,6 +1453,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _actor(m, "relink", "who relinks")
     m.set_defaults(func=cmd_media_relink)
+
+    p = sub.add_parser(
+        "sql-rows",
+        help=f"write a run's examples as SQL rows for the project file's views (a run of more "
+        f"than {SQL_ROWS_LIMIT:,} examples is imported without them)",
+    )
+    _common(p, dataset_required=True)
+    _run(p, "the run (default: the latest)")
+    _actor(p, "import", "who writes them (an admin)")
+    p.set_defaults(func=cmd_sql_rows)
 
     p = sub.add_parser("bundle", help="write the project and its media into one .zip")
     _common(p)

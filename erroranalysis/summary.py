@@ -37,6 +37,7 @@ RUN_COLUMNS = [
     "imported_at",
     "imported_by",
     "production",
+    "in_sql",  # its examples are in the project file's SQL views (see write_sql_rows)
 ]
 # The tag overview shows counts and HLP, not intervals: fewer draws are plenty.
 OVERVIEW_DRAWS = 200
@@ -112,7 +113,7 @@ def runs_table(project: Project) -> pd.DataFrame:
     """Every dataset and run of the project, one row per run (columns :data:`RUN_COLUMNS`).
     A production sample's run has no errors and no accuracy (missing values): no labels."""
     fields = ("dataset", "name", "n_examples", "n_errors", "accuracy", "source")
-    fields += ("imported_at", "imported_by", "production")
+    fields += ("imported_at", "imported_by", "production", "in_sql")
     rows = [[getattr(info, field) for field in fields] for info in project.runs()]
     table = pd.DataFrame(rows, columns=RUN_COLUMNS)
     return table.assign(errors=table["errors"].astype("Int64").mask(table["production"]))

@@ -34,6 +34,7 @@ __all__ = [
     "MAX_NAME",
     "MAX_TAGS",
     "NO_ROLE",
+    "SQL_ROWS_LIMIT",
     "NOTE_AGREEMENT_CONSTANT",
     "NOTE_AGREEMENT_NO_OTHERS",
     "NOTE_AGREEMENT_NO_PAIRS",
@@ -89,6 +90,11 @@ COUNT_ENGINES = ("auto", "memory", "duckdb")
 # auto counts runs of more examples than this with DuckDB: measured faster than reading
 # the run into pandas from 100,000 examples on (docs/performance.md, "The DuckDB engine").
 ENGINE_ROWS = 100_000
+# An import writes a run's examples as SQL rows for the project file's views (run_examples,
+# run_tags) when it has at most this many examples, or when asked: those rows were most of a
+# Parquet import's time (1.5 s and 32 MB per million examples with 50 dataset tags, ten
+# times that at 10M). A larger run gets them when asked (``erroranalysis sql-rows``).
+SQL_ROWS_LIMIT = 1_000_000
 
 # Where a tag's values come from: a tag:NAME column of the data, a rule on the data (both
 # known for every example), or reviewers (known only on the examples they reviewed).

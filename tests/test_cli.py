@@ -783,3 +783,52 @@ def test_an_unknown_strategy_is_refused(speech, tmp_path):
         str(tmp_path / "s.csv"),
     )
     assert code == 2 and "invalid choice: 'lowest'" in err
+
+
+# ---------------------------------------------------------------------- SQL rows
+def test_a_big_run_is_imported_without_sql_rows_until_asked(tmp_path, monkeypatch, capsys):
+    from erroranalysis.store import dataset as dataset_module
+
+    for module in (cli, dataset_module):
+        monkeypatch.setattr(module, "SQL_ROWS_LIMIT", 2)
+    project = imported(tmp_path, "dev", GOOD, db="p.db")
+    err = capsys.readouterr().err
+    assert "more than 2 examples is imported without its SQL rows" in err
+    assert f"erroranalysis sql-rows --db {project} --dataset dev --run main" in err
+    assert main(["datasets", "--db", str(project), "--out", str(tmp_path / "runs.csv")]) == 0
+    assert pd.read_csv(tmp_path / "runs.csv")["in_sql"].tolist() == [False]
+    capsys.readouterr()
+    assert main(["sql-rows", "--db", str(project), "--dataset", "dev", "--actor", "ana"]) == 0
+    assert capsys.readouterr().out == (
+        "run 'main' of 'dev' now has its 3 examples as SQL rows (the examples and "
+        "tagged_examples views)\n"
+    )
+    with sqlite3.connect(project) as conn:
+        assert conn.execute("SELECT example_id FROM examples ORDER BY 1").fetchall() == [
+            ("007",),
+            ("7",),
+            ("8",),
+        ]
+    assert main(["sql-rows", "--db", str(project), "--dataset", "dev"]) == 0
+    assert "already had its 3 examples" in capsys.readouterr().out
+    # --sql-rows writes them at import, whatever the size.
+    data = tmp_path / "dev.csv"
+    args = ["import", str(data), "--db", str(project), "--dataset", "dev", "--run", "v2"]
+    assert main([*args, "--sql-rows"]) == 0
+    assert "sql-rows" not in capsys.readouterr().err
+    with open_project(project) as p:
+        assert p.dataset("dev").run("v2").in_sql
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dataset", "nope"], "no dataset named 'nope' in p.db (datasets: dev)"),
+        (["--dataset", "dev", "--run", "v9"], "dataset 'dev' has no run 'v9' (runs: main)"),
+    ],
+)
+def test_sql_rows_of_what_is_not_there_is_refused(project, capsys, args, message):
+    before = dump(project)
+    assert main(["sql-rows", "--db", str(project), *args]) != 0
+    assert message in capsys.readouterr().err
+    assert dump(project) == before

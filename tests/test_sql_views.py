@@ -20,7 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from store_support import add_run
 
+from erroranalysis.errors import NotPermitted, StoreError
 from erroranalysis.store import SCHEMA_VERSION, Project, open_project
+from erroranalysis.store import dataset as dataset_module
 from erroranalysis.store import examples as examples_module
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -250,6 +252,8 @@ def test_a_schema_4_file_reads_as_it_is_and_migrates_keeping_its_history(tmp_pat
         assert project.schema_version == SCHEMA_VERSION
         for name, frame in read_back(project).items():
             pd.testing.assert_frame_equal(frame, before[name], obj=name)
+        assert [info.in_sql for info in project.runs()] == [True] * len(project.runs())
+    assert {r[0] for r in rows(path, "SELECT in_sql FROM runs_summary")} == {1}
     built = tmp_path / "new.db"
     with open_project(built) as project:
         build(project)
@@ -400,3 +404,94 @@ def test_a_runs_rows_are_made_a_chunk_at_a_time(tmp_path, monkeypatch):
     assert rows(path, "SELECT count(*), sum(correct) FROM examples") == [(n, n // 2)]
     assert rows(path, "SELECT count(*) FROM tagged_examples") == [(n,)]
     assert peak < 40 * n, peak
+
+
+# ---------------------------------------------------------------------- runs past the limit
+VIEWS = [
+    "SELECT * FROM examples ORDER BY dataset, run, example_id",
+    "SELECT * FROM run_tags ORDER BY tag_id, run_id, example_id",
+    "SELECT dataset, example_id, tag, kind, actor, run FROM tagged_examples"
+    " ORDER BY kind, tag, example_id, run",
+]
+
+
+def test_a_run_past_the_limit_waits_for_its_rows_until_asked(tmp_path, monkeypatch, built):
+    # The speech runs (four examples) pass a limit of three, the production sample does not.
+    monkeypatch.setattr(dataset_module, "SQL_ROWS_LIMIT", 3)
+    path = tmp_path / "big.db"
+    with open_project(path) as project:
+        build(project)
+    summary = "SELECT dataset, run, in_sql FROM runs_summary ORDER BY dataset, run"
+    assert rows(path, summary) == [("field", "main", 1), ("speech", "main", 0), ("speech", "v2", 0)]
+    assert rows(path, "SELECT DISTINCT dataset FROM examples") == [("field",)]
+    assert rows(path, "SELECT count(*) FROM tagged_examples WHERE kind = 'dataset'") == [(0,)]
+    with open_project(path) as project:
+        store = project.dataset("speech")
+        assert [info.in_sql for info in store.runs()] == [False, False]
+        revision, actions = project.revision(), len(project.actions(limit=None))
+        assert store.write_sql_rows("main", actor="ana").in_sql
+        assert store.write_sql_rows(actor="ana").in_sql  # the latest run, v2
+        assert store.write_sql_rows("v2", actor="ana").in_sql  # had them: left as it is
+        # The rows repeat what the runs hold: no change to the project, no action logged.
+        assert (project.revision(), len(project.actions(limit=None))) == (revision, actions)
+    assert rows(path, summary) == [("field", "main", 1), ("speech", "main", 1), ("speech", "v2", 1)]
+    for sql in VIEWS:  # as if written at import
+        assert rows(path, sql) and same_rows(rows(path, sql), rows(built, sql)), sql
+
+
+@pytest.mark.parametrize(("limit", "asked", "in_sql"), [(3, True, 1), (3, None, 0), (10, False, 0)])
+def test_an_import_writes_the_rows_when_asked_whatever_the_size(
+    tmp_path, monkeypatch, limit, asked, in_sql
+):
+    monkeypatch.setattr(dataset_module, "SQL_ROWS_LIMIT", limit)
+    path = tmp_path / "p.db"
+    with open_project(path) as project:
+        add_run(project, "speech", speech_frame(), dataset_tags=["telephone"], sql_rows=asked)
+    assert rows(path, "SELECT in_sql FROM runs_summary") == [(in_sql,)]
+    assert rows(path, "SELECT count(*) FROM examples") == [(4 * in_sql,)]
+    assert rows(path, "SELECT count(*) FROM run_tags") == [(2 * in_sql,)]
+
+
+def test_a_run_replaced_past_the_limit_keeps_no_old_rows(tmp_path, monkeypatch):
+    path = tmp_path / "p.db"
+    with open_project(path) as project:
+        add_run(project, "speech", speech_frame(), dataset_tags=["telephone"])
+        assert rows(path, "SELECT count(*) FROM examples") == [(4,)]
+        monkeypatch.setattr(dataset_module, "SQL_ROWS_LIMIT", 3)
+        add_run(project, "speech", speech_frame(), dataset_tags=["telephone"], replace=True)
+    assert rows(path, "SELECT in_sql FROM runs_summary") == [(0,)]
+    for table in ("run_examples", "run_classes", "run_tags"):
+        assert rows(path, f"SELECT count(*) FROM {table}") == [(0,)], table
+
+
+def test_rows_made_while_the_run_was_imported_again_are_not_written(tmp_path, monkeypatch):
+    monkeypatch.setattr(dataset_module, "SQL_ROWS_LIMIT", 3)
+    path = tmp_path / "p.db"
+    with open_project(path) as project:
+        add_run(project, "speech", speech_frame(), dataset_tags=["telephone"])
+    made = dataset_module.stored_run_rows
+
+    def then_imported_again(conn, run_id):
+        result = made(conn, run_id)
+        with open_project(path) as other:
+            add_run(other, "speech", speech_frame(), dataset_tags=["telephone"], replace=True)
+        return result
+
+    monkeypatch.setattr(dataset_module, "stored_run_rows", then_imported_again)
+    message = "was imported again while its SQL rows were made"
+    with open_project(path) as project, pytest.raises(StoreError, match=message):
+        project.dataset("speech").write_sql_rows(actor="ana")
+    assert rows(path, "SELECT in_sql FROM runs_summary") == [(0,)]
+    assert rows(path, "SELECT count(*) FROM run_examples") == [(0,)]
+
+
+def test_only_an_admin_writes_the_rows(tmp_path, monkeypatch):
+    monkeypatch.setattr(dataset_module, "SQL_ROWS_LIMIT", 3)
+    path = tmp_path / "p.db"
+    with open_project(path) as project:
+        add_run(project, "speech", speech_frame(), actor="boss")
+        project.grant_role("boss", "admin", actor="boss")
+        project.grant_role("ana", "reviewer", actor="boss")
+        with pytest.raises(NotPermitted, match="'ana' may not import runs"):
+            project.dataset("speech").write_sql_rows(actor="ana")
+        assert project.dataset("speech").write_sql_rows(actor="boss").in_sql

@@ -21,8 +21,9 @@ What lives in the file
                     yet.
 ``run_examples``    each run's examples as rows (id, label and prediction as codes of
                     the run's ``run_classes``, correct, confidence) and ``run_tags`` the
-                    dataset tags they came with, written
-                    with the run, for the views a user queries in plain SQL
+                    dataset tags they came with, written with the run (up to
+                    ``SQL_ROWS_LIMIT`` examples; ``runs.sql_rows`` says whether they
+                    are there), for the views a user queries in plain SQL
                     (``examples``, ``tagged_examples``, ``review_log``, ``runs_summary``;
                     see :mod:`.examples`).
 

@@ -36,6 +36,10 @@ class RunInfo:
     # The engine that counted the run where its data is (erroranalysis.census): its frame
     # then holds only the examples drawn for review. None: every example is in the frame.
     counted_by: str | None = None
+    # Whether the run's examples and dataset tags are in the SQL tables the project file's
+    # views read (run_examples, run_tags): a run of more than vocabulary.SQL_ROWS_LIMIT
+    # examples is imported without them, until asked for (DatasetStore.write_sql_rows).
+    in_sql: bool = True
 
     @property
     def accuracy(self) -> float:

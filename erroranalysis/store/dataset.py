@@ -23,10 +23,16 @@ import pandas as pd
 from ..embeddings import EMBEDDINGS_SCHEMA, Embeddings, from_blob, to_blob
 from ..errors import StoreError
 from ..media import local_media, scan_media_paths
-from ..vocabulary import DEFAULT_RUN, check_name, check_tag_name
+from ..vocabulary import DEFAULT_RUN, SQL_ROWS_LIMIT, check_name, check_tag_name
 from . import staging
 from .common import RunInfo, _blob_to_frame, _frame_to_blob, check_actor, now, stored_media_root
-from .examples import EXAMPLES_SCHEMA, run_rows, write_run_rows
+from .examples import (
+    EXAMPLES_SCHEMA,
+    clear_run_rows,
+    run_rows,
+    stored_run_rows,
+    write_run_rows,
+)
 from .files import _guarded
 from .log import DATASET_UNDOABLE
 from .samples import (
@@ -37,7 +43,7 @@ from .samples import (
     no_samples,
     sample_ids,
 )
-from .schema import CENSUS_SCHEMA
+from .schema import CENSUS_SCHEMA, SQL_ROWS_SCHEMA
 from .second_reviews import SecondReviews
 from .staging import _INSERT_REVIEW, _values
 from .tags import TAG_ACTIONS
@@ -223,6 +229,7 @@ class DatasetStore(SecondReviews):
         embeddings: Embeddings | None = None,
         production: bool = False,
         census: Census | None = None,
+        sql_rows: bool | None = None,
     ) -> RunInfo:
         """Store a validated example frame (see :mod:`erroranalysis.importing`) as a run.
 
@@ -238,6 +245,10 @@ class DatasetStore(SecondReviews):
         data is) ``frame`` holds only the examples drawn for review; the run's size, errors
         and tag counts are the census's, stored beside it, and the run is marked as
         counted by the census's engine.
+        The run's examples are written as SQL rows for the project file's views with
+        ``sql_rows=True``, or by default when it has at most
+        :data:`~erroranalysis.vocabulary.SQL_ROWS_LIMIT` of them; :meth:`write_sql_rows`
+        writes them later.
         """
         actor = self.project._permit(actor, "import_run")
         run = check_name(run, kind="run")
@@ -255,7 +266,10 @@ class DatasetStore(SecondReviews):
         pool = ThreadPoolExecutor(max_workers=1)
         encoding = pool.submit(_frame_to_blob, frame)
         pool.shutdown(wait=False)
-        rows = run_rows(frame, tags) if self.project.schema_version >= EXAMPLES_SCHEMA else None
+        if sql_rows is None:
+            sql_rows = len(frame) <= SQL_ROWS_LIMIT
+        has_tables = self.project.schema_version >= EXAMPLES_SCHEMA
+        rows = run_rows(frame, tags) if has_tables and sql_rows else None
         n_errors = 0 if production else int((~frame["correct"].astype(bool)).sum())
         n_examples = len(frame)
         if census is not None:
@@ -346,6 +360,12 @@ class DatasetStore(SecondReviews):
             }
             if rows is not None:
                 write_run_rows(conn, run_id, rows, tag_ids)
+            elif has_tables:
+                clear_run_rows(conn, run_id)  # a replaced run's old rows are not its rows
+            if self.project.schema_version >= SQL_ROWS_SCHEMA:
+                conn.execute(
+                    "UPDATE runs SET sql_rows = ? WHERE id = ?", (int(rows is not None), run_id)
+                )
             if self.project.schema_version >= CENSUS_SCHEMA:
                 self._write_census(conn, run_id, census, actor, stamp)
             conn.execute("UPDATE runs SET frame = ? WHERE id = ?", (encoding.result(), run_id))
@@ -469,8 +489,10 @@ class DatasetStore(SecondReviews):
         run: str = DEFAULT_RUN,
         replace: bool = False,
         actor: str = "import",
+        sql_rows: bool | None = None,
     ) -> RunInfo:
-        """Store what :func:`erroranalysis.importing.read_dataset` validated, as a run."""
+        """Store what :func:`erroranalysis.importing.read_dataset` validated, as a run
+        (``sql_rows``: see :meth:`import_run`)."""
         return self.import_run(
             result.frame,
             run=run,
@@ -483,7 +505,41 @@ class DatasetStore(SecondReviews):
             actor=actor,
             embeddings=result.embeddings,
             production=result.production,
+            sql_rows=sql_rows,
         )
+
+    @_guarded
+    def write_sql_rows(self, run: str | None = None, *, actor: str) -> RunInfo:
+        """Write the examples and dataset tags of run ``run`` (the latest unless named) as
+        SQL rows for the project file's views, for a run imported without them (more than
+        :data:`~erroranalysis.vocabulary.SQL_ROWS_LIMIT` examples); a run that has them is
+        left as it is. The rows are made from the stored run before the write lock is
+        taken; writing them holds it (seconds per million examples). They repeat what the
+        run holds, so nothing is logged and the revision stays: no reader's cache changes.
+        A run replaced in the meantime raises :class:`StoreError` and nothing is written."""
+        self.project._permit(actor, "import_run")
+        if self.project.schema_version < SQL_ROWS_SCHEMA:
+            raise StoreError(
+                f"{self.project.path.name} has schema version {self.project.schema_version}: "
+                "open it for writing to upgrade it first"
+            )
+        info = self.run(run)
+        if info.in_sql:
+            return info
+        rows, tag_ids = stored_run_rows(self.project._conn, info.id)
+        with self.project.write() as conn:
+            current = conn.execute(
+                "SELECT imported_at, sql_rows FROM runs WHERE id = ?", (info.id,)
+            ).fetchone()
+            if current is None or current[0] != info.imported_at:
+                raise StoreError(
+                    f"run {info.name!r} of dataset {self.name!r} was imported again while its "
+                    "SQL rows were made; nothing was written: run the command again"
+                )
+            if not current[1]:
+                write_run_rows(conn, info.id, rows, tag_ids)
+                conn.execute("UPDATE runs SET sql_rows = 1 WHERE id = ?", (info.id,))
+        return self.run(info.name)
 
     @_guarded
     def relink_media(

@@ -138,9 +138,7 @@ def write_run_rows(
 ) -> None:
     """Replace run ``run_id``'s rows in ``run_examples`` and ``run_tags`` by ``rows``
     (inside the caller's transaction); ``tag_ids`` maps each dataset tag to its id."""
-    conn.execute("DELETE FROM run_examples WHERE run_id = ?", (run_id,))
-    conn.execute("DELETE FROM run_classes WHERE run_id = ?", (run_id,))
-    conn.execute("DELETE FROM run_tags WHERE run_id = ?", (run_id,))
+    clear_run_rows(conn, run_id)
     # Ids of ours (ints) are written into the statements, so only the rows' values are bound.
     run = int(run_id)
     conn.executemany(
@@ -165,6 +163,12 @@ def write_run_rows(
         )
 
 
+def clear_run_rows(conn: sqlite3.Connection, run_id: int) -> None:
+    """Delete run ``run_id``'s SQL rows (inside the caller's transaction)."""
+    for table in ("run_examples", "run_classes", "run_tags"):
+        conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+
+
 def _insert(
     conn: sqlite3.Connection, head: str, row: str, n: int, values: Callable[[int, int], list]
 ) -> None:
@@ -187,13 +191,21 @@ def _insert(
 
 
 def fill_run_rows(conn: sqlite3.Connection) -> None:
-    """Write both tables for every run the file holds (the migration to schema 5).
+    """Write both tables for every run the file holds (the migration to schema 5)."""
+    for (run_id,) in conn.execute("SELECT id FROM runs ORDER BY id").fetchall():
+        write_run_rows(conn, run_id, *stored_run_rows(conn, run_id))
+
+
+def stored_run_rows(conn: sqlite3.Connection, run_id: int) -> tuple[RunRows, dict[str, int]]:
+    """The SQL rows of stored run ``run_id``, read from its Parquet blob, and the ids of
+    its dataset tags, for :func:`write_run_rows`.
 
     A dataset tag is found by the name the run recorded; a tag renamed since has no row
     of that name and its rows are left out, as the tag of that name no longer exists."""
     tag_ids = dict(conn.execute("SELECT name, id FROM tags"))
-    for run_id, tags in conn.execute("SELECT id, dataset_tags FROM runs ORDER BY id").fetchall():
-        # One blob at a time: a file of many big runs never holds them all in memory.
-        (blob,) = conn.execute("SELECT frame FROM runs WHERE id = ?", (run_id,)).fetchone()
-        known = [tag for tag in json.loads(tags) if tag in tag_ids]
-        write_run_rows(conn, run_id, blob_rows(blob, known), tag_ids)
+    # One blob at a time: a file of many big runs never holds them all in memory.
+    blob, tags = conn.execute(
+        "SELECT frame, dataset_tags FROM runs WHERE id = ?", (run_id,)
+    ).fetchone()
+    known = [tag for tag in json.loads(tags) if tag in tag_ids]
+    return blob_rows(blob, known), {tag: tag_ids[tag] for tag in known}

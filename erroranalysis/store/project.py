@@ -17,6 +17,7 @@ import pandas as pd
 from ..errors import ProjectFileError, StoreError
 from .common import RunInfo, _blob_to_frame, read_media_root
 from .dataset import DatasetStore
+from .examples import EXAMPLES_SCHEMA
 from .files import (
     _create_project_file,
     _guarded,
@@ -30,7 +31,13 @@ from .files import (
     check_project_file,
 )
 from .log import TagLog
-from .schema import CENSUS_SCHEMA, READABLE_FROM, SCHEMA_VERSION, _apply_migration
+from .schema import (
+    CENSUS_SCHEMA,
+    READABLE_FROM,
+    SCHEMA_VERSION,
+    SQL_ROWS_SCHEMA,
+    _apply_migration,
+)
 from .staging import ReviewStaging
 from .tags import Taxonomy
 from .team import Team
@@ -443,10 +450,17 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
         production = "datasets.production" if self.schema_version >= 4 else "0"
         # Schema 7 marks runs counted elsewhere (erroranalysis.census).
         counted_by = "runs.counted_by" if self.schema_version >= CENSUS_SCHEMA else "NULL"
+        # Schema 8 says whether a run's SQL rows were written; before, schema 5 on wrote them
+        # at every import (and the migration to 5 for the runs before it).
+        in_sql = (
+            "runs.sql_rows"
+            if self.schema_version >= SQL_ROWS_SCHEMA
+            else str(int(self.schema_version >= EXAMPLES_SCHEMA))
+        )
         sql = (
             "SELECT runs.id, dataset_id, datasets.name, runs.name, source, format, media_root,"
             " n_examples, n_errors, metadata_columns, dataset_tags, imported_at, imported_by,"
-            f" {production}, {counted_by} FROM runs"
+            f" {production}, {counted_by}, {in_sql} FROM runs"
             " JOIN datasets ON datasets.id = runs.dataset_id"
         )
         params: tuple = ()
@@ -471,6 +485,7 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
                 imported_by=r[12],
                 production=bool(r[13]),
                 counted_by=r[14],
+                in_sql=bool(r[15]),
             )
             for r in rows
         ]

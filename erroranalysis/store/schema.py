@@ -9,8 +9,9 @@ from .examples import fill_run_rows
 
 # The mark in every project file's SQLite header: the bytes "EAwb" (0x45417762).
 APPLICATION_ID = int.from_bytes(b"EAwb", "big")
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 CENSUS_SCHEMA = 7  # runs counted elsewhere: runs.counted_by, census_counts
+SQL_ROWS_SCHEMA = 8  # runs.sql_rows: whether a run's examples are in the SQL tables
 # The oldest schema this code reads without migrating it: version 3 added only the file
 # mark, the staging table and indexes, so a version-2 file reads as it is; versions 4-5
 # added what the code reads only when the file has it (samples, embeddings, the SQL
@@ -321,6 +322,23 @@ _MIGRATIONS: dict[int, str] = {
             agree INTEGER NOT NULL,
             PRIMARY KEY (run_id, tag_id, stratum)
         ) WITHOUT ROWID;
+    """,
+    # Version 8: a run's SQL rows (run_examples, run_tags) are written at import up to
+    # vocabulary.SQL_ROWS_LIMIT examples, or later when asked; ``runs.sql_rows`` says
+    # whether they are there (1; every run of an older file has them), and runs_summary
+    # shows it as ``in_sql``.
+    8: """
+        ALTER TABLE runs ADD COLUMN sql_rows INTEGER NOT NULL DEFAULT 1;
+        DROP VIEW runs_summary;
+        CREATE VIEW runs_summary AS
+            SELECT d.name AS dataset, r.name AS run, r.n_examples AS examples,
+                CASE WHEN d.production THEN NULL ELSE r.n_errors END AS errors,
+                CASE WHEN d.production OR r.n_examples = 0 THEN NULL
+                    ELSE 1.0 - CAST(r.n_errors AS REAL) / r.n_examples END AS accuracy,
+                d.production, r.source, r.format, r.imported_at, r.imported_by,
+                r.sql_rows AS in_sql
+            FROM runs r
+            JOIN datasets d ON d.id = r.dataset_id;
     """,
 }
 # What a migration does beyond its SQL: filling new tables from what the file holds.
