@@ -71,29 +71,10 @@ __all__ = [
     "tag_agreement",
 ]
 
-COLUMNS = (
-    "tag",
-    "examples",
-    "reviewers",
-    "method",
-    "observed_agreement",
-    "kappa",
-    "kappa_low",
-    "kappa_high",
-    "flagged",
-    "note",
-)
-REVIEWER_COLUMNS = (
-    "reviewer",
-    "examples",
-    "others",
-    "observed_agreement",
-    "kappa",
-    "kappa_low",
-    "kappa_high",
-    "flagged",
-    "note",
-)
+# The numbers of both tables, after the columns that say what each row is about.
+_MEASURES = ("observed_agreement", "kappa", "kappa_low", "kappa_high")
+COLUMNS = ("tag", "examples", "reviewers", "method", *_MEASURES, "flagged", "note")
+REVIEWER_COLUMNS = ("reviewer", "examples", "others", *_MEASURES, "flagged", "note")
 DECISION_COLUMNS = ("review", "example_id", "reviewer", "queue", "blind", "tags")
 THRESHOLD = AGREEMENT_THRESHOLD
 DRAWS = 2000  # bootstrap resamples per tag
@@ -326,8 +307,7 @@ def _row(
 
 def _table(rows: list[dict], columns: tuple[str, ...], threshold: float) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=list(columns))
-    floats = ["observed_agreement", "kappa", "kappa_low", "kappa_high"]
-    table = table.astype({c: float for c in floats} | {"examples": "int64"})
+    table = table.astype(dict.fromkeys(_MEASURES, float) | {"examples": "int64"})
     return table.assign(
         flagged=(table["kappa"] < threshold).to_numpy(),
         note=table["note"].astype(object).where(table["note"].notna(), None),
