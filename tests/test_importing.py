@@ -834,6 +834,28 @@ HOSTILE = [
         ],
     ),
     (
+        # Whether the ids are distinct is worked out while the table becomes a frame.
+        "repeated parquet ids",
+        "p.parquet",
+        _parquet_table(id=["1", "2", "1", "2"], label=["a"] * 4, prediction=["a"] * 4),
+        [
+            "row 3, column 'id': value '1' is a duplicate id (first on row 1)",
+            "row 4, column 'id': value '2' is a duplicate id (first on row 2)",
+        ],
+    ),
+    (
+        "empty parquet ids, distinct otherwise",
+        "p.parquet",
+        _parquet_table(id=["1", None, ""], label=["a"] * 3, prediction=["a"] * 3),
+        ["row 2, column 'id': id is empty", "row 3, column 'id': id is empty"],
+    ),
+    (
+        "repeated whole-number parquet ids",
+        "p.parquet",
+        _parquet_table(id=[7, 8, 7], label=["a"] * 3, prediction=["a"] * 3),
+        ["row 3, column 'id': value '7' is a duplicate id (first on row 1)"],
+    ),
+    (
         "nul in a csv id",
         "p.csv",
         CSV + b"1\x00,a,a\n",

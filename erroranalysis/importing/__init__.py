@@ -160,8 +160,11 @@ def read_dataset(
     # Each reader returns the file's own columns (text roles already as text), or None
     # when the file cannot be read at all.
     text_columns = columns.text_columns()
+    distinct_ids = None  # not known yet: the checks of the ids work it out
     if fmt == "parquet":
-        parsed = read_parquet(raw, text_columns=text_columns, report=report)
+        parsed, distinct_ids = read_parquet(
+            raw, text_columns=text_columns, report=report, ids=columns.id
+        )
     else:
         reader = read_csv if fmt == "csv" else read_jsonl
         parsed = reader(raw, encoding=encoding, text_columns=text_columns, report=report)
@@ -175,7 +178,9 @@ def read_dataset(
         report.add(f"the file has its own embedding ({vectors.source}) and --embeddings was given")
     elif embeddings is not None:
         vectors = read_npy(embeddings, rows=len(parsed), report=report)
-    frame, metadata, tags = canonical(parsed, columns, root, report, production=production)
+    frame, metadata, tags = canonical(
+        parsed, columns, root, report, production=production, distinct_ids=distinct_ids
+    )
     del parsed
     give_back_memory()  # what the checks made and dropped, before the caller stores the frame
     if report.problems:
