@@ -152,9 +152,15 @@ def measure(
         with tempfile.TemporaryDirectory(prefix="scaling-") as work:
             db = project or Path(work) / "scaling.db"
             runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
-            for _ in range(repeat):  # interleaved, so load on the machine hits both alike
+            for r in range(repeat):  # interleaved, so load on the machine hits both alike
                 for kind in kinds:
-                    runs[kind].append(child(kind, path, db))
+                    # Every import is into a file of its own, as none is a replace; the
+                    # first is the project the other kinds read.
+                    target = db if kind != "import" or r == 0 else Path(work) / f"again-{r}.db"
+                    runs[kind].append(child(kind, path, target))
+                    if target != db:
+                        for suffix in ("", "-wal", "-shm"):
+                            Path(f"{target}{suffix}").unlink(missing_ok=True)
         row: dict[str, object] = {"examples": n}
         for kind, results in runs.items():
             row[f"{kind} s"] = statistics.median(r["seconds"] for r in results)
