@@ -66,6 +66,8 @@ def arrow_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
         return pc.if_else(column, "true", "false")
     if pa.types.is_null(kind):
         return pa.chunked_array([pa.nulls(len(column), pa.string())])
+    if pa.types.is_large_string(kind):
+        return column  # text already, as pandas keeps it: a cast would copy it twice
     return column.cast(pa.string())
 
 
