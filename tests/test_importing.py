@@ -1198,3 +1198,19 @@ def _parquet_far_dates(column: str) -> bytes:
 def test_damaged_parquet_is_a_problem(data, expected):
     err = problems_of(data, "p.parquet")
     assert len(err.problems) == 1 and str(err.problems[0]).startswith(expected)
+
+
+def test_a_parquet_file_s_blob_is_encoded_while_its_ids_are_checked(tmp_path):
+    from erroranalysis.store.common import _frame_to_blob
+
+    path = tmp_path / "p.parquet"
+    path.write_bytes(
+        _parquet_table(id=["1", "2", "3"], label=["a"] * 3, prediction=["a", "b", "a"])
+    )
+    result = importing.read_dataset(path)
+    # The blob the store would have encoded itself, byte for byte.
+    assert result.encoded is not None
+    assert result.encoded.result() == _frame_to_blob(result.frame)
+    csv = tmp_path / "p.csv"
+    csv.write_bytes(CSV + b"1,a,a\n")
+    assert importing.read_dataset(csv).encoded is None

@@ -43,6 +43,7 @@ import csv
 import io
 import json
 import os
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -109,6 +110,9 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
     production: bool = False  # a production sample: no labels (see the module docstring)
     embeddings: Embeddings | None = None  # see erroranalysis.embeddings
+    # The run's Parquet blob of ``frame``, being encoded (erroranalysis.store.common.
+    # encode_run) while the import finished its checks; None: the store encodes it.
+    encoded: Future[bytes] | None = field(default=None, repr=False, compare=False)
 
 
 def read_dataset(
@@ -178,9 +182,28 @@ def read_dataset(
         report.add(f"the file has its own embedding ({vectors.source}) and --embeddings was given")
     elif embeddings is not None:
         vectors = read_npy(embeddings, rows=len(parsed), report=report)
+    mark = report.mark()
+    # A Parquet file's ids are still being hashed: checked as if distinct, the frame starts
+    # being encoded as the run's blob meanwhile; if they are not, it is all checked again.
     frame, metadata, tags = canonical(
-        parsed, columns, root, report, production=production, distinct_ids=distinct_ids
+        parsed,
+        columns,
+        root,
+        report,
+        production=production,
+        distinct_ids=None if distinct_ids is None else True,
     )
+    encoded = None
+    if distinct_ids is not None and not report.problems:
+        from ..store.common import encode_run
+
+        encoded = encode_run(frame)
+    if distinct_ids is not None and not distinct_ids.result():
+        encoded = None
+        report.rewind(mark)
+        frame, metadata, tags = canonical(
+            parsed, columns, root, report, production=production, distinct_ids=False
+        )
     del parsed
     give_back_memory()  # what the checks made and dropped, before the caller stores the frame
     if report.problems:
@@ -195,6 +218,7 @@ def read_dataset(
         warnings=report.warnings,
         production=production,
         embeddings=vectors,
+        encoded=encoded,
     )
 
 

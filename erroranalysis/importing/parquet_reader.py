@@ -9,13 +9,14 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ..background import in_background
 from .arrow import arrow_text, drop_nested, has_text, header_names
 from .report import Report
 from .source import magic
@@ -26,13 +27,13 @@ _INDEX_COLUMN = re.compile(r"__index_level_\d+__")
 
 def read_parquet(
     raw: bytes, *, text_columns: Sequence[str], report: Report, ids: str | None = None
-) -> tuple[pd.DataFrame | None, bool | None]:
+) -> tuple[pd.DataFrame | None, Future[bool] | None]:
     """The file's columns, ``text_columns`` as text and the others of the file's own types;
     None, with the problems in ``report``, if the file cannot be read. Problems name rows.
 
     With it, whether the values of the text column ``ids`` are all distinct (None when the
-    file has no such column): worked out while the table becomes a frame, on the other core
-    (hashing 10M ids took 3 s, as long as the conversion), for :func:`.canonical.canonical`."""
+    file has no such column), being worked out on the other core: hashing 10M ids takes
+    3-5 s, longer than the table takes to become a frame."""
     report.unit = "row"
     report.locate = lambda positions: positions + 1
     if len(raw) < 12 or not (raw.startswith(b"PAR1") and raw.endswith(b"PAR1")):
@@ -86,16 +87,14 @@ def read_parquet(
     distinct = None
     if ids in table.column_names:
         column = table.column(ids)
-        distinct = ThreadPoolExecutor(max_workers=1).submit(
-            lambda: len(pc.unique(column)) == len(column)
-        )
+        distinct = in_background(lambda: len(pc.unique(column)) == len(column), name="ids")
     try:
         frame = table.to_pandas(ignore_metadata=True)
     except (pa.ArrowException, OverflowError, ValueError) as err:
         # Values pandas cannot hold (a date past the year 2262 in nanoseconds, say).
         report.add(f"the file's values cannot be read: {err}")
         return None, None
-    return frame, None if distinct is None else distinct.result()
+    return frame, distinct
 
 
 def _parquet_valid(table: pa.Table, report: Report) -> bool:

@@ -114,6 +114,15 @@ class Report:
         if hidden > 0:
             self.add(f"... and {hidden} more {self.unit}s with the same problem", column=column)
 
+    def mark(self) -> tuple[int, int]:
+        """Where the report stands: :meth:`rewind` takes it back there."""
+        return len(self.problems), len(self.warnings)
+
+    def rewind(self, mark: tuple[int, int]) -> None:
+        """Forget the problems and warnings found since ``mark`` (to check again)."""
+        del self.problems[mark[0] :]
+        del self.warnings[mark[1] :]
+
     def error(self, source: str | None) -> ImportValidationError:
         """The error listing every problem found, in the file named ``source``."""
         return ImportValidationError(self.problems, source=source)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from ..background import in_background
 from ..vocabulary import check_name
 
 
@@ -81,6 +83,12 @@ def read_media_root(project_file: str | Path, stored: str | None) -> Path | None
     if root.is_absolute():
         return root
     return Path(os.path.normpath(Path(project_file).resolve().parent / root))
+
+
+def encode_run(frame: pd.DataFrame) -> Future[bytes]:
+    """The Parquet blob of a run's ``frame``, encoded on a thread of its own (the encoder
+    runs without the GIL, so the import goes on meanwhile)."""
+    return in_background(lambda: _frame_to_blob(frame), name="encode-run")
 
 
 def _frame_to_blob(frame: pd.DataFrame) -> bytes:

@@ -12,7 +12,7 @@ import json
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +25,14 @@ from ..errors import StoreError
 from ..media import local_media, scan_media_paths
 from ..vocabulary import DEFAULT_RUN, SQL_ROWS_LIMIT, check_name, check_tag_name
 from . import staging
-from .common import RunInfo, _blob_to_frame, _frame_to_blob, check_actor, now, stored_media_root
+from .common import (
+    RunInfo,
+    _blob_to_frame,
+    check_actor,
+    encode_run,
+    now,
+    stored_media_root,
+)
 from .examples import (
     EXAMPLES_SCHEMA,
     clear_run_rows,
@@ -230,6 +237,7 @@ class DatasetStore(SecondReviews):
         production: bool = False,
         census: Census | None = None,
         sql_rows: bool | None = None,
+        encoded: Future[bytes] | None = None,
     ) -> RunInfo:
         """Store a validated example frame (see :mod:`erroranalysis.importing`) as a run.
 
@@ -248,7 +256,9 @@ class DatasetStore(SecondReviews):
         The run's examples are written as SQL rows for the project file's views with
         ``sql_rows=True``, or by default when it has at most
         :data:`~erroranalysis.vocabulary.SQL_ROWS_LIMIT` of them; :meth:`write_sql_rows`
-        writes them later.
+        writes them later. ``encoded`` is the run's blob of exactly ``frame`` being encoded
+        already (:func:`~.common.encode_run`, as :func:`erroranalysis.importing.read_dataset`
+        starts it for a Parquet file).
         """
         actor = self.project._permit(actor, "import_run")
         run = check_name(run, kind="run")
@@ -263,9 +273,7 @@ class DatasetStore(SecondReviews):
             self._check_census(census, production=production, tags=tags)
         # Parquet's encoder runs without the GIL, so the frame is encoded while the rest of
         # the import is prepared and its SQL rows are written; the blob goes in last.
-        pool = ThreadPoolExecutor(max_workers=1)
-        encoding = pool.submit(_frame_to_blob, frame)
-        pool.shutdown(wait=False)
+        encoding = encode_run(frame) if encoded is None else encoded
         if sql_rows is None:
             sql_rows = len(frame) <= SQL_ROWS_LIMIT
         has_tables = self.project.schema_version >= EXAMPLES_SCHEMA
@@ -506,6 +514,7 @@ class DatasetStore(SecondReviews):
             embeddings=result.embeddings,
             production=result.production,
             sql_rows=sql_rows,
+            encoded=result.encoded,
         )
 
     @_guarded
