@@ -34,13 +34,11 @@ significant slice stays below ``fdr`` (checked by simulation in the tests).
 :func:`adopt_slice` turns a discovered slice into a rule tag with its condition (the
 ``rule`` column, in :mod:`erroranalysis.rules`' grammar) as one logged action.
 
-The module runs past 600 lines on purpose: the predicates, the search, the test and the
-adoption share one private encoding (each column's codes, predicate ids numbered column by
-column), which a split would have to make public for a single caller.
-
 The module runs past 600 lines because the search is one algorithm: the features it
 searches (values, readable quantile bins, tags), the lattice walk with its bound, the
-vectorised counting and the significance of what it finds share one layout of codes.
+vectorised counting, the significance of what it finds and the adoption share one private
+encoding (each column's codes, predicate ids numbered column by column), which a split
+would have to make public for a single caller.
 """
 
 from __future__ import annotations
