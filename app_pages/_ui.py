@@ -457,7 +457,7 @@ def your_role() -> None:
     """The sidebar's note of the user's role, once the project has roles (before, everyone
     may do everything and there is nothing to say)."""
     name = reviewer()
-    if name is None or project().roles().empty:
+    if name is None or not project().has_team():
         return
     role = project().role_of(name)
     st.caption(

@@ -67,6 +67,7 @@ def test_a_schema_5_file_migrates_keeping_its_reviews_without_decisions(tmp_path
         assert project.schema_version == 5
         assert project.dataset("dev").decisions().empty
         assert project.roles().empty and project.role_of("ana") is None
+        assert not project.has_team()  # a file from before roles: none to check
     with open_project(path) as project:  # migrated through schema 6 to the current one
         assert project.schema_version == SCHEMA_VERSION
         pd.testing.assert_frame_equal(project.dataset("dev").reviews(), reviews)
@@ -77,7 +78,9 @@ def test_roles_once_granted_are_checked(project):
     project.require("anyone", "admin", "delete a tag")  # no team yet: everyone may
     with pytest.raises(StoreError, match="first role granted .* makes its first admin"):
         project.grant_role("ana", "viewer", actor="ana")
+    assert not project.has_team()  # the refused grant formed none
     project.grant_role("ana", "admin", actor="ana")
+    assert project.has_team()
     project.grant_role("ben", "viewer", actor="ana")
     with pytest.raises(NotPermitted, match="'ben' may not tag an example: .* 'ben' is a viewer"):
         project.require("ben", "reviewer", "tag an example")

@@ -95,6 +95,12 @@ class Team:
             self._has_roles() and conn.execute("SELECT 1 FROM roles LIMIT 1").fetchone() is not None
         )
 
+    @_guarded
+    def has_team(self) -> bool:
+        """Whether a role was ever granted in the project: from then on every write is
+        checked against the writer's role (one indexed lookup, no table read)."""
+        return self._team_formed(self._conn)
+
     def may(self, actor: str | None, role: str) -> bool:
         """Whether ``actor`` may act as ``role`` (or more): everyone may while no role has
         been granted in the project; after, nobody unnamed (None) may."""
