@@ -13,6 +13,9 @@ the cached file stays pristine) and times, each ``--repeat`` times (median and p
   recomputed (<= 300 ms, issue 12); each time its tab "Where the errors are" opened next ->
   that tab's chart and tables drawn and the script finished;
 * back to the Review page after that tag: click -> its example shown and the script done;
+* the Priorities page redrawn in place after another reviewer's tag: a click that reruns it
+  (Rank by, one order then the other) -> that rerun over and every chart and table drawn
+  again (<= 300 ms, issue 12);
 * the Compare page of two runs (a next run imported into the copy first): click in the
   navigation -> its chart and table drawn (<= 2 s; see benchmarks/compare.py).
 
@@ -387,6 +390,26 @@ def time_priorities(
     return timing, tab, back
 
 
+def time_priorities_redraw(page, repeat: int, *, before_each: Callable[[], None]) -> Timing:
+    """On the Priorities page (its ranking open), after ``before_each`` (another reviewer's
+    tag): a click that reruns the page in place (Rank by, one order then the other), until
+    the rerun it started is over and every chart and table is drawn again."""
+    nav = page.get_by_test_id("stSidebarNav")
+    nav.get_by_role("link", name="Priorities").click()
+    page.wait_for_selector("h1:has-text('Priorities')", timeout=TIMEOUT_MS)
+    charts, grids = _drawn_counts(page, _priorities_drawn)
+    # Drawn again only counts once the click's rerun was seen running.
+    done = "window.__bench.seen && " + _priorities_drawn(charts, grids)
+    main = page.locator("[data-testid='stMain']")
+    timing = Timing([], [])
+    for i in range(repeat):
+        before_each()
+        label = "Marginal effect per effort" if i % 2 == 0 else "Marginal effect"
+        option = main.get_by_role("button", name=label, exact=True)
+        timing.add(*click_and_wait(page, option, done))
+    return timing
+
+
 BARE_APP = """
 import streamlit as st
 
@@ -424,6 +447,7 @@ class Figures:
     priorities_changed: Timing
     errors_tab_changed: Timing
     review_changed: Timing
+    priorities_redrawn: Timing
     first_load_s: float
     peak_rss_mb: float  # the server's peak resident memory (VmHWM) over the whole session
 
@@ -458,6 +482,7 @@ def measure_project(
         changed, errors_tab, review_changed = time_priorities(
             page, repeat, before_each=another_reviewer_tags
         )
+        redrawn = time_priorities_redraw(page, repeat, before_each=another_reviewer_tags)
         writer.close()
         page.close()
         peak = peak_rss_mb(server.pid)
@@ -466,7 +491,9 @@ def measure_project(
     text = log.read_text(errors="replace")
     if "Traceback" in text:
         raise RuntimeError(f"the app logged an exception while measured:\n{text}")
-    return Figures(toggle, nxt, unchanged, changed, errors_tab, review_changed, first_load, peak)
+    return Figures(
+        toggle, nxt, unchanged, changed, errors_tab, review_changed, redrawn, first_load, peak
+    )
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -548,6 +575,12 @@ def main() -> None:
             "Priorities drawn (after another reviewer's tag)",
             large.priorities_changed,
             small.priorities_changed,
+            targets["priorities"],
+        ),
+        (
+            "Priorities redrawn in place (after another reviewer's tag)",
+            large.priorities_redrawn,
+            small.priorities_redrawn,
             targets["priorities"],
         ),
         (
