@@ -183,6 +183,38 @@ def test_reimport_needs_replace_and_keeps_tags_of_surviving_ids(project):
     assert project.dataset("dev").runs()[0].n_examples == 5
 
 
+@pytest.mark.parametrize(
+    ("ids", "other_run", "kept"),
+    [
+        (range(10), None, ["1", "9"]),  # the same ids in the same order: none goes
+        (reversed(range(10)), None, ["1", "9"]),  # the same set in another order
+        (range(5), None, ["1"]),  # 9 is in no run any more
+        (range(5), range(8, 10), ["1", "9"]),  # 9 is still in run v2
+    ],
+    ids=["same", "reordered", "fewer", "kept-by-another-run"],
+)
+def test_a_replace_keeps_the_tags_of_every_id_some_run_still_holds(project, ids, other_run, kept):
+    if other_run is not None:
+        add_dataset(project, ids=other_run, run="v2")
+    for example in ("1", "9"):
+        project.dataset("dev").set_tag(example, "keep", actor="ana")
+    add_dataset(project, ids=ids, replace=True)
+    assert sorted(current(project)["example_id"]) == kept
+    assert_replays(project)
+
+
+def test_a_replace_on_the_same_ids_does_not_hash_them(project, monkeypatch):
+    # The usual replace (a model run again on the same examples) is one pass over the ids.
+    def hashed(*args, **kwargs):
+        raise AssertionError("the run's ids were indexed")
+
+    project.dataset("dev").set_tag("1", "keep", actor="ana")
+    with monkeypatch.context() as patched:
+        patched.setattr(Project, "run_index", hashed)
+        add_dataset(project, replace=True)
+    assert current(project).values.tolist() == [["1", "keep"]]
+
+
 def test_a_second_run_of_the_same_examples_shares_tags(project):
     project.dataset("dev").set_tag("1", "x", actor="ana")
     add_dataset(project, run="v2")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 import threading
@@ -493,11 +494,37 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
     def _gone_ids(self, runs: list[RunInfo], replaced: str, new_ids: pd.Index) -> pd.Index:
         """Ids of the dataset that no run has once ``replaced`` holds ``new_ids``: only
         those lose their tags and reviews (tags and reviews exist only on ids of a run)."""
+        old = next((info for info in runs if info.name == replaced), None)
+        if old is not None and self._holds_ids(old, new_ids):
+            # The run predicted again on the same examples, in the same order (the usual
+            # replace): no id goes, whatever the other runs hold. One pass over the ids,
+            # where the sets below hash every id of every run (13 s at 10M).
+            return pd.Index([], dtype=object)
         before = [self.run_index(info)[0] for info in runs]
         after = [self.run_index(info)[0] for info in runs if info.name != replaced]
         known = before[0].append(before[1:]) if len(before) > 1 else before[0]
         keep = new_ids.append(after) if after else new_ids
         return known.unique().difference(keep.unique())
+
+    def _holds_ids(self, info: RunInfo, ids: pd.Index) -> bool:
+        """Whether run ``info`` holds exactly ``ids``, in that order (its id column read as
+        Arrow text from its blob, compared in one pass)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        (blob,) = self._conn.execute("SELECT frame FROM runs WHERE id = ?", (info.id,)).fetchone()
+        stored = pq.read_table(io.BytesIO(blob), columns=["id"]).column("id")
+        if len(stored) != len(ids):
+            return False
+        values = ids.array
+        given = (
+            values.__arrow_array__()  # Arrow text already: no copy
+            if hasattr(values, "__arrow_array__")
+            else pa.array(np.asarray(values, dtype=object), pa.large_string())
+        )
+        if isinstance(given, pa.ChunkedArray):
+            given = given.combine_chunks()
+        return stored.cast(pa.large_string()).combine_chunks().equals(given.cast(pa.large_string()))
 
     def _forget_gone_ids(
         self, conn: sqlite3.Connection, dataset_id: int, action_id: int, actor: str, stamp: str
