@@ -400,12 +400,12 @@ def time_priorities_redraw(page, repeat: int, *, before_each: Callable[[], None]
     charts, grids = _drawn_counts(page, _priorities_drawn)
     # Drawn again only counts once the click's rerun was seen running.
     done = "window.__bench.seen && " + _priorities_drawn(charts, grids)
-    main = page.locator("[data-testid='stMain']")
+    options = page.locator(f"{key_selector('pr_by')} button")
     timing = Timing([], [])
     for i in range(repeat):
         before_each()
         label = "Marginal effect per effort" if i % 2 == 0 else "Marginal effect"
-        option = main.get_by_role("button", name=label, exact=True)
+        option = options.filter(has_text=re.compile(f"^{re.escape(label)}$"))
         timing.add(*click_and_wait(page, option, done))
     return timing
 
