@@ -195,6 +195,8 @@ def read_dataset(
     )
     encoded = None
     if distinct_ids is not None and not report.problems:
+        # The store's encoding of a run, started here: the one place that knows when the
+        # frame is ready while a check still runs. Loaded on use (the store is big).
         from ..store.common import encode_run
 
         encoded = encode_run(frame)
