@@ -83,6 +83,7 @@ COMMANDS = {
     ("serve",): Command(["--port", "PORT"], ("--dataset",)),
     ("media", "relink"): Command(["--dataset", "dev", "--root", "."],
                                  ("--dataset", "--run", "--actor")),
+    ("sql-rows",): Command(["--dataset", "dev"], ("--dataset", "--run", "--actor")),
     ("bundle",): Command(["--out", "b.zip"], ("--dataset", "--actor"), out=True),
     ("open",): Command([], (), db=False),
 }  # fmt: skip

@@ -21,7 +21,7 @@ from erroranalysis.cli import main
 from erroranalysis.errors import StoreError
 from erroranalysis.review import record_queue_sample
 from erroranalysis.sampling import Draw
-from erroranalysis.store import open_project
+from erroranalysis.store import SCHEMA_VERSION, open_project
 from erroranalysis.vocabulary import STRATUM_CORRECT, STRATUM_ERROR
 
 pytestmark = pytest.mark.usefixtures("spark")
@@ -342,7 +342,7 @@ def test_a_project_file_of_the_previous_schema_opens(tmp_path, source):
         assert project.schema_version == 6
         assert project.dataset("dev").run().counted_by is None
     with open_project(path) as project:
-        assert project.schema_version == 7
+        assert project.schema_version == SCHEMA_VERSION
         info = project.dataset("dev").run()
     assert (info.counted_by, info.n_examples) == (None, ROWS)
     assert main(["priorities", "--db", str(path), "--dataset", "dev"]) == 0

@@ -492,6 +492,6 @@ def test_only_an_admin_writes_the_rows(tmp_path, monkeypatch):
         add_run(project, "speech", speech_frame(), actor="boss")
         project.grant_role("boss", "admin", actor="boss")
         project.grant_role("ana", "reviewer", actor="boss")
-        with pytest.raises(NotPermitted, match="'ana' may not import runs"):
+        with pytest.raises(NotPermitted, match="'ana' may not write a run's SQL rows"):
             project.dataset("speech").write_sql_rows(actor="ana")
         assert project.dataset("speech").write_sql_rows(actor="boss").in_sql

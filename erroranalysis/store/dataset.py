@@ -526,7 +526,7 @@ class DatasetStore(SecondReviews):
         taken; writing them holds it (seconds per million examples). They repeat what the
         run holds, so nothing is logged and the revision stays: no reader's cache changes.
         A run replaced in the meantime raises :class:`StoreError` and nothing is written."""
-        self.project._permit(actor, "import_run")
+        self.project._permit(actor, "write_sql_rows")
         if self.project.schema_version < SQL_ROWS_SCHEMA:
             raise StoreError(
                 f"{self.project.path.name} has schema version {self.project.schema_version}: "

@@ -34,6 +34,7 @@ WRITE_ROLES: dict[str, tuple[str, str]] = {
     "undo": ("reviewer", "undo their actions"),
     "import_run": ("admin", "import runs"),
     "relink_media": ("admin", "relink media"),
+    "write_sql_rows": ("admin", "write a run's SQL rows"),
     "define_tag": ("admin", "define tags"),
     "define_tags": ("admin", "define tags"),
     "rename_tag": ("admin", "rename tags"),
