@@ -213,6 +213,8 @@ def count_tags(inputs: Checked, *, columns: Sequence[int] | None = None) -> TagC
     # reviewed ones only. Selecting rows or columns copies the matrix: worth it when few
     # are reviewed, or with weights (the copy serves both the counts and the weighted
     # sums); else the all-reviewed case skips rows by code -1 in one pass over the matrix.
+    reviewed_correct = inputs.correct[rows]
+    row_codes = codes_of(rows) if len(only_reviewed) else None  # once, for counts and sums
     subset = None
     if len(only_reviewed) and (
         weighted or 4 * len(rows) <= len(reviewed) or not whole or len(everywhere)
@@ -224,8 +226,8 @@ def count_tags(inputs: Checked, *, columns: Sequence[int] | None = None) -> TagC
     if len(only_reviewed) and subset is None:  # every tag, all reviewed, most examples
         by_group = _group_counts(inputs.matrix, np.where(reviewed, codes_of(), -1), groups)
     elif len(only_reviewed):
-        by_group[:, only_reviewed] = _group_counts(subset, codes_of(rows), groups)
-    reviewed_size = np.bincount(inputs.correct[rows].astype(np.int8), minlength=2)
+        by_group[:, only_reviewed] = _group_counts(subset, row_codes, groups)
+    reviewed_size = np.bincount(reviewed_correct.astype(np.int8), minlength=2)
     seen = np.where(is_reviewed_kind, reviewed_size[:, None], size[:, None])
     # (human status, stratum, tag): 0 no label, 1 agrees, 2 does not
     by_group = by_group.reshape(groups // 2, 2, n_tags)
@@ -236,9 +238,8 @@ def count_tags(inputs: Checked, *, columns: Sequence[int] | None = None) -> TagC
     )
     if not weighted:
         return TagCounts(size=size, tag=tag, agreement=agreement)
-    at_rows = codes_of(rows)
-    sums = _weighted_sums(subset, at_rows, groups, weights[rows])
-    stratum = inputs.correct[rows].astype(np.int64)
+    sums = _weighted_sums(subset, row_codes, groups, weights[rows])
+    stratum = reviewed_correct.astype(np.int64)
     return TagCounts(
         size=size,
         **_weigh(sums, weights[rows], stratum, groups, only_reviewed, tag, agreement),
