@@ -270,6 +270,63 @@ def test_a_project_stays_on_its_thread(project):
     assert errors and isinstance(errors[0], StoreError | sqlite3.ProgrammingError)
 
 
+def in_thread(work):
+    """``work()`` on a thread of its own: what it returned, or the exception it raised."""
+    outcome = []
+
+    def run():
+        try:
+            outcome.append(work())
+        except Exception as err:  # noqa: BLE001 - the caller looks at it
+            outcome.append(err)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    return outcome[0]
+
+
+def test_a_lendable_project_moves_to_the_thread_it_is_lent_to(tmp_path):
+    with open_project(tmp_path / "lent.db", lendable=True) as lent:
+        add_dataset(lent)
+
+        def tag_there():
+            assert lent.lend_to_this_thread()
+            lent.dataset("dev").set_tag("1", "x", actor="ana")
+            return lent.dataset("dev").tag_assignments()["tag"].tolist()
+
+        assert in_thread(tag_there) == ["x"]
+        # Lent away, it writes nowhere else until it is lent back.
+        with pytest.raises(StoreError, match="bound to the thread"):
+            lent.dataset("dev").set_tag("2", "x", actor="ana")
+        assert lent.lend_to_this_thread()
+        lent.dataset("dev").set_tag("2", "x", actor="ana")
+        assert sorted(current(lent)["example_id"]) == ["1", "2"]
+
+
+def test_a_project_not_opened_lendable_is_never_lent(project):
+    with pytest.raises(StoreError, match="not opened lendable"):
+        project.lend_to_this_thread()
+
+
+@pytest.mark.parametrize("change", ["replaced", "moved", "removed"])
+def test_a_project_whose_file_changed_is_not_lent(tmp_path, change):
+    path = tmp_path / "lent.db"
+    with open_project(path, lendable=True) as lent:
+        add_dataset(lent)
+        if change == "replaced":
+            with open_project(tmp_path / "other.db") as other:
+                add_dataset(other, "other")
+            os.replace(tmp_path / "other.db", path)
+        elif change == "moved":
+            os.replace(path, tmp_path / "elsewhere.db")
+        else:
+            path.unlink()
+        assert in_thread(lent.lend_to_this_thread) is False
+        assert lent.lend_to_this_thread() is False
+        assert lent.dataset_names() == ["dev"]  # still the file it opened, for closing
+
+
 # ---------------------------------------------------------------- concurrency
 @pytest.mark.slow
 def test_concurrent_processes_lose_no_event(tmp_path):

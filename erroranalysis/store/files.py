@@ -57,6 +57,14 @@ def _opened(path: Path, delta: int) -> None:
             _OPEN_FILES.pop(key, None)
 
 
+def _file_of(path: Path) -> tuple[int, int] | None:
+    """Which file ``path`` names now (device and inode; None when it names none)."""
+    try:
+        return _file_key(path.stat())
+    except OSError:
+        return None
+
+
 def _open_here(info: os.stat_result) -> bool:
     with _OPEN_FILES_LOCK:
         return _file_key(info) in _OPEN_FILES

@@ -21,6 +21,7 @@ from .dataset import DatasetStore
 from .examples import EXAMPLES_SCHEMA
 from .files import (
     _create_project_file,
+    _file_of,
     _guarded,
     _opened,
     _remove_abandoned_drafts,
@@ -109,7 +110,8 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
     missing file instead of making one. ``timeout`` is how long a write waits for the
     lock before :class:`ProjectBusy` (see also :meth:`busy_timeout`). ``via`` names where
     the changes come from (``"cli"`` for the command line): every action logged through
-    this instance says so in its detail (``"via": ...``).
+    this instance says so in its detail (``"via": ...``). ``lendable`` opens it for a pool
+    that lends it to one thread at a time (:meth:`lend_to_this_thread`).
     """
 
     def __init__(
@@ -121,11 +123,13 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
         readonly: bool = False,
         create: bool = True,
         via: str | None = None,
+        lendable: bool = False,
     ):
         self.path = Path(path)
         self.readonly = readonly
         self.via = via
         self.timeout = timeout
+        self.lendable = lendable
         self._thread = threading.get_ident()
         self._active_tags: int | None = None
         self._touched: set[str] = set()  # what the write in progress changes (see _touch)
@@ -150,16 +154,25 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
         except BaseException:
             self._conn.close()
             raise
+        self._file = _file_of(self.path)
         _opened(self.path, +1)
         self._registered = True
 
     def _connect(self) -> sqlite3.Connection:
         if not self.readonly:
             return sqlite3.connect(
-                _uri(self.path, mode="rw"), uri=True, timeout=self.timeout, isolation_level=None
+                _uri(self.path, mode="rw"),
+                uri=True,
+                timeout=self.timeout,
+                isolation_level=None,
+                check_same_thread=not self.lendable,
             )
         conn = sqlite3.connect(
-            _uri(self.path, mode="ro"), uri=True, timeout=self.timeout, isolation_level=None
+            _uri(self.path, mode="ro"),
+            uri=True,
+            timeout=self.timeout,
+            isolation_level=None,
+            check_same_thread=not self.lendable,
         )
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -174,7 +187,10 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
         if _size(Path(f"{self.path}-wal")) > 0:
             raise _wal_out_of_reach(self.path)
         return sqlite3.connect(
-            _uri(self.path, mode="ro", immutable="1"), uri=True, isolation_level=None
+            _uri(self.path, mode="ro", immutable="1"),
+            uri=True,
+            isolation_level=None,
+            check_same_thread=not self.lendable,
         )
 
     @_guarded
@@ -202,6 +218,18 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
         if self._registered:
             self._registered = False
             _opened(self.path, -1)
+
+    def lend_to_this_thread(self) -> bool:
+        """Bind a ``lendable`` project to the calling thread, for a pool that lends each
+        connection to one thread at a time (the app lends one to each script run). False,
+        and nothing bound, when its path no longer names the file it opened (replaced,
+        moved or removed): close it, and open the path again to learn what is there."""
+        if not self.lendable:
+            raise StoreError("this Project was not opened lendable; open another per thread")
+        if _file_of(self.path) != self._file:
+            return False
+        self._thread = threading.get_ident()
+        return True
 
     def __enter__(self) -> Project:
         return self
@@ -587,13 +615,21 @@ def open_project(
     timeout: float = 30.0,
     migrate: bool = True,
     via: str | None = None,
+    lendable: bool = False,
 ) -> Project:
     """Open the project file at ``path``, checked first by :func:`check_project_file`.
 
     By default a missing file is created and an older one migrated; ``create=False``
     refuses a missing file, and ``readonly=True`` reads without writing anything. ``via``
-    is logged with every action (see :class:`Project`).
+    is logged with every action, and ``lendable`` lets a pool lend it from thread to
+    thread (see :class:`Project`).
     """
     return Project(
-        path, readonly=readonly, create=create, timeout=timeout, migrate=migrate, via=via
+        path,
+        readonly=readonly,
+        create=create,
+        timeout=timeout,
+        migrate=migrate,
+        via=via,
+        lendable=lendable,
     )
