@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from app_pages import _ui
 
-page = _ui.navigation()
-with _ui.project_problems():
-    page.run()
+with _ui.script_run():  # the run borrows a connection to the project file
+    page = _ui.navigation()
+    with _ui.project_problems():
+        page.run()
 _ui.warm_up()  # the page is drawn: load what the other pages need, in the background

@@ -60,6 +60,7 @@ from erroranalysis import (
     second_review,
     workbook,
 )
+from erroranalysis.embeddings import Embeddings
 from erroranalysis.errors import ProjectBusy, ProjectFileError
 from erroranalysis.store import Project, RunInfo, StoreError, check_actor, open_project
 from erroranalysis.store.log import LogPage
@@ -151,13 +152,64 @@ def project() -> Project:
         if current is not None:
             current.close()
             _local.project = None
-        with _migrate_lock:
-            # Migrating takes the write lock: once per process is enough.
-            first = path not in _migrated
-            current = open_project(path, migrate=first, create=False)
-            _migrated.add(path)
+        borrowing = getattr(_local, "borrowing", False)
+        current = _borrow(path) if borrowing else None
+        if current is None:
+            with _migrate_lock:
+                # Migrating takes the write lock: once per process is enough.
+                first = path not in _migrated
+                current = open_project(path, migrate=first, create=False, lendable=borrowing)
+                _migrated.add(path)
         _local.project = current
     return current
+
+
+# Connections the runs of the app's script give back for the next runs to borrow (see
+# script_run), newest last: a run no longer opens the file, which took a quarter of a
+# small page's script (a second connection to check the file, its folder listed).
+_idle: list[Project] = []
+_idle_lock = threading.Lock()
+IDLE_CONNECTIONS = 4  # kept at most, over every project file; more runs at once open more
+
+
+@contextmanager
+def script_run() -> Iterator[None]:
+    """Around one run of the app's script (``app.py``): the run borrows a connection to the
+    project file from those earlier runs gave back (each lent to one thread at a time,
+    :meth:`~erroranalysis.store.Project.lend_to_this_thread`) and gives it back at its end.
+    A connection the run forgot (the file was unusable) is not given back."""
+    _local.borrowing = True
+    try:
+        yield
+    finally:
+        _local.borrowing = False
+        current: Project | None = getattr(_local, "project", None)
+        _local.project = None
+        if current is not None:
+            _give_back(current)
+
+
+def _borrow(path: str) -> Project | None:
+    while True:
+        with _idle_lock:
+            found = next((p for p in reversed(_idle) if str(p.path) == path), None)
+            if found is None:
+                return None
+            _idle.remove(found)
+        if found.lend_to_this_thread():
+            return found
+        found.close()  # the path names another file now (or none): open it again
+
+
+def _give_back(project: Project) -> None:
+    if not project.lendable:  # opened before the run began (in a widget's callback)
+        project.close()
+        return
+    with _idle_lock:
+        _idle.append(project)
+        oldest = _idle.pop(0) if len(_idle) > IDLE_CONNECTIONS else None
+    if oldest is not None:
+        oldest.close()
 
 
 def forget_project() -> None:
@@ -190,6 +242,23 @@ def ensure_project() -> str | None:
             open_project(path).close()
             return f"The demo datasets could not be built ({err}); import a dataset on the Datasets page."
     return None
+
+
+def new_run() -> None:
+    """Forget what this script run remembered (:func:`_this_run`): called first in every
+    run of the app, as Streamlit may run the next one on the same thread."""
+    _local.this_run = {}
+
+
+def _this_run() -> dict[str, Any]:
+    # What one script run reads once and uses several times (whether sign-in is on, the
+    # chosen dataset's runs). Kept per thread: Streamlit runs a script on a thread of its
+    # own, and new_run() empties it where a thread runs the next one. A change saved in
+    # the run empties it too (save_pending).
+    memo = getattr(_local, "this_run", None)
+    if memo is None:
+        memo = _local.this_run = {}
+    return memo
 
 
 def revision() -> int:
@@ -227,7 +296,10 @@ def sign_in_on() -> bool:
     """Whether the deployment configures a sign-in provider: an ``[auth]`` section in the
     Streamlit secrets (``erroranalysis serve --secrets FILE``, else
     ``.streamlit/secrets.toml``)."""
-    return st.secrets.load_if_toml_exists() and "auth" in st.secrets
+    memo = _this_run()
+    if "sign_in_on" not in memo:  # Streamlit looks for the secrets files at each call
+        memo["sign_in_on"] = bool(st.secrets.load_if_toml_exists() and "auth" in st.secrets)
+    return memo["sign_in_on"]
 
 
 def signed_in() -> bool:
@@ -337,18 +409,35 @@ def navigation() -> Any:
     """The app's pages (``st.navigation``); returns the page to run. While sign-in is on
     and nobody is signed in, every address leads to the sign-in page: no page of the
     project runs, and the menu is hidden."""
+    new_run()
     if sign_in_on() and not signed_in():
         gate = [
             st.Page(sign_in_page, title="Sign in", url_path=name, default=name == "home")
             for name in ("home", *PAGES)
         ]
         return st.navigation(gate, position="hidden")
+    _read_ahead()
     pages = [
         st.Page(page_path(name), title=title, icon=icon, url_path=name)
         for name, (title, icon) in PAGES.items()
     ]
     home = st.Page(_home, title="Home", url_path="home", default=True, visibility="hidden")
     return st.navigation([home, *pages])
+
+
+def _read_ahead() -> None:
+    # Every page reads the same things before it draws: the project file (made on first
+    # start), its datasets, runs and whether it has a team. They are read here, before the
+    # navigation is drawn, so that the page's elements then go out together: while the
+    # script waits on the disk, Streamlit sends what was drawn so far, and a page that
+    # reaches the browser in parts is drawn once per part (on the small pages a quarter
+    # more time). A file that cannot be used is left to start_page, which says why.
+    memo = _this_run()
+    with suppress(ProjectFileError, ProjectBusy):
+        memo["problem"] = ensure_project()
+        memo["runs"] = project().runs()
+        memo["dataset_names"] = project().dataset_names()
+        memo["has_team"] = project().has_team()
 
 
 def start_page() -> None:
@@ -358,7 +447,8 @@ def start_page() -> None:
     :func:`project_problems`); changes kept while the project was busy are saved first.
     """
     _page_config()
-    problem = ensure_project()
+    memo = _this_run()
+    problem = memo.pop("problem") if "problem" in memo else ensure_project()
     project()
     if problem:
         st.warning(md(problem))
@@ -425,25 +515,60 @@ def keep_page_state() -> None:
 
 
 def sidebar() -> None:
-    """The dataset and run pickers and the reviewer's name, drawn on every page."""
-    names = project().dataset_names()
+    """The dataset and run pickers and the reviewer's name, drawn on every page.
+
+    What it shows is read first and drawn after: a read lets Streamlit send what was drawn
+    before it, and the browser then draws the page twice over (on the small pages, a
+    quarter more time than a page that arrives whole).
+    """
+    names = dataset_names()
     _apply_deep_link(names)
+    runs: list[str] = []
+    if names:
+        if st.session_state.get(DATASET_KEY) not in names:
+            st.session_state[DATASET_KEY] = names[0]
+        runs = [r.name for r in dataset_runs(st.session_state[DATASET_KEY])]
+        if st.session_state.get(RUN_KEY) not in runs:
+            st.session_state[RUN_KEY] = runs[-1] if runs else None
+    role = role_note()
     with st.sidebar:
         if not names:
             st.caption("No dataset yet: import one on the Datasets page.")
         else:
-            if st.session_state.get(DATASET_KEY) not in names:
-                st.session_state[DATASET_KEY] = names[0]
-            dataset = st.selectbox("Dataset", names, key=DATASET_KEY)
-            runs = [r.name for r in project().dataset(dataset).runs()]
-            if st.session_state.get(RUN_KEY) not in runs:
-                st.session_state[RUN_KEY] = runs[-1] if runs else None
+            st.selectbox("Dataset", names, key=DATASET_KEY)
             if len(runs) > 1:
                 st.selectbox(
                     "Model run", runs, key=RUN_KEY, help="The latest import is chosen first."
                 )
         who_acts()
-        your_role()
+        if role:
+            st.caption(role)
+
+
+def _remembered(name: str, read: Callable[[], Any]) -> Any:
+    # ``read()``, once per script run (see _this_run).
+    memo = _this_run()
+    if name not in memo:
+        memo[name] = read()
+    return memo[name]
+
+
+def dataset_names() -> list[str]:
+    """The project's datasets, oldest first (read once per script run)."""
+    return _remembered("dataset_names", lambda: project().dataset_names())
+
+
+def all_runs() -> list[RunInfo]:
+    """Every run of every dataset, oldest import first (read once per script run)."""
+    return _remembered("runs", lambda: project().runs())
+
+
+def dataset_runs(dataset: str) -> list[RunInfo]:
+    """The runs of ``dataset``, oldest import first; :class:`StoreError` for a dataset the
+    project does not have."""
+    if dataset not in dataset_names():
+        project().dataset(dataset)  # raises, naming the datasets there are
+    return [info for info in all_runs() if info.dataset == dataset]
 
 
 ROLE_WORDS = {
@@ -453,18 +578,16 @@ ROLE_WORDS = {
 }
 
 
-def your_role() -> None:
+def role_note() -> str | None:
     """The sidebar's note of the user's role, once the project has roles (before, everyone
     may do everything and there is nothing to say)."""
     name = reviewer()
-    if name is None or not project().has_team():
-        return
+    if name is None or not _remembered("has_team", lambda: project().has_team()):
+        return None
     role = project().role_of(name)
-    st.caption(
-        f"Your role: **{role}** ({ROLE_WORDS[role]})"
-        if role
-        else "You have no role in this project: you can look, not change anything."
-    )
+    if role:
+        return f"Your role: **{role}** ({ROLE_WORDS[role]})"
+    return "You have no role in this project: you can look, not change anything."
 
 
 def who_acts() -> None:
@@ -539,13 +662,18 @@ def mark_deep_link(dataset: str, example_id: str | None) -> None:
 
 
 def current_run() -> RunInfo | None:
+    """The run chosen in the sidebar (None when there is none)."""
     dataset = st.session_state.get(DATASET_KEY)
     if not dataset:
         return None
     try:
-        return project().dataset(dataset).run(st.session_state.get(RUN_KEY))
+        runs = dataset_runs(dataset)
     except StoreError:
         return None
+    name = st.session_state.get(RUN_KEY)
+    if name is None:
+        return runs[-1] if runs else None
+    return next((info for info in runs if info.name == name), None)
 
 
 def require_run(*, labelled: bool = True, counted: bool = False) -> RunInfo:
@@ -622,6 +750,17 @@ def _run_data(key: RunKey) -> RunData:
 
 def run_data(info: RunInfo) -> RunData:
     return _run_data(run_key(info))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the embedding…")
+def _embeddings(key: RunKey) -> Embeddings | None:
+    # Big and immutable (read-only vectors): kept once per run, like the run's frame.
+    return project().dataset(key.dataset).embeddings(key.run)
+
+
+def embeddings(info: RunInfo) -> Embeddings | None:
+    """The run's embedding (None when it has none)."""
+    return _embeddings(run_key(info))
 
 
 # ------------------------------------------------------------------ tags and reviews
@@ -1491,6 +1630,7 @@ def save_pending(*, automatic: bool = False) -> None:
 
 
 def _save(apply: Callable[[], object], *, attempts: int) -> object:
+    _this_run().clear()  # what the run read before may have changed
     for attempt in range(attempts):
         try:
             with project().busy_timeout(BUSY_WAIT_S):

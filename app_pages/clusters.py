@@ -9,7 +9,6 @@ import streamlit as st
 
 from app_pages import _ui
 from erroranalysis import clusters
-from erroranalysis.embeddings import Embeddings
 
 _ui.start_page()
 
@@ -39,12 +38,6 @@ GREY = "#b0b0b0"
 PALETTE = px.colors.qualitative.Dark24
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the embedding…")
-def _embeddings(key: _ui.RunKey) -> Embeddings | None:
-    # Big and immutable (read-only vectors): kept once per run, like the run's frame.
-    return _ui.project().dataset(key.dataset).embeddings(key.run)
-
-
 st.title("Clusters")
 info = _ui.require_run()
 actor = _ui.reviewer()
@@ -53,7 +46,7 @@ if info.production:
     st.info("A production sample has no labels, so no errors to cluster.")
     st.stop()
 frame = _ui.run_data(info).frame
-embeddings = _embeddings(_ui.run_key(info))
+embeddings = _ui.embeddings(info)
 text_column = None
 if embeddings is None:
     if "text" not in frame.columns:

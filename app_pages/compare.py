@@ -44,7 +44,7 @@ def _names(tags: pd.Series) -> str:
 st.title("Compare")
 info = _ui.require_run()
 _ui.flash()
-runs = [run.name for run in _ui.project().dataset(info.dataset).runs()]
+runs = [run.name for run in _ui.dataset_runs(info.dataset)]
 if len(runs) < 2:
     st.info(
         f"**{_ui.md(info.dataset)} has one run** ({_ui.md(runs[0])}), so there is nothing to "

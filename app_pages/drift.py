@@ -42,7 +42,7 @@ st.caption(
 )
 
 chosen = _ui.require_run(labelled=False)
-runs = _ui.project().runs()
+runs = _ui.all_runs()
 production = list(dict.fromkeys(r.dataset for r in runs if r.production))
 labelled = list(dict.fromkeys(r.dataset for r in runs if not r.production))
 if not production or not labelled:

@@ -36,7 +36,7 @@ kinds = kind_box.multiselect(
 )
 dataset = dataset_box.selectbox(
     "Dataset",
-    [None, *_ui.project().dataset_names()],
+    [None, *_ui.dataset_names()],
     key="lg_dataset",
     format_func=lambda d: "every dataset" if d is None else d,
     help="A dataset's actions, and the project's own (tags, roles).",

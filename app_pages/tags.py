@@ -250,7 +250,7 @@ if names:
     from_data = row["kind"] == "dataset"
     scope.multiselect(
         f"Datasets of {_ui.md(tag)}",
-        _ui.project().dataset_names(),
+        _ui.dataset_names(),
         default=list(scopes.get(tag, ())),
         key=f"tg_scope:{tag}",
         placeholder="the whole project",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import pytest
 from app_support import APP, DATASET, REVIEWER, no_errors, open_page
+from store_support import add_run
 from streamlit.testing.v1 import AppTest
 from test_project_files import (
     a_folder,
@@ -18,6 +20,7 @@ from test_project_files import (
     truncated_mid_page,
 )
 
+from app_pages import _ui
 from app_pages._ui import md
 from erroranalysis.store import open_project
 
@@ -55,6 +58,66 @@ def test_reviewer_name_is_kept_across_pages(app):
     app.sidebar.text_input(key="reviewer").input("ben").run()
     open_page(app, "tags")
     assert app.sidebar.text_input(key="reviewer").value == "ben"
+
+
+# ---------------------------------------------------------------------- each run's reads
+SHOWN = ["id", "label", "prediction", "correct"]  # a run's least columns
+
+
+def test_each_run_borrows_the_connection_the_last_run_gave_back(app, monkeypatch):
+    opened = []
+    real = _ui.open_project
+    monkeypatch.setattr(_ui, "open_project", lambda *a, **k: opened.append(k) or real(*a, **k))
+    lent = [p for p in _ui._idle if str(p.path) == _ui.db_path()]
+    assert len(lent) == 1 and lent[0].lendable  # given back by the fixture's runs
+    for page in ("review", "tags", "datasets"):
+        open_page(app, page)
+        no_errors(app)
+    assert opened == []  # no run opened the file again
+    assert [p for p in _ui._idle if str(p.path) == _ui.db_path()] == lent
+
+
+def test_a_replaced_project_file_is_opened_again(app, project_file, tmp_path):
+    with open_project(tmp_path / "other.db") as other:
+        other.dataset("elsewhere", create=True)
+    os.replace(tmp_path / "other.db", project_file)
+    open_page(app, "datasets")
+    no_errors(app)
+    assert "No dataset yet" in app.sidebar.caption[0].value
+
+
+def test_the_idle_connections_are_bounded(tmp_path, monkeypatch):
+    for i in range(_ui.IDLE_CONNECTIONS + 2):
+        db = tmp_path / f"p{i}.db"
+        open_project(db).close()
+        monkeypatch.setenv("ERRORANALYSIS_DB", str(db))
+        no_errors(AppTest.from_file(APP, default_timeout=60).run())
+    assert len(_ui._idle) == _ui.IDLE_CONNECTIONS
+    assert str(_ui._idle[-1].path) == str(db)  # the newest kept, the oldest closed
+
+
+def test_the_secrets_are_looked_for_once_per_run(app, monkeypatch):
+    from streamlit.runtime.secrets import Secrets
+
+    calls = []
+    real = Secrets.load_if_toml_exists
+    monkeypatch.setattr(Secrets, "load_if_toml_exists", lambda self: calls.append(1) or real(self))
+    for page in ("review", "priorities"):
+        open_page(app, page)
+        no_errors(app)
+    assert len(calls) == 2
+
+
+def test_a_change_saved_in_a_run_is_read_again(project_file):
+    _ui.new_run()
+    before = [r.name for r in _ui.all_runs()]
+    with open_project(project_file) as other:  # another session imports a run
+        add_run(other, DATASET, other.dataset(DATASET).examples()[SHOWN], run="next")
+    assert [r.name for r in _ui.all_runs()] == before  # read once in the run
+    _ui._save(lambda: None, attempts=1)  # a change saved in it
+    assert [r.name for r in _ui.all_runs()] == [*before, "next"]
+    assert [r.name for r in _ui.dataset_runs(DATASET)] == [*before, "next"]
+    _ui.forget_project()
 
 
 # ---------------------------------------------------------------------- text from data
