@@ -1,4 +1,10 @@
-"""The :class:`Project`: an open project file, its datasets, runs and tags on examples."""
+"""The :class:`Project`: an open project file, its datasets, runs and tags on examples.
+
+The module runs past 600 lines because the connection's life is in one place: opening
+the file (checked, set up, migrated, lent from thread to thread), its write transaction
+and change stamps, and the reads of the whole project its datasets share (the runs, the
+ids a replace drops, the shared index of a run's ids).
+"""
 
 from __future__ import annotations
 
