@@ -252,9 +252,9 @@ def new_run() -> None:
 
 def _this_run() -> dict[str, Any]:
     # What one script run reads once and uses several times (whether sign-in is on, the
-    # chosen dataset's runs). Kept per thread: Streamlit runs a script on a thread of its
-    # own, and new_run() empties it where a thread runs the next one. A change saved in
-    # the run empties it too (save_pending).
+    # datasets, runs and team: see _remembered). Kept per thread: Streamlit runs a script
+    # on a thread of its own, and new_run() empties it where a thread runs the next one. A
+    # change saved in the run empties it too (_save).
     memo = getattr(_local, "this_run", None)
     if memo is None:
         memo = _local.this_run = {}
@@ -296,10 +296,10 @@ def sign_in_on() -> bool:
     """Whether the deployment configures a sign-in provider: an ``[auth]`` section in the
     Streamlit secrets (``erroranalysis serve --secrets FILE``, else
     ``.streamlit/secrets.toml``)."""
-    memo = _this_run()
-    if "sign_in_on" not in memo:  # Streamlit looks for the secrets files at each call
-        memo["sign_in_on"] = bool(st.secrets.load_if_toml_exists() and "auth" in st.secrets)
-    return memo["sign_in_on"]
+    # Once per run: Streamlit looks for the secrets files at each call.
+    return _remembered(
+        "sign_in_on", lambda: bool(st.secrets.load_if_toml_exists() and "auth" in st.secrets)
+    )
 
 
 def signed_in() -> bool:
@@ -432,12 +432,11 @@ def _read_ahead() -> None:
     # script waits on the disk, Streamlit sends what was drawn so far, and a page that
     # reaches the browser in parts is drawn once per part (on the small pages a quarter
     # more time). A file that cannot be used is left to start_page, which says why.
-    memo = _this_run()
     with suppress(ProjectFileError, ProjectBusy):
-        memo["problem"] = ensure_project()
-        memo["runs"] = project().runs()
-        memo["dataset_names"] = project().dataset_names()
-        memo["has_team"] = project().has_team()
+        _this_run()["problem"] = ensure_project()
+        all_runs()
+        dataset_names()
+        has_team()
 
 
 def start_page() -> None:
@@ -563,6 +562,11 @@ def all_runs() -> list[RunInfo]:
     return _remembered("runs", lambda: project().runs())
 
 
+def has_team() -> bool:
+    """Whether the project has roles (read once per script run)."""
+    return _remembered("has_team", lambda: project().has_team())
+
+
 def dataset_runs(dataset: str) -> list[RunInfo]:
     """The runs of ``dataset``, oldest import first; :class:`StoreError` for a dataset the
     project does not have."""
@@ -582,7 +586,7 @@ def role_note() -> str | None:
     """The sidebar's note of the user's role, once the project has roles (before, everyone
     may do everything and there is nothing to say)."""
     name = reviewer()
-    if name is None or not _remembered("has_team", lambda: project().has_team()):
+    if name is None or not has_team():
         return None
     role = project().role_of(name)
     if role:
