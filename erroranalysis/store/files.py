@@ -44,10 +44,10 @@ def _file_key(info: os.stat_result) -> tuple[int, int]:
     return (info.st_dev, info.st_ino)
 
 
-def _opened(path: Path, delta: int) -> None:
-    try:
-        key = _file_key(path.stat())
-    except OSError:
+def _opened(key: tuple[int, int] | None, delta: int) -> None:
+    # ``key``: the file as it was when opened (see _file_of), so that closing it counts
+    # down the same file even when its path names another one by then.
+    if key is None:
         return
     with _OPEN_FILES_LOCK:
         count = _OPEN_FILES.get(key, 0) + delta

@@ -8,6 +8,7 @@ ids a replace drops, the shared index of a run's ids).
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import sqlite3
@@ -161,25 +162,16 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
             self._conn.close()
             raise
         self._file = _file_of(self.path)
-        _opened(self.path, +1)
+        _opened(self._file, +1)
         self._registered = True
 
     def _connect(self) -> sqlite3.Connection:
-        if not self.readonly:
-            return sqlite3.connect(
-                _uri(self.path, mode="rw"),
-                uri=True,
-                timeout=self.timeout,
-                isolation_level=None,
-                check_same_thread=not self.lendable,
-            )
-        conn = sqlite3.connect(
-            _uri(self.path, mode="ro"),
-            uri=True,
-            timeout=self.timeout,
-            isolation_level=None,
-            check_same_thread=not self.lendable,
+        connect = functools.partial(
+            sqlite3.connect, uri=True, isolation_level=None, check_same_thread=not self.lendable
         )
+        if not self.readonly:
+            return connect(_uri(self.path, mode="rw"), timeout=self.timeout)
+        conn = connect(_uri(self.path, mode="ro"), timeout=self.timeout)
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             return conn
@@ -192,12 +184,7 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
         # nobody can be writing it (a writer needs that folder too): read it as immutable.
         if _size(Path(f"{self.path}-wal")) > 0:
             raise _wal_out_of_reach(self.path)
-        return sqlite3.connect(
-            _uri(self.path, mode="ro", immutable="1"),
-            uri=True,
-            isolation_level=None,
-            check_same_thread=not self.lendable,
-        )
+        return connect(_uri(self.path, mode="ro", immutable="1"))
 
     @_guarded
     def _setup(self, *, migrate: bool) -> None:
@@ -223,7 +210,7 @@ class Project(Taxonomy, TagLog, ReviewStaging, Team):
         self._conn.close()
         if self._registered:
             self._registered = False
-            _opened(self.path, -1)
+            _opened(self._file, -1)
 
     def lend_to_this_thread(self) -> bool:
         """Bind a ``lendable`` project to the calling thread, for a pool that lends each
