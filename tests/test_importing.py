@@ -6,6 +6,8 @@ import io
 import json
 import os
 import string
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -1214,3 +1216,42 @@ def test_a_parquet_file_s_blob_is_encoded_while_its_ids_are_checked(tmp_path):
     csv = tmp_path / "p.csv"
     csv.write_bytes(CSV + b"1,a,a\n")
     assert importing.read_dataset(csv).encoded is None
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [({}, "jemalloc"), ({"ARROW_DEFAULT_MEMORY_POOL": "system"}, "system")],
+    ids=["default", "the operator's choice"],
+)
+def test_an_import_makes_jemalloc_arrow_s_allocator_unless_told_otherwise(
+    tmp_path, environment, expected
+):
+    if environment == {} and not _has_jemalloc():
+        pytest.skip("this pyarrow is built without jemalloc")
+    path = tmp_path / "p.csv"
+    path.write_bytes(CSV + b"1,a,a\n")
+    code = (
+        "import sys, pyarrow as pa; from erroranalysis.importing import read_dataset; "
+        "before = pa.default_memory_pool().backend_name; read_dataset(sys.argv[1]); "
+        "print(before, pa.default_memory_pool().backend_name)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        env=env | environment,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    before, after = proc.stdout.split()
+    assert after == expected
+    assert before == ("system" if environment else "mimalloc")
+
+
+def _has_jemalloc() -> bool:
+    try:
+        pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        return False
+    return True

@@ -53,7 +53,7 @@ import pyarrow.parquet as pq
 
 from ..embeddings import Embeddings, read_npy, take_embeddings
 from ..roles import REQUIRED_ROLES, ROLE_HELP, ROLES, ColumnMapping
-from .arrow import give_back_memory
+from .arrow import give_back_memory, use_jemalloc
 from .canonical import canonical
 from .csv_reader import read_csv
 from .jsonl_reader import read_jsonl
@@ -138,6 +138,7 @@ def read_dataset(
     Raises :class:`ImportValidationError` listing every problem found; returns only a fully
     valid result.
     """
+    use_jemalloc()  # before the file's first allocation (see its docstring)
     # A CSV file is parsed from the disk (read_csv), the others from their bytes.
     name, raw, folder = load(source, filename, keep_path=True)
     report = Report()

@@ -7,6 +7,7 @@ text they were, and nested columns left out with a warning.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 import pyarrow as pa
@@ -98,12 +99,34 @@ def temporal_as_text(
     return table
 
 
+def use_jemalloc() -> None:
+    """Make jemalloc Arrow's allocator for the rest of the process, where pyarrow has it
+    and ``ARROW_DEFAULT_MEMORY_POOL`` does not name another.
+
+    An import frees and allocates gigabytes (the file's table, the frame, the run's blob).
+    Arrow's default allocator, mimalloc, gives freed pages back to the system at once and
+    faults them in again, zeroed, when the next column is made: a 10M-row Parquet import
+    spent 5.5-9.5 s of system time, most of it the kernel clearing pages, against 2.5-4 s
+    with jemalloc, which keeps freed pages a second before giving them back
+    (docs/performance.md)."""
+    if (
+        os.environ.get("ARROW_DEFAULT_MEMORY_POOL")
+        or pa.default_memory_pool().backend_name == "jemalloc"
+    ):
+        return
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow built without it (Windows wheels)
+        return
+    pa.set_memory_pool(pool)
+
+
 def give_back_memory() -> None:
     """Return to the system the memory Arrow has freed but keeps for reuse.
 
-    Arrow's allocator (mimalloc) holds freed pages a while: after a large file's parse it
-    held over 100 MB that the steps after it did not reuse, on top of the frame. Giving
-    them back took a few milliseconds there."""
+    Arrow's allocator holds freed pages a while: after a large file's parse it held over
+    100 MB that the steps after it did not reuse, on top of the frame. Giving them back
+    took a few milliseconds there."""
     pa.default_memory_pool().release_unused()
 
 

@@ -6,7 +6,6 @@ that do not match their type or that pandas cannot hold) is reported, never rais
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -55,7 +54,9 @@ def read_parquet(
         report.add(f"the file is not a Parquet file (no 'PAR1' marker){looks}")
         return None, None
     try:
-        parquet = pq.ParquetFile(io.BytesIO(raw))
+        # A BufferReader hands pyarrow the bytes themselves: through a BytesIO every read of
+        # a column is a Python call under the GIL, so the columns were read one at a time.
+        parquet = pq.ParquetFile(pa.BufferReader(raw))
         # A schema may repeat a name; reading such a file fails deep inside pyarrow, so the
         # names are checked first and the repeated ones named.
         schema = parquet.schema_arrow
@@ -89,7 +90,8 @@ def read_parquet(
         column = table.column(ids)
         distinct = in_background(lambda: len(pc.unique(column)) == len(column), name="ids")
     try:
-        frame = table.to_pandas(ignore_metadata=True)
+        # A block per column: numbers without nulls become the frame without a copy.
+        frame = table.to_pandas(ignore_metadata=True, split_blocks=True)
     except (pa.ArrowException, OverflowError, ValueError) as err:
         # Values pandas cannot hold (a date past the year 2262 in nanoseconds, say).
         report.add(f"the file's values cannot be read: {err}")
