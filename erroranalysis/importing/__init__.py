@@ -138,7 +138,6 @@ def read_dataset(
     Raises :class:`ImportValidationError` listing every problem found; returns only a fully
     valid result.
     """
-    use_jemalloc()  # before the file's first allocation (see its docstring)
     # A CSV file is parsed from the disk (read_csv), the others from their bytes.
     name, raw, folder = load(source, filename, keep_path=True)
     report = Report()
@@ -151,6 +150,8 @@ def read_dataset(
             + ("" if name else ", and pass filename= with a file object")
         )
         raise report.error(name)
+    # Before the file's first table (the reasons are in its docstring).
+    use_jemalloc(keep_freed_ms=0 if fmt == "csv" else 1000)
     if fmt != "csv" and isinstance(raw, Path):
         raw = raw.read_bytes()
 

@@ -99,26 +99,26 @@ def temporal_as_text(
     return table
 
 
-def use_jemalloc() -> None:
+def use_jemalloc(*, keep_freed_ms: int) -> None:
     """Make jemalloc Arrow's allocator for the rest of the process, where pyarrow has it
-    and ``ARROW_DEFAULT_MEMORY_POOL`` does not name another.
+    and ``ARROW_DEFAULT_MEMORY_POOL`` does not name another; it keeps the pages Arrow
+    frees ``keep_freed_ms`` before giving them back to the system.
 
     An import frees and allocates gigabytes (the file's table, the frame, the run's blob).
     Arrow's default allocator, mimalloc, gives freed pages back to the system at once and
     faults them in again, zeroed, when the next column is made: a 10M-row Parquet import
     spent 5.5-9.5 s of system time, most of it the kernel clearing pages, against 2.5-4 s
-    with jemalloc, which keeps freed pages a second before giving them back
-    (docs/performance.md)."""
-    if (
-        os.environ.get("ARROW_DEFAULT_MEMORY_POOL")
-        or pa.default_memory_pool().backend_name == "jemalloc"
-    ):
+    with jemalloc keeping them a second. A CSV's Arrow table is let go column by column
+    while the frame is made, so that its pages go to the frame's columns: kept even 0.1 s,
+    they raised a 1M-row CSV import's peak from 395 to 560 MB (docs/performance.md)."""
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         return
     try:
         pool = pa.jemalloc_memory_pool()
     except NotImplementedError:  # a pyarrow built without it (Windows wheels)
         return
     pa.set_memory_pool(pool)
+    pa.jemalloc_set_decay_ms(keep_freed_ms)
 
 
 def give_back_memory() -> None:
