@@ -456,23 +456,33 @@ def examples_sheet(
             "reviews; rename it in the data and import the run again"
         )
     n = len(examples)
-    tags = evidence.tags
-    names = [str(c) for c in tags.columns]
-    matrix = tags.to_numpy(dtype=bool, na_value=False) if names else np.zeros((n, 0), dtype=bool)
+    index = pd.RangeIndex(n)
+    names = [str(c) for c in evidence.tags.columns]
+    # The evidence's own tag columns (shared, not copied, under copy-on-write), NA as
+    # False where a tag is of pandas' nullable boolean type.
+    flags_of = evidence.tags
+    if any(dtype != np.dtype(bool) for dtype in flags_of.dtypes):
+        flags_of = flags_of.fillna(False).astype(bool)
+    flags_of = flags_of.set_axis(index, axis=0).set_axis([TAG_PREFIX + t for t in names], axis=1)
     mine = _positions(examples, reviews)
     flags = mine["label_wrong"].astype(bool) | _given(mine["corrected_label"])
     flagged = _latest(mine, flags)
     label_wrong = np.zeros(n, dtype=bool)
     label_wrong[flagged["position"].to_numpy()] = flagged["label_wrong"].to_numpy(dtype=bool)
-    columns: dict[str, object] = {c: examples[c].reset_index(drop=True) for c in (*leading, *rest)}
-    columns["tags"] = joined_tags(matrix, names)
-    columns.update({TAG_PREFIX + name: matrix[:, j] for j, name in enumerate(names)})
-    columns["reviewer"] = _reviewers(n, mine)
-    columns["reviewed_at"] = _place(n, _latest(mine), "at")
-    columns["note"] = _place(n, _latest(mine, _given(mine["note"])), "note", fill="")
-    columns["label_wrong"] = label_wrong
-    columns["corrected_label"] = _place(n, flagged, "corrected_label")
-    sheet = pd.DataFrame(columns, index=pd.RangeIndex(n))
+    head: dict[str, object] = {c: examples[c].reset_index(drop=True) for c in (*leading, *rest)}
+    head["tags"] = joined_tags(flags_of.to_numpy(dtype=bool), names)
+    tail = {
+        "reviewer": _reviewers(n, mine),
+        "reviewed_at": _place(n, _latest(mine), "at"),
+        "note": _place(n, _latest(mine, _given(mine["note"])), "note", fill=""),
+        "label_wrong": label_wrong,
+        "corrected_label": _place(n, flagged, "corrected_label"),
+    }
+    # Joined, not built from one dict of columns: that copied every tag column into one
+    # new block (0.1-0.2 s at 1M x 50 tags).
+    sheet = pd.concat(
+        [pd.DataFrame(head, index=index), flags_of, pd.DataFrame(tail, index=index)], axis=1
+    )
     if reviewed_only:
         reviewed = np.zeros(n, dtype=bool)
         reviewed[mine["position"].to_numpy()] = True

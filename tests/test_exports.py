@@ -4,6 +4,7 @@ nothing."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -154,6 +155,20 @@ def test_examples_sheet_does_not_modify_its_inputs(project):
     pd.testing.assert_frame_equal(evidence.examples, frame)
     pd.testing.assert_frame_equal(evidence.tags, tags)
     pd.testing.assert_frame_equal(given_reviews, kept)
+
+
+def test_a_nullable_tag_s_missing_values_are_false_in_the_sheet(project):
+    evidence = load_evidence(project, "dev")
+    tags = evidence.tags.astype("boolean")
+    tags.iloc[1, 0] = pd.NA  # the first tag of "7", which it carries
+    sheet = examples_sheet(
+        dataclasses.replace(evidence, tags=tags), project.dataset("dev").reviews()
+    )
+    column = f"tag:{tags.columns[0]}"
+    assert sheet[column].dtype == np.dtype(bool)
+    assert sheet[column].tolist() == [False, False, False, False, False]
+    assert tags.columns[0] not in sheet.loc[1, "tags"].split(";")
+    assert sheet.loc[1, "tags"] == ";".join(str(t) for t in tags.columns[1:] if tags.iloc[1][t])
 
 
 @pytest.mark.parametrize(
