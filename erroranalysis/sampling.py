@@ -33,13 +33,10 @@ and the width expected once the next reviews of the draw are in.
 Everything is vectorised over the frame (one random key per example, masks,
 ``argpartition``): a draw of 1,000 from a million examples takes a fraction of a second.
 
-The module is longer than the house limit on purpose: the three strategies, the active
-model and the outlook share the frame, the random keys and the design they record, and the
-inclusion probabilities are checked by reading them side by side.
-
-The module runs past 600 lines because the three strategies share the Draw they record
-and the inclusion probabilities the estimates weight by, and the active strategy's model
-and the outlook of a next batch read the same strata.
+The module runs past 600 lines because the three strategies share the frame, the random
+keys and the Draw they record, with the inclusion probabilities the estimates weight by
+(checked by reading them side by side), and the active strategy's model and the outlook of
+a next batch read the same strata.
 """
 
 from __future__ import annotations
