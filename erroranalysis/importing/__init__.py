@@ -53,7 +53,7 @@ import pyarrow.parquet as pq
 
 from ..embeddings import Embeddings, read_npy, take_embeddings
 from ..roles import REQUIRED_ROLES, ROLE_HELP, ROLES, ColumnMapping
-from .arrow import give_back_memory, use_jemalloc
+from .arrow import allocator_for, give_back_memory
 from .canonical import canonical
 from .csv_reader import read_csv
 from .jsonl_reader import read_jsonl
@@ -150,8 +150,7 @@ def read_dataset(
             + ("" if name else ", and pass filename= with a file object")
         )
         raise report.error(name)
-    # Before the file's first table (the reasons are in its docstring).
-    use_jemalloc(keep_freed_ms=0 if fmt == "csv" else 1000)
+    allocator_for(fmt)  # before the file's first table (why: see its docstring)
     if fmt != "csv" and isinstance(raw, Path):
         raw = raw.read_bytes()
 

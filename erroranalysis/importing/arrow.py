@@ -7,6 +7,7 @@ text they were, and nested columns left out with a warning.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 
@@ -99,26 +100,31 @@ def temporal_as_text(
     return table
 
 
-def use_jemalloc(*, keep_freed_ms: int) -> None:
-    """Make jemalloc Arrow's allocator for the rest of the process, where pyarrow has it
-    and ``ARROW_DEFAULT_MEMORY_POOL`` does not name another; it keeps the pages Arrow
-    frees ``keep_freed_ms`` before giving them back to the system.
+# Arrow's allocator as the process started (mimalloc on most builds), before any import
+# chose another.
+_FIRST_POOL = pa.default_memory_pool()
 
-    An import frees and allocates gigabytes (the file's table, the frame, the run's blob).
-    Arrow's default allocator, mimalloc, gives freed pages back to the system at once and
-    faults them in again, zeroed, when the next column is made: a 10M-row Parquet import
-    spent 5.5-9.5 s of system time, most of it the kernel clearing pages, against 2.5-4 s
-    with jemalloc keeping them a second. A CSV's Arrow table is let go column by column
-    while the frame is made, so that its pages go to the frame's columns: kept even 0.1 s,
-    they raised a 1M-row CSV import's peak from 395 to 560 MB (docs/performance.md)."""
+
+def allocator_for(fmt: str) -> None:
+    """Make Arrow's allocator the one measured best for reading a file of format ``fmt``:
+    jemalloc for Parquet where pyarrow has it, the process's first one for the others;
+    nothing changes when ``ARROW_DEFAULT_MEMORY_POOL`` names one.
+
+    A Parquet import frees and allocates gigabytes (the file's table, the frame, the run's
+    blob). mimalloc gives freed pages back to the system at once and faults them in again,
+    zeroed, when the next column is made: a 10M-row Parquet import spent 5.5-9.5 s of
+    system time, most of it the kernel clearing pages, against 2.5-4 s with jemalloc, which
+    keeps them a second. A CSV's Arrow table is let go column by column while its frame is
+    made, so that the frame reuses its pages: jemalloc's kept pages raised a 1M-row CSV
+    import's peak from 490 to 660 MB (docs/performance.md). The choice holds for the
+    process's later allocations too; buffers keep the allocator that made them."""
     if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         return
-    try:
-        pool = pa.jemalloc_memory_pool()
-    except NotImplementedError:  # a pyarrow built without it (Windows wheels)
-        return
+    pool = _FIRST_POOL
+    if fmt == "parquet":
+        with contextlib.suppress(NotImplementedError):  # a pyarrow built without it
+            pool = pa.jemalloc_memory_pool()
     pa.set_memory_pool(pool)
-    pa.jemalloc_set_decay_ms(keep_freed_ms)
 
 
 def give_back_memory() -> None:
