@@ -460,17 +460,19 @@ def examples_sheet(
     names = [str(c) for c in evidence.tags.columns]
     # The evidence's own tag columns (shared, not copied, under copy-on-write), NA as
     # False where a tag is of pandas' nullable boolean type.
-    flags_of = evidence.tags
-    if any(dtype != np.dtype(bool) for dtype in flags_of.dtypes):
-        flags_of = flags_of.fillna(False).astype(bool)
-    flags_of = flags_of.set_axis(index, axis=0).set_axis([TAG_PREFIX + t for t in names], axis=1)
+    tag_columns = evidence.tags
+    if any(dtype != np.dtype(bool) for dtype in tag_columns.dtypes):
+        tag_columns = tag_columns.fillna(False).astype(bool)
+    tag_columns = tag_columns.set_axis(index, axis=0).set_axis(
+        [TAG_PREFIX + t for t in names], axis=1
+    )
     mine = _positions(examples, reviews)
     flags = mine["label_wrong"].astype(bool) | _given(mine["corrected_label"])
     flagged = _latest(mine, flags)
     label_wrong = np.zeros(n, dtype=bool)
     label_wrong[flagged["position"].to_numpy()] = flagged["label_wrong"].to_numpy(dtype=bool)
     head: dict[str, object] = {c: examples[c].reset_index(drop=True) for c in (*leading, *rest)}
-    head["tags"] = joined_tags(flags_of.to_numpy(dtype=bool), names)
+    head["tags"] = joined_tags(tag_columns.to_numpy(dtype=bool), names)
     tail = {
         "reviewer": _reviewers(n, mine),
         "reviewed_at": _place(n, _latest(mine), "at"),
@@ -481,7 +483,7 @@ def examples_sheet(
     # Joined, not built from one dict of columns: that copied every tag column into one
     # new block (0.1-0.2 s at 1M x 50 tags).
     sheet = pd.concat(
-        [pd.DataFrame(head, index=index), flags_of, pd.DataFrame(tail, index=index)], axis=1
+        [pd.DataFrame(head, index=index), tag_columns, pd.DataFrame(tail, index=index)], axis=1
     )
     if reviewed_only:
         reviewed = np.zeros(n, dtype=bool)

@@ -114,10 +114,10 @@ def allocator_for(fmt: str) -> None:
     blob). mimalloc gives freed pages back to the system at once and faults them in again,
     zeroed, when the next column is made: a 10M-row Parquet import spent 5.5-9.7 s of
     system time, most of it the kernel clearing pages, against 2.3-5.9 s with jemalloc,
-    which keeps them a second. A CSV's Arrow table is let go column by column while its frame is
-    made, so that the frame reuses its pages: jemalloc's kept pages raised a 1M-row CSV
-    import's peak from 490 to 660 MB (docs/performance.md). The choice holds for the
-    process's later allocations too; buffers keep the allocator that made them."""
+    which keeps them a second. A CSV's Arrow table is let go column by column while its
+    frame is made, so that the frame reuses its pages: jemalloc's kept pages raised a
+    1M-row CSV import's peak from 490 to 660 MB (docs/performance.md). The choice holds
+    for the process's later allocations too; buffers keep the allocator that made them."""
     if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         return
     pool = _FIRST_POOL
