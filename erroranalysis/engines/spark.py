@@ -444,7 +444,10 @@ def _local(
     ordered = [c for c in frame.columns if not c.startswith(TAG_PREFIX)]
     flags = {TAG_PREFIX + t: frame.get(TAG_PREFIX + t, False) for t in tags}
     frame = frame[ordered].assign(**flags).astype({c: bool for c in flags})
-    return replace(result, frame=frame, dataset_tags=tags, source=source, format=ENGINE)
+    # The blob being encoded is of the frame as read, not of this one: the store encodes it.
+    return replace(
+        result, frame=frame, dataset_tags=tags, source=source, format=ENGINE, encoded=None
+    )
 
 
 # --------------------------------------------------------------------------- the import
@@ -501,17 +504,8 @@ def import_spark(
         check_draw(counted.draw, run=run, run_ids=pd.Index(result.frame["id"]))
     except StoreError as err:  # the draw is this module's own: a defect, said as such
         raise StoreError(f"the Spark draw of run {run!r} is not valid: {err}") from None
-    info = store.import_run(
-        result.frame,
-        run=run,
-        source=source,
-        format=ENGINE,
-        media_root=result.media_root,
-        metadata_columns=result.metadata_columns,
-        dataset_tags=result.dataset_tags,
-        replace=replace_run,
-        actor=actor,
-        census=counted.census,
+    info = store.import_result(
+        result, run=run, replace=replace_run, actor=actor, census=counted.census
     )
     sample = store.record_sample(counted.draw, actor=actor)
     return info, sample, result.warnings

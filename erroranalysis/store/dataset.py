@@ -498,9 +498,10 @@ class DatasetStore(SecondReviews):
         replace: bool = False,
         actor: str = "import",
         sql_rows: bool | None = None,
+        census: Census | None = None,
     ) -> RunInfo:
         """Store what :func:`erroranalysis.importing.read_dataset` validated, as a run
-        (``sql_rows``: see :meth:`import_run`)."""
+        (``sql_rows`` and ``census``: see :meth:`import_run`)."""
         return self.import_run(
             result.frame,
             run=run,
@@ -515,6 +516,7 @@ class DatasetStore(SecondReviews):
             production=result.production,
             sql_rows=sql_rows,
             encoded=result.encoded,
+            census=census,
         )
 
     @_guarded
