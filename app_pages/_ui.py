@@ -962,12 +962,24 @@ def _outlooks() -> _Outlooks:
     return _Outlooks(threading.Lock(), {}, set(), {})
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _tag_features(key: RunKey, _rev: int) -> sampling.TagFeatures:
+    # Keyed on the run alone: the features are of its examples, the same at every revision.
+    return sampling.tag_features(_evidence(key, _rev))
+
+
+def tag_features(info: RunInfo) -> sampling.TagFeatures:
+    """What the tag model reads of the run's examples, encoded once per run (shared)."""
+    return _tag_features(run_key(info), revision())
+
+
 def _compute_outlook(
     key: RunKey, rev: int, reviews: int, draw: sampling.Draw
 ) -> sampling.Outlook | str:
     table = _analysis("priority_table", key, rev, ())
     try:
-        return sampling.outlook(_evidence(key, rev), draw, reviews=reviews, table=table)
+        evidence, features = _evidence(key, rev), _tag_features(key, rev)
+        return sampling.outlook(evidence, draw, reviews=reviews, table=table, features=features)
     except ValueError as err:
         return str(err)
 

@@ -316,6 +316,7 @@ def _active_batch(
             table=table,
             tags_by_example=assigned,
             ids=data.ids,
+            features=_ui.tag_features(info),
         )
     queue = _ui.queue_of(draw, info)
     st.session_state[ACTIVE_KEY] = (settings, draw, queue)

@@ -45,7 +45,7 @@ import dataclasses
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -283,26 +283,76 @@ class _Encoded:
     levels: tuple | None  # None: numeric, standardised with mean and scale
     mean: float = 0.0
     scale: float = 1.0
+    # Text: each example's position in ``levels``, -1 for none of them (missing or rarer).
+    codes: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def width(self) -> int:
         return 1 if self.levels is None else len(self.levels)
 
-    def matrix(self, values: pd.Series) -> np.ndarray:
+    def _numbers(self, values: pd.Series) -> np.ndarray:
+        x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        return np.nan_to_num((x - self.mean) / self.scale)
+
+    def matrix(self, examples: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+        """The columns of this feature for the examples at positions ``rows``."""
         if self.levels is None:
-            x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-            return np.nan_to_num((x - self.mean) / self.scale)[:, None]
-        codes = pd.Categorical(values, categories=list(self.levels)).codes
-        out = np.zeros((len(values), len(self.levels)))
+            return self._numbers(examples[self.name].iloc[rows])[:, None]
+        codes = self.codes[rows]
+        out = np.zeros((len(rows), len(self.levels)))
         known = codes >= 0
         out[np.flatnonzero(known), codes[known]] = 1.0
         return out
 
-    def contribution(self, values: pd.Series, coef: np.ndarray) -> np.ndarray:
-        """``matrix(values) @ coef`` without building the matrix of the whole frame."""
+    def contribution(self, examples: pd.DataFrame, coef: np.ndarray) -> np.ndarray:
+        """``matrix(examples, every row) @ coef`` without building that matrix."""
         if self.levels is None:
-            return self.matrix(values)[:, 0] * coef[0]
-        codes = pd.Categorical(values, categories=list(self.levels)).codes
-        return np.where(codes >= 0, coef[np.maximum(codes, 0)], 0.0)
+            return self._numbers(examples[self.name]) * coef[0]
+        return np.where(self.codes >= 0, coef[np.maximum(self.codes, 0)], 0.0)
+
+
+def _level_codes(values: pd.Series, levels: tuple) -> np.ndarray:
+    """Each value's position in ``levels``; -1 for a missing value or one not among them.
+    Text held in Arrow is looked up there (a tenth of the time of a pandas lookup, which
+    makes Python strings of it: seconds at 10M examples), anything else by pandas."""
+    dtype = values.dtype
+    if (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or (
+        isinstance(dtype, pd.ArrowDtype) and dtype.kind in "OSU"
+    ):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arrow = pa.chunked_array(pa.array(values))
+        if pa.types.is_string(arrow.type) or pa.types.is_large_string(arrow.type):
+            found = pc.index_in(arrow, value_set=pa.array(levels, type=arrow.type))
+            return found.fill_null(-1).to_numpy().astype(np.int16)
+    return pd.Index(list(levels)).get_indexer(values).astype(np.int16)
+
+
+@dataclass(frozen=True)
+class TagFeatures:
+    """What the tag model of :func:`tag_chances` reads of a run's examples, encoded: each
+    numeric column's mean and scale, each text column's most frequent values and every
+    example's code among them. They depend on the examples alone, not on reviews or
+    tags, so a caller that fits the model after every review (the Review page's outlook)
+    makes them once per run: at 10M examples they are most of a fit's time."""
+
+    columns: tuple[str, ...]  # the columns asked for, confidence and correctness last
+    encoded: tuple[_Encoded, ...]  # those that vary (a constant column tells nothing)
+    examples: int
+
+
+def tag_features(evidence: Evidence, *, columns: Sequence[str] | None = None) -> TagFeatures:
+    """The features of the evidence's examples for :func:`tag_chances`: ``columns`` (default
+    :func:`feature_columns`) with confidence and correctness. ValueError names a column
+    the examples do not have."""
+    check_evidence(evidence)
+    examples = evidence.examples
+    wanted = feature_columns(examples) if columns is None else [str(c) for c in columns]
+    missing = [c for c in wanted if c not in examples.columns]
+    if missing:
+        raise ValueError(f"unknown column {missing[0]!r} for the tag model")
+    wanted += [c for c in ("confidence", "correct") if c in examples.columns]
+    return TagFeatures(tuple(wanted), tuple(_encoders(examples, wanted)), len(examples))
 
 
 def _encoders(examples: pd.DataFrame, columns: Sequence[str]) -> list[_Encoded]:
@@ -315,23 +365,36 @@ def _encoders(examples: pd.DataFrame, columns: Sequence[str]) -> list[_Encoded]:
             if np.isfinite(mean) and np.isfinite(scale) and scale > 0:
                 out.append(_Encoded(str(column), None, mean, scale))
         else:
-            levels = values.dropna().astype(str).value_counts().index[:MAX_LEVELS]
+            levels = tuple(values.dropna().astype(str).value_counts().index[:MAX_LEVELS])
             if len(levels) > 1:
-                out.append(_Encoded(str(column), tuple(levels)))
+                codes = _level_codes(values, levels)
+                out.append(_Encoded(str(column), levels, codes=codes))
     return out
 
 
 def tag_chances(
-    evidence: Evidence, tag: str, *, columns: Sequence[str] | None = None
+    evidence: Evidence,
+    tag: str,
+    *,
+    columns: Sequence[str] | None = None,
+    features: TagFeatures | None = None,
 ) -> tuple[np.ndarray, dict]:
     """Each example's chance of carrying ``tag`` given its metadata, confidence and
     correctness, from a logistic regression fitted on the reviewed examples; and the
     model as recorded in a design. With reviews of one kind only (all tagged or none),
-    every example gets the same smoothed rate (x + 1/2) / (n + 1)."""
+    every example gets the same smoothed rate (x + 1/2) / (n + 1). ``features``, the
+    :func:`tag_features` of these examples made earlier, stand for ``columns``."""
     inputs = check_evidence(evidence)
     if tag not in inputs.tag_names:
         raise ValueError(f"unknown tag {tag!r}")
+    if features is not None and columns is not None:
+        raise ValueError("pass columns or features, not both")
     examples = evidence.examples
+    if features is not None and features.examples != len(examples):
+        raise ValueError(
+            f"the features are of {features.examples:,} examples; the evidence has "
+            f"{len(examples):,}"
+        )
     reviewed = np.flatnonzero(inputs.reviewed)
     y = inputs.matrix[reviewed, inputs.tag_names.index(tag)]
     tagged = int(y.sum())
@@ -340,25 +403,20 @@ def tag_chances(
     if tagged in (0, len(y)):
         return np.full(len(examples), rate), constant
 
-    frame = examples.assign(correct=inputs.correct.astype(float))
-    wanted = feature_columns(examples) if columns is None else list(columns)
-    wanted += [c for c in ("confidence", "correct") if c in frame.columns]
-    encoders = _encoders(frame, wanted)
+    encoders = (tag_features(evidence, columns=columns) if features is None else features).encoded
     if not encoders:
         return np.full(len(examples), rate), constant
-    train = frame.iloc[reviewed]
-    x = np.hstack([e.matrix(train[e.name]) for e in encoders])
+    x = np.hstack([e.matrix(examples, reviewed) for e in encoders])
     from sklearn.linear_model import LogisticRegression  # loaded only for active draws
 
     # Newton steps on a Cholesky factor: the same L2-penalised fit as lbfgs, several times
     # faster on the few features and the thousands of reviews it sees.
     model = LogisticRegression(C=1.0, solver="newton-cholesky", max_iter=100).fit(x, y)
     coef = model.coef_[0]
-    logit = np.full(len(frame), float(model.intercept_[0]))
+    logit = np.full(len(examples), float(model.intercept_[0]))
     start = 0
     for encoder in encoders:
-        part = coef[start : start + encoder.width()]
-        logit += encoder.contribution(frame[encoder.name], part)
+        logit += encoder.contribution(examples, coef[start : start + encoder.width()])
         start += encoder.width()
     chances = 1.0 / (1.0 + np.exp(-logit))
     recorded = {
@@ -434,6 +492,7 @@ def draw_sample(
     table: pd.DataFrame | None = None,
     tags_by_example: pd.DataFrame | None = None,
     ids: pd.Index | None = None,
+    features: TagFeatures | None = None,
 ) -> Draw:
     """Draw ``size`` examples (the expected size of an ``active`` batch) for review from the
     evidence's run, or from the examples that pass ``filters``, by ``strategy`` (see the
@@ -443,7 +502,8 @@ def draw_sample(
     ``confidence`` samples; ``bands`` the number of confidence bands; ``tag`` the active
     target (default :func:`target_tag` of the ``top`` ranked tags of ``table``, the
     evidence's priority table, computed when not given) and ``defensive`` its share ε. ``tags_by_example`` (reviewed tags as rows ``example_id``, ``tag``) serves a
-    tag filter; ``ids`` may pass the run's ids as an Index built once.
+    tag filter; ``ids`` may pass the run's ids as an Index built once, and ``features``
+    the run's :func:`tag_features` made once, for ``active``.
 
     ValueError names the problem: an unknown strategy, a size below 1 or above the
     frame, a frame without the errors (or correct examples) a stratum needs, a run
@@ -482,6 +542,7 @@ def draw_sample(
             defensive=defensive,
             top=top,
             table=table,
+            features=features,
         )
         if not len(drawn):
             raise ValueError(
@@ -557,6 +618,7 @@ def _active(
     defensive: float,
     top: int,
     table: pd.DataFrame | None,
+    features: TagFeatures | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     if (
         isinstance(defensive, bool)
@@ -573,7 +635,7 @@ def _active(
             ) from None
     target = tag
     hlp = _target_hlp(evidence, target, table)
-    chances, model = tag_chances(evidence, target)
+    chances, model = tag_chances(evidence, target, features=features)
     probability, scale = active_probabilities(
         chances[frame], correct, size, defensive=float(defensive), hlp=hlp
     )
@@ -629,6 +691,7 @@ def outlook(
     reviews: int | None = None,
     tag: str | None = None,
     table: pd.DataFrame | None = None,
+    features: TagFeatures | None = None,
 ) -> Outlook:
     """The target tag's marginal-effect interval width now, and about what it will be once
     the next ``reviews`` examples of ``draw`` not reviewed yet (default: all of them) are.
@@ -639,8 +702,8 @@ def outlook(
     far (Kish's effective size) combined with the expected variance of the new ones,
     Σ (1 - π'_i) e_i² / π'_i² / N_h² over the draw's unreviewed examples, where π'_i is
     the drawn example's inclusion probability thinned to the share of the draw reviewed
-    and e_i² = p_i(1 - p_i) + (p_i - p̄_h)² the tag model's (:func:`tag_chances`)
-    expected squared residual.
+    and e_i² = p_i(1 - p_i) + (p_i - p̄_h)² the tag model's (:func:`tag_chances`, on
+    ``features`` when given) expected squared residual.
     """
     table = priority_table(evidence) if table is None else table
     target = target_tag(evidence, table=table) if tag is None else tag
@@ -648,7 +711,7 @@ def outlook(
     width = float((row["marginal_effect_high"] - row["marginal_effect_low"]).iloc[0])
     hlp = float(row["hlp"].iloc[0]) if pd.notna(row["hlp"].iloc[0]) else 1.0
     inputs = check_evidence(evidence)
-    chances, _ = tag_chances(evidence, target)
+    chances, _ = tag_chances(evidence, target, features=features)
     position = draw_positions(draw, evidence.examples["id"])
     known = position >= 0
     position = position[known]
@@ -690,6 +753,7 @@ __all__ = [
     "DRAW_COLUMNS",
     "Draw",
     "Outlook",
+    "TagFeatures",
     "active_probabilities",
     "band_stratum",
     "check_sample_options",
@@ -699,5 +763,6 @@ __all__ = [
     "frame_design",
     "outlook",
     "tag_chances",
+    "tag_features",
     "target_tag",
 ]

@@ -5,9 +5,11 @@ same seed; bad input gets a clear error."""
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from estimate_support import run_frame
 
@@ -21,6 +23,7 @@ from erroranalysis.sampling import (
     draw_sample,
     outlook,
     tag_chances,
+    tag_features,
     target_tag,
 )
 from erroranalysis.store import open_project
@@ -305,6 +308,70 @@ def test_one_kind_of_review_gives_a_constant_chance(evidence):
     chances, model = tag_chances(nobody, TAG)
     assert model["kind"] == "constant"
     assert np.unique(chances).tolist() == [pytest.approx(0.5 / 81)]
+
+
+@pytest.mark.parametrize(
+    "dtype", ["str", "category", pd.ArrowDtype(pa.string())], ids=["str", "category", "arrow"]
+)
+def test_a_text_feature_gives_the_same_chances_however_it_is_stored(evidence, dtype):
+    # 25 sites: the model reads the 20 most frequent, the rest and the missing ones as none.
+    rng = np.random.default_rng(3)
+    sites = np.array([f"site {i:02d}" for i in range(25)], dtype=object)
+    sites = sites[rng.integers(0, 25, len(evidence.examples))]
+    sites[::7] = None
+    tagged, seen = evidence.tags[TAG].to_numpy(), evidence.reviewed.to_numpy()
+
+    def chances_with(column: pd.Series) -> tuple[np.ndarray, dict]:
+        frame = evidence.examples.assign(site=column.set_axis(evidence.examples.index))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # pandas 4 refuses values outside a Categorical's
+            return tag_chances(car_noise_evidence(frame, tagged, seen), TAG)
+
+    expected, model = chances_with(pd.Series(sites, dtype=object))
+    chances, _ = chances_with(pd.Series(sites, dtype=object).astype(dtype))
+    assert "site" in model["features"]
+    np.testing.assert_array_equal(chances, expected)
+
+
+def test_features_made_once_give_what_each_fit_makes_itself(evidence):
+    features = tag_features(evidence)
+    assert features.examples == len(evidence.examples)
+    assert features.columns[-2:] == ("confidence", "correct")
+    chances, model = tag_chances(evidence, TAG)
+    again, recorded = tag_chances(evidence, TAG, features=features)
+    np.testing.assert_array_equal(again, chances)
+    assert recorded == model
+    draw = draw_sample(evidence, size=30, strategy="active", seed=4)
+    same = draw_sample(evidence, size=30, strategy="active", seed=4, features=features)
+    pd.testing.assert_frame_equal(same.examples, draw.examples)
+    assert same.design == draw.design
+    assert outlook(evidence, draw) == outlook(evidence, draw, features=features)
+    noise = tag_features(evidence, columns=["noise"])
+    assert noise.columns == ("noise", "confidence", "correct")
+    assert (
+        tag_chances(evidence, TAG, features=noise)[1]
+        == tag_chances(evidence, TAG, columns=["noise"])[1]
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda e: tag_features(e, columns=["weather"]), "unknown column 'weather' for the tag"),
+        (lambda e: tag_features(e.examples), "evidence must be an Evidence, got DataFrame"),
+        (
+            lambda e: tag_chances(e, TAG, columns=["noise"], features=tag_features(e)),
+            "pass columns or features, not both",
+        ),
+        (
+            lambda e: tag_chances(e, TAG, features=tag_features(planted(100))),
+            "the features are of 100 examples; the evidence has 240",
+        ),
+    ],
+)
+def test_features_that_do_not_fit_are_refused(evidence, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(evidence)
 
 
 def test_a_filtered_draw_records_its_frame(evidence):
