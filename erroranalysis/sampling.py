@@ -346,7 +346,10 @@ def tag_features(evidence: Evidence, *, columns: Sequence[str] | None = None) ->
     :func:`feature_columns`) with confidence and correctness. ValueError names a column
     the examples do not have."""
     check_evidence(evidence)
-    examples = evidence.examples
+    return _features(evidence.examples, columns)
+
+
+def _features(examples: pd.DataFrame, columns: Sequence[str] | None) -> TagFeatures:
     wanted = feature_columns(examples) if columns is None else [str(c) for c in columns]
     missing = [c for c in wanted if c not in examples.columns]
     if missing:
@@ -403,7 +406,8 @@ def tag_chances(
     if tagged in (0, len(y)):
         return np.full(len(examples), rate), constant
 
-    encoders = (tag_features(evidence, columns=columns) if features is None else features).encoded
+    # The evidence is checked above: its features are made here without checking it again.
+    encoders = (_features(examples, columns) if features is None else features).encoded
     if not encoders:
         return np.full(len(examples), rate), constant
     x = np.hstack([e.matrix(examples, reviewed) for e in encoders])
